@@ -1,0 +1,118 @@
+"""Tests for tlcore.export: ONNX and .pt2 exports run independently and match PyTorch."""
+
+import copy
+import random
+
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+from efficientnet_lite_pytorch import EfficientNet
+from torchvision.models import mobilenet_v3_small, resnet18
+
+from tlcore.errors import TLError
+from tlcore.export import export_onnx, export_pt2
+
+SIZE = 64
+
+
+BUILDERS = {
+    "mobilenet_v3_small": lambda: mobilenet_v3_small(weights=None, num_classes=3),
+    "resnet18": lambda: resnet18(weights=None, num_classes=3),
+    "efficientnet_lite0": lambda: EfficientNet.from_name("efficientnet-lite0", num_classes=3),
+}
+
+
+@pytest.fixture(scope="module", params=list(BUILDERS))
+def model(request):
+    """A small real classifier left in train mode, as it would be right after training."""
+    torch.manual_seed(0)
+    m = BUILDERS[request.param]()
+    # Random init gives near-zero logits; scale the head so differences would be visible.
+    with torch.no_grad():
+        for p in list(m.parameters())[-2:]:
+            p.mul_(50)
+    return m.train()
+
+
+def _reference(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
+    with torch.no_grad():
+        return copy.deepcopy(model).eval()(x).numpy()
+
+
+def _batch(n: int = 3) -> torch.Tensor:
+    return torch.randn(n, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(42))
+
+
+def test_onnx_export_matches_pytorch(model, tmp_path):
+    out = tmp_path / "model.onnx"
+    diff = export_onnx(model, SIZE, out)
+    assert diff < 1e-4
+    assert model.training, "export must leave the caller's model in train mode"
+
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["image"]
+    assert [o.name for o in session.get_outputs()] == ["logits"]
+    x = _batch(3)  # not the batch size the exporter used: the batch axis is dynamic
+    (logits,) = session.run(None, {"image": x.numpy()})
+    assert logits.shape == (3, 3)
+    assert np.abs(logits - _reference(model, x)).max() < 1e-4
+    assert list(tmp_path.iterdir()) == [out], "no temporary files left behind"
+
+
+def test_pt2_export_matches_pytorch(model, tmp_path):
+    out = tmp_path / "model.pt2"
+    diff = export_pt2(model, SIZE, out)
+    assert diff < 1e-4
+    assert model.training
+
+    loaded = torch.export.load(str(out)).module()
+    for n in (3, 1):
+        x = _batch(n)
+        with torch.no_grad():
+            logits = loaded(x).numpy()
+        assert logits.shape == (n, 3)
+        assert np.abs(logits - _reference(model, x)).max() < 1e-4
+    assert list(tmp_path.iterdir()) == [out]
+
+
+class _FrozenRandomness(torch.nn.Module):
+    """Uses Python randomness, which tracing freezes into a constant: the export is wrong."""
+
+    def __init__(self, rng: random.Random):
+        super().__init__()
+        self.rng = rng
+        self.head = torch.nn.Linear(3, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x.mean((2, 3))) + self.rng.random()
+
+
+@pytest.mark.parametrize("export", [export_onnx, export_pt2], ids=["onnx", "pt2"])
+def test_unfaithful_export_is_refused_and_not_saved(export, tmp_path):
+    out = tmp_path / "model.bin"
+    out.write_bytes(b"an earlier good export")
+    with pytest.raises(TLError, match="does not reproduce the model's predictions"):
+        export(_FrozenRandomness(random.Random(0)), SIZE, out)
+    assert out.read_bytes() == b"an earlier good export"
+    assert list(tmp_path.iterdir()) == [out]
+
+
+def test_unexportable_model_is_a_tlerror(tmp_path):
+    class DataDependent(torch.nn.Module):
+        def forward(self, x):
+            # Python branching on image values: torch.export cannot record it.
+            return x.mean((1, 2)) if x.sum() > 0 else x.mean((1, 3))
+
+    with pytest.raises(TLError, match="could not be exported to PyTorch 2"):
+        export_pt2(DataDependent(), SIZE, tmp_path / "m.pt2")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.gpu
+def test_export_leaves_a_gpu_model_on_the_gpu(tmp_path):
+    m = mobilenet_v3_small(weights=None, num_classes=3).cuda().train()
+    assert export_onnx(m, SIZE, tmp_path / "m.onnx") < 1e-4
+    assert export_pt2(m, SIZE, tmp_path / "m.pt2") < 1e-4
+    assert next(m.parameters()).is_cuda and m.training

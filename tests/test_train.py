@@ -1,0 +1,121 @@
+"""Training runs end to end on the CPU: outputs, cancel and resume, reproducibility, bad input."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tlcore.cli import main
+from tlcore.config import TrainConfig
+from tlcore.rundir import RunDir
+from tlcore.train import create_run, execute
+from tlcore.worker import launch
+
+SMALL = dict(model="efficientnet_lite0", image_size=64, batch_size=8, device="cpu")
+
+
+def _wait(predicate, timeout=120.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_cli_train_writes_the_whole_run_directory(fashion_small, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--data", str(fashion_small / "train"), "--test", str(fashion_small / "test"),
+                 "--out", str(out), "--trainable-stages", "0", "--epochs", "3", "--augment", "none",
+                 "--image-size", "64", "--device", "cpu"])
+    assert code == 0
+    run = RunDir(out)
+    assert run.status()["state"] == "finished"
+    record = run.read_config()
+    assert record["config"]["trainable_stages"] == 0 and record["environment"]["torch"]
+    epochs = run.events("epoch")
+    assert [e["epoch"] for e in epochs] == [1, 2, 3] and all(e["fast_path"] for e in epochs)
+    for key in ("loss", "accuracy", "precision_macro", "recall_macro"):
+        assert key in epochs[-1]["train"] and key in epochs[-1]["val"]
+    metrics = json.loads(run.metrics_path.read_text())
+    for split in ("val", "test"):
+        m = metrics[split]
+        assert set(m) >= {"accuracy", "precision_macro", "recall_macro", "f1_macro", "per_class",
+                          "classes", "confusion_matrix"}
+        assert set(m["per_class"]["bag"]) == {"precision", "recall", "f1", "support"}
+    assert sum(map(sum, metrics["test"]["confusion_matrix"])) == 40
+    rows = list(csv.DictReader(run.predictions_path.open()))
+    assert len(rows) == sum(metrics["val"]["per_class"][c]["support"] for c in metrics["val"]["classes"])
+    assert {"file", "true", "predicted", "confidence", "p_bag"} <= set(rows[0])
+    bundle = json.loads((run.bundle_path / "model.json").read_text())
+    assert bundle["classes"] == ["bag", "sandal", "t-shirt", "trouser"] and bundle["trainable_stages"] == 0
+    assert "accuracy" in capsys.readouterr().out
+
+
+def test_seeded_runs_are_reproducible_on_cpu(fashion_small, tmp_path):
+    def train(name, **kw):
+        cfg = TrainConfig(data=str(fashion_small / "train"), epochs=2, seed=3, **SMALL, **kw)
+        run = create_run(cfg, tmp_path / name)
+        assert execute(run.path) == "finished"
+        return run.metrics_path.read_text(), run.predictions_path.read_text()
+
+    assert train("a", trainable_stages=1, augment="light") == train("b", trainable_stages=1, augment="light")
+    assert train("c", trainable_stages=0, augment="none") == train("d", trainable_stages=0, augment="none")
+
+
+def test_cancel_keeps_the_best_model_and_a_killed_run_resumes(fashion_small, tmp_path):
+    cfg = TrainConfig(data=str(fashion_small / "train"), epochs=200, trainable_stages=2, augment="light", **SMALL)
+    run = create_run(cfg, tmp_path / "run")
+    pid = launch(run.path)
+    _wait(lambda: len(run.events("epoch")) >= 1)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    assert run.status()["state"] == "interrupted"
+    done_before = len(run.events("epoch"))
+    assert run.checkpoint_path.is_file()
+
+    pid = launch(run.path)  # resume from the checkpoint, then cancel it mid-way
+    _wait(lambda: len(run.events("epoch")) > done_before)
+    run.request_cancel()
+    os.waitpid(pid, 0)
+    status = run.status()
+    assert status["state"] == "cancelled", status
+    resumed = run.events("resumed")
+    assert resumed and resumed[0]["epoch"] >= 1
+    epochs = [e["epoch"] for e in run.events("epoch")]
+    assert epochs == list(range(1, len(epochs) + 1))  # resumed where it stopped: no repeats, no gaps
+    assert len(epochs) < 200
+    assert (run.bundle_path / "model.safetensors").is_file() and run.metrics_path.is_file()
+
+
+def test_cancel_before_the_first_epoch_saves_no_model(fashion_small, tmp_path):
+    cfg = TrainConfig(data=str(fashion_small / "train"), epochs=5, trainable_stages=0, augment="none", **SMALL)
+    run = create_run(cfg, tmp_path / "run")
+    run.request_cancel()
+    assert execute(run.path) == "cancelled"
+    assert not run.bundle_path.exists()
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--data", "/no/such/folder"], "does not exist"),
+    (["--data", "{one_class}"], "Only one class"),
+    (["--data", "{train}", "--trainable-stages", "99"], "between 0 and 7"),
+    (["--data", "{train}", "--model", "alexnet9"], "no model called"),
+])
+def test_cli_bad_input_exits_non_zero_with_one_line(fashion_small, tmp_path, args, words):
+    one = tmp_path / "one" / "bag"
+    one.mkdir(parents=True)
+    for f in list((fashion_small / "train" / "bag").iterdir())[:3]:
+        (one / f.name).write_bytes(f.read_bytes())
+    args = [a.format(one_class=tmp_path / "one", train=fashion_small / "train") for a in args]
+    proc = subprocess.run([sys.executable, "-m", "tlcore", "train", *args, "--out", str(tmp_path / "r"),
+                           "--epochs", "1", "--image-size", "64", "--device", "cpu"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], proc.stderr

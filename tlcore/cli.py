@@ -1,0 +1,173 @@
+"""The command line: ``python -m tlcore {train,run,cancel,predict,export,models}``."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+from tlcore.errors import TLError
+
+
+def _stages(value: str) -> int | str:
+    return value if value in ("all", "auto") else int(value)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tlcore", description="Transfer learning for image classifiers.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a classifier on a folder or zip of class folders")
+    t.add_argument("--data", required=True, help="folder of class folders, or a zip of one")
+    t.add_argument("--out", required=True, help="new run folder to create")
+    t.add_argument("--model", default="efficientnet_lite0", help="catalog name (see 'models')")
+    t.add_argument("--weights", default="pretrained", help="pretrained | none (from scratch) | weights file")
+    t.add_argument("--init-from", default="", help="start from the model of an earlier run folder")
+    t.add_argument("--trainable-stages", type=_stages, default="auto", help="N | all | auto (recommended)")
+    t.add_argument("--train-bn", action="store_true", help="let BatchNorm layers of frozen stages learn")
+    t.add_argument("--epochs", type=int, default=None)
+    t.add_argument("--test", default="", help="held-out images, reported at the end only")
+    t.add_argument("--val-fraction", type=float, default=0.2)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--augment", choices=["none", "light", "strong", "auto"], default="auto")
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    t.add_argument("--image-size", type=int, default=0, help="pixels; 0 = the model's own")
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--lr", type=float, default=None, help="learning rate of the new head")
+    t.add_argument("--backbone-lr-mult", type=float, default=None)
+    t.add_argument("--weight-decay", type=float, default=None)
+    t.add_argument("--label-smoothing", type=float, default=None)
+    t.add_argument("--early-stopping", type=int, default=None, help="patience in epochs; 0 = off")
+    t.add_argument("--no-class-weighting", action="store_true")
+    r = sub.add_parser("run", help="start or resume the run prepared in a run folder (the app's worker)")
+    r.add_argument("--run", required=True)
+    c = sub.add_parser("cancel", help="ask a running run to stop and keep its best model")
+    c.add_argument("--run", required=True)
+    pr = sub.add_parser("predict", help="classify image files with a trained run")
+    pr.add_argument("--run", required=True)
+    pr.add_argument("images", nargs="+")
+    pr.add_argument("--csv", default="", help="also write all probabilities to this CSV file")
+    pr.add_argument("--top", type=int, default=3)
+    e = sub.add_parser("export", help="export a trained run to ONNX or a torch.export program")
+    e.add_argument("--run", required=True)
+    e.add_argument("--format", choices=["onnx", "pt2"], required=True)
+    e.add_argument("--out", required=True)
+    sub.add_parser("models", help="list the model catalog and whether weights are available")
+    return p
+
+
+def _train(args) -> int:
+    from tlcore.config import TrainConfig
+    from tlcore.train import create_run, execute
+
+    optional = {"lr": args.lr, "backbone_lr_mult": args.backbone_lr_mult, "weight_decay": args.weight_decay,
+                "label_smoothing": args.label_smoothing, "early_stopping": args.early_stopping}
+    cfg = TrainConfig(
+        data=str(args.data), test_data=str(args.test), model=args.model, weights=args.weights,
+        init_from=str(args.init_from), trainable_stages=args.trainable_stages, train_bn=args.train_bn,
+        epochs=args.epochs, batch_size=args.batch_size, augment=args.augment, image_size=args.image_size,
+        val_fraction=args.val_fraction, seed=args.seed, device=args.device,
+        class_weighting=not args.no_class_weighting,
+        **{k: v for k, v in optional.items() if v is not None},
+    )
+    run = create_run(cfg, args.out)
+    print(f"run folder: {run.path}", flush=True)
+    return _report(run.path, execute(run.path))
+
+
+def _report(run_dir: Path, state: str) -> int:
+    from tlcore.rundir import RunDir
+
+    metrics = RunDir(run_dir).metrics() or {}
+    for split in ("val", "test"):
+        if split in metrics:
+            m = metrics[split]
+            print(f"{split}: accuracy {m['accuracy']:.3f}  precision {m['precision_macro']:.3f}  "
+                  f"recall {m['recall_macro']:.3f}  f1 {m['f1_macro']:.3f}")
+    print(f"state: {state}")
+    return 0 if state == "finished" else 3
+
+
+def _run(args) -> int:
+    from tlcore.rundir import RunDir
+    from tlcore.train import execute
+
+    RunDir(args.run).clear_cancel()
+    return _report(Path(args.run), execute(args.run))
+
+
+def _cancel(args) -> int:
+    from tlcore.rundir import RunDir
+
+    run = RunDir(args.run)
+    if not run.exists():
+        raise TLError(f"{args.run} is not a run folder.")
+    run.request_cancel()
+    print("cancel requested; the run stops after its current batch and keeps its best model")
+    return 0
+
+
+def _predict(args) -> int:
+    from tlcore.predict import Predictor
+
+    rows = Predictor.from_run(args.run).predict_files(args.images, top=args.top)
+    for row in rows:
+        if "error" in row:
+            print(f"{row['file']}: {row['error']}")
+        else:
+            print(f"{row['file']}: " + ", ".join(f"{c} {p:.3f}" for c, p in row["top"]))
+    if args.csv:
+        classes = next((list(r["probabilities"]) for r in rows if "probabilities" in r), [])
+        with open(args.csv, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["file", "predicted", "confidence", "error"] + [f"p_{c}" for c in classes])
+            for r in rows:
+                if "error" in r:
+                    w.writerow([r["file"], "", "", r["error"]] + [""] * len(classes))
+                else:
+                    w.writerow([r["file"], r["top"][0][0], f"{r['top'][0][1]:.6f}", ""]
+                               + [f"{r['probabilities'][c]:.6f}" for c in classes])
+    return 0 if all("error" not in r for r in rows) else 4
+
+
+def _export(args) -> int:
+    from tlcore.bundle import load_bundle
+    from tlcore.export import export_onnx, export_pt2
+
+    net, meta = load_bundle(Path(args.run) / "bundle")
+    fn = export_onnx if args.format == "onnx" else export_pt2
+    diff = fn(net, meta["image_size"], Path(args.out))
+    print(f"wrote {args.out}; largest difference from the PyTorch model: {diff:.2e}")
+    return 0
+
+
+def _models(args) -> int:
+    from tlcore.catalog import list_specs
+    from tlcore.net import availability
+
+    print(f"{'name':<20} {'params':>8} {'top-1':>6} {'MB':>6} {'speed':<7} {'stages':>6}  weights")
+    for s in list_specs():
+        print(f"{s.name:<20} {s.params_m:>7.1f}M {s.top1:>6.1f} {s.file_mb:>6.1f} {s.speed:<7} "
+              f"{len(s.stages):>6}  {availability(s)}")
+    return 0
+
+
+COMMANDS = {"train": _train, "run": _run, "cancel": _cancel, "predict": _predict,
+            "export": _export, "models": _models}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; bad input ends with a one-line reason and a non-zero exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except TLError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Choosing the compute device, and queueing so one training job uses a device at a time."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import time
+from collections.abc import Callable, Iterator
+
+import torch
+
+from tlcore.errors import TLError
+from tlcore.workspace import locks_dir
+
+
+def resolve_device(choice: str) -> torch.device:
+    """"auto" picks the GPU when there is one; asking for "cuda" without one is an error."""
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise TLError("A GPU was requested, but this machine has none that PyTorch can use. "
+                      "Choose 'auto' or 'cpu' as the device.")
+    return torch.device(choice)
+
+
+@contextlib.contextmanager
+def device_slot(device: torch.device, on_wait: Callable[[], None] | None = None,
+                should_stop: Callable[[], bool] = lambda: False, poll: float = 1.0) -> Iterator[bool]:
+    """Hold the device's lock for the duration; wait (calling ``on_wait`` once) while another
+    run holds it. Yields False if ``should_stop`` became true while waiting."""
+    path = locks_dir() / f"{device.type}.lock"
+    with open(path, "a+") as handle:
+        waited = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if should_stop():
+                    yield False
+                    return
+                if not waited and on_wait:
+                    on_wait()
+                waited = True
+                time.sleep(poll)
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

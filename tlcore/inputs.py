@@ -1,0 +1,126 @@
+"""Everything a run trains on, loaded once: the split dataset decoded to uint8 tensors, and the
+starting network (pretrained, from scratch, a user's weights, or an earlier run's model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from tlcore.augment import BatchPrep
+from tlcore.bundle import load_bundle, read_bundle_meta
+from tlcore.catalog import ModelSpec, get_spec
+from tlcore.config import TrainConfig
+from tlcore.dataset import Dataset, Item, assign_splits, check_trainable, load_source
+from tlcore.errors import TLError
+from tlcore.images import decode_many
+from tlcore.net import Net, build_backbone
+from tlcore.progress import Throttle
+from tlcore.rundir import RunDir
+from tlcore.workspace import datasets_dir
+
+
+@dataclass
+class Part:
+    """One split held in memory: images decoded once, their labels and file paths."""
+
+    x: torch.Tensor  # uint8 [N, 3, S, S]
+    y: torch.Tensor  # int64 [N]
+    files: list[str]
+
+    def class_counts(self, classes: list[str]) -> dict[str, int]:
+        counts = torch.bincount(self.y, minlength=len(classes)).tolist()
+        return dict(zip(classes, counts))
+
+
+@dataclass
+class Inputs:
+    spec: ModelSpec
+    classes: list[str]
+    image_size: int
+    train: Part
+    val: Part
+    test: Part | None
+    net: Net
+    imagenet: nn.Module | None  # the pretrained ImageNet classifier, when there is one
+    prep: BatchPrep  # evaluation-time preprocessing (no augmentation)
+
+
+def _dataset(run: RunDir, cfg: TrainConfig) -> Dataset:
+    """The run's dataset and split: from dataset.json when resuming, else loaded and split now."""
+    if run.dataset_path.is_file():
+        return Dataset.load(run.dataset_path)
+    run.set_status("running", message="Checking the images")
+    ds = load_source(cfg.data, datasets_dir())
+    ds = assign_splits(ds, cfg.val_fraction, cfg.seed)
+    check_trainable(ds)
+    ds.save(run.dataset_path)
+    run.append_event("dataset", id=ds.id, classes=ds.classes, train=ds.counts("train"),
+                     val=ds.counts("val"), skipped=len(ds.skipped))
+    return ds
+
+
+def _decode(run: RunDir, items: list[Item], classes: list[str], size: int, what: str) -> Part:
+    run.set_status("running", message=f"Loading the {what} images")
+    x, failed = decode_many([it.path for it in items], size, progress=Throttle(run, f"decode {what}").batch)
+    kept = [it for i, it in enumerate(items) if i not in set(failed)]
+    if failed:
+        run.append_event("warning", message=f"{len(failed)} {what} image(s) could not be read any more "
+                                            "and were left out.")
+    index = {c: i for i, c in enumerate(classes)}
+    y = torch.tensor([index[it.label] for it in kept], dtype=torch.long)
+    return Part(x, y, [it.path for it in kept])
+
+
+def _test_part(run: RunDir, cfg: TrainConfig, classes: list[str], size: int) -> Part | None:
+    if not cfg.test_data:
+        return None
+    test = load_source(cfg.test_data, datasets_dir())
+    unknown = sorted(set(test.classes) - set(classes))
+    if unknown:
+        raise TLError(f"The test images have classes the model is not trained on: {', '.join(unknown)}. "
+                      "Use the same class folder names as in the training data.")
+    if not test.items:
+        raise TLError(f"No usable test images were found in {cfg.test_data}.")
+    return _decode(run, test.items, classes, size, "test")
+
+
+def load_inputs(run: RunDir, cfg: TrainConfig, device: torch.device) -> Inputs:
+    """Load the data and the starting network for ``cfg``."""
+    ds = _dataset(run, cfg)
+    parent = read_bundle_meta(Path(cfg.init_from) / "bundle") if cfg.init_from else None
+    spec = get_spec(parent["model"] if parent else cfg.model)
+    size = cfg.image_size or (parent["image_size"] if parent else spec.image_size)
+    if spec.fixed_size and size != spec.image_size:
+        raise TLError(f"{spec.title} only works at {spec.image_size} pixels; set the image size to "
+                      f"{spec.image_size} or 0.")
+    classes = ds.classes
+    train = _decode(run, ds.subset("train"), classes, size, "training")
+    val = _decode(run, ds.subset("val"), classes, size, "validation")
+    test = _test_part(run, cfg, classes, size)
+    run.set_status("running", message="Loading the pretrained model")
+    if parent:
+        net, imagenet = _from_run(Path(cfg.init_from), classes), None
+    else:
+        backbone, imagenet = build_backbone(spec, cfg.weights, size)
+        net = Net(backbone, spec.feature_dim, len(classes))
+    prep = BatchPrep(spec.mean, spec.std, device, "none", size)
+    return Inputs(spec, classes, size, train, val, test, net.to(device), imagenet, prep)
+
+
+def _from_run(folder: Path, classes: list[str]) -> Net:
+    """An earlier run's network with a head for ``classes``: rows of classes it already knew
+    are kept, new classes start fresh, classes no longer present are dropped."""
+    old, meta = load_bundle(folder / "bundle")
+    spec = get_spec(meta["model"])
+    net = Net(old.backbone, spec.feature_dim, len(classes))
+    old_linear, new_linear = old.head[-1], net.head[-1]
+    with torch.no_grad():
+        for i, c in enumerate(classes):
+            if c in meta["classes"]:
+                j = meta["classes"].index(c)
+                new_linear.weight[i] = old_linear.weight[j]
+                new_linear.bias[i] = old_linear.bias[j]
+    return net

@@ -1,0 +1,105 @@
+"""The training loop's building blocks: one epoch, evaluation, schedule, loss.
+
+Both paths use them: the full path feeds images through the whole network; the frozen-backbone
+fast path feeds cached feature vectors through the head alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+Prepare = Callable[[torch.Tensor, bool], torch.Tensor]
+
+
+def identity_prep(device: torch.device) -> Prepare:
+    """Input preparation for cached features: just move them to the device."""
+    return lambda x, train=False: x.to(device, non_blocking=True)
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA; plain fp32 on the CPU (where bf16 is slower on most machines)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int):
+    """Linear warm-up to the base learning rate, then cosine decay to zero, stepped per batch."""
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Inverse-frequency weights (mean 1), so each class counts equally in the loss."""
+    counts = torch.bincount(labels, minlength=num_classes).float().clamp(min=1)
+    w = counts.sum() / (num_classes * counts)
+    return w / w.mean()
+
+
+@dataclass
+class EpochResult:
+    loss: float
+    y_true: list[int]
+    y_pred: list[int]
+    seconds: float
+    stopped: bool  # a cancel was requested mid-epoch
+
+
+def train_one_epoch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, prepare: Prepare,
+                    loss_fn: nn.Module, optimizer: torch.optim.Optimizer, scheduler,
+                    batch_size: int, generator: torch.Generator, device: torch.device,
+                    should_stop: Callable[[], bool] = lambda: False,
+                    on_batch: Callable[[int, int], None] | None = None,
+                    set_mode: Callable[[], None] | None = None) -> EpochResult:
+    """One pass over ``x`` in a seeded random order; stops early (after a whole batch) on cancel."""
+    (set_mode or model.train)()
+    start = time.perf_counter()
+    order = torch.randperm(len(x), generator=generator)
+    total_loss, seen, y_true, y_pred = 0.0, 0, [], []
+    for i in range(0, len(order), batch_size):
+        idx = order[i:i + batch_size]
+        if len(idx) < 2 and i > 0:  # a batch of one breaks BatchNorm; its image comes next epoch
+            break
+        target = y[idx].to(device, non_blocking=True)
+        inputs = prepare(x[idx], True)
+        with autocast(device):
+            logits = model(inputs)
+            loss = loss_fn(logits.float(), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total_loss += loss.item() * len(idx)
+        seen += len(idx)
+        y_true += target.tolist()
+        y_pred += logits.argmax(1).tolist()
+        if on_batch:
+            on_batch(seen, len(x))
+        if should_stop():
+            return EpochResult(total_loss / seen, y_true, y_pred, time.perf_counter() - start, True)
+    return EpochResult(total_loss / max(seen, 1), y_true, y_pred, time.perf_counter() - start, False)
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: torch.Tensor, prepare: Prepare, batch_size: int,
+                   device: torch.device, on_batch: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    """Model outputs for every row of ``x`` in eval mode, as float32 on the CPU."""
+    model.eval()
+    out = []
+    for i in range(0, len(x), batch_size):
+        with autocast(device):
+            out.append(model(prepare(x[i:i + batch_size], False)).float().cpu())
+        if on_batch:
+            on_batch(min(i + batch_size, len(x)), len(x))
+    return torch.cat(out) if out else torch.empty(0)

@@ -1,0 +1,49 @@
+"""Using a trained model: class probabilities for image files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from tlcore.augment import BatchPrep
+from tlcore.bundle import load_bundle
+from tlcore.images import ImageProblem, load_square_uint8
+
+
+class Predictor:
+    """A trained bundle ready to classify images on the CPU."""
+
+    def __init__(self, bundle_dir: str | Path) -> None:
+        self.net, self.meta = load_bundle(Path(bundle_dir))
+        self.classes: list[str] = self.meta["classes"]
+        self.image_size: int = self.meta["image_size"]
+        self._prep = BatchPrep(self.meta["mean"], self.meta["std"], torch.device("cpu"))
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path) -> "Predictor":
+        return cls(Path(run_dir) / "bundle")
+
+    @torch.no_grad()
+    def probabilities(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 [N,3,S,S] images (already resized and cropped) -> probabilities [N, classes]."""
+        return self.net(self._prep(images)).softmax(1)
+
+    def predict_files(self, paths: list[str | Path], top: int = 3) -> list[dict]:
+        """For each file: the ``top`` classes with probabilities, every probability, or the
+        reason it could not be read."""
+        rows, good, tensors = [], [], []
+        for path in paths:
+            try:
+                tensors.append(load_square_uint8(path, self.image_size))
+                good.append(len(rows))
+                rows.append({"file": str(path)})
+            except ImageProblem as problem:
+                rows.append({"file": str(path), "error": problem.reason})
+        if tensors:
+            probs = self.probabilities(torch.stack(tensors))
+            for row_index, p in zip(good, probs.tolist()):
+                ranked = sorted(range(len(p)), key=p.__getitem__, reverse=True)
+                rows[row_index].update(top=[(self.classes[i], p[i]) for i in ranked[:top]],
+                                       probabilities=dict(zip(self.classes, p)))
+        return rows

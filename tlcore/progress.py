@@ -1,0 +1,32 @@
+"""Progress events inside long steps, written at most every couple of seconds."""
+
+from __future__ import annotations
+
+import time
+
+from tlcore.rundir import RunDir
+
+EVERY_SECONDS = 2.0
+
+
+class Throttle:
+    """A ``(done, total)`` callback that appends a "progress" event when enough time passed,
+    with images per second and the time left in this step."""
+
+    def __init__(self, run: RunDir, phase: str, epochs: int | None = None) -> None:
+        self.run, self.phase, self.epochs, self.epoch = run, phase, epochs, None
+        self._start = self._last = time.monotonic()
+        self._last_done = 0
+
+    def batch(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < self._last_done:  # a new pass started
+            self._start = now
+        self._last_done = done
+        if now - self._last < EVERY_SECONDS and done < total:
+            return
+        self._last = now
+        rate = done / max(now - self._start, 1e-9)
+        self.run.append_event("progress", phase=self.phase, epoch=self.epoch, epochs=self.epochs,
+                              done=done, total=total, images_per_second=rate,
+                              eta_seconds=(total - done) / rate if rate > 0 else None)

@@ -1,0 +1,44 @@
+"""The end of a run: final metrics, validation predictions and the model bundle."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import torch
+
+from tlcore.bundle import save_bundle
+from tlcore.config import TrainConfig
+from tlcore.inputs import Inputs
+from tlcore.loop import predict_logits
+from tlcore.metrics import classification_metrics
+from tlcore.atomic import atomic_write_bytes, atomic_write_json
+from tlcore.rundir import RunDir
+
+
+def predictions_csv(files: list[str], y: torch.Tensor, probs: torch.Tensor, classes: list[str]) -> bytes:
+    """One row per image: file, true class, predicted class, confidence, then every probability."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["file", "true", "predicted", "confidence"] + [f"p_{c}" for c in classes])
+    for f, t, p in zip(files, y.tolist(), probs.tolist()):
+        best = max(range(len(classes)), key=p.__getitem__)
+        writer.writerow([f, classes[t], classes[best], f"{p[best]:.6f}"] + [f"{v:.6f}" for v in p])
+    return buf.getvalue().encode()
+
+
+def finish_run(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device,
+               val_logits: torch.Tensor, trainable_stages: int) -> dict:
+    """Write metrics.json, predictions.csv and bundle/ for the (best) trained network."""
+    classes = inputs.classes
+    val_probs = val_logits.softmax(1)
+    metrics = {"val": classification_metrics(inputs.val.y.tolist(), val_probs.argmax(1).tolist(), classes)}
+    atomic_write_bytes(run.predictions_path, predictions_csv(inputs.val.files, inputs.val.y, val_probs, classes))
+    if inputs.test is not None:
+        logits = predict_logits(inputs.net, inputs.test.x, inputs.prep, cfg.batch_size, device)
+        metrics["test"] = classification_metrics(inputs.test.y.tolist(), logits.argmax(1).tolist(), classes)
+    save_bundle(run.bundle_path, inputs.net, classes, inputs.spec.name, inputs.image_size,
+                extra={"trainable_stages": trainable_stages, "train_bn": cfg.train_bn,
+                       "run": run.name, "config": cfg.to_json()})
+    atomic_write_json(run.metrics_path, metrics)
+    return metrics

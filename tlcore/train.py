@@ -1,0 +1,207 @@
+"""Running a training job on a run directory: the worker's whole life, start to bundle.
+
+``create_run`` writes the request (config.json, status "queued") and returns at once;
+``execute`` does the work (in the worker process) and can be called again on the same
+folder to resume from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from tlcore import environment
+from tlcore.augment import BatchPrep
+from tlcore.config import TrainConfig
+from tlcore.devices import device_slot, resolve_device
+from tlcore.errors import TLError
+from tlcore.freeze import apply_freeze, backbone_is_frozen, param_groups, resolve_trainable, set_train_mode
+from tlcore.inputs import Inputs, load_inputs
+from tlcore.loop import class_weights, identity_prep, predict_logits, train_one_epoch, warmup_cosine
+from tlcore.metrics import classification_metrics
+from tlcore.progress import Throttle
+from tlcore.recommend import naturalness, recommend
+from tlcore.report import finish_run
+from tlcore.atomic import atomic_write_bytes
+from tlcore.rundir import Heartbeat, RunDir
+
+
+def create_run(cfg: TrainConfig, run_dir: str | Path) -> RunDir:
+    """Make a new run folder holding the request; the worker fills in the rest."""
+    run = RunDir(run_dir)
+    if run.exists():
+        raise TLError(f"{run.path} already holds a run. Choose a new folder, or resume that run.")
+    for path in filter(None, (cfg.data, cfg.test_data, cfg.init_from)):
+        if not Path(path).exists():
+            raise TLError(f"{path} does not exist. Check the path, or choose the images again.")
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.write_config({"config": cfg.to_json(), "requested": cfg.to_json(),
+                      "environment": environment.describe(), "created": time.time()})
+    run.set_status("queued", message="Waiting to start")
+    return run
+
+
+def execute(run_dir: str | Path) -> str:
+    """Train (or resume) the run in ``run_dir``; returns its final state. Never leaves the
+    status as running: errors become "failed" with a message, cancels become "cancelled"."""
+    run = RunDir(run_dir)
+    if not run.exists():
+        raise TLError(f"{run.path} is not a run folder (no config.json).")
+    cfg = TrainConfig.from_json(run.read_config()["config"])
+    try:
+        device = resolve_device(cfg.device)
+        waiting = lambda: run.set_status("queued", message=f"Waiting for the {device.type.upper()}: "
+                                         "another run is using it")
+        with device_slot(device, on_wait=waiting, should_stop=run.cancel_requested) as got:
+            if not got:
+                run.set_status("cancelled", message="Cancelled before it started")
+                return "cancelled"
+            run.set_status("running", message="Preparing", error=None)
+            with Heartbeat(run):
+                return _train(run, cfg, device)
+    except TLError as e:
+        run.set_status("failed", error=str(e), message="Failed")
+        raise
+    except Exception as e:
+        traceback.print_exc(file=sys.stderr)
+        run.set_status("failed", message="Failed",
+                       error=f"Training stopped because of an unexpected problem ({type(e).__name__}: {e}). "
+                             f"Details are in {run.log_path.name} in the run folder.")
+        raise
+
+
+def _resolve(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device) -> TrainConfig:
+    """Fill "auto" choices from the recommender, and record them in config.json."""
+    if cfg.is_resolved:
+        return cfg
+    natural = None
+    if inputs.imagenet is not None:
+        order = torch.randperm(len(inputs.train.x), generator=torch.Generator().manual_seed(cfg.seed))
+        natural = naturalness(inputs.net.backbone, inputs.imagenet, inputs.train.x[order[:32]],
+                              inputs.prep, device)
+    counts = inputs.train.class_counts(inputs.classes)
+    rec = recommend(counts, natural, len(inputs.spec.stages), gpu=device.type == "cuda")
+    resolved = cfg.with_(
+        trainable_stages=rec.trainable_stages if cfg.trainable_stages == "auto" else cfg.trainable_stages,
+        epochs=cfg.epochs or rec.epochs,
+        augment=rec.augment if cfg.augment == "auto" else cfg.augment,
+    )
+    record = run.read_config()
+    record.update(config=resolved.to_json(), recommendation=rec.to_json())
+    run.write_config(record)
+    run.append_event("recommendation", **rec.to_json())
+    return resolved
+
+
+def _train(run: RunDir, cfg: TrainConfig, device: torch.device) -> str:
+    torch.manual_seed(cfg.seed)
+    inputs = load_inputs(run, cfg, device)
+    cfg = _resolve(run, cfg, inputs, device)
+    spec, net = inputs.spec, inputs.net
+    stages = resolve_trainable(cfg.trainable_stages, len(spec.stages))
+    apply_freeze(net, spec, stages, cfg.train_bn)
+    if device.type == "cuda":
+        net.to(memory_format=torch.channels_last)
+    fast = backbone_is_frozen(spec, stages, cfg.train_bn) and cfg.augment == "none"
+    if fast:
+        run.set_status("running", message="Computing image features once (frozen network)")
+        throttle = Throttle(run, "embed")
+        feats = [predict_logits(net.backbone, part.x, inputs.prep, cfg.batch_size, device, throttle.batch)
+                 for part in (inputs.train, inputs.val)]
+        model, x_train, x_val, prep = net.head, feats[0], feats[1], identity_prep(device)
+        set_mode = net.head.train
+    else:
+        model, x_train, x_val = net, inputs.train.x, inputs.val.x
+        prep = BatchPrep(spec.mean, spec.std, device, cfg.augment, inputs.image_size)
+        set_mode = lambda: set_train_mode(net, spec, stages, cfg.train_bn)
+    y_train, y_val, classes = inputs.train.y, inputs.val.y, inputs.classes
+    optimizer = torch.optim.AdamW(param_groups(net, cfg.lr, cfg.backbone_lr_mult, cfg.weight_decay))
+    steps = math.ceil(len(x_train) / cfg.batch_size)
+    scheduler = warmup_cosine(optimizer, int(cfg.warmup_epochs * steps), cfg.epochs * steps)
+    weight = class_weights(y_train, len(classes)).to(device) if cfg.class_weighting else None
+    loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
+    plain_loss = nn.CrossEntropyLoss()
+    generator = torch.Generator().manual_seed(cfg.seed)
+    ck = _load_checkpoint(run, net, optimizer, scheduler, generator)
+    start = ck.get("epoch", 0) + 1
+    best_loss, best_state, bad = ck.get("best_loss", math.inf), ck.get("best_state"), ck.get("bad", 0)
+    keep = (lambda: _clone(net.head.state_dict())) if fast else (lambda: _clone(net.state_dict()))
+    cancelled = False
+    throttle = Throttle(run, "train", epochs=cfg.epochs)
+    for epoch in range(start, cfg.epochs + 1):
+        run.set_status("running", message=f"Training: epoch {epoch} of {cfg.epochs}", epoch=epoch)
+        throttle.epoch = epoch
+        res = train_one_epoch(model, x_train, y_train, prep, loss_fn, optimizer, scheduler, cfg.batch_size,
+                              generator, device, run.cancel_requested, throttle.batch, set_mode)
+        if res.stopped:
+            cancelled = True
+            break
+        val_logits = predict_logits(model, x_val, prep, cfg.batch_size, device)
+        val_loss = float(plain_loss(val_logits, y_val))
+        train_m = classification_metrics(res.y_true, res.y_pred, classes, res.loss)
+        val_m = classification_metrics(y_val.tolist(), val_logits.argmax(1).tolist(), classes, val_loss)
+        event = dict(epoch=epoch, epochs=cfg.epochs, train=train_m, val=val_m,
+                     lr=optimizer.param_groups[0]["lr"], seconds=res.seconds,
+                     images_per_second=len(res.y_true) / max(res.seconds, 1e-9), fast_path=fast)
+        if val_loss < best_loss:
+            best_loss, best_state, bad = val_loss, keep(), 0
+        else:
+            bad += 1
+        # Checkpoint first: an epoch event then always has its checkpoint behind it.
+        _save_checkpoint(run, net, optimizer, scheduler, generator, epoch, best_loss, best_state, bad, event)
+        run.append_event("epoch", **event)
+        if run.cancel_requested():
+            cancelled = True
+            break
+        if cfg.early_stopping and bad >= cfg.early_stopping:
+            run.append_event("early_stop", epoch=epoch, patience=cfg.early_stopping)
+            break
+    if best_state is None:
+        run.set_status("cancelled", message="Stopped before the first epoch finished; no model was saved.")
+        return "cancelled"
+    (net.head if fast else net).load_state_dict(best_state)
+    state = "cancelled" if cancelled else "finished"
+    run.set_status("running", message="Evaluating and saving the model")
+    finish_run(run, cfg, inputs, device, predict_logits(model, x_val, prep, cfg.batch_size, device), stages)
+    run.set_status(state, message="Stopped early; the best model so far was kept" if cancelled else "Finished")
+    return state
+
+
+def _clone(state: dict) -> dict:
+    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+
+
+def _save_checkpoint(run: RunDir, net, optimizer, scheduler, generator, epoch, best_loss, best_state, bad,
+                     event: dict) -> None:
+    """The full training state, written atomically so a kill never leaves half a checkpoint."""
+    import io
+
+    buf = io.BytesIO()
+    torch.save({"epoch": epoch, "net": _clone(net.state_dict()), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
+                "rng": torch.get_rng_state(), "best_loss": best_loss, "best_state": best_state,
+                "bad": bad, "event": json.dumps(event)}, buf)
+    atomic_write_bytes(run.checkpoint_path, buf.getvalue())
+
+
+def _load_checkpoint(run: RunDir, net, optimizer, scheduler, generator) -> dict:
+    """Restore the training state if this run was interrupted; {} for a fresh start."""
+    if not run.checkpoint_path.is_file():
+        return {}
+    ck = torch.load(run.checkpoint_path, map_location="cpu", weights_only=True)
+    net.load_state_dict(ck["net"])
+    optimizer.load_state_dict(ck["optimizer"])
+    scheduler.load_state_dict(ck["scheduler"])
+    generator.set_state(ck["generator"])
+    torch.set_rng_state(ck["rng"])
+    if max((e["epoch"] for e in run.events("epoch")), default=0) < ck["epoch"]:
+        run.append_event("epoch", **json.loads(ck["event"]))  # killed between checkpoint and event
+    run.append_event("resumed", epoch=ck["epoch"])
+    return ck
