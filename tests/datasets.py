@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-FASHION_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat",
-                   "sandal", "shirt", "sneaker", "bag", "ankle-boot"]
+from tlcore.samples import FASHION_CLASSES, FASHION_DIR, fashion_mnist
 
-
-def _idx(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-def fashion_mnist(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
-    """Images [N,28,28] uint8 and labels [N] from Debian's dataset-fashion-mnist."""
-    prefix = "train" if split == "train" else "t10k"
-    return (_idx(FASHION_DIR / f"{prefix}-images-idx3-ubyte.gz"),
-            _idx(FASHION_DIR / f"{prefix}-labels-idx1-ubyte.gz"))
+__all__ = ["FASHION_CLASSES", "FASHION_DIR", "fashion_mnist", "pick_per_class", "write_class_folders"]
 
 
 def pick_per_class(labels: np.ndarray, per_class: int, classes: list[int], seed: int = 0) -> np.ndarray:

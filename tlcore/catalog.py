@@ -48,6 +48,7 @@ class ModelSpec:
     file_mb: float = 0.0
     gflops: float = 0.0
     fixed_size: bool = False  # ViT's position embeddings only fit its training size
+    cam_layer: str = ""  # the last layer with a spatial map, where Grad-CAM looks
 
     @property
     def speed(self) -> str:
@@ -103,7 +104,7 @@ _LITE0 = ModelSpec(
         _st("block 5", *_seq("_blocks", 11, 15)),
         _st("last block", "_blocks.15", "_conv_head", "_bn1"),
     ),
-    feature_dim=1280, imagenet_head="_fc", removed=("_dropout",),
+    feature_dim=1280, imagenet_head="_fc", removed=("_dropout",), cam_layer="_bn1",
     mean=LITE_MEAN, std=LITE_STD, params_m=4.65, top1=75.1, file_mb=18.6, gflops=0.41,
 )
 
@@ -113,14 +114,14 @@ _TORCHVISION = (
         source="torchvision",
         stages=(_st("stem", "conv1", "bn1"), _st("layer 1", "layer1"), _st("layer 2", "layer2"),
                 _st("layer 3", "layer3"), _st("layer 4", "layer4")),
-        feature_dim=512, imagenet_head="fc",
+        feature_dim=512, imagenet_head="fc", cam_layer="layer4",
     ),
     ModelSpec(
         name="resnet50", title="ResNet-50", blurb="The workhorse: accurate, well understood, medium cost.",
         source="torchvision",
         stages=(_st("stem", "conv1", "bn1"), _st("layer 1", "layer1"), _st("layer 2", "layer2"),
                 _st("layer 3", "layer3"), _st("layer 4", "layer4")),
-        feature_dim=2048, imagenet_head="fc",
+        feature_dim=2048, imagenet_head="fc", cam_layer="layer4",
     ),
     ModelSpec(
         name="mobilenet_v3_large", title="MobileNetV3-Large",
@@ -130,7 +131,7 @@ _TORCHVISION = (
             _st("block 2", *_seq("features", 4, 7)), _st("block 3", *_seq("features", 7, 13)),
             _st("block 4", *_seq("features", 13, 16)), _st("last block", "features.16", "classifier.0"),
         ),
-        feature_dim=1280, imagenet_head="classifier.3", removed=("classifier.2",),
+        feature_dim=1280, imagenet_head="classifier.3", removed=("classifier.2",), cam_layer="features.16",
     ),
     ModelSpec(
         name="efficientnet_b0", title="EfficientNet-B0",
@@ -140,7 +141,7 @@ _TORCHVISION = (
             _st("block 3", "features.3"), _st("block 4", "features.4"), _st("block 5", "features.5"),
             _st("block 6", "features.6"), _st("last block", "features.7", "features.8"),
         ),
-        feature_dim=1280, imagenet_head="classifier.1", removed=("classifier.0",),
+        feature_dim=1280, imagenet_head="classifier.1", removed=("classifier.0",), cam_layer="features.8",
     ),
     ModelSpec(
         name="convnext_tiny", title="ConvNeXt-Tiny",
@@ -150,7 +151,7 @@ _TORCHVISION = (
             _st("stage 3", "features.4", "features.5"),
             _st("stage 4", "features.6", "features.7", "classifier.0"),
         ),
-        feature_dim=768, imagenet_head="classifier.2",
+        feature_dim=768, imagenet_head="classifier.2", cam_layer="features.7",
     ),
     ModelSpec(
         name="vit_b_16", title="ViT-B/16",
@@ -163,6 +164,7 @@ _TORCHVISION = (
             _st("layers 10-12", *_vit_layers(9, 12), "encoder.ln"),
         ),
         feature_dim=768, imagenet_head="heads.head", fixed_size=True,
+        cam_layer="encoder.layers.encoder_layer_11.ln_1",
     ),
     ModelSpec(
         name="regnet_y_400mf", title="RegNetY-400MF",
@@ -170,7 +172,7 @@ _TORCHVISION = (
         stages=(_st("stem", "stem"), _st("block 1", "trunk_output.block1"),
                 _st("block 2", "trunk_output.block2"), _st("block 3", "trunk_output.block3"),
                 _st("block 4", "trunk_output.block4")),
-        feature_dim=440, imagenet_head="fc",
+        feature_dim=440, imagenet_head="fc", cam_layer="trunk_output.block4",
     ),
     ModelSpec(
         name="densenet121", title="DenseNet-121",
@@ -182,7 +184,7 @@ _TORCHVISION = (
             _st("dense block 3", "features.denseblock3", "features.transition3"),
             _st("dense block 4", "features.denseblock4", "features.norm5"),
         ),
-        feature_dim=1024, imagenet_head="classifier",
+        feature_dim=1024, imagenet_head="classifier", cam_layer="features.norm5",
     ),
     ModelSpec(
         name="vgg16", title="VGG-16", blurb="Old and very large; included for comparison.",
@@ -194,7 +196,7 @@ _TORCHVISION = (
             _st("block 5", "features.24", "features.26", "features.28"),
             _st("classifier", "classifier.0", "classifier.3"),
         ),
-        feature_dim=4096, imagenet_head="classifier.6",
+        feature_dim=4096, imagenet_head="classifier.6", cam_layer="features.29",
     ),
 )
 

@@ -57,6 +57,9 @@ def _dataset(run: RunDir, cfg: TrainConfig) -> Dataset:
     ds = assign_splits(ds, cfg.val_fraction, cfg.seed)
     check_trainable(ds)
     ds.save(run.dataset_path)
+    record = run.read_config()
+    record["dataset"] = {"id": ds.id, "name": ds.name, "classes": ds.classes}
+    run.write_config(record)
     run.append_event("dataset", id=ds.id, classes=ds.classes, train=ds.counts("train"),
                      val=ds.counts("val"), skipped=len(ds.skipped))
     return ds

@@ -33,8 +33,10 @@ from tlcore.atomic import atomic_write_bytes
 from tlcore.rundir import Heartbeat, RunDir
 
 
-def create_run(cfg: TrainConfig, run_dir: str | Path) -> RunDir:
-    """Make a new run folder holding the request; the worker fills in the rest."""
+def create_run(cfg: TrainConfig, run_dir: str | Path, parent: str = "") -> RunDir:
+    """Make a new run folder holding the request; the worker fills in the rest.
+
+    ``parent`` is the run this one continues or copies, kept in the record."""
     run = RunDir(run_dir)
     if run.exists():
         raise TLError(f"{run.path} already holds a run. Choose a new folder, or resume that run.")
@@ -42,7 +44,7 @@ def create_run(cfg: TrainConfig, run_dir: str | Path) -> RunDir:
         if not Path(path).exists():
             raise TLError(f"{path} does not exist. Check the path, or choose the images again.")
     run.path.mkdir(parents=True, exist_ok=True)
-    run.write_config({"config": cfg.to_json(), "requested": cfg.to_json(),
+    run.write_config({"config": cfg.to_json(), "requested": cfg.to_json(), "parent": parent,
                       "environment": environment.describe(), "created": time.time()})
     run.set_status("queued", message="Waiting to start")
     return run

@@ -1,0 +1,114 @@
+"""Engine helpers behind the studio: stored datasets, samples, run listing, advice, model card, Grad-CAM."""
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tlcore import runs, samples, store
+from tlcore.advice import advise
+from tlcore.card import model_card
+from tlcore.catalog import get_spec, list_specs
+from tlcore.config import TrainConfig
+from tlcore.errors import TLError
+from tlcore.explain import gradcam, heatmap
+from tlcore.net import build_net
+from tlcore.rundir import RunDir
+from tlcore.train import create_run, execute
+
+
+def _png(color, size=40) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_import_zip_stores_once_and_lists_it():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i in range(3):
+            zf.writestr(f"shapes/red/{i}.png", _png((200 + i, 0, 0)))
+            zf.writestr(f"shapes/blue/{i}.png", _png((0, 0, 200 + i)))
+        zf.writestr("shapes/blue/notes.txt", "not an image")
+    ds = store.import_zip(buf.getvalue(), "shapes.zip")
+    assert ds.classes == ["blue", "red"] and len(ds.items) == 6 and len(ds.skipped) == 1
+    again = store.import_zip(buf.getvalue(), "shapes.zip")
+    assert again.id == ds.id
+    listed = store.list_datasets()
+    assert [d["name"] for d in listed] == ["shapes"] and listed[0]["images"] == 6
+    assert store.open_dataset(store.dataset_folder(ds)).id == ds.id
+
+
+def test_import_class_images_cleans_names_and_rejects_empty():
+    ds = store.import_class_images("parts", {"bolt/nut": [("a.png", _png("red"))], "gear": [("b.png", _png("blue"))]})
+    assert ds.classes == ["bolt nut", "gear"]
+    with pytest.raises(TLError, match="at least one image"):
+        store.import_class_images("empty", {"a": [], "b": []})
+
+
+def test_digits_sample_is_offline_and_has_ten_classes():
+    assert "digits" in samples.available_samples()
+    ds = samples.load_sample("digits", per_class=5)
+    assert len(ds.classes) == 10 and set(ds.counts().values()) == {5}
+    with pytest.raises(TLError, match="not available"):
+        samples.load_sample("imagenet")
+
+
+@pytest.fixture(scope="module")
+def finished_run(fashion_small, tmp_path_factory):
+    cfg = TrainConfig(data=str(fashion_small / "train"), epochs=3, trainable_stages=0, augment="none",
+                      image_size=64, device="cpu")
+    run = create_run(cfg, tmp_path_factory.mktemp("runs") / "r1")
+    assert execute(run.path) == "finished"
+    return run
+
+
+def test_history_progress_and_summary_read_the_run_directory(finished_run):
+    rows = runs.history(finished_run)
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert {"train_loss", "val_loss", "val_accuracy", "val_precision", "val_recall"} <= set(rows[0])
+    per_class = runs.class_history(finished_run)
+    assert len(per_class) == 3 * 4 and {"bag", "sandal"} <= {r["class"] for r in per_class}
+    assert runs.progress(finished_run)["fraction"] == pytest.approx(1.0)
+    s = runs.summary(finished_run)
+    assert s["state"] == "finished" and s["epochs_done"] == 3 and 0 <= s["best_val_accuracy"] <= 1
+
+
+def test_advice_and_model_card_describe_the_run(finished_run):
+    advice = advise(finished_run)
+    assert advice and all(isinstance(a, str) and a.endswith(".") for a in advice)
+    card = model_card(finished_run)
+    assert "# Model card" in card and "bag, sandal, t-shirt, trouser" in card
+    assert "feature extraction" in card and "| bag |" in card and "Predictor" in card
+
+
+def test_advice_names_over_fitting(tmp_path):
+    run = RunDir(tmp_path)
+    tmp_path.mkdir(exist_ok=True)
+    per_class = {"a": {"precision": 1, "recall": 1, "f1": 1, "support": 20}}
+    val = {"accuracy": 0.55, "precision_macro": 0.5, "recall_macro": 0.5, "f1_macro": 0.5, "loss": 1.5,
+           "per_class": per_class, "classes": ["a"], "confusion_matrix": [[20]], "count": 20}
+    train = {**val, "accuracy": 0.99, "loss": 0.05}
+    run.append_event("epoch", epoch=1, train=train, val=val, seconds=1.0, images_per_second=10.0)
+    (tmp_path / "metrics.json").write_text('{"val": %s}' % __import__("json").dumps(val))
+    assert any(a.startswith("Over-fitting") for a in advise(run))
+
+
+@pytest.mark.parametrize("name", [s.name for s in list_specs()])
+def test_gradcam_layer_works_for_every_catalog_model(name):
+    spec = get_spec(name)
+    size = 224 if spec.fixed_size else 64
+    torch.manual_seed(0)
+    net = build_net(name, 3, weights="none", image_size=size).eval()
+    heat = heatmap(net, spec.cam_layer, torch.randn(1, 3, size, size), 1, vit=name.startswith("vit"))
+    assert heat.shape == (size, size) and 0.0 <= heat.min() and heat.max() <= 1.0
+
+
+def test_gradcam_of_a_trained_run_highlights_a_region(finished_run, fashion_small):
+    image_file = next((fashion_small / "test" / "bag").iterdir())
+    image, heat, predicted = gradcam(finished_run.path, image_file)
+    assert image.shape == (64, 64, 3) and image.dtype == np.uint8 and heat.shape == (64, 64)
+    assert heat.max() > heat.mean() and predicted in ("bag", "sandal", "t-shirt", "trouser")
