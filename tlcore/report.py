@@ -10,7 +10,6 @@ import torch
 from tlcore.bundle import save_bundle
 from tlcore.config import TrainConfig
 from tlcore.inputs import Inputs
-from tlcore.loop import predict_logits
 from tlcore.metrics import classification_metrics
 from tlcore.atomic import atomic_write_bytes, atomic_write_json
 from tlcore.rundir import RunDir
@@ -27,16 +26,15 @@ def predictions_csv(files: list[str], y: torch.Tensor, probs: torch.Tensor, clas
     return buf.getvalue().encode()
 
 
-def finish_run(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device,
-               val_logits: torch.Tensor, trainable_stages: int) -> dict:
+def finish_run(run: RunDir, cfg: TrainConfig, inputs: Inputs, val_logits: torch.Tensor,
+               test_logits: torch.Tensor | None, trainable_stages: int) -> dict:
     """Write metrics.json, predictions.csv and bundle/ for the (best) trained network."""
     classes = inputs.classes
     val_probs = val_logits.softmax(1)
     metrics = {"val": classification_metrics(inputs.val.y.tolist(), val_probs.argmax(1).tolist(), classes)}
     atomic_write_bytes(run.predictions_path, predictions_csv(inputs.val.files, inputs.val.y, val_probs, classes))
-    if inputs.test is not None:
-        logits = predict_logits(inputs.net, inputs.test.x, inputs.prep, cfg.batch_size, device)
-        metrics["test"] = classification_metrics(inputs.test.y.tolist(), logits.argmax(1).tolist(), classes)
+    if inputs.test is not None and test_logits is not None:
+        metrics["test"] = classification_metrics(inputs.test.y.tolist(), test_logits.argmax(1).tolist(), classes)
     save_bundle(run.bundle_path, inputs.net, classes, inputs.spec.name, inputs.image_size,
                 extra={"trainable_stages": trainable_stages, "train_bn": cfg.train_bn,
                        "run": run.name, "config": cfg.to_json()})

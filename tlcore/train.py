@@ -21,6 +21,7 @@ from tlcore import environment
 from tlcore.augment import BatchPrep
 from tlcore.config import TrainConfig
 from tlcore.devices import device_slot, resolve_device
+from tlcore.embed import Embedder
 from tlcore.errors import TLError
 from tlcore.freeze import apply_freeze, backbone_is_frozen, param_groups, resolve_trainable, set_train_mode
 from tlcore.inputs import Inputs, load_inputs
@@ -115,8 +116,9 @@ def _train(run: RunDir, cfg: TrainConfig, device: torch.device) -> str:
     if fast:
         run.set_status("running", message="Computing image features once (frozen network)")
         throttle = Throttle(run, "embed")
-        feats = [predict_logits(net.backbone, part.x, inputs.prep, cfg.batch_size, device, throttle.batch)
-                 for part in (inputs.train, inputs.val)]
+        embedder = Embedder(net.backbone, inputs.prep, device, inputs.train.x)
+        feats = [embedder(part.x, throttle.batch) for part in (inputs.train, inputs.val)]
+        run.append_event("features", engine=embedder.engine, images=sum(len(f) for f in feats))
         model, x_train, x_val, prep = net.head, feats[0], feats[1], identity_prep(device)
         set_mode = net.head.train
     else:
@@ -171,7 +173,12 @@ def _train(run: RunDir, cfg: TrainConfig, device: torch.device) -> str:
     (net.head if fast else net).load_state_dict(best_state)
     state = "cancelled" if cancelled else "finished"
     run.set_status("running", message="Evaluating and saving the model")
-    finish_run(run, cfg, inputs, device, predict_logits(model, x_val, prep, cfg.batch_size, device), stages)
+    val_logits = predict_logits(model, x_val, prep, cfg.batch_size, device)
+    test_logits = None
+    if inputs.test is not None:
+        test_x = embedder(inputs.test.x, Throttle(run, "test").batch) if fast else inputs.test.x
+        test_logits = predict_logits(model, test_x, prep, cfg.batch_size, device)
+    finish_run(run, cfg, inputs, val_logits, test_logits, stages)
     run.set_status(state, message="Stopped early; the best model so far was kept" if cancelled else "Finished")
     return state
 
