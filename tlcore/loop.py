@@ -83,7 +83,7 @@ def train_one_epoch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, prepare:
         total_loss += loss.item() * len(idx)
         seen += len(idx)
         y_true += target.tolist()
-        y_pred += logits.argmax(1).tolist()
+        y_pred += (logits.mean(2) if logits.ndim == 3 else logits).argmax(1).tolist()  # K heads: [B, C, K]
         if on_batch:
             on_batch(seen, len(x))
         if should_stop():

@@ -27,16 +27,17 @@ def predictions_csv(files: list[str], y: torch.Tensor, probs: torch.Tensor, clas
 
 
 def finish_run(run: RunDir, cfg: TrainConfig, inputs: Inputs, val_logits: torch.Tensor,
-               test_logits: torch.Tensor | None, trainable_stages: int) -> dict:
+               test_logits: torch.Tensor | None, trainable_stages: int, kept_epoch: int) -> dict:
     """Write metrics.json, predictions.csv and bundle/ for the (best) trained network."""
     classes = inputs.classes
     val_probs = val_logits.softmax(1)
-    metrics = {"val": classification_metrics(inputs.val.y.tolist(), val_probs.argmax(1).tolist(), classes)}
+    metrics = {"val": classification_metrics(inputs.val.y.tolist(), val_probs.argmax(1).tolist(), classes),
+               "kept_epoch": kept_epoch}
     atomic_write_bytes(run.predictions_path, predictions_csv(inputs.val.files, inputs.val.y, val_probs, classes))
     if inputs.test is not None and test_logits is not None:
         metrics["test"] = classification_metrics(inputs.test.y.tolist(), test_logits.argmax(1).tolist(), classes)
     save_bundle(run.bundle_path, inputs.net, classes, inputs.spec.name, inputs.image_size,
                 extra={"trainable_stages": trainable_stages, "train_bn": cfg.train_bn,
-                       "run": run.name, "config": cfg.to_json()})
+                       "run": run.name, "epoch": kept_epoch, "config": cfg.to_json()})
     atomic_write_json(run.metrics_path, metrics)
     return metrics

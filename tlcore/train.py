@@ -7,11 +7,14 @@ folder to resume from its checkpoint.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import sys
 import time
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -30,6 +33,7 @@ from tlcore.metrics import classification_metrics
 from tlcore.progress import Throttle
 from tlcore.recommend import naturalness, recommend
 from tlcore.report import finish_run
+from tlcore.soup import EachHeadLoss, HeadSoup
 from tlcore.atomic import atomic_write_bytes
 from tlcore.rundir import Heartbeat, RunDir
 
@@ -103,109 +107,142 @@ def _resolve(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device
     return resolved
 
 
+@dataclass
+class _Plan:
+    """What the epoch loop feeds: the module that learns, its inputs and how to prepare them."""
+
+    model: nn.Module
+    x_train: torch.Tensor
+    x_val: torch.Tensor
+    prep: Callable
+    set_mode: Callable[[], None]
+    soup: HeadSoup | None = None  # heads trained side by side on a frozen backbone
+    embedder: Embedder | None = None  # set on the fast path: inputs are cached features
+
+    @property
+    def fast(self) -> bool:
+        return self.embedder is not None
+
+
+def _plan(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device, stages: int) -> _Plan:
+    """What learns and from what. A frozen backbone gets a soup of heads; without augmentation
+    its features are computed once and only the heads run per epoch (the fast path)."""
+    spec, net = inputs.spec, inputs.net
+    prep = BatchPrep(spec.mean, spec.std, device, cfg.augment, inputs.image_size)
+    if not backbone_is_frozen(spec, stages, cfg.train_bn):
+        return _Plan(net, inputs.train.x, inputs.val.x, prep, lambda: set_train_mode(net, spec, stages, cfg.train_bn))
+    soup = HeadSoup(net.head).to(device)
+    if cfg.augment != "none":
+        model = nn.Sequential(net.backbone, soup)
+        return _Plan(model, inputs.train.x, inputs.val.x, prep, lambda: (model.train(), net.backbone.eval()), soup)
+    run.set_status("running", message="Computing image features once (frozen network)")
+    throttle = Throttle(run, "embed")
+    embedder = Embedder(net.backbone, inputs.prep, device, inputs.train.x)
+    feats = [embedder(part.x, throttle.batch) for part in (inputs.train, inputs.val)]
+    run.append_event("features", engine=embedder.engine, images=sum(len(f) for f in feats))
+    return _Plan(soup, feats[0], feats[1], identity_prep(device), soup.train, soup, embedder)
+
+
 def _train(run: RunDir, cfg: TrainConfig, device: torch.device) -> str:
     torch.manual_seed(cfg.seed)
     inputs = load_inputs(run, cfg, device)
     cfg = _resolve(run, cfg, inputs, device)
-    spec, net = inputs.spec, inputs.net
-    stages = resolve_trainable(cfg.trainable_stages, len(spec.stages))
-    apply_freeze(net, spec, stages, cfg.train_bn)
+    stages = resolve_trainable(cfg.trainable_stages, len(inputs.spec.stages))
+    apply_freeze(inputs.net, inputs.spec, stages, cfg.train_bn)
     if device.type == "cuda":
-        net.to(memory_format=torch.channels_last)
-    fast = backbone_is_frozen(spec, stages, cfg.train_bn) and cfg.augment == "none"
-    if fast:
-        run.set_status("running", message="Computing image features once (frozen network)")
-        throttle = Throttle(run, "embed")
-        embedder = Embedder(net.backbone, inputs.prep, device, inputs.train.x)
-        feats = [embedder(part.x, throttle.batch) for part in (inputs.train, inputs.val)]
-        run.append_event("features", engine=embedder.engine, images=sum(len(f) for f in feats))
-        model, x_train, x_val, prep = net.head, feats[0], feats[1], identity_prep(device)
-        set_mode = net.head.train
-    else:
-        model, x_train, x_val = net, inputs.train.x, inputs.val.x
-        prep = BatchPrep(spec.mean, spec.std, device, cfg.augment, inputs.image_size)
-        set_mode = lambda: set_train_mode(net, spec, stages, cfg.train_bn)
-    y_train, y_val, classes = inputs.train.y, inputs.val.y, inputs.classes
-    optimizer = torch.optim.AdamW(param_groups(net, cfg.lr, cfg.backbone_lr_mult, cfg.weight_decay))
-    steps = math.ceil(len(x_train) / cfg.batch_size)
-    scheduler = warmup_cosine(optimizer, int(cfg.warmup_epochs * steps), cfg.epochs * steps)
-    weight = class_weights(y_train, len(classes)).to(device) if cfg.class_weighting else None
-    loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing)
-    plain_loss = nn.CrossEntropyLoss()
-    generator = torch.Generator().manual_seed(cfg.seed)
-    ck = _load_checkpoint(run, net, optimizer, scheduler, generator)
-    start = ck.get("epoch", 0) + 1
-    best_loss, best_state, bad = ck.get("best_loss", math.inf), ck.get("best_state"), ck.get("bad", 0)
-    keep = (lambda: _clone(net.head.state_dict())) if fast else (lambda: _clone(net.state_dict()))
-    cancelled = False
-    throttle = Throttle(run, "train", epochs=cfg.epochs)
-    for epoch in range(start, cfg.epochs + 1):
-        run.set_status("running", message=f"Training: epoch {epoch} of {cfg.epochs}", epoch=epoch)
-        throttle.epoch = epoch
-        res = train_one_epoch(model, x_train, y_train, prep, loss_fn, optimizer, scheduler, cfg.batch_size,
-                              generator, device, run.cancel_requested, throttle.batch, set_mode)
-        if res.stopped:
-            cancelled = True
-            break
-        val_logits = predict_logits(model, x_val, prep, cfg.batch_size, device)
-        val_loss = float(plain_loss(val_logits, y_val))
-        train_m = classification_metrics(res.y_true, res.y_pred, classes, res.loss)
-        val_m = classification_metrics(y_val.tolist(), val_logits.argmax(1).tolist(), classes, val_loss)
-        event = dict(epoch=epoch, epochs=cfg.epochs, train=train_m, val=val_m,
-                     lr=optimizer.param_groups[0]["lr"], seconds=res.seconds,
-                     images_per_second=len(res.y_true) / max(res.seconds, 1e-9), fast_path=fast)
-        if val_loss < best_loss:
-            best_loss, best_state, bad = val_loss, keep(), 0
-        else:
-            bad += 1
-        # Checkpoint first: an epoch event then always has its checkpoint behind it.
-        _save_checkpoint(run, net, optimizer, scheduler, generator, epoch, best_loss, best_state, bad, event)
-        run.append_event("epoch", **event)
-        if run.cancel_requested():
-            cancelled = True
-            break
-        if cfg.early_stopping and bad >= cfg.early_stopping:
-            run.append_event("early_stop", epoch=epoch, patience=cfg.early_stopping)
-            break
-    if best_state is None:
+        inputs.net.to(memory_format=torch.channels_last)
+    plan = _plan(run, cfg, inputs, device, stages)
+    outcome = _fit(run, cfg, inputs, plan, device)
+    if outcome["state"] is None:
         run.set_status("cancelled", message="Stopped before the first epoch finished; no model was saved.")
         return "cancelled"
-    (net.head if fast else net).load_state_dict(best_state)
-    state = "cancelled" if cancelled else "finished"
+    # A completed schedule ends annealed, so its final weights are kept; a run stopped early keeps
+    # its best epoch (lowest validation loss), which on a tiny validation set is a noisier choice.
+    plan.model.load_state_dict(outcome["state"])
+    if plan.soup is not None:
+        plan.soup.collapse_into(inputs.net.head)
     run.set_status("running", message="Evaluating and saving the model")
-    val_logits = predict_logits(model, x_val, prep, cfg.batch_size, device)
+    val_logits = predict_logits(plan.model, plan.x_val, plan.prep, cfg.batch_size, device)
     test_logits = None
     if inputs.test is not None:
-        test_x = embedder(inputs.test.x, Throttle(run, "test").batch) if fast else inputs.test.x
-        test_logits = predict_logits(model, test_x, prep, cfg.batch_size, device)
-    finish_run(run, cfg, inputs, val_logits, test_logits, stages)
-    run.set_status(state, message="Stopped early; the best model so far was kept" if cancelled else "Finished")
+        test_x = plan.embedder(inputs.test.x, Throttle(run, "test").batch) if plan.fast else inputs.test.x
+        test_logits = predict_logits(plan.model, test_x, plan.prep, cfg.batch_size, device)
+    finish_run(run, cfg, inputs, val_logits, test_logits, stages, kept_epoch=outcome["epoch"])
+    state = "cancelled" if outcome["cancelled"] else "finished"
+    run.set_status(state, message="Stopped; the best model so far was kept" if outcome["cancelled"] else
+                   "Stopped early: validation loss stopped improving" if outcome["early"] else "Finished")
     return state
+
+
+def _fit(run: RunDir, cfg: TrainConfig, inputs: Inputs, plan: _Plan, device: torch.device) -> dict:
+    """The epoch loop. Returns the weights to keep and why the loop ended."""
+    net, classes, y_train, y_val = inputs.net, inputs.classes, inputs.train.y, inputs.val.y
+    groups = (plan.soup.param_groups(cfg.lr, cfg.weight_decay) if plan.soup is not None
+              else param_groups(net, cfg.lr, cfg.backbone_lr_mult, cfg.weight_decay))
+    optimizer = torch.optim.AdamW(groups)
+    steps = math.ceil(len(plan.x_train) / cfg.batch_size)
+    scheduler = warmup_cosine(optimizer, int(cfg.warmup_epochs * steps), cfg.epochs * steps)
+    weight = class_weights(y_train, len(classes)).to(device) if cfg.class_weighting else None
+    loss_fn = EachHeadLoss(nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing))
+    generator = torch.Generator().manual_seed(cfg.seed)
+    ck = _load_checkpoint(run, plan.model, optimizer, scheduler, generator)
+    best = {k: ck.get(k, v) for k, v in (("best_loss", math.inf), ("best_state", None), ("best_epoch", 0), ("bad", 0))}
+    keep = lambda: _clone(plan.model.state_dict())
+    throttle = Throttle(run, "train", epochs=cfg.epochs)
+    end = {"cancelled": False, "early": False}
+    for epoch in range(ck.get("epoch", 0) + 1, cfg.epochs + 1):
+        run.set_status("running", message=f"Training: epoch {epoch} of {cfg.epochs}", epoch=epoch)
+        throttle.epoch = epoch
+        res = train_one_epoch(plan.model, plan.x_train, y_train, plan.prep, loss_fn, optimizer, scheduler,
+                              cfg.batch_size, generator, device, run.cancel_requested, throttle.batch, plan.set_mode)
+        if res.stopped:
+            end["cancelled"] = True
+            break
+        val_logits = predict_logits(plan.model, plan.x_val, plan.prep, cfg.batch_size, device)
+        val_loss = float(nn.functional.cross_entropy(val_logits, y_val))
+        event = dict(epoch=epoch, epochs=cfg.epochs, lr=optimizer.param_groups[0]["lr"], seconds=res.seconds,
+                     train=classification_metrics(res.y_true, res.y_pred, classes, res.loss),
+                     val=classification_metrics(y_val.tolist(), val_logits.argmax(1).tolist(), classes, val_loss),
+                     images_per_second=len(res.y_true) / max(res.seconds, 1e-9), fast_path=plan.fast)
+        if val_loss < best["best_loss"]:
+            best.update(best_loss=val_loss, best_state=keep(), best_epoch=epoch, bad=0)
+        else:
+            best["bad"] += 1
+        # Checkpoint first: an epoch event then always has its checkpoint behind it.
+        _save_checkpoint(run, plan.model, optimizer, scheduler, generator, epoch, best, event)
+        run.append_event("epoch", **event)
+        end["cancelled"] = run.cancel_requested()
+        end["early"] = bool(cfg.early_stopping) and best["bad"] >= cfg.early_stopping
+        if end["early"]:
+            run.append_event("early_stop", epoch=epoch, patience=cfg.early_stopping)
+        if end["cancelled"] or end["early"]:
+            break
+    else:
+        if best["best_state"] is not None:
+            return {**end, "state": keep(), "epoch": cfg.epochs}
+    return {**end, "state": best["best_state"], "epoch": best["best_epoch"]}
 
 
 def _clone(state: dict) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
 
-def _save_checkpoint(run: RunDir, net, optimizer, scheduler, generator, epoch, best_loss, best_state, bad,
+def _save_checkpoint(run: RunDir, model, optimizer, scheduler, generator, epoch: int, best: dict,
                      event: dict) -> None:
     """The full training state, written atomically so a kill never leaves half a checkpoint."""
-    import io
-
     buf = io.BytesIO()
-    torch.save({"epoch": epoch, "net": _clone(net.state_dict()), "optimizer": optimizer.state_dict(),
+    torch.save({"epoch": epoch, "model": _clone(model.state_dict()), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
-                "rng": torch.get_rng_state(), "best_loss": best_loss, "best_state": best_state,
-                "bad": bad, "event": json.dumps(event)}, buf)
+                "rng": torch.get_rng_state(), "event": json.dumps(event), **best}, buf)
     atomic_write_bytes(run.checkpoint_path, buf.getvalue())
 
 
-def _load_checkpoint(run: RunDir, net, optimizer, scheduler, generator) -> dict:
+def _load_checkpoint(run: RunDir, model, optimizer, scheduler, generator) -> dict:
     """Restore the training state if this run was interrupted; {} for a fresh start."""
     if not run.checkpoint_path.is_file():
         return {}
     ck = torch.load(run.checkpoint_path, map_location="cpu", weights_only=True)
-    net.load_state_dict(ck["net"])
+    model.load_state_dict(ck["model"])
     optimizer.load_state_dict(ck["optimizer"])
     scheduler.load_state_dict(ck["scheduler"])
     generator.set_state(ck["generator"])
