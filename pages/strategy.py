@@ -1,0 +1,222 @@
+"""Strategy: how much of the network retrains, for how long, and every setting for experts."""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, fields
+from pathlib import Path
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages import ui
+from tlcore import store
+from tlcore.catalog import ModelSpec, get_spec
+from tlcore.config import TrainConfig
+from tlcore.dataset import assign_splits, check_trainable
+from tlcore.devices import resolve_device
+from tlcore.net import stage_param_counts
+from tlcore.recommend import Recommendation, recommend
+
+DURATIONS = {"quick": 0.3, "standard": 1.0, "thorough": 2.0}  # times the recommended epochs
+DURATION_TEXT = {"quick": "Quick look", "standard": "Standard", "thorough": "Thorough"}
+ADVANCED = ("weights", "test_data", "train_bn", "batch_size", "lr", "backbone_lr_mult", "weight_decay",
+            "warmup_epochs", "augment", "early_stopping", "class_weighting", "label_smoothing",
+            "image_size", "val_fraction", "seed", "device")
+DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+STAGES, DURATION, EPOCHS = ui.OPT + "stages", ui.OPT + "duration", ui.OPT + "epochs"
+LEARNS, FROZEN = "#e4572e", "#c8c8c8"
+
+
+def opt(name: str):
+    """The user's value of a TrainConfig setting, or the engine's default."""
+    return st.session_state.get(ui.OPT + name, DEFAULTS[name])
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _train_counts(folder: str, val_fraction: float, seed: int) -> dict[str, int]:
+    """Training images per class after the engine's own split (a TLError if it cannot train)."""
+    ds = store.open_dataset(folder)
+    check_trainable(ds)
+    return assign_splits(ds, val_fraction, seed).counts("train")
+
+
+@st.cache_data(show_spinner=False)
+def _param_counts(name: str) -> tuple[list[int], int]:
+    return stage_param_counts(name)
+
+
+def recommendation(spec: ModelSpec) -> Recommendation:
+    """The engine's advice for the current dataset and model."""
+    counts = _train_counts(st.session_state[ui.DATASET], opt("val_fraction"), opt("seed"))
+    gpu = opt("device") != "cpu" and resolve_device("auto").type == "cuda"
+    return recommend(counts, None, len(spec.stages), gpu=gpu)
+
+
+def _sync_stages(spec: ModelSpec, rec: Recommendation) -> None:
+    """Preselect the recommendation whenever the dataset or model changes."""
+    ss = st.session_state
+    context = (ss[ui.DATASET], spec.name, ss.get(ui.INIT_FROM, ""))
+    if ss.get("stages_for") != context:
+        ss[STAGES], ss["stages_for"] = rec.trainable_stages, context
+
+
+def _weights_options(spec: ModelSpec) -> list[str]:
+    own = st.session_state.get("weights_files", {}).get(spec.name)
+    return ["pretrained", "none"] + ([own] if own else [])
+
+
+def build_config() -> TrainConfig:
+    """The run configuration from the user's choices (raises TLError with what to fix)."""
+    ss = st.session_state
+    spec = get_spec(ss[ui.MODEL])
+    rec = recommendation(spec)
+    _sync_stages(spec, rec)
+    epochs = opt("epochs") or max(2, round(rec.epochs * DURATIONS[ss.get(DURATION, "standard")]))
+    advanced = {k: opt(k) for k in ADVANCED}
+    if advanced["weights"] not in _weights_options(spec):
+        advanced["weights"] = "pretrained"
+    return TrainConfig(data=ss[ui.DATASET], model=spec.name, init_from=ss.get(ui.INIT_FROM, ""),
+                       trainable_stages=ss[STAGES], epochs=epochs, **advanced)
+
+
+def render() -> None:
+    st.title("How much of the network to retrain")
+    if not ui.guard(ui.DATASET):
+        return
+    ss = st.session_state
+    spec = get_spec(ss[ui.MODEL])
+    rec = recommendation(spec)
+    _sync_stages(spec, rec)
+    st.info(f"**Recommended: train the last {rec.trainable_stages} of {len(spec.stages)} stages.** "
+            f"{rec.reason}", icon=":material/recommend:")
+    n = st.slider("Train the last N stages", 0, len(spec.stages), key=STAGES,
+                  help="The network is a chain of stages from the raw image (left) to the answer (right). "
+                       "Frozen stages keep what they learned from ImageNet; the last N stages adapt to your "
+                       "images. 0 = only a new final layer learns (fastest, best with few images).")
+    counts, total = _param_counts(spec.name)
+    classes = len(_train_counts(ss[ui.DATASET], opt("val_fraction"), opt("seed")))
+    head = spec.feature_dim * classes + classes
+    learning = sum(counts[len(counts) - n:]) + head
+    st.plotly_chart(_stages_figure(spec, counts, n, head))
+    st.metric("Parameters that will learn", f"{learning:,}",
+              help="Learned numbers inside the network that training will change. More means the model "
+                   "can adapt further, but needs more images and time.")
+    st.caption(f"{learning / (total + head):.1%} of the {total + head:,} parameters; the rest stay frozen.")
+    _duration(rec)
+    with st.expander("Advanced settings"):
+        _advanced(spec, rec)
+    with ui.friendly_errors():
+        build_config()
+        st.page_link(ui.page("train"), label="Next: start training", icon=":material/arrow_forward:")
+
+
+def _stages_figure(spec: ModelSpec, counts: list[int], n: int, head: int) -> go.Figure:
+    first = len(spec.stages) - n
+    names = [s.name for s in spec.stages] + ["new final layer"]
+    learns = [i >= first for i in range(len(spec.stages))] + [True]
+    fig = go.Figure(go.Bar(
+        x=names, y=counts + [head], customdata=counts + [head],
+        marker_color=[LEARNS if on else FROZEN for on in learns],
+        text=["learns" if on else "frozen" for on in learns], textposition="outside",
+        hovertemplate="%{x}: %{customdata:,} parameters<extra></extra>"))
+    fig.update_layout(title=f"{spec.title}, from the image (left) to the answer (right)", height=340,
+                      yaxis=dict(type="log", title="parameters"), margin=dict(t=50, b=10))
+    return fig
+
+
+def _duration(rec: Recommendation) -> None:
+    ss = st.session_state
+    ss.setdefault(DURATION, "standard")
+    choice = st.radio("How long to train", list(DURATIONS), key=DURATION, horizontal=True,
+                      format_func=DURATION_TEXT.get,
+                      help="Quick: a first impression in little time. Standard: the recommended length. "
+                           "Thorough: twice as long, sometimes a little better.")
+    if ss.get(EPOCHS):
+        st.caption(f"Set under Advanced: {ss[EPOCHS]} passes over your images (epochs).")
+    else:
+        st.caption(f"{max(2, round(rec.epochs * DURATIONS[choice]))} passes over your images (epochs).")
+
+
+def _number(name: str, label: str, help: str, **limits) -> None:
+    st.session_state.setdefault(ui.OPT + name, DEFAULTS[name])
+    st.number_input(label, key=ui.OPT + name, help=help, **limits)
+
+
+def _advanced(spec: ModelSpec, rec: Recommendation) -> None:
+    ss = st.session_state
+    st.caption("Every setting has a sensible default; change them only if you know why.")
+    if ss.get(ui.INIT_FROM):
+        st.caption(f"Starting from run {Path(ss[ui.INIT_FROM]).name} (change this on the Model page).")
+    a, b, c = st.columns(3)
+    with a:
+        ss.setdefault(EPOCHS, 0)
+        st.number_input("Epochs (0 = as chosen above)", min_value=0, max_value=1000, step=1, key=EPOCHS,
+                        help="How many times training goes through all your images.")
+        _number("lr", "Learning rate", "How big each learning step is for the new final layer.",
+                min_value=1e-6, max_value=1.0, step=1e-4, format="%g")
+        _number("backbone_lr_mult", "Learning-rate factor for pretrained stages",
+                "Pretrained stages learn this many times slower than the new layer, so they keep what "
+                "they know.", min_value=0.0, max_value=10.0, step=0.05, format="%g")
+        _number("weight_decay", "Weight decay", "A gentle pull towards small weights that reduces "
+                "memorising.", min_value=0.0, max_value=1.0, step=1e-4, format="%g")
+        _number("warmup_epochs", "Warm-up epochs", "Epochs at the start with a slowly rising step size.",
+                min_value=0.0, max_value=100.0, step=0.5, format="%g")
+    with b:
+        _number("batch_size", "Batch size", "Images processed together in one step; lower it if the "
+                "computer runs out of memory.", min_value=1, max_value=4096, step=1)
+        _number("image_size", "Image size in pixels (0 = the model's own)", "Images are resized to this "
+                "square; smaller is faster, larger keeps detail.", min_value=0, max_value=1024, step=16)
+        ss.setdefault(ui.OPT + "augment", DEFAULTS["augment"])
+        st.selectbox("Augmentation", ["auto", "none", "light", "strong"], key=ui.OPT + "augment",
+                     format_func=lambda v: f"as recommended ({rec.augment})" if v == "auto" else v,
+                     help="Randomly flips, crops and recolours training images so the model learns the "
+                          "object, not the exact photo.")
+        _number("early_stopping", "Early stopping patience (0 = off)", "Stop when the validation loss has "
+                "not improved for this many epochs.", min_value=0, max_value=1000, step=1)
+        _number("label_smoothing", "Label smoothing", "Teaches the model to be a little less sure, which "
+                "often generalises better.", min_value=0.0, max_value=0.9, step=0.05, format="%g")
+        _number("seed", "Random seed", "The same seed and settings give the same result.", step=1)
+    with c:
+        ss.setdefault(ui.OPT + "val_fraction", DEFAULTS["val_fraction"])
+        st.slider("Share of images kept for checking (validation)", 0.05, 0.5, step=0.05,
+                  key=ui.OPT + "val_fraction", help="These images are never trained on; they show how "
+                  "well the model does on images it has not seen. Ignored when the data has a val folder.")
+        ss.setdefault(ui.OPT + "class_weighting", DEFAULTS["class_weighting"])
+        st.checkbox("Balance rare classes", key=ui.OPT + "class_weighting",
+                    help="Count mistakes on rare classes more, so they are not ignored.")
+        ss.setdefault(ui.OPT + "train_bn", DEFAULTS["train_bn"])
+        st.checkbox("Let normalisation layers of frozen stages adapt", key=ui.OPT + "train_bn",
+                    help="A light touch on frozen stages (BatchNorm) that often helps when your images "
+                         "look unlike everyday photos.")
+        ss.setdefault(ui.OPT + "device", DEFAULTS["device"])
+        st.selectbox("Device", ["auto", "cpu", "cuda"], key=ui.OPT + "device",
+                     help="auto uses the graphics card (GPU) when there is one.")
+        _weights_select(spec)
+        _test_select()
+
+
+def _weights_select(spec: ModelSpec) -> None:
+    ss, key = st.session_state, ui.OPT + "weights"
+    options = _weights_options(spec)
+    if ss.get(key) not in options:
+        ss[key] = "pretrained"
+    names = {"pretrained": "ImageNet (pretrained)", "none": "nothing: train from scratch"}
+    st.selectbox("Starting weights", options, key=key, format_func=lambda v: names.get(v, Path(v).name),
+                 help="Pretrained weights are what makes transfer learning work; from scratch needs far "
+                      "more images. Upload your own file on the Model page.")
+
+
+def _test_select() -> None:
+    ss, key = st.session_state, ui.OPT + "test_data"
+    datasets = {d["folder"]: d for d in store.list_datasets() if d["folder"] != ss[ui.DATASET]}
+    options = ["", *datasets]
+    if ss.get(key) not in options:
+        ss[key] = ""
+    st.selectbox("Separate test images", options, key=key,
+                 format_func=lambda f: f"{datasets[f]['name']} ({datasets[f]['images']} images)" if f else "none",
+                 help="An extra stored dataset with the same classes, scored once at the end: the most "
+                      "honest measure of how the model will do.")
+
+
+if __name__ == "__main__":
+    ui.show(render)

@@ -1,0 +1,291 @@
+"""What every page shares: session-state keys, guards, friendly errors, the sidebar and curve charts."""
+
+from __future__ import annotations
+
+import logging
+import runpy
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from tlcore import runs, store
+from tlcore.bundle import read_bundle_meta
+from tlcore.catalog import DEFAULT_MODEL, get_spec
+from tlcore.errors import TLError
+from tlcore.images import ImageProblem, open_rgb
+from tlcore.rundir import RunDir
+from tlcore.workspace import runs_dir
+
+# Session-state keys: the user's choices so far.
+DATASET = "dataset"  # folder of the stored dataset (what TrainConfig.data gets)
+MODEL = "model"  # catalog name
+INIT_FROM = "init_from"  # folder of an earlier run to start from, or ""
+RUN = "run"  # folder of the current run, or ""
+FLASH = "flash"  # a success message to show once, after a rerun
+OPT = "opt_"  # prefix of settings widgets whose values must survive page changes
+
+ACTIVE = ("queued", "running")
+THUMB_PX = 96
+IMAGE_TYPES = ["jpg", "jpeg", "png", "bmp", "gif", "tif", "tiff", "webp"]
+STEPS = (  # the flow, in order: (page module, title, icon)
+    ("data", "Data", ":material/photo_library:"),
+    ("model", "Model", ":material/neurology:"),
+    ("strategy", "Strategy", ":material/tune:"),
+    ("train", "Train", ":material/model_training:"),
+    ("evaluate", "Evaluate", ":material/fact_check:"),
+    ("use", "Use & export", ":material/rocket_launch:"),
+    ("runs", "Runs", ":material/history:"),
+)
+METRICS = {  # per-epoch curve -> (title, one-line explanation)
+    "loss": ("Loss", "How wrong the model's guesses are on average; lower is better."),
+    "accuracy": ("Accuracy", "The share of images put in the right class."),
+    "precision": ("Precision", "When the model names a class, how often it is right (averaged over classes)."),
+    "recall": ("Recall", "Of the images of each class, how many the model finds (averaged over classes)."),
+}
+_NEEDS = {DATASET: ("data", "Data", "First bring your labelled images on the Data page.")}
+GENERIC_ERROR = ("Something went wrong on this page. Please try again; if it keeps happening, "
+                 "the details are in the studio's log.")
+_log = logging.getLogger("studio")
+_routed = threading.local()
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+@contextmanager
+def routed() -> Iterator[None]:
+    """Marks, for this script thread, that app.py is drawing the page (see ``show``)."""
+    _routed.on = True
+    try:
+        yield
+    finally:
+        _routed.on = False
+
+
+def show(render: Callable[[], None]) -> None:
+    """Draw a page. A fresh server's first run of a page's address uses Streamlit's legacy
+    pages/-folder mode, which runs the page file without app.py (no sidebar, no error
+    handling); then run app.py instead, which routes back here."""
+    if getattr(_routed, "on", False):
+        render()
+    else:
+        runpy.run_path(str(APP), run_name="__main__")
+
+
+def page(name: str) -> str:
+    """The absolute path of a page's file (so links work whatever the working folder)."""
+    return str(Path(__file__).resolve().parent / f"{name}.py")
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Show a TLError's message as it is, and any other error as a plain sentence (logged)."""
+    try:
+        yield
+    except TLError as e:
+        st.error(str(e), icon=":material/error:")
+    except Exception:
+        _log.exception("Unexpected error in the studio")
+        st.error(GENERIC_ERROR, icon=":material/error:")
+
+
+def guard(*needs: str) -> bool:
+    """True when the earlier steps ``needs`` are done; otherwise say which, with a link."""
+    missing = [n for n in needs if not st.session_state.get(n)]
+    for need in missing:
+        name, title, text = _NEEDS[need]
+        st.info(text, icon=":material/info:")
+        st.page_link(page(name), label=f"Go to {title}", icon=":material/arrow_forward:")
+    return not missing
+
+
+def done(message: str) -> None:
+    """Remember a success message and rerun, so the sidebar shows the new state at once."""
+    st.session_state[FLASH] = message
+    st.rerun()
+
+
+def show_flash() -> None:
+    """The message left by ``done``, once."""
+    if message := st.session_state.pop(FLASH, None):
+        st.success(message, icon=":material/check_circle:")
+
+
+def keep_settings() -> None:
+    """Streamlit forgets the values of widgets on pages not shown; store them again so the
+    user's settings survive a page change."""
+    for key in [k for k in st.session_state if k.startswith(OPT)]:
+        st.session_state[key] = st.session_state[key]
+
+
+def synced_selectbox(label: str, options: Sequence, state_key: str, key: str,
+                     format_func: Callable = str, help: str | None = None):
+    """A selectbox that shows ``st.session_state[state_key]`` when it is one of the options,
+    and writes the user's pick back to it."""
+    ss = st.session_state
+    if ss.get(state_key) in options:
+        ss[key] = ss[state_key]
+    elif ss.get(key) not in options:
+        ss[key] = options[0]
+
+    def picked() -> None:
+        ss[state_key] = ss[key]
+
+    return st.selectbox(label, options, key=key, format_func=format_func, help=help, on_change=picked)
+
+
+def when(value) -> str:
+    """A timestamp (seconds or ISO text) as a short local date and time."""
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M")
+    return str(value or "")[:16].replace("T", " ")
+
+
+def duration(seconds: float | None) -> str:
+    """A rough time span for people: "40 s", "3 min", "1.5 h"."""
+    if seconds is None:
+        return "unknown"
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def dataset_summary(folder: str) -> dict | None:
+    """Name, class count and image count of a stored dataset, or None if it cannot be opened."""
+    try:
+        ds = store.open_dataset(folder)
+    except TLError:
+        return None
+    return {"name": ds.name, "classes": len(ds.classes), "images": len(ds.items)}
+
+
+@st.cache_data(show_spinner=False, max_entries=2000)
+def thumbnail(path: str):
+    """A small RGB preview of an image file (decoded at reduced size), or None if it cannot be read."""
+    try:
+        img = open_rgb(path, draft_size=THUMB_PX)
+    except ImageProblem:
+        return None
+    img.thumbnail((THUMB_PX, THUMB_PX))
+    return img
+
+
+def model_title(name: str | None) -> str:
+    """The catalog's display name of a model ("EfficientNet-Lite0"), or the name as given."""
+    try:
+        return get_spec(name).title
+    except TLError:
+        return str(name)
+
+
+def is_trained(path: str) -> bool:
+    """True when the run folder holds a model and its evaluation."""
+    run = RunDir(path)
+    return run.metrics_path.is_file() and (run.bundle_path / "model.json").is_file()
+
+
+def _recovered_run() -> str:
+    """The run this tab showed before a reload (named in its address), else the newest active run."""
+    named = runs_dir() / Path(st.query_params.get("run", "")).name
+    if st.query_params.get("run") and RunDir(named).exists():
+        return str(named)
+    return next((str(r["path"]) for r in runs.list_runs() if r["state"] in ACTIVE), "")
+
+
+def recover() -> None:
+    """Fill in defaults; after a reload, pick up the current run again (and its dataset and model)."""
+    ss = st.session_state
+    if RUN not in ss:
+        ss[RUN] = _recovered_run()
+        if ss[RUN]:
+            cfg = RunDir(ss[RUN]).read_config().get("config", {})
+            if not ss.get(DATASET) and cfg.get("data") and dataset_summary(cfg["data"]):
+                ss[DATASET] = cfg["data"]
+            ss.setdefault(MODEL, cfg.get("model", DEFAULT_MODEL))
+    if ss[RUN]:  # kept in the address, so a reload of this tab finds its own run
+        st.query_params["run"] = Path(ss[RUN]).name
+    ss.setdefault(MODEL, DEFAULT_MODEL)
+    if not (ss.get(INIT_FROM) and is_trained(ss[INIT_FROM])):  # e.g. that run's folder was deleted
+        ss[INIT_FROM] = ""
+    if ss[INIT_FROM]:  # a run to continue from decides the model
+        ss[MODEL] = read_bundle_meta(Path(ss[INIT_FROM]) / "bundle")["model"]
+
+
+def sidebar() -> None:
+    """Where the user is: dataset, model and run, always visible."""
+    recover()
+    ss = st.session_state
+    with st.sidebar:
+        st.markdown("#### Where you are")
+        summary = dataset_summary(ss[DATASET]) if ss.get(DATASET) else None
+        st.markdown(f"**Images:** {summary['name']} ({summary['classes']} classes, {summary['images']} images)"
+                    if summary else "**Images:** none yet")
+        start = f" (starting from run {Path(ss[INIT_FROM]).name})" if ss.get(INIT_FROM) else ""
+        st.markdown(f"**Model:** {get_spec(ss[MODEL]).title}{start}")
+        if ss.get(RUN):
+            active = RunDir(ss[RUN]).status().get("state") in ACTIVE
+            st.fragment(run_every=2.0 if active else None)(_run_line)(ss[RUN], active)
+        else:
+            st.markdown("**Run:** none yet")
+
+
+def _run_line(path: str, was_active: bool) -> None:
+    with friendly_errors():
+        run = RunDir(path)
+        state = run.status().get("state", "queued")
+        line = f"**Run:** {run.name} — {state}"
+        progress = runs.progress(run) if state in ACTIVE else None
+        if progress and progress.get("fraction") is not None:
+            line += f" ({progress['fraction']:.0%})"
+        st.markdown(line)
+        if was_active and state not in ACTIVE:
+            st.rerun()
+
+
+def trained_runs() -> list[dict]:
+    """Runs in the workspace that hold a model, newest first."""
+    return [r for r in runs.list_runs() if is_trained(str(r["path"]))]
+
+
+def pick_trained_run(where: str) -> RunDir | None:
+    """A selectbox of trained runs (the current run when it is one); None, with a hint, if there are none."""
+    rows = {str(r["path"]): r for r in trained_runs()}
+    current = st.session_state.get(RUN)
+    if current and current not in rows and is_trained(current):
+        rows = {current: {"name": Path(current).name}, **rows}
+    if not rows:
+        st.info("There is no trained model yet. Train one first; it appears here when it has finished.",
+                icon=":material/info:")
+        st.page_link(page("train"), label="Go to Train", icon=":material/arrow_forward:")
+        return None
+
+    def label(path: str) -> str:
+        r = rows[path]
+        acc = r.get("best_val_accuracy")
+        extra = " · ".join(str(x) for x in (r.get("model") and model_title(r["model"]), r.get("dataset")) if x)
+        return f"{r['name']}" + (f" · {extra}" if extra else "") + (f" · {acc:.0%} right" if acc is not None else "")
+
+    path = synced_selectbox("Trained model", list(rows), RUN, key=f"pick_run_{where}", format_func=label,
+                            help="Which training run's model to look at. Newest first.")
+    return RunDir(path)
+
+
+def curves_figure(rows: list[dict], metric: str) -> go.Figure:
+    """One per-epoch measure of a run: the training images against the validation images."""
+    df = pd.DataFrame(rows)
+    names = {f"train_{metric}": "training images", f"val_{metric}": "validation images"}
+    cols = [c for c in names if c in df]
+    fig = px.line(df, x="epoch", y=cols, markers=True, title=METRICS[metric][0])
+    fig.for_each_trace(lambda t: t.update(name=names[t.name]))
+    fig.update_layout(legend_title_text="", yaxis_title="", height=300, margin=dict(t=40, b=10))
+    if metric != "loss":
+        fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+    return fig

@@ -1,0 +1,150 @@
+"""Use & export: classify new images, and take the model away (bundle, ONNX, .pt2, model card)."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from pages import ui
+from tlcore.bundle import load_bundle
+from tlcore.card import model_card
+from tlcore.export import export_onnx, export_pt2
+from tlcore.predict import Predictor
+from tlcore.rundir import RunDir
+
+TOP = 5
+EXPORTS = {  # file in the run folder -> (format name, exporter, what it is for)
+    "model.onnx": ("ONNX", export_onnx, "Runs almost anywhere: ONNX Runtime, C#, Java, browsers, phones."),
+    "model.pt2": ("PyTorch program (.pt2)", export_pt2,
+                  "For PyTorch 2 without this project's code: torch.export.load('model.pt2').module()."),
+}
+
+
+def render() -> None:
+    st.title("Use your model")
+    run = ui.pick_trained_run("use")
+    if run is None:
+        return
+    upload, camera, take_away = st.tabs(["Classify images", "Camera", "Download the model"])
+    with upload:
+        files = st.file_uploader("Images to classify", type=ui.IMAGE_TYPES, accept_multiple_files=True,
+                                 help="One image, or many at once: you get a table and a CSV file.")
+        if files:
+            with ui.friendly_errors():
+                _results(run, [(f.name, f.getvalue()) for f in files])
+    with camera:
+        on = st.toggle("Turn the camera on", help="Your browser asks for permission to use the camera.")
+        photo = on and st.camera_input("Take a picture to classify", help="Point the camera at one object.")
+        if photo:
+            with ui.friendly_errors():
+                _results(run, [("snapshot.jpg", photo.getvalue())], key="camera")
+    with take_away, ui.friendly_errors():
+        _downloads(run)
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def _predictor(run_dir: str, changed: float) -> Predictor:
+    """The run's model, loaded once; ``changed`` (the weights file's time) makes a new bundle load anew."""
+    return Predictor.from_run(run_dir)
+
+
+def _predict(run: RunDir, named: list[tuple[str, bytes]]) -> list[dict]:
+    """Predictions for uploaded images, each row with the name it was uploaded under."""
+    predictor = _predictor(str(run.path), (run.bundle_path / "model.safetensors").stat().st_mtime)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i, (name, data) in enumerate(named):
+            path = Path(tmp) / f"{i:05d}{Path(name).suffix.lower()}"
+            path.write_bytes(data)
+            paths.append(path)
+        rows = predictor.predict_files(paths, top=TOP)
+    return [{**row, "file": name} for row, (name, _) in zip(rows, named)]
+
+
+def _table(rows: list[dict]) -> pd.DataFrame:
+    out = []
+    for row in rows:
+        if "error" in row:
+            out.append({"file": row["file"], "predicted": "", "confidence": None,
+                        "problem": f"{row['file']} {row['error']}"})
+        else:
+            best, p = row["top"][0]
+            out.append({"file": row["file"], "predicted": best, "confidence": p, "problem": "",
+                        **{f"p_{c}": v for c, v in row["probabilities"].items()}})
+    return pd.DataFrame(out)
+
+
+def _results(run: RunDir, named: list[tuple[str, bytes]], key: str = "upload") -> None:
+    rows = _predict(run, named)
+    table = _table(rows)
+    if len(rows) > 1:
+        st.dataframe(table[["file", "predicted", "confidence", "problem"]], hide_index=True, column_config={
+            "file": "Image", "predicted": "Class", "problem": "Problem",
+            "confidence": st.column_config.ProgressColumn("Confidence", format="percent", min_value=0, max_value=1,
+                                                          help="How sure the model is of its answer.")})
+        st.download_button("Download all results as CSV", table.to_csv(index=False), "predictions.csv",
+                           "text/csv", key=f"csv_{key}", on_click="ignore",
+                           help="One row per image, with the probability of every class.")
+    index = 0
+    if len(rows) > 1:
+        index = st.selectbox("Look at one image", range(len(rows)), format_func=lambda i: rows[i]["file"],
+                             key=f"look_{key}", help="Shows the image and the classes the model considered.")
+    row, data = rows[index], named[index][1]
+    if "error" in row:
+        st.error(f"{row['file']} {row['error']}.", icon=":material/error:")
+        return
+    left, right = st.columns([1, 2])
+    left.image(data, caption=row["file"], width=220)
+    best, p = row["top"][0]
+    right.markdown(f"### {best} ({p:.0%} sure)")
+    top = pd.DataFrame(row["top"], columns=["class", "probability"])
+    fig = px.bar(top, x="probability", y="class", orientation="h", range_x=[0, 1], text_auto=".0%")
+    fig.update_layout(height=60 + 40 * len(top), margin=dict(t=10, b=10), yaxis=dict(autorange="reversed"),
+                      xaxis_tickformat=".0%")
+    right.plotly_chart(fig, key=f"top_{key}")
+
+
+def _bundle_zip(run: RunDir) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(run.bundle_path.iterdir()):
+            zf.write(path, f"{run.name}/{path.name}")
+    return buf.getvalue()
+
+
+def _downloads(run: RunDir) -> None:
+    st.markdown("**Model bundle**: the trained weights (safetensors) with the class names and preprocessing; "
+                "what this project's `python -m tlcore predict` and the Python API load.")
+    st.download_button("Download the model bundle (.zip)", lambda: _bundle_zip(run), f"{run.name}-bundle.zip",
+                       "application/zip", on_click="ignore", key="bundle",
+                       help="model.safetensors and model.json in one zip.")
+    for filename, (title, exporter, purpose) in EXPORTS.items():
+        st.markdown(f"**{title}**: {purpose}")
+        path = run.path / filename
+        if path.is_file():
+            st.download_button(f"Download {filename}", lambda p=path: p.read_bytes(), f"{run.name}-{filename}",
+                               "application/octet-stream", on_click="ignore", key=f"get_{filename}",
+                               help="Made from this run's model and checked to give the same answers.")
+        elif st.button(f"Make the {title} file", key=f"make_{filename}",
+                       help="Converts the model once (a few seconds to a minute) and checks the result."):
+            with st.spinner(f"Making {filename}…"):
+                net, meta = load_bundle(run.bundle_path)
+                exporter(net, meta["image_size"], path)
+            st.rerun()
+    st.markdown("**Model card**: what the model was trained on, how well it does, its limits and how to "
+                "load it.")
+    card = model_card(run)
+    st.download_button("Download the model card (.md)", card, f"{run.name}-model-card.md", "text/markdown",
+                       on_click="ignore", key="card", help="A Markdown document to keep with the model.")
+    with st.expander("Read the model card"):
+        st.markdown(card)
+
+
+if __name__ == "__main__":
+    ui.show(render)

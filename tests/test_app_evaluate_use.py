@@ -1,0 +1,113 @@
+"""The studio's Evaluate and Use & export pages, on a finished tiny run."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from app_fixtures import charts, png, studio, texts
+
+from pages import ui
+from tlcore.predict import Predictor
+
+
+@pytest.mark.parametrize("page", ["evaluate", "use"])
+def test_these_pages_need_a_trained_model(page):
+    at = studio(page)
+    assert "There is no trained model yet." in texts(at.info)
+    assert at.get("page_link")[0].proto.label == "Go to Train"
+
+
+def test_evaluate_shows_scores_confusion_matrix_mistakes_and_advice(workspace_run):
+    at = studio("evaluate", **{ui.RUN: workspace_run})
+    assert not at.exception and not at.error
+    val = json.loads((Path(workspace_run) / "metrics.json").read_text())["val"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert list(metrics) == ["Accuracy", "Precision", "Recall", "F1 score"]
+    assert metrics["Accuracy"] == f"{val['accuracy']:.1%}"
+    counts, share = [f.data[0] for f in charts(at).values()][:2]
+    assert counts.type == share.type == "heatmap"
+    assert sum(map(sum, counts.z)) == val["count"] == 8
+    assert all(abs(sum(row) - 1) < 1e-9 for row in share.z if sum(row))
+    assert list(counts.x) == ["bag", "sandal", "t-shirt", "trouser"]
+    per_class = at.dataframe[0].value
+    assert per_class["class"].tolist() == ["bag", "sandal", "t-shirt", "trouser"]
+    assert per_class["support"].sum() == 8
+    rows = list(csv.DictReader((Path(workspace_run) / "predictions.csv").open()))
+    wrong = [r for r in rows if r["true"] != r["predicted"]]
+    mistakes = [c for c in texts(at.caption).splitlines() if c.startswith("is **")]
+    assert len(mistakes) == len(wrong)
+    assert "What to do next" in texts(at.subheader)
+    assert at.info or at.success  # advice, or the all-clear
+
+
+def test_evaluate_scores_the_test_images_when_there_are_some(workspace_run):
+    at = studio("evaluate", **{ui.RUN: workspace_run})
+    at.radio[0].set_value("test").run()
+    test = json.loads((Path(workspace_run) / "metrics.json").read_text())["test"]
+    assert {m.label: m.value for m in at.metric}["Accuracy"] == f"{test['accuracy']:.1%}"
+    counts = next(iter(charts(at).values())).data[0]
+    assert sum(map(sum, counts.z)) == 40
+
+
+def test_evaluate_shows_where_the_model_looked(workspace_run):
+    at = studio("evaluate", **{ui.RUN: workspace_run})
+    next(b for b in at.button if b.label == "Show where the model looked").click()
+    at.run()
+    assert not at.exception and not at.error
+    figure = charts(at)[str(len(charts(at)) - 1)]
+    assert [t.type for t in figure.data] == ["image", "heatmap"]
+    heat = figure.data[1].z
+    assert 0 <= min(map(min, heat)) and max(map(max, heat)) <= 1
+    assert any(c.startswith("Red areas weighed most in the answer") for c in texts(at.caption).splitlines())
+
+
+def _bag(fashion_small) -> Path:
+    return min((fashion_small / "test" / "bag").iterdir())
+
+
+def test_use_predicts_an_uploaded_image(workspace_run, fashion_small):
+    image = _bag(fashion_small)
+    at = studio("use", **{ui.RUN: workspace_run})
+    at.file_uploader[0].set_value(("bag.png", image.read_bytes(), "image/png")).run()
+    assert not at.exception and not at.error
+    expected = Predictor.from_run(workspace_run).predict_files([image], top=5)[0]["top"]
+    best, p = expected[0]
+    assert f"### {best} ({p:.0%} sure)" in texts(at.markdown)
+    bars = next(f for f in charts(at).values() if f.data[0].type == "bar").data[0]
+    assert list(bars.y) == [c for c, _ in expected] and bars.x[0] == pytest.approx(p, abs=1e-6)
+
+
+def test_use_classifies_many_images_into_a_table(workspace_run, fashion_small):
+    images = sorted((fashion_small / "test" / "trouser").iterdir())[:3]
+    files = [(p.name, p.read_bytes(), "image/png") for p in images] + [("broken.png", b"no image", "image/png")]
+    at = studio("use", **{ui.RUN: workspace_run})
+    at.file_uploader[0].set_value(files).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table["file"].tolist() == [f[0] for f in files]
+    assert table["problem"].tolist()[-1] == "broken.png is not an image file"
+    assert "Download all results as CSV" in [b.label for b in at.get("download_button")]
+
+
+def test_use_takes_a_camera_picture(workspace_run):
+    at = studio("use", **{ui.RUN: workspace_run})
+    at.toggle[0].set_value(True).run()
+    at.camera_input[0].set_value(("shot.jpg", png(128, 64, fmt="JPEG"), "image/jpeg")).run()
+    assert not at.exception and not at.error
+    assert any(m.startswith("### ") and m.endswith("sure)") for m in texts(at.markdown).splitlines())
+
+
+@pytest.mark.filterwarnings("ignore:Constant folding")
+def test_use_offers_the_bundle_the_model_card_and_makes_the_export_files(workspace_run):
+    at = studio("use", **{ui.RUN: workspace_run})
+    labels = [b.label for b in at.get("download_button")]
+    assert "Download the model bundle (.zip)" in labels and "Download the model card (.md)" in labels
+    assert "Download model.onnx" not in labels and "Download model.pt2" not in labels
+    assert "# Model card:" in texts(at.markdown)
+    for title, filename in (("ONNX", "model.onnx"), ("PyTorch program (.pt2)", "model.pt2")):
+        next(b for b in at.button if b.label == f"Make the {title} file").click()
+        at.run()
+        assert not at.exception and not at.error
+        assert (Path(workspace_run) / filename).is_file()
+        assert f"Download {filename}" in [b.label for b in at.get("download_button")]

@@ -1,0 +1,111 @@
+"""The studio's Model and Strategy pages: catalog cards, choosing, the stages figure, settings."""
+
+from app_fixtures import charts, goto, studio, texts
+
+from pages import ui
+from tlcore.catalog import list_specs
+from tlcore.net import availability
+from tlcore.recommend import recommend
+
+
+def test_the_model_page_shows_a_card_for_every_catalog_entry_with_its_availability():
+    at = studio("model")
+    assert not at.exception and not at.error
+    specs = list_specs()
+    titles = [h.value for h in at.subheader]
+    assert all(any(t.startswith(s.title) for t in titles) for s in specs)
+    assert titles[0] == "EfficientNet-Lite0 :material/check_circle:"  # the default is chosen
+    shown = texts(at.markdown)
+    assert shown.count("**Ready:**") + shown.count("**Weights not here yet:**") == len(specs)
+    assert "weights included, works offline" in shown
+    missing = [s for s in specs if availability(s) == "download"]
+    downloads = [b.label for b in at.button if b.label.startswith("Download weights")]
+    assert len(downloads) == len(missing)
+    assert len([u for u in at.file_uploader if u.label == "…or upload the weights file"]) == len(missing)
+
+
+def test_choosing_a_model_updates_the_cards_and_the_sidebar():
+    at = studio("model")
+    at.button(key="use_resnet18").click()
+    at.run()
+    assert at.session_state[ui.MODEL] == "resnet18"
+    assert "**Model:** ResNet-18" in texts(at.sidebar.markdown)
+    assert at.button(key="use_resnet18").label == "Chosen" and at.button(key="use_resnet18").disabled
+    assert not at.button(key="use_efficientnet_lite0").disabled
+
+
+def test_an_earlier_run_can_be_the_starting_model(workspace_run):
+    at = studio("model")
+    at.selectbox(key="pick_init_from").set_value(workspace_run)
+    at.run()
+    assert at.session_state[ui.INIT_FROM] == workspace_run
+    assert "starting from run 20250101-000000-efficientnet_lite0" in texts(at.sidebar.markdown)
+
+
+def test_strategy_needs_a_dataset_first():
+    at = studio("strategy")
+    assert "First bring your labelled images on the Data page." in texts(at.info)
+    assert at.get("page_link")[0].proto.label == "Go to Data"
+    assert not at.slider
+
+
+def test_strategy_shows_the_stages_and_the_count_of_learning_parameters(digits):
+    at = studio("strategy", **{ui.DATASET: digits})
+    assert not at.exception and not at.error
+    assert "Recommended: train the last 0 of 7 stages." in texts(at.info)  # 8 training images per class
+    assert at.slider(key="opt_stages").value == 0
+    figure = charts(at)["EfficientNet-Lite0, from the image (left) to the answer (right)"]
+    bars = figure.data[0]
+    assert list(bars.x)[-1] == "new final layer" and len(bars.x) == 8
+    assert list(bars.text) == ["frozen"] * 7 + ["learns"]
+    head_only = at.metric[0].value
+    assert head_only == f"{1280 * 10 + 10:,}"
+    at.slider(key="opt_stages").set_value(2).run()
+    bars = charts(at)["EfficientNet-Lite0, from the image (left) to the answer (right)"].data[0]
+    assert list(bars.text) == ["frozen"] * 5 + ["learns"] * 3
+    assert int(at.metric[0].value.replace(",", "")) == sum(bars.y[-3:])
+    assert int(at.metric[0].value.replace(",", "")) > int(head_only.replace(",", ""))
+
+
+def test_duration_and_advanced_settings_reach_the_run_configuration(digits):
+    epochs = recommend({str(d): 8 for d in range(10)}, None, 7, gpu=False).epochs  # 8 training images per class
+    at = studio("strategy", **{ui.DATASET: digits})
+    assert f"{epochs} passes over your images (epochs)." in texts(at.caption)
+    at.radio(key="opt_duration").set_value("quick").run()
+    quick = round(epochs * 0.3)
+    assert f"{quick} passes over your images (epochs)." in texts(at.caption)
+    labels = {w.label for kind in ("number_input", "selectbox", "checkbox", "slider") for w in at.get(kind)}
+    for label in ("Learning rate", "Batch size", "Augmentation", "Early stopping patience (0 = off)",
+                  "Balance rare classes", "Label smoothing", "Random seed", "Device", "Starting weights",
+                  "Separate test images", "Warm-up epochs", "Weight decay", "Epochs (0 = as chosen above)",
+                  "Image size in pixels (0 = the model's own)", "Let normalisation layers of frozen stages adapt",
+                  "Share of images kept for checking (validation)", "Learning-rate factor for pretrained stages"):
+        assert label in labels
+    at.number_input(key="opt_image_size").set_value(16).run()
+    assert "Image size must be 0 (the model's own) or between 32 and 1024 pixels, not 16." in texts(at.error)
+    assert not at.get("page_link")  # no way on to training with a setting that cannot work
+    at.number_input(key="opt_image_size").set_value(64).run()
+    assert not at.error
+    goto(at, "train")  # the settings survive the page change and make the run's configuration
+    assert f"train the last **0** of 7 stages for **{quick}** epochs, images at 64 pixels" in texts(at.markdown)
+
+
+def test_a_weights_file_can_stand_in_for_a_download(monkeypatch, tmp_path):
+    from safetensors.torch import save_file
+    from torchvision.models import get_model
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no torchvision weights on this "computer"
+    weights = tmp_path / "regnet.safetensors"
+    save_file({k: v.contiguous() for k, v in get_model("regnet_y_400mf").state_dict().items()}, weights)
+    upload = ("regnet.safetensors", weights.read_bytes(), "application/octet-stream")
+    at = studio("model")
+    at.file_uploader(key="weights_regnet_y_400mf").set_value(upload).run()
+    at.button(key="check_regnet_y_400mf").click().run()
+    assert not at.exception and not at.error
+    assert "RegNetY-400MF will start from your file regnet.safetensors." in texts(at.success)
+    assert at.session_state["opt_weights"].endswith("regnet.safetensors")
+    assert "**Model:** RegNetY-400MF" in texts(at.sidebar.markdown)
+    assert ":green[**Ready:** your weights file regnet.safetensors]" in texts(at.markdown)
+    at.file_uploader(key="weights_resnet18").set_value(upload).run()
+    at.button(key="check_resnet18").click().run()
+    assert "This weights file does not fit ResNet" in texts(at.error)

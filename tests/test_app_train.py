@@ -1,0 +1,91 @@
+"""The studio's Train page: a real run in its own process, live charts, stop, and recovery after a reload."""
+
+import os
+from pathlib import Path
+
+from app_fixtures import LAUNCHER, TINY, charts, studio, texts, wait_until
+from streamlit.testing.v1 import AppTest
+
+from pages import ui
+from tlcore.config import TrainConfig
+from tlcore.rundir import RunDir
+from tlcore.train import create_run
+from tlcore.workspace import runs_dir
+
+RUNNING = "20250105-120000-efficientnet_lite0"  # a run folder name
+CURVES = {"Loss", "Accuracy", "Precision", "Recall", "Recall of each class (validation images)"}
+
+
+def test_train_needs_a_dataset_first():
+    at = studio("train")
+    assert "First bring your labelled images on the Data page." in texts(at.info)
+    assert not at.button
+
+
+def test_a_run_started_from_the_page_trains_in_the_background_and_shows_its_charts(digits):
+    settings = {f"opt_{k}": v for k, v in TINY.items() if k not in ("model", "trainable_stages")}
+    at = studio("train", **{ui.DATASET: digits, "opt_stages": 0, **settings})
+    assert "train the last **0** of 7 stages for **2** epochs" in texts(at.markdown)
+    next(b for b in at.button if b.label == "Start training").click()
+    at.run()
+    run = RunDir(at.session_state[ui.RUN])
+    assert run.path.parent == runs_dir() and run.read_config()["config"]["epochs"] == 2
+    assert at.query_params["run"] in (run.name, [run.name])  # a reload of this tab comes back to it
+    wait_until(at, lambda at: "Finished" in texts(at.subheader))
+    assert not at.exception and not at.error
+    assert run.status()["state"] == "finished"
+    assert set(charts(at)) == CURVES
+    loss = charts(at)["Loss"]
+    assert [t.name for t in loss.data] == ["training images", "validation images"]
+    assert list(loss.data[0].x) == [1, 2]
+    per_class = charts(at)["Recall of each class (validation images)"]
+    assert len(per_class.data) == 10  # one line per digit
+    assert "See how good it is" in [link.proto.label for link in at.get("page_link")]
+    assert f"**Run:** {run.name} — finished" in texts(at.sidebar.markdown)
+
+
+def _running_run(data: str) -> RunDir:
+    """A run that looks alive to the app (this test process is its 'worker')."""
+    run = create_run(TrainConfig(data=data, **TINY), runs_dir() / RUNNING)
+    run.set_status("running", message="Training: epoch 1 of 2", epoch=1)
+    run.append_event("progress", phase="train", epoch=1, epochs=2, done=4, total=8, images_per_second=20.0,
+                     eta_seconds=30.0)
+    return run
+
+
+def test_a_running_run_shows_progress_and_can_be_stopped(digits):
+    run = _running_run(digits)
+    at = studio("train", **{ui.DATASET: digits, ui.RUN: str(run.path)})
+    assert f"Run {RUNNING}: Training" in texts(at.subheader)
+    bar = at.get("progress")[0]
+    assert bar.proto.value == 25 and "20 images/s · about 30 s left" in bar.proto.text
+    assert "Start another run (it waits for the current one)" in [b.label for b in at.button]
+    next(b for b in at.button if b.label == "Stop").click()
+    at.run()
+    assert run.cancel_requested()
+    assert "Stopping after the current step; the best model so far is kept." in texts(at.caption)
+
+
+def test_a_reload_finds_the_active_run_again(digits):
+    run = _running_run(digits)
+    assert RunDir(run.path).status()["pid"] == os.getpid()
+    at = studio()  # a new browser session: nothing in its state
+    assert at.session_state[ui.RUN] == str(run.path) and at.session_state[ui.DATASET] == digits
+    assert f"**Run:** {RUNNING} — running (25%)" in texts(at.sidebar.markdown)
+
+
+def test_a_reloaded_tab_finds_its_own_run_even_when_another_is_newer(digits, workspace_run):
+    _running_run(digits)  # someone else's, newer and active
+    at = AppTest.from_string(LAUNCHER, default_timeout=60)
+    at.query_params["run"] = Path(workspace_run).name  # the address this tab had before the reload
+    at.run()
+    assert at.session_state[ui.RUN] == workspace_run
+    assert f"**Run:** {Path(workspace_run).name} — finished" in texts(at.sidebar.markdown)
+
+
+def test_a_failed_run_shows_its_message(digits):
+    run = _running_run(digits)
+    run.set_status("failed", error="The images could not be read.", message="Failed")
+    at = studio("train", **{ui.DATASET: digits, ui.RUN: str(run.path)})
+    assert "The images could not be read." in texts(at.error)
+    assert not at.exception
