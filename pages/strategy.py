@@ -15,7 +15,7 @@ from tlcore.config import TrainConfig
 from tlcore.dataset import assign_splits, check_trainable
 from tlcore.devices import resolve_device
 from tlcore.net import stage_param_counts
-from tlcore.recommend import Recommendation, recommend
+from tlcore.recommend import Recommendation, dataset_naturalness, recommend
 
 DURATIONS = {"quick": 0.3, "standard": 1.0, "thorough": 2.0}  # times the recommended epochs
 DURATION_TEXT = {"quick": "Quick look", "standard": "Standard", "thorough": "Thorough"}
@@ -45,11 +45,17 @@ def _param_counts(name: str) -> tuple[list[int], int]:
     return stage_param_counts(name)
 
 
+@st.cache_data(show_spinner="Looking at your images with the pretrained model...")
+def _naturalness(folder: str, model: str) -> float | None:
+    return dataset_naturalness(folder, model)
+
+
 def recommendation(spec: ModelSpec) -> Recommendation:
     """The engine's advice for the current dataset and model."""
     counts = _train_counts(st.session_state[ui.DATASET], opt("val_fraction"), opt("seed"))
     gpu = opt("device") != "cpu" and resolve_device("auto").type == "cuda"
-    return recommend(counts, None, len(spec.stages), gpu=gpu)
+    natural = None if st.session_state.get(ui.INIT_FROM) else _naturalness(st.session_state[ui.DATASET], spec.name)
+    return recommend(counts, natural, len(spec.stages), gpu=gpu)
 
 
 def _sync_stages(spec: ModelSpec, rec: Recommendation) -> None:

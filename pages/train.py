@@ -12,7 +12,6 @@ from tlcore import runs
 from tlcore.catalog import get_spec
 from tlcore.config import TrainConfig
 from tlcore.rundir import RunDir
-from tlcore.worker import launch
 
 POLL_SECONDS = 1.5
 DEVICE_TEXT = {"auto": "on the graphics card if there is one", "cpu": "on the processor (CPU)",
@@ -69,7 +68,7 @@ def _live(path: str, was_active: bool) -> None:
         elif state == "interrupted":
             st.warning(status["error"], icon=":material/warning:")
             if st.button("Resume the run", help="Continue from the last saved epoch."):
-                launch(run.path)
+                runs.resume(run)
                 st.rerun()
         else:
             done = "Training finished and the model is saved." if state == "finished" else status.get("message")

@@ -77,3 +77,24 @@ def recommend(images_per_class: dict[str, int], natural: float | None, num_stage
     if natural is not None:
         reason += f" The pretrained model's confidence on your images is {natural:.0%}: they {looks}."
     return Recommendation(stages, epochs, augment, None if natural is None else round(natural, 4), reason)
+
+
+def dataset_naturalness(data: str, model: str, sample: int = 32, seed: int = 0) -> float | None:
+    """``naturalness`` of up to ``sample`` images of a dataset folder (or zip) for a catalog
+    model; None when that model's pretrained weights are not on this machine."""
+    from tlcore.augment import BatchPrep
+    from tlcore.catalog import get_spec
+    from tlcore.dataset import load_source
+    from tlcore.images import decode_many
+    from tlcore.net import availability, build_backbone
+    from tlcore.workspace import datasets_dir
+
+    spec = get_spec(model)
+    if availability(spec) == "download":
+        return None
+    items = load_source(data, datasets_dir()).items
+    picks = torch.randperm(len(items), generator=torch.Generator().manual_seed(seed))[:sample].tolist()
+    images, _ = decode_many([items[i].path for i in picks], spec.image_size)
+    backbone, imagenet = build_backbone(spec)
+    cpu = torch.device("cpu")
+    return naturalness(backbone, imagenet, images, BatchPrep(spec.mean, spec.std, cpu), cpu)

@@ -24,6 +24,11 @@ def start_run(cfg: TrainConfig, parent: str = "") -> RunDir:
     return run
 
 
+def resume(run: RunDir) -> int:
+    """Restart an interrupted or cancelled run's worker; it continues from its checkpoint."""
+    return launch(run.path)
+
+
 def _epochs(run: RunDir) -> list[dict]:
     """The last event of each epoch (a resumed run may have written one twice)."""
     by_epoch = {e["epoch"]: e for e in run.events("epoch")}
