@@ -1,9 +1,13 @@
 """Several linear heads trained side by side, averaged into one (a "soup" of heads).
 
 With few images, one linear head lands a point or two above or below its average depending on
-its random start and dropout; K heads trained together on the same features, each with its own
-start and dropout, and averaged, remove most of that luck. For a linear head the average of the
-weights gives exactly the average of the K heads' scores, so the result is one ordinary head.
+its random start; K heads trained together on the same features, each from its own start, and
+averaged, remove most of that luck. For a linear head the average of the weights gives exactly
+the average of the K heads' scores, so the result is one ordinary head.
+
+The heads use no dropout: averaging already regularises (measured on Fashion-MNIST, 20 images
+per class: the same accuracy with and without), and on a CPU dropout's random numbers cost more
+than the rest of a head's training step.
 """
 
 from __future__ import annotations
@@ -15,22 +19,19 @@ HEADS = 5
 
 
 class HeadSoup(nn.Module):
-    """K copies of ``Dropout -> Linear``; training output is [B, C, K], evaluation output is the
-    averaged head's [B, C]."""
+    """K linear heads; training output is [B, C, K], evaluation output is the averaged head's [B, C]."""
 
     def __init__(self, head: nn.Sequential, k: int = HEADS) -> None:
         super().__init__()
         linear = head[-1]
         fresh = [nn.Linear(linear.in_features, linear.out_features) for _ in range(k - 1)]
-        self.dropout = nn.Dropout(head[0].p)
         self.weight = nn.Parameter(torch.stack([linear.weight.detach()] + [f.weight.detach() for f in fresh]))
         self.bias = nn.Parameter(torch.stack([linear.bias.detach()] + [f.bias.detach() for f in fresh]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
             return x @ self.weight.mean(0).T + self.bias.mean(0)
-        xk = self.dropout(x.expand(self.weight.shape[0], *x.shape))  # one dropout mask per head
-        return torch.baddbmm(self.bias[:, None], xk, self.weight.transpose(1, 2)).permute(1, 2, 0)
+        return torch.einsum("bd,kcd->bck", x, self.weight) + self.bias.T
 
     def param_groups(self, lr: float, weight_decay: float) -> list[dict]:
         return [{"params": [self.weight], "lr": lr, "weight_decay": weight_decay, "name": "head"},
