@@ -39,6 +39,8 @@ class OnnxRunner:
         options = ort.SessionOptions()
         options.intra_op_num_threads = os.cpu_count() or 1
         options.log_severity_level = 3
+        # Idle ORT threads spin by default, stealing the cores the head's training needs next.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(buf.getvalue(), options, providers=["CPUExecutionProvider"])
         with torch.no_grad():
             expected = module(example).numpy()
