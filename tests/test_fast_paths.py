@@ -1,0 +1,72 @@
+"""The fast paths give the same answers as the plain ones (speed is measured in bench/, not here)."""
+
+import torch
+from torch import nn
+
+from tlcore.augment import BatchPrep
+from tlcore.catalog import get_spec
+from tlcore.embed import Embedder
+from tlcore.images import decode_many
+from tlcore.loop import identity_prep, predict_logits, train_one_epoch, warmup_cosine
+from tlcore.net import build_net
+from tlcore.soup import EachHeadLoss, HeadSoup
+
+CPU = torch.device("cpu")
+
+
+def _images(fashion_small, size=64):
+    files = sorted((fashion_small / "train").rglob("*.png"))
+    images, _ = decode_many([str(f) for f in files], size)
+    labels = torch.tensor([sorted({f.parent.name for f in files}).index(f.parent.name) for f in files])
+    return images, labels
+
+
+def test_onnx_runtime_features_match_pytorch(fashion_small):
+    spec = get_spec("efficientnet_lite0")
+    images, _ = _images(fashion_small)
+    net = build_net(spec.name, 4, image_size=64).eval()
+    prep = BatchPrep(spec.mean, spec.std, CPU)
+    embedder = Embedder(net.backbone, prep, CPU, images)
+    assert embedder.engine == "onnxruntime"
+    expected = predict_logits(net.backbone, images, prep, 16, CPU)
+    assert (embedder(images) - expected).abs().max() < 1e-4
+
+
+def test_head_training_on_cached_features_equals_training_through_the_frozen_backbone(fashion_small):
+    spec = get_spec("efficientnet_lite0")
+    images, labels = _images(fashion_small)
+    net = build_net(spec.name, 4, image_size=64).eval().requires_grad_(False)
+    prep = BatchPrep(spec.mean, spec.std, CPU)
+
+    def train(model, inputs, prepare, soup, set_mode):
+        opt = torch.optim.AdamW(soup.param_groups(3e-3, 1e-4))
+        sched = warmup_cosine(opt, 3, 15)
+        loss = EachHeadLoss(nn.CrossEntropyLoss(label_smoothing=0.1))
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(5):
+            train_one_epoch(model, inputs, labels, prepare, loss, opt, sched, 16, gen, CPU, set_mode=set_mode)
+        return predict_logits(model, inputs, prepare, 16, CPU)
+
+    torch.manual_seed(0)
+    soup_fast = HeadSoup(net.head)
+    soup_plain = HeadSoup(net.head)
+    soup_plain.load_state_dict(soup_fast.state_dict())
+    feats = Embedder(net.backbone, prep, CPU, images)(images)
+    fast = train(soup_fast, feats, identity_prep(CPU), soup_fast, soup_fast.train)
+    plain_model = nn.Sequential(net.backbone, soup_plain)
+    plain = train(plain_model, images, prep, soup_plain, lambda: (plain_model.train(), net.backbone.eval()))
+    assert (fast - plain).abs().max() < 1e-3
+    assert torch.equal(fast.argmax(1), plain.argmax(1))
+
+
+def test_a_soup_collapses_into_one_head_with_the_same_outputs():
+    net = build_net("efficientnet_lite0", 3, weights="none", image_size=64)
+    soup = HeadSoup(net.head, k=4)
+    with torch.no_grad():
+        soup.weight.normal_()
+    x = torch.randn(6, 1280)
+    soup.train()
+    mean_of_heads = soup(x).mean(2)
+    soup.collapse_into(net.head)
+    net.head.eval()
+    assert torch.allclose(net.head(x), mean_of_heads, rtol=1e-5, atol=1e-4)
