@@ -52,6 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--run", required=True)
     e.add_argument("--format", choices=["onnx", "pt2"], required=True)
     e.add_argument("--out", required=True)
+    sw = sub.add_parser("sweep", help="train the same data at several freezing depths and compare")
+    sw.add_argument("--data", required=True)
+    sw.add_argument("--model", default="efficientnet_lite0")
+    sw.add_argument("--depths", default="0,1,half,all", help="comma-separated: numbers, half, all")
+    sw.add_argument("--from-scratch", action="store_true", help="also train from random weights")
+    sw.add_argument("--epochs", type=int, default=10)
+    sw.add_argument("--out", required=True)
+    sw.add_argument("--augment", choices=["none", "light", "strong"], default="none")
+    sw.add_argument("--image-size", type=int, default=0)
+    sw.add_argument("--seed", type=int, default=0)
+    sw.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     sub.add_parser("models", help="list the model catalog and whether weights are available")
     return p
 
@@ -141,6 +152,22 @@ def _export(args) -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    from tlcore.catalog import get_spec
+    from tlcore.config import TrainConfig
+    from tlcore.sweep import parse_depths, sweep
+
+    base = TrainConfig(data=str(args.data), model=args.model, epochs=args.epochs, augment=args.augment,
+                       image_size=args.image_size, seed=args.seed, device=args.device)
+    rows = sweep(base, parse_depths(args.depths, len(get_spec(args.model).stages)), args.from_scratch,
+                 Path(args.out))
+    for r in rows:
+        acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}"
+        print(f"{r['strategy']:<45} accuracy {acc}  {r['seconds']:>7.1f} s")
+    print(f"summary: {Path(args.out) / 'summary.json'}")
+    return 0
+
+
 def _models(args) -> int:
     from tlcore.catalog import list_specs
     from tlcore.net import availability
@@ -153,7 +180,7 @@ def _models(args) -> int:
 
 
 COMMANDS = {"train": _train, "run": _run, "cancel": _cancel, "predict": _predict,
-            "export": _export, "models": _models}
+            "export": _export, "sweep": _sweep, "models": _models}
 
 
 def main(argv: list[str] | None = None) -> int:
