@@ -119,3 +119,14 @@ def test_cli_bad_input_exits_non_zero_with_one_line(fashion_small, tmp_path, arg
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], proc.stderr
+
+
+def test_rerun_from_the_record_gives_the_same_metrics(fashion_small, tmp_path):
+    first = tmp_path / "first"
+    assert main(["train", "--data", str(fashion_small / "train"), "--out", str(first), "--epochs", "2",
+                 "--image-size", "64", "--device", "cpu", "--trainable-stages", "1", "--augment", "light"]) == 0
+    assert main(["rerun", "--run", str(first), "--out", str(tmp_path / "again")]) == 0
+    again = RunDir(tmp_path / "again")
+    assert again.read_config()["parent"] == str(first.resolve())
+    assert again.metrics_path.read_text() == (first / "metrics.json").read_text()
+    assert again.predictions_path.read_text() == (first / "predictions.csv").read_text()

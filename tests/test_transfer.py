@@ -18,7 +18,6 @@ from datasets import FASHION_CLASSES, FASHION_DIR, fashion_mnist, pick_per_class
 from tlcore.augment import BatchPrep
 from tlcore.catalog import get_spec
 from tlcore.cli import main
-from tlcore.embed import Embedder
 from tlcore.images import decode_many
 from tlcore.net import build_backbone
 

@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--no-class-weighting", action="store_true")
     r = sub.add_parser("run", help="start or resume the run prepared in a run folder (the app's worker)")
     r.add_argument("--run", required=True)
+    rr = sub.add_parser("rerun", help="train again from a run's record, into a new run folder")
+    rr.add_argument("--run", required=True)
+    rr.add_argument("--out", required=True)
     c = sub.add_parser("cancel", help="ask a running run to stop and keep its best model")
     c.add_argument("--run", required=True)
     pr = sub.add_parser("predict", help="classify image files with a trained run")
@@ -105,6 +108,16 @@ def _run(args) -> int:
 
     RunDir(args.run).clear_cancel()
     return _report(Path(args.run), execute(args.run))
+
+
+def _rerun(args) -> int:
+    from tlcore.rundir import RunDir
+    from tlcore.runs import config_of
+    from tlcore.train import create_run, execute
+
+    run = create_run(config_of(RunDir(args.run)), args.out, parent=str(Path(args.run).resolve()))
+    print(f"run folder: {run.path}", flush=True)
+    return _report(run.path, execute(run.path))
 
 
 def _cancel(args) -> int:
@@ -179,7 +192,7 @@ def _models(args) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "run": _run, "cancel": _cancel, "predict": _predict,
+COMMANDS = {"train": _train, "run": _run, "rerun": _rerun, "cancel": _cancel, "predict": _predict,
             "export": _export, "sweep": _sweep, "models": _models}
 
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from tlcore.config import TrainConfig
+from tlcore.errors import TLError
 from tlcore.rundir import RunDir
 from tlcore.train import create_run
 from tlcore.worker import launch
@@ -22,6 +23,14 @@ def start_run(cfg: TrainConfig, parent: str = "") -> RunDir:
     run = create_run(cfg, path, parent=parent)
     launch(run.path)
     return run
+
+
+def config_of(run: RunDir) -> TrainConfig:
+    """The settings a run actually used (the recommender's choices filled in): its record."""
+    record = run.read_config()
+    if not record:
+        raise TLError(f"{run.path} is not a run folder (no config.json).")
+    return TrainConfig.from_json(record["config"])
 
 
 def resume(run: RunDir) -> int:
