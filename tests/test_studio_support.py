@@ -112,3 +112,36 @@ def test_gradcam_of_a_trained_run_highlights_a_region(finished_run, fashion_smal
     image, heat, predicted = gradcam(finished_run.path, image_file)
     assert image.shape == (64, 64, 3) and image.dtype == np.uint8 and heat.shape == (64, 64)
     assert heat.max() > heat.mean() and predicted in ("bag", "sandal", "t-shirt", "trouser")
+
+
+def test_tags_diff_and_delete(finished_run, fashion_small, tmp_path):
+    runs.set_tags(finished_run, [" best ", "demo", "best", ""])
+    assert runs.tags(finished_run) == ["best", "demo"] and runs.summary(finished_run)["tags"] == ["best", "demo"]
+    cfg = TrainConfig(data=str(fashion_small / "train"), epochs=2, trainable_stages=0, augment="none",
+                      image_size=64, device="cpu")
+    other = create_run(cfg, tmp_path / "other")
+    assert execute(other.path) == "finished"
+    d = runs.diff(finished_run, other)
+    assert {"setting": "epochs", "a": 3, "b": 2} in d["settings"]
+    assert all(row["setting"] != "model" for row in d["settings"])
+    assert [m["metric"] for m in d["metrics"]][:2] == ["val accuracy", "val precision_macro"]
+    active = create_run(cfg, tmp_path / "active")
+    with pytest.raises(TLError, match="still training"):
+        runs.delete_run(active)
+    runs.delete_run(other)
+    assert not other.path.exists()
+
+
+def test_a_sweep_started_from_the_studio_runs_in_the_background(fashion_small):
+    import time
+
+    from tlcore.sweep import list_sweeps, start_sweep
+
+    cfg = TrainConfig(data=str(fashion_small / "train"), epochs=2, augment="none", image_size=64, device="cpu")
+    folder = start_sweep(cfg, [0], from_scratch=False)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list_sweeps()[0]["done"]:
+        time.sleep(0.5)
+    sweep = list_sweeps()[0]
+    assert sweep["path"] == str(folder) and sweep["done"], (folder / "sweep.log").read_text()
+    assert sweep["rows"][0]["state"] == "finished" and sweep["rows"][0]["depth"] == 0

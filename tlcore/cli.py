@@ -56,12 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=["onnx", "pt2"], required=True)
     e.add_argument("--out", required=True)
     sw = sub.add_parser("sweep", help="train the same data at several freezing depths and compare")
-    sw.add_argument("--data", required=True)
+    sw.add_argument("--data", help="folder of class folders, or a zip of one")
+    sw.add_argument("--request", default="", help="(the studio's worker) a sweep folder's request.json")
     sw.add_argument("--model", default="efficientnet_lite0")
     sw.add_argument("--depths", default="0,1,half,all", help="comma-separated: numbers, half, all")
     sw.add_argument("--from-scratch", action="store_true", help="also train from random weights")
     sw.add_argument("--epochs", type=int, default=10)
-    sw.add_argument("--out", required=True)
+    sw.add_argument("--out", help="new folder for the sweep's runs and summary.json")
     sw.add_argument("--augment", choices=["none", "light", "strong"], default="none")
     sw.add_argument("--image-size", type=int, default=0)
     sw.add_argument("--seed", type=int, default=0)
@@ -168,16 +169,21 @@ def _export(args) -> int:
 def _sweep(args) -> int:
     from tlcore.catalog import get_spec
     from tlcore.config import TrainConfig
-    from tlcore.sweep import parse_depths, sweep
+    from tlcore.sweep import parse_depths, run_request, sweep
 
-    base = TrainConfig(data=str(args.data), model=args.model, epochs=args.epochs, augment=args.augment,
-                       image_size=args.image_size, seed=args.seed, device=args.device)
-    rows = sweep(base, parse_depths(args.depths, len(get_spec(args.model).stages)), args.from_scratch,
-                 Path(args.out))
+    if args.request:
+        rows, out = run_request(Path(args.request)), Path(args.request).parent
+    else:
+        if not args.data or not args.out:
+            raise TLError("A sweep needs --data (the images) and --out (a new folder).")
+        base = TrainConfig(data=str(args.data), model=args.model, epochs=args.epochs, augment=args.augment,
+                           image_size=args.image_size, seed=args.seed, device=args.device)
+        out = Path(args.out)
+        rows = sweep(base, parse_depths(args.depths, len(get_spec(args.model).stages)), args.from_scratch, out)
     for r in rows:
         acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}"
         print(f"{r['strategy']:<45} accuracy {acc}  {r['seconds']:>7.1f} s")
-    print(f"summary: {Path(args.out) / 'summary.json'}")
+    print(f"summary: {out / 'summary.json'}")
     return 0
 
 

@@ -3,11 +3,13 @@ from the run directory (the only place a run's state lives)."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
+from tlcore.atomic import atomic_write_json, read_json
 from tlcore.rundir import RunDir
 from tlcore.train import create_run
 from tlcore.worker import launch
@@ -95,6 +97,7 @@ def summary(run: RunDir) -> dict:
         "model": cfg.get("model"), "dataset": record.get("dataset", {}).get("name", Path(cfg.get("data", "")).name),
         "trainable_stages": cfg.get("trainable_stages"), "epochs": cfg.get("epochs"),
         "epochs_done": len(epochs), "best_val_accuracy": best, "parent": record.get("parent", ""),
+        "tags": tags(run),
     }
 
 
@@ -102,3 +105,37 @@ def list_runs() -> list[dict]:
     """Every run in the workspace, newest first."""
     runs = [RunDir(p) for p in runs_dir().iterdir() if (p / "config.json").is_file()]
     return sorted((summary(r) for r in runs), key=lambda s: s["created"] or 0, reverse=True)
+
+
+def tags(run: RunDir) -> list[str]:
+    """The labels a user gave the run."""
+    return read_json(run.path / "tags.json", [])
+
+
+def set_tags(run: RunDir, labels: list[str]) -> None:
+    """Replace the run's labels (blank ones dropped, order and case kept, no repeats)."""
+    clean = list(dict.fromkeys(t.strip() for t in labels if t.strip()))
+    atomic_write_json(run.path / "tags.json", clean)
+
+
+def delete_run(run: RunDir) -> None:
+    """Remove a run folder for good; a run that is still training must be stopped first."""
+    if not run.exists():
+        raise TLError(f"{run.path} is not a run folder.")
+    if run.status().get("state") in ("queued", "running"):
+        raise TLError(f"Run {run.name} is still training; stop it before deleting it.")
+    shutil.rmtree(run.path)
+
+
+DIFF_METRICS = ("accuracy", "precision_macro", "recall_macro", "f1_macro")
+
+
+def diff(a: RunDir, b: RunDir) -> dict:
+    """Settings that differ between two runs, and their scores side by side."""
+    ca, cb = a.read_config().get("config", {}), b.read_config().get("config", {})
+    settings = [{"setting": k, "a": ca.get(k), "b": cb.get(k)} for k in sorted(set(ca) | set(cb))
+                if ca.get(k) != cb.get(k)]
+    ma, mb = a.metrics() or {}, b.metrics() or {}
+    metrics = [{"metric": f"{split} {m}", "a": ma[split][m], "b": mb[split][m]}
+               for split in ("val", "test") if split in ma and split in mb for m in DIFF_METRICS]
+    return {"settings": settings, "metrics": metrics}

@@ -3,6 +3,8 @@ from scratch), side by side, so a user sees what transfer bought and which depth
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from tlcore.catalog import get_spec
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
 from tlcore.train import create_run, execute
+from tlcore.workspace import sweeps_dir
 
 
 def parse_depths(text: str, num_stages: int) -> list[int]:
@@ -44,7 +47,7 @@ def _row(cfg: TrainConfig, folder: Path, depth: int, scratch: bool) -> dict:
 def sweep(base: TrainConfig, depths: list[int], from_scratch: bool, out: Path) -> list[dict]:
     """Train ``base`` once per depth (and from scratch), writing ``out/summary.json`` as it goes."""
     out = Path(out)
-    if (out / "summary.json").exists():
+    if (out / "summary.json").exists() and not (out / "request.json").exists():
         raise TLError(f"{out} already holds a sweep. Choose a new folder.")
     plan = [(d, False) for d in depths] + ([(len(get_spec(base.model).stages), True)] if from_scratch else [])
     rows: list[dict] = []
@@ -53,3 +56,33 @@ def sweep(base: TrainConfig, depths: list[int], from_scratch: bool, out: Path) -
         rows.append(_row(cfg, out / ("scratch" if scratch else f"depth-{depth}"), depth, scratch))
         atomic_write_json(out / "summary.json", rows)
     return rows
+
+
+def start_sweep(base: TrainConfig, depths: list[int], from_scratch: bool) -> Path:
+    """Start a sweep in the workspace as its own detached process (like a run); returns its folder."""
+    folder = sweeps_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{base.model}"
+    folder.mkdir(parents=True)
+    atomic_write_json(folder / "request.json", {"config": base.to_json(), "depths": depths,
+                                                "from_scratch": from_scratch, "created": time.time()})
+    args = ["sweep", "--request", str(folder / "request.json")]
+    with open(folder / "sweep.log", "ab") as log:
+        subprocess.Popen([sys.executable, "-m", "tlcore", *args], stdout=log, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL, start_new_session=True, cwd=Path(__file__).resolve().parent.parent)
+    return folder
+
+
+def run_request(request: Path) -> list[dict]:
+    """The worker side of ``start_sweep``."""
+    spec = read_json(request)
+    return sweep(TrainConfig.from_json(spec["config"]), spec["depths"], spec["from_scratch"], request.parent)
+
+
+def list_sweeps() -> list[dict]:
+    """Every sweep in the workspace, newest first, with its rows so far."""
+    out = []
+    for request in sweeps_dir().glob("*/request.json"):
+        spec, rows = read_json(request), read_json(request.parent / "summary.json", [])
+        planned = len(spec["depths"]) + bool(spec["from_scratch"])
+        out.append({"name": request.parent.name, "path": str(request.parent), "created": spec["created"],
+                    "rows": rows, "planned": planned, "done": len(rows) >= planned})
+    return sorted(out, key=lambda s: s["created"], reverse=True)

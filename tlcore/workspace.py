@@ -34,3 +34,8 @@ def runs_dir() -> Path:
 def locks_dir() -> Path:
     """Lock files that make runs queue for a device."""
     return _sub("locks")
+
+
+def sweeps_dir() -> Path:
+    """Where strategy sweeps started from the studio keep their runs and summary."""
+    return _sub("sweeps")
