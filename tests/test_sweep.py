@@ -36,3 +36,20 @@ def test_sweep_writes_every_strategy_and_pretrained_beats_from_scratch(tmp_path)
     assert len(splits) == 1  # one shared validation split
     scratch = rows[2]["accuracy"]
     assert rows[0]["accuracy"] > scratch and rows[1]["accuracy"] > scratch
+
+
+def test_learning_curve_keeps_validation_fixed_and_grows_the_training_images(tmp_path):
+    x, y = fashion_mnist("train")
+    shirts = [0, 2, 4, 6]  # t-shirt, pullover, coat, shirt: easily confused, so more images help
+    data = write_class_folders(tmp_path / "data", x, y, FASHION_CLASSES, pick_per_class(y, 40, shirts))
+    out = tmp_path / "curve"
+    assert main(["curve", "--data", str(data), "--out", str(out), "--epochs", "20", "--image-size", "96",
+                 "--device", "cpu"]) == 0
+    rows = json.loads((out / "curve.json").read_text())
+    assert [r["fraction"] for r in rows] == [0.25, 0.5, 0.75, 1.0]
+    assert [r["images_per_class"]["coat"] for r in rows] == [8, 16, 24, 32]
+    assert all(set(r["recall"]) == {"coat", "pullover", "shirt", "t-shirt"} for r in rows)
+    vals = {json.dumps([i for i in json.loads((out / f"{p}pct" / "run" / "dataset.json").read_text())["items"]
+                        if i["split"] == "val"], sort_keys=True) for p in (25, 50, 75, 100)}
+    assert len(vals) == 1  # every point is scored on the same validation images
+    assert rows[-1]["accuracy"] > rows[0]["accuracy"]

@@ -67,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--image-size", type=int, default=0)
     sw.add_argument("--seed", type=int, default=0)
     sw.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    lc = sub.add_parser("curve", help="learning curve: accuracy per class with 25/50/75/100%% of the images")
+    lc.add_argument("--data", required=True)
+    lc.add_argument("--out", required=True)
+    lc.add_argument("--model", default="efficientnet_lite0")
+    lc.add_argument("--epochs", type=int, default=40)
+    lc.add_argument("--image-size", type=int, default=0)
+    lc.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     sub.add_parser("models", help="list the model catalog and whether weights are available")
     return p
 
@@ -187,6 +194,18 @@ def _sweep(args) -> int:
     return 0
 
 
+def _curve(args) -> int:
+    from tlcore.config import TrainConfig
+    from tlcore.curve import learning_curve
+
+    base = TrainConfig(data=str(args.data), model=args.model, epochs=args.epochs, trainable_stages=0,
+                       augment="none", image_size=args.image_size, device=args.device)
+    for r in learning_curve(base, Path(args.out)):
+        per_class = ", ".join(f"{c} {v:.2f}" for c, v in r["recall"].items())
+        print(f"{r['fraction']:>4.0%} of the images: accuracy {r['accuracy']:.3f}; recall {per_class}")
+    return 0
+
+
 def _models(args) -> int:
     from tlcore.catalog import list_specs
     from tlcore.net import availability
@@ -199,7 +218,7 @@ def _models(args) -> int:
 
 
 COMMANDS = {"train": _train, "run": _run, "rerun": _rerun, "cancel": _cancel, "predict": _predict,
-            "export": _export, "sweep": _sweep, "models": _models}
+            "export": _export, "sweep": _sweep, "curve": _curve, "models": _models}
 
 
 def main(argv: list[str] | None = None) -> int:
