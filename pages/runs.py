@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages import ui
+from pages import sweeps, ui
 from tlcore import runs
 from tlcore.config import TrainConfig
 from tlcore.rundir import RunDir
@@ -23,16 +25,19 @@ COMPARED = 3  # runs preselected for comparison
 def render() -> None:
     st.title("All runs")
     rows = runs.list_runs()
-    if not rows:
+    if rows:
+        by_path = {str(r["path"]): r for r in rows}
+        _table(rows)
+        with ui.friendly_errors():
+            _compare(by_path)
+        with ui.friendly_errors():
+            _diff(by_path)
+        with ui.friendly_errors():
+            _actions(by_path)
+    else:
         st.info("No runs yet. Every training run you start is kept here.", icon=":material/info:")
         st.page_link(ui.page("train"), label="Go to Train", icon=":material/arrow_forward:")
-        return
-    by_path = {str(r["path"]): r for r in rows}
-    _table(rows)
-    with ui.friendly_errors():
-        _compare(by_path)
-    with ui.friendly_errors():
-        _actions(by_path)
+    sweeps.render()
 
 
 def _label(r: dict) -> str:
@@ -45,6 +50,7 @@ def _table(rows: list[dict]) -> None:
         "Model": ui.model_title(r["model"]),
         "Stages trained": str(r["trainable_stages"]), "Epochs": f"{r['epochs_done']} of {r['epochs'] or '?'}",
         "Best accuracy": r["best_val_accuracy"], "State": r["state"], "Note": r.get("error") or r["message"],
+        "Parent": Path(r["parent"]).name if r.get("parent") else "", "Tags": ", ".join(r.get("tags") or []),
     } for r in rows])
     st.dataframe(table, hide_index=True, column_config={
         "Best accuracy": st.column_config.ProgressColumn(
@@ -52,6 +58,9 @@ def _table(rows: list[dict]) -> None:
             help="The best share of validation images put in the right class, over all epochs."),
         "Stages trained": st.column_config.TextColumn(
             "Stages trained", help="How many of the network's last stages learned (0 = only a new final layer)."),
+        "Parent": st.column_config.TextColumn(
+            "Parent", help="The run this one was made from (\"Train again\"), if any."),
+        "Tags": st.column_config.TextColumn("Tags", help="Your own labels for the run; edit them below."),
     })
 
 
@@ -92,8 +101,64 @@ def _facts(run: RunDir) -> dict:
     }
 
 
+SETTINGS = {  # config key -> plain name, for the differences table
+    "model": "Model", "trainable_stages": "Stages trained", "epochs": "Epochs", "augment": "Augmentation",
+    "lr": "Learning rate", "image_size": "Image size", "batch_size": "Batch size", "seed": "Seed",
+    "data": "Images", "weights": "Starting weights", "init_from": "Started from run",
+}
+SCORES = {"accuracy": "Accuracy", "precision_macro": "Precision", "recall_macro": "Recall", "f1_macro": "F1 score"}
+SPLITS = {"val": "validation images", "test": "test images"}
+
+
+def _diff(by_path: dict[str, dict]) -> None:
+    st.subheader("Compare two runs", help="What was set differently, and how each one scored.")
+    paths = list(by_path)
+    if len(paths) < 2:
+        st.caption("Two runs can be compared once there are two.")
+        return
+    left, right = st.columns(2)
+    a = left.selectbox("First run", paths, index=0, key="diff_a", format_func=lambda p: _label(by_path[p]))
+    b = right.selectbox("Second run", paths, index=1, key="diff_b", format_func=lambda p: _label(by_path[p]))
+    if a == b:
+        st.caption("Pick two different runs.")
+        return
+    na, nb = by_path[a]["name"], by_path[b]["name"]
+    d = runs.diff(RunDir(a), RunDir(b))
+    if d["settings"]:
+        st.markdown("**Settings that differ**")
+        st.dataframe(pd.DataFrame([{
+            "Setting": SETTINGS.get(r["setting"], r["setting"].replace("_", " ").capitalize()),
+            na: _plain(r["a"]), nb: _plain(r["b"]),
+        } for r in d["settings"]]), hide_index=True)
+    else:
+        st.caption("Both runs used the same settings.")
+    if d["metrics"]:
+        st.markdown("**Scores**")
+        st.dataframe(pd.DataFrame([{"Score": _score_name(r["metric"]), na: _percent(r["a"]), nb: _percent(r["b"])}
+                                   for r in d["metrics"]]), hide_index=True)
+    else:
+        st.caption("Scores appear once both runs have finished.")
+
+
+def _plain(value) -> str:
+    return "–" if value is None or value == "" else str(value)
+
+
+def _percent(value) -> str:
+    return f"{value:.1%}" if isinstance(value, (int, float)) else "–"
+
+
+def _score_name(metric: str) -> str:
+    split, _, name = metric.partition(" ")
+    return f"{SCORES.get(name, name)} on {SPLITS.get(split, split)}"
+
+
+def _pick(path: str) -> None:
+    st.session_state["runs_pick"] = path
+
+
 def _actions(by_path: dict[str, dict]) -> None:
-    st.subheader("Open or repeat a run")
+    st.subheader("Open, label or repeat a run")
     path = st.selectbox("Run", list(by_path), format_func=lambda p: _label(by_path[p]), key="runs_pick",
                         help="Newest first.")
     left, middle, right = st.columns(3)
@@ -113,6 +178,52 @@ def _actions(by_path: dict[str, dict]) -> None:
         if ui.dataset_summary(cfg.data):
             ss[ui.DATASET] = cfg.data
         st.switch_page(ui.page("train"))
+    _family(path, by_path)
+    _tags(path)
+    _delete(path, by_path[path]["name"])
+
+
+def _family(path: str, by_path: dict[str, dict]) -> None:
+    """Buttons that select this run's parent and children (runs trained again from it)."""
+    parent = by_path[path].get("parent") or ""
+    children = [p for p, r in by_path.items() if r.get("parent") == path]
+    if not parent and not children:
+        return
+    cols = st.columns(len(children) + bool(parent))
+    if parent:
+        if parent in by_path:
+            cols[0].button(f"Made from {Path(parent).name}", key="family_parent", on_click=_pick, args=(parent,),
+                           icon=":material/arrow_upward:", help="Select the run this one was trained again from.")
+        else:
+            cols[0].caption(f"Made from {Path(parent).name} (deleted)")
+    for i, child in enumerate(children, start=bool(parent)):
+        cols[i].button(f"Trained again as {by_path[child]['name']}", key=f"family_{i}", on_click=_pick,
+                       args=(child,), icon=":material/arrow_downward:",
+                       help="Select a run made from this one.")
+
+
+def _tags(path: str) -> None:
+    run = RunDir(path)
+    text = st.text_input("Tags", value=", ".join(runs.tags(run)), key=f"tags_{run.name}",
+                         placeholder="e.g. baseline, good, for the demo",
+                         help="Your own labels for this run, separated by commas. They show in the table.")
+    if st.button("Save tags", icon=":material/sell:"):
+        runs.set_tags(run, text.split(","))
+        ui.done(f"Tags of run {run.name} saved.")
+
+
+def _delete(path: str, name: str) -> None:
+    with st.expander("Delete this run", icon=":material/delete:"):
+        sure = st.checkbox(f"Yes, delete run {name} for good", key=f"delete_sure_{name}",
+                           help="Its folder, model and scores are removed; this cannot be undone.")
+        if st.button("Delete this run", disabled=not sure, type="primary"):
+            runs.delete_run(RunDir(path))
+            ss = st.session_state
+            if ss.get(ui.RUN) == path:
+                ss[ui.RUN] = ""
+            for key in ("runs_pick", "diff_a", "diff_b"):
+                ss.pop(key, None)
+            ui.done(f"Run {name} deleted.")
 
 
 if __name__ == "__main__":

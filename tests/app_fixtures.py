@@ -115,3 +115,11 @@ def digits() -> str:
     from tlcore import samples, store
 
     return store.dataset_folder(samples.load_sample("digits", per_class=10))
+
+
+@pytest.fixture
+def tiny_digits() -> str:
+    """The digits sample at 5 images a class, stored in this test's workspace; its folder."""
+    from tlcore import samples, store
+
+    return store.dataset_folder(samples.load_sample("digits", per_class=5))

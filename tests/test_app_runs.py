@@ -1,12 +1,15 @@
 """The studio's Runs page: the table, comparing runs, opening one in Evaluate, training again."""
 
 import shutil
+import time
 from pathlib import Path
 
 from app_fixtures import charts, studio, texts
 
 from pages import ui
+from tlcore import runs, sweep
 from tlcore.rundir import RunDir
+from tlcore.workspace import sweeps_dir
 
 
 def test_no_runs_yet_points_to_training():
@@ -58,3 +61,102 @@ def test_train_again_starts_a_new_run_with_the_same_settings(workspace_run):
     assert new.read_config()["config"] == RunDir(workspace_run).read_config()["config"]
     assert new.read_config()["parent"] == workspace_run
     assert at.title[0].value == "Train"
+
+
+def _button(at, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_tags_are_saved_and_shown_in_the_table(workspace_run):
+    at = studio("runs")
+    assert at.dataframe[0].value["Tags"].tolist() == [""] and at.dataframe[0].value["Parent"].tolist() == [""]
+    at.text_input(key=f"tags_{Path(workspace_run).name}").set_value("baseline, demo ,, baseline")
+    _button(at, "Save tags").click()
+    at.run()
+    assert not at.exception and not at.error
+    assert runs.tags(RunDir(workspace_run)) == ["baseline", "demo"]
+    assert at.dataframe[0].value["Tags"].tolist() == ["baseline, demo"]
+
+
+def test_parent_is_shown_and_links_both_ways(workspace_run):
+    child = _second(workspace_run)
+    record = RunDir(child).read_config()
+    RunDir(child).write_config({**record, "parent": workspace_run})
+    at = studio("runs")
+    table = at.dataframe[0].value
+    assert table["Parent"].tolist() == [Path(workspace_run).name, ""]
+    _button(at, f"Made from {Path(workspace_run).name}").click()
+    at.run()
+    assert at.selectbox(key="runs_pick").value == workspace_run
+    assert any(b.label == f"Trained again as {Path(child).name}" for b in at.button)
+
+
+def test_delete_needs_confirmation_and_removes_the_folder(workspace_run):
+    name = Path(workspace_run).name
+    at = studio("runs")
+    assert _button(at, "Delete this run").disabled
+    at.checkbox(key=f"delete_sure_{name}").check().run()
+    _button(at, "Delete this run").click()
+    at.run()
+    assert not at.exception and not at.error
+    assert not Path(workspace_run).exists()
+    assert f"Run {name} deleted." in texts(at.success)
+    assert "No runs yet. Every training run you start is kept here." in texts(at.info)
+
+
+def test_a_run_still_training_is_not_deleted(workspace_run):
+    RunDir(workspace_run).set_status("running")  # this test's own process counts as its worker
+    name = Path(workspace_run).name
+    at = studio("runs")
+    at.checkbox(key=f"delete_sure_{name}").check().run()
+    _button(at, "Delete this run").click()
+    at.run()
+    assert not at.exception
+    assert f"Run {name} is still training; stop it before deleting it." in texts(at.error)
+    assert Path(workspace_run).exists()
+
+
+def test_two_runs_are_compared_setting_by_setting(workspace_run):
+    second = _second(workspace_run)
+    record = RunDir(second).read_config()
+    RunDir(second).write_config({**record, "config": {**record["config"], "epochs": 3}})
+    at = studio("runs")
+    assert not at.exception and not at.error
+    settings, scores = at.dataframe[2].value, at.dataframe[3].value
+    a, b = Path(second).name, Path(workspace_run).name  # newest first
+    assert settings.set_index("Setting").loc["Epochs"].tolist() == ["3", "2"]
+    acc = RunDir(workspace_run).metrics()["val"]["accuracy"]
+    assert scores.set_index("Score").loc["Accuracy on validation images", [a, b]].tolist() == [f"{acc:.1%}"] * 2
+
+
+def test_sweep_without_images_points_to_data():
+    at = studio("runs")
+    assert "First bring your labelled images on the Data page." in texts(at.info)
+    assert "Go to Data" in [link.proto.label for link in at.get("page_link")]
+    assert not any(b.label == "Start the sweep" for b in at.button)
+
+
+def test_a_sweep_runs_in_the_background_and_its_table_shows(tiny_digits):
+    at = studio("runs", **{ui.DATASET: tiny_digits})
+    depths = at.multiselect(key="sweep_depths_efficientnet_lite0")
+    assert depths.value == [0, 1, 3, 7]  # none, one, half and all of EfficientNet-Lite0's 7 stages
+    depths.set_value([0])
+    at.number_input(key="sweep_epochs").set_value(1)
+    _button(at, "Start the sweep").click()
+    at.run()
+    assert not at.exception and not at.error
+    [started] = sweep.list_sweeps()
+    assert "0 of 1 strategies finished" in [p.proto.text for p in at.get("progress")]  # the worker is still starting
+    assert Path(started["path"]).parent == sweeps_dir() and (Path(started["path"]) / "request.json").is_file()
+    end = time.time() + 90
+    while not sweep.list_sweeps()[0]["done"]:
+        assert time.time() < end, (Path(started["path"]) / "sweep.log").read_text()
+        time.sleep(1)
+    at.run()
+    assert not at.exception and not at.error
+    table = at.dataframe[-1].value
+    assert table["Strategy"].tolist() == ["feature extraction (frozen network)"]
+    assert 0 <= table["Accuracy"][0] <= 1
+    chart = charts(at)[f"Accuracy on validation images per epoch ({started['name']})"]
+    assert [t.name for t in chart.data] == ["feature extraction (frozen network)"]
+    assert not at.get("progress")  # finished: no progress bar, and no more polling
