@@ -41,6 +41,8 @@ def render() -> None:
         column.metric(title, f"{scores[key]:.1%}", help=text)
     st.caption(f"Measured on {scores['count']} {'test' if split == 'test' else 'validation'} images the model "
                "did not learn from.")
+    if "growth" in metrics:
+        _growth(metrics["growth"])
     with ui.friendly_errors():
         _advice(run)
     _confusion(scores)
@@ -49,6 +51,24 @@ def render() -> None:
     _gallery(predictions)
     with ui.friendly_errors():
         _where_it_looked(run, predictions)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _growth(growth: dict) -> None:
+    """What adding (or removing) classes to an earlier model cost and gained."""
+    st.subheader("Classes added to an earlier model")
+    old, new = growth["old_classes"], growth["new_classes"]
+    left, middle, right = st.columns(3)
+    left.metric("Known classes, before", _pct(growth["old_accuracy_before"]),
+                help=f"The earlier model on this run's validation images of {', '.join(old) or 'no class'}.")
+    middle.metric("Known classes, now", _pct(growth["old_accuracy_after"]),
+                  help="This model on the same images: a big drop would mean it forgot what it knew.")
+    right.metric("New classes", _pct(growth["new_accuracy"]), help=f"This model on {', '.join(new) or 'no class'}.")
+    if growth["removed_classes"]:
+        st.caption(f"Removed: {', '.join(growth['removed_classes'])}.")
 
 
 def _advice(run: RunDir) -> None:

@@ -111,3 +111,17 @@ def test_use_offers_the_bundle_the_model_card_and_makes_the_export_files(workspa
         assert not at.exception and not at.error
         assert (Path(workspace_run) / filename).is_file()
         assert f"Download {filename}" in [b.label for b in at.get("download_button")]
+
+
+def test_evaluate_shows_what_adding_classes_cost_and_gained(workspace_run):
+    metrics_path = Path(workspace_run) / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    metrics["growth"] = {"old_classes": ["bag", "sandal"], "new_classes": ["t-shirt", "trouser"],
+                         "removed_classes": ["coat"], "old_accuracy_before": 0.9, "old_accuracy_after": 0.85,
+                         "new_accuracy": 0.75}
+    metrics_path.write_text(json.dumps(metrics))
+    at = studio("evaluate", **{ui.RUN: workspace_run})
+    assert not at.exception and "Classes added to an earlier model" in texts(at.subheader)
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Known classes, before"] == "90.0%" and shown["Known classes, now"] == "85.0%"
+    assert shown["New classes"] == "75.0%" and "Removed: coat." in texts(at.caption)

@@ -29,5 +29,6 @@ def test_init_from_grows_four_classes_to_six_and_keeps_the_old_ones(tmp_path):
     assert growth["new_classes"] == ["ankle-boot", "sneaker"] and growth["removed_classes"] == []
     assert growth["old_accuracy_after"] >= growth["old_accuracy_before"] - 0.05
     assert growth["new_accuracy"] >= 0.5  # chance among six classes is 0.17
+    assert json.loads((tmp_path / "r6" / "config.json").read_text())["parent"] == str(tmp_path / "r4")
     bundle = json.loads((tmp_path / "r6" / "bundle" / "model.json").read_text())
     assert len(bundle["classes"]) == 6

@@ -49,7 +49,7 @@ def create_run(cfg: TrainConfig, run_dir: str | Path, parent: str = "") -> RunDi
         if not Path(path).exists():
             raise TLError(f"{path} does not exist. Check the path, or choose the images again.")
     run.path.mkdir(parents=True, exist_ok=True)
-    run.write_config({"config": cfg.to_json(), "requested": cfg.to_json(), "parent": parent,
+    run.write_config({"config": cfg.to_json(), "requested": cfg.to_json(), "parent": parent or cfg.init_from,
                       "environment": environment.describe(), "created": time.time()})
     run.set_status("queued", message="Waiting to start")
     return run
