@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages import sweeps, ui
+from pages import curves, sweeps, ui
 from tlcore import runs
 from tlcore.config import TrainConfig
 from tlcore.rundir import RunDir
@@ -38,6 +38,7 @@ def render() -> None:
         st.info("No runs yet. Every training run you start is kept here.", icon=":material/info:")
         st.page_link(ui.page("train"), label="Go to Train", icon=":material/arrow_forward:")
     sweeps.render()
+    curves.render()
 
 
 def _label(r: dict) -> str:

@@ -160,3 +160,23 @@ def test_a_sweep_runs_in_the_background_and_its_table_shows(tiny_digits):
     chart = charts(at)[f"Accuracy on validation images per epoch ({started['name']})"]
     assert [t.name for t in chart.data] == ["feature extraction (frozen network)"]
     assert not at.get("progress")  # finished: no progress bar, and no more polling
+
+
+def test_a_learning_curve_is_drawn_per_class_from_the_runs_page(tiny_digits):
+    from tlcore import curve
+
+    at = studio("runs", **{ui.DATASET: tiny_digits})
+    _button(at, "Draw the learning curve").click()
+    at.run()
+    assert not at.exception and not at.error
+    [started] = curve.list_curves(tiny_digits)
+    end = time.time() + 120
+    while not curve.list_curves(tiny_digits)[0]["done"]:
+        assert time.time() < end, (Path(started["path"]) / "curve.log").read_text()
+        time.sleep(1)
+    at.run()
+    assert not at.exception and not at.error
+    chart = charts(at)["Share of each class's validation images found, by training images per class"]
+    assert len(chart.data) == 10  # one line per digit class
+    assert all(len(line.x) == 4 for line in chart.data)  # 25, 50, 75 and 100% of the images
+    assert "Overall accuracy: 25% of the images" in texts(at.caption)

@@ -68,8 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--seed", type=int, default=0)
     sw.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     lc = sub.add_parser("curve", help="learning curve: accuracy per class with 25/50/75/100%% of the images")
-    lc.add_argument("--data", required=True)
-    lc.add_argument("--out", required=True)
+    lc.add_argument("--data")
+    lc.add_argument("--out")
+    lc.add_argument("--request", default="", help="(the studio's worker) a curve folder's request.json")
     lc.add_argument("--model", default="efficientnet_lite0")
     lc.add_argument("--epochs", type=int, default=40)
     lc.add_argument("--image-size", type=int, default=0)
@@ -198,9 +199,17 @@ def _curve(args) -> int:
     from tlcore.config import TrainConfig
     from tlcore.curve import learning_curve
 
-    base = TrainConfig(data=str(args.data), model=args.model, epochs=args.epochs, trainable_stages=0,
-                       augment="none", image_size=args.image_size, device=args.device)
-    for r in learning_curve(base, Path(args.out)):
+    from tlcore.atomic import read_json
+
+    if args.request:
+        base, out = TrainConfig.from_json(read_json(Path(args.request))["config"]), Path(args.request).parent
+    elif args.data and args.out:
+        base = TrainConfig(data=str(args.data), model=args.model, epochs=args.epochs, trainable_stages=0,
+                           augment="none", image_size=args.image_size, device=args.device)
+        out = Path(args.out)
+    else:
+        raise TLError("A learning curve needs --data (the images) and --out (a new folder).")
+    for r in learning_curve(base, out):
         per_class = ", ".join(f"{c} {v:.2f}" for c, v in r["recall"].items())
         print(f"{r['fraction']:>4.0%} of the images: accuracy {r['accuracy']:.3f}; recall {per_class}")
     return 0

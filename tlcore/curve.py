@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from tlcore.atomic import atomic_write_json, read_json
 from tlcore.config import TrainConfig
 from tlcore.dataset import Dataset, assign_splits, load_source
 from tlcore.train import create_run, execute
-from tlcore.workspace import datasets_dir
+from tlcore.worker import launch_detached
+from tlcore.workspace import curves_dir, datasets_dir
 
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 
@@ -48,3 +50,24 @@ def learning_curve(base: TrainConfig, out: Path, fractions: tuple[float, ...] = 
                      "run": str(run.path)})
         atomic_write_json(out / "curve.json", rows)
     return rows
+
+
+def start_curve(base: TrainConfig) -> Path:
+    """Compute a learning curve in the workspace as its own detached process; returns its folder."""
+    folder = curves_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{base.model}"
+    folder.mkdir(parents=True)
+    atomic_write_json(folder / "request.json", {"config": base.to_json(), "created": time.time()})
+    launch_detached(["curve", "--request", str(folder / "request.json")], folder / "curve.log")
+    return folder
+
+
+def list_curves(data: str | None = None) -> list[dict]:
+    """Learning curves in the workspace (of one dataset folder, if given), newest first."""
+    out = []
+    for request in curves_dir().glob("*/request.json"):
+        spec = read_json(request)
+        if data is None or spec["config"]["data"] == data:
+            rows = read_json(request.parent / "curve.json", [])
+            out.append({"path": str(request.parent), "created": spec["created"], "model": spec["config"]["model"],
+                        "rows": rows, "done": len(rows) == len(FRACTIONS)})
+    return sorted(out, key=lambda c: c["created"], reverse=True)

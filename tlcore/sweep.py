@@ -3,8 +3,6 @@ from scratch), side by side, so a user sees what transfer bought and which depth
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from tlcore.catalog import get_spec
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
 from tlcore.train import create_run, execute
+from tlcore.worker import launch_detached
 from tlcore.workspace import sweeps_dir
 
 
@@ -64,10 +63,7 @@ def start_sweep(base: TrainConfig, depths: list[int], from_scratch: bool) -> Pat
     folder.mkdir(parents=True)
     atomic_write_json(folder / "request.json", {"config": base.to_json(), "depths": depths,
                                                 "from_scratch": from_scratch, "created": time.time()})
-    args = ["sweep", "--request", str(folder / "request.json")]
-    with open(folder / "sweep.log", "ab") as log:
-        subprocess.Popen([sys.executable, "-m", "tlcore", *args], stdout=log, stderr=subprocess.STDOUT,
-                         stdin=subprocess.DEVNULL, start_new_session=True, cwd=Path(__file__).resolve().parent.parent)
+    launch_detached(["sweep", "--request", str(folder / "request.json")], folder / "sweep.log")
     return folder
 
 

@@ -39,3 +39,8 @@ def locks_dir() -> Path:
 def sweeps_dir() -> Path:
     """Where strategy sweeps started from the studio keep their runs and summary."""
     return _sub("sweeps")
+
+
+def curves_dir() -> Path:
+    """Where learning curves started from the studio keep their runs and results."""
+    return _sub("curves")

@@ -1,0 +1,55 @@
+"""The Runs page's learning curve: would more images help, and for which class?"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from pages import ui
+from tlcore import curve
+from tlcore.config import TrainConfig
+
+POLL_SECONDS = 2.0
+
+
+def render() -> None:
+    """Start a learning curve for the current images and model, and draw the latest one."""
+    st.subheader("How many more images do I need?",
+                 help="Trains on a quarter, half, three quarters and all of each class's training images, "
+                      "scored on the same validation images. Curves still rising at the right mean more "
+                      "images of that class would help.")
+    data = st.session_state.get(ui.DATASET)
+    if not data:
+        st.caption("Bring images on the Data page first.")
+        return
+    with ui.friendly_errors():
+        if st.button("Draw the learning curve", icon=":material/show_chart:",
+                     help="Four quick runs with the pretrained network frozen, in the background."):
+            curve.start_curve(TrainConfig(data=data, model=st.session_state[ui.MODEL], trainable_stages=0,
+                                          augment="none", epochs=40, device="auto"))
+            ui.done("Learning curve started.")
+        latest = next(iter(curve.list_curves(data)), None)
+        if latest is not None:
+            st.fragment(run_every=None if latest["done"] else POLL_SECONDS)(_draw)(latest["path"], latest["done"])
+
+
+def _draw(path: str, was_done: bool) -> None:
+    found = next((c for c in curve.list_curves() if c["path"] == path), None)
+    if found is None:
+        return
+    rows = found["rows"]
+    if not found["done"]:
+        st.progress(len(rows) / len(curve.FRACTIONS), text=f"{len(rows)} of {len(curve.FRACTIONS)} points done")
+    if rows:
+        points = [{"images per class": r["images_per_class"][c], "class": c, "recall": v}
+                  for r in rows for c, v in r["recall"].items()]
+        fig = px.line(pd.DataFrame(points), x="images per class", y="recall", color="class", markers=True,
+                      title="Share of each class's validation images found, by training images per class")
+        fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+        fig.update_layout(height=340, margin={"t": 40, "b": 10}, yaxis_title="", legend_title_text="")
+        st.plotly_chart(fig, key=f"curve_{path}")
+        st.caption("Overall accuracy: " + ", ".join(f"{r['fraction']:.0%} of the images {r['accuracy']:.0%}"
+                                                    for r in rows if r["accuracy"] is not None) + ".")
+    if found["done"] and not was_done:
+        st.rerun()  # stop polling
