@@ -304,7 +304,7 @@ def _flow(page: Page, url: str, zip_path: Path, shot: Shots, tmp_path: Path) -> 
     # Runs: the run is listed and its curves can be compared.
     go(page, "runs", "All runs")
     expect(page.get_by_role("heading", name="Compare runs")).to_be_visible()
-    expect(page.get_by_test_id("stMultiSelect")).to_contain_text(run_name)
+    expect(page.get_by_test_id("stMultiSelect").filter(has_text="Runs to compare")).to_contain_text(run_name)
     expect(plots(page, ".st-key-compare_curves")).to_be_visible(timeout=STEP)
-    expect(page.get_by_role("heading", name="Open or repeat a run")).to_be_visible()
+    expect(page.get_by_role("heading", name="Open, label or repeat a run")).to_be_visible()
     shot("07-runs")
