@@ -49,7 +49,8 @@ def recommend(images_per_class: dict[str, int], natural: float | None, num_stage
     """
     smallest = min(images_per_class.values())
     like_photos = natural is None or natural >= NATURAL_THRESHOLD
-    looks = ("look like everyday photos, which the model was trained on" if like_photos
+    looks = ("may differ from the model's training photos; that was not measured" if natural is None
+             else "look like everyday photos, which the model was trained on" if like_photos
              else "look different from the everyday photos the model was trained on")
     if smallest < 40:
         stages, epochs = 0, 40
@@ -58,7 +59,7 @@ def recommend(images_per_class: dict[str, int], natural: float | None, num_stage
                "frozen pretrained network (feature extraction).")
     elif smallest < 300:
         stages, epochs = (1 if like_photos else 2), 15
-        why = (f"With {smallest}+ training images per class and images that {looks}, the last "
+        why = (f"With {smallest}+ training images per class (images that {looks}), the last "
                f"{stages} stage(s) are fine-tuned along with a new final layer.")
     else:
         stages = num_stages // 2 if like_photos else num_stages
