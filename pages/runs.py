@@ -10,7 +10,6 @@ import streamlit as st
 
 from pages import curves, sweeps, ui
 from tlcore import runs
-from tlcore.config import TrainConfig
 from tlcore.rundir import RunDir
 
 CURVES = {
@@ -172,7 +171,7 @@ def _actions(by_path: dict[str, dict]) -> None:
         st.switch_page(ui.page("train"))
     if right.button("Train again with the same settings", help="A new run with exactly this run's settings, "
                     "on the same images; with the same seed it gives the same result."):
-        cfg = TrainConfig.from_json(RunDir(path).read_config()["config"])
+        cfg = runs.config_of(RunDir(path))
         run = runs.start_run(cfg, parent=path)
         ss = st.session_state
         ss[ui.RUN], ss[ui.MODEL], ss[ui.INIT_FROM] = str(run.path), cfg.model, cfg.init_from

@@ -68,7 +68,8 @@ def _dataset(run: RunDir, cfg: TrainConfig) -> Dataset:
 def _decode(run: RunDir, items: list[Item], classes: list[str], size: int, what: str) -> Part:
     run.set_status("running", message=f"Loading the {what} images")
     x, failed = decode_many([it.path for it in items], size, progress=Throttle(run, f"decode {what}").batch)
-    kept = [it for i, it in enumerate(items) if i not in set(failed)]
+    unreadable = set(failed)
+    kept = [it for i, it in enumerate(items) if i not in unreadable]
     if failed:
         run.append_event("warning", message=f"{len(failed)} {what} image(s) could not be read any more "
                                             "and were left out.")
