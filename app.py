@@ -3,11 +3,13 @@
 import streamlit as st
 
 from pages import ui
+from tlcore.worker import keep_warm
 
 st.set_page_config(page_title="Transfer-learning studio", page_icon=":material/school:", layout="wide")
 current = st.navigation([st.Page(ui.page(name), title=title, icon=icon) for name, title, icon in ui.STEPS])
 ui.keep_settings()
 with ui.friendly_errors():
+    keep_warm()  # a worker imports torch and loads the default model while the user uploads
     ui.sidebar()
 ui.show_flash()
 with ui.friendly_errors(), ui.routed():

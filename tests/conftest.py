@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 def _workspace(tmp_path_factory, monkeypatch):
     """Each test gets its own workspace folder, so nothing leaks between tests or into ~."""
     monkeypatch.setenv("TLSTUDIO_HOME", str(tmp_path_factory.mktemp("workspace")))
+    monkeypatch.setenv("TLSTUDIO_STANDBY", "0")  # tests that want a warm worker start one
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The command line: ``python -m tlcore {train,run,cancel,predict,export,models}``."""
+"""The command line: ``python -m tlcore {train,run,rerun,cancel,predict,export,sweep,curve,models}``
+(and ``standby``, the studio's warm worker)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     rr = sub.add_parser("rerun", help="train again from a run's record, into a new run folder")
     rr.add_argument("--run", required=True)
     rr.add_argument("--out", required=True)
+    sub.add_parser("standby", help="(the studio's warm start) prepare, then wait for a job to run")
     c = sub.add_parser("cancel", help="ask a running run to stop and keep its best model")
     c.add_argument("--run", required=True)
     pr = sub.add_parser("predict", help="classify image files with a trained run")
@@ -117,6 +119,12 @@ def _run(args) -> int:
 
     RunDir(args.run).clear_cancel()
     return _report(Path(args.run), execute(args.run))
+
+
+def _standby(args) -> int:
+    from tlcore.standby import serve
+
+    return serve()
 
 
 def _rerun(args) -> int:
@@ -226,7 +234,7 @@ def _models(args) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "run": _run, "rerun": _rerun, "cancel": _cancel, "predict": _predict,
+COMMANDS = {"train": _train, "run": _run, "standby": _standby, "rerun": _rerun, "cancel": _cancel, "predict": _predict,
             "export": _export, "sweep": _sweep, "curve": _curve, "models": _models}
 
 

@@ -42,8 +42,12 @@ class OnnxRunner:
         # Idle ORT threads spin by default, stealing the cores the head's training needs next.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(buf.getvalue(), options, providers=["CPUExecutionProvider"])
+        self.verify(module, example)
+
+    def verify(self, module: nn.Module, example: torch.Tensor) -> None:
+        """Raise unless this session computes what ``module`` computes on ``example``."""
         with torch.no_grad():
-            expected = module(example).numpy()
+            expected = module.eval()(example).numpy()
         diff = float(np.abs(self.run(example) - expected).max())
         if not diff <= TOLERANCE:
             raise ValueError(f"ONNX Runtime differs from PyTorch by {diff:.2e}")
@@ -52,17 +56,30 @@ class OnnxRunner:
         return self._session.run(None, {"x": x.contiguous().numpy()})[0]
 
 
+_RUNNERS: dict[tuple, OnnxRunner] = {}  # sessions this process made, by the caller's key
+
+
 class Embedder:
     """Features [N, D] (float32, CPU) of uint8 images from a frozen backbone in eval mode, by
-    ONNX Runtime on the CPU when it reproduces PyTorch, else by PyTorch."""
+    ONNX Runtime on the CPU when it reproduces PyTorch, else by PyTorch.
+
+    ``key`` names an unchanged pretrained backbone (model, image size): its ONNX Runtime session
+    is kept for the life of the process and reused, after checking it on this backbone."""
 
     def __init__(self, backbone: nn.Module, prepare: Prepare, device: torch.device, example: torch.Tensor,
-                 batch_size: int = 64) -> None:
+                 batch_size: int = 64, key: tuple | None = None) -> None:
         self.backbone, self.prepare, self.device, self.batch_size = backbone, prepare, device, batch_size
         self._runner = None
         if device.type == "cpu" and len(example):
+            x = prepare(example[:2], False)
             try:
-                self._runner = OnnxRunner(backbone, prepare(example[:2], False))
+                if key in _RUNNERS:
+                    _RUNNERS[key].verify(backbone, x)
+                    self._runner = _RUNNERS[key]
+                else:
+                    self._runner = OnnxRunner(backbone, x)
+                    if key is not None:
+                        _RUNNERS[key] = self._runner
             except Exception as e:  # any exporter or runtime gap: PyTorch gives the same answer, slower
                 _log.warning("ONNX Runtime not used for features (%s); using PyTorch", e)
 
@@ -70,12 +87,16 @@ class Embedder:
     def engine(self) -> str:
         return "onnxruntime" if self._runner else "pytorch"
 
-    def __call__(self, images: torch.Tensor, on_batch: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    def __call__(self, images: torch.Tensor, on_batch: Callable[[int, int], None] | None = None,
+                 augment: Prepare | None = None) -> torch.Tensor:
+        """Features of ``images``; with ``augment`` (a training-time preparation), of a randomly
+        augmented version of each."""
+        prepare = (lambda x, train=False: augment(x, True)) if augment else self.prepare
         if self._runner is None:
-            return predict_logits(self.backbone, images, self.prepare, self.batch_size, self.device, on_batch)
+            return predict_logits(self.backbone, images, prepare, self.batch_size, self.device, on_batch)
         out = []
         for i in range(0, len(images), self.batch_size):
-            out.append(torch.from_numpy(self._runner.run(self.prepare(images[i:i + self.batch_size], False))))
+            out.append(torch.from_numpy(self._runner.run(prepare(images[i:i + self.batch_size], False))))
             if on_batch:
                 on_batch(min(i + self.batch_size, len(images)), len(images))
         return torch.cat(out) if out else torch.empty(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Callable
 
@@ -13,6 +14,7 @@ from tlcore.catalog import ModelSpec, get_spec
 from tlcore.errors import TLError
 
 HEAD_DROPOUT = 0.2
+_PREPARED: dict[tuple[str, int], tuple[nn.Module, nn.Module | None]] = {}
 
 
 class Net(nn.Module):
@@ -75,7 +77,11 @@ def build_backbone(spec: ModelSpec, weights: str = "pretrained", image_size: int
         weights: "pretrained" (the catalog's ImageNet weights), "none" (random: training from
             scratch), or the path of a user's weights file (.safetensors or .pth) for this model.
     """
-    model = _original(spec, image_size or spec.image_size)
+    key = (spec.name, image_size or spec.image_size)
+    if weights == "pretrained" and key in _PREPARED:
+        return copy.deepcopy(_PREPARED[key])
+    with torch.random.fork_rng(devices=[]):  # building leaves the caller's random numbers as they were,
+        model = _original(spec, key[1])  # as a copy of a prepared backbone does: same seed, same run
     if weights == "pretrained":
         weights_mod.load_into(model, _pretrained_state(spec, progress))
     elif weights != "none":
@@ -88,6 +94,14 @@ def build_backbone(spec: ModelSpec, weights: str = "pretrained", image_size: int
     for name in spec.removed:
         _replace(model, name, nn.Identity())
     return model, (imagenet if weights != "none" else None)
+
+
+def prepare_backbone(spec: ModelSpec, image_size: int | None = None) -> nn.Module:
+    """Build the pretrained backbone now and keep it in this process: later builds of it are
+    copies from memory (how a warm worker saves the loading time of a run)."""
+    key = (spec.name, image_size or spec.image_size)
+    _PREPARED[key] = build_backbone(spec, "pretrained", key[1])
+    return _PREPARED[key][0]
 
 
 def build_net(name: str, num_classes: int, weights: str = "pretrained",

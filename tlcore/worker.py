@@ -8,10 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tlcore import standby
 from tlcore.rundir import RunDir
+from tlcore.workspace import standby_dir
 
 
-def launch_detached(args: list[str], log_path: Path) -> int:
+def _spawn(args: list[str], log_path: Path) -> int:
     """Run ``python -m tlcore ARGS`` in a new session (it outlives its caller); output to ``log_path``."""
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
@@ -20,6 +22,23 @@ def launch_detached(args: list[str], log_path: Path) -> int:
         proc = subprocess.Popen([sys.executable, "-m", "tlcore", *args], stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env, start_new_session=True, cwd=root)
     return proc.pid
+
+
+def launch_detached(args: list[str], log_path: Path) -> int:
+    """Run ``python -m tlcore ARGS`` outside the caller: in a warm standby when one is ready,
+    else in a new process; then make sure a standby is warming up for the next job."""
+    pid = standby.hand_over(args, log_path) if standby.enabled() else None
+    if pid is None:
+        pid = _spawn(args, log_path)
+    keep_warm()
+    return pid
+
+
+def keep_warm() -> None:
+    """Start a standby worker unless one is ready or on its way (warm starts can be turned off
+    with TLSTUDIO_STANDBY=0)."""
+    if standby.enabled() and not standby.available():
+        standby.mark_starting(_spawn(["standby"], standby_dir() / "standby.log"))
 
 
 def launch(run_dir: str | Path) -> int:

@@ -41,6 +41,11 @@ def sweeps_dir() -> Path:
     return _sub("sweeps")
 
 
+def standby_dir() -> Path:
+    """Where warm worker processes announce themselves and receive their job."""
+    return _sub("standby")
+
+
 def curves_dir() -> Path:
     """Where learning curves started from the studio keep their runs and results."""
     return _sub("curves")

@@ -1,0 +1,76 @@
+"""The warm start: a standby worker takes the next run and trains it exactly as a fresh one would."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tlcore import runs, standby, worker
+from tlcore.atomic import atomic_write_json, read_json
+from tlcore.config import TrainConfig
+from tlcore.workspace import standby_dir
+
+
+@pytest.fixture
+def warm(monkeypatch):
+    monkeypatch.setenv("TLSTUDIO_STANDBY", "1")
+    yield monkeypatch
+    standby.shutdown()
+
+
+def _finish(run, timeout: float = 300):
+    deadline = time.monotonic() + timeout
+    while run.status().get("state") in ("queued", "running"):
+        assert time.monotonic() < deadline, run.status()
+        time.sleep(0.2)
+    assert run.status()["state"] == "finished", run.log_path.read_text()
+
+
+def _ready_pids() -> list[int]:
+    return [int(p.stem) for p in standby_dir().glob("*.ready")]
+
+
+def test_a_standby_takes_the_next_run_and_gives_the_same_result(warm, fashion_small):
+    worker.keep_warm()
+    worker.keep_warm()  # a second call while it prepares starts no other
+    assert len(list(standby_dir().glob("*.starting"))) == 1
+    assert standby.wait_ready(180), (standby_dir() / "standby.log").read_text()
+    [pid] = _ready_pids()
+    cfg = TrainConfig(data=str(fashion_small / "train"), seed=0, epochs=3)
+    warm_run = runs.start_run(cfg)
+    _finish(warm_run)
+    assert warm_run.status()["pid"] == pid
+    assert "val: accuracy" in warm_run.log_path.read_text()  # the job's output went to its own log
+    assert standby.available() and pid not in _ready_pids()  # a new one replaces it
+
+    warm.setenv("TLSTUDIO_STANDBY", "0")
+    cold_run = runs.start_run(cfg)
+    _finish(cold_run)
+    assert cold_run.status()["pid"] != pid
+    for name in ("metrics.json", "predictions.csv"):
+        assert (warm_run.path / name).read_bytes() == (cold_run.path / name).read_bytes(), name
+
+
+def _sleeper() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+
+def test_a_job_goes_to_one_live_standby_of_the_current_code(warm, tmp_path):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    outdated, current = _sleeper(), _sleeper()
+    try:
+        atomic_write_json(standby_dir() / f"{gone.pid}.ready", {"fingerprint": standby.fingerprint()})
+        atomic_write_json(standby_dir() / f"{outdated.pid}.ready", {"fingerprint": "older code"})
+        atomic_write_json(standby_dir() / f"{current.pid}.ready", {"fingerprint": standby.fingerprint()})
+        log = tmp_path / "worker.log"
+        assert standby.hand_over(["models"], log, wait=0.1) == current.pid
+        assert read_json(standby_dir() / f"{current.pid}.job") == {"args": ["models"], "log": str(log)}
+        assert standby.hand_over(["models"], log, wait=0.1) is None  # the only good one is taken
+        assert outdated.wait(timeout=10) != 0  # an idle standby of older code is stopped
+        assert not list(standby_dir().glob("*.ready"))
+    finally:
+        for proc in (outdated, current):
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,197 @@
+"""The warm start: a worker process that has already imported torch and the engine and built the
+default model, waiting in the workspace to be handed a job.
+
+A fresh worker spends seconds importing torch, torchvision and scikit-learn and loading
+weights before its first step; a standby has done that while the user was uploading images.
+It serves one job (exactly the command line a fresh worker would get, so both paths are the
+same code) and then exits; the studio starts the next one.
+
+Handing over is a file protocol in ``<workspace>/standby``: ``PID.starting`` while it prepares,
+``PID.ready`` when it waits; a launcher claims it by renaming ``ready`` to ``taken`` (atomic, so
+one launcher wins) and writes ``PID.job``. A standby only prepares while no run holds a device,
+so it never slows a run that is training.
+"""
+
+from __future__ import annotations
+
+import copy
+import fcntl
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from tlcore.atomic import atomic_write_json, read_json
+from tlcore.workspace import locks_dir, standby_dir
+
+ENV_VAR = "TLSTUDIO_STANDBY"  # "0" turns warm starts off
+IDLE_SECONDS = 1800.0
+POLL_SECONDS = 0.05
+_log = logging.getLogger(__name__)
+
+
+def enabled() -> bool:
+    return os.environ.get(ENV_VAR, "1") != "0"
+
+
+def fingerprint() -> str:
+    """Which code a standby runs: a standby started before the code changed is not used."""
+    newest = max(p.stat().st_mtime_ns for p in Path(__file__).parent.glob("*.py"))
+    return f"{sys.executable}:{newest}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _file(pid: int, kind: str) -> Path:
+    return standby_dir() / f"{pid}.{kind}"
+
+
+def mark_starting(pid: int) -> None:
+    atomic_write_json(_file(pid, "starting"), {"fingerprint": fingerprint(), "since": time.time()})
+
+
+def _idle() -> list[tuple[int, Path]]:
+    """Standbys that are starting or waiting and run the current code. Entries of processes
+    that are gone are removed; idle standbys running older code are stopped."""
+    found, current = [], fingerprint()
+    for path in sorted(standby_dir().glob("*.starting")) + sorted(standby_dir().glob("*.ready")):
+        pid = int(path.stem)
+        if not _alive(pid):
+            path.unlink(missing_ok=True)
+        elif read_json(path, {}).get("fingerprint") != current:
+            os.kill(pid, signal.SIGTERM)
+            path.unlink(missing_ok=True)
+        else:
+            found.append((pid, path))
+    return found
+
+
+def available() -> bool:
+    """Whether a standby is ready or on its way, so no other needs starting."""
+    return bool(_idle())
+
+
+def hand_over(args: list[str], log_path: Path, wait: float = 2.0) -> int | None:
+    """Give ``python -m tlcore ARGS`` to a ready standby; its pid, or None when none took it."""
+    for pid, path in _idle():
+        if path.suffix != ".ready":
+            continue
+        taken = path.with_suffix(".taken")
+        try:
+            os.rename(path, taken)
+        except FileNotFoundError:  # another launcher claimed it first
+            continue
+        job = path.with_suffix(".job")
+        atomic_write_json(job, {"args": args, "log": str(log_path)})
+        deadline = time.monotonic() + wait
+        while job.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if job.exists() and not _alive(pid):  # it died before reading the job: nobody will run it
+            job.unlink(missing_ok=True)
+            taken.unlink(missing_ok=True)
+            continue
+        return pid
+    return None
+
+
+def shutdown() -> None:
+    """Stop every idle standby of this workspace (running jobs are not touched)."""
+    for pid, path in _idle():
+        os.kill(pid, signal.SIGTERM)
+        path.unlink(missing_ok=True)
+
+
+def wait_ready(timeout: float = 120.0) -> bool:
+    """Wait until a standby is ready to take a job (for benchmarks and tests)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(path.suffix == ".ready" for _, path in _idle()):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _devices_busy() -> bool:
+    """Whether a run holds a device lock now (a shared lock cannot be had while it does)."""
+    for path in locks_dir().glob("*.lock"):
+        with open(path, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            except BlockingIOError:
+                return True
+    return False
+
+
+def prepare() -> None:
+    """Import everything a job needs and build the default model (kept in this process), then
+    run it once: the ONNX Runtime session of the frozen path on the CPU, cuDNN's kernels on CUDA."""
+    import torch
+
+    import tlcore.cli, tlcore.curve, tlcore.sweep, tlcore.train  # noqa: E401,F401 - importing is the warm-up
+    from tlcore.augment import BatchPrep
+    from tlcore.catalog import DEFAULT_MODEL, get_spec
+    from tlcore.embed import Embedder
+    from tlcore.net import prepare_backbone
+
+    spec = get_spec(DEFAULT_MODEL)
+    backbone = prepare_backbone(spec)
+    example = torch.randint(0, 256, (2, 3, spec.image_size, spec.image_size), dtype=torch.uint8)
+    cpu = torch.device("cpu")
+    Embedder(copy.deepcopy(backbone).eval(), BatchPrep(spec.mean, spec.std, cpu), cpu, example, key=(spec.name, spec.image_size))
+    if torch.cuda.is_available():
+        from tlcore.loop import autocast
+
+        cuda = torch.device("cuda")
+        model = copy.deepcopy(backbone).to(cuda, memory_format=torch.channels_last).train()
+        with autocast(cuda):
+            model(BatchPrep(spec.mean, spec.std, cuda)(example)).float().sum().backward()
+        torch.cuda.synchronize()
+        del model
+        torch.cuda.empty_cache()
+
+
+def _wait_for(path: Path, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(POLL_SECONDS)
+    return True
+
+
+def serve(idle_seconds: float = IDLE_SECONDS) -> int:
+    """The standby's life: prepare, wait for a job (or leave after ``idle_seconds``), run it."""
+    pid = os.getpid()
+    while _devices_busy():
+        time.sleep(1.0)
+    prepare()
+    atomic_write_json(_file(pid, "ready"), {"fingerprint": fingerprint(), "since": time.time()})
+    _file(pid, "starting").unlink(missing_ok=True)
+    job_path = _file(pid, "job")
+    if not _wait_for(job_path, idle_seconds):
+        try:
+            _file(pid, "ready").unlink()
+            return 0
+        except FileNotFoundError:  # claimed at the last moment: its job is on its way
+            if not _wait_for(job_path, 60.0):
+                return 0
+    job = read_json(job_path)
+    job_path.unlink()
+    _file(pid, "taken").unlink(missing_ok=True)
+    with open(job["log"], "ab") as log:
+        os.dup2(log.fileno(), sys.stdout.fileno())
+        os.dup2(log.fileno(), sys.stderr.fileno())
+    from tlcore.cli import main
+
+    return main(job["args"])
