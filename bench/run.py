@@ -32,7 +32,7 @@ GOALS = {
     "G1": "head epoch on cached features vs a full frozen-backbone epoch",
     "G2": "training images/s from files (epochs 2+) / synthetic in-memory rate",
     "G3": "engine CUDA step vs fp32/TF32",
-    "G4": "pressing Train to end of epoch 1, / one steady epoch",
+    "G4": "pressing Train to end of epoch 1 (warm worker) / one steady epoch",
     "G5": "parallel decode vs one core x cores",
     "G6": "training images/s while the Train page polls / headless",
     "G7": "CPU features: engine vs PyTorch eager",

@@ -70,3 +70,17 @@ def test_a_soup_collapses_into_one_head_with_the_same_outputs():
     soup.collapse_into(net.head)
     net.head.eval()
     assert torch.allclose(net.head(x), mean_of_heads, rtol=1e-5, atol=1e-4)
+
+
+def test_features_of_augmented_views_are_the_backbone_on_augmented_images(fashion_small):
+    spec = get_spec("efficientnet_lite0")
+    images, _ = _images(fashion_small)
+    net = build_net(spec.name, 4, image_size=64).eval()
+    embedder = Embedder(net.backbone, BatchPrep(spec.mean, spec.std, CPU), CPU, images, batch_size=16)
+    augment = BatchPrep(spec.mean, spec.std, CPU, "strong", 64)
+    torch.manual_seed(3)
+    views = embedder(images, augment=augment)
+    torch.manual_seed(3)
+    expected = predict_logits(net.backbone, images, lambda x, train=False: augment(x, True), 16, CPU)
+    assert (views - expected).abs().max() < 1e-4
+    assert (views - embedder(images)).abs().mean() > 0.01  # the images were changed

@@ -31,6 +31,29 @@ def test_gpu_training_runs_and_reports_images_per_second(fashion512, tmp_path, s
     rate = epochs[-1]["images_per_second"]
     print(f"\nGPU efficientnet_lite0 224px trainable_stages={stages}: {rate:.0f} training images/s "
           f"({torch.cuda.get_device_name(0)})", file=sys.stderr)
+    for features in run.events("features"):  # the frozen path: the backbone runs once per view
+        print(f"  features: {features['images'] / features['seconds']:.0f} images/s, "
+              f"{features['views']} views per training image", file=sys.stderr)
     assert run.status()["state"] == "finished" and rate > 0
     assert json.loads(run.config_path.read_text())["environment"]["cuda"]
     assert json.loads(run.metrics_path.read_text())["val"]["accuracy"] > 1 / 8
+
+
+def test_gpu_augmentation_draws_what_the_cpu_draws():
+    from tlcore.augment import BatchPrep
+
+    images = torch.randint(0, 256, (16, 3, 96, 96), dtype=torch.uint8)
+    out = {}
+    for device in ("cpu", "cuda"):
+        torch.manual_seed(0)
+        out[device] = BatchPrep([0.5] * 3, [0.25] * 3, torch.device(device), "strong", 64)(images, True)
+    assert out["cuda"].is_contiguous(memory_format=torch.channels_last)
+    assert (out["cuda"].cpu() - out["cpu"]).abs().max() < 1e-3
+
+
+def test_small_image_sets_stay_on_the_gpu():
+    from tlcore.devices import place_on_device
+
+    images = torch.zeros(64, 3, 224, 224, dtype=torch.uint8)
+    assert place_on_device(images, torch.device("cuda")).is_cuda
+    assert place_on_device(images, torch.device("cuda"), share=0).is_pinned()

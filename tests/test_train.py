@@ -66,6 +66,10 @@ def test_seeded_runs_are_reproducible_on_cpu(fashion_small, tmp_path):
 
     assert train("a", trainable_stages=1, augment="light") == train("b", trainable_stages=1, augment="light")
     assert train("c", trainable_stages=0, augment="none") == train("d", trainable_stages=0, augment="none")
+    # a frozen network with augmentation: the head learns from features of fixed augmented views
+    assert train("e", trainable_stages=0, augment="strong") == train("f", trainable_stages=0, augment="strong")
+    [features] = RunDir(tmp_path / "e").events("features")
+    assert features["views"] == 2 and all(e["fast_path"] for e in RunDir(tmp_path / "e").events("epoch"))
 
 
 def test_cancel_keeps_the_best_model_and_a_killed_run_resumes(fashion_small, tmp_path):

@@ -23,7 +23,7 @@ from torch import nn
 from tlcore import environment
 from tlcore.augment import BatchPrep
 from tlcore.config import TrainConfig
-from tlcore.devices import device_slot, resolve_device
+from tlcore.devices import device_slot, place_on_device, resolve_device
 from tlcore.embed import Embedder
 from tlcore.errors import TLError
 from tlcore.freeze import apply_freeze, backbone_is_frozen, param_groups, resolve_trainable, set_train_mode
@@ -36,6 +36,8 @@ from tlcore.report import finish_run
 from tlcore.soup import EachHeadLoss, HeadSoup
 from tlcore.atomic import atomic_write_bytes
 from tlcore.rundir import Heartbeat, RunDir
+
+MAX_VIEWS = 8
 
 
 def create_run(cfg: TrainConfig, run_dir: str | Path, parent: str = "") -> RunDir:
@@ -112,7 +114,7 @@ class _Plan:
     """What the epoch loop feeds: the module that learns, its inputs and how to prepare them."""
 
     model: nn.Module
-    x_train: torch.Tensor
+    x_train: torch.Tensor  # images [N,3,S,S], features [N,D], or augmented views' features [V,N,D]
     x_val: torch.Tensor
     prep: Callable
     set_mode: Callable[[], None]
@@ -123,24 +125,51 @@ class _Plan:
     def fast(self) -> bool:
         return self.embedder is not None
 
+    @property
+    def train_size(self) -> int:
+        return self.x_train.shape[1] if self.x_train.ndim == 3 else len(self.x_train)
+
+    def epoch_inputs(self, generator: torch.Generator) -> torch.Tensor:
+        """This epoch's training inputs: with augmented views, a random view of each image."""
+        if self.x_train.ndim != 3:
+            return self.x_train
+        pick = torch.randint(len(self.x_train), (self.train_size,), generator=generator)
+        return self.x_train[pick, torch.arange(self.train_size)]
+
+
+def augmented_views(epochs: int, images: int, feature_dim: int, budget_bytes: float = 2e9) -> int:
+    """How many versions of each training image (the image itself, and augmented ones) a frozen
+    backbone embeds: one per epoch up to MAX_VIEWS, fewer when their features would not fit in
+    ``budget_bytes``."""
+    return max(1, min(epochs, MAX_VIEWS, int(budget_bytes // (images * feature_dim * 4))))
+
 
 def _plan(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device, stages: int) -> _Plan:
-    """What learns and from what. A frozen backbone gets a soup of heads; without augmentation
-    its features are computed once and only the heads run per epoch (the fast path)."""
+    """What learns and from what. A frozen backbone gets a soup of heads trained on features
+    computed once (the fast path): of each image and, with augmentation, of a fixed number of
+    augmented versions of it, one version picked at random per image and epoch."""
     spec, net = inputs.spec, inputs.net
     prep = BatchPrep(spec.mean, spec.std, device, cfg.augment, inputs.image_size)
     if not backbone_is_frozen(spec, stages, cfg.train_bn):
-        return _Plan(net, inputs.train.x, inputs.val.x, prep, lambda: set_train_mode(net, spec, stages, cfg.train_bn))
+        x_train, x_val = (place_on_device(part.x, device) for part in (inputs.train, inputs.val))
+        return _Plan(net, x_train, x_val, prep, lambda: set_train_mode(net, spec, stages, cfg.train_bn))
     soup = HeadSoup(net.head).to(device)
-    if cfg.augment != "none":
-        model = nn.Sequential(net.backbone, soup)
-        return _Plan(model, inputs.train.x, inputs.val.x, prep, lambda: (model.train(), net.backbone.eval()), soup)
     run.set_status("running", message="Computing image features once (frozen network)")
-    throttle = Throttle(run, "embed")
-    embedder = Embedder(net.backbone, inputs.prep, device, inputs.train.x)
-    feats = [embedder(part.x, throttle.batch) for part in (inputs.train, inputs.val)]
-    run.append_event("features", engine=embedder.engine, images=sum(len(f) for f in feats))
-    return _Plan(soup, feats[0], feats[1], identity_prep(device), soup.train, soup, embedder)
+    throttle, start = Throttle(run, "embed"), time.perf_counter()
+    pretrained = cfg.weights == "pretrained" and not cfg.init_from
+    embedder = Embedder(net.backbone, inputs.prep, device, inputs.train.x,
+                        key=(spec.name, inputs.image_size) if pretrained else None)
+    x_train, x_val = (embedder(part.x, throttle.batch) for part in (inputs.train, inputs.val))
+    views = [x_train]
+    if cfg.augment != "none":
+        total = augmented_views(cfg.epochs, len(x_train), x_train.shape[1])
+        while len(views) < total:
+            run.set_status("running", message=f"Computing features of augmented images ({len(views)} of {total - 1})")
+            views.append(embedder(inputs.train.x, throttle.batch, augment=prep))
+        x_train = torch.stack(views)
+    run.append_event("features", engine=embedder.engine, images=len(x_val) + len(views) * len(inputs.train.x),
+                     views=len(views), seconds=time.perf_counter() - start)
+    return _Plan(soup, x_train, x_val, identity_prep(device), soup.train, soup, embedder)
 
 
 def _train(run: RunDir, cfg: TrainConfig, device: torch.device) -> str:
@@ -180,7 +209,7 @@ def _fit(run: RunDir, cfg: TrainConfig, inputs: Inputs, plan: _Plan, device: tor
     groups = (plan.soup.param_groups(cfg.lr, cfg.weight_decay) if plan.soup is not None
               else param_groups(net, cfg.lr, cfg.backbone_lr_mult, cfg.weight_decay))
     optimizer = torch.optim.AdamW(groups)
-    steps = math.ceil(len(plan.x_train) / cfg.batch_size)
+    steps = math.ceil(plan.train_size / cfg.batch_size)
     scheduler = warmup_cosine(optimizer, int(cfg.warmup_epochs * steps), cfg.epochs * steps)
     weight = class_weights(y_train, len(classes)).to(device) if cfg.class_weighting else None
     loss_fn = EachHeadLoss(nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing))
@@ -193,7 +222,7 @@ def _fit(run: RunDir, cfg: TrainConfig, inputs: Inputs, plan: _Plan, device: tor
     for epoch in range(ck.get("epoch", 0) + 1, cfg.epochs + 1):
         run.set_status("running", message=f"Training: epoch {epoch} of {cfg.epochs}", epoch=epoch)
         throttle.epoch = epoch
-        res = train_one_epoch(plan.model, plan.x_train, y_train, plan.prep, loss_fn, optimizer, scheduler,
+        res = train_one_epoch(plan.model, plan.epoch_inputs(generator), y_train, plan.prep, loss_fn, optimizer, scheduler,
                               cfg.batch_size, generator, device, run.cancel_requested, throttle.batch, plan.set_mode)
         if res.stopped:
             end["cancelled"] = True
