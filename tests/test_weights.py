@@ -4,6 +4,8 @@ import hashlib
 import http.server
 import socket
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import pytest
@@ -105,7 +107,20 @@ def test_download_streams_with_progress_and_checks_hash(served, tmp_path):
     assert dst.read_bytes() == payload
     assert len(calls) >= 3 and calls[-1] == (len(payload), len(payload))
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
-    assert not dst.with_suffix(".part").exists()
+    assert not list(dst.parent.glob("*.part"))
+
+
+def test_two_downloads_of_the_same_weights_at_once_both_succeed(served, tmp_path):
+    root, base = served
+    payload = torch.randn(700_000).numpy().tobytes()
+    name = f"net-{hashlib.sha256(payload).hexdigest()[:8]}.pth"
+    (root / name).write_bytes(payload)
+    dst = tmp_path / name
+    slow = lambda done, total: time.sleep(0.05)  # noqa: E731 - keeps both downloads in flight together
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: download(f"{base}/{name}", dst, progress=slow), range(2)))
+    assert results == [dst, dst] and dst.read_bytes() == payload
+    assert not list(tmp_path.glob("*.part"))
 
 
 def test_download_rejects_a_hash_mismatch(served, tmp_path):
@@ -115,7 +130,7 @@ def test_download_rejects_a_hash_mismatch(served, tmp_path):
     with pytest.raises(TLError, match="damaged"):
         download(f"{base}/net-deadbeef.pth", dst)
     assert not dst.exists()
-    assert not dst.with_suffix(".part").exists()
+    assert not list(dst.parent.glob("*.part"))
 
 
 def test_download_without_network_explains_what_to_do(tmp_path):
@@ -130,7 +145,7 @@ def test_download_without_network_explains_what_to_do(tmp_path):
     assert "Could not download the weights for resnet18 (no internet connection?)" in message
     assert url in message and str(dst) in message and "Model page" in message
     assert not dst.exists()
-    assert not dst.with_suffix(".part").exists()
+    assert not list(dst.parent.glob("*.part"))
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".pth", ".pt", ".bin"])

@@ -7,6 +7,7 @@ import http.client
 import os
 import pickle
 import re
+import threading
 import urllib.error
 import urllib.request
 from collections import OrderedDict
@@ -96,13 +97,15 @@ def _fetch(url: str, part: Path, progress: Progress | None, timeout: float) -> s
 
 
 def download(url: str, dst: Path, progress: Progress | None = None, timeout: float = 30) -> Path:
-    """Download ``url`` to ``dst`` via ``dst.with_suffix('.part')``, checking its hash prefix.
+    """Download ``url`` to ``dst`` via a partial file of this thread's own, checking its hash
+    prefix; two runs downloading the same weights at once each write their own and the last
+    complete one replaces the other.
 
     ``progress(done_bytes, total_bytes_or_None)`` is called after every chunk.
     """
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    part = dst.with_suffix(".part")
+    part = dst.with_name(f"{dst.name}.{os.getpid()}-{threading.get_ident()}.part")
     try:
         digest = _fetch(url, part, progress, timeout)
         expected = _HASH_REGEX.search(os.path.basename(urlparse(url).path))
