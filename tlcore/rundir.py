@@ -27,7 +27,7 @@ HEARTBEAT_SECONDS = 5.0
 STALE_SECONDS = 60.0
 
 
-def _pid_alive(pid: int | None) -> bool:
+def pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
     try:
@@ -75,7 +75,7 @@ class RunDir:
         (its process is gone, or its heartbeat is over a minute old)."""
         st = read_json(self.status_path, {"state": "queued"}) or {"state": "queued"}
         stale = time.time() - st.get("heartbeat", 0) > STALE_SECONDS
-        if st.get("state") in ACTIVE and (stale or not _pid_alive(st.get("pid"))):
+        if st.get("state") in ACTIVE and (stale or not pid_alive(st.get("pid"))):
             st = {**st, "state": "interrupted",
                   "error": "The training process stopped unexpectedly. Resume the run to continue "
                            "from its last checkpoint."}

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from tlcore.atomic import atomic_write_json, read_json
+from tlcore.rundir import pid_alive
 from tlcore.workspace import locks_dir, standby_dir
 
 ENV_VAR = "TLSTUDIO_STANDBY"  # "0" turns warm starts off
@@ -42,16 +43,6 @@ def fingerprint() -> str:
     return f"{sys.executable}:{newest}"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _file(pid: int, kind: str) -> Path:
     return standby_dir() / f"{pid}.{kind}"
 
@@ -66,7 +57,7 @@ def _idle() -> list[tuple[int, Path]]:
     found, current = [], fingerprint()
     for path in sorted(standby_dir().glob("*.starting")) + sorted(standby_dir().glob("*.ready")):
         pid = int(path.stem)
-        if not _alive(pid):
+        if not pid_alive(pid):
             path.unlink(missing_ok=True)
         elif read_json(path, {}).get("fingerprint") != current:
             os.kill(pid, signal.SIGTERM)
@@ -96,7 +87,7 @@ def hand_over(args: list[str], log_path: Path, wait: float = 2.0) -> int | None:
         deadline = time.monotonic() + wait
         while job.exists() and time.monotonic() < deadline:
             time.sleep(0.01)
-        if job.exists() and not _alive(pid):  # it died before reading the job: nobody will run it
+        if job.exists() and not pid_alive(pid):  # it died before reading the job: nobody will run it
             job.unlink(missing_ok=True)
             taken.unlink(missing_ok=True)
             continue
