@@ -21,7 +21,7 @@ from tlcore.config import TrainConfig
 from tlcore.embed import Embedder
 from tlcore.images import decode_many, load_square_uint8, open_rgb
 from tlcore.loop import autocast, identity_prep, train_one_epoch, warmup_cosine
-from tlcore.net import build_backbone, build_net
+from tlcore.net import availability, build_backbone, build_net
 from tlcore.rundir import RunDir
 from tlcore.soup import EachHeadLoss, HeadSoup
 from tlcore.train import MAX_VIEWS
@@ -45,6 +45,12 @@ def make_photos(folder: Path, count: int, size: tuple[int, int], classes: int = 
         img.save(path, quality=90)
         paths.append(str(path))
     return paths
+
+
+def weights_for(model_name: str) -> str:
+    """The pretrained weights when they are on this machine, else random ones: speed is the same,
+    and a benchmark machine may be offline."""
+    return "none" if availability(get_spec(model_name)) == "download" else "pretrained"
 
 
 def _timed(fn, repeat: int = 1) -> float:
@@ -74,7 +80,7 @@ def _epoch_runner(model, x, y, prep, params, device, batch, set_mode=None):
 def g1_frozen(model_name: str, images: torch.Tensor, device: torch.device, batch: int) -> dict:
     """Head epochs on cached features vs epochs that run the frozen backbone on every image."""
     spec = get_spec(model_name)
-    backbone, _ = build_backbone(spec)
+    backbone, _ = build_backbone(spec, weights_for(model_name))
     backbone = backbone.to(device).eval().requires_grad_(False)
     if device.type == "cuda":
         backbone.to(memory_format=torch.channels_last)
@@ -108,7 +114,7 @@ def g7_cpu_embedding(model_name: str, images: torch.Tensor, batch: int) -> dict:
     """The frozen path's CPU feature extractor vs PyTorch eager ``model(x)``, same batch and size."""
     spec = get_spec(model_name)
     cpu = torch.device("cpu")
-    backbone, _ = build_backbone(spec)
+    backbone, _ = build_backbone(spec, weights_for(model_name))
     backbone.eval()
     prep = BatchPrep(spec.mean, spec.std, cpu)
     embedder = Embedder(backbone, prep, cpu, images, batch_size=batch)
@@ -183,7 +189,7 @@ def _train_run(data: str, device: str, poll: bool, warm: bool, **overrides) -> R
     if warm:
         worker.keep_warm()
         assert standby.wait_ready(300), "no standby worker became ready"
-    cfg = TrainConfig(data=data, device=device, seed=0, **overrides)
+    cfg = TrainConfig(data=data, device=device, seed=0, weights=weights_for(overrides["model"]), **overrides)
     run = runs.start_run(cfg)
     stop = threading.Event()
     poller = threading.Thread(target=_poll_like_the_train_page, args=(run, stop), daemon=True)

@@ -64,7 +64,7 @@ def _bench_model(name: str, data: str, paths: list[str], large: list[str], devic
     size, batch = 224, (32 if quick else 128)
     images, _ = decode_many(paths, size)
     g1_images = images[: 64 if quick else 2000]
-    results = {"G1": measure.g1_frozen(name, g1_images, device, batch)}
+    results = {"G1": {**measure.g1_frozen(name, g1_images, device, batch), "weights": measure.weights_for(name)}}
     results.update(measure.g2_g4_g6_training(data, name, device, batch if not quick else 16, size,
                                              epochs=3 if quick else 4))
     results["G3"] = measure.g3_precision(name, device, batch, size)
