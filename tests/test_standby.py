@@ -74,3 +74,9 @@ def test_a_job_goes_to_one_live_standby_of_the_current_code(warm, tmp_path):
         for proc in (outdated, current):
             proc.kill()
             proc.wait()
+
+
+def test_an_unclaimed_standby_leaves_after_its_idle_time(warm):
+    proc = subprocess.Popen([sys.executable, "-c", "from tlcore.standby import serve; raise SystemExit(serve(1.0))"])
+    assert proc.wait(timeout=300) == 0
+    assert not list(standby_dir().glob(f"{proc.pid}.*"))  # nothing left that a launcher could claim
