@@ -202,18 +202,16 @@ def _train_run(data: str, device: str, poll: bool, warm: bool, **overrides) -> R
 
 
 def _poll_like_the_train_page(run: RunDir, stop: threading.Event) -> None:
-    """Every 1.5 s, read the run directory and build the Train page's plotly figures."""
-    import pandas as pd
-    import plotly.express as px
+    """Every 1.5 s, read the run directory and build the Train page's figures (its own code)."""
+    from pages import charts
 
     while not stop.wait(1.5):
         rows = runs.history(run)
         runs.progress(run)
         if rows:
-            frame = pd.DataFrame(rows)
-            for metric in ("loss", "accuracy", "precision", "recall"):
-                px.line(frame, x="epoch", y=[f"train_{metric}", f"val_{metric}"]).to_json()
-            px.line(pd.DataFrame(runs.class_history(run)), x="epoch", y="recall", color="class").to_json()
+            for metric in charts.METRICS:
+                charts.curves_figure(rows, metric).to_json()
+            charts.class_recall_figure(runs.class_history(run)).to_json()
 
 
 def _steady_rate(run: RunDir) -> float:

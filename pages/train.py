@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import pandas as pd
-import plotly.express as px
 import streamlit as st
 
-from pages import ui
+from pages import charts, ui
 from pages.strategy import build_config
 from tlcore import runs
 from tlcore.catalog import get_spec
@@ -104,14 +102,11 @@ def _charts(run: RunDir) -> None:
                "check it. When the two lines drift apart, the model is memorising instead of learning.")
     for metrics in (("loss", "accuracy"), ("precision", "recall")):
         for column, metric in zip(st.columns(2), metrics):
-            column.plotly_chart(ui.curves_figure(rows, metric), key=f"curve_{metric}")
-            column.caption(ui.METRICS[metric][1])
-    per_class = pd.DataFrame(runs.class_history(run))
-    if not per_class.empty:
-        fig = px.line(per_class, x="epoch", y="recall", color="class", markers=True,
-                      title="Recall of each class (validation images)")
-        fig.update_layout(height=320, margin=dict(t=40, b=10), yaxis=dict(range=[0, 1.02], tickformat=".0%"))
-        st.plotly_chart(fig, key="curve_per_class")
+            column.plotly_chart(charts.curves_figure(rows, metric), key=f"curve_{metric}")
+            column.caption(charts.METRICS[metric][1])
+    per_class = runs.class_history(run)
+    if per_class:
+        st.plotly_chart(charts.class_recall_figure(per_class), key="curve_per_class")
 
 
 if __name__ == "__main__":

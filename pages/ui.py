@@ -10,9 +10,6 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-import pandas as pd
-import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
 from tlcore import runs, store
@@ -43,12 +40,6 @@ STEPS = (  # the flow, in order: (page module, title, icon)
     ("use", "Use & export", ":material/rocket_launch:"),
     ("runs", "Runs", ":material/history:"),
 )
-METRICS = {  # per-epoch curve -> (title, one-line explanation)
-    "loss": ("Loss", "How wrong the model's guesses are on average; lower is better."),
-    "accuracy": ("Accuracy", "The share of images put in the right class."),
-    "precision": ("Precision", "When the model names a class, how often it is right (averaged over classes)."),
-    "recall": ("Recall", "Of the images of each class, how many the model finds (averaged over classes)."),
-}
 _NEEDS = {DATASET: ("data", "Data", "First bring your labelled images on the Data page.")}
 GENERIC_ERROR = ("Something went wrong on this page. Please try again; if it keeps happening, "
                  "the details are in the studio's log.")
@@ -276,16 +267,3 @@ def pick_trained_run(where: str) -> RunDir | None:
     path = synced_selectbox("Trained model", list(rows), RUN, key=f"pick_run_{where}", format_func=label,
                             help="Which training run's model to look at. Newest first.")
     return RunDir(path)
-
-
-def curves_figure(rows: list[dict], metric: str) -> go.Figure:
-    """One per-epoch measure of a run: the training images against the validation images."""
-    df = pd.DataFrame(rows)
-    names = {f"train_{metric}": "training images", f"val_{metric}": "validation images"}
-    cols = [c for c in names if c in df]
-    fig = px.line(df, x="epoch", y=cols, markers=True, title=METRICS[metric][0])
-    fig.for_each_trace(lambda t: t.update(name=names[t.name]))
-    fig.update_layout(legend_title_text="", yaxis_title="", height=300, margin=dict(t=40, b=10))
-    if metric != "loss":
-        fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
-    return fig
