@@ -62,16 +62,21 @@ def train_one_epoch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, prepare:
                     should_stop: Callable[[], bool] = lambda: False,
                     on_batch: Callable[[int, int], None] | None = None,
                     set_mode: Callable[[], None] | None = None) -> EpochResult:
-    """One pass over ``x`` in a seeded random order; stops early (after a whole batch) on cancel."""
+    """One pass over ``x`` in a seeded random order; stops early (after a whole batch) on cancel.
+
+    Nothing in the loop waits for the GPU: the order and labels sit where ``x`` is, and losses and
+    predictions stay on the device until the epoch ends, so the CPU queues the next step while
+    the GPU computes this one."""
     (set_mode or model.train)()
     start = time.perf_counter()
-    order = torch.randperm(len(x), generator=generator)
-    total_loss, seen, y_true, y_pred = 0.0, 0, [], []
+    order = torch.randperm(len(x), generator=generator).to(x.device)
+    labels = y.to(x.device)
+    losses, targets, preds, seen, stopped = [], [], [], 0, False
     for i in range(0, len(order), batch_size):
         idx = order[i:i + batch_size]
         if len(idx) < 2 and i > 0:  # a batch of one breaks BatchNorm; its image comes next epoch
             break
-        target = y[idx].to(device, non_blocking=True)
+        target = labels[idx].to(device, non_blocking=True)
         inputs = prepare(x[idx], True)
         with autocast(device):
             logits = model(inputs)
@@ -80,26 +85,30 @@ def train_one_epoch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, prepare:
         loss.backward()
         optimizer.step()
         scheduler.step()
-        total_loss += loss.item() * len(idx)
+        losses.append(loss.detach() * len(idx))
+        targets.append(target)
+        preds.append((logits.mean(2) if logits.ndim == 3 else logits).argmax(1))  # K heads: [B, C, K]
         seen += len(idx)
-        y_true += target.tolist()
-        y_pred += (logits.mean(2) if logits.ndim == 3 else logits).argmax(1).tolist()  # K heads: [B, C, K]
         if on_batch:
             on_batch(seen, len(x))
         if should_stop():
-            return EpochResult(total_loss / seen, y_true, y_pred, time.perf_counter() - start, True)
-    return EpochResult(total_loss / max(seen, 1), y_true, y_pred, time.perf_counter() - start, False)
+            stopped = True
+            break
+    total = float(torch.stack(losses).sum()) if losses else 0.0
+    return EpochResult(total / max(seen, 1), torch.cat(targets).tolist() if targets else [],
+                       torch.cat(preds).tolist() if preds else [], time.perf_counter() - start, stopped)
 
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, x: torch.Tensor, prepare: Prepare, batch_size: int,
                    device: torch.device, on_batch: Callable[[int, int], None] | None = None) -> torch.Tensor:
-    """Model outputs for every row of ``x`` in eval mode, as float32 on the CPU."""
+    """Model outputs for every row of ``x`` in eval mode, as float32 on the CPU (gathered on the
+    device and copied once, so the GPU is not waited for after every batch)."""
     model.eval()
     out = []
     for i in range(0, len(x), batch_size):
         with autocast(device):
-            out.append(model(prepare(x[i:i + batch_size], False)).float().cpu())
+            out.append(model(prepare(x[i:i + batch_size], False)).float())
         if on_batch:
             on_batch(min(i + batch_size, len(x)), len(x))
-    return torch.cat(out) if out else torch.empty(0)
+    return torch.cat(out).cpu() if out else torch.empty(0)
