@@ -208,7 +208,7 @@ def _fit(run: RunDir, cfg: TrainConfig, inputs: Inputs, plan: _Plan, device: tor
     net, classes, y_train, y_val = inputs.net, inputs.classes, inputs.train.y, inputs.val.y
     groups = (plan.soup.param_groups(cfg.lr, cfg.weight_decay) if plan.soup is not None
               else param_groups(net, cfg.lr, cfg.backbone_lr_mult, cfg.weight_decay))
-    optimizer = torch.optim.AdamW(groups)
+    optimizer = torch.optim.AdamW(groups, fused=device.type == "cuda")  # one kernel per step on a GPU
     steps = math.ceil(plan.train_size / cfg.batch_size)
     scheduler = warmup_cosine(optimizer, int(cfg.warmup_epochs * steps), cfg.epochs * steps)
     weight = class_weights(y_train, len(classes)).to(device) if cfg.class_weighting else None
