@@ -23,14 +23,15 @@ def resolve_device(choice: str) -> torch.device:
     return torch.device(choice)
 
 
-def place_on_device(images: torch.Tensor, device: torch.device, share: float = 0.25) -> torch.Tensor:
-    """Where a run keeps its decoded uint8 images for the epochs: on the GPU when they take less
-    than ``share`` of its free memory (batches are then sliced there, never copied), else in
-    pinned host memory (asynchronous copies); on a CPU run, where they are."""
+def place_on_device(inputs: torch.Tensor, device: torch.device, share: float = 0.25) -> torch.Tensor:
+    """Where a run keeps its training inputs (decoded images, or cached features) for the epochs:
+    on the GPU when they take less than ``share`` of its free memory (batches are then sliced
+    there, never copied), else in pinned host memory (asynchronous copies); on a CPU run, where
+    they are."""
     if device.type != "cuda":
-        return images
+        return inputs
     free, _ = torch.cuda.mem_get_info(device)
-    return images.to(device) if images.numel() < free * share else images.pin_memory()
+    return inputs.to(device) if inputs.numel() * inputs.element_size() < free * share else inputs.pin_memory()
 
 
 @contextlib.contextmanager

@@ -133,8 +133,8 @@ class _Plan:
         """This epoch's training inputs: with augmented views, a random view of each image."""
         if self.x_train.ndim != 3:
             return self.x_train
-        pick = torch.randint(len(self.x_train), (self.train_size,), generator=generator)
-        return self.x_train[pick, torch.arange(self.train_size)]
+        pick = torch.randint(len(self.x_train), (self.train_size,), generator=generator).to(self.x_train.device)
+        return self.x_train[pick, torch.arange(self.train_size, device=self.x_train.device)]
 
 
 def augmented_views(epochs: int, images: int, feature_dim: int, budget_bytes: float = 2e9) -> int:
@@ -169,6 +169,7 @@ def _plan(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device, s
         x_train = torch.stack(views)
     run.append_event("features", engine=embedder.engine, images=len(x_val) + len(views) * len(inputs.train.x),
                      views=len(views), seconds=time.perf_counter() - start)
+    x_train, x_val = place_on_device(x_train, device), place_on_device(x_val, device)
     return _Plan(soup, x_train, x_val, identity_prep(device), soup.train, soup, embedder)
 
 
