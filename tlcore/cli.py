@@ -234,8 +234,8 @@ def _models(args) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "run": _run, "standby": _standby, "rerun": _rerun, "cancel": _cancel, "predict": _predict,
-            "export": _export, "sweep": _sweep, "curve": _curve, "models": _models}
+COMMANDS = {"train": _train, "run": _run, "standby": _standby, "rerun": _rerun, "cancel": _cancel,
+            "predict": _predict, "export": _export, "sweep": _sweep, "curve": _curve, "models": _models}
 
 
 def main(argv: list[str] | None = None) -> int:

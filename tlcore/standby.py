@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tlcore.atomic import atomic_write_json, read_json
@@ -31,6 +32,16 @@ ENV_VAR = "TLSTUDIO_STANDBY"  # "0" turns warm starts off
 IDLE_SECONDS = 1800.0
 POLL_SECONDS = 0.05
 _log = logging.getLogger(__name__)
+
+
+def _wait_until(condition: Callable[[], bool], seconds: float, poll: float = POLL_SECONDS) -> bool:
+    """Poll ``condition`` until it holds (True) or ``seconds`` have passed (False)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll)
+    return True
 
 
 def enabled() -> bool:
@@ -84,10 +95,8 @@ def hand_over(args: list[str], log_path: Path, wait: float = 2.0) -> int | None:
             continue
         job = path.with_suffix(".job")
         atomic_write_json(job, {"args": args, "log": str(log_path)})
-        deadline = time.monotonic() + wait
-        while job.exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if job.exists() and not pid_alive(pid):  # it died before reading the job: nobody will run it
+        # Unread after ``wait`` and its reader gone: it died before reading the job, nobody will run it.
+        if not _wait_until(lambda: not job.exists(), wait, poll=0.01) and not pid_alive(pid):
             job.unlink(missing_ok=True)
             taken.unlink(missing_ok=True)
             continue
@@ -104,12 +113,7 @@ def shutdown() -> None:
 
 def wait_ready(timeout: float = 120.0) -> bool:
     """Wait until a standby is ready to take a job (for benchmarks and tests)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(path.suffix == ".ready" for _, path in _idle()):
-            return True
-        time.sleep(0.1)
-    return False
+    return _wait_until(lambda: any(path.suffix == ".ready" for _, path in _idle()), timeout, poll=0.1)
 
 
 def _devices_busy() -> bool:
@@ -139,7 +143,8 @@ def prepare() -> None:
     backbone = prepare_backbone(spec)
     example = torch.randint(0, 256, (2, 3, spec.image_size, spec.image_size), dtype=torch.uint8)
     cpu = torch.device("cpu")
-    Embedder(copy.deepcopy(backbone).eval(), BatchPrep(spec.mean, spec.std, cpu), cpu, example, key=(spec.name, spec.image_size))
+    Embedder(copy.deepcopy(backbone).eval(), BatchPrep(spec.mean, spec.std, cpu), cpu, example,
+             key=(spec.name, spec.image_size))
     if torch.cuda.is_available():
         from tlcore.loop import autocast
 
@@ -152,15 +157,6 @@ def prepare() -> None:
         torch.cuda.empty_cache()
 
 
-def _wait_for(path: Path, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not path.exists():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(POLL_SECONDS)
-    return True
-
-
 def serve(idle_seconds: float = IDLE_SECONDS) -> int:
     """The standby's life: prepare, wait for a job (or leave after ``idle_seconds``), run it."""
     pid = os.getpid()
@@ -170,12 +166,12 @@ def serve(idle_seconds: float = IDLE_SECONDS) -> int:
     atomic_write_json(_file(pid, "ready"), {"fingerprint": fingerprint(), "since": time.time()})
     _file(pid, "starting").unlink(missing_ok=True)
     job_path = _file(pid, "job")
-    if not _wait_for(job_path, idle_seconds):
+    if not _wait_until(job_path.exists, idle_seconds):
         try:
             _file(pid, "ready").unlink()
             return 0
         except FileNotFoundError:  # claimed at the last moment: its job is on its way
-            if not _wait_for(job_path, 60.0):
+            if not _wait_until(job_path.exists, 60.0):
                 return 0
     job = read_json(job_path)
     job_path.unlink()
