@@ -195,7 +195,7 @@ def _train_run(data: str, device: str, poll: bool, warm: bool, **overrides) -> R
     poller = threading.Thread(target=_poll_like_the_train_page, args=(run, stop), daemon=True)
     if poll:
         poller.start()
-    while run.status().get("state") in ("queued", "running"):
+    while run.status().active:
         time.sleep(0.2)
     stop.set()
     return run
@@ -216,12 +216,12 @@ def _poll_like_the_train_page(run: RunDir, stop: threading.Event) -> None:
 
 def _steady_rate(run: RunDir) -> float:
     epochs = runs.history(run)
-    assert run.status()["state"] == "finished", run.status()
+    assert run.status().state == "finished", run.status()
     return statistics.median(e["images_per_second"] for e in epochs[1:])
 
 
 def _start_to_first_epoch(run: RunDir) -> float:
-    return run.events("epoch")[0]["time"] - run.read_config()["created"]
+    return run.epochs()[0].time - run.record().created
 
 
 def g2_g4_g6_training(data: str, model_name: str, device: torch.device, batch: int, size: int,

@@ -10,6 +10,7 @@ from tlcore.errors import TLError
 
 AUGMENTS = ("none", "light", "strong")
 DEVICES = ("auto", "cpu", "cuda")
+EVALUATIONS = ("cv", "holdout")
 AUTO = "auto"
 
 
@@ -32,6 +33,10 @@ class TrainConfig:
         early_stopping: stop after this many epochs without a better validation loss (0: never).
         class_weighting: weigh the loss so rare classes count as much as common ones.
         image_size: input size in pixels (0: the model's own).
+        evaluation: how the score is estimated from the labelled images: "cv" (k-fold
+            cross-validation over all of them, then a final model trained on all; frozen network
+            only), "holdout" (a validation split) or "auto" (the recommender's choice).
+        folds: the k of k-fold cross-validation.
     """
 
     data: str
@@ -53,6 +58,8 @@ class TrainConfig:
     label_smoothing: float = 0.1
     image_size: int = 0
     val_fraction: float = 0.2
+    evaluation: str = AUTO
+    folds: int = 5
     seed: int = 0
     device: str = AUTO
 
@@ -81,13 +88,18 @@ class TrainConfig:
                f"Image size must be 0 (the model's own) or between 32 and 1024 pixels, not {self.image_size!r}.")
         _check(_num(self.val_fraction) and 0.05 <= self.val_fraction <= 0.5,
                f"The validation share must be between 0.05 and 0.5, not {self.val_fraction!r}.")
+        _check(self.evaluation in EVALUATIONS + (AUTO,),
+               f"Evaluation must be cv (cross-validation), holdout or auto, not {self.evaluation!r}.")
+        _check(isinstance(self.folds, int) and not isinstance(self.folds, bool) and 2 <= self.folds <= 20,
+               f"Cross-validation folds must be a whole number from 2 to 20, not {self.folds!r}.")
         _check(isinstance(self.seed, int) and not isinstance(self.seed, bool), "The seed must be a whole number.")
         _check(self.device in DEVICES, f"Device must be auto, cpu or cuda, not {self.device!r}.")
 
     @property
     def is_resolved(self) -> bool:
         """True when no choice is left to the recommender."""
-        return self.trainable_stages != AUTO and self.epochs is not None and self.augment != AUTO
+        return (self.trainable_stages != AUTO and self.epochs is not None and self.augment != AUTO
+                and self.evaluation != AUTO)
 
     def to_json(self) -> dict:
         """A plain dict, ready for ``json.dumps``."""

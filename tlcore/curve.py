@@ -32,7 +32,8 @@ def subset(ds: Dataset, fraction: float, seed: int) -> Dataset:
 
 def learning_curve(base: TrainConfig, out: Path, fractions: tuple[float, ...] = FRACTIONS) -> list[dict]:
     """Train ``base`` on growing shares of the training images; ``out/curve.json`` holds one row
-    per share with images per class, accuracy and each class's recall on the shared validation set."""
+    per share with images per class, accuracy and each class's recall on the shared validation set
+    (a validation split, not cross-validation, so that every share is scored on the same images)."""
     out = Path(out)
     ds = assign_splits(load_source(base.data, datasets_dir()), base.val_fraction, base.seed)
     rows: list[dict] = []
@@ -41,12 +42,13 @@ def learning_curve(base: TrainConfig, out: Path, fractions: tuple[float, ...] = 
         folder = out / f"{round(fraction * 100)}pct"
         (folder / "data").mkdir(parents=True, exist_ok=True)
         part.save(folder / "data")
-        run = create_run(base.with_(data=str(folder / "data")), folder / "run")
+        run = create_run(base.with_(data=str(folder / "data"), evaluation="holdout"), folder / "run")
         state = execute(run.path)
-        val = (read_json(run.metrics_path) or {}).get("val", {})
+        metrics = run.metrics()
+        val = metrics.val if metrics else None
         rows.append({"fraction": fraction, "images_per_class": part.counts("train"), "state": state,
-                     "accuracy": val.get("accuracy"),
-                     "recall": {c: s["recall"] for c, s in val.get("per_class", {}).items()},
+                     "accuracy": val.accuracy if val else None,
+                     "recall": {c: s["recall"] for c, s in val.per_class.items()} if val else {},
                      "run": str(run.path)})
         atomic_write_json(out / "curve.json", rows)
     return rows

@@ -13,6 +13,7 @@ from tlcore.augment import BatchPrep
 from tlcore.bundle import load_bundle
 from tlcore.catalog import get_spec
 from tlcore.images import load_square_uint8
+from tlcore.rundir import RunDir
 
 
 def _tokens_to_map(tokens: torch.Tensor) -> torch.Tensor:
@@ -35,7 +36,7 @@ def gradcam(run_dir: str | Path, image_path: str | Path, target: int | None = No
             ) -> tuple[np.ndarray, np.ndarray, str]:
     """The image as the model saw it (uint8 HxWx3), a heatmap (float32 HxW in 0..1) of the regions
     that drove the score of ``target`` (default: the predicted class), and the predicted class."""
-    net, meta = load_bundle(Path(run_dir) / "bundle")
+    net, meta = load_bundle(RunDir(run_dir).bundle_path)
     spec = get_spec(meta["model"])
     image = load_square_uint8(image_path, meta["image_size"])
     x = BatchPrep(meta["mean"], meta["std"], torch.device("cpu"))(image[None])

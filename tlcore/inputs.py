@@ -3,7 +3,7 @@ starting network (pretrained, from scratch, a user's weights, or an earlier run'
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -18,6 +18,7 @@ from tlcore.errors import TLError
 from tlcore.images import decode_many
 from tlcore.net import Net, build_backbone
 from tlcore.progress import Throttle
+from tlcore.record import DatasetRef
 from tlcore.rundir import RunDir
 from tlcore.workspace import datasets_dir
 
@@ -46,23 +47,39 @@ class Inputs:
     net: Net
     imagenet: nn.Module | None  # the pretrained ImageNet classifier, when there is one
     prep: BatchPrep  # evaluation-time preprocessing (no augmentation)
+    given_val: bool  # the data came with its own validation folder
 
 
-def _dataset(run: RunDir, cfg: TrainConfig) -> Dataset:
-    """The run's dataset and split: from dataset.json when resuming, else loaded and split now."""
+def _concat(a: Part, b: Part) -> Part:
+    return Part(torch.cat([a.x, b.x]), torch.cat([a.y, b.y]), a.files + b.files)
+
+
+def use_all_for_training(run: RunDir, inputs: Inputs) -> Inputs:
+    """Cross-validation: every labelled image trains (and is scored out of fold), none is set
+    aside; the run's dataset.json says so too."""
+    if len(inputs.val.y):
+        ds = Dataset.load(run.dataset_path)
+        ds.with_items([replace(i, split="train") if i.split == "val" else i for i in ds.items]).save(run.dataset_path)
+    empty = Part(inputs.val.x[:0], inputs.val.y[:0], [])
+    return replace(inputs, train=_concat(inputs.train, inputs.val), val=empty)
+
+
+def _dataset(run: RunDir, cfg: TrainConfig) -> tuple[Dataset, bool]:
+    """The run's dataset and split (from dataset.json when resuming, else loaded and split now),
+    and whether the data came with its own validation images."""
     if run.dataset_path.is_file():
-        return Dataset.load(run.dataset_path)
+        ds = Dataset.load(run.dataset_path)
+        return ds, any(i.split == "val" for i in ds.items)
     run.set_status("running", message="Checking the images")
     ds = load_source(cfg.data, datasets_dir())
+    given_val = any(i.split == "val" for i in ds.items)
     ds = assign_splits(ds, cfg.val_fraction, cfg.seed)
     check_trainable(ds)
     ds.save(run.dataset_path)
-    record = run.read_config()
-    record["dataset"] = {"id": ds.id, "name": ds.name, "classes": ds.classes}
-    run.write_config(record)
+    run.write_record(replace(run.record(), dataset=DatasetRef(ds.id, ds.name, ds.classes)))
     run.append_event("dataset", id=ds.id, classes=ds.classes, train=ds.counts("train"),
-                     val=ds.counts("val"), skipped=len(ds.skipped))
-    return ds
+                     val=ds.counts("val"), test=ds.counts("test"), skipped=len(ds.skipped))
+    return ds, given_val
 
 
 def _decode(run: RunDir, items: list[Item], classes: list[str], size: int, what: str) -> Part:
@@ -78,23 +95,25 @@ def _decode(run: RunDir, items: list[Item], classes: list[str], size: int, what:
     return Part(x, y, [it.path for it in kept])
 
 
-def _test_part(run: RunDir, cfg: TrainConfig, classes: list[str], size: int) -> Part | None:
-    if not cfg.test_data:
-        return None
-    test = load_source(cfg.test_data, datasets_dir())
-    unknown = sorted(set(test.classes) - set(classes))
-    if unknown:
-        raise TLError(f"The test images have classes the model is not trained on: {', '.join(unknown)}. "
-                      "Use the same class folder names as in the training data.")
-    if not test.items:
-        raise TLError(f"No usable test images were found in {cfg.test_data}.")
-    return _decode(run, test.items, classes, size, "test")
+def _test_part(run: RunDir, cfg: TrainConfig, ds: Dataset, size: int) -> Part | None:
+    """Every held-out test image: the dataset's own test folder and the ``test_data`` set."""
+    items = ds.subset("test")
+    if cfg.test_data:
+        test = load_source(cfg.test_data, datasets_dir())
+        unknown = sorted(set(test.classes) - set(ds.classes))
+        if unknown:
+            raise TLError(f"The test images have classes the model is not trained on: {', '.join(unknown)}. "
+                          "Use the same class folder names as in the training data.")
+        if not test.items:
+            raise TLError(f"No usable test images were found in {Path(cfg.test_data).name}.")
+        items += test.items
+    return _decode(run, items, ds.classes, size, "test") if items else None
 
 
 def load_inputs(run: RunDir, cfg: TrainConfig, device: torch.device) -> Inputs:
     """Load the data and the starting network for ``cfg``."""
-    ds = _dataset(run, cfg)
-    parent = read_bundle_meta(Path(cfg.init_from) / "bundle") if cfg.init_from else None
+    ds, given_val = _dataset(run, cfg)
+    parent = read_bundle_meta(RunDir(cfg.init_from).bundle_path) if cfg.init_from else None
     spec = get_spec(parent["model"] if parent else cfg.model)
     size = cfg.image_size or (parent["image_size"] if parent else spec.image_size)
     if spec.fixed_size and size != spec.image_size:
@@ -103,7 +122,7 @@ def load_inputs(run: RunDir, cfg: TrainConfig, device: torch.device) -> Inputs:
     classes = ds.classes
     train = _decode(run, ds.subset("train"), classes, size, "training")
     val = _decode(run, ds.subset("val"), classes, size, "validation")
-    test = _test_part(run, cfg, classes, size)
+    test = _test_part(run, cfg, ds, size)
     run.set_status("running", message="Loading the pretrained model")
     if parent:
         net, imagenet = _from_run(Path(cfg.init_from), classes), None
@@ -111,13 +130,13 @@ def load_inputs(run: RunDir, cfg: TrainConfig, device: torch.device) -> Inputs:
         backbone, imagenet = build_backbone(spec, cfg.weights, size)
         net = Net(backbone, spec.feature_dim, len(classes))
     prep = BatchPrep(spec.mean, spec.std, device, "none", size)
-    return Inputs(spec, classes, size, train, val, test, net.to(device), imagenet, prep)
+    return Inputs(spec, classes, size, train, val, test, net.to(device), imagenet, prep, given_val)
 
 
 def _from_run(folder: Path, classes: list[str]) -> Net:
     """An earlier run's network with a head for ``classes``: rows of classes it already knew
     are kept, new classes start fresh, classes no longer present are dropped."""
-    old, meta = load_bundle(folder / "bundle")
+    old, meta = load_bundle(RunDir(folder).bundle_path)
     spec = get_spec(meta["model"])
     net = Net(old.backbone, spec.feature_dim, len(classes))
     old_linear, new_linear = old.head[-1], net.head[-1]

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from tlcore.config import TrainConfig
+from tlcore.soup import EachHeadLoss
+
 Prepare = Callable[[torch.Tensor, bool], torch.Tensor]
 
 
@@ -45,6 +48,28 @@ def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     counts = torch.bincount(labels, minlength=num_classes).float().clamp(min=1)
     w = counts.sum() / (num_classes * counts)
     return w / w.mean()
+
+
+def recipe(groups: list[dict], cfg: TrainConfig, y_train: torch.Tensor, train_size: int, num_classes: int,
+           device: torch.device):
+    """The optimiser, schedule and loss every training of a run uses (the final model and each
+    cross-validation fold alike): AdamW, warm-up then cosine per batch, weighted and smoothed loss."""
+    optimizer = torch.optim.AdamW(groups, fused=device.type == "cuda")  # one kernel per step on a GPU
+    steps = math.ceil(train_size / cfg.batch_size)
+    scheduler = warmup_cosine(optimizer, int(cfg.warmup_epochs * steps), cfg.epochs * steps)
+    weight = class_weights(y_train, num_classes).to(device) if cfg.class_weighting else None
+    loss_fn = EachHeadLoss(nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing))
+    return optimizer, scheduler, loss_fn
+
+
+def pick_views(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """An epoch's inputs from augmented views [V, N, ...]: one random view of each image
+    (plain inputs [N, ...] are returned as they are)."""
+    if x.ndim != 3:
+        return x
+    n = x.shape[1]
+    pick = torch.randint(len(x), (n,), generator=generator).to(x.device)
+    return x[pick, torch.arange(n, device=x.device)]
 
 
 @dataclass

@@ -3,16 +3,21 @@ much augmentation, with the reasons in plain words."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
 
+from tlcore.config import TrainConfig
+from tlcore.errors import TLError
 from tlcore.loop import Prepare, predict_logits
 
 # Mean top-1 ImageNet confidence of a pretrained model on everyday photos is roughly 0.4-0.8;
 # on drawings, X-rays, spectrograms or tiny greyscale crops it falls to about 0.1-0.3.
 NATURAL_THRESHOLD = 0.35
+# Below this many images in the smallest class, a validation split both costs training images and
+# gives a score that moves by several points from one seed to the next; cross-validation does neither.
+CV_BELOW = 100
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,7 @@ class Recommendation:
     augment: str
     naturalness: float | None
     reason: str
+    evaluation: str = "holdout"
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -54,7 +60,7 @@ def recommend(images_per_class: dict[str, int], natural: float | None, num_stage
              else "look different from the everyday photos the model was trained on")
     if smallest < 40:
         stages, epochs = 0, 40
-        why = (f"The smallest class has {smallest} training images. With so few, retraining the "
+        why = (f"The smallest class has {smallest} images. With so few, retraining the "
                "network would memorise them, so only a new final layer is trained on top of the "
                "frozen pretrained network (feature extraction).")
     elif smallest < 300:
@@ -78,6 +84,30 @@ def recommend(images_per_class: dict[str, int], natural: float | None, num_stage
     if natural is not None:
         reason += f" The pretrained model's confidence on your images is {natural:.0%}: they {looks}."
     return Recommendation(stages, epochs, augment, None if natural is None else round(natural, 4), reason)
+
+
+def choose_evaluation(rec: Recommendation, cfg: TrainConfig, frozen: bool, images_per_class: dict[str, int],
+                      given_val: bool) -> Recommendation:
+    """How the score is estimated, with why: cross-validation over all labelled images for a frozen
+    network on small data (the head trains in milliseconds, so k folds cost little), a validation
+    split otherwise. ``cfg`` is the resolved TrainConfig; its ``evaluation`` may be forced."""
+    smallest = min(images_per_class.values())
+    if cfg.evaluation == "cv" and not frozen:
+        raise TLError("Cross-validation trains the model once per fold, so it is offered only when the "
+                      "pretrained network stays frozen (0 stages trained). Train 0 stages, or choose "
+                      "'validation split' as the evaluation.")
+    auto = cfg.evaluation == "auto"
+    cv = cfg.evaluation == "cv" or (auto and frozen and smallest < CV_BELOW and not given_val and not cfg.init_from)
+    k = min(cfg.folds, smallest)
+    if cv:
+        how = (f"All {sum(images_per_class.values())} labelled images train the final model; its score is "
+               f"estimated by {k}-fold cross-validation: each image is scored by a model trained without it.")
+    elif given_val:
+        how = "Your own validation images check the model."
+    else:
+        how = (f"About {cfg.val_fraction:.0%} of each class's images are kept aside to check the model "
+               "(validation images); the rest train it.")
+    return replace(rec, evaluation="cv" if cv else "holdout", reason=f"{rec.reason} {how}")
 
 
 def dataset_naturalness(data: str, model: str, sample: int = 32, seed: int = 0) -> float | None:

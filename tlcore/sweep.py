@@ -10,6 +10,7 @@ from tlcore.atomic import atomic_write_json, read_json
 from tlcore.catalog import get_spec
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
+from tlcore.rundir import RunDir
 from tlcore.train import create_run, execute
 from tlcore.worker import launch_detached
 from tlcore.workspace import sweeps_dir
@@ -35,23 +36,26 @@ def _row(cfg: TrainConfig, folder: Path, depth: int, scratch: bool) -> dict:
     start = time.perf_counter()
     state = execute(create_run(cfg, folder).path)
     seconds = time.perf_counter() - start
-    val = (read_json(folder / "metrics.json") or {}).get("val")
+    metrics = RunDir(folder).metrics()
+    val = metrics.val if metrics else None
     label = "from scratch (random weights), all stages" if scratch else (
         "feature extraction (frozen network)" if depth == 0 else f"pretrained, last {depth} stage(s) trained")
     return {"strategy": label, "depth": depth, "from_scratch": scratch, "state": state,
-            "accuracy": val["accuracy"] if val else None, "f1_macro": val["f1_macro"] if val else None,
+            "accuracy": val.accuracy if val else None, "f1_macro": val.f1_macro if val else None,
             "seconds": round(seconds, 2), "run": str(folder)}
 
 
 def sweep(base: TrainConfig, depths: list[int], from_scratch: bool, out: Path) -> list[dict]:
-    """Train ``base`` once per depth (and from scratch), writing ``out/summary.json`` as it goes."""
+    """Train ``base`` once per depth (and from scratch), writing ``out/summary.json`` as it goes.
+    Every depth is scored on the same validation images (cross-validation is for frozen networks
+    only, and would make the depths incomparable)."""
     out = Path(out)
     if (out / "summary.json").exists() and not (out / "request.json").exists():
         raise TLError(f"{out} already holds a sweep. Choose a new folder.")
     plan = [(d, False) for d in depths] + ([(len(get_spec(base.model).stages), True)] if from_scratch else [])
     rows: list[dict] = []
     for depth, scratch in plan:
-        cfg = base.with_(trainable_stages=depth, weights="none" if scratch else base.weights)
+        cfg = base.with_(trainable_stages=depth, weights="none" if scratch else base.weights, evaluation="holdout")
         rows.append(_row(cfg, out / ("scratch" if scratch else f"depth-{depth}"), depth, scratch))
         atomic_write_json(out / "summary.json", rows)
     return rows

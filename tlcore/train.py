@@ -7,14 +7,12 @@ folder to resume from its checkpoint.
 
 from __future__ import annotations
 
-import io
-import json
 import math
 import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -22,22 +20,25 @@ from torch import nn
 
 from tlcore import environment
 from tlcore.augment import BatchPrep
+from tlcore.checkpoint import clone_state, load_checkpoint, save_checkpoint
 from tlcore.config import TrainConfig
+from tlcore.crossval import out_of_fold_logits
 from tlcore.devices import device_slot, place_on_device, resolve_device
 from tlcore.embed import Embedder
 from tlcore.errors import TLError
 from tlcore.freeze import apply_freeze, backbone_is_frozen, param_groups, resolve_trainable, set_train_mode
-from tlcore.inputs import Inputs, load_inputs
-from tlcore.loop import class_weights, identity_prep, predict_logits, train_one_epoch, warmup_cosine
+from tlcore.inputs import Inputs, load_inputs, use_all_for_training
+from tlcore.loop import identity_prep, pick_views, predict_logits, recipe, train_one_epoch
 from tlcore.metrics import classification_metrics
 from tlcore.progress import Throttle
-from tlcore.recommend import naturalness, recommend
-from tlcore.report import finish_run
-from tlcore.soup import EachHeadLoss, HeadSoup
-from tlcore.atomic import atomic_write_bytes
+from tlcore.recommend import choose_evaluation, naturalness, recommend
+from tlcore.record import EpochEvent, RunRecord, SplitMetrics
+from tlcore.report import Scored, finish_run
 from tlcore.rundir import Heartbeat, RunDir
+from tlcore.soup import HeadSoup
 
 MAX_VIEWS = 8
+RISING_EPOCHS = 3  # epochs in a row with the training loss above its start that count as diverging
 
 
 def create_run(cfg: TrainConfig, run_dir: str | Path, parent: str = "") -> RunDir:
@@ -51,8 +52,8 @@ def create_run(cfg: TrainConfig, run_dir: str | Path, parent: str = "") -> RunDi
         if not Path(path).exists():
             raise TLError(f"{path} does not exist. Check the path, or choose the images again.")
     run.path.mkdir(parents=True, exist_ok=True)
-    run.write_config({"config": cfg.to_json(), "requested": cfg.to_json(), "parent": parent or cfg.init_from,
-                      "environment": environment.describe(), "created": time.time()})
+    run.write_record(RunRecord(config=cfg, requested=cfg, created=time.time(), environment=environment.describe(),
+                               parent=parent or cfg.init_from))
     run.set_status("queued", message="Waiting to start")
     return run
 
@@ -61,9 +62,7 @@ def execute(run_dir: str | Path) -> str:
     """Train (or resume) the run in ``run_dir``; returns its final state. Never leaves the
     status as running: errors become "failed" with a message, cancels become "cancelled"."""
     run = RunDir(run_dir)
-    if not run.exists():
-        raise TLError(f"{run.path} is not a run folder (no config.json).")
-    cfg = TrainConfig.from_json(run.read_config()["config"])
+    cfg = run.record().config
     try:
         device = resolve_device(cfg.device)
         waiting = lambda: run.set_status("queued", message=f"Waiting for the {device.type.upper()}: "
@@ -95,16 +94,19 @@ def _resolve(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device
         order = torch.randperm(len(inputs.train.x), generator=torch.Generator().manual_seed(cfg.seed))
         natural = naturalness(inputs.net.backbone, inputs.imagenet, inputs.train.x[order[:32]],
                               inputs.prep, device)
-    counts = inputs.train.class_counts(inputs.classes)
-    rec = recommend(counts, natural, len(inputs.spec.stages), gpu=device.type == "cuda")
+    labelled = {c: inputs.train.class_counts(inputs.classes)[c] + inputs.val.class_counts(inputs.classes)[c]
+                for c in inputs.classes}
+    rec = recommend(labelled, natural, len(inputs.spec.stages), gpu=device.type == "cuda")
     resolved = cfg.with_(
         trainable_stages=rec.trainable_stages if cfg.trainable_stages == "auto" else cfg.trainable_stages,
         epochs=cfg.epochs or rec.epochs,
         augment=rec.augment if cfg.augment == "auto" else cfg.augment,
     )
-    record = run.read_config()
-    record.update(config=resolved.to_json(), recommendation=rec.to_json())
-    run.write_config(record)
+    stages = resolve_trainable(resolved.trainable_stages, len(inputs.spec.stages))
+    frozen = backbone_is_frozen(inputs.spec, stages, resolved.train_bn)
+    rec = choose_evaluation(rec, resolved, frozen, labelled, given_val=inputs.given_val)
+    resolved = resolved.with_(evaluation=rec.evaluation)
+    run.write_record(replace(run.record(), config=resolved, recommendation=rec.to_json()))
     run.append_event("recommendation", **rec.to_json())
     return resolved
 
@@ -120,6 +122,7 @@ class _Plan:
     set_mode: Callable[[], None]
     soup: HeadSoup | None = None  # heads trained side by side on a frozen backbone
     embedder: Embedder | None = None  # set on the fast path: inputs are cached features
+    oof: torch.Tensor | None = None  # cross-validation: out-of-fold logits [epochs, N, C]
 
     @property
     def fast(self) -> bool:
@@ -128,13 +131,6 @@ class _Plan:
     @property
     def train_size(self) -> int:
         return self.x_train.shape[1] if self.x_train.ndim == 3 else len(self.x_train)
-
-    def epoch_inputs(self, generator: torch.Generator) -> torch.Tensor:
-        """This epoch's training inputs: with augmented views, a random view of each image."""
-        if self.x_train.ndim != 3:
-            return self.x_train
-        pick = torch.randint(len(self.x_train), (self.train_size,), generator=generator).to(self.x_train.device)
-        return self.x_train[pick, torch.arange(self.train_size, device=self.x_train.device)]
 
 
 def augmented_views(epochs: int, images: int, feature_dim: int, budget_bytes: float = 2e9) -> int:
@@ -170,114 +166,151 @@ def _plan(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device, s
     run.append_event("features", engine=embedder.engine, images=len(x_val) + len(views) * len(inputs.train.x),
                      views=len(views), seconds=time.perf_counter() - start)
     x_train, x_val = place_on_device(x_train, device), place_on_device(x_val, device)
-    return _Plan(soup, x_train, x_val, identity_prep(device), soup.train, soup, embedder)
+    oof = None
+    if cfg.evaluation == "cv":
+        on_fold = lambda f, k: run.set_status("running", message=f"Cross-validation: scoring fold {f} of {k}")
+        oof = out_of_fold_logits(x_train, inputs.train.y, len(inputs.classes), cfg, device, on_fold,
+                                 run.cancel_requested)
+    return _Plan(soup, x_train, x_val, identity_prep(device), soup.train, soup, embedder, oof)
 
 
 def _train(run: RunDir, cfg: TrainConfig, device: torch.device) -> str:
     torch.manual_seed(cfg.seed)
     inputs = load_inputs(run, cfg, device)
     cfg = _resolve(run, cfg, inputs, device)
+    if cfg.evaluation == "cv":
+        inputs = use_all_for_training(run, inputs)
     stages = resolve_trainable(cfg.trainable_stages, len(inputs.spec.stages))
     apply_freeze(inputs.net, inputs.spec, stages, cfg.train_bn)
     if device.type == "cuda":
         inputs.net.to(memory_format=torch.channels_last)
     plan = _plan(run, cfg, inputs, device, stages)
+    if plan.oof is None and cfg.evaluation == "cv":
+        run.set_status("cancelled", message="Stopped before the first epoch finished; no model was saved.")
+        return "cancelled"
     outcome = _fit(run, cfg, inputs, plan, device)
-    if outcome["state"] is None:
+    if outcome.failure:
+        raise TLError(outcome.failure)
+    if outcome.state is None:
         run.set_status("cancelled", message="Stopped before the first epoch finished; no model was saved.")
         return "cancelled"
     # A completed schedule ends annealed, so its final weights are kept; a run stopped early keeps
-    # its best epoch (lowest validation loss), which on a tiny validation set is a noisier choice.
-    plan.model.load_state_dict(outcome["state"])
+    # its best epoch (lowest held-out loss), which on a tiny validation set is a noisier choice.
+    plan.model.load_state_dict(outcome.state)
     if plan.soup is not None:
         plan.soup.collapse_into(inputs.net.head)
     run.set_status("running", message="Evaluating and saving the model")
-    val_logits = predict_logits(plan.model, plan.x_val, plan.prep, cfg.batch_size, device)
-    test_logits = None
+    if plan.oof is not None:
+        held = Scored("cv", plan.oof[outcome.epoch - 1], inputs.train.y, inputs.train.files)
+    else:
+        held = Scored("val", predict_logits(plan.model, plan.x_val, plan.prep, cfg.batch_size, device),
+                      inputs.val.y, inputs.val.files)
+    test = None
     if inputs.test is not None:
+        run.set_status("running", message=f"Scoring the {len(inputs.test.y)} test images")
         test_x = plan.embedder(inputs.test.x, Throttle(run, "test").batch) if plan.fast else inputs.test.x
-        test_logits = predict_logits(plan.model, test_x, plan.prep, cfg.batch_size, device)
-    finish_run(run, cfg, inputs, val_logits, test_logits, stages, kept_epoch=outcome["epoch"])
-    state = "cancelled" if outcome["cancelled"] else "finished"
-    run.set_status(state, message="Stopped; the best model so far was kept" if outcome["cancelled"] else
-                   "Stopped early: validation loss stopped improving" if outcome["early"] else "Finished")
+        test = Scored("test", predict_logits(plan.model, test_x, plan.prep, cfg.batch_size, device),
+                      inputs.test.y, inputs.test.files)
+    finish_run(run, cfg, inputs, held, test, stages, outcome.epoch, outcome.warnings)
+    state = "cancelled" if outcome.cancelled else "finished"
+    message = ("Stopped; the best model so far was kept" if outcome.cancelled else
+               "Stopped early: the held-out loss stopped improving" if outcome.early else "Finished")
+    run.set_status(state, message=" ".join([message] + outcome.warnings))
     return state
 
 
-def _fit(run: RunDir, cfg: TrainConfig, inputs: Inputs, plan: _Plan, device: torch.device) -> dict:
+@dataclass
+class _Outcome:
+    """How the epoch loop ended, and the weights to keep."""
+
+    state: dict | None = None
+    epoch: int = 0
+    cancelled: bool = False
+    early: bool = False
+    failure: str = ""  # set when training diverged before learning anything useful
+    warnings: list[str] = field(default_factory=list)
+
+
+def _diverging(loss: float, epoch: int, best: dict) -> str:
+    """Why training is diverging, in words, or "" while it is not."""
+    if not math.isfinite(loss):
+        return f"the training loss became too large to compute in epoch {epoch}"
+    best.setdefault("start_loss", loss)
+    best["rising"] = best.get("rising", 0) + 1 if epoch > 1 and loss > best["start_loss"] else 0
+    if best["rising"] >= RISING_EPOCHS:
+        return f"the training loss grew above where it started for {RISING_EPOCHS} epochs in a row"
+    return ""
+
+
+def _fit(run: RunDir, cfg: TrainConfig, inputs: Inputs, plan: _Plan, device: torch.device) -> _Outcome:
     """The epoch loop. Returns the weights to keep and why the loop ended."""
-    net, classes, y_train, y_val = inputs.net, inputs.classes, inputs.train.y, inputs.val.y
+    net, classes, y_train = inputs.net, inputs.classes, inputs.train.y
+    y_held = y_train if plan.oof is not None else inputs.val.y
     groups = (plan.soup.param_groups(cfg.lr, cfg.weight_decay) if plan.soup is not None
               else param_groups(net, cfg.lr, cfg.backbone_lr_mult, cfg.weight_decay))
-    optimizer = torch.optim.AdamW(groups, fused=device.type == "cuda")  # one kernel per step on a GPU
-    steps = math.ceil(plan.train_size / cfg.batch_size)
-    scheduler = warmup_cosine(optimizer, int(cfg.warmup_epochs * steps), cfg.epochs * steps)
-    weight = class_weights(y_train, len(classes)).to(device) if cfg.class_weighting else None
-    loss_fn = EachHeadLoss(nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing))
+    optimizer, scheduler, loss_fn = recipe(groups, cfg, y_train, plan.train_size, len(classes), device)
     generator = torch.Generator().manual_seed(cfg.seed)
-    ck = _load_checkpoint(run, plan.model, optimizer, scheduler, generator)
-    best = {k: ck.get(k, v) for k, v in (("best_loss", math.inf), ("best_state", None), ("best_epoch", 0), ("bad", 0))}
-    keep = lambda: _clone(plan.model.state_dict())
+    ck = load_checkpoint(run, plan.model, optimizer, scheduler, generator)
+    best = {"best_loss": math.inf, "best_state": None, "best_epoch": 0, "best_accuracy": 0.0, "bad": 0}
+    best.update({k: v for k, v in ck.items() if k in best or k in ("start_loss", "rising")})
+    keep = lambda: clone_state(plan.model.state_dict())
     throttle = Throttle(run, "train", epochs=cfg.epochs)
-    end = {"cancelled": False, "early": False}
+    out = _Outcome()
+    held_out = "cv" if plan.oof is not None else "val"
     for epoch in range(ck.get("epoch", 0) + 1, cfg.epochs + 1):
         run.set_status("running", message=f"Training: epoch {epoch} of {cfg.epochs}", epoch=epoch)
         throttle.epoch = epoch
-        res = train_one_epoch(plan.model, plan.epoch_inputs(generator), y_train, plan.prep, loss_fn, optimizer, scheduler,
-                              cfg.batch_size, generator, device, run.cancel_requested, throttle.batch, plan.set_mode)
+        res = train_one_epoch(plan.model, pick_views(plan.x_train, generator), y_train, plan.prep, loss_fn,
+                              optimizer, scheduler, cfg.batch_size, generator, device, run.cancel_requested,
+                              throttle.batch, plan.set_mode)
         if res.stopped:
-            end["cancelled"] = True
+            out.cancelled = True
             break
-        val_logits = predict_logits(plan.model, plan.x_val, plan.prep, cfg.batch_size, device)
-        val_loss = float(nn.functional.cross_entropy(val_logits, y_val))
-        event = dict(epoch=epoch, epochs=cfg.epochs, lr=optimizer.param_groups[0]["lr"], seconds=res.seconds,
-                     train=classification_metrics(res.y_true, res.y_pred, classes, res.loss),
-                     val=classification_metrics(y_val.tolist(), val_logits.argmax(1).tolist(), classes, val_loss),
-                     images_per_second=len(res.y_true) / max(res.seconds, 1e-9), fast_path=plan.fast)
+        why = _diverging(res.loss, epoch, best)
+        if why and not math.isfinite(res.loss):
+            return _diverged(out, best, why, y_held, cfg)
+        val_logits = (plan.oof[epoch - 1] if plan.oof is not None
+                      else predict_logits(plan.model, plan.x_val, plan.prep, cfg.batch_size, device))
+        val_loss = float(nn.functional.cross_entropy(val_logits, y_held))
+        val = classification_metrics(y_held.tolist(), val_logits.argmax(1).tolist(), classes, val_loss)
+        event = EpochEvent(epoch=epoch, epochs=cfg.epochs, lr=optimizer.param_groups[0]["lr"], seconds=res.seconds,
+                           train=SplitMetrics(**classification_metrics(res.y_true, res.y_pred, classes, res.loss)),
+                           val=SplitMetrics(**val), images_per_second=len(res.y_true) / max(res.seconds, 1e-9),
+                           fast_path=plan.fast, held_out=held_out)
         if val_loss < best["best_loss"]:
-            best.update(best_loss=val_loss, best_state=keep(), best_epoch=epoch, bad=0)
+            best.update(best_loss=val_loss, best_state=keep(), best_epoch=epoch, bad=0,
+                        best_accuracy=val["accuracy"])
         else:
             best["bad"] += 1
+        payload = {k: v for k, v in event.to_json().items() if k not in ("type", "time")}
         # Checkpoint first: an epoch event then always has its checkpoint behind it.
-        _save_checkpoint(run, plan.model, optimizer, scheduler, generator, epoch, best, event)
-        run.append_event("epoch", **event)
-        end["cancelled"] = run.cancel_requested()
-        end["early"] = bool(cfg.early_stopping) and best["bad"] >= cfg.early_stopping
-        if end["early"]:
+        save_checkpoint(run, plan.model, optimizer, scheduler, generator, epoch, best, payload)
+        run.append_epoch(event)
+        if why:
+            return _diverged(out, best, why, y_held, cfg)
+        out.cancelled = run.cancel_requested()
+        out.early = bool(cfg.early_stopping) and best["bad"] >= cfg.early_stopping
+        if out.early:
             run.append_event("early_stop", epoch=epoch, patience=cfg.early_stopping)
-        if end["cancelled"] or end["early"]:
+        if out.cancelled or out.early:
             break
     else:
         if best["best_state"] is not None:
-            return {**end, "state": keep(), "epoch": cfg.epochs}
-    return {**end, "state": best["best_state"], "epoch": best["best_epoch"]}
+            out.state, out.epoch = keep(), cfg.epochs
+            return out
+    out.state, out.epoch = best["best_state"], best["best_epoch"]
+    return out
 
 
-def _clone(state: dict) -> dict:
-    return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
-
-
-def _save_checkpoint(run: RunDir, model, optimizer, scheduler, generator, epoch: int, best: dict,
-                     event: dict) -> None:
-    """The full training state, written atomically so a kill never leaves half a checkpoint."""
-    buf = io.BytesIO()
-    torch.save({"epoch": epoch, "model": _clone(model.state_dict()), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
-                "rng": torch.get_rng_state(), "event": json.dumps(event), **best}, buf)
-    atomic_write_bytes(run.checkpoint_path, buf.getvalue())
-
-
-def _load_checkpoint(run: RunDir, model, optimizer, scheduler, generator) -> dict:
-    """Restore the training state if this run was interrupted; {} for a fresh start."""
-    if not run.checkpoint_path.is_file():
-        return {}
-    ck = torch.load(run.checkpoint_path, map_location="cpu", weights_only=True)
-    model.load_state_dict(ck["model"])
-    optimizer.load_state_dict(ck["optimizer"])
-    scheduler.load_state_dict(ck["scheduler"])
-    generator.set_state(ck["generator"])
-    torch.set_rng_state(ck["rng"])
-    if max((e["epoch"] for e in run.events("epoch")), default=0) < ck["epoch"]:
-        run.append_event("epoch", **json.loads(ck["event"]))  # killed between checkpoint and event
-    run.append_event("resumed", epoch=ck["epoch"])
-    return ck
+def _diverged(out: _Outcome, best: dict, why: str, y_held: torch.Tensor, cfg: TrainConfig) -> _Outcome:
+    """Keep the best epoch before training went wrong when it beats always answering the most
+    common class; otherwise the run fails with advice."""
+    majority = float(torch.bincount(y_held).max()) / max(len(y_held), 1)
+    if best["best_state"] is None or best["best_accuracy"] <= majority:
+        out.failure = (f"Training went wrong: {why}, so no useful model was learned. Lower the learning rate "
+                       f"under Advanced (it was {cfg.lr:g}; try {cfg.lr / 10:g}) and train again.")
+        return out
+    out.state, out.epoch = best["best_state"], best["best_epoch"]
+    out.warnings.append(f"Training became unstable ({why}); the model from epoch {best['best_epoch']}, before "
+                        "that, was kept. A lower learning rate (under Advanced) may give a better model.")
+    return out
