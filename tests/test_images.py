@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tlcore import portable
 from tlcore.images import ImageProblem, check_image, decode_many, load_square_uint8, open_rgb
 
 WHITE, RED, GREEN, BLUE = (255, 255, 255), (255, 0, 0), (0, 255, 0), (0, 0, 255)
@@ -135,6 +136,29 @@ def test_square_is_shorter_side_resize_then_centre_crop(shape):
     x = load_square_uint8(encode(img), 20)
     assert x.shape == (3, 20, 20) and x.dtype == torch.uint8
     assert (x[1] == 255).all() and (x[0] == 0).all()
+
+
+@pytest.mark.parametrize("shape,resized,corner", [((37, 50), (20, 27), (0, 3)), ((50, 37), (27, 20), (3, 0)),
+                                                   ((41, 41), (20, 20), (0, 0))])
+def test_square_is_pillow_bilinear_then_a_floor_centred_crop(shape, resized, corner):
+    # The exact rule the model card states: long side int(size * long / short), Pillow's bilinear
+    # filter, crop offsets (resized - size) // 2; byte for byte, so the card's script can match it.
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 256, (*shape[::-1], 3), dtype=np.uint8))
+    assert portable.resized_size(*shape, 20) == resized
+    left, top = corner
+    expected = np.asarray(noise.resize(resized, Image.Resampling.BILINEAR))[top:top + 20, left:left + 20]
+    x = load_square_uint8(encode(noise), 20)
+    assert np.array_equal(x.permute(1, 2, 0).numpy(), expected)
+
+
+def test_unconvertible_colours_are_named(monkeypatch):
+    def refuse(img):
+        raise portable.UnsupportedColours("XYZ")
+
+    monkeypatch.setattr(portable, "to_rgb", refuse)
+    with pytest.raises(ImageProblem) as err:
+        open_rgb(encode(Image.new("RGB", (4, 4))))
+    assert err.value.reason == "uses a colour format (XYZ) that cannot be converted to RGB"
 
 
 def test_square_resizes_shorter_side_to_size():

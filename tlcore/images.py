@@ -16,8 +16,11 @@ Rules applied by ``open_rgb`` (every image in tlcore goes through them):
   and "F" are scaled by their maximum; "CMYK", "L", "1" and others convert with Pillow.
 
 ``load_square_uint8`` is the one preprocessing contract shared by training, prediction
-and export: shorter side resized to ``size`` (bilinear, antialiased), then centre-cropped
+and export: shorter side resized to ``size`` (Pillow's bilinear filter), then centre-cropped
 to ``size``×``size``, as a uint8 tensor [3, size, size].
+
+The Pillow steps themselves live in ``tlcore.portable``, which the model card hands out as the
+standalone script for the ONNX export: one copy of them, so the card cannot drift from the engine.
 """
 
 from __future__ import annotations
@@ -31,13 +34,12 @@ from typing import TypeVar
 
 import numpy as np
 import torch
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
-from torchvision.transforms.v2 import InterpolationMode
-from torchvision.transforms.v2 import functional as TF
+from PIL import ExifTags, Image, UnidentifiedImageError
 
-MAX_PIXELS = 40_000_000
+from tlcore import portable
+from tlcore.portable import MAX_PIXELS
+
 PROGRESS_EVERY_S = 0.5
-_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 # EXIF orientations 5-8 include a quarter turn, so width and height swap.
 _QUARTER_TURNS = {5, 6, 7, 8}
 
@@ -67,11 +69,10 @@ def check_image(path_or_bytes: Source, max_pixels: int = MAX_PIXELS) -> tuple[in
 
 
 def load_square_uint8(path: Source, size: int, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
-    """The project's preprocessing contract: shorter side to ``size`` (bilinear, antialiased),
-    then a centre crop to ``size``×``size``; uint8 [3, size, size]."""
-    img = TF.pil_to_tensor(open_rgb(path, max_pixels, draft_size=size))
-    img = TF.resize(img, [size], interpolation=InterpolationMode.BILINEAR, antialias=True)
-    return TF.center_crop(img, [size, size]).contiguous()
+    """The project's preprocessing contract: shorter side to ``size`` (Pillow bilinear), then a
+    centre crop to ``size``×``size``; uint8 [3, size, size]."""
+    square = portable.square(open_rgb(path, max_pixels, draft_size=size), size)
+    return torch.from_numpy(np.array(square)).permute(2, 0, 1).contiguous()
 
 
 def decode_many(
@@ -137,12 +138,11 @@ def _decode(source: Source, max_pixels: int, draft_size: int | None) -> tuple[Im
             if w * h > max_pixels:
                 raise ImageProblem(f"is too large ({w}×{h} pixels; {limit})")
             try:
-                if draft_size and img.format == "JPEG":
-                    img.draft("RGB", (draft_size, draft_size))
-                img.load()
+                rgb = portable.decode_rgb(img, draft_size)
                 quarter = img.getexif().get(ExifTags.Base.Orientation) in _QUARTER_TURNS
-                rgb = _to_rgb(ImageOps.exif_transpose(img))
-            except (ImageProblem, Image.DecompressionBombError, Image.DecompressionBombWarning):
+            except portable.UnsupportedColours as err:
+                raise ImageProblem(f"uses a colour format ({err}) that cannot be converted to RGB") from err
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
                 raise
             except Exception as err:
                 # Decoders for untrusted bytes fail in many ways (OSError, SyntaxError,
@@ -157,34 +157,3 @@ def _decode(source: Source, max_pixels: int, draft_size: int | None) -> tuple[Im
     except OSError as err:
         raise ImageProblem(f"could not be opened ({err.strerror or err})") from err
 
-
-def _to_rgb(img: Image.Image) -> Image.Image:
-    """Convert any Pillow mode to 8-bit RGB (see the module rules)."""
-    if img.mode in _ALPHA_MODES or (img.mode in ("P", "L", "RGB") and "transparency" in img.info):
-        return _on_white(img.convert("RGBA"))
-    if img.mode.startswith("I;16"):
-        return _grey_to_rgb(np.asarray(img, dtype=np.float32) / 256.0)
-    if img.mode in ("I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        peak = float(arr.max(initial=0.0))
-        if img.mode == "F" or peak > 255:
-            arr = arr * (255.0 / peak) if peak > 0 else arr
-        return _grey_to_rgb(arr)
-    if img.mode == "RGB":
-        return img
-    try:
-        return img.convert("RGB")
-    except ValueError as err:
-        raise ImageProblem(f"uses a colour format ({img.mode}) that cannot be converted to RGB") from err
-
-
-def _on_white(rgba: Image.Image) -> Image.Image:
-    """Composite an RGBA image on a white background."""
-    out = Image.new("RGB", rgba.size, (255, 255, 255))
-    out.paste(rgba, mask=rgba.getchannel("A"))
-    return out
-
-
-def _grey_to_rgb(arr: np.ndarray) -> Image.Image:
-    """Turn a 2-D array already on a 0-255 scale into an RGB image (grey replicated)."""
-    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).convert("RGB")
