@@ -1,4 +1,5 @@
-"""Tests for tlcore.export: ONNX and .pt2 exports run independently and match PyTorch."""
+"""Tests for tlcore.export: ONNX and .pt2 exports run independently and match PyTorch; the ONNX
+file also gives calibrated probabilities and carries its metadata."""
 
 import copy
 import random
@@ -52,12 +53,35 @@ def test_onnx_export_matches_pytorch(model, tmp_path):
 
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["image"]
-    assert [o.name for o in session.get_outputs()] == ["logits"]
+    assert [o.name for o in session.get_outputs()] == ["logits", "probabilities"]
     x = _batch(3)  # not the batch size the exporter used: the batch axis is dynamic
-    (logits,) = session.run(None, {"image": x.numpy()})
-    assert logits.shape == (3, 3)
+    logits, probabilities = session.run(None, {"image": x.numpy()})
+    assert logits.shape == probabilities.shape == (3, 3)
     assert np.abs(logits - _reference(model, x)).max() < 1e-4
+    assert np.abs(probabilities - torch.from_numpy(logits).softmax(1).numpy()).max() < 1e-6
     assert list(tmp_path.iterdir()) == [out], "no temporary files left behind"
+
+
+def test_onnx_probabilities_use_the_temperature_and_metadata_is_stored(tmp_path):
+    torch.manual_seed(0)
+    model = resnet18(weights=None, num_classes=3)
+    with torch.no_grad():
+        model.fc.weight.mul_(5)  # logits a few units apart, where the temperature shows most
+    out = tmp_path / "model.onnx"
+    export_onnx(model, SIZE, out, temperature=3.0, metadata={"classes": '["a", "b", "c"]', "image_size": "64"})
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    logits, probabilities = session.run(None, {"image": _batch(2).numpy()})
+    assert np.abs(probabilities - torch.from_numpy(logits / 3.0).softmax(1).numpy()).max() < 1e-6
+    assert np.abs(probabilities - torch.from_numpy(logits).softmax(1).numpy()).max() > 1e-2
+    meta = session.get_modelmeta().custom_metadata_map
+    assert meta["classes"] == '["a", "b", "c"]' and meta["image_size"] == "64"
+
+
+@pytest.mark.parametrize("temperature", [0.0, -1.0, float("nan")])
+def test_onnx_refuses_a_temperature_that_is_not_positive(temperature, tmp_path):
+    with pytest.raises(TLError, match="temperature must be a positive number"):
+        export_onnx(resnet18(weights=None, num_classes=3), SIZE, tmp_path / "m.onnx", temperature=temperature)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_pt2_export_matches_pytorch(model, tmp_path):

@@ -1,8 +1,14 @@
-"""Export a trained classifier to ONNX or torch.export (.pt2) and prove the export is faithful."""
+"""Export a trained classifier to ONNX or torch.export (.pt2) and prove the export is faithful.
+
+The ONNX file is self-describing: besides "logits" it outputs the calibrated "probabilities",
+and its metadata holds the class names, image size, mean and std that tlcore.portable (the
+model card's standalone script) needs to use it."""
 
 from __future__ import annotations
 
 import copy
+import json
+import math
 import os
 import tempfile
 import warnings
@@ -11,16 +17,32 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime
 import torch
 from torch import nn
 
+from tlcore.bundle import WEIGHTS, load_bundle, read_bundle_meta
 from tlcore.errors import TLError
+from tlcore.predict import not_sure_below_of, temperature_of
 
 TOLERANCE = 1e-4
 # Trace on 3 images and verify on 2, so a batch size frozen into the export is caught.
 _TRACE_BATCH = 3
 _CHECK_BATCH = 2
+ONNX_OUTPUTS = ["logits", "probabilities"]
+
+
+class _WithProbabilities(nn.Module):
+    """The classifier with a second output: softmax(logits / temperature)."""
+
+    def __init__(self, model: nn.Module, temperature: float) -> None:
+        super().__init__()
+        self.model, self.temperature = model, temperature
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.model(x)
+        return logits, (logits / self.temperature).softmax(1)
 
 
 def _cpu_copy(model: nn.Module) -> nn.Module:
@@ -48,14 +70,17 @@ def _atomic_target(out_path: Path) -> Iterator[Path]:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _check(model: nn.Module, run_exported: Callable[[torch.Tensor], np.ndarray],
+def _check(model: nn.Module, run_exported: Callable[[torch.Tensor], list[np.ndarray]],
            image_size: int | tuple[int, int], fmt: str) -> float:
-    """Max abs difference between the model and its export on fresh images; TLError if too big."""
+    """Max abs difference between the model's outputs and its export's on fresh images; TLError
+    if too big."""
     x = _images(image_size, _CHECK_BATCH, seed=1)
     with torch.no_grad():
-        expected = model(x).numpy()
+        out = model(x)
+    expected = [t.numpy() for t in (out if isinstance(out, tuple) else (out,))]
     actual = run_exported(x)
-    diff = float(np.abs(expected - actual).max()) if expected.shape == actual.shape else np.inf
+    same_shapes = [e.shape for e in expected] == [a.shape for a in actual]
+    diff = max(float(np.abs(e - a).max()) for e, a in zip(expected, actual)) if same_shapes else np.inf
     if not diff <= TOLERANCE:  # also catches NaN
         raise TLError(
             f"The {fmt} export does not reproduce the model's predictions (largest difference "
@@ -71,12 +96,16 @@ def _export_failed(fmt: str, error: Exception) -> TLError:
 
 
 def export_onnx(model: nn.Module, image_size: int | tuple[int, int], out_path: Path,
-                opset: int = 17) -> float:
+                temperature: float = 1.0, metadata: dict[str, str] | None = None, opset: int = 17) -> float:
     """Export ``model`` to ONNX at ``out_path``, verify it with onnxruntime, return the max diff.
 
-    The file takes "image" (float32 NCHW, any batch size) and returns "logits".
+    The file takes "image" (float32 NCHW, any batch size) and returns "logits" and
+    "probabilities" (softmax(logits / temperature)); ``metadata`` goes into its metadata_props.
     """
-    cpu_model = _cpu_copy(model)
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise TLError(f"The calibration temperature must be a positive number, not {temperature}.")
+    cpu_model = _WithProbabilities(_cpu_copy(model), float(temperature)).eval()
+    metadata = dict(metadata or {})
     with _atomic_target(out_path) as tmp:
         try:
             # The classic TorchScript exporter (dynamo=False): the dynamo exporter needs the
@@ -87,15 +116,55 @@ def export_onnx(model: nn.Module, image_size: int | tuple[int, int], out_path: P
                                         DeprecationWarning)
                 torch.onnx.export(
                     cpu_model, (_images(image_size, _TRACE_BATCH, seed=0),), str(tmp),
-                    dynamo=False, input_names=["image"], output_names=["logits"],
-                    dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+                    dynamo=False, input_names=["image"], output_names=ONNX_OUTPUTS,
+                    dynamic_axes={name: {0: "batch"} for name in ["image", *ONNX_OUTPUTS]},
                     opset_version=opset,
                 )
+            graph = onnx.load(str(tmp))
+            onnx.helper.set_model_props(graph, metadata)
+            onnx.save(graph, str(tmp))
         except Exception as e:  # exporters raise many types; all mean "cannot export this"
             raise _export_failed("ONNX", e) from e
         session = onnxruntime.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
-        return _check(cpu_model, lambda x: session.run(["logits"], {"image": x.numpy()})[0],
+        stored = session.get_modelmeta().custom_metadata_map
+        if any(stored.get(k) != v for k, v in metadata.items()):
+            raise TLError("The ONNX file lost its metadata (class names, image size) on saving, "
+                          "so it was not saved.")
+        return _check(cpu_model, lambda x: session.run(ONNX_OUTPUTS, {"image": x.numpy()}),
                       image_size, "ONNX")
+
+
+def onnx_metadata(meta: dict) -> dict[str, str]:
+    """What tlcore.portable reads from an ONNX file, from a bundle's model.json."""
+    return {"classes": json.dumps(meta["classes"]), "image_size": str(meta["image_size"]),
+            "mean": json.dumps(list(meta["mean"])), "std": json.dumps(list(meta["std"])),
+            "temperature": repr(temperature_of(meta)), "not_sure_below": repr(not_sure_below_of(meta)),
+            "model": meta["model"]}
+
+
+def export_bundle(bundle_dir: Path, fmt: str, out_path: Path) -> float:
+    """Export a trained bundle as "onnx" (calibrated, with its metadata) or "pt2"; the max diff."""
+    net, meta = load_bundle(Path(bundle_dir))
+    if fmt == "onnx":
+        return export_onnx(net, meta["image_size"], out_path, temperature=temperature_of(meta),
+                           metadata=onnx_metadata(meta))
+    return export_pt2(net, meta["image_size"], out_path)
+
+
+def onnx_matches_bundle(onnx_path: Path, bundle_dir: Path) -> bool:
+    """Whether ``onnx_path`` was exported from the bundle as it is now, by this version: newer
+    than its weights, with both outputs and the bundle's metadata (temperature included)."""
+    onnx_path, bundle_dir = Path(onnx_path), Path(bundle_dir)
+    if not onnx_path.is_file() or onnx_path.stat().st_mtime < (bundle_dir / WEIGHTS).stat().st_mtime:
+        return False
+    try:
+        graph = onnx.load(str(onnx_path), load_external_data=False)
+    except Exception:  # a damaged or foreign file is simply not a current export
+        return False
+    stored = {p.key: p.value for p in graph.metadata_props}
+    expected = onnx_metadata(read_bundle_meta(bundle_dir))
+    return [o.name for o in graph.graph.output] == ONNX_OUTPUTS and all(
+        stored.get(k) == v for k, v in expected.items())
 
 
 def export_pt2(model: nn.Module, image_size: int | tuple[int, int], out_path: Path) -> float:
@@ -115,8 +184,8 @@ def export_pt2(model: nn.Module, image_size: int | tuple[int, int], out_path: Pa
         # Verify what is on disk, not the in-memory program, so a bad save is caught too.
         loaded = torch.export.load(str(tmp)).module()
 
-        def run(x: torch.Tensor) -> np.ndarray:
+        def run(x: torch.Tensor) -> list[np.ndarray]:
             with torch.no_grad():
-                return loaded(x).numpy()
+                return [loaded(x).numpy()]
 
         return _check(cpu_model, run, image_size, "PyTorch 2 (.pt2)")

@@ -1,14 +1,33 @@
-"""Using a trained model: class probabilities for image files."""
+"""Using a trained model: calibrated class probabilities for image files."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
 
 from tlcore.augment import BatchPrep
 from tlcore.bundle import load_bundle
+from tlcore.errors import TLError
 from tlcore.images import ImageProblem, load_square_uint8
+
+DEFAULT_TEMPERATURE = 1.0  # a bundle without "temperature" was not calibrated
+DEFAULT_NOT_SURE_BELOW = 0.5
+
+
+def temperature_of(meta: dict) -> float:
+    """The bundle's calibration temperature: probabilities are softmax(logits / temperature)."""
+    value = float(meta.get("temperature", DEFAULT_TEMPERATURE))
+    if not (math.isfinite(value) and value > 0):
+        raise TLError(f"The model's calibration temperature ({value}) is not a positive number; "
+                      "train the model again.")
+    return value
+
+
+def not_sure_below_of(meta: dict) -> float:
+    """The top probability under which an answer is shown as "not sure"."""
+    return float(meta.get("not_sure_below", DEFAULT_NOT_SURE_BELOW))
 
 
 class Predictor:
@@ -18,6 +37,8 @@ class Predictor:
         self.net, self.meta = load_bundle(Path(bundle_dir))
         self.classes: list[str] = self.meta["classes"]
         self.image_size: int = self.meta["image_size"]
+        self.temperature = temperature_of(self.meta)
+        self.not_sure_below = not_sure_below_of(self.meta)
         self._prep = BatchPrep(self.meta["mean"], self.meta["std"], torch.device("cpu"))
 
     @classmethod
@@ -26,8 +47,9 @@ class Predictor:
 
     @torch.no_grad()
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 [N,3,S,S] images (already resized and cropped) -> probabilities [N, classes]."""
-        return self.net(self._prep(images)).softmax(1)
+        """uint8 [N,3,S,S] images (already resized and cropped) -> calibrated probabilities
+        [N, classes], as the ONNX export's "probabilities" output computes them."""
+        return (self.net(self._prep(images)) / self.temperature).softmax(1)
 
     def predict_files(self, paths: list[str | Path], top: int = 3) -> list[dict]:
         """For each file: the ``top`` classes with probabilities, every probability, or the
