@@ -1,29 +1,80 @@
-"""A model card: what the model is, what it was trained on, how well it does, how to use it."""
+"""A model card: what the model is, what it was trained on, how well it does, how to use it,
+and how to reproduce its answers without this project (the exact preprocessing, and
+tlcore.portable's source as a standalone script for the ONNX export)."""
 
 from __future__ import annotations
 
+import inspect
 import json
 
+from tlcore import portable
 from tlcore.advice import advise
 from tlcore.catalog import get_spec
 from tlcore.dataset import Dataset
+from tlcore.predict import not_sure_below_of, temperature_of
+from tlcore.record import SplitMetrics
 from tlcore.rundir import RunDir
 
-_USAGE = '''```python
-from tlcore.predict import Predictor             # this project: pip install -r requirements.txt
-
-predictor = Predictor("bundle")                  # the unzipped bundle folder
-print(predictor.predict_files(["photo.jpg"], top=3))
-```
-
-Without this project, use the ONNX file with onnxruntime: resize the shorter side to
-{size} px, center-crop {size}x{size}, scale to 0..1, subtract mean {mean} and divide by std {std}
-(RGB, NCHW float32); the output is one score per class in the order listed above.'''
+_USAGE = ("With this project (`pip install -r requirements.txt`): `python -m tlcore predict --run RUN photo.jpg`, "
+          "or in Python `Predictor(\"bundle\").predict_files([\"photo.jpg\"], top=3)` (`from tlcore.predict import "
+          "Predictor`; \"bundle\" is the unzipped bundle folder).")
 
 
-def _metric_table(metrics: dict) -> list[str]:
+def _preprocessing(meta: dict) -> list[str]:
+    """Every step between an image file and the model's answer, as the engine (tlcore.portable) does it."""
+    size, t = meta["image_size"], temperature_of(meta)
+    return [
+        "## Preprocessing", "",
+        "Each image goes through these steps, in this order, in training (before any augmentation), in "
+        "`python -m tlcore predict` and in the script below (they are the same code, with Pillow and numpy):", "",
+        f"1. **Decoding.** Images over {portable.MAX_PIXELS / 1e6:g} megapixels are refused. Only the first "
+        "frame of an animated image is used. A JPEG is decoded by Pillow's draft mode, "
+        f"`img.draft(\"RGB\", ({size}, {size}))`: reduced by the largest s of 8, 4, 2 with "
+        f"s <= min(width // {size}, height // {size}) (the size stored in the file), each side becoming "
+        "ceil(side / s), or at full size when there is no such s.",
+        "2. **Orientation.** The EXIF orientation is applied (`ImageOps.exif_transpose`), so a "
+        "portrait photo is upright.",
+        "3. **Colours, to 8-bit RGB.** Transparency (modes RGBA, LA, PA, RGBa, La, or a palette, L or "
+        "RGB image with a transparent colour) is painted on white: the image is converted to RGBA and "
+        "pasted onto a white RGB image with its alpha channel as the mask. 16-bit greyscale (I;16 modes) "
+        "is divided by 256. 32-bit integer greyscale (I) with values over 255, and float greyscale (F) "
+        "always, are multiplied by 255 / their largest value. These greys are then clipped to 0-255, "
+        "truncated to whole numbers and repeated in R, G and B. RGB stays as it is; every other mode "
+        "(L, 1, P, CMYK, YCbCr, ...) goes through Pillow's `convert(\"RGB\")`.",
+        f"4. **Resize.** The shorter side becomes {size} px and the longer side int({size} x longer / "
+        f"shorter) px, rounded down, with Pillow's `Image.resize((width, height), "
+        "Image.Resampling.BILINEAR)` (its filter widens when shrinking, so it also smooths).",
+        f"5. **Crop.** The centre {size} x {size} square: left edge at (width - {size}) // 2, top edge at "
+        f"(height - {size}) // 2 (integer division, rounding down).",
+        "6. **Scaling.** Each 0-255 value becomes float32 and is divided by 255, giving 0..1.",
+        f"7. **Normalisation.** Per channel, (value - mean) / std with mean {json.dumps(list(meta['mean']))} "
+        f"and std {json.dumps(list(meta['std']))} (R, G, B; float32).",
+        f"8. **Layout.** Channels in R, G, B order, as float32 N x 3 x {size} x {size} (NCHW); the ONNX "
+        "input is named `image` and takes any batch size.",
+        f"9. **Output.** `logits`: one raw score per class, in the order of the class list above. "
+        f"`probabilities`: softmax(logits / {t:g}), where {t:g} is the calibration temperature "
+        "(1 means uncalibrated); these are the probabilities `python -m tlcore predict` prints. The answer "
+        "is the class with the highest probability; the studio marks it \"not sure\" below "
+        f"{not_sure_below_of(meta):.0%}.",
+    ]
+
+
+def _standalone(run: RunDir) -> list[str]:
+    """The portable script, whole, and how to run it."""
+    return [
+        "## Use it without this project", "",
+        "Save this as `snippet.py` and run `python snippet.py model.onnx photo1.jpg photo2.png` "
+        "(needs only `pip install onnxruntime numpy Pillow`). It prints `path,class,probability` per image.",
+        "Get `model.onnx` from the studio's Use page (\"Download the model\", ONNX), or with "
+        f"`python -m tlcore export --run RUN --format onnx --out model.onnx` (RUN: this run's folder, "
+        f"`{run.name}`).", "",
+        "```python", inspect.getsource(portable).rstrip("\n"), "```",
+    ]
+
+
+def _metric_table(metrics: SplitMetrics) -> list[str]:
     lines = ["| class | precision | recall | F1 | images |", "| --- | --- | --- | --- | --- |"]
-    for name, s in metrics["per_class"].items():
+    for name, s in metrics.per_class.items():
         lines.append(f"| {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |")
     return lines
 
@@ -31,8 +82,8 @@ def _metric_table(metrics: dict) -> list[str]:
 def model_card(run: RunDir) -> str:
     """Markdown describing the trained model of ``run``."""
     meta = json.loads((run.bundle_path / "model.json").read_text())
-    record, metrics = run.read_config(), run.metrics() or {}
-    cfg, spec = record["config"], get_spec(meta["model"])
+    record, metrics = run.record(), run.metrics()
+    cfg, spec = record.config, get_spec(meta["model"])
     ds = Dataset.load(run.dataset_path)
     stages = meta["trainable_stages"]
     strategy = ("feature extraction: the pretrained network was frozen and only a new final layer was trained"
@@ -42,27 +93,26 @@ def model_card(run: RunDir) -> str:
         f"# Model card: {ds.name} classifier", "",
         f"- **Classes ({len(meta['classes'])}):** {', '.join(meta['classes'])}",
         f"- **Base model:** {spec.title} pretrained on ImageNet ({spec.params_m}M parameters)",
-        f"- **Strategy:** {strategy}; {cfg['epochs']} epochs, augmentation '{cfg['augment']}', seed {cfg['seed']}",
-        f"- **Input:** {meta['image_size']} x {meta['image_size']} RGB; {meta['preprocessing']}",
+        f"- **Strategy:** {strategy}; {cfg.epochs} epochs, augmentation '{cfg.augment}', seed {cfg.seed}",
+        f"- **Input:** {meta['image_size']} x {meta['image_size']} RGB, prepared as described under Preprocessing",
         f"- **Data:** {sum(ds.counts('train').values())} training and {sum(ds.counts('val').values())} "
         f"validation images (dataset id {ds.id})",
-        f"- **Run:** {run.name}, made with torch {record['environment']['torch']}, code {record['environment'].get('code_version')}",
+        f"- **Run:** {run.name}, made with torch {record.environment['torch']}, code {record.environment.get('code_version')}",
         "",
         "## How well it does",
     ]
     for split in ("val", "test"):
-        if split in metrics:
-            m = metrics[split]
+        m = metrics.split(split) if metrics else None
+        if m:
             name = "Validation" if split == "val" else "Held-out test"
-            lines += ["", f"{name}: accuracy {m['accuracy']:.3f}, macro precision {m['precision_macro']:.3f}, "
-                      f"macro recall {m['recall_macro']:.3f}, macro F1 {m['f1_macro']:.3f} ({m['count']} images).", ""]
+            lines += ["", f"{name}: accuracy {m.accuracy:.3f}, macro precision {m.precision_macro:.3f}, "
+                      f"macro recall {m.recall_macro:.3f}, macro F1 {m.f1_macro:.3f} ({m.count} images).", ""]
             lines += _metric_table(m)
     lines += ["", "## Limits", "",
               "- It only knows the classes above: any other image is still given one of them.",
               "- Scores were measured on images like the training images; other cameras, lighting or "
               "backgrounds may score lower.",
               *[f"- {a}" for a in advise(run)],
-              "", "## How to use it", "",
-              _USAGE.format(size=meta["image_size"], mean=[round(v, 4) for v in meta["mean"]],
-                            std=[round(v, 4) for v in meta["std"]])]
+              "", "## How to use it", "", _USAGE, "",
+              *_preprocessing(meta), "", *_standalone(run)]
     return "\n".join(lines) + "\n"

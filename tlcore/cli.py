@@ -53,9 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("images", nargs="+")
     pr.add_argument("--csv", default="", help="also write all probabilities to this CSV file")
     pr.add_argument("--top", type=int, default=3)
-    e = sub.add_parser("export", help="export a trained run to ONNX or a torch.export program")
+    e = sub.add_parser("export", help="export a trained run to ONNX, a torch.export program or a model card")
     e.add_argument("--run", required=True)
-    e.add_argument("--format", choices=["onnx", "pt2"], required=True)
+    e.add_argument("--format", choices=["onnx", "pt2", "card"], required=True)
     e.add_argument("--out", required=True)
     sw = sub.add_parser("sweep", help="train the same data at several freezing depths and compare")
     sw.add_argument("--data", help="folder of class folders, or a zip of one")
@@ -172,12 +172,16 @@ def _predict(args) -> int:
 
 
 def _export(args) -> int:
-    from tlcore.bundle import load_bundle
-    from tlcore.export import export_onnx, export_pt2
+    from tlcore.atomic import atomic_write_bytes
+    from tlcore.card import model_card
+    from tlcore.export import export_bundle
+    from tlcore.rundir import RunDir
 
-    net, meta = load_bundle(Path(args.run) / "bundle")
-    fn = export_onnx if args.format == "onnx" else export_pt2
-    diff = fn(net, meta["image_size"], Path(args.out))
+    if args.format == "card":
+        atomic_write_bytes(Path(args.out), model_card(RunDir(args.run)).encode())
+        print(f"wrote {args.out}")
+        return 0
+    diff = export_bundle(Path(args.run) / "bundle", args.format, Path(args.out))
     print(f"wrote {args.out}; largest difference from the PyTorch model: {diff:.2e}")
     return 0
 
