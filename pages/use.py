@@ -12,16 +12,17 @@ import plotly.express as px
 import streamlit as st
 
 from pages import ui
-from tlcore.bundle import load_bundle
+from tlcore.bundle import META, WEIGHTS, read_bundle_meta
 from tlcore.card import model_card
-from tlcore.export import export_onnx, export_pt2
-from tlcore.predict import Predictor
+from tlcore.export import export_bundle, onnx_matches_bundle
+from tlcore.predict import Predictor, not_sure_below_of
 from tlcore.rundir import RunDir
 
 TOP = 5
-EXPORTS = {  # file in the run folder -> (format name, exporter, what it is for)
-    "model.onnx": ("ONNX", export_onnx, "Runs almost anywhere: ONNX Runtime, C#, Java, browsers, phones."),
-    "model.pt2": ("PyTorch program (.pt2)", export_pt2,
+EXPORTS = {  # file in the run folder -> (format name, export format, what it is for)
+    "model.onnx": ("ONNX", "onnx", "Runs almost anywhere: ONNX Runtime, C#, Java, browsers, phones. It gives "
+                   "each class's score and its calibrated probability; the model card's Python script runs it."),
+    "model.pt2": ("PyTorch program (.pt2)", "pt2",
                   "For PyTorch 2 without this project's code: torch.export.load('model.pt2').module()."),
 }
 
@@ -31,21 +32,31 @@ def render() -> None:
     run = ui.pick_trained_run("use")
     if run is None:
         return
+    not_sure_below = _not_sure_slider(run)
     upload, camera, take_away = st.tabs(["Classify images", "Camera", "Download the model"])
     with upload:
         files = st.file_uploader("Images to classify", type=ui.IMAGE_TYPES, accept_multiple_files=True,
                                  help="One image, or many at once: you get a table and a CSV file.")
         if files:
             with ui.friendly_errors():
-                _results(run, [(f.name, f.getvalue()) for f in files])
+                _results(run, [(f.name, f.getvalue()) for f in files], not_sure_below)
     with camera:
         on = st.toggle("Turn the camera on", help="Your browser asks for permission to use the camera.")
         photo = on and st.camera_input("Take a picture to classify", help="Point the camera at one object.")
         if photo:
             with ui.friendly_errors():
-                _results(run, [("snapshot.jpg", photo.getvalue())], key="camera")
+                _results(run, [("snapshot.jpg", photo.getvalue())], not_sure_below, key="camera")
     with take_away, ui.friendly_errors():
         _downloads(run)
+
+
+def _not_sure_slider(run: RunDir) -> float:
+    """The top probability under which answers are marked "not sure", starting at the model's own."""
+    start = round(100 * not_sure_below_of(read_bundle_meta(run.bundle_path)))
+    percent = st.slider("Mark as 'not sure' below", 0, 100, start, format="%d%%", key=f"not_sure_{run.name}",
+                        help="An answer whose probability is under this is marked \"not sure\". It starts at "
+                             "the value that came with the model (50% when it has none).")
+    return percent / 100
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
@@ -67,27 +78,31 @@ def _predict(run: RunDir, named: list[tuple[str, bytes]]) -> list[dict]:
     return [{**row, "file": name} for row, (name, _) in zip(rows, named)]
 
 
-def _table(rows: list[dict]) -> pd.DataFrame:
+def _table(rows: list[dict], not_sure_below: float) -> pd.DataFrame:
     out = []
     for row in rows:
         if "error" in row:
-            out.append({"file": row["file"], "predicted": "", "confidence": None,
+            out.append({"file": row["file"], "predicted": "", "confidence": None, "not_sure": None,
                         "problem": f"{row['file']} {row['error']}"})
         else:
             best, p = row["top"][0]
-            out.append({"file": row["file"], "predicted": best, "confidence": p, "problem": "",
-                        **{f"p_{c}": v for c, v in row["probabilities"].items()}})
+            out.append({"file": row["file"], "predicted": best, "confidence": p, "not_sure": p < not_sure_below,
+                        "problem": "", **{f"p_{c}": v for c, v in row["probabilities"].items()}})
     return pd.DataFrame(out)
 
 
-def _results(run: RunDir, named: list[tuple[str, bytes]], key: str = "upload") -> None:
+def _results(run: RunDir, named: list[tuple[str, bytes]], not_sure_below: float, key: str = "upload") -> None:
     rows = _predict(run, named)
-    table = _table(rows)
+    table = _table(rows, not_sure_below)
     if len(rows) > 1:
-        st.dataframe(table[["file", "predicted", "confidence", "problem"]], hide_index=True, column_config={
-            "file": "Image", "predicted": "Class", "problem": "Problem",
+        columns = {  # shown in this order
+            "file": "Image", "predicted": "Class",
             "confidence": st.column_config.ProgressColumn("Confidence", format="percent", min_value=0, max_value=1,
-                                                          help="How sure the model is of its answer.")})
+                                                          help="How sure the model is of its answer."),
+            "not_sure": st.column_config.CheckboxColumn(
+                "Not sure", help=f"Ticked when the confidence is under {not_sure_below:.0%}."),
+            "problem": "Problem"}
+        st.dataframe(table[list(columns)], hide_index=True, column_config=columns)
         st.download_button("Download all results as CSV", table.to_csv(index=False), "predictions.csv",
                            "text/csv", key=f"csv_{key}", on_click="ignore",
                            help="One row per image, with the probability of every class.")
@@ -102,12 +117,31 @@ def _results(run: RunDir, named: list[tuple[str, bytes]], key: str = "upload") -
     left, right = st.columns([1, 2])
     left.image(data, caption=row["file"], width=220)
     best, p = row["top"][0]
-    right.markdown(f"### {best} ({p:.0%} sure)")
+    if p < not_sure_below:
+        right.markdown(f"### Not sure — maybe {best} ({p:.0%} sure)")
+        right.caption(f"Its confidence is under {not_sure_below:.0%}, where you set \"not sure\" to start.")
+    else:
+        right.markdown(f"### {best} ({p:.0%} sure)")
     top = pd.DataFrame(row["top"], columns=["class", "probability"])
     fig = px.bar(top, x="probability", y="class", orientation="h", range_x=[0, 1], text_auto=".0%")
     fig.update_layout(height=60 + 40 * len(top), margin=dict(t=10, b=10), yaxis=dict(autorange="reversed"),
                       xaxis_tickformat=".0%")
     right.plotly_chart(fig, key=f"top_{key}")
+
+
+def _is_current(run: RunDir, filename: str) -> bool:
+    """Whether the export ``filename`` exists and still matches the run's model."""
+    path = run.path / filename
+    if filename != "model.onnx" or not path.is_file():
+        return path.is_file()
+    stamps = tuple(p.stat().st_mtime for p in (path, run.bundle_path / WEIGHTS, run.bundle_path / META))
+    return _onnx_current(str(path), str(run.bundle_path), stamps)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _onnx_current(path: str, bundle: str, stamps: tuple[float, ...]) -> bool:
+    """onnx_matches_bundle, read once per version of the files (``stamps``: their times)."""
+    return onnx_matches_bundle(path, bundle)
 
 
 def _bundle_zip(run: RunDir) -> bytes:
@@ -124,21 +158,25 @@ def _downloads(run: RunDir) -> None:
     st.download_button("Download the model bundle (.zip)", lambda: _bundle_zip(run), f"{run.name}-bundle.zip",
                        "application/zip", on_click="ignore", key="bundle",
                        help="model.safetensors and model.json in one zip.")
-    for filename, (title, exporter, purpose) in EXPORTS.items():
+    for filename, (title, fmt, purpose) in EXPORTS.items():
         st.markdown(f"**{title}**: {purpose}")
         path = run.path / filename
-        if path.is_file():
+        if _is_current(run, filename):
             st.download_button(f"Download {filename}", lambda p=path: p.read_bytes(), f"{run.name}-{filename}",
                                "application/octet-stream", on_click="ignore", key=f"get_{filename}",
                                help="Made from this run's model and checked to give the same answers.")
-        elif st.button(f"Make the {title} file", key=f"make_{filename}",
-                       help="Converts the model once (a few seconds to a minute) and checks the result."):
+            continue
+        if path.is_file():
+            st.caption(f"The {filename} made earlier does not match this model any more (it was trained again, "
+                       "or the file comes from an older version of the studio); make it again.")
+        if st.button(f"Make the {title} file", key=f"make_{filename}",
+                     help="Converts the model once (a few seconds to a minute) and checks the result."):
             with st.spinner(f"Making {filename}…"):
-                net, meta = load_bundle(run.bundle_path)
-                exporter(net, meta["image_size"], path)
+                export_bundle(run.bundle_path, fmt, path)
             st.rerun()
-    st.markdown("**Model card**: what the model was trained on, how well it does, its limits and how to "
-                "load it.")
+    st.markdown("**Model card**: what the model was trained on, how well it does, its limits, exactly how it "
+                "prepares an image, and a Python script that runs model.onnx with only onnxruntime, numpy and "
+                "Pillow (the same card as `python -m tlcore export --format card`).")
     card = model_card(run)
     st.download_button("Download the model card (.md)", card, f"{run.name}-model-card.md", "text/markdown",
                        on_click="ignore", key="card", help="A Markdown document to keep with the model.")
