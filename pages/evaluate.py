@@ -24,33 +24,53 @@ SCORES = {
 }
 
 
+SPLIT_NAMES = {"test": "test images", "cv": "cross-validation (all labelled images)", "val": "validation images"}
+SPLIT_HELP = ("Test images were never used while training or choosing the model, so their score is the most "
+              "honest. Cross-validation scores every labelled image with a model trained without it. Validation "
+              "images were set aside from training and used to pick the kept epoch.")
+SHOWN_ADVICE = 3
+
+
 def render() -> None:
     st.title("How good is the model?")
     run = ui.pick_trained_run("evaluate")
     if run is None:
         return
-    metrics = run.metrics() or {}
-    split = "val"
-    if "test" in metrics:
-        split = st.radio("Scored on", ["val", "test"], horizontal=True,
-                         format_func=lambda s: {"val": "validation images", "test": "test images"}[s],
-                         help="Validation images were set aside during training; test images are a separate "
-                              "set, never seen while choosing the model, so their score is the most honest.")
-    scores = metrics[split]
+    metrics = run.metrics()
+    st.markdown(f"### {metrics.score.sentence()}")
+    st.caption("The share of images the saved model puts in the right class; the range is where the true "
+               "share most likely lies (95% interval), which is wide when there are few images.")
+    split = metrics.splits[0]
+    if len(metrics.splits) > 1:
+        split = st.radio("Scored on", metrics.splits, horizontal=True, format_func=SPLIT_NAMES.get,
+                         help=SPLIT_HELP, key=f"split_{run.name}")
+    scores = metrics.split(split)
     for column, (key, (title, text)) in zip(st.columns(4), SCORES.items()):
-        column.metric(title, f"{scores[key]:.1%}", help=text)
-    st.caption(f"Measured on {scores['count']} {'test' if split == 'test' else 'validation'} images the model "
-               "did not learn from.")
-    if "growth" in metrics:
-        _growth(metrics["growth"])
+        column.metric(title, f"{getattr(scores, key):.1%}", help=text)
+    st.caption(_measured_on(split, scores.count, metrics))
+    if metrics.growth:
+        _growth(metrics.growth)
     with ui.friendly_errors():
-        _advice(run)
+        _advice(run, split)
     _confusion(scores)
     _per_class(scores)
-    predictions = _predictions(str(run.predictions_path))
-    _gallery(predictions)
+    predictions = _predictions(str(run.predictions_path(split)))
+    _gallery(predictions, SPLIT_NAMES[split])
+    if split == metrics.held_out:
+        _label_issues(metrics.label_issues)
+    if metrics.calibration:
+        _calibration(metrics.calibration)
     with ui.friendly_errors():
         _where_it_looked(run, predictions)
+
+
+def _measured_on(split: str, count: int, metrics) -> str:
+    if split == "cv":
+        return (f"Each of the {count} labelled images was scored by a model trained without it "
+                f"({metrics.estimate.method}); the saved model then trained on all of them.")
+    if split == "test":
+        return f"Measured on {count} test images the model never saw while training."
+    return f"Measured on {count} validation images the model did not learn from."
 
 
 def _pct(value: float | None) -> str:
@@ -71,21 +91,23 @@ def _growth(growth: dict) -> None:
         st.caption(f"Removed: {', '.join(growth['removed_classes'])}.")
 
 
-def _advice(run: RunDir) -> None:
+def _advice(run: RunDir, split: str) -> None:
     st.subheader("What to do next")
-    tips = advise(run)
-    for tip in tips:
+    tips = advise(run, split)
+    for tip in tips[:SHOWN_ADVICE]:
         st.info(tip, icon=":material/lightbulb:")
-    if not tips:
-        st.success("Nothing to fix: the curves and scores look healthy.", icon=":material/check_circle:")
+    if len(tips) > SHOWN_ADVICE:
+        with st.expander(f"{len(tips) - SHOWN_ADVICE} more suggestions"):
+            for tip in tips[SHOWN_ADVICE:]:
+                st.markdown(f"- {tip}")
 
 
 def _confusion(scores: dict) -> None:
     st.subheader("Which classes get mixed up")
     st.caption("Each row is the true class, each column the model's answer; the diagonal holds the right "
                "answers, everything else is a mistake.")
-    classes = scores["classes"]
-    counts = pd.DataFrame(scores["confusion_matrix"], index=classes, columns=classes)
+    classes = scores.classes
+    counts = pd.DataFrame(scores.confusion_matrix, index=classes, columns=classes)
     share = counts.div(counts.sum(axis=1).where(lambda s: s > 0, 1), axis=0)
     as_counts, as_share = st.tabs(["Number of images", "Share of each true class"])
     with as_counts:
@@ -102,7 +124,7 @@ def _heatmap(table: pd.DataFrame, fmt: str, unit: str) -> go.Figure:
 
 def _per_class(scores: dict) -> None:
     st.subheader("Scores per class")
-    table = pd.DataFrame([{"class": c, **s} for c, s in scores["per_class"].items()])
+    table = pd.DataFrame([{"class": c, **s} for c, s in scores.per_class.items()])
     percent = {k: st.column_config.NumberColumn(k.capitalize(), format="percent", help=text)
                for k, text in (("precision", SCORES["precision_macro"][1]), ("recall", SCORES["recall_macro"][1]),
                                ("f1", SCORES["f1_macro"][1]))}
@@ -118,23 +140,61 @@ def _predictions(path: str) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def _gallery(predictions: pd.DataFrame) -> None:
-    st.subheader("Mistakes")
-    wrong = predictions[predictions["true"] != predictions["predicted"]]
-    if wrong.empty:
-        st.success("Every validation image was classified correctly.", icon=":material/check_circle:")
-        return
-    wrong = wrong.sort_values("confidence", ascending=False)
-    st.caption(f"{len(wrong)} validation images were put in the wrong class; the most confident mistakes "
-               "come first. Check them: some may be labelled wrongly.")
-    shown = wrong.head(GALLERY).to_dict("records")
-    for start in range(0, len(shown), PER_ROW):
-        for column, row in zip(st.columns(PER_ROW), shown[start:start + PER_ROW]):
+def _thumbs(rows: list[dict], caption) -> None:
+    """Rows of thumbnails, each with a caption made from its row."""
+    for start in range(0, len(rows), PER_ROW):
+        for column, row in zip(st.columns(PER_ROW), rows[start:start + PER_ROW]):
             thumb = ui.thumbnail(row["file"])
             if thumb is not None:
                 column.image(thumb, width=ui.THUMB_PX)
-            column.caption(f"is **{row['true']}** ({row.get('p_' + row['true'], 0):.0%}), "
-                           f"guessed **{row['predicted']}** ({row['confidence']:.0%})")
+            column.caption(caption(row))
+
+
+def _gallery(predictions: pd.DataFrame, where: str) -> None:
+    st.subheader("Mistakes")
+    wrong = predictions[predictions["true"] != predictions["predicted"]]
+    if wrong.empty:
+        st.success(f"Every image ({where}) was classified correctly.", icon=":material/check_circle:")
+        return
+    wrong = wrong.sort_values("confidence", ascending=False)
+    st.caption(f"{len(wrong)} of {len(predictions)} images ({where}) were put in the wrong class; the most "
+               "confident mistakes come first.")
+    _thumbs(wrong.head(GALLERY).to_dict("records"),
+            lambda r: f"is **{r['true']}** ({r.get('p_' + r['true'], 0):.0%}), guessed **{r['predicted']}** "
+                      f"({r['confidence']:.0%})")
+
+
+def _label_issues(issues: list[dict]) -> None:
+    st.subheader("Images probably labelled wrong")
+    if not issues:
+        st.caption("None stands out: every image's label is one the model finds plausible.")
+        return
+    st.caption(f"{len(issues)} images look much more like another class than the one they are filed under "
+               "(found with cleanlab from predictions made without seeing each image). Check them and move "
+               "any that are in the wrong folder; wrong labels teach the model wrong things.")
+    _thumbs(issues[:GALLERY], lambda r: f"filed as **{r['given']}** ({r['given_probability']:.0%}), looks like "
+                                        f"**{r['suggested']}** ({r['suggested_probability']:.0%})")
+
+
+def _calibration(cal: dict) -> None:
+    st.subheader("Can you trust its confidence?")
+    st.caption(f"When the model says it is 80% sure, it should be right 80% of the time. Its raw confidence was "
+               f"off by {cal['ece_before']:.1%} on average; after calibration (dividing its scores by "
+               f"{cal['temperature']:.2f}, fitted on {cal['images']} held-out images) by {cal['ece_after']:.1%}. "
+               "The Use page shows the calibrated confidence, and marks answers under "
+               f"{cal['threshold']:.0%} as 'not sure'.")
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
+                               line=dict(color="#999999", dash="dot")))
+    for key, name, colour in (("bins_before", "before calibration", "#E69F00"),
+                              ("bins_after", "after calibration", "#0072B2")):
+        bins = cal[key]
+        fig.add_trace(go.Scatter(x=[b["confidence"] for b in bins], y=[b["accuracy"] for b in bins],
+                                 mode="lines+markers", name=name, line=dict(color=colour),
+                                 text=[f"{b['count']} images" for b in bins]))
+    fig.update_layout(height=360, margin=dict(t=10, b=10), legend_title_text="",
+                      xaxis=dict(title="how sure the model said it was", tickformat=".0%", range=[0, 1]),
+                      yaxis=dict(title="how often it was right", tickformat=".0%", range=[0, 1.02]))
+    st.plotly_chart(fig, key="reliability")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -151,7 +211,7 @@ def _where_it_looked(run: RunDir, predictions: pd.DataFrame) -> None:
     labels = {r["file"]: f"{Path(r['file']).name}: is {r['true']}, guessed {r['predicted']}"
               for r in ordered.to_dict("records")}
     image = st.selectbox("Image", list(labels), format_func=labels.get,
-                         help="Any validation image; the mistakes are listed first.")
+                         help="Any image of the chosen split; the mistakes are listed first.")
     key = (str(run.path), image)
     if st.button("Show where the model looked", help="Colours the parts of the image that weighed most in "
                  "the model's answer (Grad-CAM)."):

@@ -118,8 +118,7 @@ def _earlier_run() -> None:
         if not path:
             return "No, start from the pretrained model chosen above"
         r = rows[path]
-        acc = f", {r['best_val_accuracy']:.0%} right" if r.get("best_val_accuracy") is not None else ""
-        return f"{r['name']} ({ui.model_title(r['model'])} on {r['dataset']}{acc})"
+        return f"{r['name']} ({ui.model_title(r['model'])} on {r['dataset']}, {ui.score_text(r['score'])})"
 
     path = ui.synced_selectbox("Start from an earlier run", options, ui.INIT_FROM, key="pick_init_from",
                                format_func=label,

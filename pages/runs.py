@@ -10,13 +10,14 @@ import streamlit as st
 
 from pages import curves, sweeps, ui
 from tlcore import runs
+from tlcore.record import DAMAGED, Score
 from tlcore.rundir import RunDir
 
-CURVES = {
-    "val_accuracy": "Accuracy on validation images", "val_loss": "Loss on validation images",
+CURVES = {  # held-out: validation images, or every image cross-validated, as each run was scored
+    "val_accuracy": "Accuracy on held-out images", "val_loss": "Loss on held-out images",
     "train_accuracy": "Accuracy on training images", "train_loss": "Loss on training images",
-    "val_precision": "Precision on validation images", "val_recall": "Recall on validation images",
-    "val_f1": "F1 score on validation images",
+    "val_precision": "Precision on held-out images", "val_recall": "Recall on held-out images",
+    "val_f1": "F1 score on held-out images",
 }
 COMPARED = 3  # runs preselected for comparison
 
@@ -41,6 +42,8 @@ def render() -> None:
 
 
 def _label(r: dict) -> str:
+    if r["state"] == DAMAGED:
+        return f"{r['name']} · damaged record"
     return f"{r['name']} · {ui.model_title(r['model'])} · {r['dataset']}"
 
 
@@ -48,14 +51,18 @@ def _table(rows: list[dict]) -> None:
     table = pd.DataFrame([{
         "Run": r["name"], "Started": ui.when(r["created"]), "Images": r["dataset"],
         "Model": ui.model_title(r["model"]),
-        "Stages trained": str(r["trainable_stages"]), "Epochs": f"{r['epochs_done']} of {r['epochs'] or '?'}",
-        "Best accuracy": r["best_val_accuracy"], "State": r["state"], "Note": r.get("error") or r["message"],
+        "Stages trained": "" if r["trainable_stages"] is None else str(r["trainable_stages"]),
+        "Epochs": f"{r['epochs_done']} of {r['epochs'] or '?'}",
+        "Score": r["score"].accuracy if r["score"] else None, "Scored on": r["score"].where if r["score"] else "",
+        "State": r["state"], "Note": r.get("error") or r["message"],
         "Parent": Path(r["parent"]).name if r.get("parent") else "", "Tags": ", ".join(r.get("tags") or []),
     } for r in rows])
     st.dataframe(table, hide_index=True, column_config={
-        "Best accuracy": st.column_config.ProgressColumn(
-            "Best accuracy", format="percent", min_value=0, max_value=1,
-            help="The best share of validation images put in the right class, over all epochs."),
+        "Score": st.column_config.ProgressColumn(
+            "Score", format="percent", min_value=0, max_value=1,
+            help="The saved model's accuracy: the share of held-out images it puts in the right class."),
+        "Scored on": st.column_config.TextColumn(
+            "Scored on", help="Test images, cross-validation over all labelled images, or validation images."),
         "Stages trained": st.column_config.TextColumn(
             "Stages trained", help="How many of the network's last stages learned (0 = only a new final layer)."),
         "Parent": st.column_config.TextColumn(
@@ -76,7 +83,8 @@ def _compare(by_path: dict[str, dict]) -> None:
     if not chosen:
         return
     measure = st.selectbox("Measure", list(CURVES), format_func=CURVES.get,
-                           help="Validation images were not trained on, so their scores show real quality.")
+                           help="Held-out images (validation images, or every image scored by a cross-validation "
+                                "model that did not train on it) show real quality; training images do not.")
     curves = pd.concat([pd.DataFrame(runs.history(RunDir(p))).assign(run=by_path[p]["name"]) for p in chosen])
     fig = px.line(curves, x="epoch", y=measure, color="run", markers=True, title=CURVES[measure])
     if "loss" not in measure:
@@ -86,18 +94,18 @@ def _compare(by_path: dict[str, dict]) -> None:
 
 
 def _facts(run: RunDir) -> dict:
-    """The settings and final scores of a run, as rows of a side-by-side table."""
-    cfg = run.read_config().get("config", {})
-    val = (run.metrics() or {}).get("val", {})
-    test = (run.metrics() or {}).get("test", {})
+    """The settings and the saved model's scores of a run, as rows of a side-by-side table."""
+    cfg, metrics = run.record().config, run.metrics()
+    held = metrics.split(metrics.held_out) if metrics else None
     percent = lambda v: f"{v:.1%}" if isinstance(v, float) else "–"
     return {
-        "Model": ui.model_title(cfg.get("model")), "Stages trained": str(cfg.get("trainable_stages")),
-        "Epochs": str(cfg.get("epochs")), "Augmentation": cfg.get("augment"),
-        "Learning rate": f"{cfg.get('lr', 0):g}", "Image size": str(cfg.get("image_size") or "model's own"),
-        "Accuracy": percent(val.get("accuracy")), "Precision": percent(val.get("precision_macro")),
-        "Recall": percent(val.get("recall_macro")), "F1 score": percent(val.get("f1_macro")),
-        "Test accuracy": percent(test.get("accuracy")), "State": run.status().get("state"),
+        "Model": ui.model_title(cfg.model), "Stages trained": str(cfg.trainable_stages),
+        "Epochs": str(cfg.epochs), "Augmentation": cfg.augment,
+        "Learning rate": f"{cfg.lr:g}", "Image size": str(cfg.image_size or "model's own"),
+        "Score": metrics.score.sentence() if metrics else "–",
+        "Precision": percent(held.precision_macro if held else None),
+        "Recall": percent(held.recall_macro if held else None), "F1 score": percent(held.f1_macro if held else None),
+        "State": run.status().state,
     }
 
 
@@ -107,12 +115,12 @@ SETTINGS = {  # config key -> plain name, for the differences table
     "data": "Images", "weights": "Starting weights", "init_from": "Started from run",
 }
 SCORES = {"accuracy": "Accuracy", "precision_macro": "Precision", "recall_macro": "Recall", "f1_macro": "F1 score"}
-SPLITS = {"val": "validation images", "test": "test images"}
+SPLITS = {"val": "validation images", "cv": "cross-validation", "test": "test images"}
 
 
 def _diff(by_path: dict[str, dict]) -> None:
     st.subheader("Compare two runs", help="What was set differently, and how each one scored.")
-    paths = list(by_path)
+    paths = [p for p, r in by_path.items() if r["state"] != DAMAGED]
     if len(paths) < 2:
         st.caption("Two runs can be compared once there are two.")
         return
@@ -134,7 +142,7 @@ def _diff(by_path: dict[str, dict]) -> None:
         st.caption("Both runs used the same settings.")
     if d["metrics"]:
         st.markdown("**Scores**")
-        st.dataframe(pd.DataFrame([{"Score": _score_name(r["metric"]), na: _percent(r["a"]), nb: _percent(r["b"])}
+        st.dataframe(pd.DataFrame([{"Score": _score_name(r["metric"]), na: _shown(r["a"]), nb: _shown(r["b"])}
                                    for r in d["metrics"]]), hide_index=True)
     else:
         st.caption("Scores appear once both runs have finished.")
@@ -144,11 +152,15 @@ def _plain(value) -> str:
     return "–" if value is None or value == "" else str(value)
 
 
-def _percent(value) -> str:
+def _shown(value) -> str:
+    if isinstance(value, Score):
+        return value.sentence()
     return f"{value:.1%}" if isinstance(value, (int, float)) else "–"
 
 
 def _score_name(metric: str) -> str:
+    if metric == "score":
+        return "The saved model's score"
     split, _, name = metric.partition(" ")
     return f"{SCORES.get(name, name)} on {SPLITS.get(split, split)}"
 
@@ -161,15 +173,16 @@ def _actions(by_path: dict[str, dict]) -> None:
     st.subheader("Open, label or repeat a run")
     path = st.selectbox("Run", list(by_path), format_func=lambda p: _label(by_path[p]), key="runs_pick",
                         help="Newest first.")
+    damaged = by_path[path]["state"] == DAMAGED
     left, middle, right = st.columns(3)
-    if left.button("Open in Evaluate", disabled=not ui.is_trained(path),
+    if left.button("Open in Evaluate", disabled=damaged or not ui.is_trained(path),
                    help="See its scores, mistakes and advice (once it has finished)."):
         st.session_state[ui.RUN] = path
         st.switch_page(ui.page("evaluate"))
-    if middle.button("Show on the Train page", help="Make it the current run and watch its charts."):
+    if middle.button("Show on the Train page", disabled=damaged, help="Make it the current run and watch its charts."):
         st.session_state[ui.RUN] = path
         st.switch_page(ui.page("train"))
-    if right.button("Train again with the same settings", help="A new run with exactly this run's settings, "
+    if right.button("Train again with the same settings", disabled=damaged, help="A new run with exactly this run's settings, "
                     "on the same images; with the same seed it gives the same result."):
         cfg = runs.config_of(RunDir(path))
         run = runs.start_run(cfg, parent=path)
@@ -204,11 +217,11 @@ def _family(path: str, by_path: dict[str, dict]) -> None:
 
 def _tags(path: str) -> None:
     run = RunDir(path)
-    text = st.text_input("Tags", value=", ".join(runs.tags(run)), key=f"tags_{run.name}",
+    text = st.text_input("Tags", value=", ".join(run.tags()), key=f"tags_{run.name}",
                          placeholder="e.g. baseline, good, for the demo",
                          help="Your own labels for this run, separated by commas. They show in the table.")
     if st.button("Save tags", icon=":material/sell:"):
-        runs.set_tags(run, text.split(","))
+        run.set_tags(text.split(","))
         ui.done(f"Tags of run {run.name} saved.")
 
 

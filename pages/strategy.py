@@ -12,16 +12,17 @@ from pages import ui
 from tlcore import store
 from tlcore.catalog import ModelSpec, get_spec
 from tlcore.config import TrainConfig
-from tlcore.dataset import assign_splits, check_trainable
+from tlcore.dataset import check_trainable
+from tlcore.freeze import backbone_is_frozen, resolve_trainable
 from tlcore.devices import resolve_device
 from tlcore.net import stage_param_counts
-from tlcore.recommend import Recommendation, dataset_naturalness, recommend
+from tlcore.recommend import Recommendation, choose_evaluation, dataset_naturalness, recommend
 
 DURATIONS = {"quick": 0.3, "standard": 1.0, "thorough": 2.0}  # times the recommended epochs
 DURATION_TEXT = {"quick": "Quick look", "standard": "Standard", "thorough": "Thorough"}
 ADVANCED = ("weights", "test_data", "train_bn", "batch_size", "lr", "backbone_lr_mult", "weight_decay",
             "warmup_epochs", "augment", "early_stopping", "class_weighting", "label_smoothing",
-            "image_size", "val_fraction", "seed", "device")
+            "image_size", "val_fraction", "evaluation", "seed", "device")
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
 STAGES, DURATION, EPOCHS = ui.OPT + "stages", ui.OPT + "duration", ui.OPT + "epochs"
 LEARNS, FROZEN = "#e4572e", "#c8c8c8"
@@ -33,11 +34,13 @@ def opt(name: str):
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _train_counts(folder: str, val_fraction: float, seed: int) -> dict[str, int]:
-    """Training images per class after the engine's own split (a TLError if it cannot train)."""
+def _labelled(folder: str) -> tuple[dict[str, int], bool]:
+    """Labelled images per class (test images left out), as the engine's recommender counts them,
+    and whether the data brings its own validation images (a TLError if it cannot train)."""
     ds = store.open_dataset(folder)
     check_trainable(ds)
-    return assign_splits(ds, val_fraction, seed).counts("train")
+    counts = {c: n - ds.counts("test")[c] for c, n in ds.counts().items()}
+    return counts, any(i.split == "val" for i in ds.items)
 
 
 @st.cache_data(show_spinner=False)
@@ -52,10 +55,18 @@ def _naturalness(folder: str, model: str) -> float | None:
 
 def recommendation(spec: ModelSpec) -> Recommendation:
     """The engine's advice for the current dataset and model."""
-    counts = _train_counts(st.session_state[ui.DATASET], opt("val_fraction"), opt("seed"))
+    counts, _ = _labelled(st.session_state[ui.DATASET])
     gpu = opt("device") != "cpu" and resolve_device("auto").type == "cuda"
     natural = None if st.session_state.get(ui.INIT_FROM) else _naturalness(st.session_state[ui.DATASET], spec.name)
     return recommend(counts, natural, len(spec.stages), gpu=gpu)
+
+
+def evaluation(cfg: TrainConfig, spec: ModelSpec, rec: Recommendation) -> Recommendation:
+    """The recommendation with how the score will be estimated for the settings as they stand."""
+    counts, given_val = _labelled(cfg.data)
+    stages = resolve_trainable(cfg.trainable_stages, len(spec.stages))
+    frozen = backbone_is_frozen(spec, stages, cfg.train_bn)
+    return choose_evaluation(rec, cfg, frozen, counts, given_val)
 
 
 def _sync_stages(spec: ModelSpec, rec: Recommendation) -> None:
@@ -93,14 +104,18 @@ def render() -> None:
     spec = get_spec(ss[ui.MODEL])
     rec = recommendation(spec)
     _sync_stages(spec, rec)
-    st.info(f"**Recommended: train the last {rec.trainable_stages} of {len(spec.stages)} stages.** "
-            f"{rec.reason}", icon=":material/recommend:")
+    with ui.friendly_errors():
+        rec = evaluation(build_config(), spec, rec)
+    what = ("feature extraction: keep the whole pretrained network frozen and train only a new final layer"
+            if rec.trainable_stages == 0 else f"fine-tune the last {rec.trainable_stages} of {len(spec.stages)} "
+            "stages and a new final layer")
+    st.info(f"**Recommended: {what}.** {rec.reason}", icon=":material/recommend:")
     n = st.slider("Train the last N stages", 0, len(spec.stages), key=STAGES,
                   help="The network is a chain of stages from the raw image (left) to the answer (right). "
                        "Frozen stages keep what they learned from ImageNet; the last N stages adapt to your "
                        "images. 0 = only a new final layer learns (fastest, best with few images).")
     counts, total = _param_counts(spec.name)
-    classes = len(_train_counts(ss[ui.DATASET], opt("val_fraction"), opt("seed")))
+    classes = len(_labelled(ss[ui.DATASET])[0])
     head = spec.feature_dim * classes + classes
     learning = sum(counts[len(counts) - n:]) + head
     st.plotly_chart(_stages_figure(spec, counts, n, head))
@@ -183,6 +198,13 @@ def _advanced(spec: ModelSpec, rec: Recommendation) -> None:
                 "often generalises better.", min_value=0.0, max_value=0.9, step=0.05, format="%g")
         _number("seed", "Random seed", "The same seed and settings give the same result.", step=1)
     with c:
+        ss.setdefault(ui.OPT + "evaluation", DEFAULTS["evaluation"])
+        st.selectbox("How the score is measured", ["auto", "cv", "holdout"], key=ui.OPT + "evaluation",
+                     format_func={"auto": "as recommended", "cv": "cross-validation (all images train)",
+                                  "holdout": "validation split"}.get,
+                     help="Cross-validation scores every image with a model trained without it, then trains "
+                          "the final model on all of them: best with few images, only with a frozen network. "
+                          "A validation split keeps some images aside to check the model.")
         ss.setdefault(ui.OPT + "val_fraction", DEFAULTS["val_fraction"])
         st.slider("Share of images kept for checking (validation)", 0.05, 0.5, step=0.05,
                   key=ui.OPT + "val_fraction", help="These images are never trained on; they show how "

@@ -16,7 +16,7 @@ DEVICE_TEXT = {"auto": "on the graphics card if there is one", "cpu": "on the pr
                "cuda": "on the graphics card (GPU)"}
 STATE_TEXT = {
     "queued": "Waiting to start", "running": "Training", "finished": "Finished",
-    "cancelled": "Stopped", "failed": "Failed", "interrupted": "Interrupted",
+    "cancelled": "Stopped", "failed": "Failed", "interrupted": "Interrupted", "damaged": "Damaged record",
 }
 
 
@@ -29,7 +29,7 @@ def render() -> None:
     path = st.session_state.get(ui.RUN)
     if path and RunDir(path).exists():
         st.divider()
-        active = RunDir(path).status().get("state") in ui.ACTIVE
+        active = RunDir(path).status().active
         st.fragment(run_every=POLL_SECONDS if active else None)(_live)(path, active)
 
 
@@ -44,7 +44,7 @@ def _start(cfg: TrainConfig) -> None:
                   f"{DEVICE_TEXT[cfg.device]}.")
     st.page_link(ui.page("strategy"), label="Change these settings", icon=":material/tune:")
     path = st.session_state.get(ui.RUN)
-    busy = bool(path) and RunDir(path).status().get("state") in ui.ACTIVE
+    busy = bool(path) and RunDir(path).status().active
     label = "Start another run (it waits for the current one)" if busy else "Start training"
     if st.button(label, type="primary", help="Training runs in the background: you can close this tab and "
                  "come back; the run keeps going and shows up here and on the Runs page."):
@@ -57,30 +57,32 @@ def _live(path: str, was_active: bool) -> None:
     with ui.friendly_errors():
         run = RunDir(path)
         status = run.status()
-        state = status.get("state", "queued")
+        state = status.state
         st.subheader(f"Run {run.name}: {STATE_TEXT.get(state, state)}")
         if state in ui.ACTIVE:
-            _progress(run, status)
-        elif state == "failed":
-            st.error(status.get("error") or "The run failed.", icon=":material/error:")
+            _progress(run, status.message)
+        elif state in ("failed", "damaged"):
+            st.error(status.error or "The run failed.", icon=":material/error:")
         elif state == "interrupted":
-            st.warning(status["error"], icon=":material/warning:")
+            st.warning(status.error, icon=":material/warning:")
             if st.button("Resume the run", help="Continue from the last saved epoch."):
                 runs.resume(run)
                 st.rerun()
         else:
-            done = "Training finished and the model is saved." if state == "finished" else status.get("message")
+            done = "Training finished and the model is saved." if state == "finished" else status.message
             st.success(done or STATE_TEXT[state], icon=":material/check_circle:")
-            if ui.is_trained(path):
+            metrics = run.metrics() if ui.is_trained(path) else None
+            if metrics:
+                st.markdown(f"**Score of the saved model:** {metrics.score.sentence()}.")
                 st.page_link(ui.page("evaluate"), label="See how good it is", icon=":material/arrow_forward:")
         _charts(run)
         if was_active and state not in ui.ACTIVE:
             st.rerun()
 
 
-def _progress(run: RunDir, status: dict) -> None:
+def _progress(run: RunDir, message: str) -> None:
     progress = runs.progress(run) or {}
-    parts = [status.get("message") or "Starting"]
+    parts = [message or "Starting"]
     if progress.get("images_per_second"):
         parts.append(f"{progress['images_per_second']:.0f} images/s")
     if progress.get("eta_seconds") is not None:
@@ -98,8 +100,14 @@ def _charts(run: RunDir) -> None:
     if not rows:
         st.caption("Charts appear after the first epoch.")
         return
-    st.caption("Training images are the ones the model learns from; validation images are kept aside to "
-               "check it. When the two lines drift apart, the model is memorising instead of learning.")
+    if rows[-1]["held_out"] == "cv":
+        st.caption("Training images are the ones the model learns from. Cross-validated: every image scored by "
+                   "a model trained without it, so the line shows how the model does on new images. Epoch "
+                   "numbers on these charts are the training's; the saved model's score is on Evaluate.")
+    else:
+        st.caption("Training images are the ones the model learns from; validation images are kept aside to "
+                   "check it. When the two lines drift apart, the model is memorising instead of learning. "
+                   "The saved model's score is on Evaluate.")
     for metrics in (("loss", "accuracy"), ("precision", "recall")):
         for column, metric in zip(st.columns(2), metrics):
             column.plotly_chart(charts.curves_figure(rows, metric), key=f"curve_{metric}")

@@ -17,6 +17,7 @@ from tlcore.bundle import read_bundle_meta
 from tlcore.catalog import DEFAULT_MODEL, get_spec
 from tlcore.errors import TLError
 from tlcore.images import ImageProblem, open_rgb
+from tlcore.record import DAMAGED, RecordError, Score
 from tlcore.rundir import RunDir
 from tlcore.workspace import runs_dir
 
@@ -179,8 +180,12 @@ def model_title(name: str | None) -> str:
 
 def is_trained(path: str) -> bool:
     """True when the run folder holds a model and its evaluation."""
-    run = RunDir(path)
-    return run.metrics_path.is_file() and (run.bundle_path / "model.json").is_file()
+    return RunDir(path).is_trained()
+
+
+def score_text(score: Score | None) -> str:
+    """A model's one score for a label: "72% (cross-validation on 150 images)"."""
+    return f"{score.accuracy:.0%} ({score.where})" if score else "no score yet"
 
 
 def _recovered_run() -> str:
@@ -197,10 +202,13 @@ def recover() -> None:
     if RUN not in ss:
         ss[RUN] = _recovered_run()
         if ss[RUN]:
-            cfg = RunDir(ss[RUN]).read_config().get("config", {})
-            if not ss.get(DATASET) and cfg.get("data") and dataset_summary(cfg["data"]):
-                ss[DATASET] = cfg["data"]
-            ss.setdefault(MODEL, cfg.get("model", DEFAULT_MODEL))
+            try:
+                cfg = RunDir(ss[RUN]).record().config
+            except RecordError:
+                cfg = None
+            if cfg and not ss.get(DATASET) and dataset_summary(cfg.data):
+                ss[DATASET] = cfg.data
+            ss.setdefault(MODEL, cfg.model if cfg else DEFAULT_MODEL)
     if ss[RUN]:  # kept in the address, so a reload of this tab finds its own run
         st.query_params["run"] = Path(ss[RUN]).name
     ss.setdefault(MODEL, DEFAULT_MODEL)
@@ -222,7 +230,7 @@ def sidebar() -> None:
         start = f" (starting from run {Path(ss[INIT_FROM]).name})" if ss.get(INIT_FROM) else ""
         st.markdown(f"**Model:** {get_spec(ss[MODEL]).title}{start}")
         if ss.get(RUN):
-            active = RunDir(ss[RUN]).status().get("state") in ACTIVE
+            active = RunDir(ss[RUN]).status().active
             st.fragment(run_every=2.0 if active else None)(_run_line)(ss[RUN], active)
         else:
             st.markdown("**Run:** none yet")
@@ -231,7 +239,7 @@ def sidebar() -> None:
 def _run_line(path: str, was_active: bool) -> None:
     with friendly_errors():
         run = RunDir(path)
-        state = run.status().get("state", "queued")
+        state = run.status().state
         line = f"**Run:** {run.name} — {state}"
         progress = runs.progress(run) if state in ACTIVE else None
         if progress and progress.get("fraction") is not None:
@@ -243,7 +251,7 @@ def _run_line(path: str, was_active: bool) -> None:
 
 def trained_runs() -> list[dict]:
     """Runs in the workspace that hold a model, newest first."""
-    return [r for r in runs.list_runs() if is_trained(str(r["path"]))]
+    return [r for r in runs.list_runs() if r["state"] != DAMAGED and is_trained(str(r["path"]))]
 
 
 def pick_trained_run(where: str) -> RunDir | None:
@@ -251,7 +259,9 @@ def pick_trained_run(where: str) -> RunDir | None:
     rows = {str(r["path"]): r for r in trained_runs()}
     current = st.session_state.get(RUN)
     if current and current not in rows and is_trained(current):
-        rows = {current: {"name": Path(current).name}, **rows}
+        row = runs.summary(RunDir(current))
+        if row["state"] != DAMAGED:
+            rows = {current: row, **rows}
     if not rows:
         st.info("There is no trained model yet. Train one first; it appears here when it has finished.",
                 icon=":material/info:")
@@ -260,9 +270,8 @@ def pick_trained_run(where: str) -> RunDir | None:
 
     def label(path: str) -> str:
         r = rows[path]
-        acc = r.get("best_val_accuracy")
         extra = " · ".join(str(x) for x in (r.get("model") and model_title(r["model"]), r.get("dataset")) if x)
-        return f"{r['name']}" + (f" · {extra}" if extra else "") + (f" · {acc:.0%} right" if acc is not None else "")
+        return f"{r['name']}" + (f" · {extra}" if extra else "") + f" · {score_text(r.get('score'))}"
 
     path = synced_selectbox("Trained model", list(rows), RUN, key=f"pick_run_{where}", format_func=label,
                             help="Which training run's model to look at. Newest first.")

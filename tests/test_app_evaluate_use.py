@@ -9,6 +9,7 @@ from app_fixtures import charts, png, studio, texts
 
 from pages import ui
 from tlcore.predict import Predictor
+from tlcore.rundir import RunDir
 
 
 @pytest.mark.parametrize("page", ["evaluate", "use"])
@@ -18,36 +19,47 @@ def test_these_pages_need_a_trained_model(page):
     assert at.get("page_link")[0].proto.label == "Go to Train"
 
 
-def test_evaluate_shows_scores_confusion_matrix_mistakes_and_advice(workspace_run):
+def test_evaluate_shows_the_kept_models_score_per_split(workspace_run):
     at = studio("evaluate", **{ui.RUN: workspace_run})
     assert not at.exception and not at.error
-    val = json.loads((Path(workspace_run) / "metrics.json").read_text())["val"]
-    metrics = {m.label: m.value for m in at.metric}
-    assert list(metrics) == ["Accuracy", "Precision", "Recall", "F1 score"]
-    assert metrics["Accuracy"] == f"{val['accuracy']:.1%}"
+    metrics = RunDir(workspace_run).metrics()
+    raw = json.loads((Path(workspace_run) / "metrics.json").read_text())
+    # one score: the test images' (the run has some), as metrics.json holds it, with its interval
+    assert raw["score"]["split"] == "test" and raw["score"]["images"] == 40
+    assert f"### {metrics.score.sentence()}" in texts(at.markdown)
+    shown = {m.label: m.value for m in at.metric}
+    assert list(shown) == ["Accuracy", "Precision", "Recall", "F1 score"]
+    assert shown["Accuracy"] == f"{raw['test']['accuracy']:.1%}" == f"{raw['score']['accuracy']:.1%}"
+    counts = next(iter(charts(at).values())).data[0]
+    assert sum(map(sum, counts.z)) == 40
+    at.radio[0].set_value("cv").run()  # every labelled image, scored out of fold
+    cv = raw["cv"]
+    assert {m.label: m.value for m in at.metric}["Accuracy"] == f"{cv['accuracy']:.1%}"
     counts, share = [f.data[0] for f in charts(at).values()][:2]
     assert counts.type == share.type == "heatmap"
-    assert sum(map(sum, counts.z)) == val["count"] == 8
+    assert sum(map(sum, counts.z)) == cv["count"] == 48
     assert all(abs(sum(row) - 1) < 1e-9 for row in share.z if sum(row))
     assert list(counts.x) == ["bag", "sandal", "t-shirt", "trouser"]
     per_class = at.dataframe[0].value
-    assert per_class["class"].tolist() == ["bag", "sandal", "t-shirt", "trouser"]
-    assert per_class["support"].sum() == 8
+    assert per_class["class"].tolist() == ["bag", "sandal", "t-shirt", "trouser"] and per_class["support"].sum() == 48
     rows = list(csv.DictReader((Path(workspace_run) / "predictions.csv").open()))
     wrong = [r for r in rows if r["true"] != r["predicted"]]
     mistakes = [c for c in texts(at.caption).splitlines() if c.startswith("is **")]
-    assert len(mistakes) == len(wrong)
+    assert len(rows) == 48 and len(mistakes) == min(len(wrong), 24)
     assert "What to do next" in texts(at.subheader)
     assert at.info or at.success  # advice, or the all-clear
 
 
-def test_evaluate_scores_the_test_images_when_there_are_some(workspace_run):
+def test_evaluate_shows_calibration_and_images_probably_labelled_wrong(workspace_run):
     at = studio("evaluate", **{ui.RUN: workspace_run})
-    at.radio[0].set_value("test").run()
-    test = json.loads((Path(workspace_run) / "metrics.json").read_text())["test"]
-    assert {m.label: m.value for m in at.metric}["Accuracy"] == f"{test['accuracy']:.1%}"
-    counts = next(iter(charts(at).values())).data[0]
-    assert sum(map(sum, counts.z)) == 40
+    cal = RunDir(workspace_run).metrics().calibration
+    assert "Can you trust its confidence?" in texts(at.subheader)
+    reliability = next(f for f in charts(at).values() if f.data and f.data[0].name == "perfectly calibrated")
+    names = [t.name for t in reliability.data]
+    assert names == ["perfectly calibrated", "before calibration", "after calibration"]
+    assert list(reliability.data[2].y) == [b["accuracy"] for b in cal["bins_after"]]
+    at.radio[0].set_value("cv").run()
+    assert "Images probably labelled wrong" in texts(at.subheader)
 
 
 def test_evaluate_shows_where_the_model_looked(workspace_run):

@@ -52,7 +52,9 @@ def test_strategy_needs_a_dataset_first():
 def test_strategy_shows_the_stages_and_the_count_of_learning_parameters(digits):
     at = studio("strategy", **{ui.DATASET: digits})
     assert not at.exception and not at.error
-    assert "Recommended: train the last 0 of 7 stages." in texts(at.info)  # 8 training images per class
+    shown = texts(at.info)  # 10 labelled images per class: feature extraction, all of them cross-validated
+    assert "Recommended: feature extraction: keep the whole pretrained network frozen" in shown
+    assert "The smallest class has 10 images." in shown and "All 100 labelled images train" in shown
     assert at.slider(key="opt_stages").value == 0
     figure = charts(at)["EfficientNet-Lite0, from the image (left) to the answer (right)"]
     bars = figure.data[0]

@@ -2,6 +2,7 @@
 
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from app_fixtures import charts, studio, texts
@@ -21,8 +22,8 @@ def test_no_runs_yet_points_to_training():
 def _second(workspace_run: str) -> str:
     second = Path(workspace_run).with_name("20250102-000000-efficientnet_lite0")
     shutil.copytree(workspace_run, second)
-    record = RunDir(second).read_config()
-    RunDir(second).write_config({**record, "created": record["created"] + 60})
+    run = RunDir(second)
+    run.write_record(replace(run.record(), created=run.record().created + 60))
     return str(second)
 
 
@@ -33,14 +34,16 @@ def test_runs_are_listed_and_compared(workspace_run):
     table = at.dataframe[0].value
     assert table["Run"].tolist() == [Path(second).name, Path(workspace_run).name]  # newest first
     assert table["State"].tolist() == ["finished", "finished"] and table["Model"][0] == "EfficientNet-Lite0"
-    assert table["Epochs"][0] == "2 of 2" and 0 <= table["Best accuracy"][0] <= 1
-    curves = charts(at)["Accuracy on validation images"]
+    score = RunDir(workspace_run).metrics().score  # the one score of the kept model, from metrics.json
+    assert table["Epochs"][0] == "2 of 2" and table["Score"].tolist() == [score.accuracy] * 2
+    assert table["Scored on"].tolist() == [score.where] * 2 and score.where == "40 test images"
+    curves = charts(at)["Accuracy on held-out images"]
     assert sorted(t.name for t in curves.data) == sorted(table["Run"])
     side_by_side = at.dataframe[1].value
     assert list(side_by_side.columns) == table["Run"].tolist()
     assert side_by_side.loc["Stages trained"].tolist() == ["0", "0"]
     at.selectbox[0].set_value("val_loss").run()
-    assert "Loss on validation images" in charts(at)
+    assert "Loss on held-out images" in charts(at)
 
 
 def test_a_run_opens_in_evaluate(workspace_run):
@@ -58,8 +61,8 @@ def test_train_again_starts_a_new_run_with_the_same_settings(workspace_run):
     new = RunDir(at.session_state[ui.RUN])
     new.request_cancel()  # the copy only needs to exist; do not spend the CPU on it
     assert new.path != Path(workspace_run) and new.path.parent == Path(workspace_run).parent
-    assert new.read_config()["config"] == RunDir(workspace_run).read_config()["config"]
-    assert new.read_config()["parent"] == workspace_run
+    assert new.record().config == RunDir(workspace_run).record().config
+    assert new.record().parent == workspace_run
     assert at.title[0].value == "Train"
 
 
@@ -74,14 +77,13 @@ def test_tags_are_saved_and_shown_in_the_table(workspace_run):
     _button(at, "Save tags").click()
     at.run()
     assert not at.exception and not at.error
-    assert runs.tags(RunDir(workspace_run)) == ["baseline", "demo"]
+    assert RunDir(workspace_run).tags() == ["baseline", "demo"]
     assert at.dataframe[0].value["Tags"].tolist() == ["baseline, demo"]
 
 
 def test_parent_is_shown_and_links_both_ways(workspace_run):
     child = _second(workspace_run)
-    record = RunDir(child).read_config()
-    RunDir(child).write_config({**record, "parent": workspace_run})
+    RunDir(child).write_record(replace(RunDir(child).record(), parent=workspace_run))
     at = studio("runs")
     table = at.dataframe[0].value
     assert table["Parent"].tolist() == [Path(workspace_run).name, ""]
@@ -118,15 +120,15 @@ def test_a_run_still_training_is_not_deleted(workspace_run):
 
 def test_two_runs_are_compared_setting_by_setting(workspace_run):
     second = _second(workspace_run)
-    record = RunDir(second).read_config()
-    RunDir(second).write_config({**record, "config": {**record["config"], "epochs": 3}})
+    record = RunDir(second).record()
+    RunDir(second).write_record(replace(record, config=record.config.with_(epochs=3)))
     at = studio("runs")
     assert not at.exception and not at.error
     settings, scores = at.dataframe[2].value, at.dataframe[3].value
     a, b = Path(second).name, Path(workspace_run).name  # newest first
     assert settings.set_index("Setting").loc["Epochs"].tolist() == ["3", "2"]
-    acc = RunDir(workspace_run).metrics()["val"]["accuracy"]
-    assert scores.set_index("Score").loc["Accuracy on validation images", [a, b]].tolist() == [f"{acc:.1%}"] * 2
+    score = RunDir(workspace_run).metrics().score
+    assert scores.set_index("Score").loc["The saved model's score", [a, b]].tolist() == [score.sentence()] * 2
 
 
 def test_sweep_without_images_points_to_data():

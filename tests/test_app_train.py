@@ -13,7 +13,7 @@ from tlcore.train import create_run
 from tlcore.workspace import runs_dir
 
 RUNNING = "20250105-120000-efficientnet_lite0"  # a run folder name
-CURVES = {"Loss", "Accuracy", "Precision", "Recall", "Recall of each class (validation images)"}
+CURVES = {"Loss", "Accuracy", "Precision", "Recall", "Recall of each class (held-out images)"}
 
 
 def test_train_needs_a_dataset_first():
@@ -29,16 +29,19 @@ def test_a_run_started_from_the_page_trains_in_the_background_and_shows_its_char
     next(b for b in at.button if b.label == "Start training").click()
     at.run()
     run = RunDir(at.session_state[ui.RUN])
-    assert run.path.parent == runs_dir() and run.read_config()["config"]["epochs"] == 2
+    assert run.path.parent == runs_dir() and run.record().config.epochs == 2
     assert at.query_params["run"] in (run.name, [run.name])  # a reload of this tab comes back to it
     wait_until(at, lambda at: "Finished" in texts(at.subheader))
     assert not at.exception and not at.error
-    assert run.status()["state"] == "finished"
+    assert run.status().state == "finished"
     assert set(charts(at)) == CURVES
     loss = charts(at)["Loss"]
-    assert [t.name for t in loss.data] == ["training images", "validation images"]
+    # a frozen network on 10 images a class is cross-validated: every image is held out once
+    assert [t.name for t in loss.data] == ["training images", "cross-validated images"]
+    assert loss.data[0].line.dash != loss.data[1].line.dash and loss.data[0].line.color != loss.data[1].line.color
     assert list(loss.data[0].x) == [1, 2]
-    per_class = charts(at)["Recall of each class (validation images)"]
+    assert f"**Score of the saved model:** {run.metrics().score.sentence()}." in texts(at.markdown)
+    per_class = charts(at)["Recall of each class (held-out images)"]
     assert len(per_class.data) == 10  # one line per digit
     assert "See how good it is" in [link.proto.label for link in at.get("page_link")]
     assert f"**Run:** {run.name} — finished" in texts(at.sidebar.markdown)
@@ -68,7 +71,7 @@ def test_a_running_run_shows_progress_and_can_be_stopped(digits):
 
 def test_a_reload_finds_the_active_run_again(digits):
     run = _running_run(digits)
-    assert RunDir(run.path).status()["pid"] == os.getpid()
+    assert RunDir(run.path).status().pid == os.getpid()
     at = studio()  # a new browser session: nothing in its state
     assert at.session_state[ui.RUN] == str(run.path) and at.session_state[ui.DATASET] == digits
     assert f"**Run:** {RUNNING} — running (25%)" in texts(at.sidebar.markdown)

@@ -1,6 +1,5 @@
 """GPU training path (bf16 autocast, channels_last): runs only where CUDA is available."""
 
-import json
 import sys
 
 import pytest
@@ -27,16 +26,15 @@ def test_gpu_training_runs_and_reports_images_per_second(fashion512, tmp_path, s
                  "--trainable-stages", stages, "--augment", "light", "--epochs", "3",
                  "--batch-size", "64", "--image-size", "224"]) == 0
     run = RunDir(out)
-    epochs = run.events("epoch")
-    rate = epochs[-1]["images_per_second"]
+    rate = run.epochs()[-1].images_per_second
     print(f"\nGPU efficientnet_lite0 224px trainable_stages={stages}: {rate:.0f} training images/s "
           f"({torch.cuda.get_device_name(0)})", file=sys.stderr)
     for features in run.events("features"):  # the frozen path: the backbone runs once per view
         print(f"  features: {features['images'] / features['seconds']:.0f} images/s, "
               f"{features['views']} views per training image", file=sys.stderr)
-    assert run.status()["state"] == "finished" and rate > 0
-    assert json.loads(run.config_path.read_text())["environment"]["cuda"]
-    assert json.loads(run.metrics_path.read_text())["val"]["accuracy"] > 1 / 8
+    assert run.status().state == "finished" and rate > 0
+    assert run.record().environment["cuda"]
+    assert run.metrics().score.accuracy > 1 / 8
 
 
 def test_gpu_augmentation_draws_what_the_cpu_draws():
@@ -64,5 +62,5 @@ def test_cached_features_stay_on_the_gpu_and_match_the_cpu_run(fashion512, tmp_p
               "--image-size", "64", "--seed", "1"]
     assert main(["train", *common, "--out", str(tmp_path / "gpu"), "--device", "cuda"]) == 0
     assert main(["train", *common, "--out", str(tmp_path / "cpu"), "--device", "cpu"]) == 0
-    accuracy = [json.loads((tmp_path / d / "metrics.json").read_text())["val"]["accuracy"] for d in ("gpu", "cpu")]
+    accuracy = [RunDir(tmp_path / d).metrics().score.accuracy for d in ("gpu", "cpu")]
     assert abs(accuracy[0] - accuracy[1]) <= 0.05, accuracy  # bf16 features vs fp32: close, not equal

@@ -21,10 +21,10 @@ def warm(monkeypatch):
 
 def _finish(run, timeout: float = 300):
     deadline = time.monotonic() + timeout
-    while run.status().get("state") in ("queued", "running"):
+    while run.status().state in ("queued", "running"):
         assert time.monotonic() < deadline, run.status()
         time.sleep(0.2)
-    assert run.status()["state"] == "finished", run.log_path.read_text()
+    assert run.status().state == "finished", run.log_path.read_text()
 
 
 def _ready_pids() -> list[int]:
@@ -40,14 +40,14 @@ def test_a_standby_takes_the_next_run_and_gives_the_same_result(warm, fashion_sm
     cfg = TrainConfig(data=str(fashion_small / "train"), seed=0, epochs=3)
     warm_run = runs.start_run(cfg)
     _finish(warm_run)
-    assert warm_run.status()["pid"] == pid
+    assert warm_run.status().pid == pid
     assert "val: accuracy" in warm_run.log_path.read_text()  # the job's output went to its own log
     assert standby.available() and pid not in _ready_pids()  # a new one replaces it
 
     warm.setenv("TLSTUDIO_STANDBY", "0")
     cold_run = runs.start_run(cfg)
     _finish(cold_run)
-    assert cold_run.status()["pid"] != pid
+    assert cold_run.status().pid != pid
     for name in ("metrics.json", "predictions.csv"):
         assert (warm_run.path / name).read_bytes() == (cold_run.path / name).read_bytes(), name
 

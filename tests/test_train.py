@@ -35,26 +35,32 @@ def test_cli_train_writes_the_whole_run_directory(fashion_small, tmp_path, capsy
                  "--image-size", "64", "--device", "cpu"])
     assert code == 0
     run = RunDir(out)
-    assert run.status()["state"] == "finished"
-    record = run.read_config()
-    assert record["config"]["trainable_stages"] == 0 and record["environment"]["torch"]
-    epochs = run.events("epoch")
-    assert [e["epoch"] for e in epochs] == [1, 2, 3] and all(e["fast_path"] for e in epochs)
-    for key in ("loss", "accuracy", "precision_macro", "recall_macro"):
-        assert key in epochs[-1]["train"] and key in epochs[-1]["val"]
+    assert run.status().state == "finished"
+    record = run.record()
+    assert record.config.trainable_stages == 0 and record.config.evaluation == "cv" and record.environment["torch"]
+    epochs = run.epochs()
+    assert [e.epoch for e in epochs] == [1, 2, 3] and all(e.fast_path and e.held_out == "cv" for e in epochs)
+    assert all(e.val.count == 48 and e.train.loss is not None for e in epochs)  # all 48 images, out of fold
     metrics = json.loads(run.metrics_path.read_text())
-    for split in ("val", "test"):
+    assert set(metrics) >= {"score", "estimate", "cv", "test", "calibration", "label_issues", "kept_epoch"}
+    for split in ("cv", "test"):
         m = metrics[split]
         assert set(m) >= {"accuracy", "precision_macro", "recall_macro", "f1_macro", "per_class",
-                          "classes", "confusion_matrix"}
+                          "classes", "confusion_matrix", "count"}
         assert set(m["per_class"]["bag"]) == {"precision", "recall", "f1", "support"}
-    assert sum(map(sum, metrics["test"]["confusion_matrix"])) == 40
-    rows = list(csv.DictReader(run.predictions_path.open()))
-    assert len(rows) == sum(metrics["val"]["per_class"][c]["support"] for c in metrics["val"]["classes"])
+    assert sum(map(sum, metrics["test"]["confusion_matrix"])) == metrics["test"]["count"] == 40
+    assert metrics["score"] == {**metrics["score"], "split": "test", "images": 40,
+                                "accuracy": metrics["test"]["accuracy"]}
+    estimate = metrics["estimate"]
+    assert estimate["method"] == "5-fold cross-validation" and estimate["images"] == 48
+    assert estimate["low"] <= estimate["accuracy"] == metrics["cv"]["accuracy"] <= estimate["high"]
+    rows = list(csv.DictReader(run.predictions_path().open()))
+    assert len(rows) == 48 and len(list(csv.DictReader(run.predictions_path("test").open()))) == 40
     assert {"file", "true", "predicted", "confidence", "p_bag"} <= set(rows[0])
     bundle = json.loads((run.bundle_path / "model.json").read_text())
     assert bundle["classes"] == ["bag", "sandal", "t-shirt", "trouser"] and bundle["trainable_stages"] == 0
-    assert "accuracy" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"score: {run.metrics().score.sentence()}" in out
 
 
 def test_seeded_runs_are_reproducible_on_cpu(fashion_small, tmp_path):
@@ -62,7 +68,7 @@ def test_seeded_runs_are_reproducible_on_cpu(fashion_small, tmp_path):
         cfg = TrainConfig(data=str(fashion_small / "train"), epochs=2, seed=3, **SMALL, **kw)
         run = create_run(cfg, tmp_path / name)
         assert execute(run.path) == "finished"
-        return run.metrics_path.read_text(), run.predictions_path.read_text()
+        return run.metrics_path.read_text(), run.predictions_path().read_text()
 
     assert train("a", trainable_stages=1, augment="light") == train("b", trainable_stages=1, augment="light")
     assert train("c", trainable_stages=0, augment="none") == train("d", trainable_stages=0, augment="none")
@@ -79,7 +85,7 @@ def test_cancel_keeps_the_best_model_and_a_killed_run_resumes(fashion_small, tmp
     _wait(lambda: len(run.events("epoch")) >= 1)
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
-    assert run.status()["state"] == "interrupted"
+    assert run.status().state == "interrupted"
     done_before = len(run.events("epoch"))
     assert run.checkpoint_path.is_file()
 
@@ -88,7 +94,7 @@ def test_cancel_keeps_the_best_model_and_a_killed_run_resumes(fashion_small, tmp
     run.request_cancel()
     os.waitpid(pid, 0)
     status = run.status()
-    assert status["state"] == "cancelled", status
+    assert status.state == "cancelled", status
     resumed = run.events("resumed")
     assert resumed and resumed[0]["epoch"] >= 1
     epochs = [e["epoch"] for e in run.events("epoch")]
@@ -131,6 +137,6 @@ def test_rerun_from_the_record_gives_the_same_metrics(fashion_small, tmp_path):
                  "--image-size", "64", "--device", "cpu", "--trainable-stages", "1", "--augment", "light"]) == 0
     assert main(["rerun", "--run", str(first), "--out", str(tmp_path / "again")]) == 0
     again = RunDir(tmp_path / "again")
-    assert again.read_config()["parent"] == str(first.resolve())
+    assert again.record().parent == str(first.resolve())
     assert again.metrics_path.read_text() == (first / "metrics.json").read_text()
-    assert again.predictions_path.read_text() == (first / "predictions.csv").read_text()
+    assert again.predictions_path().read_text() == (first / "predictions.csv").read_text()
