@@ -1,0 +1,161 @@
+"""The run record: strict typed parts, every held-out image scored, damaged records contained,
+diverging training reported, and a killed run resuming to identical results."""
+
+import json
+import os
+import shutil
+import signal
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from app_fixtures import TINY, studio, texts
+
+from pages import ui
+from tlcore import runs
+from tlcore.cli import main
+from tlcore.config import TrainConfig
+from tlcore.record import EpochEvent, Metrics, RecordError, RunRecord, Status
+from tlcore.rundir import RunDir
+from tlcore.train import _diverging, create_run, execute
+from tlcore.worker import launch
+
+PAGES = ("data", "model", "strategy", "train", "evaluate", "use", "runs")
+
+
+def test_a_zip_with_train_and_test_folders_scores_every_usable_test_image(fashion_small, tmp_path, capsys):
+    archive = tmp_path / "clothes.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(fashion_small.rglob("*.png")):
+            zf.write(path, f"clothes/{path.relative_to(fashion_small).as_posix()}")
+        zf.writestr("clothes/test/bag/broken.png", b"not really a png")  # unusable: skipped, not scored
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(archive), "--out", str(out), "--epochs", "2", "--image-size", "64",
+                 "--device", "cpu"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["count"] == 40 and metrics["score"]["split"] == "test"
+    assert len((out / "predictions-test.csv").read_text().splitlines()) == 41
+    assert "test: accuracy" in capsys.readouterr().out
+
+
+def test_record_parts_round_trip_and_refuse_unknown_or_missing_entries(tmp_path):
+    status = Status("running", heartbeat=1.0, pid=5, message="Training")
+    assert Status.from_json(json.loads(json.dumps(status.to_json()))) == status
+    with pytest.raises(RecordError, match="unknown entries colour"):
+        Status.from_json({**status.to_json(), "colour": "red"})
+    with pytest.raises(RecordError, match="missing entries state"):
+        Status.from_json({"pid": 3})
+    with pytest.raises(RecordError, match="'heartbeat' has a value of the wrong kind"):
+        Status.from_json({"state": "running", "heartbeat": "soon"})
+    cfg = TrainConfig(data="photos")
+    record = RunRecord(cfg, cfg, created=1.0, environment={"torch": "x"})
+    assert RunRecord.from_json(json.loads(json.dumps(record.to_json()))) == record
+    with pytest.raises(RecordError, match="cannot be used"):
+        RunRecord.from_json({**record.to_json(), "config": {**cfg.to_json(), "epochs": -3}})
+
+
+def test_a_finished_runs_parts_read_back_exactly(trained_run):
+    run = RunDir(trained_run)
+    metrics = run.metrics()
+    assert Metrics.from_json(json.loads(json.dumps(metrics.to_json()))) == metrics
+    assert metrics.to_json() == json.loads(run.metrics_path.read_text())
+    event = run.epochs()[-1]
+    assert EpochEvent.from_json(event.to_json()) == event and event.held_out == "cv"
+
+
+def _damage(workspace_run: str, name: str, file: str, text: str) -> str:
+    copy = Path(workspace_run).with_name(name)
+    shutil.copytree(workspace_run, copy)
+    (copy / file).write_text(text)
+    return str(copy)
+
+
+@pytest.fixture
+def damaged(workspace_run):
+    """Besides a healthy run: a truncated status.json, a config.json with a trailing comma, a
+    hand-edited metrics.json, all in the workspace."""
+    record = Path(workspace_run, "config.json").read_text().rstrip().rstrip("}") + ",}"
+    metrics = json.loads(Path(workspace_run, "metrics.json").read_text())
+    return {"status": _damage(workspace_run, "20250103-000000-a", "status.json", '{"state": "runn'),
+            "config": _damage(workspace_run, "20250104-000000-b", "config.json", record),
+            "metrics": _damage(workspace_run, "20250105-000000-c", "metrics.json",
+                               json.dumps({**metrics, "best_guess": 0.99})),
+            "healthy": workspace_run}
+
+
+def test_damaged_records_show_as_damaged_and_never_break_the_listing(damaged):
+    rows = {r["name"]: r for r in runs.list_runs()}
+    assert len(rows) == 4
+    for which in ("status", "config", "metrics"):
+        row = rows[Path(damaged[which]).name]
+        assert row["state"] == "damaged" and Path(damaged[which]).name in row["error"]
+        assert f"{which}.json" in row["error"] and str(Path(damaged[which]).parent) not in row["error"]
+    assert rows[Path(damaged["healthy"]).name]["state"] == "finished"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_works_beside_damaged_runs(damaged, digits, page):
+    at = studio(page, **{ui.DATASET: digits, ui.RUN: damaged["healthy"]})
+    assert not at.exception, at.exception
+    assert not any("Something went wrong" in e.value for e in at.error)
+
+
+def test_the_runs_page_names_each_damaged_run(damaged):
+    at = studio("runs")
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("Run")
+    for which in ("status", "config", "metrics"):
+        name = Path(damaged[which]).name
+        assert table.loc[name, "State"] == "damaged" and name in table.loc[name, "Note"]
+
+
+def test_a_damaged_current_run_gets_one_plain_line(damaged, digits):
+    for page in ("train", "evaluate"):
+        at = studio(page, **{ui.DATASET: digits, ui.RUN: damaged["status"]})
+        assert not at.exception
+        assert not any("Something went wrong" in e.value for e in at.error)
+
+
+def test_divergence_is_named_not_hidden():
+    best = {}
+    assert _diverging(2.0, 1, best) == "" and _diverging(1.0, 2, best) == ""
+    assert _diverging(2.5, 3, best) == "" and _diverging(2.6, 4, best) == ""
+    assert "grew above where it started for 3 epochs" in _diverging(2.7, 5, best)
+    assert "too large to compute in epoch 6" in _diverging(float("nan"), 6, {})
+
+
+def test_a_run_that_diverges_fails_with_advice(fashion_small, tmp_path):
+    cfg = TrainConfig(data=str(fashion_small / "train"), trainable_stages=1, backbone_lr_mult=10.0, lr=1.0,
+                      epochs=5, augment="none", image_size=32, batch_size=8, weight_decay=0.0, device="cpu")
+    run = create_run(cfg, tmp_path / "run")
+    with pytest.raises(Exception):
+        execute(run.path)
+    status = run.status()
+    assert status.state == "failed" and "Lower the learning rate under Advanced" in status.error
+    assert not run.bundle_path.exists()
+
+
+def _wait(predicate, timeout=180.0):
+    end = time.time() + timeout
+    while not predicate():
+        assert time.time() < end, "timed out"
+        time.sleep(0.1)
+
+
+def test_a_run_killed_mid_training_resumes_to_identical_results(fashion_small, tmp_path):
+    cfg = TrainConfig(data=str(fashion_small / "train"), trainable_stages=1, augment="light", epochs=4,
+                      image_size=64, batch_size=8, seed=5, device="cpu")
+    whole = create_run(cfg, tmp_path / "whole")
+    assert execute(whole.path) == "finished"
+    killed = create_run(cfg, tmp_path / "killed")
+    pid = launch(killed.path)
+    _wait(lambda: len(killed.epochs()) >= 2)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    assert killed.status().state == "interrupted"
+    pid = launch(killed.path)
+    os.waitpid(pid, 0)
+    assert killed.status().state == "finished" and killed.events("resumed")
+    for name in ("metrics.json", "predictions.csv", "bundle/model.safetensors"):
+        assert (killed.path / name).read_bytes() == (whole.path / name).read_bytes(), name
