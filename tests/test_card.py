@@ -201,7 +201,7 @@ def test_card_states_the_preprocessing_and_holds_the_portable_module(run_dir, ex
     steps = card.split("## Preprocessing")[1].split("## Use it without this project")[0]
     for fact in ("painted on white", "divided by 256", "Image.Resampling.BILINEAR", f"int({SIZE} x longer",
                  f"(width - {SIZE}) // 2", f"(height - {SIZE}) // 2", "divided by 255", json.dumps(meta["mean"]),
-                 json.dumps(meta["std"]), "R, G, B", "NCHW", f"softmax(logits / {temperature:g})",
+                 json.dumps(meta["std"]), "R, G, B", "NCHW", f"softmax(logits / {float(temperature)!r})",
                  f'img.draft("RGB", ({SIZE}, {SIZE}))',
                  "exif_transpose"):
         assert fact in steps, fact

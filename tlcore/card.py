@@ -7,6 +7,8 @@ from __future__ import annotations
 import inspect
 import json
 
+import PIL
+
 from tlcore import portable
 from tlcore.advice import advise
 from tlcore.catalog import get_spec
@@ -27,8 +29,8 @@ def _preprocessing(meta: dict) -> list[str]:
         "## Preprocessing", "",
         "Each image goes through these steps, in this order, in training (before any augmentation), in "
         "`python -m tlcore predict` and in the script below (they are the same code, with Pillow and numpy):", "",
-        f"1. **Decoding.** Images over {portable.MAX_PIXELS / 1e6:g} megapixels are refused. Only the first "
-        "frame of an animated image is used. A JPEG is decoded by Pillow's draft mode, "
+        f"1. **Decoding.** Images of more than {portable.MAX_PIXELS:,} pixels (width x height) are refused. "
+        "Only the first frame of an animated image is used. A JPEG is decoded by Pillow's draft mode, "
         f"`img.draft(\"RGB\", ({size}, {size}))`: reduced by the largest s of 8, 4, 2 with "
         f"s <= min(width // {size}, height // {size}) (the size stored in the file), each side becoming "
         "ceil(side / s), or at full size when there is no such s.",
@@ -52,7 +54,7 @@ def _preprocessing(meta: dict) -> list[str]:
         f"8. **Layout.** Channels in R, G, B order, as float32 N x 3 x {size} x {size} (NCHW); the ONNX "
         "input is named `image` and takes any batch size.",
         f"9. **Output.** `logits`: one raw score per class, in the order of the class list above. "
-        f"`probabilities`: softmax(logits / {t:g}), where {t:g} is the calibration temperature "
+        f"`probabilities`: softmax(logits / {t!r}), where {t!r} is the calibration temperature "
         "(1 means uncalibrated); these are the probabilities `python -m tlcore predict` prints. The answer "
         "is the class with the highest probability; the studio marks it \"not sure\" below "
         f"{not_sure_below_of(meta):.0%}.",
@@ -64,7 +66,9 @@ def _standalone(run: RunDir) -> list[str]:
     return [
         "## Use it without this project", "",
         "Save this as `snippet.py` and run `python snippet.py model.onnx photo1.jpg photo2.png` "
-        "(needs only `pip install onnxruntime numpy Pillow`). It prints `path,class,probability` per image.",
+        "(needs only `pip install onnxruntime numpy \"Pillow>=9.1\"`). It prints `path,class,probability` per "
+        f"image. This card was written with Pillow {PIL.__version__}; another version may decode a JPEG very "
+        "slightly differently, which can move a probability in its last digits.",
         "Get `model.onnx` from the studio's Use page (\"Download the model\", ONNX), or with "
         f"`python -m tlcore export --run RUN --format onnx --out model.onnx` (RUN: this run's folder, "
         f"`{run.name}`).", "",

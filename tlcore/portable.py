@@ -1,7 +1,7 @@
 """Classify images with a model exported by the transfer-learning studio, using only numpy,
 Pillow and onnxruntime (Python 3.10 or newer):
 
-    pip install onnxruntime numpy Pillow
+    pip install onnxruntime numpy "Pillow>=9.1"
     python snippet.py model.onnx photo1.jpg photo2.png ...
 
 It prints one line per image, ``path,class,probability``, and reads the class names, image size,
