@@ -1,51 +1,98 @@
 """Safe zip extraction: nothing is written outside the destination, and size caps hold
-even when the zip's headers lie."""
+even when the zip's headers lie.
+
+Photos barely compress (JPEG and PNG are compressed already), so a zip that would grow more
+than ``MAX_RATIO`` times when unpacked is refused as a probable zip bomb, and one import may
+use at most ``DISK_SHARE`` of the free disk. A refused or failed unpacking leaves nothing behind.
+"""
 
 from __future__ import annotations
 
-import logging
+import io
 import os
 import re
 import shutil
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
+from tlcore.atomic import disk_full, free_bytes, is_disk_full
 from tlcore.errors import TLError
 
-_log = logging.getLogger(__name__)
+MAX_RATIO = 100
+# Below this, any ratio is harmless (a few text files compress 1000:1).
+RATIO_FLOOR = 16 * 2**20
+DISK_SHARE = 0.9
+MAX_NAME_BYTES = 255  # the longest file or folder name most file systems accept
+
+ZipSource = str | os.PathLike | bytes
 
 
-def extract_zip(zip_path: str | os.PathLike, dest: str | os.PathLike,
-                max_entries: int = 100_000, max_total_bytes: int = 8 * 2**30) -> Path:
-    """Safely unpack a zip into ``dest``; unsafe entries (absolute, ``..``, symlinks) are never written."""
-    zip_path, dest = Path(zip_path), Path(dest)
-    try:
-        archive = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError) as err:
-        raise TLError(f"{zip_path.name} is not a zip file (or it is damaged), so it could not be opened.") from err
-    with archive:
-        _check_caps(zip_path.name, archive.infolist(), max_entries, max_total_bytes)
+def extract_zip(source: ZipSource, dest: str | os.PathLike, max_entries: int = 100_000,
+                max_total_bytes: int = 8 * 2**30, name: str | None = None) -> Path:
+    """Safely unpack a zip (a path, or its bytes) into ``dest``; unsafe entries (absolute, ``..``,
+    links, overlong names) are never written. ``name`` is the zip's name in messages."""
+    dest = Path(dest)
+    name = name or Path(source).name
+    size = len(source) if isinstance(source, bytes) else os.path.getsize(source)
+    with _open(source, name) as archive:
+        infos = archive.infolist()
+        _check_caps(name, infos, max_entries, max_total_bytes)
+        ratio_cap = max(MAX_RATIO * size, RATIO_FLOOR)
+        if sum(i.file_size for i in infos) > ratio_cap:
+            raise _bomb(name, size, sum(i.file_size for i in infos))
         if dest.exists() and any(dest.iterdir()):
-            raise TLError(f"Cannot unpack {zip_path.name} into {dest}: that folder is not empty.")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        # Unpack beside dest and rename at the end, so dest is either complete or absent.
-        tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
+            raise TLError(f"Cannot unpack {name} into {dest}: that folder is not empty.")
+        tmp = None
         try:
-            _write_entries(archive, tmp, max_total_bytes, zip_path.name)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            room = int(free_bytes(dest.parent) * DISK_SHARE)
+            if sum(i.file_size for i in infos) > room:
+                raise disk_full(dest.parent)
+            # Unpack beside dest and rename at the end, so dest is either complete or absent.
+            tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
+            _write_entries(archive, tmp, [
+                (room, lambda _: disk_full(dest.parent)),
+                (max_total_bytes, lambda _: TLError(f"{name} unpacks to more than {_human(max_total_bytes)}, "
+                                                    "the limit. Split it into smaller zips.")),
+                (ratio_cap, lambda n: _bomb(name, size, n))])
             os.replace(tmp, dest)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise TLError(f"{zip_path.name} could not be unpacked ({err}); it may be damaged.") from err
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            if is_disk_full(err):
+                raise disk_full(dest.parent) from err
+            # strerror only: the full error names the workspace's temporary folder.
+            detail = err.strerror if isinstance(err, OSError) and err.strerror else "its contents do not add up"
+            raise TLError(f"{name} could not be unpacked ({detail}); it may be damaged.") from err
+        finally:
+            if tmp is not None and tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 
+def unsafe_entries(source: ZipSource, name: str | None = None) -> list[tuple[str, str]]:
+    """(entry name, reason) for every entry that ``extract_zip`` leaves out, reason completing a
+    sentence that starts with the entry's name."""
+    with _open(source, name or Path(source).name) as archive:
+        return [(i.filename, reason) for i in archive.infolist()
+                if not i.is_dir() and (reason := _unsafe(i))]
+
+
+def _open(source: ZipSource, name: str) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise TLError(f"{name} is not a zip file (or it is damaged), so it could not be opened.") from err
+
+
+def _bomb(name: str, size: int, unpacked: int) -> TLError:
+    return TLError(f"{name} would grow from {_human(size)} to {_human(unpacked)} when unpacked, which photos "
+                   "never do, so it was refused as unsafe; zip the image folders again.")
+
+
 def _check_caps(name: str, infos: list[zipfile.ZipInfo], max_entries: int, max_total_bytes: int) -> None:
-    """Refuse a zip whose declared contents are over the caps, before writing anything."""
+    """Refuse a zip whose declared contents are over the caps, or locked, before writing anything."""
     if len(infos) > max_entries:
         raise TLError(f"{name} holds {len(infos):,} entries; the limit is {max_entries:,}. "
                       "Split it into smaller zips.")
@@ -53,39 +100,42 @@ def _check_caps(name: str, infos: list[zipfile.ZipInfo], max_entries: int, max_t
     if declared > max_total_bytes:
         raise TLError(f"{name} would unpack to {_human(declared)}; the limit is {_human(max_total_bytes)}. "
                       "Split it into smaller zips.")
+    if any(i.flag_bits & 0x1 for i in infos):  # bit 0: the entry is encrypted
+        raise TLError(f"{name} is protected by a password; unpack it yourself and zip the folders "
+                      "again without one.")
 
 
-def _write_entries(archive: zipfile.ZipFile, root: Path, max_total_bytes: int, name: str) -> None:
-    """Stream every safe file entry into ``root``, counting the bytes actually written."""
-    written = 0
+def _write_entries(archive: zipfile.ZipFile, root: Path, caps: list[tuple[int, Callable[[int], TLError]]]) -> None:
+    """Stream every safe file entry into ``root``, counting the bytes actually written; passing a
+    cap raises that cap's error."""
+    written, inside = 0, root.resolve()
     for info in archive.infolist():
-        if info.is_dir():
-            continue
-        target = _safe_target(root, info)
-        if target is None:
-            _log.warning("Skipped unsafe zip entry %r in %s", info.filename, name)
+        target = root / info.filename.replace("\\", "/")
+        # Belt and braces: whatever form the name takes, the target must stay inside root.
+        if info.is_dir() or _unsafe(info) or not target.resolve().is_relative_to(inside):
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         with archive.open(info) as src, open(target, "wb") as out:
             while chunk := src.read(1 << 20):
                 written += len(chunk)
-                # Headers can lie about sizes; this is the cap that cannot be fooled.
-                if written > max_total_bytes:
-                    raise TLError(f"{name} unpacks to more than {_human(max_total_bytes)}, the limit. "
-                                  "Split it into smaller zips.")
+                # Headers can lie about sizes; this is the count that cannot be fooled.
+                for cap, error in caps:
+                    if written > cap:
+                        raise error(written)
                 out.write(chunk)
 
 
-def _safe_target(root: Path, info: zipfile.ZipInfo) -> Path | None:
-    """Where an entry may be written inside ``root``, or None if it is a symlink or points outside."""
+def _unsafe(info: zipfile.ZipInfo) -> str:
+    """Why an entry must not be written ("" when it is safe)."""
     if (info.external_attr >> 16) & 0o170000 == 0o120000:
-        return None
+        return "is a link, and links inside a zip are not unpacked"
     name = info.filename.replace("\\", "/")
-    if name.startswith("/") or re.match(r"[A-Za-z]:", name) or ".." in name.split("/"):
-        return None
-    # Belt and braces: whatever form the name takes, the resolved target must stay inside root.
-    target = (root / name).resolve()
-    return target if target.is_relative_to(root.resolve()) else None
+    parts = name.split("/")
+    if name.startswith("/") or re.match(r"[A-Za-z]:", name) or ".." in parts:
+        return "points outside the zip's folders, so it was not unpacked"
+    if any(len(p.encode()) > MAX_NAME_BYTES for p in parts):
+        return f"has a name longer than {MAX_NAME_BYTES} characters, so it was not unpacked"
+    return ""
 
 
 def _human(n: int) -> str:

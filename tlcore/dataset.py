@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from tlcore.archive import extract_zip
+from tlcore.archive import extract_zip, unsafe_entries
 from tlcore.atomic import atomic_write_json
 from tlcore.errors import TLError
 from tlcore.images import MAX_PIXELS, ImageProblem, check_image, run_parallel
@@ -243,7 +243,13 @@ def load_source(path: str | os.PathLike, workspace_datasets_dir: str | os.PathLi
     files = Path(workspace_datasets_dir) / key / "files"
     if not files.is_dir():
         extract_zip(source, files)
-    return replace(scan_folder(files, progress=progress), name=source.stem)
+    return with_zip_skipped(scan_folder(files, progress=progress), source, source.name, source.stem)
+
+
+def with_zip_skipped(ds: Dataset, source: str | os.PathLike | bytes, zip_name: str, name: str) -> Dataset:
+    """``ds`` named ``name``, listing the entries of its zip that were not unpacked and why."""
+    left_out = [Skipped(entry, reason) for entry, reason in unsafe_entries(source, zip_name)]
+    return replace(ds, name=name, skipped=left_out + ds.skipped)
 
 
 def assign_splits(ds: Dataset, val_fraction: float = 0.2, seed: int = 0) -> Dataset:

@@ -6,16 +6,20 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from tlcore.dataset import MANIFEST, Dataset, load_source, scan_folder
+from tlcore.archive import extract_zip
+from tlcore.atomic import disk_full, is_disk_full
+from tlcore.dataset import MANIFEST, Dataset, scan_folder, with_zip_skipped
 from tlcore.errors import TLError
 from tlcore.workspace import datasets_dir
 
 Progress = Callable[[int, int], None] | None
+MAX_CLASS_NAME = 100  # characters; file systems allow 255 bytes, and accents take two
 
 
 def _slug(text: str) -> str:
@@ -23,28 +27,51 @@ def _slug(text: str) -> str:
 
 
 def import_zip(data: bytes, filename: str, progress: Progress = None) -> Dataset:
-    """Store an uploaded zip of class folders (unpacked once per distinct zip) and scan it."""
+    """Store an uploaded zip of class folders (unpacked once per distinct zip) and scan it.
+
+    Nothing of a refused or failed import stays in the workspace."""
     key = hashlib.sha256(data).hexdigest()[:16]
     folder = datasets_dir() / key
     if (folder / MANIFEST).is_file():
         return Dataset.load(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    upload = folder / "upload.zip"
-    upload.write_bytes(data)
+    shutil.rmtree(folder, ignore_errors=True)  # what an import cut short (power cut, kill) left
+    name = Path(filename).name or "the zip"
     try:
-        ds = load_source(upload, datasets_dir(), progress=progress)
-    finally:
-        upload.unlink(missing_ok=True)
-    ds = replace(ds, name=Path(filename).stem or "uploaded zip")
-    ds.save(folder)
+        files = extract_zip(data, folder / "files", name=name)
+        ds = with_zip_skipped(scan_folder(files, progress=progress), data, name,
+                              Path(filename).stem or "uploaded zip")
+        ds.save(folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return ds
 
 
 def _clean_class(name: str) -> str:
-    cleaned = re.sub(r"[\\/:*?\"<>|]+", " ", name).strip().strip(".")
+    """The folder name for class ``name``: characters no file system accepts become spaces, and
+    leading or trailing dots and spaces go (Windows drops them; "." and ".." are not folders)."""
+    cleaned = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', " ", name).strip(" .")
     if not cleaned:
         raise TLError(f"'{name}' cannot be a class name; use letters, digits, spaces or dashes.")
+    if len(cleaned) > MAX_CLASS_NAME:
+        raise TLError(f"The class name '{cleaned[:30]}…' is {len(cleaned)} characters long; "
+                      f"use at most {MAX_CLASS_NAME}.")
     return cleaned
+
+
+def _class_folders(labels: list[str]) -> dict[str, str]:
+    """Class name -> folder name, refusing two names that would share a folder (some disks
+    ignore upper and lower case, so those count as the same too)."""
+    folders: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for label in labels:
+        folder = _clean_class(label)
+        other = seen.setdefault(folder.casefold(), label)
+        if other != label:
+            raise TLError(f"The class names '{other}' and '{label}' would be saved as the same folder "
+                          f"'{folder}'; rename one of them.")
+        folders[label] = folder
+    return folders
 
 
 def import_class_images(name: str, classes: dict[str, list[tuple[str, bytes]]],
@@ -52,16 +79,23 @@ def import_class_images(name: str, classes: dict[str, list[tuple[str, bytes]]],
     """Store images uploaded (or photographed) per class under a new dataset folder and scan them."""
     if not any(classes.values()):
         raise TLError("Add at least one image to a class before saving the dataset.")
+    folders = _class_folders(list(classes))
     folder = datasets_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(name)}"
     while folder.exists():
         folder = folder.with_name(folder.name + "-1")
-    for label, files in classes.items():
-        target = folder / "files" / _clean_class(label)
-        target.mkdir(parents=True, exist_ok=True)
-        for i, (filename, data) in enumerate(files):
-            (target / f"{i:05d}-{_slug(Path(filename).name)}").write_bytes(data)
-    ds = replace(scan_folder(folder / "files", progress=progress), name=name or folder.name)
-    ds.save(folder)
+    try:
+        for label, files in classes.items():
+            target = folder / "files" / folders[label]
+            target.mkdir(parents=True, exist_ok=True)
+            for i, (filename, data) in enumerate(files):
+                (target / f"{i:05d}-{_slug(Path(filename).name)}").write_bytes(data)
+        ds = replace(scan_folder(folder / "files", progress=progress), name=name or folder.name)
+        ds.save(folder)
+    except BaseException as err:
+        shutil.rmtree(folder, ignore_errors=True)
+        if is_disk_full(err):
+            raise disk_full(folder.parent) from err
+        raise
     return ds
 
 
