@@ -2,6 +2,7 @@
 
 import io
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from tlcore.config import TrainConfig
 from tlcore.errors import TLError
 from tlcore.explain import gradcam, heatmap
 from tlcore.net import build_net
+from tlcore.record import EpochEvent, Metrics, Score, SplitMetrics
 from tlcore.rundir import RunDir
 from tlcore.train import create_run, execute
 
@@ -83,18 +85,22 @@ def test_advice_and_model_card_describe_the_run(finished_run):
     card = model_card(finished_run)
     assert "# Model card" in card and "bag, sandal, t-shirt, trouser" in card
     assert "feature extraction" in card and "| bag |" in card and "Predictor" in card
+    # the card's score is metrics.json's score of the kept model, as the Runs and Evaluate pages show it
+    assert f"**Score: {finished_run.metrics().score.sentence()}.**" in card
 
 
-def test_advice_names_over_fitting(tmp_path):
-    run = RunDir(tmp_path)
-    tmp_path.mkdir(exist_ok=True)
+def test_advice_names_over_fitting_at_the_kept_epoch(tmp_path):
+    run = create_run(TrainConfig(data=str(tmp_path), trainable_stages=0, epochs=2), tmp_path / "run")
     per_class = {"a": {"precision": 1, "recall": 1, "f1": 1, "support": 20}}
-    val = {"accuracy": 0.55, "precision_macro": 0.5, "recall_macro": 0.5, "f1_macro": 0.5, "loss": 1.5,
-           "per_class": per_class, "classes": ["a"], "confusion_matrix": [[20]], "count": 20}
-    train = {**val, "accuracy": 0.99, "loss": 0.05}
-    run.append_event("epoch", epoch=1, train=train, val=val, seconds=1.0, images_per_second=10.0)
-    (tmp_path / "metrics.json").write_text('{"val": %s}' % __import__("json").dumps(val))
-    assert any(a.startswith("Over-fitting") for a in advise(run))
+    val = SplitMetrics(0.55, 0.5, 0.5, 0.5, per_class, ["a"], [[20]], 20, loss=1.5)
+    train = replace(val, accuracy=0.99, loss=0.05)
+    for epoch, seen in ((1, val), (2, replace(val, accuracy=0.9))):
+        run.append_epoch(EpochEvent(epoch, 2, 0.1, 1.0, train, seen, 10.0, True, held_out="val"))
+    score = Score("val", 0.55, 0.34, 0.74, 20, "validation split")
+    run.write_metrics(Metrics(score, score, kept_epoch=1, val=val))
+    advice = advise(run)
+    assert any(a.startswith("Over-fitting: the kept model (epoch 1)") and "55%" in a for a in advice), advice
+    assert not any("train fewer stages" in a for a in advice)  # nothing was trained but the head
 
 
 @pytest.mark.parametrize("name", [s.name for s in list_specs()])
@@ -124,7 +130,8 @@ def test_tags_diff_and_delete(finished_run, fashion_small, tmp_path):
     d = runs.diff(finished_run, other)
     assert {"setting": "epochs", "a": 3, "b": 2} in d["settings"]
     assert all(row["setting"] != "model" for row in d["settings"])
-    assert [m["metric"] for m in d["metrics"]][:2] == ["val accuracy", "val precision_macro"]
+    assert [m["metric"] for m in d["metrics"]][:3] == ["score", "cv accuracy", "cv precision_macro"]
+    assert d["metrics"][0]["a"] == finished_run.metrics().score
     active = create_run(cfg, tmp_path / "active")
     with pytest.raises(TLError, match="still training"):
         runs.delete_run(active)

@@ -14,7 +14,7 @@ from tlcore.advice import advise
 from tlcore.catalog import get_spec
 from tlcore.dataset import Dataset
 from tlcore.predict import not_sure_below_of, temperature_of
-from tlcore.record import SplitMetrics
+from tlcore.record import Metrics, SplitMetrics
 from tlcore.rundir import RunDir
 
 _USAGE = ("With this project (`pip install -r requirements.txt`): `python -m tlcore predict --run RUN photo.jpg`, "
@@ -83,6 +83,36 @@ def _metric_table(metrics: SplitMetrics) -> list[str]:
     return lines
 
 
+SPLIT_TITLES = {"test": "Test images (never used in training)",
+                "cv": "Cross-validation (each image scored by a model trained without it)",
+                "val": "Validation images (kept aside from training)"}
+
+
+def _data_line(ds: Dataset) -> str:
+    counts = {split: sum(ds.counts(split).values()) for split in ("train", "val", "test")}
+    parts = [f"{counts['train']} training images"] + [f"{n} {name} images" for name, n in
+                                                      (("validation", counts["val"]), ("test", counts["test"])) if n]
+    return ", ".join(parts)
+
+
+def _scores(metrics: Metrics) -> list[str]:
+    """The kept model's one score, then every split's report, then how far its confidence can be trusted."""
+    lines = ["", f"**Score: {metrics.score.sentence()}.** The range is a 95% interval.", ""]
+    if metrics.estimate != metrics.score:
+        lines += [f"Estimate from the labelled images: {metrics.estimate.sentence()}.", ""]
+    for split in metrics.splits:
+        m = metrics.split(split)
+        lines += [f"{SPLIT_TITLES[split]}: accuracy {m.accuracy:.3f}, macro precision {m.precision_macro:.3f}, "
+                  f"macro recall {m.recall_macro:.3f}, macro F1 {m.f1_macro:.3f} ({m.count} images).", ""]
+        lines += _metric_table(m) + [""]
+    if metrics.calibration:
+        cal = metrics.calibration
+        lines += [f"Probabilities are calibrated (temperature {cal['temperature']:.4g}, fitted on {cal['images']} "
+                  f"held-out images): expected calibration error {cal['ece_before']:.3f} before, "
+                  f"{cal['ece_after']:.3f} after.", ""]
+    return lines
+
+
 def model_card(run: RunDir) -> str:
     """Markdown describing the trained model of ``run``."""
     meta = json.loads((run.bundle_path / "model.json").read_text())
@@ -99,19 +129,12 @@ def model_card(run: RunDir) -> str:
         f"- **Base model:** {spec.title} pretrained on ImageNet ({spec.params_m}M parameters)",
         f"- **Strategy:** {strategy}; {cfg.epochs} epochs, augmentation '{cfg.augment}', seed {cfg.seed}",
         f"- **Input:** {meta['image_size']} x {meta['image_size']} RGB, prepared as described under Preprocessing",
-        f"- **Data:** {sum(ds.counts('train').values())} training and {sum(ds.counts('val').values())} "
-        f"validation images (dataset id {ds.id})",
+        f"- **Data:** {_data_line(ds)} (dataset id {ds.id})",
         f"- **Run:** {run.name}, made with torch {record.environment['torch']}, code {record.environment.get('code_version')}",
         "",
         "## How well it does",
     ]
-    for split in ("val", "test"):
-        m = metrics.split(split) if metrics else None
-        if m:
-            name = "Validation" if split == "val" else "Held-out test"
-            lines += ["", f"{name}: accuracy {m.accuracy:.3f}, macro precision {m.precision_macro:.3f}, "
-                      f"macro recall {m.recall_macro:.3f}, macro F1 {m.f1_macro:.3f} ({m.count} images).", ""]
-            lines += _metric_table(m)
+    lines += _scores(metrics)
     lines += ["", "## Limits", "",
               "- It only knows the classes above: any other image is still given one of them.",
               "- Scores were measured on images like the training images; other cameras, lighting or "

@@ -29,6 +29,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=None)
     t.add_argument("--test", default="", help="held-out images, reported at the end only")
     t.add_argument("--val-fraction", type=float, default=0.2)
+    t.add_argument("--evaluation", choices=["auto", "cv", "holdout"], default="auto",
+                   help="cv: k-fold cross-validation over all images (frozen network), then train on all; "
+                        "holdout: a validation split; auto: recommended")
+    t.add_argument("--folds", type=int, default=5, help="k of k-fold cross-validation")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--augment", choices=["none", "light", "strong", "auto"], default="auto")
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
@@ -91,7 +95,8 @@ def _train(args) -> int:
         data=str(args.data), test_data=str(args.test), model=args.model, weights=args.weights,
         init_from=str(args.init_from), trainable_stages=args.trainable_stages, train_bn=args.train_bn,
         epochs=args.epochs, batch_size=args.batch_size, augment=args.augment, image_size=args.image_size,
-        val_fraction=args.val_fraction, seed=args.seed, device=args.device,
+        val_fraction=args.val_fraction, evaluation=args.evaluation, folds=args.folds, seed=args.seed,
+        device=args.device,
         class_weighting=not args.no_class_weighting,
         **{k: v for k, v in optional.items() if v is not None},
     )
@@ -103,12 +108,15 @@ def _train(args) -> int:
 def _report(run_dir: Path, state: str) -> int:
     from tlcore.rundir import RunDir
 
-    metrics = RunDir(run_dir).metrics() or {}
-    for split in ("val", "test"):
-        if split in metrics:
-            m = metrics[split]
-            print(f"{split}: accuracy {m['accuracy']:.3f}  precision {m['precision_macro']:.3f}  "
-                  f"recall {m['recall_macro']:.3f}  f1 {m['f1_macro']:.3f}")
+    metrics = RunDir(run_dir).metrics()
+    if metrics is not None:
+        for split in metrics.splits:
+            m = metrics.split(split)
+            print(f"{split}: accuracy {m.accuracy:.3f}  precision {m.precision_macro:.3f}  "
+                  f"recall {m.recall_macro:.3f}  f1 {m.f1_macro:.3f}  ({m.count} images)")
+        print(f"score: {metrics.score.sentence()}")
+        for warning in metrics.warnings:
+            print(f"warning: {warning}")
     print(f"state: {state}")
     return 0 if state == "finished" else 3
 
