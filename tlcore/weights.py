@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 from torchvision.models import WeightsEnum
 
+from tlcore.atomic import disk_full, is_disk_full
 from tlcore.errors import TLError
 
 Progress = Callable[[int, int | None], None]
@@ -121,6 +122,8 @@ def download(url: str, dst: Path, progress: Progress | None = None, timeout: flo
             f"{_how_to_get(url, dst)} (Details: {e})"
         ) from e
     except OSError as e:  # not the network (checked above): the disk
+        if is_disk_full(e):
+            raise disk_full(dst) from e
         raise TLError(f"Could not save the weights to {dst}: {e}") from e
     finally:
         part.unlink(missing_ok=True)
@@ -153,10 +156,11 @@ def _unwrap(obj: object) -> object:
 def load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:
     """Read a weights file (.safetensors, .pth, .pt, .bin) safely into a state dict on CPU."""
     path = Path(path)
+    # One sentence without torch's details: they end in advice (weights_only=False) that would
+    # run whatever code the file carries.
     not_readable = (
-        f"{path.name} is not a weights file tlcore can read safely. It should hold only the "
-        "model's weights (in PyTorch: torch.save(model.state_dict(), ...)), not a whole "
-        "saved model or other Python objects."
+        f"{path.name} is not a weights file tlcore can read safely: save only the weights, with "
+        'torch.save(model.state_dict(), "weights.pth") in PyTorch, or as a .safetensors file.'
     )
     if not path.is_file():
         raise TLError(f"The weights file {path} does not exist.")
@@ -166,7 +170,7 @@ def load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:
         raise
     except (pickle.UnpicklingError, safetensors.SafetensorError, RuntimeError, ValueError,
             EOFError, OSError) as e:
-        raise TLError(f"{not_readable} (Details: {e})") from e
+        raise TLError(not_readable) from e
     if not isinstance(obj, Mapping) or not obj:
         raise TLError(not_readable)
     if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
