@@ -11,6 +11,7 @@ import PIL
 
 from tlcore import portable
 from tlcore.advice import advise
+from tlcore.bundle import read_bundle_meta
 from tlcore.catalog import get_spec
 from tlcore.dataset import Dataset
 from tlcore.predict import not_sure_below_of, temperature_of
@@ -115,7 +116,7 @@ def _scores(metrics: Metrics) -> list[str]:
 
 def model_card(run: RunDir) -> str:
     """Markdown describing the trained model of ``run``."""
-    meta = json.loads((run.bundle_path / "model.json").read_text())
+    meta = read_bundle_meta(run.bundle_path)
     record, metrics = run.record(), run.metrics()
     cfg, spec = record.config, get_spec(meta["model"])
     ds = Dataset.load(run.dataset_path)

@@ -11,6 +11,7 @@ from tlcore.augment import BatchPrep
 from tlcore.bundle import load_bundle
 from tlcore.errors import TLError
 from tlcore.images import ImageProblem, load_square_uint8
+from tlcore.rundir import RunDir
 
 DEFAULT_TEMPERATURE = 1.0  # a bundle without "temperature" was not calibrated
 DEFAULT_NOT_SURE_BELOW = 0.5
@@ -43,7 +44,7 @@ class Predictor:
 
     @classmethod
     def from_run(cls, run_dir: str | Path) -> "Predictor":
-        return cls(Path(run_dir) / "bundle")
+        return cls(RunDir(run_dir).bundle_path)
 
     @torch.no_grad()
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:

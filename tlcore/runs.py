@@ -110,7 +110,7 @@ def summary(run: RunDir) -> dict:
 
 def list_runs() -> list[dict]:
     """Every run in the workspace, newest first (damaged ones included, marked as such)."""
-    runs = [RunDir(p) for p in runs_dir().iterdir() if (p / "config.json").is_file()]
+    runs = [run for run in map(RunDir, runs_dir().iterdir()) if run.exists()]
     return sorted((summary(r) for r in runs), key=lambda s: s["created"] or 0, reverse=True)
 
 
