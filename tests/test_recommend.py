@@ -1,12 +1,16 @@
 """The strategy recommender: few images freeze the network, more images and unusual images unfreeze more."""
 
-from tlcore.recommend import recommend
+import pytest
+
+from tlcore.config import TrainConfig
+from tlcore.errors import TLError
+from tlcore.recommend import choose_evaluation, recommend
 
 
 def test_few_images_mean_feature_extraction_and_fast_training_on_a_cpu():
     rec = recommend({"a": 12, "b": 30}, natural=0.6, num_stages=7, gpu=False)
     assert (rec.trainable_stages, rec.augment) == (0, "none")
-    assert "12 training images" in rec.reason and "60%" in rec.reason
+    assert "The smallest class has 12 images" in rec.reason and "60%" in rec.reason
 
 
 def test_more_images_and_unusual_images_train_more_stages():
@@ -21,3 +25,31 @@ def test_unknown_naturalness_is_not_claimed():
     rec = recommend({"a": 100, "b": 100}, natural=None, num_stages=5, gpu=True)
     assert "not measured" in rec.reason and "confidence" not in rec.reason
     assert rec.naturalness is None
+
+
+def test_auto_augmentation_follows_the_depth_the_user_chose():
+    # 20 images a class on a CPU: the recommendation is a frozen network without augmentation ...
+    assert recommend({"a": 20, "b": 25}, natural=0.6, num_stages=7, gpu=False).augment == "none"
+    # ... but a user who trains 3 stages gets the augmentation that fine-tuning on few images needs
+    chosen = recommend({"a": 20, "b": 25}, natural=0.6, num_stages=7, gpu=False, chosen_stages=3)
+    assert (chosen.trainable_stages, chosen.augment) == (3, "strong")
+    assert "You chose to train the last 3 stage(s)" in chosen.reason
+
+
+@pytest.mark.parametrize("counts,frozen,given_val,expected", [
+    ({"a": 15, "b": 15}, True, False, "cv"),       # small data, frozen: every image scored out of fold
+    ({"a": 15, "b": 15}, False, False, "holdout"),  # fine-tuning keeps a validation split
+    ({"a": 15, "b": 15}, True, True, "holdout"),    # the user's own val/ folder is respected
+    ({"a": 500, "b": 400}, True, False, "holdout"),  # plenty of images: a split is stable enough
+])
+def test_the_recommender_decides_how_the_score_is_measured(counts, frozen, given_val, expected):
+    rec = recommend(counts, natural=0.6, num_stages=7, gpu=False)
+    out = choose_evaluation(rec, TrainConfig(data="x"), frozen, counts, given_val)
+    assert out.evaluation == expected
+    assert ("cross-validation" in out.reason) == (expected == "cv")
+
+
+def test_cross_validation_cannot_be_forced_on_a_network_that_learns():
+    rec = recommend({"a": 15, "b": 15}, natural=0.6, num_stages=7, gpu=False)
+    with pytest.raises(TLError, match="only when the pretrained network stays frozen"):
+        choose_evaluation(rec, TrainConfig(data="x", evaluation="cv"), False, {"a": 15, "b": 15}, False)

@@ -45,13 +45,14 @@ def naturalness(backbone: nn.Module, imagenet_head: nn.Module, images: torch.Ten
 
 
 def recommend(images_per_class: dict[str, int], natural: float | None, num_stages: int,
-              gpu: bool) -> Recommendation:
+              gpu: bool, chosen_stages: int | None = None) -> Recommendation:
     """Pick how many of the last stages to train, the epochs and the augmentation.
 
     Few images per class: only a new head can be learned without memorising them, so the
     backbone stays frozen (feature extraction). More images, and images unlike ImageNet
     photos, justify adapting more of the network. ``natural`` is None when unknown (a model
-    from an earlier run has no ImageNet classifier to ask).
+    from an earlier run has no ImageNet classifier to ask). ``chosen_stages``, when the user
+    picked the depth, is kept, and the augmentation is the one that suits that depth.
     """
     smallest = min(images_per_class.values())
     like_photos = natural is None or natural >= NATURAL_THRESHOLD
@@ -72,6 +73,10 @@ def recommend(images_per_class: dict[str, int], natural: float | None, num_stage
         epochs = 10
         why = (f"With {smallest}+ training images per class there is enough data to fine-tune "
                f"{'half' if like_photos else 'all'} of the network; the images {looks}.")
+    if chosen_stages is not None and chosen_stages != stages:
+        stages = chosen_stages
+        why = (f"You chose to train the last {stages} stage(s); the smallest class has {smallest} images."
+               if stages else f"You chose feature extraction; the smallest class has {smallest} images.")
     if stages == 0 and not gpu:
         augment = "none"
         how = ("Augmentation is off so each image passes through the network only once; training "

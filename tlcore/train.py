@@ -32,10 +32,11 @@ from tlcore.loop import identity_prep, pick_views, predict_logits, recipe, train
 from tlcore.metrics import classification_metrics
 from tlcore.progress import Throttle
 from tlcore.recommend import choose_evaluation, naturalness, recommend
-from tlcore.record import EpochEvent, RunRecord, SplitMetrics
+from tlcore.record import INTERRUPTED, EpochEvent, RunRecord, SplitMetrics
 from tlcore.report import Scored, finish_run
 from tlcore.rundir import Heartbeat, RunDir
 from tlcore.soup import HeadSoup
+from tlcore.worker import ALREADY_RUNNING, INTERRUPTED_TEXT, Interrupted, interruptible
 
 MAX_VIEWS = 8
 RISING_EPOCHS = 3  # epochs in a row with the training loss above its start that count as diverging
@@ -60,29 +61,37 @@ def create_run(cfg: TrainConfig, run_dir: str | Path, parent: str = "") -> RunDi
 
 def execute(run_dir: str | Path) -> str:
     """Train (or resume) the run in ``run_dir``; returns its final state. Never leaves the
-    status as running: errors become "failed" with a message, cancels become "cancelled"."""
+    status as running: errors become "failed" with a message, cancels become "cancelled", and
+    SIGTERM or SIGINT "interrupted" (resumable from the last checkpoint). A second worker on the
+    same run folder is refused before it changes anything."""
     run = RunDir(run_dir)
     cfg = run.record().config
-    try:
-        device = resolve_device(cfg.device)
-        waiting = lambda: run.set_status("queued", message=f"Waiting for the {device.type.upper()}: "
-                                         "another run is using it")
-        with device_slot(device, on_wait=waiting, should_stop=run.cancel_requested) as got:
-            if not got:
-                run.set_status("cancelled", message="Cancelled before it started")
-                return "cancelled"
-            run.set_status("running", message="Preparing", error=None)
-            with Heartbeat(run):
-                return _train(run, cfg, device)
-    except TLError as e:
-        run.set_status("failed", error=str(e), message="Failed")
-        raise
-    except Exception as e:
-        traceback.print_exc(file=sys.stderr)
-        run.set_status("failed", message="Failed",
-                       error=f"Training stopped because of an unexpected problem ({type(e).__name__}: {e}). "
-                             f"Details are in {run.log_path.name} in the run folder.")
-        raise
+    with run.worker_lock() as ours, interruptible():
+        if not ours:
+            raise TLError(ALREADY_RUNNING)
+        try:
+            device = resolve_device(cfg.device)
+            waiting = lambda: run.set_status("queued", message=f"Waiting for the {device.type.upper()}: "
+                                             "another run is using it")
+            with device_slot(device, on_wait=waiting, should_stop=run.cancel_requested) as got:
+                if not got:
+                    run.set_status("cancelled", message="Cancelled before it started")
+                    return "cancelled"
+                run.set_status("running", message="Preparing", error=None)
+                with Heartbeat(run):
+                    return _train(run, cfg, device)
+        except Interrupted:
+            run.set_status(INTERRUPTED, message="Interrupted", error=INTERRUPTED_TEXT)
+            return INTERRUPTED
+        except TLError as e:
+            run.set_status("failed", error=str(e), message="Failed")
+            raise
+        except Exception as e:
+            traceback.print_exc(file=sys.stderr)
+            run.set_status("failed", message="Failed",
+                           error=f"Training stopped because of an unexpected problem ({type(e).__name__}: {e}). "
+                                 f"Details are in {run.log_path.name} in the run folder.")
+            raise
 
 
 def _resolve(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device) -> TrainConfig:
@@ -96,7 +105,9 @@ def _resolve(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device
                               inputs.prep, device)
     labelled = {c: inputs.train.class_counts(inputs.classes)[c] + inputs.val.class_counts(inputs.classes)[c]
                 for c in inputs.classes}
-    rec = recommend(labelled, natural, len(inputs.spec.stages), gpu=device.type == "cuda")
+    chosen = (None if cfg.trainable_stages == "auto"
+              else resolve_trainable(cfg.trainable_stages, len(inputs.spec.stages)))
+    rec = recommend(labelled, natural, len(inputs.spec.stages), gpu=device.type == "cuda", chosen_stages=chosen)
     resolved = cfg.with_(
         trainable_stages=rec.trainable_stages if cfg.trainable_stages == "auto" else cfg.trainable_stages,
         epochs=cfg.epochs or rec.epochs,
