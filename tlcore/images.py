@@ -2,9 +2,14 @@
 
 Rules applied by ``open_rgb`` (every image in tlcore goes through them):
 
-- The declared size is checked before any pixel is decoded: more than ``max_pixels``
-  (default 40 megapixels) is refused as "too large", and so is anything Pillow itself
-  flags as a decompression bomb.
+- The declared size is checked before any pixel is decoded, and the limit is on the pixels
+  actually decoded: a JPEG of up to ``MAX_REDUCED_PIXELS`` (200 megapixels, the largest phone
+  photos) is decoded at 1/2, 1/4 or 1/8 scale until it fits ``max_pixels`` (default 40
+  megapixels); any other format over ``max_pixels`` is refused as "too large", and so is
+  anything Pillow itself flags as a decompression bomb.
+- An image more than ``MAX_ASPECT`` times longer than wide is refused: resizing its short side
+  to the model's size would make the long side enormous.
+- HEIC/HEIF photos (iPhones) are read with the pillow-heif plugin.
 - A file Pillow cannot identify "is not an image file"; one whose pixels fail to decode
   (truncated, corrupt) "is damaged or incomplete and could not be read".
 - Only the first frame of an animated image is used.
@@ -33,12 +38,20 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TypeVar
 
 import numpy as np
+import pillow_heif
 import torch
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from tlcore import portable
 from tlcore.portable import MAX_PIXELS
 
+pillow_heif.register_heif_opener()
+
+MAX_REDUCED_PIXELS = 200_000_000
+MAX_ASPECT = 20
+# Pillow refuses images over twice this before our own check could decode them reduced.
+if Image.MAX_IMAGE_PIXELS is not None:
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS, MAX_REDUCED_PIXELS)
 PROGRESS_EVERY_S = 0.5
 # EXIF orientations 5-8 include a quarter turn, so width and height swap.
 _QUARTER_TURNS = {5, 6, 7, 8}
@@ -135,7 +148,16 @@ def _decode(source: Source, max_pixels: int, draft_size: int | None) -> tuple[Im
     try:
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
             w, h = img.size
-            if w * h > max_pixels:
+            if max(w, h) > MAX_ASPECT * min(w, h):
+                raise ImageProblem(f"is {w}×{h} pixels, too long and thin to use; crop it so the long side "
+                                   f"is at most {MAX_ASPECT} times the short side")
+            reducible = img.format == "JPEG"
+            if reducible and w * h > MAX_REDUCED_PIXELS:
+                raise ImageProblem(f"is too large ({w}×{h} pixels; the limit is "
+                                   f"{MAX_REDUCED_PIXELS / 1e6:g} megapixels for JPEG photos)")
+            if reducible:
+                _reduce(img, max_pixels, draft_size)
+            if img.width * img.height > max_pixels:  # what would be decoded, after any reduction
                 raise ImageProblem(f"is too large ({w}×{h} pixels; {limit})")
             try:
                 rgb = portable.decode_rgb(img, draft_size)
@@ -157,3 +179,15 @@ def _decode(source: Source, max_pixels: int, draft_size: int | None) -> tuple[Im
     except OSError as err:
         raise ImageProblem(f"could not be opened ({err.strerror or err})") from err
 
+
+def _reduce(img: Image.Image, max_pixels: int, draft_size: int | None) -> None:
+    """Set a JPEG's draft scale: the one ``draft_size`` allows, made coarser (up to 1/8) until the
+    decoded pixels fit ``max_pixels``. portable.decode_rgb's own draft call then changes nothing."""
+    w, h = img.size
+    scale = next((s for s in (1, 2, 4, 8) if (w // s) * (h // s) <= max_pixels), 8)
+    if scale == 1 and not draft_size:
+        return  # full size fits: decode as before, without a draft
+    want = (max(1, w // scale), max(1, h // scale))
+    if draft_size:
+        want = (min(want[0], draft_size), min(want[1], draft_size))
+    img.draft("RGB", want)
