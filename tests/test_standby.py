@@ -9,6 +9,7 @@ import pytest
 from tlcore import runs, standby, worker
 from tlcore.atomic import atomic_write_json, read_json
 from tlcore.config import TrainConfig
+from tlcore.rundir import process_start
 from tlcore.workspace import standby_dir
 
 
@@ -61,9 +62,11 @@ def test_a_job_goes_to_one_live_standby_of_the_current_code(warm, tmp_path):
     gone.wait()
     outdated, current = _sleeper(), _sleeper()
     try:
-        atomic_write_json(standby_dir() / f"{gone.pid}.ready", {"fingerprint": standby.fingerprint()})
-        atomic_write_json(standby_dir() / f"{outdated.pid}.ready", {"fingerprint": "older code"})
-        atomic_write_json(standby_dir() / f"{current.pid}.ready", {"fingerprint": standby.fingerprint()})
+        atomic_write_json(standby_dir() / f"{gone.pid}.ready", {"fingerprint": standby.fingerprint(), "start": 1})
+        atomic_write_json(standby_dir() / f"{outdated.pid}.ready",
+                          {"fingerprint": "older code", "start": process_start(outdated.pid)})
+        atomic_write_json(standby_dir() / f"{current.pid}.ready",
+                          {"fingerprint": standby.fingerprint(), "start": process_start(current.pid)})
         log = tmp_path / "worker.log"
         assert standby.hand_over(["models"], log, wait=0.1) == current.pid
         assert read_json(standby_dir() / f"{current.pid}.job") == {"args": ["models"], "log": str(log)}

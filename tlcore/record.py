@@ -17,10 +17,11 @@ from typing import Any
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
 
-STATES = ("queued", "running", "finished", "failed", "cancelled")
-ACTIVE = ("queued", "running")
-# Views of a status that no worker writes: its worker died, or its file cannot be read.
+# A worker writes "interrupted" when it is told to end (SIGTERM, SIGINT); RunDir.status also
+# reports it for a worker that died. "damaged" is only reported: its status file cannot be read.
 INTERRUPTED, DAMAGED = "interrupted", "damaged"
+STATES = ("queued", "running", "finished", "failed", "cancelled", INTERRUPTED)
+ACTIVE = ("queued", "running")
 SPLITS = {"val": "validation images", "cv": "cross-validation", "test": "test images"}
 
 
@@ -111,7 +112,7 @@ class RunRecord:
 @dataclass(frozen=True)
 class Status:
     """status.json: where the run is. ``state`` is one of STATES as written, or INTERRUPTED /
-    DAMAGED as ``RunDir.status`` reports it."""
+    DAMAGED as ``RunDir.status`` reports it for a dead worker or an unreadable file."""
 
     state: str
     heartbeat: float = 0.0

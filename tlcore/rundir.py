@@ -5,6 +5,8 @@
     events.jsonl         append-only: progress inside epochs and an EpochEvent after each epoch
     dataset.json         the dataset manifest with the split this run used
     checkpoint.pt        the latest training state (written atomically), for resuming
+    checkpoint-previous.pt the one before it, kept in case the latest cannot be read
+    worker.lock          locked by the run's worker for its whole life: one worker per run folder
     metrics.json         the Metrics of the kept model: its score, per-split reports, calibration
     predictions.csv      each held-out image (validation or cross-validation) with its probabilities
     predictions-test.csv each test image with its probabilities
@@ -17,10 +19,13 @@ This class is the only code that knows these names; the parts are typed in recor
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from tlcore.atomic import atomic_write_bytes, atomic_write_json
@@ -32,16 +37,42 @@ STALE_SECONDS = 60.0
 EXPORTS = {"onnx": "model.onnx", "pt2": "model.pt2", "card": "model-card.md"}
 
 
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
+LOCK_RETRY_SECONDS = 2.0
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """/proc/PID/stat from field 3 (the state) on, or None when there is no such process. The
+    command name before it may hold spaces and parentheses, so the split starts after its last ')'."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    return text[text.rfind(")") + 2:].split()
+
+
+def process_start(pid: int) -> int | None:
+    """When a live process started (field 22 of /proc/PID/stat, clock ticks since boot), or None.
+    A pid is reused once its process is gone; the pid with its start time names one process."""
+    stat = _proc_stat(pid) if isinstance(pid, int) and pid > 0 else None
+    return int(stat[19]) if stat and stat[0] not in "ZX" else None
+
+
+def pid_alive(pid: int | None, start: int | None = None) -> bool:
+    """Whether process ``pid`` runs (and, with ``start``, is the one that started then). A zombie,
+    dead but not yet collected by its parent, is not alive, and 0 or a negative number names a
+    group of processes, never one."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    stat = _proc_stat(pid)
+    if stat is not None and stat[0] in "ZX":
+        return False
+    return start is None or process_start(pid) == start
 
 
 class RunDir:
@@ -58,7 +89,9 @@ class RunDir:
     checkpoint_path = property(lambda self: self.path / "checkpoint.pt")
     metrics_path = property(lambda self: self.path / "metrics.json")
     bundle_path = property(lambda self: self.path / "bundle")
+    previous_checkpoint_path = property(lambda self: self.path / "checkpoint-previous.pt")
     log_path = property(lambda self: self.path / "worker.log")
+    _lock_path = property(lambda self: self.path / "worker.lock")
     _cancel_path = property(lambda self: self.path / "cancel")
     _tags_path = property(lambda self: self.path / "tags.json")
 
@@ -105,13 +138,17 @@ class RunDir:
 
     def status(self) -> Status:
         """The status as written; "interrupted" when its worker died or hung (its process is gone,
-        or its heartbeat is over a minute old), "damaged" when status.json cannot be read."""
+        it no longer holds the run's lock, or its heartbeat is over a minute old), "damaged" when
+        status.json cannot be read."""
         try:
             data = self._read(self.status_path)
             st = Status("queued") if data is None else Status.from_json(data, self._where(self.status_path))
         except RecordError as e:
             return Status(DAMAGED, error=f"{e} Delete the run on the Runs page, or train it again.")
-        if st.active and (time.time() - st.heartbeat > STALE_SECONDS or not pid_alive(st.pid)):
+        # A worker holds the lock it created while it writes "running": a free lock means the
+        # worker is gone, even when its pid already belongs to another process.
+        lock_free = st.state == "running" and self._lock_path.exists() and not self.worker_alive()
+        if st.active and (time.time() - st.heartbeat > STALE_SECONDS or not pid_alive(st.pid) or lock_free):
             return Status(INTERRUPTED, st.heartbeat, st.pid, st.created, st.message, epoch=st.epoch,
                           error="The training process stopped unexpectedly. Resume the run to continue "
                                 "from its last checkpoint.")
@@ -181,6 +218,35 @@ class RunDir:
                 continue
             by_epoch[event.epoch] = event
         return [by_epoch[k] for k in sorted(by_epoch)]
+
+    @contextlib.contextmanager
+    def worker_lock(self) -> Iterator[bool]:
+        """Hold the run's worker lock for the duration; yields False when another process holds it.
+        The OS releases the lock when its holder ends, however it ends, so it never goes stale.
+        A status check holds the lock for an instant, so taking it is retried for a moment."""
+        with open(self._lock_path, "a+b") as handle:
+            deadline = time.monotonic() + LOCK_RETRY_SECONDS
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        yield False
+                        return
+                    time.sleep(0.05)
+            yield True
+
+    def worker_alive(self) -> bool:
+        """Whether a worker process holds this run's lock now."""
+        try:
+            with open(self._lock_path, "rb") as handle:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except FileNotFoundError:
+            return False
+        except BlockingIOError:
+            return True
+        return False
 
     def request_cancel(self) -> None:
         """Ask the worker to stop after its current batch and keep the best model so far."""

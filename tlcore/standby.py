@@ -10,14 +10,21 @@ Handing over is a file protocol in ``<workspace>/standby``: ``PID.starting`` whi
 ``PID.ready`` when it waits; a launcher claims it by renaming ``ready`` to ``taken`` (atomic, so
 one launcher wins) and writes ``PID.job``. A standby only prepares while no run holds a device,
 so it never slows a run that is training.
+
+Each file records the standby's start time as well as its pid: a pid is reused once its process
+is gone, and only a process whose pid and start time both match is signalled or handed a job.
+Files with other names or contents are removed, never acted on. A standby leaves when the app
+that started it is gone (named in TLSTUDIO_STANDBY_APP the same way).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import fcntl
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -25,10 +32,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tlcore.atomic import atomic_write_json, read_json
-from tlcore.rundir import pid_alive
+from tlcore.rundir import pid_alive, process_start
 from tlcore.workspace import locks_dir, standby_dir
 
 ENV_VAR = "TLSTUDIO_STANDBY"  # "0" turns warm starts off
+APP_ENV_VAR = "TLSTUDIO_STANDBY_APP"  # "PID:START" of the app that started the standby
+PID_NAME = re.compile(r"[1-9][0-9]{0,8}")  # a single process (not 0, -1: groups), in an int's range
 IDLE_SECONDS = 1800.0
 POLL_SECONDS = 0.05
 _log = logging.getLogger(__name__)
@@ -58,23 +67,52 @@ def _file(pid: int, kind: str) -> Path:
     return standby_dir() / f"{pid}.{kind}"
 
 
+def _identity(pid: int) -> dict:
+    return {"fingerprint": fingerprint(), "since": time.time(), "start": process_start(pid)}
+
+
 def mark_starting(pid: int) -> None:
-    atomic_write_json(_file(pid, "starting"), {"fingerprint": fingerprint(), "since": time.time()})
+    atomic_write_json(_file(pid, "starting"), _identity(pid))
+
+
+def _entry(path: Path) -> tuple[int, dict] | None:
+    """The pid and contents of a standby file, when it names a live process by pid and start time."""
+    if not PID_NAME.fullmatch(path.stem):
+        return None
+    try:
+        info = read_json(path, {})
+    except (ValueError, OSError):  # damaged: no more ours than a file we never wrote
+        return None
+    pid = int(path.stem)
+    if not isinstance(info, dict) or not isinstance(info.get("start"), int) or not pid_alive(pid, info["start"]):
+        return None
+    return pid, info
+
+
+def _discard(path: Path) -> None:
+    with contextlib.suppress(OSError):  # gone already, or not a file we could remove: never ours to use
+        path.unlink(missing_ok=True)
+
+
+def _stop(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it ended on its own meanwhile
+        os.kill(pid, signal.SIGTERM)
 
 
 def _idle() -> list[tuple[int, Path]]:
-    """Standbys that are starting or waiting and run the current code. Entries of processes
-    that are gone are removed; idle standbys running older code are stopped."""
+    """Standbys that are starting or waiting and run the current code. Files that do not name a
+    live standby (its process is gone, the pid was reused, the file is not ours) are removed;
+    idle standbys running older code are stopped."""
     found, current = [], fingerprint()
     for path in sorted(standby_dir().glob("*.starting")) + sorted(standby_dir().glob("*.ready")):
-        pid = int(path.stem)
-        if not pid_alive(pid):
-            path.unlink(missing_ok=True)
-        elif read_json(path, {}).get("fingerprint") != current:
-            os.kill(pid, signal.SIGTERM)
-            path.unlink(missing_ok=True)
+        entry = _entry(path)
+        if entry is None:
+            _discard(path)
+        elif entry[1].get("fingerprint") != current:
+            _stop(entry[0])
+            _discard(path)
         else:
-            found.append((pid, path))
+            found.append((entry[0], path))
     return found
 
 
@@ -107,8 +145,8 @@ def hand_over(args: list[str], log_path: Path, wait: float = 2.0) -> int | None:
 def shutdown() -> None:
     """Stop every idle standby of this workspace (running jobs are not touched)."""
     for pid, path in _idle():
-        os.kill(pid, signal.SIGTERM)
-        path.unlink(missing_ok=True)
+        _stop(pid)
+        _discard(path)
 
 
 def wait_ready(timeout: float = 120.0) -> bool:
@@ -157,16 +195,35 @@ def prepare() -> None:
         torch.cuda.empty_cache()
 
 
+def app_env() -> dict[str, str]:
+    """The environment for a standby started by this process: it leaves when this process ends."""
+    return {APP_ENV_VAR: f"{os.getpid()}:{process_start(os.getpid())}"}
+
+
+def _app_alive() -> Callable[[], bool]:
+    """Whether the app that started this standby still runs (always, when none is named)."""
+    pid, _, start = os.environ.get(APP_ENV_VAR, "").partition(":")
+    if not (PID_NAME.fullmatch(pid) and start.isdigit()):
+        return lambda: True
+    return lambda: pid_alive(int(pid), int(start))
+
+
 def serve(idle_seconds: float = IDLE_SECONDS) -> int:
-    """The standby's life: prepare, wait for a job (or leave after ``idle_seconds``), run it."""
-    pid = os.getpid()
-    while _devices_busy():
-        time.sleep(1.0)
-    prepare()
-    atomic_write_json(_file(pid, "ready"), {"fingerprint": fingerprint(), "since": time.time()})
-    _file(pid, "starting").unlink(missing_ok=True)
+    """The standby's life: prepare, wait for a job (or leave after ``idle_seconds``, or as soon as
+    the app that started it is gone), run it."""
+    pid, app_alive = os.getpid(), _app_alive()
+    try:
+        while app_alive() and _devices_busy():
+            time.sleep(1.0)
+        if not app_alive():
+            return 0
+        prepare()
+        atomic_write_json(_file(pid, "ready"), _identity(pid))
+    finally:
+        _file(pid, "starting").unlink(missing_ok=True)
     job_path = _file(pid, "job")
-    if not _wait_until(job_path.exists, idle_seconds):
+    _wait_until(lambda: job_path.exists() or not app_alive(), idle_seconds)
+    if not job_path.exists():
         try:
             _file(pid, "ready").unlink()
             return 0
