@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import os
 import sys
 from pathlib import Path
 
@@ -100,9 +102,17 @@ def _train(args) -> int:
         class_weighting=not args.no_class_weighting,
         **{k: v for k, v in optional.items() if v is not None},
     )
+    _outside(cfg.data, args.out)
     run = create_run(cfg, args.out)
     print(f"run folder: {run.path}", flush=True)
     return _report(run.path, execute(run.path))
+
+
+def _outside(data: str, out: str) -> None:
+    """Refuse a new folder inside the images folder: it would be scanned as one more class."""
+    if Path(data).is_dir() and Path(out).resolve().is_relative_to(Path(data).resolve()):
+        raise TLError(f"The folder {out} cannot be inside the images folder {data}; choose a folder "
+                      "outside it.")
 
 
 def _report(run_dir: Path, state: str) -> int:
@@ -140,7 +150,9 @@ def _rerun(args) -> int:
     from tlcore.runs import config_of
     from tlcore.train import create_run, execute
 
-    run = create_run(config_of(RunDir(args.run)), args.out, parent=str(Path(args.run).resolve()))
+    cfg = config_of(RunDir(args.run))
+    _outside(cfg.data, args.out)
+    run = create_run(cfg, args.out, parent=str(Path(args.run).resolve()))
     print(f"run folder: {run.path}", flush=True)
     return _report(run.path, execute(run.path))
 
@@ -159,7 +171,11 @@ def _cancel(args) -> int:
 def _predict(args) -> int:
     from tlcore.predict import Predictor
 
-    rows = Predictor.from_run(args.run).predict_files(args.images, top=args.top)
+    if args.csv:
+        _writable_file(args.csv)
+    with _model_of(args.run):
+        predictor = Predictor.from_run(args.run)
+    rows = predictor.predict_files(args.images, top=args.top)
     for row in rows:
         if "error" in row:
             print(f"{row['file']}: {row['error']}")
@@ -185,13 +201,35 @@ def _export(args) -> int:
     from tlcore.export import export_bundle
     from tlcore.rundir import RunDir
 
+    _writable_file(args.out)
     if args.format == "card":
         atomic_write_bytes(Path(args.out), model_card(RunDir(args.run)).encode())
         print(f"wrote {args.out}")
         return 0
-    diff = export_bundle(Path(args.run) / "bundle", args.format, Path(args.out))
+    with _model_of(args.run):
+        diff = export_bundle(Path(args.run) / "bundle", args.format, Path(args.out))
     print(f"wrote {args.out}; largest difference from the PyTorch model: {diff:.2e}")
     return 0
+
+
+def _writable_file(path: str) -> None:
+    """Check, before any work, that ``path`` can become a file."""
+    if Path(path).is_dir():
+        raise TLError(f"{path} is a folder; give the name of a file to write instead.")
+    if not Path(path).absolute().parent.is_dir():
+        raise TLError(f"The folder for {path} does not exist; create it first or choose another place.")
+
+
+@contextlib.contextmanager
+def _model_of(run: str):
+    """Turn a saved model that cannot be read into one sentence naming the run."""
+    import safetensors
+
+    try:
+        yield
+    except (safetensors.SafetensorError, ValueError, KeyError, RuntimeError) as err:
+        raise TLError(f"The saved model in {run} is damaged; train that run again (rerun) or use "
+                      "another run.") from err
 
 
 def _sweep(args) -> int:
@@ -206,6 +244,7 @@ def _sweep(args) -> int:
             raise TLError("A sweep needs --data (the images) and --out (a new folder).")
         base = TrainConfig(data=str(args.data), model=args.model, epochs=args.epochs, augment=args.augment,
                            image_size=args.image_size, seed=args.seed, device=args.device)
+        _outside(args.data, args.out)
         out = Path(args.out)
         rows = sweep(base, parse_depths(args.depths, len(get_spec(args.model).stages)), args.from_scratch, out)
     for r in rows:
@@ -226,6 +265,7 @@ def _curve(args) -> int:
     elif args.data and args.out:
         base = TrainConfig(data=str(args.data), model=args.model, epochs=args.epochs, trainable_stages=0,
                            augment="none", image_size=args.image_size, device=args.device)
+        _outside(args.data, args.out)
         out = Path(args.out)
     else:
         raise TLError("A learning curve needs --data (the images) and --out (a new folder).")
@@ -256,11 +296,36 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except TLError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        message = str(e)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        message = _os_message(e)
+    except Exception:
+        # Not an ordinary mistake but a bug: one line for the user, the traceback on request.
+        if os.environ.get("TLSTUDIO_DEBUG"):
+            raise
+        message = (f"'{args.command}' stopped on an unexpected problem; run it again with TLSTUDIO_DEBUG=1 "
+                   "to see the details, and please report them.")
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    return 2
+
+
+def _os_message(err: OSError) -> str:
+    """One sentence for a file or disk problem, naming the file and not the library call."""
+    from tlcore.atomic import disk_full, is_disk_full
+
+    where = err.filename or "a file"
+    if is_disk_full(err):
+        return str(disk_full(where if err.filename else "."))
+    if isinstance(err, FileNotFoundError):
+        return f"{where} does not exist; check the path."
+    if isinstance(err, IsADirectoryError):
+        return f"{where} is a folder; give the name of a file."
+    if isinstance(err, PermissionError):
+        return f"You are not allowed to use {where}; choose another place or ask the owner of the folder."
+    return f"{where} could not be used ({(err.strerror or 'input/output error').lower()})."
 
 
 if __name__ == "__main__":
