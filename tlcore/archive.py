@@ -96,6 +96,8 @@ def _check_caps(name: str, infos: list[zipfile.ZipInfo], max_entries: int, max_t
     if len(infos) > max_entries:
         raise TLError(f"{name} holds {len(infos):,} entries; the limit is {max_entries:,}. "
                       "Split it into smaller zips.")
+    if all(i.is_dir() for i in infos):
+        raise TLError(f"{name} is empty; put one folder of images per class in it and zip it again.")
     declared = sum(i.file_size for i in infos)
     if declared > max_total_bytes:
         raise TLError(f"{name} would unpack to {_human(declared)}; the limit is {_human(max_total_bytes)}. "

@@ -88,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(args) -> int:
+    _outside(args.data, args.out)  # before the imports: a mistake is reported at once
     from tlcore.config import TrainConfig
     from tlcore.train import create_run, execute
 
@@ -102,7 +103,6 @@ def _train(args) -> int:
         class_weighting=not args.no_class_weighting,
         **{k: v for k, v in optional.items() if v is not None},
     )
-    _outside(cfg.data, args.out)
     run = create_run(cfg, args.out)
     print(f"run folder: {run.path}", flush=True)
     return _report(run.path, execute(run.path))
@@ -169,10 +169,10 @@ def _cancel(args) -> int:
 
 
 def _predict(args) -> int:
-    from tlcore.predict import Predictor
-
     if args.csv:
         _writable_file(args.csv)
+    from tlcore.predict import Predictor
+
     with _model_of(args.run):
         predictor = Predictor.from_run(args.run)
     rows = predictor.predict_files(args.images, top=args.top)
@@ -196,12 +196,12 @@ def _predict(args) -> int:
 
 
 def _export(args) -> int:
+    _writable_file(args.out)
     from tlcore.atomic import atomic_write_bytes
     from tlcore.card import model_card
     from tlcore.export import export_bundle
     from tlcore.rundir import RunDir
 
-    _writable_file(args.out)
     if args.format == "card":
         atomic_write_bytes(Path(args.out), model_card(RunDir(args.run)).encode())
         print(f"wrote {args.out}")

@@ -24,6 +24,7 @@ from tlcore.archive import extract_zip, unsafe_entries
 from tlcore.atomic import atomic_write_json
 from tlcore.errors import TLError
 from tlcore.images import MAX_PIXELS, ImageProblem, check_image, run_parallel
+from tlcore.workspace import workspace_dir
 
 SPLITS = ("train", "val", "test")
 MANIFEST = "manifest.json"
@@ -280,7 +281,7 @@ def check_trainable(ds: Dataset) -> None:
     """Raise a TLError that says what to fix if ``ds`` cannot train a classifier."""
     note = _skipped_note(ds.skipped)
     if not ds.items:
-        raise TLError(f"No usable images were found in {ds.root}. Put images in one folder per class, "
+        raise TLError(f"No usable images were found in {_where(ds)}. Put images in one folder per class, "
                       f"e.g. cats/1.jpg, dogs/2.jpg.{note}")
     if len(ds.classes) < 2:
         raise TLError(f"Only one class ('{ds.classes[0]}') was found; at least two are needed to train a "
@@ -289,6 +290,11 @@ def check_trainable(ds: Dataset) -> None:
     if few:
         raise TLError("Every class needs at least 2 images (one to learn from, one to check with); "
                       f"these have fewer: {', '.join(few)}.{note}")
+
+
+def _where(ds: Dataset) -> str:
+    """The user's own name for ``ds``: its folder, or its name when it was stored in the workspace."""
+    return f"'{ds.name}'" if Path(ds.root).is_relative_to(workspace_dir().resolve()) else ds.root
 
 
 def _skipped_note(skipped: list[Skipped], shown: int = 3) -> str:
