@@ -51,8 +51,8 @@ def _running_run(data: str) -> RunDir:
     """A run that looks alive to the app (this test process is its 'worker')."""
     run = create_run(TrainConfig(data=data, **TINY), runs_dir() / RUNNING)
     run.set_status("running", message="Training: epoch 1 of 2", epoch=1)
-    run.append_event("progress", phase="train", epoch=1, epochs=2, done=4, total=8, images_per_second=20.0,
-                     eta_seconds=30.0)
+    run.append_event("progress", phase="train", epoch=1, epochs=2, done=40, total=80, images_per_second=20.0,
+                     eta_seconds=2.0)
     return run
 
 
@@ -61,7 +61,8 @@ def test_a_running_run_shows_progress_and_can_be_stopped(digits):
     at = studio("train", **{ui.DATASET: digits, ui.RUN: str(run.path)})
     assert f"Run {RUNNING}: Training" in texts(at.subheader)
     bar = at.get("progress")[0]
-    assert bar.proto.value == 25 and "20 images/s · about 30 s left" in bar.proto.text
+    # half of epoch 1 of 2 done at 20 images/s: 1.5 epochs of 80 images left, for the whole run
+    assert bar.proto.value == 25 and "20 images/s · about 6 s left" in bar.proto.text
     assert "Start another run (it waits for the current one)" in [b.label for b in at.button]
     next(b for b in at.button if b.label == "Stop").click()
     at.run()

@@ -7,6 +7,7 @@ import time
 from tlcore.rundir import RunDir
 
 EVERY_SECONDS = 2.0
+MIN_SECONDS = 0.5  # a rate over less time than this is noise (a cached step can "run" at 10^10 images/s)
 
 
 class Throttle:
@@ -26,7 +27,8 @@ class Throttle:
         if now - self._last < EVERY_SECONDS and done < total:
             return
         self._last = now
-        rate = done / max(now - self._start, 1e-9)
+        elapsed = now - self._start
+        rate = done / elapsed if elapsed >= MIN_SECONDS and done else None
         self.run.append_event("progress", phase=self.phase, epoch=self.epoch, epochs=self.epochs,
                               done=done, total=total, images_per_second=rate,
-                              eta_seconds=(total - done) / rate if rate > 0 else None)
+                              eta_seconds=(total - done) / rate if rate else None)

@@ -63,6 +63,9 @@ def progress(run: RunDir) -> dict | None:
     if not events:
         return None
     latest = dict(events[-1])
+    if latest["done"] >= latest["total"] and latest["phase"] != "train":
+        # That step is over and the run is on to the next one: its rate and time left are not news.
+        latest["images_per_second"] = latest["eta_seconds"] = None
     done = run.epochs()
     try:
         planned = run.record().config.epochs
@@ -75,8 +78,12 @@ def progress(run: RunDir) -> dict | None:
     else:
         latest["fraction"] = min(1.0, len(done) / epochs) if epochs else 0.0
     seconds = [e.seconds for e in done]
-    if latest["phase"] == "train" and seconds and epochs:
-        latest["eta_seconds"] = (epochs - len(done) - inside) * (sum(seconds) / len(seconds))
+    if latest["phase"] == "train" and epochs:
+        left = epochs - max(len(done), (latest["epoch"] or 1) - 1) - inside  # epochs still to run
+        if seconds:
+            latest["eta_seconds"] = left * (sum(seconds) / len(seconds))
+        elif latest.get("images_per_second"):  # the first epoch: from its rate so far, for the whole run
+            latest["eta_seconds"] = left * latest["total"] / latest["images_per_second"]
     return latest
 
 
