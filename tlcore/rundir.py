@@ -37,7 +37,7 @@ STALE_SECONDS = 60.0
 EXPORTS = {"onnx": "model.onnx", "pt2": "model.pt2", "card": "model-card.md"}
 
 
-LOCK_RETRY_SECONDS = 2.0
+LOCK_RETRY_SECONDS = 1.0
 
 
 def _proc_stat(pid: int) -> list[str] | None:
