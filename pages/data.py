@@ -77,9 +77,9 @@ def _class_tab() -> None:
     uploads = {}
     for c in classes:
         taken = len(shots.get(c, []))
-        uploads[c] = st.file_uploader(f"Images of '{c}'" + (f" (plus {taken} snapshots)" if taken else ""),
+        uploads[c] = st.file_uploader(f"Images of '{ui.md_safe(c)}'" + (f" (plus {taken} snapshots)" if taken else ""),
                                       type=ui.IMAGE_TYPES, accept_multiple_files=True, key=f"upload_{c}",
-                                      help=f"Photos that show '{c}'. Aim for {FEW_IMAGES} or more.")
+                                      help=f"Photos that show '{ui.md_safe(c)}'. Aim for {FEW_IMAGES} or more.")
     _camera(classes, shots)
     name = st.text_input("Dataset name", value="my images", help="A name to find this dataset again later.")
     if st.button("Save these images as a dataset", type="primary",
@@ -98,7 +98,7 @@ def _camera(classes: list[str], shots: dict) -> None:
         count = sum(len(v) for v in shots.values())
         photo = st.camera_input("Camera", key=f"camera_{count}",
                                 help="Point the camera at one example, take the picture, then add it.")
-        if photo and st.button(f"Add this snapshot to '{label}'", help="Keep it and clear the camera."):
+        if photo and st.button(f"Add this snapshot to '{ui.md_safe(label)}'", help="Keep it and clear the camera."):
             shots.setdefault(label, []).append((f"snapshot-{count + 1}.jpg", photo.getvalue()))
             st.rerun()
 
@@ -146,7 +146,7 @@ def _audit(folder: str) -> tuple[dict, pd.DataFrame, str]:
 def _show_audit(folder: str) -> None:
     report, items, blocker = _audit(folder)
     summary = ui.dataset_summary(folder) or {"name": Path(folder).name}
-    st.header(f"Check of '{summary['name']}'")
+    st.header(f"Check of '{ui.md_safe(summary['name'])}'")
     a, b, c, d = st.columns(4)
     a.metric("Classes", len(report["counts"]), help="Kinds of things the model will tell apart.")
     b.metric("Usable images", report["total"], help="Images that could be read and sit in a class folder.")
@@ -154,9 +154,9 @@ def _show_audit(folder: str) -> None:
     d.metric("Exact copies", sum(len(g) - 1 for g in report["duplicates"]),
              help="Images whose contents are identical to another image.")
     if blocker:
-        st.error(blocker, icon=":material/error:")
+        st.error(ui.md_safe(blocker), icon=":material/error:")
     for tip in report["advice"]:
-        st.warning(tip, icon=":material/lightbulb:")
+        st.warning(ui.md_safe(tip), icon=":material/lightbulb:")
     if not report["advice"] and not blocker:
         st.success("These images look ready for training.", icon=":material/check_circle:")
     st.plotly_chart(_counts_figure(report["counts"]))
@@ -192,7 +192,7 @@ def _thumbnails(items: pd.DataFrame) -> None:
         st.caption(f"Showing the first {MAX_CLASSES_SHOWN} of {len(groups)} classes.")
     for label, group in groups[:MAX_CLASSES_SHOWN]:
         thumbs = [t for t in map(ui.thumbnail, group["path"].head(THUMBS)) if t is not None]
-        st.markdown(f"**{label}** · {len(group)} images")
+        st.markdown(f"**{ui.md_safe(label)}** · {len(group)} images")
         if thumbs:
             st.image(thumbs, width=ui.THUMB_PX)
 

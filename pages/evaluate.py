@@ -83,23 +83,24 @@ def _growth(growth: dict) -> None:
     old, new = growth["old_classes"], growth["new_classes"]
     left, middle, right = st.columns(3)
     left.metric("Known classes, before", _pct(growth["old_accuracy_before"]),
-                help=f"The earlier model on this run's validation images of {', '.join(old) or 'no class'}.")
+                help=f"The earlier model on this run's validation images of {ui.md_safe(', '.join(old) or 'no class')}.")
     middle.metric("Known classes, now", _pct(growth["old_accuracy_after"]),
                   help="This model on the same images: a big drop would mean it forgot what it knew.")
-    right.metric("New classes", _pct(growth["new_accuracy"]), help=f"This model on {', '.join(new) or 'no class'}.")
+    right.metric("New classes", _pct(growth["new_accuracy"]),
+                 help=f"This model on {ui.md_safe(', '.join(new) or 'no class')}.")
     if growth["removed_classes"]:
-        st.caption(f"Removed: {', '.join(growth['removed_classes'])}.")
+        st.caption(f"Removed: {ui.md_safe(', '.join(growth['removed_classes']))}.")
 
 
 def _advice(run: RunDir, split: str) -> None:
     st.subheader("What to do next")
     tips = advise(run, split)
     for tip in tips[:SHOWN_ADVICE]:
-        st.info(tip, icon=":material/lightbulb:")
+        st.info(ui.md_safe(tip), icon=":material/lightbulb:")
     if len(tips) > SHOWN_ADVICE:
         with st.expander(f"{len(tips) - SHOWN_ADVICE} more suggestions"):
             for tip in tips[SHOWN_ADVICE:]:
-                st.markdown(f"- {tip}")
+                st.markdown(f"- {ui.md_safe(tip)}")
 
 
 def _confusion(scores: dict) -> None:
@@ -160,7 +161,8 @@ def _gallery(predictions: pd.DataFrame, where: str) -> None:
     st.caption(f"{len(wrong)} of {len(predictions)} images ({where}) were put in the wrong class; the most "
                "confident mistakes come first.")
     _thumbs(wrong.head(GALLERY).to_dict("records"),
-            lambda r: f"is **{r['true']}** ({r.get('p_' + r['true'], 0):.0%}), guessed **{r['predicted']}** "
+            lambda r: f"is **{ui.md_safe(r['true'])}** ({r.get('p_' + r['true'], 0):.0%}), "
+                      f"guessed **{ui.md_safe(r['predicted'])}** "
                       f"({r['confidence']:.0%})")
 
 
@@ -172,8 +174,8 @@ def _label_issues(issues: list[dict]) -> None:
     st.caption(f"{len(issues)} images look much more like another class than the one they are filed under "
                "(found with cleanlab from predictions made without seeing each image). Check them and move "
                "any that are in the wrong folder; wrong labels teach the model wrong things.")
-    _thumbs(issues[:GALLERY], lambda r: f"filed as **{r['given']}** ({r['given_probability']:.0%}), looks like "
-                                        f"**{r['suggested']}** ({r['suggested_probability']:.0%})")
+    _thumbs(issues[:GALLERY], lambda r: f"filed as **{ui.md_safe(r['given'])}** ({r['given_probability']:.0%}), "
+                                        f"looks like **{ui.md_safe(r['suggested'])}** ({r['suggested_probability']:.0%})")
 
 
 def _calibration(cal: dict) -> None:
@@ -224,7 +226,7 @@ def _where_it_looked(run: RunDir, predictions: pd.DataFrame) -> None:
     fig.add_trace(go.Heatmap(z=heat, colorscale="Jet", opacity=0.45, showscale=False, hoverinfo="skip"))
     fig.update_layout(height=420, margin=dict(t=10, b=10), xaxis_visible=False, yaxis_visible=False)
     st.plotly_chart(fig, key="gradcam")
-    st.caption(f"Red areas weighed most in the answer '{predicted}'; blue ones hardly mattered.")
+    st.caption(f"Red areas weighed most in the answer '{ui.md_safe(predicted)}'; blue ones hardly mattered.")
 
 
 if __name__ == "__main__":

@@ -205,12 +205,12 @@ def _family(path: str, by_path: dict[str, dict]) -> None:
     cols = st.columns(len(children) + bool(parent))
     if parent:
         if parent in by_path:
-            cols[0].button(f"Made from {Path(parent).name}", key="family_parent", on_click=_pick, args=(parent,),
+            cols[0].button(f"Made from {ui.md_safe(Path(parent).name)}", key="family_parent", on_click=_pick, args=(parent,),
                            icon=":material/arrow_upward:", help="Select the run this one was trained again from.")
         else:
-            cols[0].caption(f"Made from {Path(parent).name} (deleted)")
+            cols[0].caption(f"Made from {ui.md_safe(Path(parent).name)} (deleted)")
     for i, child in enumerate(children, start=bool(parent)):
-        cols[i].button(f"Trained again as {by_path[child]['name']}", key=f"family_{i}", on_click=_pick,
+        cols[i].button(f"Trained again as {ui.md_safe(by_path[child]['name'])}", key=f"family_{i}", on_click=_pick,
                        args=(child,), icon=":material/arrow_downward:",
                        help="Select a run made from this one.")
 
@@ -227,7 +227,7 @@ def _tags(path: str) -> None:
 
 def _delete(path: str, name: str) -> None:
     with st.expander("Delete this run", icon=":material/delete:"):
-        sure = st.checkbox(f"Yes, delete run {name} for good", key=f"delete_sure_{name}",
+        sure = st.checkbox(f"Yes, delete run {ui.md_safe(name)} for good", key=f"delete_sure_{name}",
                            help="Its folder, model and scores are removed; this cannot be undone.")
         if st.button("Delete this run", disabled=not sure, type="primary"):
             runs.delete_run(RunDir(path))

@@ -167,7 +167,7 @@ def _advanced(spec: ModelSpec, rec: Recommendation) -> None:
     ss = st.session_state
     st.caption("Every setting has a sensible default; change them only if you know why.")
     if ss.get(ui.INIT_FROM):
-        st.caption(f"Starting from run {Path(ss[ui.INIT_FROM]).name} (change this on the Model page).")
+        st.caption(f"Starting from run {ui.md_safe(Path(ss[ui.INIT_FROM]).name)} (change this on the Model page).")
     a, b, c = st.columns(3)
     with a:
         ss.setdefault(EPOCHS, 0)

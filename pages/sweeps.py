@@ -38,7 +38,7 @@ def _start() -> None:
     model, data = ss[ui.MODEL], ss[ui.DATASET]
     stages = len(get_spec(model).stages)
     summary = ui.dataset_summary(data)
-    st.caption(f"Images: **{summary['name'] if summary else data}** · Model: **{ui.model_title(model)}**. "
+    st.caption(f"Images: **{ui.md_safe(summary['name'] if summary else data)}** · Model: **{ui.model_title(model)}**. "
                "Each choice below is one training run; they run one after another in the background.")
     default = list(dict.fromkeys([0, 1, stages // 2, stages]))
     depths = st.multiselect("Stages to train", list(range(stages + 1)), default=default, key=f"sweep_depths_{model}",
@@ -71,7 +71,7 @@ def _sweeps(was_unfinished: bool) -> None:
 
 def _one(s: dict) -> None:
     with st.container(border=True):
-        st.markdown(f"**Sweep {s['name']}** · started {ui.when(s['created'])}")
+        st.markdown(f"**Sweep {ui.md_safe(s['name'])}** · started {ui.when(s['created'])}")
         if not s["done"]:
             finished = len(s["rows"])
             st.progress(finished / max(s["planned"], 1),

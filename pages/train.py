@@ -36,8 +36,8 @@ def render() -> None:
 def _start(cfg: TrainConfig) -> None:
     spec = get_spec(cfg.model)
     summary = ui.dataset_summary(cfg.data) or {"name": cfg.data}
-    st.markdown(f"**{summary['name']}** on **{spec.title}**"
-                + (f", continuing run {RunDir(cfg.init_from).name}" if cfg.init_from else "")
+    st.markdown(f"**{ui.md_safe(summary['name'])}** on **{spec.title}**"
+                + (f", continuing run {ui.md_safe(RunDir(cfg.init_from).name)}" if cfg.init_from else "")
                 + f": train the last **{cfg.trainable_stages}** of {len(spec.stages)} stages for "
                   f"**{cfg.epochs}** epochs, images at {cfg.image_size or spec.image_size} pixels, "
                   f"augmentation {'as recommended' if cfg.augment == 'auto' else cfg.augment}, "
@@ -58,19 +58,19 @@ def _live(path: str, was_active: bool) -> None:
         run = RunDir(path)
         status = run.status()
         state = status.state
-        st.subheader(f"Run {run.name}: {STATE_TEXT.get(state, state)}")
+        st.subheader(f"Run {ui.md_safe(run.name)}: {STATE_TEXT.get(state, state)}")
         if state in ui.ACTIVE:
             _progress(run, status.message)
         elif state in ("failed", "damaged"):
-            st.error(status.error or "The run failed.", icon=":material/error:")
+            st.error(ui.md_safe(status.error or "The run failed."), icon=":material/error:")
         elif state == "interrupted":
-            st.warning(status.error, icon=":material/warning:")
+            st.warning(ui.md_safe(status.error), icon=":material/warning:")
             if st.button("Resume the run", help="Continue from the last saved epoch."):
                 runs.resume(run)
                 st.rerun()
         else:
             done = "Training finished and the model is saved." if state == "finished" else status.message
-            st.success(done or STATE_TEXT[state], icon=":material/check_circle:")
+            st.success(ui.md_safe(done or STATE_TEXT[state]), icon=":material/check_circle:")
             metrics = run.metrics() if ui.is_trained(path) else None
             if metrics:
                 st.markdown(f"**Score of the saved model:** {metrics.score.sentence()}.")
@@ -82,7 +82,7 @@ def _live(path: str, was_active: bool) -> None:
 
 def _progress(run: RunDir, message: str) -> None:
     progress = runs.progress(run) or {}
-    parts = [message or "Starting"]
+    parts = [ui.md_safe(message or "Starting")]
     if progress.get("images_per_second"):
         parts.append(f"{progress['images_per_second']:.0f} images/s")
     if progress.get("eta_seconds") is not None:

@@ -17,6 +17,7 @@ from tlcore.bundle import read_bundle_meta
 from tlcore.catalog import DEFAULT_MODEL, get_spec
 from tlcore.errors import TLError
 from tlcore.images import ImageProblem, open_rgb
+from tlcore.markdown import escape
 from tlcore.record import DAMAGED, RecordError, Score
 from tlcore.rundir import RunDir
 from tlcore.workspace import runs_dir
@@ -45,6 +46,9 @@ _NEEDS = {DATASET: ("data", "Data", "First bring your labelled images on the Dat
 GENERIC_ERROR = ("Something went wrong on this page. Please try again; if it keeps happening, "
                  "the details are in the studio's log.")
 _log = logging.getLogger("studio")
+# Every user-provided string (names of datasets, classes, runs, files; tags; engine messages that
+# quote them) passes through md_safe where it meets Markdown, so it shows as written.
+md_safe = escape
 _routed = threading.local()
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
@@ -79,8 +83,8 @@ def friendly_errors() -> Iterator[None]:
     """Show a TLError's message as it is, and any other error as a plain sentence (logged)."""
     try:
         yield
-    except TLError as e:
-        st.error(str(e), icon=":material/error:")
+    except TLError as e:  # engine messages quote names and paths the user gave
+        st.error(md_safe(str(e)), icon=":material/error:")
     except Exception:
         _log.exception("Unexpected error in the studio")
         st.error(GENERIC_ERROR, icon=":material/error:")
@@ -97,7 +101,7 @@ def guard(*needs: str) -> bool:
 
 
 def done(message: str) -> None:
-    """Remember a success message and rerun, so the sidebar shows the new state at once."""
+    """Remember a success message (plain text) and rerun, so the sidebar shows the new state at once."""
     st.session_state[FLASH] = message
     st.rerun()
 
@@ -105,7 +109,7 @@ def done(message: str) -> None:
 def show_flash() -> None:
     """The message left by ``done``, once."""
     if message := st.session_state.pop(FLASH, None):
-        st.success(message, icon=":material/check_circle:")
+        st.success(md_safe(message), icon=":material/check_circle:")
 
 
 def keep_settings() -> None:
@@ -225,9 +229,9 @@ def sidebar() -> None:
     with st.sidebar:
         st.markdown("#### Where you are")
         summary = dataset_summary(ss[DATASET]) if ss.get(DATASET) else None
-        st.markdown(f"**Images:** {summary['name']} ({summary['classes']} classes, {summary['images']} images)"
+        st.markdown(f"**Images:** {md_safe(summary['name'])} ({summary['classes']} classes, {summary['images']} images)"
                     if summary else "**Images:** none yet")
-        start = f" (starting from run {Path(ss[INIT_FROM]).name})" if ss.get(INIT_FROM) else ""
+        start = f" (starting from run {md_safe(Path(ss[INIT_FROM]).name)})" if ss.get(INIT_FROM) else ""
         st.markdown(f"**Model:** {get_spec(ss[MODEL]).title}{start}")
         if ss.get(RUN):
             active = RunDir(ss[RUN]).status().active
@@ -240,7 +244,7 @@ def _run_line(path: str, was_active: bool) -> None:
     with friendly_errors():
         run = RunDir(path)
         state = run.status().state
-        line = f"**Run:** {run.name} — {state}"
+        line = f"**Run:** {md_safe(run.name)} — {state}"
         progress = runs.progress(run) if state in ACTIVE else None
         if progress and progress.get("fraction") is not None:
             line += f" ({progress['fraction']:.0%})"

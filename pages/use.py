@@ -112,16 +112,16 @@ def _results(run: RunDir, named: list[tuple[str, bytes]], not_sure_below: float,
                              key=f"look_{key}", help="Shows the image and the classes the model considered.")
     row, data = rows[index], named[index][1]
     if "error" in row:
-        st.error(f"{row['file']} {row['error']}.", icon=":material/error:")
+        st.error(ui.md_safe(f"{row['file']} {row['error']}."), icon=":material/error:")
         return
     left, right = st.columns([1, 2])
-    left.image(data, caption=row["file"], width=220)
+    left.image(data, caption=ui.md_safe(row["file"]), width=220)
     best, p = row["top"][0]
     if p < not_sure_below:
-        right.markdown(f"### Not sure — maybe {best} ({p:.0%} sure)")
+        right.markdown(f"### Not sure — maybe {ui.md_safe(best)} ({p:.0%} sure)")
         right.caption(f"Its confidence is under {not_sure_below:.0%}, where you set \"not sure\" to start.")
     else:
-        right.markdown(f"### {best} ({p:.0%} sure)")
+        right.markdown(f"### {ui.md_safe(best)} ({p:.0%} sure)")
     top = pd.DataFrame(row["top"], columns=["class", "probability"])
     fig = px.bar(top, x="probability", y="class", orientation="h", range_x=[0, 1], text_auto=".0%")
     fig.update_layout(height=60 + 40 * len(top), margin=dict(t=10, b=10), yaxis=dict(autorange="reversed"),
