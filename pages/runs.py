@@ -185,6 +185,7 @@ def _actions(by_path: dict[str, dict]) -> None:
     if right.button("Train again with the same settings", disabled=damaged, help="A new run with exactly this run's settings, "
                     "on the same images; with the same seed it gives the same result."):
         cfg = runs.config_of(RunDir(path))
+        ui.refuse_outside_workspace(cfg)
         run = runs.start_run(cfg, parent=path)
         ss = st.session_state
         ss[ui.RUN], ss[ui.MODEL], ss[ui.INIT_FROM] = str(run.path), cfg.model, cfg.init_from

@@ -48,6 +48,7 @@ def _start(cfg: TrainConfig) -> None:
     label = "Start another run (it waits for the current one)" if busy else "Start training"
     if st.button(label, type="primary", help="Training runs in the background: you can close this tab and "
                  "come back; the run keeps going and shows up here and on the Runs page."):
+        ui.refuse_outside_workspace(cfg)
         run = runs.start_run(cfg)
         st.session_state[ui.RUN] = str(run.path)
         st.rerun()
@@ -66,6 +67,7 @@ def _live(path: str, was_active: bool) -> None:
         elif state == "interrupted":
             st.warning(ui.md_safe(status.error), icon=":material/warning:")
             if st.button("Resume the run", help="Continue from the last saved epoch."):
+                ui.refuse_outside_workspace(runs.config_of(run))
                 runs.resume(run)
                 st.rerun()
         else:

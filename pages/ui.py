@@ -15,12 +15,14 @@ import streamlit as st
 from tlcore import runs, store
 from tlcore.bundle import read_bundle_meta
 from tlcore.catalog import DEFAULT_MODEL, get_spec
+from tlcore.config import TrainConfig
 from tlcore.errors import TLError
 from tlcore.images import ImageProblem, open_rgb
 from tlcore.markdown import escape
+from tlcore.paths import outside_workspace
 from tlcore.record import DAMAGED, RecordError, Score
 from tlcore.rundir import RunDir
-from tlcore.workspace import runs_dir
+from tlcore.workspace import runs_dir, workspace_dir
 
 # Session-state keys: the user's choices so far.
 DATASET = "dataset"  # folder of the stored dataset (what TrainConfig.data gets)
@@ -45,6 +47,8 @@ STEPS = (  # the flow, in order: (page module, title, icon)
 _NEEDS = {DATASET: ("data", "Data", "First bring your labelled images on the Data page.")}
 GENERIC_ERROR = ("Something went wrong on this page. Please try again; if it keeps happening, "
                  "the details are in the studio's log.")
+SETTING_NAMES = {"data": "images", "test_data": "test images", "init_from": "earlier run",
+                 "weights": "starting weights"}
 _log = logging.getLogger("studio")
 # Every user-provided string (names of datasets, classes, runs, files; tags; engine messages that
 # quote them) passes through md_safe where it meets Markdown, so it shows as written.
@@ -98,6 +102,16 @@ def guard(*needs: str) -> bool:
         st.info(text, icon=":material/info:")
         st.page_link(page(name), label=f"Go to {title}", icon=":material/arrow_forward:")
     return not missing
+
+
+def refuse_outside_workspace(cfg: TrainConfig) -> None:
+    """Raise a one-line TLError when ``cfg`` reads files outside the workspace: a run record can
+    be edited by hand, and the studio must not read whatever it names (the CLI may)."""
+    outside = outside_workspace(cfg)
+    if outside:
+        what = " and ".join(SETTING_NAMES.get(name, name) for name in outside)
+        raise TLError(f"Not started: this run reads its {what} from outside the studio's folder {workspace_dir()}; "
+                      "the studio only reads files there (python -m tlcore on the command line reads any path).")
 
 
 def done(message: str) -> None:
