@@ -140,3 +140,32 @@ def test_export_leaves_a_gpu_model_on_the_gpu(tmp_path):
     assert export_onnx(m, SIZE, tmp_path / "m.onnx") < 1e-4
     assert export_pt2(m, SIZE, tmp_path / "m.pt2") < 1e-4
     assert next(m.parameters()).is_cuda and m.training
+
+
+def test_predicting_many_images_from_the_cli_keeps_memory_bounded(tmp_path):
+    """240 images through `python -m tlcore predict` at the default model's full 224 px, peak memory
+    measured in the child (one batch of them all took ~17 MB an image: 4 GB)."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from tlcore.bundle import save_bundle
+    from tlcore.net import build_net
+
+    save_bundle(tmp_path / "run" / "bundle", build_net("efficientnet_lite0", 3, weights="none"), ["a", "b", "c"],
+                "efficientnet_lite0", 224)
+    rng = np.random.default_rng(0)
+    for i in range(240):
+        Image.fromarray(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)).save(tmp_path / f"{i}.jpg")
+    images = sorted(str(p) for p in tmp_path.glob("*.jpg"))
+    code = ("import resource, sys, runpy; sys.argv = ['tlcore'] + sys.argv[1:]\n"
+            "try:\n    runpy.run_module('tlcore', run_name='__main__')\n"
+            "finally:\n    print('peak', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code, "predict", "--run", str(tmp_path / "run"), *images,
+                           "--csv", str(tmp_path / "out.csv")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    peak_kb = int(proc.stderr.strip().splitlines()[-1].split()[1])
+    print(f"\npeak memory predicting 240 images at 224 px: {peak_kb / 1024:.0f} MB")
+    assert peak_kb < 2.5 * 1024 * 1024
+    assert len((tmp_path / "out.csv").read_text().splitlines()) == 241
