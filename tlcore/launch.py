@@ -1,0 +1,54 @@
+"""``tlstudio``: start the studio from any folder, with the settings in .streamlit/config.toml.
+
+Streamlit reads that file only from the folder it is started in, and an installed copy of the
+studio has no such folder; so the launcher passes its settings on Streamlit's command line, and
+arguments given to ``tlstudio`` (e.g. ``--server.port 8502``) come after them and win.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+# The settings of .streamlit/config.toml, for an installed studio (a test keeps them the same).
+SETTINGS = {
+    "client": {"showErrorDetails": "none", "toolbarMode": "viewer"},
+    "server": {"address": "127.0.0.1", "maxUploadSize": 1024},
+    "browser": {"gatherUsageStats": False},
+}
+
+
+def app_path() -> Path:
+    """Where app.py is: beside tlcore in a checkout, or installed next to it."""
+    spec = importlib.util.find_spec("app")
+    if spec is None or spec.origin is None:
+        raise SystemExit("error: the studio's app.py is not installed next to tlcore; reinstall with `pip install .`")
+    return Path(spec.origin)
+
+
+def settings(app: Path) -> dict:
+    """The checkout's .streamlit/config.toml when there is one, else the installed defaults."""
+    config = app.parent / ".streamlit" / "config.toml"
+    return tomllib.loads(config.read_text()) if config.is_file() else SETTINGS
+
+
+def flags(config: dict) -> list[str]:
+    """``--section.key value`` for every setting."""
+    out = []
+    for section, values in config.items():
+        for key, value in values.items():
+            out += [f"--{section}.{key}", str(value).lower() if isinstance(value, bool) else str(value)]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    app = app_path()
+    args = sys.argv[1:] if argv is None else argv
+    command = [sys.executable, "-m", "streamlit", "run", str(app), *flags(settings(app)), *args]
+    try:
+        return subprocess.call(command, cwd=app.parent)
+    except KeyboardInterrupt:
+        return 130
