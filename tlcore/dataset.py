@@ -120,9 +120,10 @@ class Dataset:
         try:
             return cls.from_json(json.loads(source.read_text(encoding="utf-8")))
         except FileNotFoundError as err:
-            raise TLError(f"There is no dataset manifest at {source}.") from err
+            raise TLError(f"There is no saved dataset in {_shown(source.parent)}.") from err
         except (ValueError, KeyError, TypeError) as err:
-            raise TLError(f"The dataset manifest {source} is damaged ({err}); scan the images again.") from err
+            raise TLError(f"The saved dataset in {_shown(source.parent)} is damaged; import or scan the "
+                          "images again.") from err
 
     def counts(self, split: str | None = None) -> dict[str, int]:
         """Images per class (every class listed, zeros included), in one split or in all."""
@@ -281,8 +282,8 @@ def check_trainable(ds: Dataset) -> None:
     """Raise a TLError that says what to fix if ``ds`` cannot train a classifier."""
     note = _skipped_note(ds.skipped)
     if not ds.items:
-        raise TLError(f"No usable images were found in {_where(ds)}. Put images in one folder per class, "
-                      f"e.g. cats/1.jpg, dogs/2.jpg.{note}")
+        raise TLError(f"No usable images were found in {_shown(Path(ds.root), ds.name)}. Put images in one "
+                      f"folder per class, e.g. cats/1.jpg, dogs/2.jpg.{note}")
     if len(ds.classes) < 2:
         raise TLError(f"Only one class ('{ds.classes[0]}') was found; at least two are needed to train a "
                       f"classifier. Add a folder of images for each other class next to it.{note}")
@@ -292,9 +293,10 @@ def check_trainable(ds: Dataset) -> None:
                       f"these have fewer: {', '.join(few)}.{note}")
 
 
-def _where(ds: Dataset) -> str:
-    """The user's own name for ``ds``: its folder, or its name when it was stored in the workspace."""
-    return f"'{ds.name}'" if Path(ds.root).is_relative_to(workspace_dir().resolve()) else ds.root
+def _shown(folder: Path, name: str = "") -> str:
+    """``folder`` as a user may see it: the workspace's own folders only by ``name`` (or last part)."""
+    inside = folder.resolve().is_relative_to(workspace_dir().resolve())
+    return f"'{name or folder.name}'" if inside else str(folder)
 
 
 def _skipped_note(skipped: list[Skipped], shown: int = 3) -> str:

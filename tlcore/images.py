@@ -177,7 +177,9 @@ def _decode(source: Source, max_pixels: int, draft_size: int | None) -> tuple[Im
     except UnidentifiedImageError as err:
         raise ImageProblem("is not an image file") from err
     except OSError as err:
-        raise ImageProblem(f"could not be opened ({err.strerror or err})") from err
+        if err.errno is None:  # Pillow's own complaint about the bytes, not the file system's
+            raise ImageProblem("is damaged or incomplete and could not be read") from err
+        raise ImageProblem(f"could not be opened ({err.strerror})") from err
 
 
 def _reduce(img: Image.Image, max_pixels: int, draft_size: int | None) -> None:

@@ -1,0 +1,316 @@
+"""Hostile and careless input: each case ends in one plain sentence (or a listed skip) and
+changes nothing that was saved before. Images are tiny and built here, so the file stays fast."""
+
+import hashlib
+import io
+import os
+import struct
+import subprocess
+import sys
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from tlcore import store
+from tlcore.dataset import audit
+from tlcore.errors import TLError
+from tlcore.images import ImageProblem, check_image, load_square_uint8, open_rgb
+from tlcore.weights import load_state_dict_file
+from tlcore.workspace import datasets_dir, workspace_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "clothes.zip is protected by a password; unpack it yourself and zip the folders again without one."
+
+
+def png(seed: int = 0, size=(8, 8), fmt="PNG") -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (seed % 256, 40, 90)).save(buf, fmt)
+    return buf.getvalue()
+
+
+def make_zip(entries: dict, compress=zipfile.ZIP_STORED, locked=False) -> bytes:
+    """A zip of ``entries``; a name ending in "@link" becomes a symlink; ``locked`` marks every entry
+    encrypted, as a password-protected zip declares them (Python's zipfile cannot encrypt)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compress) as zf:
+        for name, data in entries.items():
+            info = zipfile.ZipInfo(name.removesuffix("@link"))
+            info.compress_type = compress
+            if name.endswith("@link"):
+                info.external_attr = 0o120777 << 16
+            zf.writestr(info, data)
+    data = bytearray(buf.getvalue())
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)) if locked else ():
+        at = data.find(signature)
+        while at >= 0:
+            data[at + offset] |= 0x1
+            at = data.find(signature, at + 4)
+    return bytes(data)
+
+
+def fingerprint(folder: Path) -> dict:
+    """Every file under ``folder`` with its content hash: equal before and after means untouched."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def earlier():
+    """A dataset imported before the hostile input, and a fingerprint of the workspace with it."""
+    ds = store.import_zip(make_zip({f"{c}/{i}.png": png(i + 10 * k) for k, c in enumerate("ab")
+                                    for i in range(2)}), "earlier.zip")
+    return ds, fingerprint(workspace_dir())
+
+
+def one_line(message: str) -> None:
+    assert "\n" not in message and "Traceback" not in message and "Error:" not in message
+    assert str(workspace_dir()) not in message and "upload.zip" not in message
+
+
+# --- zips ---------------------------------------------------------------------------------
+
+ZIP_REFUSALS = {
+    "bomb": (lambda: make_zip({"a/zeros.png": bytes(20 * 2**20)}, zipfile.ZIP_DEFLATED),
+             r"^clothes\.zip would grow from .* KB to 20\.0 MB when unpacked, which photos never do"),
+    "password": (lambda: make_zip({"a/1.png": png(), "b/2.png": png(1)}, locked=True),
+                 "^" + PASSWORD.replace(".", r"\.") + "$"),
+    "empty": (lambda: make_zip({}), r"^clothes\.zip is empty; put one folder of images per class in it"),
+    "not a zip": (lambda: b"PK\x03\x04 but then nothing a zip should hold",
+                  r"^clothes\.zip is not a zip file \(or it is damaged\)"),
+    "photo renamed .zip": (lambda: png(), r"^clothes\.zip is not a zip file"),
+    "truncated zip": (lambda: make_zip({"a/1.png": png(), "b/1.png": png(2)})[:-30],
+                      r"^clothes\.zip is not a zip file"),
+}
+
+
+@pytest.mark.parametrize("case", list(ZIP_REFUSALS))
+def test_zip_refused_in_one_sentence_leaving_nothing(case, earlier):
+    build, pattern = ZIP_REFUSALS[case]
+    _, before = earlier
+    with pytest.raises(TLError, match=pattern) as err:
+        store.import_zip(build(), "clothes.zip")
+    one_line(str(err.value))
+    assert fingerprint(workspace_dir()) == before
+    assert len([p for p in datasets_dir().iterdir()]) == 1
+
+
+def test_unsafe_and_odd_entries_are_skipped_and_listed(tmp_path):
+    long = "x" * 300 + ".png"
+    entries = {"a/1.png": png(1), "a/2.png": png(2), "b/1.png": png(3), "b/2.png": png(4),
+               "../evil.png": png(5), "/abs.png": png(6), "a/../../up.png": png(7),
+               f"a/{long}": png(8), "a/link.png@link": "/etc/passwd",
+               "b/inner.zip": make_zip({"c/1.png": png(9)})}
+    ds = store.import_zip(make_zip(entries), "parts.zip")
+    assert ds.name == "parts" and ds.classes == ["a", "b"] and len(ds.items) == 4
+    reasons = {Path(s.path).name: s.reason for s in ds.skipped}
+    assert reasons["evil.png"] == reasons["abs.png"] == reasons["up.png"] == \
+        "points outside the zip's folders, so it was not unpacked"
+    assert reasons["link.png"] == "is a link, and links inside a zip are not unpacked"
+    assert reasons[long].startswith("has a name longer than 255 characters")
+    assert reasons["inner.zip"] == "is not an image file"
+    assert not list(datasets_dir().parent.rglob("evil.png")) and not list(datasets_dir().rglob("link.png"))
+    assert audit(store.open_dataset(store.dataset_folder(ds)))["skipped"] == audit(ds)["skipped"]
+
+
+# --- images -------------------------------------------------------------------------------
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that declares ``width`` x ``height`` but holds no pixels: costs nothing to build."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+
+
+def jpeg_declaring(width: int, height: int) -> bytes:
+    """A small JPEG whose frame header is rewritten to declare ``width`` x ``height``."""
+    data = bytearray(png(size=(16, 16), fmt="JPEG"))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+IMAGE_PROBLEMS = {
+    "1,000,000 x 40 (40 MP, absurd shape)": (png_header(1_000_000, 40), "is 1000000×40 pixels, too long and thin"),
+    "8000 x 8000 PNG": (png_header(8000, 8000), "is too large (8000×8000 pixels; the limit is 40 megapixels)"),
+    "60000 x 60000 PNG": (png_header(60_000, 60_000), "is too large (the limit is 40 megapixels)"),
+    "2100 x 100": (png(size=(2100, 100)), "is 2100×100 pixels, too long and thin to use; crop it"),
+    "300 MP JPEG": (jpeg_declaring(20_000, 15_000), "is too large (20000×15000 pixels; the limit is 200 megapixels"),
+    "zero bytes": (b"", "is not an image file"),
+    "truncated": (png(size=(64, 64), fmt="JPEG")[:200], "is damaged or incomplete and could not be read"),
+    "text": (b"hello, not a picture", "is not an image file"),
+}
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow warns; we refuse
+@pytest.mark.parametrize("case", list(IMAGE_PROBLEMS))
+def test_image_problem_is_one_plain_reason(case):
+    data, reason = IMAGE_PROBLEMS[case]
+    for read in (check_image, open_rgb, lambda d: load_square_uint8(d, 224)):
+        with pytest.raises(ImageProblem) as err:
+            read(data)
+        assert err.value.reason.startswith(reason)
+
+
+def test_phone_photo_is_accepted_and_decoded_reduced():
+    data = png(size=(8064, 6048), fmt="JPEG")  # 48 MP, over the 40 MP full-decode limit
+    assert check_image(data) == (8064, 6048)
+    assert open_rgb(data).size == (4032, 3024)  # half scale: the largest that fits 40 MP
+    assert load_square_uint8(data, 224).shape == (3, 224, 224)
+
+
+def test_twenty_to_one_is_still_accepted():
+    assert check_image(png(size=(2000, 100))) == (2000, 100)
+    assert load_square_uint8(png(size=(2000, 100)), 64).shape == (3, 64, 64)
+
+
+def test_heic_photo_is_read():
+    data = png(seed=200, size=(64, 48), fmt="HEIF")
+    assert check_image(data) == (64, 48)
+    r, g, b = open_rgb(data).getpixel((10, 10))
+    assert abs(r - 200) < 8 and abs(g - 40) < 8 and abs(b - 90) < 8
+
+
+# --- class names --------------------------------------------------------------------------
+
+CLASS_NAMES = {
+    "slash merges with space": (["a/b", "a b"], r"^The class names 'a/b' and 'a b' would be saved as the same"),
+    "case only": (["Cat", "cat"], r"^The class names 'Cat' and 'cat' would be saved as the same folder 'cat'"),
+    "dots and spaces": ([". .", "b"], r"^'\. \.' cannot be a class name; use letters"),
+    "dot dot": (["..", "b"], r"^'\.\.' cannot be a class name"),
+    "300 characters": (["y" * 300, "b"], r"^The class name 'y{30}…' is 300 characters long; use at most 100\.$"),
+}
+
+
+@pytest.mark.parametrize("case", list(CLASS_NAMES))
+def test_bad_class_names_are_refused_before_saving(case, earlier):
+    names, pattern = CLASS_NAMES[case]
+    with pytest.raises(TLError, match=pattern) as err:
+        store.import_class_images("mine", {n: [("1.png", png(i)), ("2.png", png(i + 5))]
+                                           for i, n in enumerate(names)})
+    one_line(str(err.value))
+    assert fingerprint(workspace_dir()) == earlier[1]
+
+
+def test_odd_but_valid_class_names_are_kept_apart():
+    ds = store.import_class_images("mine", {"ä ö": [("1.png", png(1))], "a:b": [("1.png", png(2))],
+                                            " spaced ": [("1.png", png(3))]})
+    assert ds.classes == ["a b", "spaced", "ä ö"]
+
+
+# --- weights files ------------------------------------------------------------------------
+
+class Payload:
+    """Unpickling this would run code: it creates the file named at pickling time."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+WEIGHTS_SENTENCE = ('{} is not a weights file tlcore can read safely: save only the weights, with '
+                    'torch.save(model.state_dict(), "weights.pth") in PyTorch, or as a .safetensors file.')
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".pt", ".bin"])
+def test_malicious_pickle_is_refused_without_running_it(tmp_path, suffix):
+    marker = tmp_path / "i-ran"
+    torch.save({"weight": Payload(marker)}, tmp_path / f"evil{suffix}")
+    with pytest.raises(TLError) as err:
+        load_state_dict_file(tmp_path / f"evil{suffix}")
+    assert str(err.value) == WEIGHTS_SENTENCE.format(f"evil{suffix}")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("name,content", [
+    ("model.safetensors", b"\xff" * 64), ("whole.pth", None), ("empty.pt", b"")])
+def test_unreadable_weights_get_the_same_sentence(tmp_path, name, content):
+    path = tmp_path / name
+    if content is None:
+        torch.save(torch.nn.Linear(2, 2), path)  # a whole model, not its weights
+    else:
+        path.write_bytes(content)
+    with pytest.raises(TLError) as err:
+        load_state_dict_file(path)
+    assert str(err.value) == WEIGHTS_SENTENCE.format(name)
+
+
+# --- the command line ---------------------------------------------------------------------
+
+def cli_cases(tmp: Path) -> dict:
+    """Each ordinary mistake: (arguments, the start of the one error line)."""
+    data = tmp / "data"
+    for c in "ab":
+        (data / c).mkdir(parents=True)
+        for i in range(2):
+            (data / c / f"{i}.png").write_bytes(png(i))
+    (tmp / "exists").mkdir()
+    (tmp / "damaged" / "bundle").mkdir(parents=True)
+    (tmp / "damaged" / "bundle" / "model.json").write_text('{"model": "efficientnet_lite0", "image_size": 64, '
+                                                         '"classes": ["a", "b"]}')
+    (tmp / "damaged" / "bundle" / "model.safetensors").write_bytes(b"not weights")
+    (tmp / "comma").mkdir()
+    (tmp / "comma" / "config.json").write_text('{"config": {"data": "x"},}')
+    (tmp / "clothes.zip").write_bytes(make_zip({"a/1.png": png(), "b/1.png": png(1)}, locked=True))
+    return {
+        "csv into a missing folder": (["predict", "--run", str(tmp / "damaged"), str(data / "a" / "0.png"),
+                                       "--csv", str(tmp / "nope" / "p.csv")], "The folder for"),
+        "export onto a folder": (["export", "--run", str(tmp / "damaged"), "--format", "onnx", "--out",
+                                  str(tmp / "exists")], f"{tmp / 'exists'} is a folder"),
+        "damaged bundle": (["predict", "--run", str(tmp / "damaged"), str(data / "a" / "0.png")],
+                           f"The saved model in {tmp / 'damaged'} is damaged"),
+        "config with a trailing comma": (["rerun", "--run", str(tmp / "comma"), "--out", str(tmp / "r")],
+                                         "The file config.json of run comma is damaged"),
+        "password zip as data": (["train", "--data", str(tmp / "clothes.zip"), "--out", str(tmp / "run")],
+                                 PASSWORD),
+        "run folder inside the images": (["train", "--data", str(data), "--out", str(data / "run")],
+                                         f"The folder {data / 'run'} cannot be inside the images folder"),
+    }
+
+
+@pytest.fixture(scope="module")
+def cli_results(tmp_path_factory):
+    """Run every case at once (each process pays the imports), then let each test read its result."""
+    tmp = tmp_path_factory.mktemp("cli")
+    env = {**os.environ, "TLSTUDIO_HOME": str(tmp / "ws"), "TLSTUDIO_STANDBY": "0", "TLSTUDIO_DEBUG": ""}
+    cases = cli_cases(tmp)
+    procs = {k: subprocess.Popen([sys.executable, "-m", "tlcore", *args], cwd=ROOT, env=env, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) for k, (args, _) in cases.items()}
+    results = {k: (p.wait(timeout=120), *p.communicate()) for k, p in procs.items()}
+    return tmp, cases, results
+
+
+@pytest.mark.parametrize("case", ["csv into a missing folder", "export onto a folder", "damaged bundle",
+                                  "config with a trailing comma", "password zip as data",
+                                  "run folder inside the images"])
+def test_cli_mistake_is_one_error_line(case, cli_results):
+    tmp, cases, results = cli_results
+    code, _, stderr = results[case]
+    assert code == 2, stderr
+    assert len(stderr.splitlines()) == 1 and stderr.startswith("error: " + cases[case][1]), stderr
+    for leak in ("Traceback", "Error:", "Exception", str(tmp / "ws")):
+        assert leak not in stderr
+    assert not (tmp / "data" / "run").exists()
+
+
+# --- what the page shows about a stored dataset ---------------------------------------------
+
+def test_stored_dataset_messages_name_the_dataset_not_the_workspace():
+    from tlcore.dataset import check_trainable
+
+    ds = store.import_zip(make_zip({"a/notes.txt": b"hello", "b/readme.md": b"hi"}), "junk.zip")
+    with pytest.raises(TLError, match=r"^No usable images were found in 'junk'\.") as err:
+        check_trainable(ds)
+    one_line(str(err.value))
+    folder = Path(store.dataset_folder(ds))
+    (folder / "manifest.json").write_text('{"items": [')
+    with pytest.raises(TLError, match=rf"^The saved dataset in '{folder.name}' is damaged; import") as err:
+        store.open_dataset(folder)
+    one_line(str(err.value))
