@@ -29,7 +29,8 @@ KEPT = ("metrics.json", "predictions.csv", "bundle/model.safetensors")
 
 
 def _cfg(fashion_small, **changes) -> TrainConfig:
-    return TrainConfig(data=str(fashion_small / "train"), **{**TINY, "epochs": 3, **changes})
+    """A run with nothing left to the recommender, so that a resumed run replays it exactly."""
+    return TrainConfig(data=str(fashion_small / "train"), **{**TINY, "epochs": 3, "evaluation": "holdout", **changes})
 
 
 def _wait(predicate, timeout: float) -> float:
@@ -71,6 +72,16 @@ def queued_worker(fashion_small, tmp_path_factory):
                 os.waitpid(pid, 0)
 
 
+@pytest.fixture(scope="module")
+def reference(fashion_small, tmp_path_factory) -> RunDir:
+    """The run trained without interruption, which every resumed run must equal."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TLSTUDIO_HOME", str(tmp_path_factory.mktemp("reference-workspace")))
+        run = create_run(_cfg(fashion_small), tmp_path_factory.mktemp("reference") / "run")
+        assert execute(run.path) == "finished"
+    return run
+
+
 def _signal_after_epoch(monkeypatch, sig: signal.Signals, epoch: int) -> dict:
     """Send ``sig`` to this process once, when the checkpoint of ``epoch`` is saved, as a user or
     a system shutting down would; returns the checkpoint's bytes at that moment (under "saved")."""
@@ -95,10 +106,12 @@ def _interrupted(run: RunDir, monkeypatch, sig: signal.Signals, epoch: int) -> N
     assert run.checkpoint_path.read_bytes() == seen["saved"]  # ending wrote no other checkpoint
 
 
-def _resume_finishes(run: RunDir) -> None:
+def _resume_matches(run: RunDir, reference: RunDir) -> None:
     run.clear_cancel()
     assert execute(run.path) == "finished"
-    assert [e.epoch for e in run.epochs()] == [1, 2, 3] and all((run.path / name).is_file() for name in KEPT)
+    assert [e.epoch for e in run.epochs()] == [1, 2, 3]
+    for name in KEPT:
+        assert (run.path / name).read_bytes() == (reference.path / name).read_bytes(), name
 
 
 def _env(**extra) -> dict:
@@ -149,19 +162,21 @@ def test_a_worker_killed_with_sigkill_is_interrupted_within_seconds_and_collecte
         proc.wait()
 
 
-def test_sigint_records_interrupted_and_keeps_the_checkpoint(fashion_small, tmp_path, monkeypatch):
+def test_sigint_records_interrupted_and_the_run_resumes_to_identical_results(fashion_small, tmp_path, reference,
+                                                                            monkeypatch):
     run = create_run(_cfg(fashion_small), tmp_path / "run")
     _interrupted(run, monkeypatch, signal.SIGINT, epoch=1)
-    assert run.status().epoch in (1, 2)
+    _resume_matches(run, reference)
+    assert [e["epoch"] for e in run.events("resumed")] == [1] and not run.events("checkpoint_lost")
 
 
-def test_a_truncated_checkpoint_falls_back_to_the_one_before_and_says_so(fashion_small, tmp_path, monkeypatch,
-                                                                         capsys):
+def test_a_truncated_checkpoint_falls_back_to_the_one_before_and_says_so(fashion_small, tmp_path, reference,
+                                                                         monkeypatch, capsys):
     run = create_run(_cfg(fashion_small), tmp_path / "run")
     _interrupted(run, monkeypatch, signal.SIGTERM, epoch=2)
     data = run.checkpoint_path.read_bytes()
     run.checkpoint_path.write_bytes(data[: len(data) // 2])
-    _resume_finishes(run)
+    _resume_matches(run, reference)
     [lost] = run.events("checkpoint_lost")
     assert lost["message"] == LOST_LATEST.format(epoch=1) == "The last saved epoch could not be read; resumed from epoch 1."
     _plain(lost["message"])
@@ -169,12 +184,13 @@ def test_a_truncated_checkpoint_falls_back_to_the_one_before_and_says_so(fashion
     assert LOST_LATEST.format(epoch=1) in capsys.readouterr().err  # the worker's log
 
 
-def test_a_zero_byte_checkpoint_with_none_before_starts_over_and_says_so(fashion_small, tmp_path, monkeypatch):
+def test_a_zero_byte_checkpoint_with_none_before_starts_over_and_says_so(fashion_small, tmp_path, reference,
+                                                                        monkeypatch):
     run = create_run(_cfg(fashion_small), tmp_path / "run")
     _interrupted(run, monkeypatch, signal.SIGTERM, epoch=1)
     assert not run.previous_checkpoint_path.exists()
     run.checkpoint_path.write_bytes(b"")
-    _resume_finishes(run)
+    _resume_matches(run, reference)
     assert [e["message"] for e in run.events("checkpoint_lost")] == [LOST_ALL]
     _plain(LOST_ALL)
     assert not run.events("resumed")
