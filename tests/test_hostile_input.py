@@ -314,3 +314,17 @@ def test_stored_dataset_messages_name_the_dataset_not_the_workspace():
     with pytest.raises(TLError, match=rf"^The saved dataset in '{folder.name}' is damaged; import") as err:
         store.open_dataset(folder)
     one_line(str(err.value))
+
+
+@pytest.mark.parametrize("argv,start", [
+    (["train", "--data", "photos"], "error: the following arguments are required: --out"),
+    (["predict", "--run", "r", "a.jpg", "--top", "three"], "error: argument --top: invalid int value: 'three'"),
+    (["trian"], "error: argument command: invalid choice: 'trian'"),
+])
+def test_mistyped_command_line_is_one_error_line(argv, start, capsys):
+    from tlcore import cli
+
+    with pytest.raises(SystemExit) as code:
+        cli.main(argv)
+    stderr = capsys.readouterr().err
+    assert code.value.code == 2 and stderr.startswith(start) and stderr.count("\n") == 1 and "--help" in stderr

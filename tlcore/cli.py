@@ -17,8 +17,15 @@ def _stages(value: str) -> int | str:
     return value if value in ("all", "auto") else int(value)
 
 
+class _Parser(argparse.ArgumentParser):
+    """A mistyped command line gets one error line too, pointing at --help instead of a usage dump."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see '{self.prog} --help').\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tlcore", description="Transfer learning for image classifiers.")
+    p = _Parser(prog="python -m tlcore", description="Transfer learning for image classifiers.")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a classifier on a folder or zip of class folders")
     t.add_argument("--data", required=True, help="folder of class folders, or a zip of one")
