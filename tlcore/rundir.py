@@ -34,10 +34,8 @@ from tlcore.record import (ACTIVE, DAMAGED, INTERRUPTED, STATES, EpochEvent, Met
 
 HEARTBEAT_SECONDS = 5.0
 STALE_SECONDS = 60.0
+LOCK_RETRY_SECONDS = 1.0  # a status check holds a run's lock for an instant; a worker outlasts that
 EXPORTS = {"onnx": "model.onnx", "pt2": "model.pt2", "card": "model-card.md"}
-
-
-LOCK_RETRY_SECONDS = 1.0
 
 
 def _proc_stat(pid: int) -> list[str] | None:
