@@ -4,9 +4,12 @@ localhost default, and run settings that point outside the workspace."""
 import io
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
 import tomllib
+import urllib.request
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -92,6 +95,54 @@ def test_md_safe_shows_nasty_text_as_written_and_inert(nasty):
         assert not re.search(pattern, safe), f"{what} left in {safe!r}"
     assert not re.match(r"\s*([-+#>]|\d+[.)])", safe)  # no heading, list or quote at the start
     assert not re.search(r"(?<!\\)[*`~|]|(?<![\\\w])_|(?<!\\)&", safe)  # no emphasis, code, table or entity
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+NASTY_PAGE = """
+import sys
+sys.path.insert(0, {root!r})
+import streamlit as st
+from tlcore.markdown import escape
+for i, s in enumerate({nasty!r}):
+    st.markdown(f"ITEM{{i}} " + escape(s))
+    st.button(f"ITEM{{i}} " + escape(s), key=f"b{{i}}")
+"""
+LIVE_ELEMENTS = "a, img, .katex, span[role=img], strong, em, code, h1, h2, li, del, table, span[style*=color]"
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)")
+def test_streamlit_in_a_browser_renders_escaped_text_as_written_and_nothing_else(tmp_path):
+    """The real check: Streamlit's own Markdown renderer in Chromium, for Markdown and button labels."""
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    script = tmp_path / "nasty.py"
+    script.write_text(NASTY_PAGE.format(root=str(ROOT), nasty=NASTY))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
+                               "--server.port", str(port), "--server.address", "127.0.0.1",
+                               "--browser.gatherUsageStats", "false"], cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health")
+                break
+            except OSError:
+                time.sleep(0.25)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}")
+            page.locator("button").filter(has_text=f"ITEM{len(NASTY) - 1} ").wait_for(timeout=60_000)
+            shown = page.evaluate("""live => [...document.querySelectorAll('[data-testid=stMarkdownContainer]')]
+                .map(e => [e.innerText, e.querySelectorAll(live).length])""", LIVE_ELEMENTS)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    items = [(text.replace("\u2060", ""), live) for text, live in shown if text.startswith("ITEM")]
+    assert items == [(f"ITEM{i} {s}", 0) for i, s in enumerate(NASTY) for _ in range(2)]
 
 
 @pytest.mark.parametrize("plain", ["digits sample (10 per class)", "20250101-000000-efficientnet_lite0",
