@@ -8,6 +8,8 @@ import math
 
 import plotly.graph_objects as go
 
+from tlcore.markdown import plot_text
+
 METRICS = {  # per-epoch curve -> (title, one-line explanation)
     "loss": ("Loss", "How wrong the model's guesses are on average; lower is better."),
     "accuracy": ("Accuracy", "The share of images put in the right class."),
@@ -48,7 +50,7 @@ def class_recall_figure(rows: list[dict]) -> go.Figure:
     """Held-out recall of each class per epoch (rows of epoch, class, recall)."""
     series: dict[str, tuple[list, list]] = {}
     for r in rows:
-        x, y = series.setdefault(r["class"], ([], []))
+        x, y = series.setdefault(plot_text(r["class"]), ([], []))
         x.append(r["epoch"])
         y.append(r["recall"])
     return _lines(series, "Recall of each class (held-out images)", 320).update_yaxes(**_SHARE_AXIS)

@@ -42,7 +42,7 @@ def _draw(path: str, was_done: bool) -> None:
     if not found["done"]:
         st.progress(len(rows) / len(curve.FRACTIONS), text=f"{len(rows)} of {len(curve.FRACTIONS)} points done")
     if rows:
-        points = [{"images per class": r["images_per_class"][c], "class": c, "recall": v}
+        points = [{"images per class": r["images_per_class"][c], "class": ui.plot_safe(c), "recall": v}
                   for r in rows for c, v in r["recall"].items()]
         fig = px.line(pd.DataFrame(points), x="images per class", y="recall", color="class", markers=True,
                       title="Share of each class's validation images found, by training images per class")

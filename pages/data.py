@@ -173,10 +173,10 @@ def _show_audit(folder: str) -> None:
 
 
 def _counts_figure(counts: dict):
-    rows = [{"class": c, "part": part, "images": n} for c, per in counts.items()
+    rows = [{"class": ui.plot_safe(c), "part": part, "images": n} for c, per in counts.items()
             for part, n in per.items() if part != "total"]
     if not rows:  # no split folders: one bar per class
-        rows = [{"class": c, "part": "all", "images": per["total"]} for c, per in counts.items()]
+        rows = [{"class": ui.plot_safe(c), "part": "all", "images": per["total"]} for c, per in counts.items()]
     names = {"train": "training", "val": "validation", "test": "test", "all": "all"}
     df = pd.DataFrame(rows).assign(part=lambda d: d["part"].map(names))
     fig = px.bar(df, x="class", y="images", color="part", title="Images per class",
@@ -206,6 +206,7 @@ def _sizes(items: pd.DataFrame, sizes: dict | None) -> None:
                f"(typically {h['median']:g}). The model resizes every image, so sizes may differ; very "
                "small images hold little detail.")
     shown = items.sample(MAX_SIZE_POINTS, random_state=0) if len(items) > MAX_SIZE_POINTS else items
+    shown = shown.assign(**{"class": shown["class"].map(ui.plot_safe)})
     fig = px.scatter(shown, x="width", y="height", color="class", opacity=0.6,
                      labels={"width": "width (pixels)", "height": "height (pixels)"})
     st.plotly_chart(fig.update_layout(height=320, margin=dict(t=10, b=10)))

@@ -107,7 +107,7 @@ def _confusion(scores: dict) -> None:
     st.subheader("Which classes get mixed up")
     st.caption("Each row is the true class, each column the model's answer; the diagonal holds the right "
                "answers, everything else is a mistake.")
-    classes = scores.classes
+    classes = [ui.plot_safe(c) for c in scores.classes]
     counts = pd.DataFrame(scores.confusion_matrix, index=classes, columns=classes)
     share = counts.div(counts.sum(axis=1).where(lambda s: s > 0, 1), axis=0)
     as_counts, as_share = st.tabs(["Number of images", "Share of each true class"])

@@ -85,7 +85,8 @@ def _compare(by_path: dict[str, dict]) -> None:
     measure = st.selectbox("Measure", list(CURVES), format_func=CURVES.get,
                            help="Held-out images (validation images, or every image scored by a cross-validation "
                                 "model that did not train on it) show real quality; training images do not.")
-    curves = pd.concat([pd.DataFrame(runs.history(RunDir(p))).assign(run=by_path[p]["name"]) for p in chosen])
+    curves = pd.concat([pd.DataFrame(runs.history(RunDir(p))).assign(run=ui.plot_safe(by_path[p]["name"]))
+                        for p in chosen])
     fig = px.line(curves, x="epoch", y=measure, color="run", markers=True, title=CURVES[measure])
     if "loss" not in measure:
         fig.update_yaxes(range=[0, 1.02], tickformat=".0%")

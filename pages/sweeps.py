@@ -94,7 +94,7 @@ def _one(s: dict) -> None:
         curves = [c for c in curves if "val_accuracy" in c]
         if curves:
             fig = px.line(pd.concat(curves), x="epoch", y="val_accuracy", color="strategy", markers=True,
-                          title=f"Accuracy on validation images per epoch ({s['name']})")
+                          title=f"Accuracy on validation images per epoch ({ui.plot_safe(s['name'])})")
             fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
             fig.update_layout(height=320, margin={"t": 40, "b": 10}, yaxis_title="", legend_title_text="")
             st.plotly_chart(fig, key=f"sweep_chart_{s['name']}")

@@ -19,7 +19,7 @@ from tlcore.catalog import DEFAULT_MODEL, get_spec
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
 from tlcore.images import ImageProblem, open_rgb
-from tlcore.markdown import escape
+from tlcore.markdown import escape, plot_text
 from tlcore.paths import outside_workspace
 from tlcore.record import DAMAGED, RecordError, Score
 from tlcore.rundir import RunDir
@@ -57,6 +57,7 @@ _log = logging.getLogger("studio")
 # Every user-provided string (names of datasets, classes, runs, files; tags; engine messages that
 # quote them) passes through md_safe where it meets Markdown, so it shows as written.
 md_safe = escape
+plot_safe = plot_text  # the same for plotly's labels, which draw <a href> and <b>
 _routed = threading.local()
 APP = Path(__file__).resolve().parent.parent / "app.py"
 

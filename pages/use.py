@@ -122,7 +122,7 @@ def _results(run: RunDir, named: list[tuple[str, bytes]], not_sure_below: float,
         right.caption(f"Its confidence is under {not_sure_below:.0%}, where you set \"not sure\" to start.")
     else:
         right.markdown(f"### {ui.md_safe(best)} ({p:.0%} sure)")
-    top = pd.DataFrame(row["top"], columns=["class", "probability"])
+    top = pd.DataFrame([(ui.plot_safe(c), p) for c, p in row["top"]], columns=["class", "probability"])
     fig = px.bar(top, x="probability", y="class", orientation="h", range_x=[0, 1], text_auto=".0%")
     fig.update_layout(height=60 + 40 * len(top), margin=dict(t=10, b=10), yaxis=dict(autorange="reversed"),
                       xaxis_tickformat=".0%")

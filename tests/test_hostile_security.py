@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_fixtures import LAUNCHER, ROOT, TINY, png, studio, texts
+from app_fixtures import LAUNCHER, ROOT, TINY, charts, png, studio, texts
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -70,11 +70,22 @@ def _rendered(at: AppTest, skip_expander: str = "") -> list[str]:
     return out
 
 
+def _strings(obj) -> list[str]:
+    if isinstance(obj, str):
+        return [obj]
+    if isinstance(obj, dict):
+        obj = list(obj.values())
+    return [s for item in obj for s in _strings(item)] if isinstance(obj, (list, tuple)) else []
+
+
 def _assert_inert(at: AppTest, skip_expander: str = "") -> None:
     assert not at.exception
     for text in _rendered(at, skip_expander):
         for pattern, what in LIVE:
             assert not re.search(pattern, text), f"{what} in rendered Markdown: {text!r}"
+    for title, fig in charts(at).items():  # plotly draws <a href>, <b>, <img …> in any label
+        html = [s for s in _strings(fig.to_plotly_json()) if re.search(r"<(img|a\s|b>)", s)]
+        assert not html, f"HTML in the chart {title!r}: {html}"
 
 
 def _zip(files: dict[str, bytes]) -> bytes:

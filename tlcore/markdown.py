@@ -1,4 +1,4 @@
-"""Text that people typed or uploaded, made safe to put into Streamlit's Markdown.
+"""Text that people typed or uploaded, made safe to put into Streamlit's Markdown (and plotly's labels).
 
 A dataset named after its zip (``Holiday ![x](https:evil.example).zip``), a class folder or a
 file name must show as the words it is, never as a link, an image, a heading or coloured text.
@@ -7,6 +7,7 @@ No Streamlit import here, so the model card (plain Markdown) uses the same rule 
 
 from __future__ import annotations
 
+import html
 import re
 
 # Characters that start Markdown syntax wherever they stand: code, emphasis, links and images,
@@ -36,3 +37,9 @@ def escape(text: str) -> str:
     text = _EDGE_UNDERSCORE.sub(r"\\_", text)
     text = _LIST_MARKER.sub(lambda m: m[1] + m[2][:-1] + "\\" + m[2][-1], text)
     return _JOIN_AFTER.sub(lambda m: (m[1] or "") + _JOINER, text)
+
+
+def plot_text(text: str) -> str:
+    """``text`` for a plotly label (axis, legend, title, hover), which draws ``<a href>``, ``<b>`` and
+    the like as links and formatting: "<", ">" and "&" become entities that plotly shows as written."""
+    return html.escape(str(text), quote=False)
