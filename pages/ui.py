@@ -36,7 +36,7 @@ OPT = "opt_"  # prefix of settings widgets whose values must survive page change
 
 ACTIVE = ("queued", "running")
 THUMB_PX = 96
-IMAGE_TYPES = ["jpg", "jpeg", "png", "bmp", "gif", "tif", "tiff", "webp"]
+IMAGE_TYPES = ["jpg", "jpeg", "png", "bmp", "gif", "tif", "tiff", "webp", "heic", "heif"]
 STEPS = (  # the flow, in order: (page module, title, icon)
     ("data", "Data", ":material/photo_library:"),
     ("model", "Model", ":material/neurology:"),

@@ -101,11 +101,22 @@ def trained_run(fashion_small, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def workspace_run(trained_run) -> str:
-    """A copy of the finished tiny run inside this test's workspace, as the Runs page lists it."""
-    from tlcore.workspace import runs_dir
+    """A copy of the finished tiny run inside this test's workspace, as the Runs page lists it, with
+    its images copied in too (the studio starts no run that reads files outside the workspace)."""
+    from dataclasses import replace
+
+    from tlcore.rundir import RunDir
+    from tlcore.workspace import datasets_dir, runs_dir
 
     target = runs_dir() / trained_run.name
     shutil.copytree(trained_run, target)
+    run = RunDir(target)
+    record = run.record()
+    moved = {}
+    for setting in ("data", "test_data"):
+        moved[setting] = str(datasets_dir() / "fashion-small" / Path(getattr(record.config, setting)).name)
+        shutil.copytree(getattr(record.config, setting), moved[setting])
+    run.write_record(replace(record, config=record.config.with_(**moved), requested=record.requested.with_(**moved)))
     return str(target)
 
 

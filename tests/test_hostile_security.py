@@ -257,7 +257,6 @@ def test_hostile_file_and_class_names_are_inert_on_use(hostile_workspace_run):
     _assert_inert(at, skip_expander=CARD)
 
 
-@pytest.mark.xfail(strict=True, reason="tlcore/card.py does not use tlcore.markdown.escape yet (the lead applies it)")
 def test_the_model_card_names_classes_inertly(hostile_workspace_run):
     from tlcore.card import model_card
 

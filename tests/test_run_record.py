@@ -159,3 +159,16 @@ def test_a_run_killed_mid_training_resumes_to_identical_results(fashion_small, t
     assert killed.status().state == "finished" and killed.events("resumed")
     for name in ("metrics.json", "predictions.csv", "bundle/model.safetensors"):
         assert (killed.path / name).read_bytes() == (whole.path / name).read_bytes(), name
+
+
+def test_cross_validated_runs_see_their_images_in_the_same_order_after_a_resume(fashion_small, tmp_path):
+    import torch
+
+    from tlcore.inputs import load_inputs, use_all_for_training
+
+    cfg = TrainConfig(data=str(fashion_small / "train"), evaluation="cv", **{**TINY, "epochs": 2})
+    run = create_run(cfg, tmp_path / "run")
+    fresh = use_all_for_training(run, load_inputs(run, cfg, torch.device("cpu")))
+    resumed = use_all_for_training(run, load_inputs(run, cfg, torch.device("cpu")))  # dataset.json as merged
+    assert len(fresh.train.files) == 48 and fresh.train.files == resumed.train.files
+    assert torch.equal(fresh.train.x, resumed.train.x) and torch.equal(fresh.train.y, resumed.train.y)

@@ -14,6 +14,7 @@ from tlcore.advice import advise
 from tlcore.bundle import read_bundle_meta
 from tlcore.catalog import get_spec
 from tlcore.dataset import Dataset
+from tlcore.markdown import escape
 from tlcore.predict import not_sure_below_of, temperature_of
 from tlcore.record import Metrics, SplitMetrics
 from tlcore.rundir import RunDir
@@ -72,7 +73,7 @@ def _standalone(run: RunDir) -> list[str]:
         "slightly differently, which can move a probability in its last digits.",
         "Get `model.onnx` from the studio's Use page (\"Download the model\", ONNX), or with "
         f"`python -m tlcore export --run RUN --format onnx --out model.onnx` (RUN: this run's folder, "
-        f"`{run.name}`).", "",
+        f"{escape(run.name)}).", "",
         "```python", inspect.getsource(portable).rstrip("\n"), "```",
     ]
 
@@ -80,7 +81,7 @@ def _standalone(run: RunDir) -> list[str]:
 def _metric_table(metrics: SplitMetrics) -> list[str]:
     lines = ["| class | precision | recall | F1 | images |", "| --- | --- | --- | --- | --- |"]
     for name, s in metrics.per_class.items():
-        lines.append(f"| {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |")
+        lines.append(f"| {escape(name)} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |")
     return lines
 
 
@@ -125,13 +126,13 @@ def model_card(run: RunDir) -> str:
                 if stages == 0 else f"fine-tuning: the last {stages} of {len(spec.stages)} stages and a new "
                 "final layer were trained")
     lines = [
-        f"# Model card: {ds.name} classifier", "",
-        f"- **Classes ({len(meta['classes'])}):** {', '.join(meta['classes'])}",
+        f"# Model card: {escape(ds.name)} classifier", "",
+        f"- **Classes ({len(meta['classes'])}):** {', '.join(map(escape, meta['classes']))}",
         f"- **Base model:** {spec.title} pretrained on ImageNet ({spec.params_m}M parameters)",
         f"- **Strategy:** {strategy}; {cfg.epochs} epochs, augmentation '{cfg.augment}', seed {cfg.seed}",
         f"- **Input:** {meta['image_size']} x {meta['image_size']} RGB, prepared as described under Preprocessing",
         f"- **Data:** {_data_line(ds)} (dataset id {ds.id})",
-        f"- **Run:** {run.name}, made with torch {record.environment['torch']}, code {record.environment.get('code_version')}",
+        f"- **Run:** {escape(run.name)}, made with torch {record.environment['torch']}, code {record.environment.get('code_version')}",
         "",
         "## How well it does",
     ]
@@ -140,7 +141,7 @@ def model_card(run: RunDir) -> str:
               "- It only knows the classes above: any other image is still given one of them.",
               "- Scores were measured on images like the training images; other cameras, lighting or "
               "backgrounds may score lower.",
-              *[f"- {a}" for a in advise(run)],
+              *[f"- {escape(a)}" for a in advise(run)],
               "", "## How to use it", "", _USAGE, "",
               *_preprocessing(meta), "", *_standalone(run)]
     return "\n".join(lines) + "\n"

@@ -141,8 +141,12 @@ def _report(run_dir: Path, state: str) -> int:
 def _run(args) -> int:
     from tlcore.rundir import RunDir
     from tlcore.train import execute
+    from tlcore.worker import ALREADY_RUNNING
 
-    RunDir(args.run).clear_cancel()
+    run = RunDir(args.run)
+    if run.worker_alive():  # its Stop request must survive this second, refused worker
+        raise TLError(ALREADY_RUNNING)
+    run.clear_cancel()
     return _report(Path(args.run), execute(args.run))
 
 

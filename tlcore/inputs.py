@@ -57,11 +57,18 @@ def _concat(a: Part, b: Part) -> Part:
 def use_all_for_training(run: RunDir, inputs: Inputs) -> Inputs:
     """Cross-validation: every labelled image trains (and is scored out of fold), none is set
     aside; the run's dataset.json says so too."""
-    if len(inputs.val.y):
-        ds = Dataset.load(run.dataset_path)
-        ds.with_items([replace(i, split="train") if i.split == "val" else i for i in ds.items]).save(run.dataset_path)
+    if not len(inputs.val.y):
+        return inputs
+    ds = Dataset.load(run.dataset_path)
+    ds = ds.with_items([replace(i, split="train") if i.split == "val" else i for i in ds.items])
+    ds.save(run.dataset_path)
+    # In the manifest's order, which is the order a resumed run decodes them in: the folds and
+    # every epoch's batches then come out the same after a resume.
+    position = {item.path: k for k, item in enumerate(ds.subset("train"))}
+    both = _concat(inputs.train, inputs.val)
+    order = sorted(range(len(both.files)), key=lambda k: position[both.files[k]])
     empty = Part(inputs.val.x[:0], inputs.val.y[:0], [])
-    return replace(inputs, train=_concat(inputs.train, inputs.val), val=empty)
+    return replace(inputs, train=Part(both.x[order], both.y[order], [both.files[k] for k in order]), val=empty)
 
 
 def _dataset(run: RunDir, cfg: TrainConfig) -> tuple[Dataset, bool]:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from tlcore import environment
+from tlcore.atomic import disk_full, is_disk_full
 from tlcore.augment import BatchPrep
 from tlcore.checkpoint import clone_state, load_checkpoint, save_checkpoint
 from tlcore.config import TrainConfig
@@ -88,9 +89,10 @@ def execute(run_dir: str | Path) -> str:
             raise
         except Exception as e:
             traceback.print_exc(file=sys.stderr)
-            run.set_status("failed", message="Failed",
-                           error=f"Training stopped because of an unexpected problem ({type(e).__name__}: {e}). "
-                                 f"Details are in {run.log_path.name} in the run folder.")
+            problem = (str(disk_full(run.path)) if is_disk_full(e) else
+                       f"Training stopped because of an unexpected problem; the details are in {run.log_path.name} "
+                       "in the run folder. Resume the run, and report the problem if it happens again.")
+            run.set_status("failed", message="Failed", error=problem)
             raise
 
 
