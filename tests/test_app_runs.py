@@ -107,12 +107,14 @@ def test_delete_needs_confirmation_and_removes_the_folder(workspace_run):
 
 
 def test_a_run_still_training_is_not_deleted(workspace_run):
-    RunDir(workspace_run).set_status("running")  # this test's own process counts as its worker
-    name = Path(workspace_run).name
-    at = studio("runs")
-    at.checkbox(key=f"delete_sure_{name}").check().run()
-    _button(at, "Delete this run").click()
-    at.run()
+    run = RunDir(workspace_run)
+    with run.worker_lock():  # this test's own process is its worker, holding the run's lock
+        run.set_status("running")
+        name = Path(workspace_run).name
+        at = studio("runs")
+        at.checkbox(key=f"delete_sure_{name}").check().run()
+        _button(at, "Delete this run").click()
+        at.run()
     assert not at.exception
     assert f"Run {name} is still training; stop it before deleting it." in texts(at.error)
     assert Path(workspace_run).exists()

@@ -8,10 +8,11 @@ arguments given to ``tlstudio`` (e.g. ``--server.port 8502``) come after them an
 from __future__ import annotations
 
 import importlib.util
-import subprocess
+import os
 import sys
 import tomllib
 from pathlib import Path
+from typing import NoReturn
 
 # The settings of .streamlit/config.toml, for an installed studio (a test keeps them the same).
 SETTINGS = {
@@ -44,11 +45,9 @@ def flags(config: dict) -> list[str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Become ``streamlit run app.py`` (exec, so Ctrl-C and signals reach the server directly)."""
     app = app_path()
     args = sys.argv[1:] if argv is None else argv
-    command = [sys.executable, "-m", "streamlit", "run", str(app), *flags(settings(app)), *args]
-    try:
-        return subprocess.call(command, cwd=app.parent)
-    except KeyboardInterrupt:
-        return 130
+    os.chdir(app.parent)
+    os.execv(sys.executable, [sys.executable, "-m", "streamlit", "run", str(app), *flags(settings(app)), *args])

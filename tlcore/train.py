@@ -271,7 +271,7 @@ def _fit(run: RunDir, cfg: TrainConfig, inputs: Inputs, plan: _Plan, device: tor
     best.update({k: v for k, v in ck.items() if k in best or k in ("start_loss", "rising")})
     keep = lambda: clone_state(plan.model.state_dict())
     throttle = Throttle(run, "train", epochs=cfg.epochs)
-    out = _Outcome()
+    out = _Outcome(warnings=[e["message"] for e in run.events("checkpoint_lost")])  # what a resume could not recover
     held_out = "cv" if plan.oof is not None else "val"
     for epoch in range(ck.get("epoch", 0) + 1, cfg.epochs + 1):
         run.set_status("running", message=f"Training: epoch {epoch} of {cfg.epochs}", epoch=epoch)
