@@ -16,8 +16,9 @@ from tlcore.atomic import atomic_write_json
 
 WEIGHTS = "model.safetensors"
 META = "model.json"
-PREPROCESSING = ("RGB; resize so the shorter side is image_size (bilinear, antialiased); "
-                 "center crop image_size x image_size; divide by 255; subtract mean, divide by std")
+PREPROCESSING = ("tlcore.portable: EXIF orientation; RGB with transparency on white; Pillow BILINEAR resize "
+                 "so the shorter side is image_size; crop image_size x image_size at ((w - s) // 2, (h - s) // 2); "
+                 "divide by 255; subtract mean, divide by std; NCHW float32")
 
 
 def save_bundle(folder: Path, net: Net, classes: list[str], model: str, image_size: int,
