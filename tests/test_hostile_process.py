@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from app_fixtures import TINY
-from tlcore import standby, train, worker
+from tlcore import interrupt, standby, train, worker
 from tlcore.checkpoint import LOST_ALL, LOST_LATEST
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
@@ -101,7 +101,7 @@ def _interrupted(run: RunDir, monkeypatch, sig: signal.Signals, epoch: int) -> N
     seen = _signal_after_epoch(monkeypatch, sig, epoch)
     assert execute(run.path) == "interrupted"
     status = run.status()
-    assert status.state == "interrupted" and status.error == worker.INTERRUPTED_TEXT
+    assert status.state == "interrupted" and status.error == interrupt.INTERRUPTED_TEXT
     _plain(status.error)
     assert run.checkpoint_path.read_bytes() == seen["saved"]  # ending wrote no other checkpoint
 
@@ -215,8 +215,8 @@ def test_a_second_worker_on_a_live_run_is_refused_and_changes_nothing(fashion_sm
             execute(run.path)
         assert _snapshot(run) == before  # the first worker's cancel request is still there too
         assert run.status().state == "running"
-    assert str(launched.value) == str(executed.value) == worker.ALREADY_RUNNING
-    _plain(worker.ALREADY_RUNNING)
+    assert str(launched.value) == str(executed.value) == interrupt.ALREADY_RUNNING
+    _plain(interrupt.ALREADY_RUNNING)
 
 
 # --- standby pid files ---------------------------------------------------------------------------
@@ -308,5 +308,5 @@ def test_a_worker_told_to_end_with_sigterm_records_interrupted(queued_worker):
     os.kill(pid, signal.SIGTERM)
     os.waitpid(pid, 0)
     written = RunDir(run.path).status()
-    assert written.state == "interrupted" and written.error == worker.INTERRUPTED_TEXT  # on disk, not inferred
+    assert written.state == "interrupted" and written.error == interrupt.INTERRUPTED_TEXT  # on disk, not inferred
     assert "Traceback" not in run.log_path.read_text()

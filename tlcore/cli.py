@@ -141,7 +141,7 @@ def _report(run_dir: Path, state: str) -> int:
 def _run(args) -> int:
     from tlcore.rundir import RunDir
     from tlcore.train import execute
-    from tlcore.worker import ALREADY_RUNNING
+    from tlcore.interrupt import ALREADY_RUNNING
 
     run = RunDir(args.run)
     if run.worker_alive():  # its Stop request must survive this second, refused worker

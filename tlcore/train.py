@@ -37,7 +37,7 @@ from tlcore.record import INTERRUPTED, EpochEvent, RunRecord, SplitMetrics
 from tlcore.report import Scored, finish_run
 from tlcore.rundir import Heartbeat, RunDir
 from tlcore.soup import HeadSoup
-from tlcore.worker import ALREADY_RUNNING, INTERRUPTED_TEXT, Interrupted, interruptible
+from tlcore.interrupt import ALREADY_RUNNING, INTERRUPTED_TEXT, Interrupted, interruptible
 
 MAX_VIEWS = 8
 RISING_EPOCHS = 3  # epochs in a row with the training loss above its start that count as diverging

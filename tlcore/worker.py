@@ -4,28 +4,23 @@ what a worker does when it is told to end."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from tlcore import standby
 from tlcore.errors import TLError
+from tlcore.interrupt import ALREADY_RUNNING
 from tlcore.rundir import RunDir
 from tlcore.workspace import standby_dir
 
 # How long a dead child's exit status is left for a caller that waits for it itself (the
 # command line, tests) before the reaper collects it.
 REAP_GRACE_SECONDS = 2.0
-ALREADY_RUNNING = "This run is still training in another process; stop it or wait for it to finish first."
-INTERRUPTED_TEXT = ("The training process was told to stop before it finished; resume the run to continue "
-                    "from its last saved epoch.")
 _log = logging.getLogger(__name__)
 
 
@@ -96,32 +91,3 @@ def launch(run_dir: str | Path) -> int:
         raise TLError(ALREADY_RUNNING)
     run.clear_cancel()
     return launch_detached(["run", "--run", str(run.path)], run.log_path)
-
-
-class Interrupted(BaseException):
-    """Raised in a worker's main thread when it is told to end (SIGTERM or SIGINT). A
-    BaseException, so that no ``except Exception`` on the way treats it as a training error."""
-
-
-@contextlib.contextmanager
-def interruptible() -> Iterator[None]:
-    """Turn SIGTERM and SIGINT into Interrupted for the duration, once: a second signal while the
-    worker records its interrupted state is ignored. Files are written atomically, so the
-    checkpoint on disk stays the last complete one. Outside the main thread, signals cannot be
-    handled there, and nothing changes."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    told = []
-
-    def handler(signum, frame):
-        if not told:
-            told.append(signum)
-            raise Interrupted(signal.Signals(signum).name)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
