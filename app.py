@@ -2,15 +2,16 @@
 
 import streamlit as st
 
-from pages import ui
-from tlcore.worker import keep_warm
+from pages import nav
 
 st.set_page_config(page_title="Transfer-learning studio", page_icon=":material/school:", layout="wide")
-unlocked = ui.password_gate()  # before anything else runs or shows, the worker included
-current = st.navigation([st.Page(ui.page(name), title=title, icon=icon) for name, title, icon in ui.STEPS],
-                        position="sidebar" if unlocked else "hidden")
+unlocked = nav.password_gate()  # before anything else runs or shows, the worker included
+current = nav.navigation(unlocked)  # the seven steps show at once, before PyTorch is imported
 if not unlocked:
     st.stop()
+with st.spinner(nav.LOADING, show_time=True):
+    from pages import ui
+    from tlcore.worker import keep_warm
 ui.keep_settings()
 with ui.friendly_errors():
     keep_warm()  # a worker imports torch and loads the default model while the user uploads

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import runpy
 import threading
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages.nav import page
 from tlcore import runs, store
 from tlcore.bundle import read_bundle_meta
 from tlcore.catalog import DEFAULT_MODEL, get_spec
@@ -31,26 +31,14 @@ MODEL = "model"  # catalog name
 INIT_FROM = "init_from"  # folder of an earlier run to start from, or ""
 RUN = "run"  # folder of the current run, or ""
 FLASH = "flash"  # a success message to show once, after a rerun
-UNLOCKED = "unlocked"  # this session typed the studio's password
 OPT = "opt_"  # prefix of settings widgets whose values must survive page changes
 
 ACTIVE = ("queued", "running")
 THUMB_PX = 96
 IMAGE_TYPES = ["jpg", "jpeg", "png", "bmp", "gif", "tif", "tiff", "webp", "heic", "heif"]
-STEPS = (  # the flow, in order: (page module, title, icon)
-    ("data", "Data", ":material/photo_library:"),
-    ("model", "Model", ":material/neurology:"),
-    ("strategy", "Strategy", ":material/tune:"),
-    ("train", "Train", ":material/model_training:"),
-    ("evaluate", "Evaluate", ":material/fact_check:"),
-    ("use", "Use & export", ":material/rocket_launch:"),
-    ("runs", "Runs", ":material/history:"),
-)
 _NEEDS = {DATASET: ("data", "Data", "First bring your labelled images on the Data page.")}
 GENERIC_ERROR = ("Something went wrong on this page. Please try again; if it keeps happening, "
                  "the details are in the studio's log.")
-PASSWORD_SECRET = "studio_password"  # in .streamlit/secrets.toml: the password a team shares
-WRONG_PASSWORD = "That is not the studio's password."
 SETTING_NAMES = {"data": "images", "test_data": "test images", "init_from": "earlier run",
                  "weights": "starting weights"}
 _log = logging.getLogger("studio")
@@ -82,11 +70,6 @@ def show(render: Callable[[], None]) -> None:
         runpy.run_path(str(APP), run_name="__main__")
 
 
-def page(name: str) -> str:
-    """The absolute path of a page's file (so links work whatever the working folder)."""
-    return str(Path(__file__).resolve().parent / f"{name}.py")
-
-
 @contextmanager
 def friendly_errors() -> Iterator[None]:
     """Show a TLError's message as it is, and any other error as a plain sentence (logged)."""
@@ -107,30 +90,6 @@ def guard(*needs: str) -> bool:
         st.info(text, icon=":material/info:")
         st.page_link(page(name), label=f"Go to {title}", icon=":material/arrow_forward:")
     return not missing
-
-
-def password_gate() -> bool:
-    """True when this visitor may use the studio: nothing configured (the localhost default), or
-    logged in through ``[auth]`` (st.login), or typed ``studio_password`` in this session, as
-    .streamlit/secrets.toml asks. Otherwise draw only the log-in button or the password box."""
-    try:
-        auth, expected = "auth" in st.secrets, st.secrets.get(PASSWORD_SECRET)
-    except FileNotFoundError:  # no secrets file at all
-        auth, expected = False, None
-    if auth and not st.user.get("is_logged_in"):  # .get: absent where no user is known (tests)
-        st.button("Log in", on_click=st.login, help="With your organisation's account.")
-        return False
-    if not expected or st.session_state.get(UNLOCKED):
-        return True
-    with st.form("password"):
-        typed = st.text_input("Password", type="password", help="The password of this studio, from whoever runs it.")
-        entered = st.form_submit_button("Open the studio")
-    if entered:
-        if hmac.compare_digest(typed.encode(), str(expected).encode()):  # same time for every wrong guess
-            st.session_state[UNLOCKED] = True
-            st.rerun()
-        st.error(WRONG_PASSWORD)
-    return False
 
 
 def refuse_outside_workspace(cfg: TrainConfig) -> None:

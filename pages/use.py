@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tempfile
 import zipfile
@@ -65,17 +66,31 @@ def _predictor(run_dir: str, changed: float) -> Predictor:
     return Predictor.from_run(run_dir)
 
 
-def _predict(run: RunDir, named: list[tuple[str, bytes]]) -> list[dict]:
-    """Predictions for uploaded images, each row with the name it was uploaded under."""
-    predictor = _predictor(str(run.path), (run.bundle_path / "model.safetensors").stat().st_mtime)
+def _predict(run: RunDir, named: list[tuple[str, bytes]], key: str) -> list[dict]:
+    """Predictions for uploaded images, each row with the name it was uploaded under. A progress
+    bar follows the batches; the rows are kept for this session, so looking at one image or moving
+    the slider does not classify them all again."""
+    weights = run.bundle_path / "model.safetensors"
+    fingerprint = (str(run.path), weights.stat().st_mtime,
+                   tuple((name, hashlib.sha256(data).hexdigest()) for name, data in named))
+    kept = st.session_state.get(f"rows_{key}")
+    if kept and kept[0] == fingerprint:
+        return kept[1]
+    predictor = _predictor(str(run.path), fingerprint[1])
+    bar = st.progress(0.0, text=f"Classifying {len(named)} images…") if len(named) > 1 else None
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for i, (name, data) in enumerate(named):
             path = Path(tmp) / f"{i:05d}{Path(name).suffix.lower()}"
             path.write_bytes(data)
             paths.append(path)
-        rows = predictor.predict_files(paths, top=TOP)
-    return [{**row, "file": name} for row, (name, _) in zip(rows, named)]
+        rows = predictor.predict_files(paths, top=TOP, on_batch=None if bar is None else (
+            lambda done, total: bar.progress(done / total, text=f"Classifying images: {done} of {total}")))
+    if bar:
+        bar.empty()
+    rows = [{**row, "file": name} for row, (name, _) in zip(rows, named)]
+    st.session_state[f"rows_{key}"] = (fingerprint, rows)
+    return rows
 
 
 def _table(rows: list[dict], not_sure_below: float) -> pd.DataFrame:
@@ -92,7 +107,7 @@ def _table(rows: list[dict], not_sure_below: float) -> pd.DataFrame:
 
 
 def _results(run: RunDir, named: list[tuple[str, bytes]], not_sure_below: float, key: str = "upload") -> None:
-    rows = _predict(run, named)
+    rows = _predict(run, named, key)
     table = _table(rows, not_sure_below)
     if len(rows) > 1:
         columns = {  # shown in this order

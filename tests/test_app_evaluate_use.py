@@ -102,6 +102,25 @@ def test_use_classifies_many_images_into_a_table(workspace_run, fashion_small):
     assert "Download all results as CSV" in [b.label for b in at.get("download_button")]
 
 
+def test_use_classifies_once_with_progress_and_keeps_the_rows(workspace_run, fashion_small, monkeypatch):
+    images = sorted((fashion_small / "test" / "trouser").iterdir())[:3]
+    calls, progress = [], []
+    real = Predictor.predict_files
+
+    def counted(self, paths, top=3, on_batch=None):
+        calls.append(len(paths))
+        return real(self, paths, top=top, on_batch=lambda done, total: (progress.append((done, total)),
+                                                                         on_batch(done, total)))
+
+    monkeypatch.setattr(Predictor, "predict_files", counted)
+    at = studio("use", **{ui.RUN: workspace_run})
+    at.file_uploader[0].set_value([(p.name, p.read_bytes(), "image/png") for p in images]).run()
+    at.selectbox(key="look_upload").set_value(2).run()
+    assert not at.exception and not at.error
+    assert calls == [3] and progress[-1] == (3, 3)  # one pass, reported; looking at a row reuses it
+    assert f"### {at.dataframe[0].value['predicted'][2]}" in texts(at.markdown)
+
+
 def test_use_takes_a_camera_picture(workspace_run):
     at = studio("use", **{ui.RUN: workspace_run})
     at.toggle[0].set_value(True).run()

@@ -20,7 +20,7 @@ from app_fixtures import LAUNCHER, ROOT, TINY, charts, png, studio, texts
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from pages import ui
+from pages import nav, ui
 from tlcore import runs, samples, store
 from tlcore.config import TrainConfig
 from tlcore.markdown import escape
@@ -289,7 +289,7 @@ def test_hostile_run_names_and_tags_are_inert_on_runs(hostile_workspace_run):
 
 def _locked() -> AppTest:
     at = AppTest.from_string(LAUNCHER, default_timeout=60)
-    at.secrets[ui.PASSWORD_SECRET] = "correct horse"
+    at.secrets[nav.PASSWORD_SECRET] = "correct horse"
     return at.run()
 
 
@@ -311,9 +311,9 @@ def test_a_wrong_password_gets_one_plain_line_and_nothing_else():
     at.text_input[0].input("Correct horse")
     at.button[0].click()
     at.run()
-    assert [e.value for e in at.error] == [ui.WRONG_PASSWORD]
+    assert [e.value for e in at.error] == [nav.WRONG_PASSWORD]
     _shows_only_the_password_box(at)
-    assert ui.UNLOCKED not in at.session_state
+    assert nav.UNLOCKED not in at.session_state
 
 
 def test_the_right_password_opens_the_studio_for_the_session():

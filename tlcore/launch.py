@@ -16,7 +16,7 @@ from typing import NoReturn
 
 # The settings of .streamlit/config.toml, for an installed studio (a test keeps them the same).
 SETTINGS = {
-    "client": {"showErrorDetails": "none", "toolbarMode": "viewer"},
+    "client": {"showErrorDetails": "none", "toolbarMode": "viewer", "showSidebarNavigation": False},
     "server": {"address": "127.0.0.1", "maxUploadSize": 1024},
     "browser": {"gatherUsageStats": False},
 }

@@ -1,0 +1,68 @@
+"""The studio's navigation and log-in: what app.py draws first, before PyTorch is imported.
+
+Nothing here imports tlcore, so the sidebar shows the seven steps within a second of a visit,
+while the rest of the studio loads behind a spinner.
+"""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+
+import streamlit as st
+
+UNLOCKED = "unlocked"  # this session typed the studio's password
+PASSWORD_SECRET = "studio_password"  # in .streamlit/secrets.toml: the password a team shares
+WRONG_PASSWORD = "That is not the studio's password."
+STEPS = (  # the flow, in order: (page module, title, icon)
+    ("data", "Data", ":material/photo_library:"),
+    ("model", "Model", ":material/neurology:"),
+    ("strategy", "Strategy", ":material/tune:"),
+    ("train", "Train", ":material/model_training:"),
+    ("evaluate", "Evaluate", ":material/fact_check:"),
+    ("use", "Use & export", ":material/rocket_launch:"),
+    ("runs", "Runs", ":material/history:"),
+)
+LOADING = "Opening the studio: loading PyTorch and the models (about 10 seconds the first time)…"
+
+
+def page(name: str) -> str:
+    """The absolute path of a page's file (so links work whatever the working folder)."""
+    return str(Path(__file__).resolve().parent / f"{name}.py")
+
+
+def navigation(unlocked: bool) -> st.navigation:
+    """Register the seven steps and draw them as links in the sidebar. Streamlit's own sidebar
+    list is off (client.showSidebarNavigation): on a fresh server's first visit it would list
+    every module of pages/ until app.py has run."""
+    current = st.navigation([st.Page(page(name), title=title, icon=icon) for name, title, icon in STEPS],
+                            position="hidden")
+    if unlocked:
+        with st.sidebar:
+            for name, title, icon in STEPS:
+                st.page_link(page(name), label=title, icon=icon)
+    return current
+
+
+def password_gate() -> bool:
+    """True when this visitor may use the studio: nothing configured (the localhost default), or
+    logged in through ``[auth]`` (st.login), or typed ``studio_password`` in this session, as
+    .streamlit/secrets.toml asks. Otherwise draw only the log-in button or the password box."""
+    try:
+        auth, expected = "auth" in st.secrets, st.secrets.get(PASSWORD_SECRET)
+    except FileNotFoundError:  # no secrets file at all
+        auth, expected = False, None
+    if auth and not st.user.get("is_logged_in"):  # .get: absent where no user is known (tests)
+        st.button("Log in", on_click=st.login, help="With your organisation's account.")
+        return False
+    if not expected or st.session_state.get(UNLOCKED):
+        return True
+    with st.form("password"):
+        typed = st.text_input("Password", type="password", help="The password of this studio, from whoever runs it.")
+        entered = st.form_submit_button("Open the studio")
+    if entered:
+        if hmac.compare_digest(typed.encode(), str(expected).encode()):  # same time for every wrong guess
+            st.session_state[UNLOCKED] = True
+            st.rerun()
+        st.error(WRONG_PASSWORD)
+    return False
