@@ -140,3 +140,36 @@ def test_rerun_from_the_record_gives_the_same_metrics(fashion_small, tmp_path):
     assert again.record().parent == str(first.resolve())
     assert again.metrics_path.read_text() == (first / "metrics.json").read_text()
     assert again.predictions_path().read_text() == (first / "predictions.csv").read_text()
+
+
+@pytest.fixture(scope="module")
+def fashion_tiny(tmp_path_factory):
+    """Fashion-MNIST: 3 classes x 8 images, the smallest dataset a user might try first."""
+    from datasets import FASHION_CLASSES, fashion_mnist, pick_per_class, write_class_folders
+
+    x, y = fashion_mnist("train")
+    return write_class_folders(tmp_path_factory.mktemp("tiny"), x, y, FASHION_CLASSES, pick_per_class(y, 8, [0, 1, 5]))
+
+
+@pytest.mark.parametrize("stages,evaluation", [(0, "holdout"), (1, "auto")], ids=["frozen", "fine-tune"])
+def test_stop_ends_a_real_run_within_seconds_and_keeps_its_best_model(fashion_tiny, tmp_path, stages, evaluation):
+    cfg = TrainConfig(data=str(fashion_tiny), epochs=1000, trainable_stages=stages, evaluation=evaluation,
+                      augment="light", **SMALL)
+    run = create_run(cfg, tmp_path / "run")
+    pid = launch(run.path)
+    try:
+        _wait(lambda: len(run.events("epoch")) >= 1, timeout=180)
+        asked = time.monotonic()
+        run.request_cancel()
+        _wait(lambda: not run.status().active, timeout=60)
+        seconds = time.monotonic() - asked
+    finally:  # never leave a worker behind, even when the test fails
+        run.request_cancel()
+        os.waitpid(pid, 0)
+    status = run.status()
+    assert status.state == "cancelled" and status.message.startswith("Stopped; the best model so far"), status
+    assert seconds < 10, f"Stop took {seconds:.1f} s"
+    assert len(run.events("epoch")) < 1000
+    metrics = json.loads(run.metrics_path.read_text())
+    assert metrics["score"]["split"] == "val" and metrics["kept_epoch"] >= 1  # one score, on a named split
+    assert (run.bundle_path / "model.safetensors").is_file()

@@ -41,6 +41,28 @@ from tlcore.interrupt import ALREADY_RUNNING, INTERRUPTED_TEXT, Interrupted, int
 
 MAX_VIEWS = 8
 RISING_EPOCHS = 3  # epochs in a row with the training loss above its start that count as diverging
+NOTHING_KEPT = "Stopped before the first epoch finished; no model was saved."
+
+
+class _StopNow(Exception):
+    """Raised from a per-batch callback when Stop was asked, to leave a pass (computing features,
+    scoring the validation images) that has no stop check of its own."""
+
+
+def _stoppable(run: RunDir, on_batch: Callable[[int, int], None] | None = None) -> Callable[[int, int], None]:
+    """A per-batch callback that reports progress, then leaves the pass if Stop was asked."""
+    def batch(done: int, total: int) -> None:
+        if on_batch:
+            on_batch(done, total)
+        if run.cancel_requested():
+            raise _StopNow
+    return batch
+
+
+def stopping_text(test_images: int) -> str:
+    """What a stopped run is doing while it finishes, for the Train page."""
+    return ("Stopping: saving the model and scoring it on "
+            f"{test_images} test image{'s' * (test_images != 1)}…" if test_images else "Stopping: saving the model…")
 
 
 def create_run(cfg: TrainConfig, run_dir: str | Path, parent: str = "") -> RunDir:
@@ -168,13 +190,14 @@ def _plan(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device, s
     pretrained = cfg.weights == "pretrained" and not cfg.init_from
     embedder = Embedder(net.backbone, inputs.prep, device, inputs.train.x,
                         key=(spec.name, inputs.image_size) if pretrained else None)
-    x_train, x_val = (embedder(part.x, throttle.batch) for part in (inputs.train, inputs.val))
+    stoppable = _stoppable(run, throttle.batch)
+    x_train, x_val = (embedder(part.x, stoppable) for part in (inputs.train, inputs.val))
     views = [x_train]
     if cfg.augment != "none":
         total = augmented_views(cfg.epochs, len(x_train), x_train.shape[1])
         while len(views) < total:
             run.set_status("running", message=f"Computing features of augmented images ({len(views)} of {total - 1})")
-            views.append(embedder(inputs.train.x, throttle.batch, augment=prep))
+            views.append(embedder(inputs.train.x, stoppable, augment=prep))
         x_train = torch.stack(views)
     run.append_event("features", engine=embedder.engine, images=len(x_val) + len(views) * len(inputs.train.x),
                      views=len(views), seconds=time.perf_counter() - start)
@@ -200,36 +223,44 @@ def _train(run: RunDir, cfg: TrainConfig, device: torch.device) -> str:
     apply_freeze(inputs.net, inputs.spec, stages, cfg.train_bn)
     if device.type == "cuda":
         inputs.net.to(memory_format=torch.channels_last)
-    plan = _plan(run, cfg, inputs, device, stages)
-    if plan.oof is None and cfg.evaluation == "cv":
-        run.set_status("cancelled", message="Stopped before the first epoch finished; no model was saved.")
+    try:
+        plan = _plan(run, cfg, inputs, device, stages)
+    except _StopNow:
+        plan = None
+    if plan is None or (plan.oof is None and cfg.evaluation == "cv"):
+        run.set_status("cancelled", message=NOTHING_KEPT)
         return "cancelled"
     outcome = _fit(run, cfg, inputs, plan, device)
     if outcome.failure:
         raise TLError(outcome.failure)
     if outcome.state is None:
-        run.set_status("cancelled", message="Stopped before the first epoch finished; no model was saved.")
+        run.set_status("cancelled", message=NOTHING_KEPT)
         return "cancelled"
     # A completed schedule ends annealed, so its final weights are kept; a run stopped early keeps
     # its best epoch (lowest held-out loss), which on a tiny validation set is a noisier choice.
     plan.model.load_state_dict(outcome.state)
     if plan.soup is not None:
         plan.soup.collapse_into(inputs.net.head)
-    run.set_status("running", message="Evaluating and saving the model")
+    test_images = len(inputs.test.y) if inputs.test is not None else 0
+    run.set_status("running", message=stopping_text(test_images) if outcome.cancelled else
+                   "Evaluating and saving the model")
     if plan.oof is not None:
         held = Scored("cv", plan.oof[outcome.epoch - 1], inputs.train.y, inputs.train.files)
-    else:
-        held = Scored("val", predict_logits(plan.model, plan.x_val, plan.prep, cfg.batch_size, device),
-                      inputs.val.y, inputs.val.files)
+    else:  # the kept epoch's validation logits when the loop has them: a Stop need not score them again
+        logits = outcome.held_logits
+        if logits is None:
+            logits = predict_logits(plan.model, plan.x_val, plan.prep, cfg.batch_size, device)
+        held = Scored("val", logits, inputs.val.y, inputs.val.files)
     test = None
     if inputs.test is not None:
-        run.set_status("running", message=f"Scoring the {len(inputs.test.y)} test images")
+        if not outcome.cancelled:
+            run.set_status("running", message=f"Scoring the {test_images} test images")
         test_x = plan.embedder(inputs.test.x, Throttle(run, "test").batch) if plan.fast else inputs.test.x
         test = Scored("test", predict_logits(plan.model, test_x, plan.prep, cfg.batch_size, device),
                       inputs.test.y, inputs.test.files)
     finish_run(run, cfg, inputs, held, test, stages, outcome.epoch, outcome.warnings)
     state = "cancelled" if outcome.cancelled else "finished"
-    message = ("Stopped; the best model so far was kept" if outcome.cancelled else
+    message = (f"Stopped; the best model so far (epoch {outcome.epoch}) was kept" if outcome.cancelled else
                "Stopped early: the held-out loss stopped improving" if outcome.early else "Finished")
     run.set_status(state, message=" ".join([message] + outcome.warnings))
     return state
@@ -241,6 +272,7 @@ class _Outcome:
 
     state: dict | None = None
     epoch: int = 0
+    held_logits: torch.Tensor | None = None  # the kept weights' validation logits, when the loop has them
     cancelled: bool = False
     early: bool = False
     failure: str = ""  # set when training diverged before learning anything useful
@@ -273,6 +305,7 @@ def _fit(run: RunDir, cfg: TrainConfig, inputs: Inputs, plan: _Plan, device: tor
     throttle = Throttle(run, "train", epochs=cfg.epochs)
     out = _Outcome(warnings=[e["message"] for e in run.events("checkpoint_lost")])  # what a resume could not recover
     held_out = "cv" if plan.oof is not None else "val"
+    logits = {}  # epoch -> validation logits, of the best epoch and the last one (not checkpointed)
     for epoch in range(ck.get("epoch", 0) + 1, cfg.epochs + 1):
         run.set_status("running", message=f"Training: epoch {epoch} of {cfg.epochs}", epoch=epoch)
         throttle.epoch = epoch
@@ -285,14 +318,19 @@ def _fit(run: RunDir, cfg: TrainConfig, inputs: Inputs, plan: _Plan, device: tor
         why = _diverging(res.loss, epoch, best)
         if why and not math.isfinite(res.loss):
             return _diverged(out, best, why, y_held, cfg)
-        val_logits = (plan.oof[epoch - 1] if plan.oof is not None
-                      else predict_logits(plan.model, plan.x_val, plan.prep, cfg.batch_size, device))
+        try:  # a Stop while the validation images are scored ends the loop at the epoch before
+            val_logits = (plan.oof[epoch - 1] if plan.oof is not None else
+                          predict_logits(plan.model, plan.x_val, plan.prep, cfg.batch_size, device, _stoppable(run)))
+        except _StopNow:
+            out.cancelled = True
+            break
         val_loss = float(nn.functional.cross_entropy(val_logits, y_held))
         val = classification_metrics(y_held.tolist(), val_logits.argmax(1).tolist(), classes, val_loss)
         event = EpochEvent(epoch=epoch, epochs=cfg.epochs, lr=optimizer.param_groups[0]["lr"], seconds=res.seconds,
                            train=SplitMetrics(**classification_metrics(res.y_true, res.y_pred, classes, res.loss)),
                            val=SplitMetrics(**val), images_per_second=len(res.y_true) / max(res.seconds, 1e-9),
                            fast_path=plan.fast, held_out=held_out)
+        logits = {e: v for e, v in logits.items() if e == best["best_epoch"]} | {epoch: val_logits}
         if val_loss < best["best_loss"]:
             best.update(best_loss=val_loss, best_state=keep(), best_epoch=epoch, bad=0,
                         best_accuracy=val["accuracy"])
@@ -313,8 +351,10 @@ def _fit(run: RunDir, cfg: TrainConfig, inputs: Inputs, plan: _Plan, device: tor
     else:
         if best["best_state"] is not None:
             out.state, out.epoch = keep(), cfg.epochs
+            out.held_logits = logits.get(out.epoch)
             return out
     out.state, out.epoch = best["best_state"], best["best_epoch"]
+    out.held_logits = logits.get(out.epoch)
     return out
 
 
