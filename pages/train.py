@@ -9,11 +9,13 @@ from pages.strategy import build_config
 from tlcore import runs
 from tlcore.catalog import get_spec
 from tlcore.config import TrainConfig
+from tlcore.devices import device_words, gpu_name
+from tlcore.errors import TLError
+from tlcore.record import RunRecord
 from tlcore.rundir import RunDir
 
 POLL_SECONDS = 1.5
-DEVICE_TEXT = {"auto": "on the graphics card if there is one", "cpu": "on the processor (CPU)",
-               "cuda": "on the graphics card (GPU)"}
+STOPPING = "Stopping after the current step; the best model so far is kept."
 STATE_TEXT = {
     "queued": "Waiting to start", "running": "Training", "finished": "Finished",
     "cancelled": "Stopped", "failed": "Failed", "interrupted": "Interrupted", "damaged": "Damaged record",
@@ -24,24 +26,50 @@ def render() -> None:
     st.title("Train")
     if not ui.guard(ui.DATASET):
         return
-    with ui.friendly_errors():
-        _start(build_config())
     path = st.session_state.get(ui.RUN)
-    if path and RunDir(path).exists():
+    shown = bool(path) and RunDir(path).exists()
+    with ui.friendly_errors():
+        _start(build_config(), shown)
+    if shown:
         st.divider()
         active = RunDir(path).status().active
         st.fragment(run_every=POLL_SECONDS if active else None)(_live)(path, active)
 
 
-def _start(cfg: TrainConfig) -> None:
+def stages_words(stages: int | str, total: int, title: str) -> str:
+    """How much of the network a run trains, in words."""
+    if stages == "auto":
+        return f"fine-tunes as many stages of {title} as recommended (decided when it starts)"
+    if stages == "all" or (total and int(stages) >= total):
+        return f"fine-tunes the whole {title} network"
+    if int(stages) == 0:
+        return f"feature extraction on {title} (only a new final layer learns)"
+    return f"fine-tunes the last {int(stages)} of {total} stages of {title}"
+
+
+def describe_run(record: RunRecord) -> str:
+    """One sentence on what a run trains, from its own record (not the settings now on Strategy)."""
+    cfg = record.config
+    try:
+        spec = get_spec(cfg.model)
+        title, total, size = spec.title, len(spec.stages), cfg.image_size or spec.image_size
+    except TLError:  # a model this studio no longer lists
+        title, total, size = ui.md_safe(cfg.model), 0, cfg.image_size
+    epochs = f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}" if cfg.epochs else "the recommended number of epochs"
+    pixels = f"images at {size} pixels" if size else "images at the model's own size"
+    return (f"**This run:** {stages_words(cfg.trainable_stages, total, title)}, {epochs}, {pixels}, "
+            f"{device_words(cfg.device, record.environment.get('cuda'))}.")
+
+
+def _start(cfg: TrainConfig, run_shown: bool) -> None:
     spec = get_spec(cfg.model)
     summary = ui.dataset_summary(cfg.data) or {"name": cfg.data}
-    st.markdown(f"**{ui.md_safe(summary['name'])}** on **{spec.title}**"
+    st.markdown(("**Next run:** " if run_shown else "") + f"**{ui.md_safe(summary['name'])}** on **{spec.title}**"
                 + (f", continuing run {ui.md_safe(RunDir(cfg.init_from).name)}" if cfg.init_from else "")
                 + f": train the last **{cfg.trainable_stages}** of {len(spec.stages)} stages for "
                   f"**{cfg.epochs}** epochs, images at {cfg.image_size or spec.image_size} pixels, "
                   f"augmentation {'as recommended' if cfg.augment == 'auto' else cfg.augment}, "
-                  f"{DEVICE_TEXT[cfg.device]}.")
+                  f"{device_words(cfg.device, gpu_name())}.")
     st.page_link(ui.page("strategy"), label="Change these settings", icon=":material/tune:")
     path = st.session_state.get(ui.RUN)
     busy = bool(path) and RunDir(path).status().active
@@ -59,7 +87,12 @@ def _live(path: str, was_active: bool) -> None:
         run = RunDir(path)
         status = run.status()
         state = status.state
-        st.subheader(f"Run {ui.md_safe(run.name)}: {STATE_TEXT.get(state, state)}")
+        stopping = state in ui.ACTIVE and run.cancel_requested()
+        st.subheader(f"Run {ui.md_safe(run.name)}: {'Stopping' if stopping else STATE_TEXT.get(state, state)}")
+        try:
+            st.markdown(describe_run(run.record()))
+        except TLError:
+            pass  # a damaged record: the status below says what is known
         if state in ui.ACTIVE:
             _progress(run, status.message)
         elif state in ("failed", "damaged"):
@@ -91,7 +124,7 @@ def _progress(run: RunDir, message: str) -> None:
         parts.append(f"about {ui.duration(progress['eta_seconds'])} left")
     st.progress(float(progress.get("fraction") or 0.0), text=" · ".join(parts))
     if run.cancel_requested():
-        st.caption("Stopping after the current step; the best model so far is kept.")
+        st.caption(ui.md_safe(message) if (message or "").startswith("Stopping") else STOPPING)
     else:
         st.button("Stop", on_click=run.request_cancel,
                   help="Stop after the current step and keep the best model so far.")

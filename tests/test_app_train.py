@@ -7,6 +7,7 @@ from app_fixtures import LAUNCHER, TINY, charts, studio, texts, wait_until
 from streamlit.testing.v1 import AppTest
 
 from pages import ui
+from pages.train import describe_run
 from tlcore.config import TrainConfig
 from tlcore.rundir import RunDir
 from tlcore.train import create_run
@@ -26,6 +27,7 @@ def test_a_run_started_from_the_page_trains_in_the_background_and_shows_its_char
     settings = {f"opt_{k}": v for k, v in TINY.items() if k not in ("model", "trainable_stages")}
     at = studio("train", **{ui.DATASET: digits, "opt_stages": 0, **settings})
     assert "train the last **0** of 7 stages for **2** epochs" in texts(at.markdown)
+    assert "on this computer's processor (CPU)." in texts(at.markdown)
     next(b for b in at.button if b.label == "Start training").click()
     at.run()
     run = RunDir(at.session_state[ui.RUN])
@@ -35,6 +37,8 @@ def test_a_run_started_from_the_page_trains_in_the_background_and_shows_its_char
     assert not at.exception and not at.error
     assert run.status().state == "finished"
     assert set(charts(at)) == CURVES
+    assert ("**This run:** feature extraction on EfficientNet-Lite0 (only a new final layer learns), 2 epochs, "
+            "images at 64 pixels, on this computer's processor (CPU).") in texts(at.markdown)
     loss = charts(at)["Loss"]
     # a frozen network on 10 images a class is cross-validated: every image is held out once
     assert [t.name for t in loss.data] == ["training images", "cross-validated images"]
@@ -47,9 +51,9 @@ def test_a_run_started_from_the_page_trains_in_the_background_and_shows_its_char
     assert f"**Run:** {run.name} — finished" in texts(at.sidebar.markdown)
 
 
-def _running_run(data: str) -> RunDir:
+def _running_run(data: str, **settings) -> RunDir:
     """A run that looks alive to the app (this test process is its 'worker')."""
-    run = create_run(TrainConfig(data=data, **TINY), runs_dir() / RUNNING)
+    run = create_run(TrainConfig(data=data, **{**TINY, **settings}), runs_dir() / RUNNING)
     run.set_status("running", message="Training: epoch 1 of 2", epoch=1)
     run.append_event("progress", phase="train", epoch=1, epochs=2, done=40, total=80, images_per_second=20.0,
                      eta_seconds=2.0)
@@ -67,7 +71,41 @@ def test_a_running_run_shows_progress_and_can_be_stopped(digits):
     next(b for b in at.button if b.label == "Stop").click()
     at.run()
     assert run.cancel_requested()
+    assert f"Run {RUNNING}: Stopping" in texts(at.subheader)
     assert "Stopping after the current step; the best model so far is kept." in texts(at.caption)
+    assert "Stop" not in [b.label for b in at.button]
+    # the worker says what it saves while it finishes, and the page shows it
+    run.set_status("running", message="Stopping: saving the model and scoring it on 261 test images…", epoch=1)
+    at.run()
+    assert "Stopping: saving the model and scoring it on 261 test images…" in texts(at.caption)
+    run.set_status("cancelled", message="Stopped; the best model so far (epoch 1) was kept")
+    at.run()
+    assert f"Run {RUNNING}: Stopped" in texts(at.subheader)
+    assert "Stopped; the best model so far (epoch 1) was kept" in texts(at.success)
+
+
+def test_the_run_header_describes_the_run_not_the_current_settings(digits):
+    run = _running_run(digits, trainable_stages=3, epochs=20)
+    at = studio("train", **{ui.DATASET: digits, ui.RUN: str(run.path), "opt_stages": 0, "opt_epochs": 40,
+                            "opt_image_size": 64, "opt_device": "cpu"})
+    assert not at.exception and not at.error
+    shown = texts(at.markdown)
+    assert ("**This run:** fine-tunes the last 3 of 7 stages of EfficientNet-Lite0, 20 epochs, images at 64 pixels, "
+            "on this computer's processor (CPU).") in shown
+    assert "**Next run:**" in shown and "train the last **0** of 7 stages for **40** epochs" in shown
+    assert shown.index("**This run:**") > shown.index("**Next run:**")
+
+
+def test_a_run_is_described_from_its_record_in_words():
+    record = lambda **kw: type("R", (), {"config": TrainConfig(data="d", **{**TINY, **kw}),
+                                         "environment": {"cuda": "NVIDIA H200"}})()
+    assert describe_run(record(trainable_stages=7, device="auto", image_size=0, epochs=1)) == (
+        "**This run:** fine-tunes the whole EfficientNet-Lite0 network, 1 epoch, images at 224 pixels, "
+        "on the graphics card (NVIDIA H200).")
+    assert describe_run(record(trainable_stages="auto", epochs=None)).startswith(
+        "**This run:** fine-tunes as many stages of EfficientNet-Lite0 as recommended (decided when it starts), "
+        "the recommended number of epochs,")
+    assert describe_run(record(trainable_stages=0)).endswith("on this computer's processor (CPU).")
 
 
 def test_a_reload_finds_the_active_run_again(digits):
