@@ -54,3 +54,31 @@ def class_recall_figure(rows: list[dict]) -> go.Figure:
         x.append(r["epoch"])
         y.append(r["recall"])
     return _lines(series, "Recall of each class (held-out images)", 320).update_yaxes(**_SHARE_AXIS)
+
+
+STATIC = {"displayModeBar": False}  # st.plotly_chart config: no zoom and export toolbar on explanatory charts
+_POWERS = {0: "", 3: " thousand", 6: " million", 9: " billion"}
+LEARNS, FROZEN = "#e4572e", "#c8c8c8"
+
+
+def power_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
+    """Ticks for a log axis from ``low`` to ``high``: powers of ten only, in words ("10 thousand",
+    "1 million"), so a reader needs no "2, 5, 10k" shorthand."""
+    first, last = math.floor(math.log10(max(low, 1))), math.ceil(math.log10(max(high, 1)))
+    values = [10 ** e for e in range(first, last + 1)]
+    return values, [f"{10 ** (e % 3)}{_POWERS.get(e - e % 3, f' x 10^{e - e % 3}')}" for e in range(first, last + 1)]
+
+
+def stages_figure(names: list[str], counts: list[int], learns: list[bool], title: str) -> go.Figure:
+    """The network's stages, left to right, by their number of parameters (a log axis: stages
+    differ a thousandfold), coloured by whether they learn."""
+    shown = [c for c in counts if c > 0] or [1]
+    values, labels = power_ticks(min(shown), max(shown))
+    fig = go.Figure(go.Bar(
+        x=names, y=counts, customdata=counts, marker_color=[LEARNS if on else FROZEN for on in learns],
+        text=["learns" if on else "frozen" for on in learns], textposition="outside",
+        hovertemplate="%{x}: %{customdata:,} parameters<extra></extra>"))
+    return fig.update_layout(
+        title=title, height=340, margin=dict(t=50, b=10),
+        yaxis=dict(type="log", title="parameters (learned numbers)", tickvals=values, ticktext=labels,
+                   range=[math.log10(values[0]), math.log10(max(shown)) + 0.35]))  # room for the words on top

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import MISSING, fields
 from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages import ui
-from tlcore import store
+from pages import charts, ui
+from tlcore import store, workspace
 from tlcore.catalog import ModelSpec, get_spec
 from tlcore.config import TrainConfig
 from tlcore.dataset import check_trainable
 from tlcore.freeze import backbone_is_frozen, resolve_trainable
-from tlcore.devices import resolve_device
+from tlcore.devices import gpu_name, resolve_device
+from tlcore.errors import TLError
 from tlcore.net import stage_param_counts
 from tlcore.recommend import Recommendation, choose_evaluation, dataset_naturalness, recommend
 
@@ -24,8 +26,18 @@ ADVANCED = ("weights", "test_data", "train_bn", "batch_size", "lr", "backbone_lr
             "warmup_epochs", "augment", "early_stopping", "class_weighting", "label_smoothing",
             "image_size", "val_fraction", "evaluation", "seed", "device")
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+SHOWN_DEFAULTS = {**DEFAULTS, "duration": "standard", "epochs": 0}  # as the widgets start
 STAGES, DURATION, EPOCHS = ui.OPT + "stages", ui.OPT + "duration", ui.OPT + "epochs"
-LEARNS, FROZEN = "#e4572e", "#c8c8c8"
+# Number settings: (type, lowest, highest) as their widgets allow; None: no bound.
+NUMBERS = {"epochs": (int, 0, 1000), "lr": (float, 1e-6, 1.0), "backbone_lr_mult": (float, 0.0, 10.0),
+           "weight_decay": (float, 0.0, 1.0), "warmup_epochs": (float, 0.0, 100.0), "batch_size": (int, 1, 4096),
+           "image_size": (int, 0, 1024), "early_stopping": (int, 0, 1000), "label_smoothing": (float, 0.0, 0.9),
+           "seed": (int, None, None), "val_fraction": (float, 0.05, 0.5)}
+CHOICES = {"augment": ("auto", "none", "light", "strong"), "evaluation": ("auto", "cv", "holdout"),
+           "device": ("auto", "cpu", "cuda"), "duration": tuple(DURATIONS)}
+KEPT = ("duration", "epochs", *(k for k in ADVANCED if k != "weights"))  # settings kept between sessions
+LOADED, SAVED = "choices_loaded", "choices_saved"
+_log = logging.getLogger(__name__)
 
 
 def opt(name: str):
@@ -69,12 +81,80 @@ def evaluation(cfg: TrainConfig, spec: ModelSpec, rec: Recommendation) -> Recomm
     return choose_evaluation(rec, cfg, frozen, counts, given_val)
 
 
-def _sync_stages(spec: ModelSpec, rec: Recommendation) -> None:
-    """Preselect the recommendation whenever the dataset or model changes."""
+def _valid(name: str, value):
+    """A kept setting's value as its widget takes it, or None when it cannot be used (any more)."""
+    if name in NUMBERS:
+        kind, low, high = NUMBERS[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
+            return None
+        value = kind(value)
+        return value if (low is None or value >= low) and (high is None or value <= high) else None
+    if name in CHOICES:
+        return value if value in CHOICES[name] and not (value == "cuda" and gpu_name() is None) else None
+    if isinstance(DEFAULTS.get(name), bool):
+        return value if isinstance(value, bool) else None
+    return value if isinstance(value, str) else None  # test_data: checked against the datasets where shown
+
+
+def _restore_choices() -> None:
+    """Once a session, put the settings kept from earlier sessions into the widgets' state; values
+    this session already has win, and a value that no longer fits its widget is left out."""
     ss = st.session_state
+    if ss.get(LOADED):
+        return
+    ss[LOADED] = True
+    kept = workspace.load_choices()
+    settings = kept.get("settings") if isinstance(kept.get("settings"), dict) else {}
+    for name in KEPT:
+        value = _valid(name, settings.get(name))
+        if value is not None and ui.OPT + name not in ss:
+            ss[ui.OPT + name] = value
+    ss[SAVED] = kept
+
+
+def _stages_key() -> str:
+    ss = st.session_state
+    return f"{ss[ui.DATASET]}|{ss[ui.MODEL]}"
+
+
+def _kept_stages(spec: ModelSpec) -> int | None:
+    """The stage count the user chose for this dataset and model in an earlier session."""
+    value = (st.session_state.get(SAVED) or {}).get("stages", {})
+    value = value.get(_stages_key()) if isinstance(value, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return min(max(value, 0), len(spec.stages))
+
+
+def _save_choices(recommended_stages: int) -> None:
+    """Keep the settings that differ from the defaults (and the stage count when it differs from
+    the recommendation, per dataset and model) for the next session; written only on a change."""
+    ss = st.session_state
+    old = ss.get(SAVED) or {}
+    settings = {name: ss[ui.OPT + name] for name in KEPT
+                if ui.OPT + name in ss and ss[ui.OPT + name] != SHOWN_DEFAULTS[name]}
+    stages = dict(old.get("stages") or {}) if isinstance(old.get("stages"), dict) else {}
+    stages.pop(_stages_key(), None)
+    if ss[STAGES] != recommended_stages:
+        stages[_stages_key()] = ss[STAGES]
+    choices = {"settings": settings, "stages": stages}
+    if choices != old:
+        try:
+            workspace.save_choices(choices)
+        except (OSError, TLError) as e:  # keeping settings is a convenience: never break the page for it
+            _log.warning("Could not keep the settings: %s", e)
+        ss[SAVED] = choices
+
+
+def _sync_stages(spec: ModelSpec, rec: Recommendation) -> None:
+    """Preselect the user's earlier choice for this dataset and model, else the recommendation,
+    whenever the dataset or model changes."""
+    ss = st.session_state
+    _restore_choices()
     context = (ss[ui.DATASET], spec.name, ss.get(ui.INIT_FROM, ""))
     if ss.get("stages_for") != context:
-        ss[STAGES], ss["stages_for"] = rec.trainable_stages, context
+        kept = _kept_stages(spec)
+        ss[STAGES], ss["stages_for"] = rec.trainable_stages if kept is None else kept, context
 
 
 def _weights_options(spec: ModelSpec) -> list[str]:
@@ -85,6 +165,7 @@ def _weights_options(spec: ModelSpec) -> list[str]:
 def build_config() -> TrainConfig:
     """The run configuration from the user's choices (raises TLError with what to fix)."""
     ss = st.session_state
+    _restore_choices()
     spec = get_spec(ss[ui.MODEL])
     rec = recommendation(spec)
     _sync_stages(spec, rec)
@@ -101,9 +182,11 @@ def render() -> None:
     if not ui.guard(ui.DATASET):
         return
     ss = st.session_state
+    _restore_choices()
     spec = get_spec(ss[ui.MODEL])
     rec = recommendation(spec)
     _sync_stages(spec, rec)
+    suggested = rec.trainable_stages
     with ui.friendly_errors():
         rec = evaluation(build_config(), spec, rec)
     what = ("feature extraction: keep the whole pretrained network frozen and train only a new final layer"
@@ -118,7 +201,7 @@ def render() -> None:
     classes = len(_labelled(ss[ui.DATASET])[0])
     head = spec.feature_dim * classes + classes
     learning = sum(counts[len(counts) - n:]) + head
-    st.plotly_chart(_stages_figure(spec, counts, n, head))
+    st.plotly_chart(_stages_figure(spec, counts, n, head), config=charts.STATIC)
     st.metric("Parameters that will learn", f"{learning:,}",
               help="Learned numbers inside the network that training will change. More means the model "
                    "can adapt further, but needs more images and time.")
@@ -126,6 +209,7 @@ def render() -> None:
     _duration(rec)
     with st.expander("Advanced settings"):
         _advanced(spec, rec)
+    _save_choices(suggested)
     with ui.friendly_errors():
         build_config()
         st.page_link(ui.page("train"), label="Next: start training", icon=":material/arrow_forward:")
@@ -135,14 +219,8 @@ def _stages_figure(spec: ModelSpec, counts: list[int], n: int, head: int) -> go.
     first = len(spec.stages) - n
     names = [s.name for s in spec.stages] + ["new final layer"]
     learns = [i >= first for i in range(len(spec.stages))] + [True]
-    fig = go.Figure(go.Bar(
-        x=names, y=counts + [head], customdata=counts + [head],
-        marker_color=[LEARNS if on else FROZEN for on in learns],
-        text=["learns" if on else "frozen" for on in learns], textposition="outside",
-        hovertemplate="%{x}: %{customdata:,} parameters<extra></extra>"))
-    fig.update_layout(title=f"{spec.title}, from the image (left) to the answer (right)", height=340,
-                      yaxis=dict(type="log", title="parameters"), margin=dict(t=50, b=10))
-    return fig
+    return charts.stages_figure(names, counts + [head], learns,
+                                f"{spec.title}, from the image (left) to the answer (right)")
 
 
 def _duration(rec: Recommendation) -> None:
@@ -158,9 +236,10 @@ def _duration(rec: Recommendation) -> None:
         st.caption(f"{max(2, round(rec.epochs * DURATIONS[choice]))} passes over your images (epochs).")
 
 
-def _number(name: str, label: str, help: str, **limits) -> None:
+def _number(name: str, label: str, help: str, **options) -> None:
+    _, low, high = NUMBERS[name]
     st.session_state.setdefault(ui.OPT + name, DEFAULTS[name])
-    st.number_input(label, key=ui.OPT + name, help=help, **limits)
+    st.number_input(label, key=ui.OPT + name, help=help, min_value=low, max_value=high, **options)
 
 
 def _advanced(spec: ModelSpec, rec: Recommendation) -> None:
@@ -171,42 +250,42 @@ def _advanced(spec: ModelSpec, rec: Recommendation) -> None:
     a, b, c = st.columns(3)
     with a:
         ss.setdefault(EPOCHS, 0)
-        st.number_input("Epochs (0 = as chosen above)", min_value=0, max_value=1000, step=1, key=EPOCHS,
+        st.number_input("Epochs (0 = as chosen above)", *NUMBERS["epochs"][1:], step=1, key=EPOCHS,
                         help="How many times training goes through all your images.")
         _number("lr", "Learning rate", "How big each learning step is for the new final layer.",
-                min_value=1e-6, max_value=1.0, step=1e-4, format="%g")
+                step=1e-4, format="%g")
         _number("backbone_lr_mult", "Learning-rate factor for pretrained stages",
                 "Pretrained stages learn this many times slower than the new layer, so they keep what "
-                "they know.", min_value=0.0, max_value=10.0, step=0.05, format="%g")
+                "they know.", step=0.05, format="%g")
         _number("weight_decay", "Weight decay", "A gentle pull towards small weights that reduces "
-                "memorising.", min_value=0.0, max_value=1.0, step=1e-4, format="%g")
+                "memorising.", step=1e-4, format="%g")
         _number("warmup_epochs", "Warm-up epochs", "Epochs at the start with a slowly rising step size.",
-                min_value=0.0, max_value=100.0, step=0.5, format="%g")
+                step=0.5, format="%g")
     with b:
         _number("batch_size", "Batch size", "Images processed together in one step; lower it if the "
-                "computer runs out of memory.", min_value=1, max_value=4096, step=1)
+                "computer runs out of memory.", step=1)
         _number("image_size", "Image size in pixels (0 = the model's own)", "Images are resized to this "
-                "square; smaller is faster, larger keeps detail.", min_value=0, max_value=1024, step=16)
+                "square; smaller is faster, larger keeps detail.", step=16)
         ss.setdefault(ui.OPT + "augment", DEFAULTS["augment"])
-        st.selectbox("Augmentation", ["auto", "none", "light", "strong"], key=ui.OPT + "augment",
+        st.selectbox("Augmentation", list(CHOICES["augment"]), key=ui.OPT + "augment",
                      format_func=lambda v: f"as recommended ({rec.augment})" if v == "auto" else v,
                      help="Randomly flips, crops and recolours training images so the model learns the "
                           "object, not the exact photo.")
         _number("early_stopping", "Early stopping patience (0 = off)", "Stop when the validation loss has "
-                "not improved for this many epochs.", min_value=0, max_value=1000, step=1)
+                "not improved for this many epochs.", step=1)
         _number("label_smoothing", "Label smoothing", "Teaches the model to be a little less sure, which "
-                "often generalises better.", min_value=0.0, max_value=0.9, step=0.05, format="%g")
+                "often generalises better.", step=0.05, format="%g")
         _number("seed", "Random seed", "The same seed and settings give the same result.", step=1)
     with c:
         ss.setdefault(ui.OPT + "evaluation", DEFAULTS["evaluation"])
-        st.selectbox("How the score is measured", ["auto", "cv", "holdout"], key=ui.OPT + "evaluation",
+        st.selectbox("How the score is measured", list(CHOICES["evaluation"]), key=ui.OPT + "evaluation",
                      format_func={"auto": "as recommended", "cv": "cross-validation (all images train)",
                                   "holdout": "validation split"}.get,
                      help="Cross-validation scores every image with a model trained without it, then trains "
                           "the final model on all of them: best with few images, only with a frozen network. "
                           "A validation split keeps some images aside to check the model.")
         ss.setdefault(ui.OPT + "val_fraction", DEFAULTS["val_fraction"])
-        st.slider("Share of images kept for checking (validation)", 0.05, 0.5, step=0.05,
+        st.slider("Share of images kept for checking (validation)", *NUMBERS["val_fraction"][1:], step=0.05,
                   key=ui.OPT + "val_fraction", help="These images are never trained on; they show how "
                   "well the model does on images it has not seen. Ignored when the data has a val folder.")
         ss.setdefault(ui.OPT + "class_weighting", DEFAULTS["class_weighting"])
@@ -217,7 +296,7 @@ def _advanced(spec: ModelSpec, rec: Recommendation) -> None:
                     help="A light touch on frozen stages (BatchNorm) that often helps when your images "
                          "look unlike everyday photos.")
         ss.setdefault(ui.OPT + "device", DEFAULTS["device"])
-        st.selectbox("Device", ["auto", "cpu", "cuda"], key=ui.OPT + "device",
+        st.selectbox("Device", list(CHOICES["device"]), key=ui.OPT + "device",
                      help="auto uses the graphics card (GPU) when there is one.")
         _weights_select(spec)
         _test_select()

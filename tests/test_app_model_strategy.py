@@ -85,7 +85,8 @@ def test_duration_and_advanced_settings_reach_the_run_configuration(digits):
         assert label in labels
     at.number_input(key="opt_image_size").set_value(16).run()
     assert "Image size must be 0 (the model's own) or between 32 and 1024 pixels, not 16." in texts(at.error)
-    assert not at.get("page_link")  # no way on to training with a setting that cannot work
+    links = [link.proto.label for link in at.get("page_link")]
+    assert "Next: start training" not in links  # no way on to training with a setting that cannot work
     at.number_input(key="opt_image_size").set_value(64).run()
     assert not at.error
     goto(at, "train")  # the settings survive the page change and make the run's configuration
@@ -111,3 +112,62 @@ def test_a_weights_file_can_stand_in_for_a_download(monkeypatch, tmp_path):
     at.file_uploader(key="weights_resnet18").set_value(upload).run()
     at.button(key="check_resnet18").click().run()
     assert "This weights file does not fit ResNet" in texts(at.error)
+
+
+STAGES_TITLE = "EfficientNet-Lite0, from the image (left) to the answer (right)"
+
+
+def test_the_stages_chart_reads_in_words_without_a_toolbar(digits):
+    import json
+
+    at = studio("strategy", **{ui.DATASET: digits})
+    axis = charts(at)[STAGES_TITLE].layout.yaxis
+    assert "1 thousand" in axis.ticktext and "1 million" in axis.ticktext
+    assert all(t.split(" ")[0] in ("1", "10", "100") for t in axis.ticktext)  # powers of ten only, no "2, 5"
+    [chart] = at.get("plotly_chart")
+    assert json.loads(chart.proto.config)["displayModeBar"] is False
+
+
+def test_strategy_choices_survive_a_restart_and_reach_the_next_run(digits):
+    from tlcore.workspace import choices_path, load_choices
+
+    at = studio("strategy", **{ui.DATASET: digits})
+    at.slider(key="opt_stages").set_value(2).run()
+    at.selectbox(key="opt_augment").set_value("strong").run()
+    at.number_input(key="opt_epochs").set_value(12).run()
+    at.selectbox(key="opt_evaluation").set_value("holdout").run()
+    assert not at.exception and not at.error
+    assert load_choices()["settings"] == {"augment": "strong", "epochs": 12, "evaluation": "holdout"}
+
+    again = studio("strategy", **{ui.DATASET: digits})  # a new session: after a reload or an app restart
+    assert again.slider(key="opt_stages").value == 2
+    assert again.selectbox(key="opt_augment").value == "strong" and again.number_input(key="opt_epochs").value == 12
+    assert again.selectbox(key="opt_evaluation").value == "holdout"
+    again.selectbox(key="opt_augment").set_value("auto").run()  # back to the default: forgotten
+    assert "augment" not in load_choices()["settings"]
+    train = studio("train", **{ui.DATASET: digits})
+    assert "train the last **2** of 7 stages for **12** epochs" in texts(train.markdown)
+    other = studio("strategy", **{ui.DATASET: digits, ui.MODEL: "resnet18"})  # stages are per dataset and model
+    assert other.slider(key="opt_stages").value == 0 and other.number_input(key="opt_epochs").value == 12
+    assert choices_path().is_file()
+
+
+def test_damaged_or_impossible_kept_choices_fall_back_to_defaults(digits):
+    import json
+
+    from tlcore.workspace import choices_path
+
+    choices_path().write_bytes(b"\x00{not json")
+    at = studio("strategy", **{ui.DATASET: digits})
+    assert not at.exception and not at.error and at.slider(key="opt_stages").value == 0
+    choices_path().write_text(json.dumps({"version": 1, "choices": {
+        "settings": {"lr": "fast", "batch_size": 0, "augment": "wild", "seed": 7, "train_bn": "yes", "epochs": 2.5},
+        "stages": {f"{digits}|efficientnet_lite0": 99}}}))
+    at = studio("strategy", **{ui.DATASET: digits})
+    assert not at.exception and not at.error
+    assert at.slider(key="opt_stages").value == 7  # clipped to the model's stages
+    assert at.number_input(key="opt_seed").value == 7  # the one usable setting
+    assert at.number_input(key="opt_lr").value == 0.003 and at.number_input(key="opt_batch_size").value == 32
+    assert at.selectbox(key="opt_augment").value == "auto" and at.number_input(key="opt_epochs").value == 0
+    choices_path().write_text(json.dumps({"version": 99, "choices": {"settings": {"seed": 5}}}))
+    assert studio("strategy", **{ui.DATASET: digits}).number_input(key="opt_seed").value == 0

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from pathlib import Path
 
+from tlcore.atomic import atomic_write_json
+
 ENV_VAR = "TLSTUDIO_HOME"
+CHOICES_VERSION = 1
+_log = logging.getLogger(__name__)
 
 
 def workspace_dir() -> Path:
@@ -49,3 +55,29 @@ def standby_dir() -> Path:
 def curves_dir() -> Path:
     """Where learning curves started from the studio keep their runs and results."""
     return _sub("curves")
+
+
+def choices_path() -> Path:
+    """The user's last settings in the studio (how much to retrain, the advanced knobs)."""
+    return workspace_dir() / "choices.json"
+
+
+def save_choices(choices: dict) -> None:
+    """Keep the user's settings (JSON-safe values) for the next session, written atomically."""
+    atomic_write_json(choices_path(), {"version": CHOICES_VERSION, "choices": choices})
+
+
+def load_choices() -> dict:
+    """The settings kept by ``save_choices``; {} (the defaults) when there are none, or when the
+    file is damaged or from an unknown version, which is logged and never raised."""
+    try:
+        data = json.loads(choices_path().read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:  # unreadable, not JSON, not UTF-8
+        _log.warning("Ignoring the saved settings in %s: %s", choices_path(), e)
+        return {}
+    if not (isinstance(data, dict) and data.get("version") == CHOICES_VERSION and isinstance(data.get("choices"), dict)):
+        _log.warning("Ignoring the saved settings in %s: not a settings file this version knows", choices_path())
+        return {}
+    return data["choices"]
