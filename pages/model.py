@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from pages import ui
-from tlcore.catalog import ModelSpec, list_specs
+from tlcore.catalog import ModelSpec, list_specs, params_text
 from tlcore.net import availability, build_backbone
 from tlcore.weights import cache_path, download, torchvision_weights
 from tlcore.workspace import workspace_dir
@@ -19,7 +19,8 @@ AVAILABILITY = {
     "cached": ":green[**Ready:** weights already on this computer]",
     "download": ":orange[**Weights not here yet:** download them (needs internet) or upload the file]",
 }
-LEGEND = ("**Parameters**: the model's size in millions of learned numbers. **ImageNet accuracy**: how "
+LEGEND = ("**Parameters**: the network's size in millions (M) of learned numbers, with its new final layer for "
+          "your classes once you have brought your images. **ImageNet accuracy**: how "
           "often it named the right one of 1,000 everyday things; a rough guide to how good its "
           "features are. **Size**: the download. **Speed**: how fast it learns and predicts on a computer "
           "without a graphics card.")
@@ -31,10 +32,12 @@ def render() -> None:
                "Your training teaches it your classes. If unsure, keep the first one.")
     st.markdown(LEGEND)
     specs = list_specs()
+    summary = ui.dataset_summary(st.session_state[ui.DATASET]) if st.session_state.get(ui.DATASET) else None
+    classes = summary["classes"] if summary else 0
     for start in range(0, len(specs), PER_ROW):
         for column, spec in zip(st.columns(PER_ROW), specs[start:start + PER_ROW]):
             with column, ui.friendly_errors():
-                _card(spec)
+                _card(spec, classes)
     st.divider()
     _earlier_run()
 
@@ -44,13 +47,15 @@ def _choose(name: str) -> None:
     st.session_state[ui.INIT_FROM] = ""
 
 
-def _card(spec: ModelSpec) -> None:
+def _card(spec: ModelSpec, classes: int) -> None:
     ss = st.session_state
     chosen = ss[ui.MODEL] == spec.name and not ss.get(ui.INIT_FROM)
     with st.container(border=True):
         st.subheader(spec.title + (" :material/check_circle:" if chosen else ""))
         st.caption(spec.blurb)
-        st.markdown(f"**{spec.params_m:g} M** parameters · **{spec.top1:.1f}%** ImageNet accuracy  \n"
+        # The same count as the Strategy page's: the catalog's backbone and the new final layer.
+        st.markdown(f"**{params_text(spec.network_params(classes))}** parameters · **{spec.top1:.1f}%** "
+                    "ImageNet accuracy  \n"
                     f"**{spec.file_mb:g} MB** · {spec.speed} · {len(spec.stages)} stages")
         state = availability(spec)
         own = ss.get(WEIGHTS_FILES, {}).get(spec.name)
@@ -83,8 +88,8 @@ def _get_weights(spec: ModelSpec) -> None:
             ui.done(f"The weights of {spec.title} are now on this computer.")
     upload = st.file_uploader("…or upload the weights file", type=["safetensors", "pth", "pt", "bin"],
                               key=f"weights_{spec.name}",
-                              help=f"If this computer is offline: download {Path(url).name} elsewhere "
-                                   "and upload it here (or any weights file made for this model).")
+                              help=f"If this computer is offline: on a computer with internet, download "
+                                   f"{url}, then upload that file here (or any weights file made for this model).")
     if upload and st.button("Check and use this file", key=f"check_{spec.name}",
                             help="Make sure the file fits the model, then train from it."):
         with ui.friendly_errors(), st.spinner("Checking the weights file…"):
@@ -119,14 +124,14 @@ def _earlier_run() -> None:
         if not path:
             return "No, start from the pretrained model chosen above"
         r = rows[path]
-        return f"{r['name']} ({ui.model_title(r['model'])} on {r['dataset']}, {ui.score_text(r['score'])})"
+        return f"{r['title']} ({ui.score_text(r['score'])}, started {ui.when(r['created'])})"
 
     path = ui.synced_selectbox("Start from an earlier run", options, ui.INIT_FROM, key="pick_init_from",
                                format_func=label,
                                help="Keeps what that run learned; useful to add images or classes later. "
                                     "Classes it knew keep their knowledge, new ones start fresh.")
     if path:
-        st.info(f"The next run starts from run {ui.md_safe(Path(path).name)}.", icon=":material/info:")
+        st.info(f"The next run starts from run {ui.md_safe(rows[path]['title'])}.", icon=":material/info:")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,32 @@ def test_every_parameter_is_in_exactly_one_stage_or_the_head(name):
                if not pname.startswith("backbone."))
     counts, total = stage_param_counts(name)
     assert sum(counts) == total and all(c > 0 for c in counts)
+    assert total == spec.params  # the catalog's count is the built backbone's, exactly
+
+
+def test_the_model_and_strategy_pages_show_one_parameter_count(digits):
+    """The Model card and the Strategy page count the same network: the catalog's backbone and
+    a new final layer for the 10 digit classes, shown the same way ("3.38 M")."""
+    import re
+
+    from app_fixtures import goto, studio, texts
+
+    from pages import ui
+    from tlcore.catalog import params_text
+
+    spec = get_spec(DEFAULT_MODEL)
+    count = spec.network_params(10)
+    assert count == 3_371_008 + 1280 * 10 + 10 and params_text(count) == "3.38 M"
+    at = studio("model")
+    assert f"**{params_text(spec.params)}** parameters" in texts(at.markdown)  # no images yet: the backbone
+    at.session_state[ui.DATASET] = digits
+    goto(at, "model")
+    cards = texts(at.markdown)
+    assert f"**{params_text(count)}** parameters" in cards and "4.65 M" not in cards
+    goto(at, "strategy")
+    caption = next(c.value for c in at.caption if "parameters; the rest stay frozen" in c.value)
+    shown = re.search(r"of the ([\d.,]+ ?M?) parameters", caption).group(1)
+    assert shown in (f"{count:,}", params_text(count))
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -18,6 +18,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # EfficientNet-Lite was trained in TensorFlow on (x - 127) / 128 of 0..255 pixels.
 LITE_MEAN = (127.0 / 255,) * 3
 LITE_STD = (128.0 / 255,) * 3
+IMAGENET_CLASSES = 1000
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,22 @@ class ModelSpec:
     image_size: int = 224
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
-    params_m: float = 0.0
+    params: int = 0  # the backbone's parameters (ImageNet classifier removed), counted exactly
     top1: float = 0.0
     file_mb: float = 0.0
     gflops: float = 0.0
     fixed_size: bool = False  # ViT's position embeddings only fit its training size
     cam_layer: str = ""  # the last layer with a spatial map, where Grad-CAM looks
+
+    @property
+    def params_m(self) -> float:
+        """The backbone's parameters in millions, rounded to two decimals."""
+        return round(self.params / 1e6, 2)
+
+    def network_params(self, num_classes: int = 0) -> int:
+        """Parameters of the network a run trains: the backbone and a new final layer for
+        ``num_classes`` classes (none when 0). The one count every page and card shows."""
+        return self.params + (self.feature_dim + 1) * num_classes
 
     @property
     def speed(self) -> str:
@@ -105,7 +116,7 @@ _LITE0 = ModelSpec(
         _st("last block", "_blocks.15", "_conv_head", "_bn1"),
     ),
     feature_dim=1280, imagenet_head="_fc", removed=("_dropout",), cam_layer="_bn1",
-    mean=LITE_MEAN, std=LITE_STD, params_m=4.65, top1=75.1, file_mb=18.6, gflops=0.41,
+    mean=LITE_MEAN, std=LITE_STD, params=3_371_008, top1=75.1, file_mb=18.6, gflops=0.41,
 )
 
 _LITE_LARGER = dict(  # Lite1 and Lite2 share one block layout: 1, 3, 3, 4, 4, 5 and 1 blocks
@@ -123,10 +134,10 @@ _LITE_LARGER = dict(  # Lite1 and Lite2 share one block layout: 1, 3, 3, 4, 4, 5
 )
 _LITE1 = ModelSpec(name="efficientnet_lite1", title="EfficientNet-Lite1", image_size=240,
                    blurb="A little larger and more accurate than Lite0; also works offline.",
-                   params_m=5.42, top1=76.7, file_mb=21.9, gflops=0.63, **_LITE_LARGER)
+                   params=4_135_680, top1=76.7, file_mb=21.9, gflops=0.63, **_LITE_LARGER)
 _LITE2 = ModelSpec(name="efficientnet_lite2", title="EfficientNet-Lite2", image_size=260,
                    blurb="The most accurate of the offline models, at about twice Lite0's cost.",
-                   params_m=6.09, top1=77.6, file_mb=24.7, gflops=0.90, **_LITE_LARGER)
+                   params=4_811_072, top1=77.6, file_mb=24.7, gflops=0.90, **_LITE_LARGER)
 
 _TORCHVISION = (
     ModelSpec(
@@ -222,7 +233,9 @@ _TORCHVISION = (
 
 
 def _with_torchvision_meta(spec: ModelSpec) -> ModelSpec:
-    """Fill parameters, accuracy, size and cost from torchvision's own weights metadata."""
+    """Fill parameters, accuracy, size and cost from torchvision's own weights metadata. Its
+    parameter count includes the ImageNet classifier (a Linear layer from the features to 1,000
+    classes), which the studio removes; the count kept is the backbone's."""
     from dataclasses import replace
 
     from torchvision.models import get_model_weights
@@ -230,7 +243,7 @@ def _with_torchvision_meta(spec: ModelSpec) -> ModelSpec:
     meta = get_model_weights(spec.name).DEFAULT.meta
     return replace(
         spec,
-        params_m=round(meta["num_params"] / 1e6, 2),
+        params=meta["num_params"] - (spec.feature_dim + 1) * IMAGENET_CLASSES,
         top1=float(meta["_metrics"]["ImageNet-1K"]["acc@1"]),
         file_mb=round(float(meta.get("_file_size", 0.0)), 1),
         gflops=float(meta.get("_ops", 0.0)),
@@ -249,6 +262,11 @@ def _catalog() -> dict[str, ModelSpec]:
 
 
 DEFAULT_MODEL = _LITE0.name
+
+
+def params_text(count: int) -> str:
+    """A parameter count as every page shows it: "3.38 M" (millions, two decimals)."""
+    return f"{count / 1e6:.2f} M"
 
 
 def list_specs() -> list[ModelSpec]:
