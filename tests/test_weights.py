@@ -123,12 +123,40 @@ def test_two_downloads_of_the_same_weights_at_once_both_succeed(served, tmp_path
     assert not list(tmp_path.glob("*.part"))
 
 
+def test_download_without_a_name_server_says_offline_in_one_line(tmp_path, monkeypatch):
+    """No network at all: urlopen fails before connecting (as with no DNS), not only a closed port."""
+    import urllib.error
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError(OSError(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    url = torchvision.models.ResNet18_Weights.DEFAULT.url
+    with pytest.raises(TLError) as err:
+        download(url, tmp_path / "w.pth")
+    message = str(err.value)
+    assert message.startswith("There is no internet connection") and "\n" not in message
+    assert "download.pytorch.org" not in message and "/" not in message
+    assert "URLError" not in message and "name resolution" not in message
+
+
+def test_download_refused_by_the_server_says_so_plainly(served, tmp_path):
+    _, base = served
+    with pytest.raises(TLError) as err:
+        download(f"{base}/missing-deadbeef.pth", tmp_path / "missing-deadbeef.pth")
+    message = str(err.value)
+    assert message.startswith("The weights of missing could not be downloaded (the server answered 404)")
+    assert "/" not in message and "HTTPError" not in message and "127.0.0.1" not in message
+
+
 def test_download_rejects_a_hash_mismatch(served, tmp_path):
     root, base = served
     (root / "net-deadbeef.pth").write_bytes(b"not the file the name promises")
     dst = tmp_path / "net-deadbeef.pth"
-    with pytest.raises(TLError, match="damaged"):
+    with pytest.raises(TLError, match="damaged") as err:
         download(f"{base}/net-deadbeef.pth", dst)
+    assert "/" not in str(err.value) and "Model page" in str(err.value)
     assert not dst.exists()
     assert not list(dst.parent.glob("*.part"))
 
@@ -142,8 +170,11 @@ def test_download_without_network_explains_what_to_do(tmp_path):
     with pytest.raises(TLError) as err:
         download(url, dst, timeout=5)
     message = str(err.value)
-    assert "Could not download the weights for resnet18 (no internet connection?)" in message
-    assert url in message and str(dst) in message and "Model page" in message
+    assert message.startswith("There is no internet connection, so the weights of resnet18 could not")
+    assert "Upload the weights file (resnet18-f37072fd.pth) on the Model page" in message
+    assert "\n" not in message and "http" not in message and "127.0.0.1" not in message
+    assert "/" not in message and str(tmp_path) not in message  # no address, no folder
+    assert "Error" not in message and "refused" not in message.lower()  # no exception's name or text
     assert not dst.exists()
     assert not list(dst.parent.glob("*.part"))
 

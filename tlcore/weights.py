@@ -67,6 +67,14 @@ def _label(url: str) -> str:
     return _HASH_REGEX.split(base)[0] if _HASH_REGEX.search(base) else base
 
 
+def _offline(url: str) -> str:
+    """One plain line for a download that found no internet: no address, no folder, no error type
+    (the Model page shows it; the file name is what the user fetches elsewhere)."""
+    return (f"There is no internet connection, so the weights of {_label(url)} could not be downloaded. "
+            f"Upload the weights file ({os.path.basename(urlparse(url).path)}) on the Model page instead, "
+            "after copying it from a computer with internet.")
+
+
 def _how_to_get(url: str, dst: Path) -> str:
     return (
         f"Either connect to the internet, or download {url} on another computer and put it "
@@ -112,19 +120,22 @@ def download(url: str, dst: Path, progress: Progress | None = None, timeout: flo
         expected = _HASH_REGEX.search(os.path.basename(urlparse(url).path))
         if expected and not digest.startswith(expected.group(1)):
             raise TLError(
-                f"The downloaded weights for {_label(url)} are damaged (their checksum does not "
-                f"match). Please try again. {_how_to_get(url, dst)}"
+                f"The downloaded weights of {_label(url)} are damaged (their checksum does not "
+                "match). Please try again, or upload the weights file on the Model page."
             )
         os.replace(part, dst)
-    except _NETWORK_ERRORS as e:
+    except urllib.error.HTTPError as e:  # the internet works; the server refused
         raise TLError(
-            f"Could not download the weights for {_label(url)} (no internet connection?). "
-            f"{_how_to_get(url, dst)} (Details: {e})"
+            f"The weights of {_label(url)} could not be downloaded (the server answered {e.code}). "
+            "Please try again later, or upload the weights file on the Model page."
         ) from e
+    except _NETWORK_ERRORS as e:
+        raise TLError(_offline(url)) from e
     except OSError as e:  # not the network (checked above): the disk
         if is_disk_full(e):
             raise disk_full(dst) from e
-        raise TLError(f"Could not save the weights to {dst}: {e}") from e
+        raise TLError(f"Could not save the weights of {_label(url)} on this computer: check that its "
+                      "disk has room and that the studio may write to its folder.") from e
     finally:
         part.unlink(missing_ok=True)
     return dst
