@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,7 @@ import streamlit as st
 from pages import curves, sweeps, ui
 from tlcore import runs
 from tlcore.record import DAMAGED, Score
-from tlcore.rundir import RunDir
+from tlcore.rundir import TITLE_CHARS, RunDir
 
 CURVES = {  # held-out: validation images, or every image cross-validated, as each run was scored
     "val_accuracy": "Accuracy on held-out images", "val_loss": "Loss on held-out images",
@@ -42,33 +43,39 @@ def render() -> None:
 
 
 def _label(r: dict) -> str:
-    if r["state"] == DAMAGED:
-        return f"{r['name']} · damaged record"
-    return f"{r['name']} · {ui.model_title(r['model'])} · {r['dataset']}"
+    """A run as people know it: its name (yours, or images · model · strategy), never its folder."""
+    return f"{r['title']} · damaged record" if r["state"] == DAMAGED else r["title"]
 
 
 def _table(rows: list[dict]) -> None:
+    # Seven columns whose widths (pixels) fit a 1400-pixel window beside the sidebar, the run's
+    # name whole; its images, model and strategy are in its default name, its parent and its
+    # whole note below, once picked.
     table = pd.DataFrame([{
-        "Run": r["name"], "Started": ui.when(r["created"]), "Images": r["dataset"],
-        "Model": ui.model_title(r["model"]),
-        "Stages trained": "" if r["trainable_stages"] is None else str(r["trainable_stages"]),
+        "Run": r["title"], "Started": _started(r["created"]), "State": r["state"],
         "Epochs": f"{r['epochs_done']} of {r['epochs'] or '?'}",
-        "Score": r["score"].accuracy if r["score"] else None, "Scored on": r["score"].where if r["score"] else "",
-        "State": r["state"], "Note": r.get("error") or r["message"],
-        "Parent": Path(r["parent"]).name if r.get("parent") else "", "Tags": ", ".join(r.get("tags") or []),
+        "Score": ui.score_text(r["score"]) if r["score"] else "",
+        "Tags": ", ".join(r.get("tags") or []), "Note": r.get("error") or r["message"],
     } for r in rows])
-    st.dataframe(table, hide_index=True, column_config={
-        "Score": st.column_config.ProgressColumn(
-            "Score", format="percent", min_value=0, max_value=1,
-            help="The saved model's accuracy: the share of held-out images it puts in the right class."),
-        "Scored on": st.column_config.TextColumn(
-            "Scored on", help="Test images, cross-validation over all labelled images, or validation images."),
-        "Stages trained": st.column_config.TextColumn(
-            "Stages trained", help="How many of the network's last stages learned (0 = only a new final layer)."),
-        "Parent": st.column_config.TextColumn(
-            "Parent", help="The run this one was made from (\"Train again\"), if any."),
-        "Tags": st.column_config.TextColumn("Tags", help="Your own labels for the run; edit them below."),
+    text = st.column_config.TextColumn
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        "Run": text("Run", width=290, help="The run's name: yours, or its images · model · how much of it "
+                                           "trained. Rename it below."),
+        "Started": text("Started", width=95),
+        "State": text("State", width=80),
+        "Epochs": text("Epochs", width=60),
+        "Score": text("Score", width=210,
+                      help="The saved model's accuracy: the share of held-out images it puts in the right class, "
+                           "and which images it was measured on."),
+        "Tags": text("Tags", width=90, help="Your own labels for the run; edit them below."),
+        "Note": text("Note", width=105, help="What happened to the run, if anything went wrong; in full below "
+                                             "when you pick the run."),
     })
+
+
+def _started(created: float | None) -> str:
+    """A start time short enough for the table: "30 Nov 18:45"."""
+    return datetime.fromtimestamp(created).strftime("%d %b %H:%M") if created else ""
 
 
 def _compare(by_path: dict[str, dict]) -> None:
@@ -85,13 +92,13 @@ def _compare(by_path: dict[str, dict]) -> None:
     measure = st.selectbox("Measure", list(CURVES), format_func=CURVES.get,
                            help="Held-out images (validation images, or every image scored by a cross-validation "
                                 "model that did not train on it) show real quality; training images do not.")
-    curves = pd.concat([pd.DataFrame(runs.history(RunDir(p))).assign(run=ui.plot_safe(by_path[p]["name"]))
+    curves = pd.concat([pd.DataFrame(runs.history(RunDir(p))).assign(run=ui.plot_safe(by_path[p]["title"]))
                         for p in chosen])
     fig = px.line(curves, x="epoch", y=measure, color="run", markers=True, title=CURVES[measure])
     if "loss" not in measure:
         fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
     st.plotly_chart(fig.update_layout(height=360, margin=dict(t=40, b=10), yaxis_title=""), key="compare_curves")
-    st.dataframe(pd.DataFrame({by_path[p]["name"]: _facts(RunDir(p)) for p in chosen}))
+    st.dataframe(pd.DataFrame({by_path[p]["title"]: _facts(RunDir(p)) for p in chosen}))
 
 
 def _facts(run: RunDir) -> dict:
@@ -131,7 +138,7 @@ def _diff(by_path: dict[str, dict]) -> None:
     if a == b:
         st.caption("Pick two different runs.")
         return
-    na, nb = by_path[a]["name"], by_path[b]["name"]
+    na, nb = by_path[a]["title"], by_path[b]["title"]
     d = runs.diff(RunDir(a), RunDir(b))
     if d["settings"]:
         st.markdown("**Settings that differ**")
@@ -174,7 +181,10 @@ def _actions(by_path: dict[str, dict]) -> None:
     st.subheader("Open, label or repeat a run")
     path = st.selectbox("Run", list(by_path), format_func=lambda p: _label(by_path[p]), key="runs_pick",
                         help="Newest first.")
-    damaged = by_path[path]["state"] == DAMAGED
+    row = by_path[path]
+    damaged = row["state"] == DAMAGED
+    note = row.get("error") or row["message"]
+    st.caption(f"Started {ui.when(row['created'])}" + (f" · {ui.md_safe(note)}" if note else ""))
     left, middle, right = st.columns(3)
     if left.button("Open in Evaluate", disabled=damaged or not ui.is_trained(path),
                    help="See its scores, mistakes and advice (once it has finished)."):
@@ -194,8 +204,9 @@ def _actions(by_path: dict[str, dict]) -> None:
             ss[ui.DATASET] = cfg.data
         st.switch_page(ui.page("train"))
     _family(path, by_path)
-    _tags(path)
-    _delete(path, by_path[path]["name"])
+    _rename(path, row["title"])
+    _tags(path, row["title"])
+    _delete(path, row["title"])
 
 
 def _family(path: str, by_path: dict[str, dict]) -> None:
@@ -207,29 +218,39 @@ def _family(path: str, by_path: dict[str, dict]) -> None:
     cols = st.columns(len(children) + bool(parent))
     if parent:
         if parent in by_path:
-            cols[0].button(f"Made from {ui.md_safe(Path(parent).name)}", key="family_parent", on_click=_pick, args=(parent,),
+            cols[0].button(f"Made from {ui.md_safe(by_path[parent]['title'])}", key="family_parent", on_click=_pick, args=(parent,),
                            icon=":material/arrow_upward:", help="Select the run this one was trained again from.")
         else:
             cols[0].caption(f"Made from {ui.md_safe(Path(parent).name)} (deleted)")
     for i, child in enumerate(children, start=bool(parent)):
-        cols[i].button(f"Trained again as {ui.md_safe(by_path[child]['name'])}", key=f"family_{i}", on_click=_pick,
+        cols[i].button(f"Trained again as {ui.md_safe(by_path[child]['title'])}", key=f"family_{i}", on_click=_pick,
                        args=(child,), icon=":material/arrow_downward:",
                        help="Select a run made from this one.")
 
 
-def _tags(path: str) -> None:
+def _rename(path: str, shown: str) -> None:
+    run = RunDir(path)
+    text = st.text_input("Name", value=shown, key=f"title_{run.name}", max_chars=TITLE_CHARS,
+                         help="A name you choose for this run; it shows in every list of runs. "
+                              "Empty: the name made from its images, model and strategy.")
+    if st.button("Save name", icon=":material/edit:") and text.strip() != shown:
+        run.set_title(text)
+        ui.done("Name saved." if run.title() else "The run has its name from its settings again.")
+
+
+def _tags(path: str, title: str) -> None:
     run = RunDir(path)
     text = st.text_input("Tags", value=", ".join(run.tags()), key=f"tags_{run.name}",
                          placeholder="e.g. baseline, good, for the demo",
                          help="Your own labels for this run, separated by commas. They show in the table.")
     if st.button("Save tags", icon=":material/sell:"):
         run.set_tags(text.split(","))
-        ui.done(f"Tags of run {run.name} saved.")
+        ui.done(f"Tags of run {title} saved.")
 
 
 def _delete(path: str, name: str) -> None:
     with st.expander("Delete this run", icon=":material/delete:"):
-        sure = st.checkbox(f"Yes, delete run {ui.md_safe(name)} for good", key=f"delete_sure_{name}",
+        sure = st.checkbox(f"Yes, delete run {ui.md_safe(name)} for good", key=f"delete_sure_{Path(path).name}",
                            help="Its folder, model and scores are removed; this cannot be undone.")
         if st.button("Delete this run", disabled=not sure, type="primary"):
             runs.delete_run(RunDir(path))

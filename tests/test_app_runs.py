@@ -1,5 +1,6 @@
 """The studio's Runs page: the table, comparing runs, opening one in Evaluate, training again."""
 
+import json
 import shutil
 import time
 from dataclasses import replace
@@ -27,16 +28,26 @@ def _second(workspace_run: str) -> str:
     return str(second)
 
 
+def _title(workspace_run: str) -> str:
+    """The default name of the fixture's run: its images, model and strategy, from config.json."""
+    record = RunDir(workspace_run).record()
+    assert record.config.trainable_stages == 0  # the tiny run only trains a new final layer
+    return f"{record.dataset.name} · Lite0 · feature extraction"
+
+
 def test_runs_are_listed_and_compared(workspace_run):
     second = _second(workspace_run)
     at = studio("runs")
     assert not at.exception and not at.error
     table = at.dataframe[0].value
-    assert table["Run"].tolist() == [Path(second).name, Path(workspace_run).name]  # newest first
-    assert table["State"].tolist() == ["finished", "finished"] and table["Model"][0] == "EfficientNet-Lite0"
+    title = _title(workspace_run)  # the same settings twice: told apart by number, and by start time
+    assert table["Run"].tolist() == [f"{title} #2", title]  # newest first
+    assert table["Started"].nunique() == 2
+    assert not any(Path(workspace_run).name in str(v) for v in table.to_numpy().ravel())  # no folder ids
+    assert table["State"].tolist() == ["finished", "finished"]
     score = RunDir(workspace_run).metrics().score  # the one score of the kept model, from metrics.json
-    assert table["Epochs"][0] == "2 of 2" and table["Score"].tolist() == [score.accuracy] * 2
-    assert table["Scored on"].tolist() == [score.where] * 2 and score.where == "40 test images"
+    assert table["Epochs"][0] == "2 of 2" and score.where == "40 test images"
+    assert table["Score"].tolist() == [f"{score.accuracy:.0%} (40 test images)"] * 2
     curves = charts(at)["Accuracy on held-out images"]
     assert sorted(t.name for t in curves.data) == sorted(table["Run"])
     side_by_side = at.dataframe[1].value
@@ -70,9 +81,20 @@ def _button(at, label: str):
     return next(b for b in at.button if b.label == label)
 
 
+def test_the_runs_table_fits_beside_the_sidebar_at_1400_pixels(workspace_run):
+    at = studio("runs")
+    config = json.loads(at.dataframe[0].proto.columns)
+    assert config.pop("_index") == {"hidden": True}
+    widths = [c.get("width") for c in config.values()]
+    # Every column has a fixed width, and together they fit the page at 1400 px: headless Chromium
+    # at 1400 x 900 drew the table (width "stretch") 938 px wide inside its border beside the sidebar.
+    assert len(widths) == len(at.dataframe[0].value.columns) and all(isinstance(w, int) for w in widths)
+    assert sum(widths) <= 938
+
+
 def test_tags_are_saved_and_shown_in_the_table(workspace_run):
     at = studio("runs")
-    assert at.dataframe[0].value["Tags"].tolist() == [""] and at.dataframe[0].value["Parent"].tolist() == [""]
+    assert at.dataframe[0].value["Tags"].tolist() == [""]
     at.text_input(key=f"tags_{Path(workspace_run).name}").set_value("baseline, demo ,, baseline")
     _button(at, "Save tags").click()
     at.run()
@@ -85,16 +107,15 @@ def test_parent_is_shown_and_links_both_ways(workspace_run):
     child = _second(workspace_run)
     RunDir(child).write_record(replace(RunDir(child).record(), parent=workspace_run))
     at = studio("runs")
-    table = at.dataframe[0].value
-    assert table["Parent"].tolist() == [Path(workspace_run).name, ""]
-    _button(at, f"Made from {Path(workspace_run).name}").click()
+    title = _title(workspace_run)
+    _button(at, f"Made from {ui.md_safe(title)}").click()
     at.run()
     assert at.selectbox(key="runs_pick").value == workspace_run
-    assert any(b.label == f"Trained again as {Path(child).name}" for b in at.button)
+    assert any(b.label == f"Trained again as {ui.md_safe(title + ' #2')}" for b in at.button)  # shows "#2"
 
 
 def test_delete_needs_confirmation_and_removes_the_folder(workspace_run):
-    name = Path(workspace_run).name
+    name, title = Path(workspace_run).name, _title(workspace_run)
     at = studio("runs")
     assert _button(at, "Delete this run").disabled
     at.checkbox(key=f"delete_sure_{name}").check().run()
@@ -102,7 +123,7 @@ def test_delete_needs_confirmation_and_removes_the_folder(workspace_run):
     at.run()
     assert not at.exception and not at.error
     assert not Path(workspace_run).exists()
-    assert f"Run {name} deleted." in texts(at.success)
+    assert f"Run {title} deleted." in texts(at.success)
     assert "No runs yet. Every training run you start is kept here." in texts(at.info)
 
 
@@ -116,7 +137,7 @@ def test_a_run_still_training_is_not_deleted(workspace_run):
         _button(at, "Delete this run").click()
         at.run()
     assert not at.exception
-    assert f"Run {name} is still training; stop it before deleting it." in texts(at.error)
+    assert f"Run {_title(workspace_run)} is still training; stop it before deleting it." in texts(at.error)
     assert Path(workspace_run).exists()
 
 
@@ -127,7 +148,7 @@ def test_two_runs_are_compared_setting_by_setting(workspace_run):
     at = studio("runs")
     assert not at.exception and not at.error
     settings, scores = at.dataframe[2].value, at.dataframe[3].value
-    a, b = Path(second).name, Path(workspace_run).name  # newest first
+    a, b = f"{_title(workspace_run)} #2", _title(workspace_run)  # newest first
     assert settings.set_index("Setting").loc["Epochs"].tolist() == ["3", "2"]
     score = RunDir(workspace_run).metrics().score
     assert scores.set_index("Score").loc["The saved model's score", [a, b]].tolist() == [score.sentence()] * 2

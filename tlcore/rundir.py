@@ -12,6 +12,7 @@
     predictions-test.csv each test image with its probabilities
     bundle/              the trained model: model.safetensors + model.json
     tags.json            the user's labels for the run
+    title.json           the name the user gave the run, if any (else one is made from config.json)
     cancel               present when someone asked the run to stop
 
 This class is the only code that knows these names; the parts are typed in record.py.
@@ -92,6 +93,7 @@ class RunDir:
     _lock_path = property(lambda self: self.path / "worker.lock")
     _cancel_path = property(lambda self: self.path / "cancel")
     _tags_path = property(lambda self: self.path / "tags.json")
+    _title_path = property(lambda self: self.path / "title.json")
 
     @property
     def name(self) -> str:
@@ -278,6 +280,32 @@ class RunDir:
     def set_tags(self, labels: list[str]) -> None:
         """Replace the run's labels (blank ones dropped, order and case kept, no repeats)."""
         atomic_write_json(self._tags_path, list(dict.fromkeys(t.strip() for t in labels if t.strip())))
+
+    def title(self) -> str:
+        """The name the user gave the run; "" when none was given or the file is damaged (then
+        the run is shown under its default name, as a damaged tags file shows no tags)."""
+        try:
+            data = self._read(self._title_path, "")
+        except RecordError:
+            return ""
+        return _one_line(data) if isinstance(data, str) else ""
+
+    def set_title(self, title: str) -> None:
+        """Name the run (one line, at most TITLE_CHARS characters); a blank name removes the
+        user's name, so the default one shows again."""
+        title = _one_line(title)
+        if title:
+            atomic_write_json(self._title_path, title)
+        else:
+            self._title_path.unlink(missing_ok=True)
+
+
+TITLE_CHARS = 80
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line, without surrounding blanks, cut to TITLE_CHARS characters."""
+    return " ".join(text.split())[:TITLE_CHARS]
 
 
 class Heartbeat:

@@ -7,9 +7,10 @@ import shutil
 import time
 from pathlib import Path
 
+from tlcore.catalog import get_spec
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
-from tlcore.record import ACTIVE, DAMAGED, RecordError, SPLITS
+from tlcore.record import ACTIVE, DAMAGED, RecordError, RunRecord, SPLITS
 from tlcore.rundir import RunDir
 from tlcore.train import create_run
 from tlcore.worker import launch
@@ -87,16 +88,54 @@ def progress(run: RunDir) -> dict | None:
     return latest
 
 
+def _strategy(cfg: TrainConfig) -> str:
+    """How much of the network a run trained, in a few words."""
+    if cfg.weights == "none":
+        return "from scratch"
+    try:
+        stages = len(get_spec(cfg.model).stages)
+    except TLError:
+        stages = None
+    n = cfg.trainable_stages
+    if n == 0:
+        return "feature extraction"
+    if n == "all" or n == stages:
+        return "fine-tune all"
+    return f"fine-tune last {n}" if isinstance(n, int) else "fine-tune"
+
+
+def default_title(record: RunRecord) -> str:
+    """A run's readable name from its own record: "clipart · Lite0 · feature extraction"."""
+    cfg = record.config
+    try:
+        model = get_spec(cfg.model).title.replace("EfficientNet-Lite", "Lite")
+    except TLError:
+        model = cfg.model
+    data = record.dataset.name if record.dataset else Path(cfg.data).name
+    return " · ".join(x for x in (data, model, _strategy(cfg)) if x)
+
+
+def title_of(run: RunDir) -> str:
+    """The name of one run as people see it (the user's, else from its record, else its folder's)."""
+    try:
+        return run.title() or default_title(run.record())
+    except RecordError:
+        return run.name
+
+
 def _damaged(run: RunDir, problem: str) -> dict:
     """The runs-table row of a run whose record cannot be read: named, never hidden, never fatal."""
     created = run.config_path.stat().st_mtime if run.config_path.exists() else 0
-    return {"name": run.name, "path": str(run.path), "created": created, "state": DAMAGED, "message": "",
+    return {"name": run.name, "title": run.title() or run.name, "path": str(run.path), "created": created,
+            "state": DAMAGED, "message": "",
             "error": problem, "model": None, "dataset": "", "trainable_stages": None, "epochs": None,
             "epochs_done": 0, "score": None, "parent": "", "tags": run.tags()}
 
 
 def summary(run: RunDir) -> dict:
-    """One row for the runs table; a run with a damaged record gets state "damaged"."""
+    """One row for the runs table; a run with a damaged record gets state "damaged". ``name`` is
+    the folder's (the run's id), ``title`` the name shown to people: the user's, else one made
+    from the record."""
     status = run.status()
     try:
         record = run.record()
@@ -107,7 +146,8 @@ def summary(run: RunDir) -> dict:
         return _damaged(run, status.error or "")
     cfg = record.config
     return {
-        "name": run.name, "path": str(run.path), "created": record.created,
+        "name": run.name, "title": run.title() or default_title(record), "path": str(run.path),
+        "created": record.created,
         "state": status.state, "message": status.message, "error": status.error,
         "model": cfg.model, "dataset": record.dataset.name if record.dataset else Path(cfg.data).name,
         "trainable_stages": cfg.trainable_stages, "epochs": cfg.epochs, "epochs_done": len(run.epochs()),
@@ -118,7 +158,13 @@ def summary(run: RunDir) -> dict:
 def list_runs() -> list[dict]:
     """Every run in the workspace, newest first (damaged ones included, marked as such)."""
     runs = [run for run in map(RunDir, runs_dir().iterdir()) if run.exists()]
-    return sorted((summary(r) for r in runs), key=lambda s: s["created"] or 0, reverse=True)
+    rows = sorted((summary(r) for r in runs), key=lambda s: (s["created"] or 0, s["name"]))
+    seen: dict[str, int] = {}
+    for row in rows:  # runs with one name are told apart by number, oldest first: "... #2"
+        seen[row["title"]] = seen.get(row["title"], 0) + 1
+        if seen[row["title"]] > 1:
+            row["title"] += f" #{seen[row['title']]}"
+    return rows[::-1]
 
 
 def delete_run(run: RunDir) -> None:
@@ -126,7 +172,7 @@ def delete_run(run: RunDir) -> None:
     if not run.exists():
         raise TLError(f"{run.path} is not a run folder.")
     if run.status().state in ACTIVE:
-        raise TLError(f"Run {run.name} is still training; stop it before deleting it.")
+        raise TLError(f"Run {title_of(run)} is still training; stop it before deleting it.")
     shutil.rmtree(run.path)
 
 
