@@ -276,3 +276,28 @@ def test_load_into_rejects_a_file_that_does_not_fit_and_changes_nothing():
     partial_sd["extra.weight"] = torch.zeros(1)
     with pytest.raises(TLError, match=r"\d+ missing and 1 unexpected"):
         load_into(target, partial_sd, ignore_prefixes=("fc.",))
+
+
+def test_the_model_page_says_offline_in_one_line_and_offers_the_upload(monkeypatch, tmp_path):
+    """Clicking "Download weights" without internet: one plain error line, and the upload box."""
+    import urllib.error
+    import urllib.request
+
+    from app_fixtures import studio
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError(OSError(101, "Network is unreachable"))
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no torchvision weights on this "computer"
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    at = studio("model")
+    next(b for b in at.button if b.key == "download_resnet18").click().run()
+    assert not at.exception
+    [error] = [e.value for e in at.error]
+    shown = error.replace("\\", "")  # Markdown escapes, not seen on the page
+    assert shown.startswith("There is no internet connection, so the weights of resnet18 could not be downloaded.")
+    assert "Upload the weights file (resnet18-f37072fd.pth) on the Model page" in shown
+    assert "\n" not in shown and "/" not in shown and "http" not in shown and str(tmp_path) not in shown
+    assert "Error" not in shown and "unreachable" not in shown and "Something went wrong" not in shown
+    upload = at.file_uploader(key="weights_resnet18")  # the way in that the message names, right there
+    assert upload.label == "…or upload the weights file"
