@@ -43,7 +43,8 @@ def test_runs_are_listed_and_compared(workspace_run):
     title = _title(workspace_run)  # the same settings twice: told apart by number, and by start time
     assert table["Run"].tolist() == [f"{title} #2", title]  # newest first
     assert table["Started"].nunique() == 2
-    assert not any(Path(workspace_run).name in str(v) for v in table.to_numpy().ravel())  # no folder ids
+    ids = (Path(second).name, Path(workspace_run).name)
+    assert not any(i in str(v) for i in ids for v in table.to_numpy().ravel())  # no folder ids
     assert table["State"].tolist() == ["finished", "finished"]
     score = RunDir(workspace_run).metrics().score  # the one score of the kept model, from metrics.json
     assert table["Epochs"][0] == "2 of 2" and score.where == "40 test images"

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from app_fixtures import goto, studio, texts
 
-from pages import ui
 from tlcore import runs
 from tlcore.config import TrainConfig
 from tlcore.rundir import TITLE_CHARS, RunDir
