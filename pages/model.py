@@ -89,7 +89,7 @@ def _get_weights(spec: ModelSpec) -> None:
     upload = st.file_uploader("…or upload the weights file", type=["safetensors", "pth", "pt", "bin"],
                               key=f"weights_{spec.name}",
                               help=f"If this computer is offline: on a computer with internet, download "
-                                   f"{url}, then upload that file here (or any weights file made for this model).")
+                                   f"`{url}`, then upload that file here (or any weights file made for this model).")
     if upload and st.button("Check and use this file", key=f"check_{spec.name}",
                             help="Make sure the file fits the model, then train from it."):
         with ui.friendly_errors(), st.spinner("Checking the weights file…"):

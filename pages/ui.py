@@ -233,7 +233,7 @@ def sidebar() -> None:
         summary = dataset_summary(ss[DATASET]) if ss.get(DATASET) else None
         st.markdown(f"**Images:** {md_safe(summary['name'])} ({summary['classes']} classes, {summary['images']} images)"
                     if summary else "**Images:** none yet")
-        start = f" (starting from run {md_safe(Path(ss[INIT_FROM]).name)})" if ss.get(INIT_FROM) else ""
+        start = f" (starting from run {md_safe(runs.title_of(RunDir(ss[INIT_FROM])))})" if ss.get(INIT_FROM) else ""
         st.markdown(f"**Model:** {get_spec(ss[MODEL]).title}{start}")
         if ss.get(RUN):
             active = RunDir(ss[RUN]).status().active
@@ -246,7 +246,7 @@ def _run_line(path: str, was_active: bool) -> None:
     with friendly_errors():
         run = RunDir(path)
         state = run.status().state
-        line = f"**Run:** {md_safe(run.name)} — {state}"
+        line = f"**Run:** {md_safe(runs.title_of(run))} — {state}"
         progress = runs.progress(run) if state in ACTIVE else None
         if progress and progress.get("fraction") is not None:
             line += f" ({progress['fraction']:.0%})"
@@ -275,9 +275,8 @@ def pick_trained_run(where: str) -> RunDir | None:
         return None
 
     def label(path: str) -> str:
-        r = rows[path]
-        extra = " · ".join(str(x) for x in (r.get("model") and model_title(r["model"]), r.get("dataset")) if x)
-        return f"{r['name']}" + (f" · {extra}" if extra else "") + f" · {score_text(r.get('score'))}"
+        r = rows[path]  # its readable name says images, model and strategy
+        return f"{r.get('title') or r['name']} · {score_text(r.get('score'))}"
 
     path = synced_selectbox("Trained model", list(rows), RUN, key=f"pick_run_{where}", format_func=label,
                             help="Which training run's model to look at. Newest first.")
