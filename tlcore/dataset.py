@@ -335,14 +335,15 @@ def audit(ds: Dataset) -> dict:
 def _size_stats(items: list[Item]) -> dict | None:
     if not items:
         return None
-    return {axis: {"min": min(v), "median": statistics.median(v), "max": max(v)}
+    # median_low: a size some image really has, and a whole number of pixels to show
+    return {axis: {"min": min(v), "median": statistics.median_low(v), "max": max(v)}
             for axis, v in (("width", [i.width for i in items]), ("height", [i.height for i in items]))}
 
 
 def _advice(ds: Dataset, totals: dict[str, int], imbalance: float | None) -> list[str]:
     """Plain-language sentences on what to fix, most important first."""
-    tips = [f"Class '{c}' has {_plural(n, 'image')}; {FEW_IMAGES} or more per class gives much better results."
-            for c, n in totals.items() if n < FEW_IMAGES]
+    few = {c: n for c, n in totals.items() if n < FEW_IMAGES}
+    tips = [_few_images_tip(few)] if few else []
     if imbalance and imbalance > MAX_IMBALANCE:
         rare, common = min(totals, key=totals.get), max(totals, key=totals.get)
         tips.append(f"Class '{rare}' is rare ({totals[rare]} images against {totals[common]} for '{common}'), "
@@ -365,6 +366,25 @@ def _advice(ds: Dataset, totals: dict[str, int], imbalance: float | None) -> lis
         tips.append(f"{_plural(small, 'image')} {'is' if small == 1 else 'are'} smaller than {SMALL_SIDE} pixels "
                     "on a side; tiny images hold little detail, so use larger ones if you have them.")
     return tips
+
+
+def _few_images_tip(few: dict[str, int], shown: int = 8) -> str:
+    """One sentence for all classes with fewer than FEW_IMAGES images (not one per class)."""
+    why = f"{FEW_IMAGES} or more per class gives much better results."
+    if len(few) == 1:
+        (c, n), = few.items()
+        return f"Class '{c}' has {_plural(n, 'image')}; {why}"
+    counts = set(few.values())
+    if len(counts) == 1:
+        names = [f"'{c}'" for c in few]
+        each = f"have {_plural(counts.pop(), 'image')} each"
+    else:
+        names = [f"'{c}' ({_plural(n, 'image')})" for c, n in few.items()]
+        each = f"have fewer than {FEW_IMAGES} images"
+    if len(names) > shown:
+        names = names[:shown] + [f"{len(names) - shown} more"]
+    listed = ", ".join(names[:-1]) + " and " + names[-1]
+    return f"Classes {listed} {each}; {why}"
 
 
 def _rel(path: str, root: Path) -> str:
