@@ -158,6 +158,7 @@ class _Plan:
     soup: HeadSoup | None = None  # heads trained side by side on a frozen backbone
     embedder: Embedder | None = None  # set on the fast path: inputs are cached features
     oof: torch.Tensor | None = None  # cross-validation: out-of-fold logits [epochs, N, C]
+    x_test: torch.Tensor | None = None  # fast path: test features, computed up front so a Stop need not wait
 
     @property
     def fast(self) -> bool:
@@ -192,6 +193,7 @@ def _plan(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device, s
                         key=(spec.name, inputs.image_size) if pretrained else None)
     stoppable = _stoppable(run, throttle.batch)
     x_train, x_val = (embedder(part.x, stoppable) for part in (inputs.train, inputs.val))
+    x_test = embedder(inputs.test.x, stoppable) if inputs.test is not None else None
     views = [x_train]
     if cfg.augment != "none":
         total = augmented_views(cfg.epochs, len(x_train), x_train.shape[1])
@@ -199,7 +201,8 @@ def _plan(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device, s
             run.set_status("running", message=f"Computing features of augmented images ({len(views)} of {total - 1})")
             views.append(embedder(inputs.train.x, stoppable, augment=prep))
         x_train = torch.stack(views)
-    run.append_event("features", engine=embedder.engine, images=len(x_val) + len(views) * len(inputs.train.x),
+    run.append_event("features", engine=embedder.engine, images=len(x_val) + len(views) * len(inputs.train.x)
+                     + (0 if x_test is None else len(x_test)),
                      views=len(views), seconds=time.perf_counter() - start)
     x_train, x_val = place_on_device(x_train, device), place_on_device(x_val, device)
     oof = None
@@ -207,7 +210,7 @@ def _plan(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device, s
         on_fold = lambda f, k: run.set_status("running", message=f"Cross-validation: scoring fold {f} of {k}")
         oof = out_of_fold_logits(x_train, inputs.train.y, len(inputs.classes), cfg, device, on_fold,
                                  run.cancel_requested)
-    return _Plan(soup, x_train, x_val, identity_prep(device), soup.train, soup, embedder, oof)
+    return _Plan(soup, x_train, x_val, identity_prep(device), soup.train, soup, embedder, oof, x_test)
 
 
 def _train(run: RunDir, cfg: TrainConfig, device: torch.device) -> str:
@@ -255,7 +258,7 @@ def _train(run: RunDir, cfg: TrainConfig, device: torch.device) -> str:
     if inputs.test is not None:
         if not outcome.cancelled:
             run.set_status("running", message=f"Scoring the {test_images} test images")
-        test_x = plan.embedder(inputs.test.x, Throttle(run, "test").batch) if plan.fast else inputs.test.x
+        test_x = plan.x_test if plan.fast else inputs.test.x
         test = Scored("test", predict_logits(plan.model, test_x, plan.prep, cfg.batch_size, device),
                       inputs.test.y, inputs.test.files)
     finish_run(run, cfg, inputs, held, test, stages, outcome.epoch, outcome.warnings)
