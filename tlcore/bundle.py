@@ -10,6 +10,7 @@ from safetensors.torch import load_file, save_file
 
 from tlcore import __version__
 from tlcore.catalog import get_spec
+from tlcore.ensemble import EnsembleBackbone, build_ensemble
 from tlcore.errors import TLError
 from tlcore.net import Net, build_backbone
 from tlcore.atomic import atomic_write_json
@@ -27,6 +28,8 @@ def save_bundle(folder: Path, net: Net, classes: list[str], model: str, image_si
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     spec = get_spec(model)
+    if isinstance(net.backbone, EnsembleBackbone):
+        extra = {**(extra or {}), "ensemble": net.backbone.description}
     state = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
     tmp = folder / f".{WEIGHTS}.tmp"
     save_file(state, str(tmp))
@@ -52,8 +55,12 @@ def read_bundle_meta(folder: Path) -> dict:
 def load_bundle(folder: Path) -> tuple[Net, dict]:
     """The trained network (eval mode, CPU) and its metadata."""
     meta = read_bundle_meta(folder)
-    spec = get_spec(meta["model"])
-    backbone, _ = build_backbone(spec, weights="none", image_size=meta["image_size"])
-    net = Net(backbone, spec.feature_dim, len(meta["classes"]))
+    if "ensemble" in meta:
+        backbone = build_ensemble("none", meta["ensemble"])
+        net = Net(backbone, backbone.feature_dim, len(meta["classes"]))
+    else:
+        spec = get_spec(meta["model"])
+        backbone, _ = build_backbone(spec, weights="none", image_size=meta["image_size"])
+        net = Net(backbone, spec.feature_dim, len(meta["classes"]))
     net.load_state_dict(load_file(str(Path(folder) / WEIGHTS)))
     return net.eval(), meta

@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--augment", choices=["none", "light", "strong", "auto"], default="auto")
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    t.add_argument("--recipe", choices=["auto", "fastest", "most_accurate"], default="auto",
+                   help="most_accurate: a frozen ensemble of the bundled models (small datasets)")
     t.add_argument("--image-size", type=int, default=0, help="pixels; 0 = the model's own")
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=None, help="learning rate of the new head")
@@ -106,7 +108,7 @@ def _train(args) -> int:
         init_from=str(args.init_from), trainable_stages=args.trainable_stages, train_bn=args.train_bn,
         epochs=args.epochs, batch_size=args.batch_size, augment=args.augment, image_size=args.image_size,
         val_fraction=args.val_fraction, evaluation=args.evaluation, folds=args.folds, seed=args.seed,
-        device=args.device,
+        device=args.device, recipe=args.recipe,
         class_weighting=not args.no_class_weighting,
         **{k: v for k, v in optional.items() if v is not None},
     )

@@ -11,6 +11,8 @@ from tlcore.errors import TLError
 AUGMENTS = ("none", "light", "strong")
 DEVICES = ("auto", "cpu", "cuda")
 EVALUATIONS = ("cv", "holdout")
+FASTEST, MOST_ACCURATE = "fastest", "most_accurate"
+RECIPES = (FASTEST, MOST_ACCURATE)
 AUTO = "auto"
 
 
@@ -37,6 +39,9 @@ class TrainConfig:
             cross-validation over all of them, then a final model trained on all; frozen network
             only), "holdout" (a validation split) or "auto" (the recommender's choice).
         folds: the k of k-fold cross-validation.
+        recipe: "fastest" (the chosen model alone), "most_accurate" (a frozen ensemble of the
+            bundled models, read at several depths and averaged with the mirror image; see
+            tlcore.ensemble) or "auto" (the recommender's choice).
     """
 
     data: str
@@ -60,6 +65,7 @@ class TrainConfig:
     val_fraction: float = 0.2
     evaluation: str = AUTO
     folds: int = 5
+    recipe: str = AUTO
     seed: int = 0
     device: str = AUTO
 
@@ -92,6 +98,8 @@ class TrainConfig:
                f"Evaluation must be cv (cross-validation), holdout or auto, not {self.evaluation!r}.")
         _check(isinstance(self.folds, int) and not isinstance(self.folds, bool) and 2 <= self.folds <= 20,
                f"Cross-validation folds must be a whole number from 2 to 20, not {self.folds!r}.")
+        _check(self.recipe in RECIPES + (AUTO,),
+               f"The recipe must be fastest, most_accurate or auto, not {self.recipe!r}.")
         _check(isinstance(self.seed, int) and not isinstance(self.seed, bool), "The seed must be a whole number.")
         _check(self.device in DEVICES, f"Device must be auto, cpu or cuda, not {self.device!r}.")
 
@@ -99,7 +107,7 @@ class TrainConfig:
     def is_resolved(self) -> bool:
         """True when no choice is left to the recommender."""
         return (self.trainable_stages != AUTO and self.epochs is not None and self.augment != AUTO
-                and self.evaluation != AUTO)
+                and self.evaluation != AUTO and self.recipe != AUTO)
 
     def to_json(self) -> dict:
         """A plain dict, ready for ``json.dumps``."""
@@ -113,6 +121,8 @@ class TrainConfig:
     def from_json(cls, data: dict) -> "TrainConfig":
         """Rebuild from ``to_json`` output; unknown keys are an error, not silently dropped."""
         known = {f.name for f in fields(cls)}
+        if "recipe" not in data:  # written before recipes existed: every such run used one model
+            data = {**data, "recipe": FASTEST}
         unknown = sorted(set(data) - known)
         if unknown:
             raise TLError(f"Unknown setting(s) in the run configuration: {', '.join(unknown)}.")

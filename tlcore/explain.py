@@ -12,6 +12,7 @@ from torch import nn
 from tlcore.augment import BatchPrep
 from tlcore.bundle import load_bundle
 from tlcore.catalog import get_spec
+from tlcore.ensemble import cam_layer
 from tlcore.images import load_square_uint8
 from tlcore.rundir import RunDir
 
@@ -42,5 +43,9 @@ def gradcam(run_dir: str | Path, image_path: str | Path, target: int | None = No
     x = BatchPrep(meta["mean"], meta["std"], torch.device("cpu"))(image[None])
     with torch.no_grad():
         predicted = int(net(x).argmax(1))
-    heat = heatmap(net, spec.cam_layer, x, predicted if target is None else target, spec.name.startswith("vit"))
+    layer = spec.cam_layer
+    if "ensemble" in meta:  # one member, on the image as it is: Grad-CAM follows one pass through one layer
+        layer, net.backbone.flip = cam_layer(meta["ensemble"]), False
+        net.requires_grad_(True)  # a loaded ensemble is frozen; Grad-CAM needs its gradients
+    heat = heatmap(net, layer, x, predicted if target is None else target, spec.name.startswith("vit"))
     return image.permute(1, 2, 0).numpy(), heat, meta["classes"][predicted]

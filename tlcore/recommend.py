@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
-from tlcore.config import TrainConfig
+from tlcore.config import AUTO, FASTEST, MOST_ACCURATE, TrainConfig
 from tlcore.errors import TLError
 from tlcore.loop import Prepare, predict_logits
 
@@ -30,6 +30,7 @@ class Recommendation:
     naturalness: float | None
     reason: str
     evaluation: str = "holdout"
+    recipe: str = FASTEST
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -134,3 +135,25 @@ def dataset_naturalness(data: str, model: str, sample: int = 32, seed: int = 0) 
     backbone, imagenet = build_backbone(spec)
     cpu = torch.device("cpu")
     return naturalness(backbone, imagenet, images, BatchPrep(spec.mean, spec.std, cpu), cpu)
+
+
+def choose_recipe(rec: Recommendation, cfg: TrainConfig, frozen: bool, images_per_class: dict[str, int],
+                  ensemble_ready: bool) -> Recommendation:
+    """Fastest model or most accurate model, with why: the ensemble of the bundled networks
+    (tlcore.ensemble) for a frozen network on small data, where its features are worth most and
+    are computed once; the chosen model alone otherwise. ``ensemble_ready``: its members' pretrained
+    weights are on this machine. ``cfg`` is the resolved TrainConfig; its ``recipe`` may be forced."""
+    starts_fresh = cfg.weights == "pretrained" and not cfg.init_from
+    if cfg.recipe == MOST_ACCURATE and not (frozen and starts_fresh and ensemble_ready):
+        raise TLError("The most accurate model combines the bundled pretrained networks, kept frozen, so it "
+                      "needs 0 stages trained, pretrained weights, no earlier run as the starting point, and "
+                      "the bundled models installed. Change those settings, or choose the fastest model.")
+    smallest = min(images_per_class.values())
+    # Measured at the members' own image sizes; a size set by hand keeps the one chosen model.
+    accurate = cfg.recipe == MOST_ACCURATE or (cfg.recipe == AUTO and frozen and starts_fresh and ensemble_ready
+                                               and smallest < CV_BELOW and not cfg.image_size)
+    how = ("The most accurate model is used: three pretrained networks read at several depths, each image "
+           "also seen mirrored, with one final layer on top; it costs about 10x the fastest model's "
+           "computing per image, once." if accurate else "")
+    return replace(rec, recipe=MOST_ACCURATE if accurate else FASTEST,
+                   reason=f"{rec.reason} {how}".rstrip())

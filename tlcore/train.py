@@ -18,11 +18,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from tlcore import environment
+from tlcore import ensemble, environment
 from tlcore.atomic import disk_full, is_disk_full
 from tlcore.augment import BatchPrep
 from tlcore.checkpoint import clone_state, load_checkpoint, save_checkpoint
-from tlcore.config import TrainConfig
+from tlcore.config import MOST_ACCURATE, TrainConfig
 from tlcore.crossval import out_of_fold_logits
 from tlcore.devices import device_slot, place_on_device, resolve_device
 from tlcore.embed import Embedder
@@ -32,7 +32,7 @@ from tlcore.inputs import Inputs, load_inputs, use_all_for_training
 from tlcore.loop import identity_prep, pick_views, predict_logits, recipe, train_one_epoch
 from tlcore.metrics import classification_metrics
 from tlcore.progress import Throttle
-from tlcore.recommend import choose_evaluation, naturalness, recommend
+from tlcore.recommend import choose_evaluation, choose_recipe, naturalness, recommend
 from tlcore.record import INTERRUPTED, EpochEvent, RunRecord, SplitMetrics
 from tlcore.report import Scored, finish_run
 from tlcore.rundir import Heartbeat, RunDir
@@ -140,7 +140,8 @@ def _resolve(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device
     stages = resolve_trainable(resolved.trainable_stages, len(inputs.spec.stages))
     frozen = backbone_is_frozen(inputs.spec, stages, resolved.train_bn)
     rec = choose_evaluation(rec, resolved, frozen, labelled, given_val=inputs.given_val)
-    resolved = resolved.with_(evaluation=rec.evaluation)
+    rec = choose_recipe(rec, resolved, frozen, labelled, ensemble.ready())
+    resolved = resolved.with_(evaluation=rec.evaluation, recipe=rec.recipe)
     run.write_record(replace(run.record(), config=resolved, recommendation=rec.to_json()))
     run.append_event("recommendation", **rec.to_json())
     return resolved
@@ -190,7 +191,7 @@ def _plan(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device, s
     throttle, start = Throttle(run, "embed"), time.perf_counter()
     pretrained = cfg.weights == "pretrained" and not cfg.init_from
     embedder = Embedder(net.backbone, inputs.prep, device, inputs.train.x,
-                        key=(spec.name, inputs.image_size) if pretrained else None)
+                        key=(cfg.recipe, spec.name, inputs.image_size) if pretrained else None)
     stoppable = _stoppable(run, throttle.batch)
     x_train, x_val = (embedder(part.x, stoppable) for part in (inputs.train, inputs.val))
     x_test = embedder(inputs.test.x, stoppable) if inputs.test is not None else None
@@ -220,6 +221,9 @@ def _train(run: RunDir, cfg: TrainConfig, device: torch.device) -> str:
     torch.manual_seed(cfg.seed)
     inputs = load_inputs(run, cfg, device)
     cfg = _resolve(run, cfg, inputs, device)
+    if cfg.recipe == MOST_ACCURATE:
+        run.set_status("running", message="Loading the most accurate model's networks")
+        inputs = ensemble.with_ensemble(inputs, device)
     if cfg.evaluation == "cv":
         inputs = use_all_for_training(run, inputs)
     stages = resolve_trainable(cfg.trainable_stages, len(inputs.spec.stages))

@@ -1,0 +1,89 @@
+"""The "most accurate" recipe: a frozen ensemble of the bundled networks that trains, predicts,
+explains and exports like one model, and that the recommender picks for small datasets."""
+
+import json
+
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+from PIL import Image
+
+from tlcore.cli import main
+from tlcore.config import TrainConfig
+from tlcore.errors import TLError
+from tlcore.explain import gradcam
+from tlcore.export import TOLERANCE, export_bundle
+from tlcore.images import load_square_uint8
+from tlcore.predict import Predictor
+from tlcore.recommend import Recommendation, choose_recipe
+
+SMALL = {"a": 15, "b": 15}
+
+
+def _rec() -> Recommendation:
+    return Recommendation(0, 40, "none", 0.5, "Why.")
+
+
+def test_small_frozen_data_gets_the_most_accurate_model_and_other_cases_the_fastest():
+    auto = TrainConfig(data="/d", trainable_stages=0)
+    assert choose_recipe(_rec(), auto, True, SMALL, ensemble_ready=True).recipe == "most_accurate"
+    assert "most accurate model" in choose_recipe(_rec(), auto, True, SMALL, True).reason
+    assert choose_recipe(_rec(), auto, False, SMALL, True).recipe == "fastest"  # stages train
+    assert choose_recipe(_rec(), auto, True, {"a": 500, "b": 400}, True).recipe == "fastest"
+    assert choose_recipe(_rec(), auto, True, SMALL, ensemble_ready=False).recipe == "fastest"
+    assert choose_recipe(_rec(), auto.with_(image_size=64), True, SMALL, True).recipe == "fastest"
+    forced = auto.with_(recipe="fastest")
+    assert choose_recipe(_rec(), forced, True, SMALL, True).recipe == "fastest"
+    with pytest.raises(TLError, match="0 stages"):
+        choose_recipe(_rec(), auto.with_(recipe="most_accurate"), False, SMALL, True)
+
+
+def test_recipe_is_validated_and_configs_written_before_it_load_as_fastest():
+    with pytest.raises(TLError, match="recipe"):
+        TrainConfig(data="/d", recipe="best")
+    old = {k: v for k, v in TrainConfig(data="/d").to_json().items() if k != "recipe"}
+    assert TrainConfig.from_json(old).recipe == "fastest"
+    assert TrainConfig.from_json(TrainConfig(data="/d").to_json()).recipe == "auto"
+
+
+def _shapes(root, per_class=5):
+    """Two classes of 48 px drawings on white (with transparency): discs and bars."""
+    rng = np.random.default_rng(0)
+    for name in ("disc", "bar"):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            im = np.zeros((48, 48, 4), np.uint8)
+            yy, xx = np.mgrid[:48, :48]
+            c = rng.integers(14, 34, 2)
+            mask = ((yy - c[0]) ** 2 + (xx - c[1]) ** 2 < 120) if name == "disc" else (abs(xx - c[1]) < 4)
+            im[mask] = [*rng.integers(0, 200, 3), 255]
+            Image.fromarray(im, "RGBA").save(root / name / f"{i}.png")
+    return root
+
+
+def test_most_accurate_model_trains_predicts_explains_and_exports_within_tolerance(tmp_path):
+    data = _shapes(tmp_path / "data")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--out", str(run), "--device", "cpu", "--recipe", "most_accurate",
+                 "--image-size", "64", "--epochs", "5", "--trainable-stages", "0"]) == 0
+    meta = json.loads((run / "bundle" / "model.json").read_text())
+    assert [m["model"] for m in meta["ensemble"]["members"]] == ["efficientnet_lite0", "efficientnet_lite1",
+                                                                 "efficientnet_lite2"]
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    assert any(e.get("type") == "features" and e["engine"] == "onnxruntime" for e in events)
+    files = sorted(str(p) for p in data.rglob("*.png"))
+    predictor = Predictor(run / "bundle")
+    rows = predictor.predict_files(files)
+    assert all("top" in r for r in rows)
+    assert diff_ok(export_bundle(run / "bundle", "onnx", tmp_path / "m.onnx"))
+    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    images = torch.stack([load_square_uint8(f, 64) for f in files])
+    onnx_probs = session.run(["probabilities"], {"image": predictor._prep(images).numpy()})[0]
+    assert np.abs(onnx_probs - predictor.probabilities(images).numpy()).max() <= TOLERANCE
+    image, heat, label = gradcam(run, files[0])
+    assert heat.shape == image.shape[:2] and label in ("disc", "bar") and heat.max() > 0
+
+
+def diff_ok(diff: float) -> bool:
+    return 0 <= diff <= TOLERANCE
