@@ -83,6 +83,8 @@ def evaluation(cfg: TrainConfig, spec: ModelSpec, rec: Recommendation) -> Recomm
 
 def _valid(name: str, value):
     """A kept setting's value as its widget takes it, or None when it cannot be used (any more)."""
+    if value is None:
+        return None
     if name in NUMBERS:
         kind, low, high = NUMBERS[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
@@ -93,7 +95,9 @@ def _valid(name: str, value):
         return value if value in CHOICES[name] and not (value == "cuda" and gpu_name() is None) else None
     if isinstance(DEFAULTS.get(name), bool):
         return value if isinstance(value, bool) else None
-    return value if isinstance(value, str) else None  # test_data: checked against the datasets where shown
+    if name == "test_data":  # a stored dataset that is still there
+        return value if value in {d["folder"] for d in store.list_datasets()} else None
+    return value if isinstance(value, str) else None
 
 
 def _restore_choices() -> None:

@@ -161,7 +161,8 @@ def test_damaged_or_impossible_kept_choices_fall_back_to_defaults(digits):
     at = studio("strategy", **{ui.DATASET: digits})
     assert not at.exception and not at.error and at.slider(key="opt_stages").value == 0
     choices_path().write_text(json.dumps({"version": 1, "choices": {
-        "settings": {"lr": "fast", "batch_size": 0, "augment": "wild", "seed": 7, "train_bn": "yes", "epochs": 2.5},
+        "settings": {"lr": "fast", "batch_size": 0, "augment": "wild", "seed": 7, "train_bn": "yes", "epochs": 2.5,
+                     "test_data": "/no/such/dataset"},
         "stages": {f"{digits}|efficientnet_lite0": 99}}}))
     at = studio("strategy", **{ui.DATASET: digits})
     assert not at.exception and not at.error
@@ -169,5 +170,6 @@ def test_damaged_or_impossible_kept_choices_fall_back_to_defaults(digits):
     assert at.number_input(key="opt_seed").value == 7  # the one usable setting
     assert at.number_input(key="opt_lr").value == 0.003 and at.number_input(key="opt_batch_size").value == 32
     assert at.selectbox(key="opt_augment").value == "auto" and at.number_input(key="opt_epochs").value == 0
+    assert at.selectbox(key="opt_test_data").value == "" and at.checkbox(key="opt_train_bn").value is False
     choices_path().write_text(json.dumps({"version": 99, "choices": {"settings": {"seed": 5}}}))
     assert studio("strategy", **{ui.DATASET: digits}).number_input(key="opt_seed").value == 0
