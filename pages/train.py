@@ -64,10 +64,10 @@ def describe_run(record: RunRecord) -> str:
 def _start(cfg: TrainConfig, run_shown: bool) -> None:
     spec = get_spec(cfg.model)
     summary = ui.dataset_summary(cfg.data) or {"name": cfg.data}
-    st.markdown(("**Next run:** " if run_shown else "") + f"**{ui.md_safe(summary['name'])}** on **{spec.title}**"
-                + (f", continuing run {ui.md_safe(RunDir(cfg.init_from).name)}" if cfg.init_from else "")
-                + f": train the last **{cfg.trainable_stages}** of {len(spec.stages)} stages for "
-                  f"**{cfg.epochs}** epochs, images at {cfg.image_size or spec.image_size} pixels, "
+    start = f", continuing run {ui.md_safe(runs.title_of(RunDir(cfg.init_from)))}" if cfg.init_from else ""
+    st.markdown(("**Next run:** " if run_shown else "") + f"**{ui.md_safe(summary['name'])}**{start}: "
+                + f"{stages_words(cfg.trainable_stages, len(spec.stages), spec.title)}, **{cfg.epochs}** epochs, "
+                  f"images at {cfg.image_size or spec.image_size} pixels, "
                   f"augmentation {'as recommended' if cfg.augment == 'auto' else cfg.augment}, "
                   f"{device_words(cfg.device, gpu_name())}.")
     st.page_link(ui.page("strategy"), label="Change these settings", icon=":material/tune:")
@@ -88,7 +88,7 @@ def _live(path: str, was_active: bool) -> None:
         status = run.status()
         state = status.state
         stopping = state in ui.ACTIVE and run.cancel_requested()
-        st.subheader(f"Run {ui.md_safe(run.name)}: {'Stopping' if stopping else STATE_TEXT.get(state, state)}")
+        st.subheader(f"Run {ui.md_safe(runs.title_of(run))}: {'Stopping' if stopping else STATE_TEXT.get(state, state)}")
         try:
             st.markdown(describe_run(run.record()))
         except TLError:

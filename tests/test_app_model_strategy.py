@@ -6,6 +6,8 @@ from pages import ui
 from tlcore.catalog import list_specs
 from tlcore.net import availability
 from tlcore.recommend import recommend
+from tlcore.rundir import RunDir
+from tlcore.runs import title_of
 
 
 def test_the_model_page_shows_a_card_for_every_catalog_entry_with_its_availability():
@@ -39,7 +41,7 @@ def test_an_earlier_run_can_be_the_starting_model(workspace_run):
     at.selectbox(key="pick_init_from").set_value(workspace_run)
     at.run()
     assert at.session_state[ui.INIT_FROM] == workspace_run
-    assert "starting from run 20250101-000000-efficientnet_lite0" in texts(at.sidebar.markdown)
+    assert f"starting from run {title_of(RunDir(workspace_run))})" in texts(at.sidebar.markdown)  # its readable name
 
 
 def test_strategy_needs_a_dataset_first():
@@ -90,7 +92,7 @@ def test_duration_and_advanced_settings_reach_the_run_configuration(digits):
     at.number_input(key="opt_image_size").set_value(64).run()
     assert not at.error
     goto(at, "train")  # the settings survive the page change and make the run's configuration
-    assert f"train the last **0** of 7 stages for **{quick}** epochs, images at 64 pixels" in texts(at.markdown)
+    assert f"feature extraction on EfficientNet-Lite0 (only a new final layer learns), **{quick}** epochs, images at 64 pixels" in texts(at.markdown)
 
 
 def test_a_weights_file_can_stand_in_for_a_download(monkeypatch, tmp_path):
@@ -146,7 +148,7 @@ def test_strategy_choices_survive_a_restart_and_reach_the_next_run(digits):
     again.selectbox(key="opt_augment").set_value("auto").run()  # back to the default: forgotten
     assert "augment" not in load_choices()["settings"]
     train = studio("train", **{ui.DATASET: digits})
-    assert "train the last **2** of 7 stages for **12** epochs" in texts(train.markdown)
+    assert "fine-tunes the last 2 of 7 stages of EfficientNet-Lite0, **12** epochs" in texts(train.markdown)
     other = studio("strategy", **{ui.DATASET: digits, ui.MODEL: "resnet18"})  # stages are per dataset and model
     assert other.slider(key="opt_stages").value == 0 and other.number_input(key="opt_epochs").value == 12
     assert choices_path().is_file()

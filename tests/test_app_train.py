@@ -10,6 +10,7 @@ from pages import ui
 from pages.train import describe_run
 from tlcore.config import TrainConfig
 from tlcore.rundir import RunDir
+from tlcore.runs import title_of
 from tlcore.train import create_run
 from tlcore.workspace import runs_dir
 
@@ -26,7 +27,7 @@ def test_train_needs_a_dataset_first():
 def test_a_run_started_from_the_page_trains_in_the_background_and_shows_its_charts(digits):
     settings = {f"opt_{k}": v for k, v in TINY.items() if k not in ("model", "trainable_stages")}
     at = studio("train", **{ui.DATASET: digits, "opt_stages": 0, **settings})
-    assert "train the last **0** of 7 stages for **2** epochs" in texts(at.markdown)
+    assert "feature extraction on EfficientNet-Lite0 (only a new final layer learns), **2** epochs" in texts(at.markdown)
     assert "on this computer's processor (CPU)." in texts(at.markdown)
     next(b for b in at.button if b.label == "Start training").click()
     at.run()
@@ -48,7 +49,7 @@ def test_a_run_started_from_the_page_trains_in_the_background_and_shows_its_char
     per_class = charts(at)["Recall of each class (held-out images)"]
     assert len(per_class.data) == 10  # one line per digit
     assert "See how good it is" in [link.proto.label for link in at.get("page_link")]
-    assert f"**Run:** {run.name} — finished" in texts(at.sidebar.markdown)
+    assert f"**Run:** {title_of(run)} — finished" in texts(at.sidebar.markdown)
 
 
 def _running_run(data: str, **settings) -> RunDir:
@@ -63,7 +64,7 @@ def _running_run(data: str, **settings) -> RunDir:
 def test_a_running_run_shows_progress_and_can_be_stopped(digits):
     run = _running_run(digits)
     at = studio("train", **{ui.DATASET: digits, ui.RUN: str(run.path)})
-    assert f"Run {RUNNING}: Training" in texts(at.subheader)
+    assert f"Run {title_of(run)}: Training" in texts(at.subheader)
     bar = at.get("progress")[0]
     # half of epoch 1 of 2 done at 20 images/s: 1.5 epochs of 80 images left, for the whole run
     assert bar.proto.value == 25 and "20 images/s · about 6 s left" in bar.proto.text
@@ -71,7 +72,7 @@ def test_a_running_run_shows_progress_and_can_be_stopped(digits):
     next(b for b in at.button if b.label == "Stop").click()
     at.run()
     assert run.cancel_requested()
-    assert f"Run {RUNNING}: Stopping" in texts(at.subheader)
+    assert f"Run {title_of(run)}: Stopping" in texts(at.subheader)
     assert "Stopping after the current step; the best model so far is kept." in texts(at.caption)
     assert "Stop" not in [b.label for b in at.button]
     # the worker says what it saves while it finishes, and the page shows it
@@ -80,7 +81,7 @@ def test_a_running_run_shows_progress_and_can_be_stopped(digits):
     assert "Stopping: saving the model and scoring it on 261 test images…" in texts(at.caption)
     run.set_status("cancelled", message="Stopped; the best model so far (epoch 1) was kept")
     at.run()
-    assert f"Run {RUNNING}: Stopped" in texts(at.subheader)
+    assert f"Run {title_of(run)}: Stopped" in texts(at.subheader)
     assert "Stopped; the best model so far (epoch 1) was kept" in texts(at.success)
 
 
@@ -92,7 +93,7 @@ def test_the_run_header_describes_the_run_not_the_current_settings(digits):
     shown = texts(at.markdown)
     assert ("**This run:** fine-tunes the last 3 of 7 stages of EfficientNet-Lite0, 20 epochs, images at 64 pixels, "
             "on this computer's processor (CPU).") in shown
-    assert "**Next run:**" in shown and "train the last **0** of 7 stages for **40** epochs" in shown
+    assert "**Next run:**" in shown and "feature extraction on EfficientNet-Lite0 (only a new final layer learns), **40** epochs" in shown
     assert shown.index("**This run:**") > shown.index("**Next run:**")
 
 
@@ -113,7 +114,7 @@ def test_a_reload_finds_the_active_run_again(digits):
     assert RunDir(run.path).status().pid == os.getpid()
     at = studio()  # a new browser session: nothing in its state
     assert at.session_state[ui.RUN] == str(run.path) and at.session_state[ui.DATASET] == digits
-    assert f"**Run:** {RUNNING} — running (25%)" in texts(at.sidebar.markdown)
+    assert f"**Run:** {title_of(RunDir(runs_dir() / RUNNING))} — running (25%)" in texts(at.sidebar.markdown)
 
 
 def test_a_reloaded_tab_finds_its_own_run_even_when_another_is_newer(digits, workspace_run):
@@ -122,7 +123,7 @@ def test_a_reloaded_tab_finds_its_own_run_even_when_another_is_newer(digits, wor
     at.query_params["run"] = Path(workspace_run).name  # the address this tab had before the reload
     at.run()
     assert at.session_state[ui.RUN] == workspace_run
-    assert f"**Run:** {Path(workspace_run).name} — finished" in texts(at.sidebar.markdown)
+    assert f"**Run:** {title_of(RunDir(workspace_run))} — finished" in texts(at.sidebar.markdown)
 
 
 def test_a_failed_run_shows_its_message(digits):
