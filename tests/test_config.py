@@ -10,7 +10,8 @@ from tlcore.errors import TLError
 
 def test_round_trips_through_json():
     cfg = TrainConfig(data="/d", model="resnet18", trainable_stages=2, epochs=7, augment="strong",
-                      lr=1e-4, seed=42, label_smoothing=0.0, early_stopping=3, evaluation="holdout")
+                      lr=1e-4, seed=42, label_smoothing=0.0, early_stopping=3, evaluation="holdout",
+                      recipe="fastest")
     again = TrainConfig.from_json(json.loads(cfg.dumps()))
     assert again == cfg
     assert again.is_resolved and not TrainConfig(data="/d").is_resolved

@@ -144,8 +144,8 @@ def _from_run(folder: Path, classes: list[str]) -> Net:
     """An earlier run's network with a head for ``classes``: rows of classes it already knew
     are kept, new classes start fresh, classes no longer present are dropped."""
     old, meta = load_bundle(RunDir(folder).bundle_path)
-    spec = get_spec(meta["model"])
-    net = Net(old.backbone, spec.feature_dim, len(classes))
+    width = getattr(old.backbone, "feature_dim", get_spec(meta["model"]).feature_dim)  # an ensemble has its own
+    net = Net(old.backbone, width, len(classes))
     old_linear, new_linear = old.head[-1], net.head[-1]
     with torch.no_grad():
         for i, c in enumerate(classes):

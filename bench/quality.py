@@ -1,0 +1,168 @@
+"""Quality benchmark: test accuracy and wall time of three recipes, side by side, in one process.
+
+    python bench/quality.py            # 5 draws; Fashion-MNIST and digits at 10, 15, 50 a class; clip art at 15
+    python bench/quality.py --quick    # a busy 2-core CPU: fewer draws, capped test sets
+
+Recipes, each given exactly the same training images per draw:
+
+- ``default``: the engine's CLI with every option left to the recommender (CLI start to metrics.json);
+- ``lr_lite0``: logistic regression (scikit-learn) on frozen EfficientNet-Lite0 final features,
+  computed by ONNX Runtime, timed from decoding the files to the test score;
+- ``finetune``: the engine fine-tuning the whole network (light augmentation, validation split).
+
+Writes bench/out/quality[-quick].json and prints a table of mean accuracies and seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.datasets import clipart_files, digits_arrays, draw, fashion_arrays  # noqa: E402
+from tlcore.workspace import ENV_VAR  # noqa: E402
+
+RECIPES = {
+    "default": [],
+    "finetune": ["--trainable-stages", "all", "--augment", "light", "--evaluation", "holdout", "--recipe", "fastest"],
+}
+
+
+def _args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer draws and test images")
+    p.add_argument("--sets", default="clipart,fashion,digits", help="comma-separated datasets")
+    p.add_argument("--recipes", default="default,lr_lite0,finetune")
+    p.add_argument("--out", default=str(ROOT / "bench" / "out"))
+    return p.parse_args()
+
+
+def _save_arrays(root: Path, images: np.ndarray, labels: np.ndarray, names: list[str], index: np.ndarray) -> Path:
+    from PIL import Image
+
+    for i in index:
+        folder = root / names[labels[i]]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(images[i]).save(folder / f"{i}.png")
+    return root
+
+
+def _copy_files(root: Path, files: list[str], labels: np.ndarray, names: list[str], index: np.ndarray) -> Path:
+    for i in index:
+        folder = root / names[labels[i]]
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(files[i], folder / f"{i}.png")
+    return root
+
+
+def _draws(name: str, per_class: int, seeds: range, quick: bool, tmp: Path):
+    """(train folder, test folder) for each draw, written as class folders of PNG files."""
+    for seed in seeds:
+        base = tmp / f"{name}-{per_class}-{seed}"
+        if name == "fashion":
+            x, y, tx, ty, names = fashion_arrays()
+            train, _ = draw(y, per_class, seed)
+            test, _ = draw(ty, 30 if quick else 100, 100)  # the same 1000 (quick: 300) test images every draw
+            yield (_save_arrays(base / "train", x, y, names, train), _save_arrays(base / "test", tx, ty, names, test))
+        elif name == "digits":
+            x, y, names = digits_arrays()
+            train, test = draw(y, per_class, seed, test_cap=30 if quick else None)
+            yield (_save_arrays(base / "train", x, y, names, train), _save_arrays(base / "test", x, y, names, test))
+        else:
+            files, y, names = clipart_files()
+            train, test = draw(y, per_class, seed, test_cap=20 if quick else None)
+            yield (_copy_files(base / "train", files, y, names, train), _copy_files(base / "test", files, y, names, test))
+
+
+def _engine(train: Path, test: Path, out: Path, extra: list[str]) -> dict:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "tlcore", "train", "--data", str(train), "--test", str(test),
+                    "--out", str(out), "--device", "cpu", "--seed", "0", *extra],
+                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    metrics = json.loads((out / "metrics.json").read_text())
+    config = json.loads((out / "config.json").read_text())["config"]
+    return {"accuracy": metrics["test"]["accuracy"], "seconds": seconds,
+            "recipe": config["recipe"], "stages": config["trainable_stages"], "epochs": config["epochs"]}
+
+
+def _lr_lite0(train: Path, test: Path) -> dict:
+    """Logistic regression on frozen Lite0 final features (ONNX Runtime), timed end to end."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from tlcore.augment import BatchPrep
+    from tlcore.catalog import get_spec
+    from tlcore.embed import OnnxRunner
+    from tlcore.images import decode_many
+    from tlcore.net import build_backbone
+
+    start = time.perf_counter()
+    spec = get_spec("efficientnet_lite0")
+    backbone, _ = build_backbone(spec)
+    prep = BatchPrep(spec.mean, spec.std, torch.device("cpu"))
+
+    def features(folder: Path, runner=None):
+        files = sorted(folder.rglob("*.png"))
+        images, failed = decode_many([str(f) for f in files], spec.image_size)
+        assert not failed, failed
+        runner = runner or OnnxRunner(backbone, prep(images[:2]))
+        x = np.concatenate([runner.run(prep(images[i:i + 32])) for i in range(0, len(images), 32)])
+        return x, [f.parent.name for f in files], runner
+
+    x, y, runner = features(train)
+    tx, ty, _ = features(test, runner)
+    accuracy = LogisticRegression(max_iter=5000).fit(x, y).score(tx, ty)
+    return {"accuracy": float(accuracy), "seconds": time.perf_counter() - start}
+
+
+def _settings(quick: bool) -> list[tuple[str, int]]:
+    if quick:
+        return [("clipart", 15), ("fashion", 15), ("digits", 15)]
+    return [("clipart", 15)] + [(s, n) for s in ("fashion", "digits") for n in (10, 15, 50)]
+
+
+def main() -> None:
+    args = _args()
+    sets, recipes = args.sets.split(","), args.recipes.split(",")
+    seeds = range(2 if args.quick else 5)
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ[ENV_VAR] = str(Path(tmp) / "workspace")
+        for name, per_class in [s for s in _settings(args.quick) if s[0] in sets]:
+            rows = {r: [] for r in recipes}
+            for d, (train, test) in enumerate(_draws(name, per_class, seeds, args.quick, Path(tmp))):
+                for r in recipes:
+                    row = (_lr_lite0(train, test) if r == "lr_lite0"
+                           else _engine(train, test, Path(tmp) / f"run-{name}-{per_class}-{d}-{r}", RECIPES[r]))
+                    rows[r].append(row)
+                    print(f"{name} {per_class}/class draw {d} {r}: {row}", flush=True)
+            results[f"{name}-{per_class}"] = {r: {"accuracy": float(np.mean([x["accuracy"] for x in v])),
+                                                  "seconds": float(np.mean([x["seconds"] for x in v])), "draws": v}
+                                              for r, v in rows.items()}
+    report = {"results": results, "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or "cpu",
+                                              "quick": args.quick, "date": time.strftime("%Y-%m-%d")}}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"quality{'-quick' if args.quick else ''}.json"
+    target.write_text(json.dumps(report, indent=2, sort_keys=True))
+    print(f"{'set':<14}" + "".join(f"{r:>22}" for r in recipes))
+    for key, res in results.items():
+        print(f"{key:<14}" + "".join(f"{res[r]['accuracy']:>13.1%} {res[r]['seconds']:>6.0f} s" for r in recipes))
+    print(f"written: {target}")
+
+
+if __name__ == "__main__":
+    main()
