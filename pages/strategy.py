@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages import charts, ui
-from tlcore import store, workspace
-from tlcore.catalog import ModelSpec, get_spec
+from tlcore import runs, store, workspace
+from tlcore.catalog import ModelSpec, get_spec, params_text
 from tlcore.config import TrainConfig
 from tlcore.dataset import check_trainable
 from tlcore.freeze import backbone_is_frozen, resolve_trainable
@@ -19,6 +19,7 @@ from tlcore.devices import gpu_name, resolve_device
 from tlcore.errors import TLError
 from tlcore.net import stage_param_counts
 from tlcore.recommend import Recommendation, choose_evaluation, dataset_naturalness, recommend
+from tlcore.rundir import RunDir
 
 DURATIONS = {"quick": 0.3, "standard": 1.0, "thorough": 2.0}  # times the recommended epochs
 DURATION_TEXT = {"quick": "Quick look", "standard": "Standard", "thorough": "Thorough"}
@@ -209,7 +210,7 @@ def render() -> None:
     st.metric("Parameters that will learn", f"{learning:,}",
               help="Learned numbers inside the network that training will change. More means the model "
                    "can adapt further, but needs more images and time.")
-    st.caption(f"{learning / (total + head):.1%} of the {total + head:,} parameters; the rest stay frozen.")
+    st.caption(f"{learning / (total + head):.1%} of the {params_text(total + head)} parameters; the rest stay frozen.")
     _duration(rec)
     with st.expander("Advanced settings"):
         _advanced(spec, rec)
@@ -250,7 +251,7 @@ def _advanced(spec: ModelSpec, rec: Recommendation) -> None:
     ss = st.session_state
     st.caption("Every setting has a sensible default; change them only if you know why.")
     if ss.get(ui.INIT_FROM):
-        st.caption(f"Starting from run {ui.md_safe(Path(ss[ui.INIT_FROM]).name)} (change this on the Model page).")
+        st.caption(f"Starting from run {ui.md_safe(runs.title_of(RunDir(ss[ui.INIT_FROM])))} (change this on the Model page).")
     a, b, c = st.columns(3)
     with a:
         ss.setdefault(EPOCHS, 0)
