@@ -1,96 +1,39 @@
 """End to end in a real browser: the studio served by `streamlit run app.py`, driven by headless Chromium.
 
-Uploads a zip of class folders, keeps the bundled model, trains for 2 epochs with 0 trainable
-stages, watches the charts, opens Evaluate and downloads the model bundle, taking a screenshot of
-each main page on the way. Screenshots go to pytest's tmp folder, and also to $STUDIO_SCREENSHOTS
-when it is set; `STUDIO_SCREENSHOTS=assets python -m pytest tests/test_e2e_browser.py` refreshes
-the README's pictures.
+A new user's first hour: the first paint shows the studio's steps; on the Data page a class is
+renamed without losing its images, a zip is imported and a second action keeps its section; the
+bundled model trains for 2 epochs with 0 trainable stages; Evaluate, Use (download the bundle) and
+Runs follow. Then a longer fine-tune survives a reload (the run's own settings, the Strategy
+choices kept) and Stop ends it within 10 s. A screenshot of each main page is taken on the way, into
+pytest's tmp folder and also $STUDIO_SCREENSHOTS when it is set:
+`STUDIO_SCREENSHOTS=assets python -m pytest tests/test_e2e_browser.py` refreshes the README's pictures.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import zipfile
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS, ROOT, STEP, VIEWPORT, Shots, go, plots, settle, studio_url  # noqa: F401
 from datasets import FASHION_CLASSES, fashion_mnist, pick_per_class, write_class_folders
-from playwright.sync_api import Locator, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium; Playwright never downloads a browser here
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-VIEWPORT = {"width": 1400, "height": 900}
-SHOT_MAX_HEIGHT = 2400  # screenshots show the whole page up to this height (keeps the PNGs small)
+from pages.nav import STEPS
+
 CLASSES = [0, 1, 7]  # t-shirt, trouser, sneaker
 PER_CLASS = 8
-STEP = 60_000  # ms: one page or rerun, generous for a busy 2-core machine
 TRAINING = 240_000  # ms: starting the worker and 2 epochs on the CPU
-GENERIC_ERROR = "Something went wrong on this page"
+STOP_SECONDS = 10  # from the click on Stop to the run shown as stopped
+MODULES = {p.stem for p in (ROOT / "pages").glob("*.py")} - {name for name, _, _ in STEPS}  # helpers' names
+THIS_RUN = re.compile(r"This run: fine-tunes the last 1 of 7 stages of EfficientNet-Lite0, 200 epochs, "
+                      r"images at 64 pixels, on this computer's processor \(CPU\)\.")
 
-expect.set_options(timeout=STEP)
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def studio_url(tmp_path):
-    """The studio served on a free loopback port, in this test's workspace (TLSTUDIO_HOME); its address."""
-    assert os.environ.get("TLSTUDIO_HOME"), "conftest's workspace fixture must have run"
-    port = _free_port()
-    log_path = tmp_path / "streamlit.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert server.poll() is None, f"streamlit exited early:\n{log_path.read_text()[-3000:]}"
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"streamlit did not answer:\n{log_path.read_text()[-3000:]}"
-            time.sleep(0.25)  # polling the health endpoint, not waiting for the page
-        yield url
-    finally:
-        _cancel_active_runs()  # a failed test must not leave a training worker behind
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
-        print(f"--- streamlit log (tail) ---\n{log_path.read_text(errors='replace')[-4000:]}")
-
-
-def _cancel_active_runs() -> None:
-    from tlcore import runs
-    from tlcore.rundir import RunDir
-
-    for row in runs.list_runs():
-        if row["state"] in ("queued", "running"):
-            RunDir(row["path"]).request_cancel()
 
 
 @pytest.fixture
@@ -106,60 +49,7 @@ def fashion_zip(tmp_path) -> Path:
     return path
 
 
-class Shots:
-    """Full-page screenshots into pytest's tmp folder and, if set, $STUDIO_SCREENSHOTS."""
-
-    def __init__(self, page: Page, folder: Path):
-        self.page, self.folder = page, folder
-        self.extra = Path(os.environ["STUDIO_SCREENSHOTS"]) if os.environ.get("STUDIO_SCREENSHOTS") else None
-        self.taken: list[Path] = []
-
-    def __call__(self, name: str) -> None:
-        page = self.page
-        settle(page)
-        page.mouse.move(1, 1)  # no hover tooltip or focus ring in the picture
-        page.evaluate("() => document.activeElement && document.activeElement.blur()")
-        expect(page.get_by_test_id("stTooltipContent")).to_have_count(0)
-        page.evaluate("() => document.fonts.ready")
-        # Streamlit scrolls its main area, not the document: grow the window to the content instead.
-        height = page.evaluate("""() => {
-            const main = document.querySelector('[data-testid="stMain"]');
-            if (main) main.scrollTop = 0;
-            return Math.max(main ? main.scrollHeight : 0, document.documentElement.scrollHeight);
-        }""")
-        page.set_viewport_size({"width": VIEWPORT["width"],
-                                "height": max(VIEWPORT["height"], min(int(height), SHOT_MAX_HEIGHT))})
-        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-        path = self.folder / f"{name}.png"
-        page.screenshot(path=path, full_page=True, animations="disabled")
-        page.set_viewport_size(VIEWPORT)
-        self.taken.append(path)
-        if self.extra:
-            self.extra.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, self.extra / path.name)
-
-
-def settle(page: Page) -> None:
-    """Wait until Streamlit has finished the current rerun, and check that it showed no error."""
-    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
-    expect(page.locator('[data-stale="true"]')).to_have_count(0)  # faded leftovers of the previous run
-    expect(page.get_by_test_id("stSkeleton")).to_have_count(0)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
-    expect(page.get_by_text(GENERIC_ERROR)).to_have_count(0)
-
-
-def go(page: Page, slug: str, title: str) -> None:
-    """Open a page through the sidebar's navigation (keeps the session) and wait for its title."""
-    page.locator(f'[data-testid="stSidebarNavLink"][href$="/{slug}"]').click()
-    expect(page.get_by_role("heading", name=title, exact=False).first).to_be_visible(timeout=STEP)
-
-
-def plots(page: Page, within: str = "") -> Locator:
-    """The plotly charts on the page, or inside the element matched by ``within``."""
-    return page.locator(f"{within} .js-plotly-plot".strip())
-
-
-def test_upload_train_evaluate_and_download_in_a_browser(studio_url, fashion_zip, tmp_path):
+def test_a_new_users_first_hour_in_a_browser(studio_url, fashion_zip, tmp_path):  # noqa: F811
     shots_dir = tmp_path / "screenshots"
     shots_dir.mkdir()
     with sync_playwright() as pw:
@@ -169,7 +59,15 @@ def test_upload_train_evaluate_and_download_in_a_browser(studio_url, fashion_zip
             context.set_default_timeout(STEP)
             page = context.new_page()
             shot = Shots(page, shots_dir)
-            _flow(page, studio_url, fashion_zip, shot, tmp_path)
+            _first_paint(page, studio_url)
+            _data(page, fashion_zip, shot)
+            _model(page, shot)
+            _strategy(page, shot, stages=0, epochs=2)
+            run_id = _train(page, shot)
+            _evaluate(page, shot)
+            _use(page, shot, fashion_zip, run_id, tmp_path)
+            _runs(page, shot)
+            _reload_then_stop(page)
         finally:
             browser.close()
     assert [p.name for p in shot.taken] == [f"{n}.png" for n in (
@@ -177,23 +75,63 @@ def test_upload_train_evaluate_and_download_in_a_browser(studio_url, fashion_zip
     assert all(p.stat().st_size > 10_000 for p in shot.taken)
 
 
-def _flow(page: Page, url: str, zip_path: Path, shot: Shots, tmp_path: Path) -> None:
-    sidebar = page.get_by_test_id("stSidebar")
+def _words(page: Page) -> set[str]:
+    return set(re.findall(r"\w+", page.get_by_test_id("stSidebar").inner_text()))
 
-    # Data: upload the zip, import it and see the audit.
+
+def _first_paint(page: Page, url: str) -> None:
+    """A fresh server's first visit: the studio's seven steps, never the modules of pages/."""
     page.goto(url)
+    links = page.get_by_test_id("stSidebar").get_by_test_id("stPageLink-NavLink")
+    expect(links).to_have_count(len(STEPS), timeout=STEP)
+    assert not _words(page) & MODULES, _words(page)
+    assert [t.strip().splitlines()[-1] for t in links.all_inner_texts()] == [title for _, title, _ in STEPS]
     expect(page.get_by_role("heading", name="Your images")).to_be_visible(timeout=STEP)
+    assert not _words(page) & MODULES, _words(page)
+
+
+def _data(page: Page, zip_path: Path, shot: Shots) -> None:
+    sidebar = page.get_by_test_id("stSidebar")
+    # Class by class: renaming "car" to "vehicle" keeps the images chosen for it.
+    page.get_by_role("tab", name="Class by class").click()
+    names = page.get_by_role("textbox", name="Class names, separated by commas")
+    names.fill("car, boat")
+    names.press("Enter")
+    settle(page)
+    images = sorted((zip_path.parent / "zip-src" / "fashion-e2e" / "sneaker").glob("*.png"))[:3]
+    page.get_by_test_id("stFileUploader").filter(has_text="Images of 'car'").locator(
+        "input[type=file]").set_input_files(images)
+    settle(page)
+    names.fill("vehicle, boat")
+    names.press("Enter")
+    settle(page)
+    vehicle = page.get_by_test_id("stFileUploader").filter(has_text="Images of 'vehicle'")
+    for image in images:
+        expect(vehicle).to_contain_text(image.name)
+    expect(page.get_by_role("tab", selected=True)).to_have_text("Class by class")
+
+    # Zip: import, then a second action (open it again from Earlier datasets) keeps its section.
+    page.get_by_role("tab", name="Zip of class folders").click()
     uploader = page.get_by_test_id("stFileUploader").filter(has_text="Zip file")
     uploader.locator("input[type=file]").set_input_files(zip_path)
     expect(uploader).to_contain_text("fashion-e2e.zip")
+    settle(page)
     page.get_by_role("button", name="Import this zip").click()
     expect(page.get_by_text("Imported: 'fashion-e2e' with 3 classes and 24 usable images.")).to_be_visible(
         timeout=STEP)
+    page.get_by_role("tab", name="Earlier datasets").click()
+    settle(page)
+    expect(page.get_by_role("tab", selected=True)).to_have_text("Earlier datasets")
+    expect(page.get_by_role("button", name="Open this dataset")).to_be_visible()
+    page.get_by_role("button", name="Open this dataset").click()
+    expect(page.get_by_text(re.compile(r"^Opened: 'fashion-e2e'"))).to_be_visible(timeout=STEP)
+    expect(page.get_by_role("tab", selected=True)).to_have_text("Earlier datasets")
+
     expect(page.get_by_role("heading", name="Check of 'fashion-e2e'")).to_be_visible()
     metrics = page.get_by_test_id("stMetric")
     expect(metrics.filter(has_text="Classes").get_by_test_id("stMetricValue")).to_have_text("3")
     expect(metrics.filter(has_text="Usable images").get_by_test_id("stMetricValue")).to_have_text("24")
-    expect(page.get_by_text("Class 'sneaker' has 8 images")).to_be_visible()
+    expect(page.get_by_text("have 8 images each")).to_have_count(1)  # one grouped warning, not three
     for name in ("t-shirt", "trouser", "sneaker"):
         expect(page.get_by_text(f"{name} · 8 images")).to_be_visible()
     expect(page.get_by_role("heading", name="Image sizes")).to_be_visible()
@@ -202,7 +140,10 @@ def _flow(page: Page, url: str, zip_path: Path, shot: Shots, tmp_path: Path) -> 
     page.get_by_role("heading", name="Check of 'fashion-e2e'").scroll_into_view_if_needed()
     shot("01-data")
 
-    # Model: the bundled EfficientNet-Lite0 is ready offline; pick another, then pick it back.
+
+def _model(page: Page, shot: Shots) -> None:
+    """The bundled EfficientNet-Lite0 is ready offline; pick another, then pick it back."""
+    sidebar = page.get_by_test_id("stSidebar")
     go(page, "model", "Choose a pretrained model")
     lite0 = page.locator(".st-key-use_efficientnet_lite0").get_by_role("button")
     card = page.get_by_test_id("stColumn").filter(has=lite0)
@@ -218,51 +159,55 @@ def _flow(page: Page, url: str, zip_path: Path, shot: Shots, tmp_path: Path) -> 
     expect(sidebar).to_contain_text("Model: EfficientNet-Lite0")
     shot("02-model")
 
-    # Strategy: 0 trainable stages; 2 epochs and 64-pixel images under Advanced.
-    go(page, "strategy", "How much of the network to retrain")
-    stages = page.locator(".st-key-opt_stages").get_by_role("slider")
-    expect(stages).to_be_visible()
-    learning = page.get_by_test_id("stMetric").filter(has_text="Parameters that will learn").get_by_test_id(
-        "stMetricValue")
-    stages.focus()
-    stages.press("ArrowRight")  # the last stage too...
-    expect(stages).to_have_value("1")
-    expect(learning).not_to_have_text("3,843")
-    stages.press("Home")  # ...then none: only the new final layer learns
-    expect(stages).to_have_value("0")
-    expect(learning).to_have_text("3,843")  # 1280 features x 3 classes + 3 biases
-    page.get_by_test_id("stExpander").get_by_text("Advanced settings").click()
-    epochs = page.locator(".st-key-opt_epochs").get_by_role("spinbutton")
-    epochs.fill("2")
-    epochs.press("Enter")
-    expect(page.get_by_text("Set under Advanced: 2 passes over your images (epochs).")).to_be_visible(
-        timeout=STEP)
-    size = page.locator(".st-key-opt_image_size").get_by_role("spinbutton")
-    size.fill("64")
-    size.press("Enter")
-    settle(page)
-    expect(size).to_have_value("64")
-    shot("03-strategy")
 
-    # Train: start, wait for the run to finish and the charts to show.
+def _strategy(page: Page, shot: Shots | None, stages: int, epochs: int) -> None:
+    """Trainable stages, then epochs, 64-pixel images and no early stop under Advanced."""
+    go(page, "strategy", "How much of the network to retrain")
+    slider = page.locator(".st-key-opt_stages").get_by_role("slider")
+    expect(slider).to_be_visible()
+    slider.focus()
+    slider.press("Home")
+    for _ in range(stages):
+        slider.press("ArrowRight")
+    expect(slider).to_have_value(str(stages))
+    if stages == 0:
+        learning = page.get_by_test_id("stMetric").filter(has_text="Parameters that will learn")
+        expect(learning.get_by_test_id("stMetricValue")).to_have_text("3,843")  # 1280 features x 3 + 3 biases
+    page.get_by_test_id("stExpander").get_by_text("Advanced settings").click()
+    for key, value in (("epochs", epochs), ("image_size", 64), ("early_stopping", 0)):
+        box = page.locator(f".st-key-opt_{key}").get_by_role("spinbutton")
+        box.fill(str(value))
+        box.press("Enter")
+        settle(page)
+        expect(box).to_have_value(str(value))
+    expect(page.get_by_text(f"Set under Advanced: {epochs} passes over your images (epochs).")).to_be_visible()
+    if shot:
+        shot("03-strategy")
+
+
+def _train(page: Page, shot: Shots) -> str:
+    """Start, wait for the run to finish and the charts to show; the run's folder name."""
+    sidebar, main = page.get_by_test_id("stSidebar"), page.get_by_test_id("stMain")
     go(page, "train", "Train")
-    main = page.get_by_test_id("stMain")
-    expect(main).to_contain_text("fashion-e2e on EfficientNet-Lite0: train the last 0 of")
-    expect(main).to_contain_text("for 2 epochs, images at 64 pixels")
+    expect(main).to_contain_text("fashion-e2e: feature extraction on EfficientNet-Lite0")
+    expect(main).to_contain_text("2 epochs, images at 64 pixels")
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("Training finished and the model is saved.")).to_be_visible(timeout=TRAINING)
-    expect(page.get_by_role("heading", name=re.compile(r"^Run .+: Finished$"))).to_be_visible()
+    title = "fashion-e2e · Lite0 · feature extraction"
+    expect(page.get_by_role("heading", name=f"Run {title}: Finished")).to_be_visible()
     expect(plots(page).nth(3)).to_be_visible(timeout=STEP)  # at least 4 charts
-    for title in ("Loss", "Accuracy", "Precision", "Recall", "Recall of each class (held-out images)"):
-        expect(page.locator(".js-plotly-plot .gtitle", has_text=re.compile(f"^{re.escape(title)}$"))).to_have_count(1)
-    expect(sidebar).to_contain_text(re.compile(r"Run: \S+ — finished"))
-    run_name = re.search(r"Run (\S+): Finished", main.inner_text()).group(1)
+    for name in ("Loss", "Accuracy", "Precision", "Recall", "Recall of each class (held-out images)"):
+        expect(page.locator(".js-plotly-plot .gtitle", has_text=re.compile(f"^{re.escape(name)}$"))).to_have_count(1)
+    expect(sidebar).to_contain_text(f"Run: {title} — finished")
     shot("04-train")
+    return parse_qs(urlparse(page.url).query)["run"][0]
 
-    # Evaluate: scores and the confusion matrix of the run just trained.
+
+def _evaluate(page: Page, shot: Shots) -> None:
     page.get_by_role("link", name="See how good it is").click()
     expect(page.get_by_role("heading", name="How good is the model?")).to_be_visible(timeout=STEP)
-    expect(page.get_by_role("combobox", name="Trained model")).to_have_value(re.compile(f"^{re.escape(run_name)} "))
+    expect(page.get_by_role("combobox", name="Trained model")).to_have_value(
+        re.compile(r"^fashion-e2e · Lite0 · feature extraction · "))
     # one score: 24 images under a frozen network are cross-validated, with an interval
     expect(page.get_by_role("heading", name=re.compile(
         r"^\d{1,3}%, likely between \d{1,3}% and \d{1,3}% \(\d-fold cross-validation on 24 images\)$"))).to_be_visible()
@@ -279,7 +224,9 @@ def _flow(page: Page, url: str, zip_path: Path, shot: Shots, tmp_path: Path) -> 
     expect(page.get_by_role("heading", name="Scores per class")).to_be_visible()
     shot("05-evaluate")
 
-    # Use & export: classify one image, then download the model bundle.
+
+def _use(page: Page, shot: Shots, zip_path: Path, run_id: str, tmp_path: Path) -> None:
+    """Classify one image, then download the model bundle."""
     go(page, "use", "Use your model")
     image = next((zip_path.parent / "zip-src" / "fashion-e2e" / "trouser").glob("*.png"))
     classify = page.get_by_test_id("stFileUploader").filter(has_text="Images to classify")
@@ -293,7 +240,7 @@ def _flow(page: Page, url: str, zip_path: Path, shot: Shots, tmp_path: Path) -> 
     expect(bundle_button).to_be_visible()
     with page.expect_download(timeout=STEP) as download:
         bundle_button.click()
-    assert download.value.suggested_filename == f"{run_name}-bundle.zip"
+    assert download.value.suggested_filename == f"{run_id}-bundle.zip"
     saved = tmp_path / "bundle.zip"
     download.value.save_as(saved)
     with zipfile.ZipFile(saved) as zf:
@@ -301,13 +248,43 @@ def _flow(page: Page, url: str, zip_path: Path, shot: Shots, tmp_path: Path) -> 
         assert sorted(Path(n).name for n in names) == ["model.json", "model.safetensors"], names
         meta = json.loads(zf.read(next(n for n in names if n.endswith("model.json"))))
         assert zf.getinfo(next(n for n in names if n.endswith("model.safetensors"))).file_size > 1_000_000
-    assert meta["classes"] == ["sneaker", "t-shirt", "trouser"]
-    assert meta["model"] == "efficientnet_lite0" and meta["image_size"] == 64
+    assert meta["classes"] == ["sneaker", "t-shirt", "trouser"] and meta["image_size"] == 64
 
-    # Runs: the run is listed and its curves can be compared.
+
+def _runs(page: Page, shot: Shots) -> None:
+    """The run is listed under its readable name and its curves can be compared."""
     go(page, "runs", "All runs")
     expect(page.get_by_role("heading", name="Compare runs")).to_be_visible()
-    expect(page.get_by_test_id("stMultiSelect").filter(has_text="Runs to compare")).to_contain_text(run_name)
+    expect(page.get_by_test_id("stMultiSelect").filter(has_text="Runs to compare")).to_contain_text(
+        "fashion-e2e · Lite0 · feature extraction")
     expect(plots(page, ".st-key-compare_curves")).to_be_visible(timeout=STEP)
     expect(page.get_by_role("heading", name="Open, label or repeat a run")).to_be_visible()
     shot("07-runs")
+
+
+def _reload_then_stop(page: Page) -> None:
+    """A long fine-tune: a reload while it trains shows the run's own settings and keeps the Strategy
+    choices; Stop then ends it within STOP_SECONDS, saying what it saves meanwhile."""
+    _strategy(page, None, stages=1, epochs=200)
+    go(page, "train", "Train")
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Run .+: Training$"))).to_be_visible(timeout=STEP)
+    expect(page.get_by_test_id("stProgress")).to_contain_text("epoch", timeout=TRAINING)
+    page.reload()  # a new browser session: nothing but the workspace remembers the choices
+    expect(page.get_by_role("heading", name=re.compile(r"^Run .+: Training$"))).to_be_visible(timeout=STEP)
+    expect(page.get_by_test_id("stMain")).to_contain_text(THIS_RUN)
+    go(page, "strategy", "How much of the network to retrain")
+    expect(page.locator(".st-key-opt_stages").get_by_role("slider")).to_have_value("1")
+    page.get_by_test_id("stExpander").get_by_text("Advanced settings").click()
+    expect(page.locator(".st-key-opt_epochs").get_by_role("spinbutton")).to_have_value("200")
+    go(page, "train", "Train")
+    expect(page.get_by_role("heading", name=re.compile(r"^Run .+: Training$"))).to_be_visible()
+    stop = page.get_by_test_id("stMain").get_by_role("button", name="Stop", exact=True)
+    started = time.monotonic()
+    stop.click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Run .+: Stopped$"))).to_be_visible(
+        timeout=STOP_SECONDS * 1000)
+    took = time.monotonic() - started
+    print(f"Stop to Stopped: {took:.1f} s")
+    assert took <= STOP_SECONDS
+    expect(page.get_by_text(re.compile(r"^Stopped; the best model so far \(epoch \d+\) was kept"))).to_be_visible()
