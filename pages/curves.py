@@ -7,7 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from pages import ui
-from tlcore import curve
+from tlcore import curve, studies
 from tlcore.config import TrainConfig
 
 POLL_SECONDS = 2.0
@@ -26,16 +26,16 @@ def render() -> None:
     with ui.friendly_errors():
         if st.button("Draw the learning curve", icon=":material/show_chart:",
                      help="Four quick runs with the pretrained network frozen, in the background."):
-            curve.start_curve(TrainConfig(data=data, model=st.session_state[ui.MODEL], trainable_stages=0,
-                                          augment="none", epochs=40, device="auto"))
+            studies.start_curve(TrainConfig(data=data, model=st.session_state[ui.MODEL], trainable_stages=0,
+                                            augment="none", epochs=40, device="auto"))
             ui.done("Learning curve started.")
-        latest = next(iter(curve.list_curves(data)), None)
+        latest = next(iter(studies.list_curves(data)), None)
         if latest is not None:
             st.fragment(run_every=None if latest["done"] else POLL_SECONDS)(_draw)(latest["path"], latest["done"])
 
 
 def _draw(path: str, was_done: bool) -> None:
-    found = next((c for c in curve.list_curves() if c["path"] == path), None)
+    found = next((c for c in studies.list_curves() if c["path"] == path), None)
     if found is None:
         return
     rows = found["rows"]

@@ -7,7 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from pages import ui
-from tlcore import runs, sweep
+from tlcore import runs, studies
 from tlcore.catalog import get_spec
 from tlcore.config import TrainConfig
 from tlcore.rundir import RunDir
@@ -23,7 +23,7 @@ def render() -> None:
         with ui.friendly_errors():
             _start()
     with ui.friendly_errors():
-        unfinished = any(not s["done"] for s in sweep.list_sweeps())
+        unfinished = any(not s["done"] for s in studies.list_sweeps())
         st.fragment(run_every=POLL_SECONDS if unfinished else None)(_sweeps)(unfinished)
 
 
@@ -54,13 +54,13 @@ def _start() -> None:
     if st.button("Start the sweep", icon=":material/play_arrow:", disabled=not depths,
                  help="Runs in the background; you can leave this page and come back."):
         cfg = TrainConfig(data=data, model=model, epochs=int(epochs), augment="none", device="auto")
-        folder = sweep.start_sweep(cfg, sorted(depths), scratch)
+        folder = studies.start_sweep(cfg, sorted(depths), scratch)
         ui.done(f"Sweep {folder.name} started.")
 
 
 def _sweeps(was_unfinished: bool) -> None:
     with ui.friendly_errors():
-        found = sweep.list_sweeps()
+        found = studies.list_sweeps()
         if not found:
             st.caption("No sweeps yet.")
         for s in found:

@@ -142,7 +142,7 @@ def test_tags_diff_and_delete(finished_run, fashion_small, tmp_path):
 def test_a_sweep_started_from_the_studio_runs_in_the_background(fashion_small):
     import time
 
-    from tlcore.sweep import list_sweeps, start_sweep
+    from tlcore.studies import list_sweeps, start_sweep
 
     cfg = TrainConfig(data=str(fashion_small / "train"), epochs=2, augment="none", image_size=64, device="cpu")
     folder = start_sweep(cfg, [0], from_scratch=False)

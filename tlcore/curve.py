@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,8 +12,7 @@ from tlcore.atomic import atomic_write_json, read_json
 from tlcore.config import TrainConfig
 from tlcore.dataset import Dataset, assign_splits, load_source
 from tlcore.train import create_run, execute
-from tlcore.worker import launch_detached
-from tlcore.workspace import curves_dir, datasets_dir
+from tlcore.workspace import datasets_dir
 
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 
@@ -54,22 +52,6 @@ def learning_curve(base: TrainConfig, out: Path, fractions: tuple[float, ...] = 
     return rows
 
 
-def start_curve(base: TrainConfig) -> Path:
-    """Compute a learning curve in the workspace as its own detached process; returns its folder."""
-    folder = curves_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{base.model}"
-    folder.mkdir(parents=True)
-    atomic_write_json(folder / "request.json", {"config": base.to_json(), "created": time.time()})
-    launch_detached(["curve", "--request", str(folder / "request.json")], folder / "curve.log")
-    return folder
-
-
-def list_curves(data: str | None = None) -> list[dict]:
-    """Learning curves in the workspace (of one dataset folder, if given), newest first."""
-    out = []
-    for request in curves_dir().glob("*/request.json"):
-        spec = read_json(request)
-        if data is None or spec["config"]["data"] == data:
-            rows = read_json(request.parent / "curve.json", [])
-            out.append({"path": str(request.parent), "created": spec["created"], "model": spec["config"]["model"],
-                        "rows": rows, "done": len(rows) == len(FRACTIONS)})
-    return sorted(out, key=lambda c: c["created"], reverse=True)
+def run_request(request: Path) -> list[dict]:
+    """The worker side of a curve started in the workspace (studies.start_curve): its request, in its folder."""
+    return learning_curve(TrainConfig.from_json(read_json(request)["config"]), request.parent)

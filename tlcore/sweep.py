@@ -12,8 +12,6 @@ from tlcore.config import TrainConfig
 from tlcore.errors import TLError
 from tlcore.rundir import RunDir
 from tlcore.train import create_run, execute
-from tlcore.worker import launch_detached
-from tlcore.workspace import sweeps_dir
 
 
 def parse_depths(text: str, num_stages: int) -> list[int]:
@@ -61,28 +59,7 @@ def sweep(base: TrainConfig, depths: list[int], from_scratch: bool, out: Path) -
     return rows
 
 
-def start_sweep(base: TrainConfig, depths: list[int], from_scratch: bool) -> Path:
-    """Start a sweep in the workspace as its own detached process (like a run); returns its folder."""
-    folder = sweeps_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{base.model}"
-    folder.mkdir(parents=True)
-    atomic_write_json(folder / "request.json", {"config": base.to_json(), "depths": depths,
-                                                "from_scratch": from_scratch, "created": time.time()})
-    launch_detached(["sweep", "--request", str(folder / "request.json")], folder / "sweep.log")
-    return folder
-
-
 def run_request(request: Path) -> list[dict]:
-    """The worker side of ``start_sweep``."""
+    """The worker side of a sweep started in the workspace (studies.start_sweep): its request, in its folder."""
     spec = read_json(request)
     return sweep(TrainConfig.from_json(spec["config"]), spec["depths"], spec["from_scratch"], request.parent)
-
-
-def list_sweeps() -> list[dict]:
-    """Every sweep in the workspace, newest first, with its rows so far."""
-    out = []
-    for request in sweeps_dir().glob("*/request.json"):
-        spec, rows = read_json(request), read_json(request.parent / "summary.json", [])
-        planned = len(spec["depths"]) + bool(spec["from_scratch"])
-        out.append({"name": request.parent.name, "path": str(request.parent), "created": spec["created"],
-                    "rows": rows, "planned": planned, "done": len(rows) >= planned})
-    return sorted(out, key=lambda s: s["created"], reverse=True)
