@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tlcore.card import model_card
 from tlcore.cli import main
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
@@ -17,6 +18,7 @@ from tlcore.export import TOLERANCE, export_bundle
 from tlcore.images import load_square_uint8
 from tlcore.predict import Predictor
 from tlcore.recommend import Recommendation, choose_recipe
+from tlcore.rundir import RunDir
 
 SMALL = {"a": 15, "b": 15}
 
@@ -81,6 +83,7 @@ def test_most_accurate_model_trains_predicts_explains_and_exports_within_toleran
     images = torch.stack([load_square_uint8(f, 64) for f in files])
     onnx_probs = session.run(["probabilities"], {"image": predictor._prep(images).numpy()})[0]
     assert np.abs(onnx_probs - predictor.probabilities(images).numpy()).max() <= TOLERANCE
+    assert "EfficientNet-Lite2" in model_card(RunDir(run))
     image, heat, label = gradcam(run, files[0])
     assert heat.shape == image.shape[:2] and label in ("disc", "bar") and heat.max() > 0
 

@@ -115,6 +115,15 @@ def _scores(metrics: Metrics) -> list[str]:
     return lines
 
 
+def _base_model(meta: dict, spec) -> str:
+    if "ensemble" not in meta:
+        return f"{spec.title} pretrained on ImageNet ({spec.params_m}M parameters)"
+    members = [get_spec(m["model"]) for m in meta["ensemble"]["members"]]
+    return (f"the most accurate recipe: {', '.join(m.title for m in members)} pretrained on ImageNet "
+            f"({sum(m.params_m for m in members):.2f}M parameters), frozen, read at several depths"
+            + (" and averaged with the mirror image" if meta["ensemble"]["flip"] else ""))
+
+
 def model_card(run: RunDir) -> str:
     """Markdown describing the trained model of ``run``."""
     meta = read_bundle_meta(run.bundle_path)
@@ -128,7 +137,7 @@ def model_card(run: RunDir) -> str:
     lines = [
         f"# Model card: {escape(ds.name)} classifier", "",
         f"- **Classes ({len(meta['classes'])}):** {', '.join(map(escape, meta['classes']))}",
-        f"- **Base model:** {spec.title} pretrained on ImageNet ({spec.params_m}M parameters)",
+        f"- **Base model:** {_base_model(meta, spec)}",
         f"- **Strategy:** {strategy}; {cfg.epochs} epochs, augmentation '{cfg.augment}', seed {cfg.seed}",
         f"- **Input:** {meta['image_size']} x {meta['image_size']} RGB, prepared as described under Preprocessing",
         f"- **Data:** {_data_line(ds)} (dataset id {ds.id})",
