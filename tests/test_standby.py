@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tlcore import runs, standby, worker
+from tlcore import cli, jobs, runs, standby, worker
 from tlcore.atomic import atomic_write_json, read_json
 from tlcore.config import TrainConfig
 from tlcore.rundir import process_start
@@ -83,3 +83,16 @@ def test_an_unclaimed_standby_leaves_after_its_idle_time(warm):
     proc = subprocess.Popen([sys.executable, "-c", "from tlcore.standby import serve; raise SystemExit(serve(1.0))"])
     assert proc.wait(timeout=300) == 0
     assert not list(standby_dir().glob(f"{proc.pid}.*"))  # nothing left that a launcher could claim
+
+
+@pytest.mark.parametrize("command", ["sweep", "curve"])
+def test_a_job_ends_the_same_in_a_standby_as_on_the_command_line(tmp_path, capsys, command):
+    request = tmp_path / "request.json"
+    atomic_write_json(request, {"config": {"data": str(tmp_path), "colour": "blue"}, "depths": [0],
+                                "from_scratch": False, "created": 0})
+    argv = [command, "--request", str(request)]
+    assert jobs.main(argv) == 2  # what a standby runs
+    said = capsys.readouterr().err
+    assert said == "error: Unknown setting(s) in the run configuration: colour.\n"
+    assert cli.main(argv) == 2  # what a fresh worker runs
+    assert capsys.readouterr().err == said

@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import os
 import sys
 from pathlib import Path
 
 from tlcore.errors import TLError
+from tlcore.outcome import guarded
 
 
 def _stages(value: str) -> int | str:
@@ -99,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 def _train(args) -> int:
     _outside(args.data, args.out)  # before the imports: a mistake is reported at once
     from tlcore.config import TrainConfig
+    from tlcore.jobs import report_run
     from tlcore.train import create_run, execute
 
     optional = {"lr": args.lr, "backbone_lr_mult": args.backbone_lr_mult, "weight_decay": args.weight_decay,
@@ -114,7 +115,7 @@ def _train(args) -> int:
     )
     run = create_run(cfg, args.out)
     print(f"run folder: {run.path}", flush=True)
-    return _report(run.path, execute(run.path))
+    return report_run(run.path, execute(run.path))
 
 
 def _outside(data: str, out: str) -> None:
@@ -124,32 +125,10 @@ def _outside(data: str, out: str) -> None:
                       "outside it.")
 
 
-def _report(run_dir: Path, state: str) -> int:
-    from tlcore.rundir import RunDir
-
-    metrics = RunDir(run_dir).metrics()
-    if metrics is not None:
-        for split in metrics.splits:
-            m = metrics.split(split)
-            print(f"{split}: accuracy {m.accuracy:.3f}  precision {m.precision_macro:.3f}  "
-                  f"recall {m.recall_macro:.3f}  f1 {m.f1_macro:.3f}  ({m.count} images)")
-        print(f"score: {metrics.score.sentence()}")
-        for warning in metrics.warnings:
-            print(f"warning: {warning}")
-    print(f"state: {state}")
-    return 0 if state == "finished" else 3
-
-
 def _run(args) -> int:
-    from tlcore.rundir import RunDir
-    from tlcore.train import execute
-    from tlcore.interrupt import ALREADY_RUNNING
+    from tlcore.jobs import run_folder
 
-    run = RunDir(args.run)
-    if run.worker_alive():  # its Stop request must survive this second, refused worker
-        raise TLError(ALREADY_RUNNING)
-    run.clear_cancel()
-    return _report(Path(args.run), execute(args.run))
+    return run_folder(args.run)
 
 
 def _standby(args) -> int:
@@ -159,6 +138,7 @@ def _standby(args) -> int:
 
 
 def _rerun(args) -> int:
+    from tlcore.jobs import report_run
     from tlcore.rundir import RunDir
     from tlcore.runs import config_of
     from tlcore.train import create_run, execute
@@ -167,7 +147,7 @@ def _rerun(args) -> int:
     _outside(cfg.data, args.out)
     run = create_run(cfg, args.out, parent=str(Path(args.run).resolve()))
     print(f"run folder: {run.path}", flush=True)
-    return _report(run.path, execute(run.path))
+    return report_run(run.path, execute(run.path))
 
 
 def _cancel(args) -> int:
@@ -248,44 +228,34 @@ def _model_of(run: str):
 def _sweep(args) -> int:
     from tlcore.catalog import get_spec
     from tlcore.config import TrainConfig
-    from tlcore.sweep import parse_depths, run_request, sweep
+    from tlcore.jobs import report_sweep, sweep_request
+    from tlcore.sweep import parse_depths, sweep
 
     if args.request:
-        rows, out = run_request(Path(args.request)), Path(args.request).parent
-    else:
-        if not args.data or not args.out:
-            raise TLError("A sweep needs --data (the images) and --out (a new folder).")
-        base = TrainConfig(data=str(args.data), model=args.model, epochs=args.epochs, augment=args.augment,
-                           image_size=args.image_size, seed=args.seed, device=args.device)
-        _outside(args.data, args.out)
-        out = Path(args.out)
-        rows = sweep(base, parse_depths(args.depths, len(get_spec(args.model).stages)), args.from_scratch, out)
-    for r in rows:
-        acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}"
-        print(f"{r['strategy']:<45} accuracy {acc}  {r['seconds']:>7.1f} s")
-    print(f"summary: {out / 'summary.json'}")
-    return 0
+        return sweep_request(Path(args.request))
+    if not args.data or not args.out:
+        raise TLError("A sweep needs --data (the images) and --out (a new folder).")
+    base = TrainConfig(data=str(args.data), model=args.model, epochs=args.epochs, augment=args.augment,
+                       image_size=args.image_size, seed=args.seed, device=args.device)
+    _outside(args.data, args.out)
+    out = Path(args.out)
+    return report_sweep(sweep(base, parse_depths(args.depths, len(get_spec(args.model).stages)),
+                              args.from_scratch, out), out)
 
 
 def _curve(args) -> int:
     from tlcore.config import TrainConfig
     from tlcore.curve import learning_curve
-
-    from tlcore.atomic import read_json
+    from tlcore.jobs import curve_request, report_curve
 
     if args.request:
-        base, out = TrainConfig.from_json(read_json(Path(args.request))["config"]), Path(args.request).parent
-    elif args.data and args.out:
-        base = TrainConfig(data=str(args.data), model=args.model, epochs=args.epochs, trainable_stages=0,
-                           augment="none", image_size=args.image_size, device=args.device)
-        _outside(args.data, args.out)
-        out = Path(args.out)
-    else:
+        return curve_request(Path(args.request))
+    if not args.data or not args.out:
         raise TLError("A learning curve needs --data (the images) and --out (a new folder).")
-    for r in learning_curve(base, out):
-        per_class = ", ".join(f"{c} {v:.2f}" for c, v in r["recall"].items())
-        print(f"{r['fraction']:>4.0%} of the images: accuracy {r['accuracy']:.3f}; recall {per_class}")
-    return 0
+    base = TrainConfig(data=str(args.data), model=args.model, epochs=args.epochs, trainable_stages=0,
+                       augment="none", image_size=args.image_size, device=args.device)
+    _outside(args.data, args.out)
+    return report_curve(learning_curve(base, Path(args.out)))
 
 
 def _models(args) -> int:
@@ -306,39 +276,7 @@ COMMANDS = {"train": _train, "run": _run, "standby": _standby, "rerun": _rerun, 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; bad input ends with a one-line reason and a non-zero exit code."""
     args = _parser().parse_args(argv)
-    try:
-        return COMMANDS[args.command](args)
-    except TLError as e:
-        message = str(e)
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    except OSError as e:
-        message = _os_message(e)
-    except Exception:
-        # Not an ordinary mistake but a bug: one line for the user, the traceback on request.
-        if os.environ.get("TLSTUDIO_DEBUG"):
-            raise
-        message = (f"'{args.command}' stopped on an unexpected problem; run it again with TLSTUDIO_DEBUG=1 "
-                   "to see the details, and please report them.")
-    print(f"error: {' '.join(message.split())}", file=sys.stderr)
-    return 2
-
-
-def _os_message(err: OSError) -> str:
-    """One sentence for a file or disk problem, naming the file and not the library call."""
-    from tlcore.atomic import disk_full, is_disk_full
-
-    where = err.filename or "a file"
-    if is_disk_full(err):
-        return str(disk_full(where if err.filename else "."))
-    if isinstance(err, FileNotFoundError):
-        return f"{where} does not exist; check the path."
-    if isinstance(err, IsADirectoryError):
-        return f"{where} is a folder; give the name of a file."
-    if isinstance(err, PermissionError):
-        return f"You are not allowed to use {where}; choose another place or ask the owner of the folder."
-    return f"{where} could not be used ({(err.strerror or 'input/output error').lower()})."
+    return guarded(args.command, lambda: COMMANDS[args.command](args))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@ default model, waiting in the workspace to be handed a job.
 
 A fresh worker spends seconds importing torch, torchvision and scikit-learn and loading
 weights before its first step; a standby has done that while the user was uploading images.
-It serves one job (exactly the command line a fresh worker would get, so both paths are the
-same code) and then exits; the studio starts the next one.
+It serves one job (exactly the command line a fresh worker would get, run by tlcore.jobs, the
+code a fresh worker runs too) and then exits; the studio starts the next one.
 
 Handing over is a file protocol in ``<workspace>/standby``: ``PID.starting`` while it prepares,
 ``PID.ready`` when it waits; a launcher claims it by renaming ``ready`` to ``taken`` (atomic, so
@@ -171,7 +171,7 @@ def prepare() -> None:
     run it once: the ONNX Runtime session of the frozen path on the CPU, cuDNN's kernels on CUDA."""
     import torch
 
-    import tlcore.cli, tlcore.curve, tlcore.sweep, tlcore.train  # noqa: E401,F401 - importing is the warm-up
+    import tlcore.jobs  # noqa: F401 - importing is the warm-up (training, sweeps, curves)
     from tlcore.augment import BatchPrep
     from tlcore.catalog import DEFAULT_MODEL, get_spec
     from tlcore.embed import Embedder
@@ -236,6 +236,6 @@ def serve(idle_seconds: float = IDLE_SECONDS) -> int:
     with open(job["log"], "ab") as log:
         os.dup2(log.fileno(), sys.stdout.fileno())
         os.dup2(log.fileno(), sys.stderr.fileno())
-    from tlcore.cli import main
+    from tlcore.jobs import main
 
     return main(job["args"])
