@@ -152,8 +152,7 @@ def choose_recipe(rec: Recommendation, cfg: TrainConfig, frozen: bool, images_pe
     # Measured at the members' own image sizes; a size set by hand keeps the one chosen model.
     accurate = cfg.recipe == MOST_ACCURATE or (cfg.recipe == AUTO and frozen and starts_fresh and ensemble_ready
                                                and smallest < CV_BELOW and not cfg.image_size)
-    how = ("The most accurate model is used: three pretrained networks read at several depths, each image "
-           "also seen mirrored, with one final layer on top; it costs about 10x the fastest model's "
-           "computing per image, once." if accurate else "")
+    how = ("The most accurate model is used: the features of three pretrained networks together, with one "
+           "final layer on top; it costs about 5x the fastest model's computing per image, once." if accurate else "")
     return replace(rec, recipe=MOST_ACCURATE if accurate else FASTEST,
                    reason=f"{rec.reason} {how}".rstrip())
