@@ -1,5 +1,6 @@
-"""The "most accurate" frozen recipe: several bundled backbones in one module, each read at several
-depths, every feature L2-normalised, averaged over the image and its mirror image.
+"""The "most accurate" frozen recipe: several bundled backbones in one module, each read at one or
+more depths, every feature L2-normalised, optionally averaged over the image and its mirror image
+(``MEMBERS`` and ``FLIP`` say what the recipe uses).
 
 On small datasets a linear head on these features beats one on a single network's final features
 by several points (bench/quality.py measures it); the module is an ordinary backbone (images ->

@@ -149,7 +149,7 @@ def choose_recipe(rec: Recommendation, cfg: TrainConfig, frozen: bool, images_pe
                       "needs 0 stages trained, pretrained weights, no earlier run as the starting point, and "
                       "the bundled models installed. Change those settings, or choose the fastest model.")
     smallest = min(images_per_class.values())
-    # Measured at the members' own image sizes; a size set by hand keeps the one chosen model.
+    # Measured at the default model's image size (every member runs at it); a size set by hand keeps one model.
     accurate = cfg.recipe == MOST_ACCURATE or (cfg.recipe == AUTO and frozen and starts_fresh and ensemble_ready
                                                and smallest < CV_BELOW and not cfg.image_size)
     how = ("The most accurate model is used: the features of three pretrained networks together, with one "
