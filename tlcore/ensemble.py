@@ -101,7 +101,7 @@ def feature_dims(member: Member) -> int:
 # Chosen by measurement (bench/README.md "Learning quality"): on the benchmark's clip art (15 a
 # class, 5 draws) logistic regression on the three networks' final features scored 73.1% against
 # 71.0% with their last three depths and the mirror image, and 68.8% for Lite0 alone; through the
-# engine (one draw) 68.8% against 67.5%, at half the computing.
+# engine (2 draws) 67.2% against 65.6%, at half the computing.
 MEMBERS = (Member("efficientnet_lite0"), Member("efficientnet_lite1"), Member("efficientnet_lite2"))
 FLIP = False
 CAM_MEMBER = 2  # Grad-CAM looks into Lite2, the strongest member alone (ImageNet and probes)
