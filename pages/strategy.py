@@ -12,10 +12,11 @@ import streamlit as st
 from pages import charts, ui
 from tlcore import runs, store, workspace
 from tlcore.catalog import ModelSpec, get_spec, params_text
-from tlcore.config import TrainConfig
+from tlcore.config import AUTO, FASTEST, MOST_ACCURATE, TrainConfig
 from tlcore.dataset import check_trainable
 from tlcore.freeze import backbone_is_frozen, resolve_trainable
 from tlcore.devices import gpu_name, resolve_device
+from tlcore.ensemble import recipe_costs
 from tlcore.errors import TLError
 from tlcore.net import stage_param_counts
 from tlcore.recommend import Recommendation, choose_evaluation, dataset_naturalness, recommend
@@ -23,7 +24,7 @@ from tlcore.rundir import RunDir
 
 DURATIONS = {"quick": 0.3, "standard": 1.0, "thorough": 2.0}  # times the recommended epochs
 DURATION_TEXT = {"quick": "Quick look", "standard": "Standard", "thorough": "Thorough"}
-ADVANCED = ("weights", "test_data", "train_bn", "batch_size", "lr", "backbone_lr_mult", "weight_decay",
+ADVANCED = ("recipe", "weights", "test_data", "train_bn", "batch_size", "lr", "backbone_lr_mult", "weight_decay",
             "warmup_epochs", "augment", "early_stopping", "class_weighting", "label_smoothing",
             "image_size", "val_fraction", "evaluation", "seed", "device")
 DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
@@ -35,7 +36,7 @@ NUMBERS = {"epochs": (int, 0, 1000), "lr": (float, 1e-6, 1.0), "backbone_lr_mult
            "image_size": (int, 0, 1024), "early_stopping": (int, 0, 1000), "label_smoothing": (float, 0.0, 0.9),
            "seed": (int, None, None), "val_fraction": (float, 0.05, 0.5)}
 CHOICES = {"augment": ("auto", "none", "light", "strong"), "evaluation": ("auto", "cv", "holdout"),
-           "device": ("auto", "cpu", "cuda"), "duration": tuple(DURATIONS)}
+           "device": ("auto", "cpu", "cuda"), "duration": tuple(DURATIONS), "recipe": (AUTO, FASTEST, MOST_ACCURATE)}
 KEPT = ("duration", "epochs", *(k for k in ADVANCED if k != "weights"))  # settings kept between sessions
 LOADED, SAVED = "choices_loaded", "choices_saved"
 _log = logging.getLogger(__name__)
@@ -66,12 +67,13 @@ def _naturalness(folder: str, model: str) -> float | None:
     return dataset_naturalness(folder, model)
 
 
-def recommendation(spec: ModelSpec) -> Recommendation:
-    """The engine's advice for the current dataset and model."""
+def recommendation(spec: ModelSpec, chosen: int | None = None) -> Recommendation:
+    """The engine's advice for the current dataset and model; with ``chosen`` stages, the epochs and
+    augmentation that suit that depth, as the engine decides them when the run starts."""
     counts, _ = _labelled(st.session_state[ui.DATASET])
     gpu = opt("device") != "cpu" and resolve_device("auto").type == "cuda"
     natural = None if st.session_state.get(ui.INIT_FROM) else _naturalness(st.session_state[ui.DATASET], spec.name)
-    return recommend(counts, natural, len(spec.stages), gpu=gpu)
+    return recommend(counts, natural, len(spec.stages), gpu=gpu, chosen_stages=chosen)
 
 
 def evaluation(cfg: TrainConfig, spec: ModelSpec, rec: Recommendation) -> Recommendation:
@@ -172,10 +174,12 @@ def build_config() -> TrainConfig:
     ss = st.session_state
     _restore_choices()
     spec = get_spec(ss[ui.MODEL])
-    rec = recommendation(spec)
-    _sync_stages(spec, rec)
+    _sync_stages(spec, recommendation(spec))
+    rec = recommendation(spec, chosen=ss[STAGES])
     epochs = opt("epochs") or max(2, round(rec.epochs * DURATIONS[ss.get(DURATION, "standard")]))
     advanced = {k: opt(k) for k in ADVANCED}
+    if ss[STAGES]:  # the most accurate model is a frozen one; deeper training uses the chosen model
+        advanced["recipe"] = AUTO
     if advanced["weights"] not in _weights_options(spec):
         advanced["weights"] = "pretrained"
     return TrainConfig(data=ss[ui.DATASET], model=spec.name, init_from=ss.get(ui.INIT_FROM, ""),
@@ -211,9 +215,12 @@ def render() -> None:
               help="Learned numbers inside the network that training will change. More means the model "
                    "can adapt further, but needs more images and time.")
     st.caption(f"{learning / (total + head):.1%} of the {params_text(total + head)} parameters; the rest stay frozen.")
-    _duration(rec)
+    if n == 0:
+        _recipe(spec)
+    chosen = recommendation(spec, chosen=n)
+    _duration(chosen)
     with st.expander("Advanced settings"):
-        _advanced(spec, rec)
+        _advanced(spec, chosen)
     _save_choices(suggested)
     with ui.friendly_errors():
         build_config()
@@ -226,6 +233,24 @@ def _stages_figure(spec: ModelSpec, counts: list[int], n: int, head: int) -> go.
     learns = [i >= first for i in range(len(spec.stages))] + [True]
     return charts.stages_figure(names, counts + [head], learns,
                                 f"{spec.title}, from the image (left) to the answer (right)")
+
+
+def _recipe(spec: ModelSpec) -> None:
+    """Fastest model or most accurate model, for a frozen network, with what each costs."""
+    costs = recipe_costs(spec.name)
+    fast, best = costs[FASTEST], costs[MOST_ACCURATE]
+    names = {AUTO: f"As recommended ({'most accurate' if gpu_name() else 'fastest'} on this computer)",
+             FASTEST: f"Fastest model: {spec.title} alone",
+             MOST_ACCURATE: "Most accurate model: EfficientNet-Lite0, Lite1 and Lite2 together"}
+    st.session_state.setdefault(ui.OPT + "recipe", DEFAULTS["recipe"])
+    st.radio("Which model to make", list(CHOICES["recipe"]), key=ui.OPT + "recipe", format_func=names.get,
+             help="The most accurate model reads each image with three pretrained networks and learns one "
+                  "final layer on what they all see. It is usually a few points more accurate on small "
+                  "image sets, and slower to train and to use.")
+    st.caption(f"Computing per image: {fast['gflops']:g} billion operations for the fastest model, "
+               f"{best['gflops']:g} billion for the most accurate ({best['relative_cost']:g}x). On a processor "
+               "it trains several times slower (the README's Learning quality section has the measured "
+               "times); on a graphics card the difference is small.")
 
 
 def _duration(rec: Recommendation) -> None:

@@ -8,7 +8,7 @@ from pages import charts, ui
 from pages.strategy import build_config
 from tlcore import runs
 from tlcore.catalog import get_spec
-from tlcore.config import TrainConfig
+from tlcore.config import AUTO, MOST_ACCURATE, TrainConfig
 from tlcore.devices import device_words, gpu_name
 from tlcore.errors import TLError
 from tlcore.record import RunRecord
@@ -36,8 +36,11 @@ def render() -> None:
         st.fragment(run_every=POLL_SECONDS if active else None)(_live)(path, active)
 
 
-def stages_words(stages: int | str, total: int, title: str) -> str:
+def stages_words(stages: int | str, total: int, title: str, recipe: str = AUTO) -> str:
     """How much of the network a run trains, in words."""
+    if recipe == MOST_ACCURATE:
+        return ("the most accurate model: EfficientNet-Lite0, Lite1 and Lite2 together, frozen "
+                "(only a new final layer learns)")
     if stages == "auto":
         return f"fine-tunes as many stages of {title} as recommended (decided when it starts)"
     if stages == "all" or (total and int(stages) >= total):
@@ -57,7 +60,7 @@ def describe_run(record: RunRecord) -> str:
         title, total, size = ui.md_safe(cfg.model), 0, cfg.image_size
     epochs = f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}" if cfg.epochs else "the recommended number of epochs"
     pixels = f"images at {size} pixels" if size else "images at the model's own size"
-    return (f"**This run:** {stages_words(cfg.trainable_stages, total, title)}, {epochs}, {pixels}, "
+    return (f"**This run:** {stages_words(cfg.trainable_stages, total, title, cfg.recipe)}, {epochs}, {pixels}, "
             f"{device_words(cfg.device, record.environment.get('cuda'))}.")
 
 
@@ -66,7 +69,7 @@ def _start(cfg: TrainConfig, run_shown: bool) -> None:
     summary = ui.dataset_summary(cfg.data) or {"name": cfg.data}
     start = f", continuing run {ui.md_safe(runs.title_of(RunDir(cfg.init_from)))}" if cfg.init_from else ""
     st.markdown(("**Next run:** " if run_shown else "") + f"**{ui.md_safe(summary['name'])}**{start}: "
-                + f"{stages_words(cfg.trainable_stages, len(spec.stages), spec.title)}, **{cfg.epochs}** epochs, "
+                + f"{stages_words(cfg.trainable_stages, len(spec.stages), spec.title, cfg.recipe)}, **{cfg.epochs}** epochs, "
                   f"images at {cfg.image_size or spec.image_size} pixels, "
                   f"augmentation {'as recommended' if cfg.augment == 'auto' else cfg.augment}, "
                   f"{device_words(cfg.device, gpu_name())}.")

@@ -175,3 +175,20 @@ def test_damaged_or_impossible_kept_choices_fall_back_to_defaults(digits):
     assert at.selectbox(key="opt_test_data").value == "" and at.checkbox(key="opt_train_bn").value is False
     choices_path().write_text(json.dumps({"version": 99, "choices": {"settings": {"seed": 5}}}))
     assert studio("strategy", **{ui.DATASET: digits}).number_input(key="opt_seed").value == 0
+
+
+def test_a_frozen_network_offers_the_fastest_or_the_most_accurate_model(digits):
+    at = studio("strategy", **{ui.DATASET: digits})
+    at.slider(key="opt_stages").set_value(0).run()
+    choice = at.radio(key="opt_recipe")
+    assert choice.value == "auto" and "Which model to make" == choice.label
+    assert any("billion operations" in c.value for c in at.caption)
+    choice.set_value("most_accurate").run()
+    assert not at.error
+    goto(at, "train")
+    assert "the most accurate model: EfficientNet-Lite0, Lite1 and Lite2 together, frozen" in texts(at.markdown)
+    goto(at, "strategy")
+    at.slider(key="opt_stages").set_value(2).run()
+    assert "opt_recipe" not in [r.key for r in at.radio]  # a frozen network's choice
+    goto(at, "train")  # deeper training uses the chosen model alone
+    assert "fine-tunes the last 2 of 7 stages of EfficientNet-Lite0" in texts(at.markdown)

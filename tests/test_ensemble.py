@@ -29,16 +29,19 @@ def _rec() -> Recommendation:
 
 def test_small_frozen_data_gets_the_most_accurate_model_and_other_cases_the_fastest():
     auto = TrainConfig(data="/d", trainable_stages=0)
-    assert choose_recipe(_rec(), auto, True, SMALL, ensemble_ready=True).recipe == "most_accurate"
-    assert "most accurate model" in choose_recipe(_rec(), auto, True, SMALL, True).reason
-    assert choose_recipe(_rec(), auto, False, SMALL, True).recipe == "fastest"  # stages train
-    assert choose_recipe(_rec(), auto, True, {"a": 500, "b": 400}, True).recipe == "fastest"
-    assert choose_recipe(_rec(), auto, True, SMALL, ensemble_ready=False).recipe == "fastest"
-    assert choose_recipe(_rec(), auto.with_(image_size=64), True, SMALL, True).recipe == "fastest"
+    assert choose_recipe(_rec(), auto, True, SMALL, ensemble_ready=True, gpu=True).recipe == "most_accurate"
+    assert "most accurate model" in choose_recipe(_rec(), auto, True, SMALL, True, gpu=True).reason
+    on_cpu = choose_recipe(_rec(), auto, True, SMALL, True, gpu=False)  # several times slower there: asked for
+    assert on_cpu.recipe == "fastest" and "a choice on the Strategy page" in on_cpu.reason
+    assert choose_recipe(_rec(), auto.with_(recipe="most_accurate"), True, SMALL, True, gpu=False).recipe == "most_accurate"
+    assert choose_recipe(_rec(), auto, False, SMALL, True, gpu=True).recipe == "fastest"  # stages train
+    assert choose_recipe(_rec(), auto, True, {"a": 500, "b": 400}, True, gpu=True).recipe == "fastest"
+    assert choose_recipe(_rec(), auto, True, SMALL, ensemble_ready=False, gpu=True).recipe == "fastest"
+    assert choose_recipe(_rec(), auto.with_(image_size=64), True, SMALL, True, gpu=True).recipe == "fastest"
     forced = auto.with_(recipe="fastest")
-    assert choose_recipe(_rec(), forced, True, SMALL, True).recipe == "fastest"
+    assert choose_recipe(_rec(), forced, True, SMALL, True, gpu=True).recipe == "fastest"
     with pytest.raises(TLError, match="0 stages"):
-        choose_recipe(_rec(), auto.with_(recipe="most_accurate"), False, SMALL, True)
+        choose_recipe(_rec(), auto.with_(recipe="most_accurate"), False, SMALL, True, gpu=True)
 
 
 def test_recipe_is_validated_and_configs_written_before_it_load_as_fastest():

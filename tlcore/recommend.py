@@ -138,11 +138,13 @@ def dataset_naturalness(data: str, model: str, sample: int = 32, seed: int = 0) 
 
 
 def choose_recipe(rec: Recommendation, cfg: TrainConfig, frozen: bool, images_per_class: dict[str, int],
-                  ensemble_ready: bool) -> Recommendation:
+                  ensemble_ready: bool, gpu: bool) -> Recommendation:
     """Fastest model or most accurate model, with why: the ensemble of the bundled networks
     (tlcore.ensemble) for a frozen network on small data, where its features are worth most and
     are computed once; the chosen model alone otherwise. ``ensemble_ready``: its members' pretrained
-    weights are on this machine. ``cfg`` is the resolved TrainConfig; its ``recipe`` may be forced."""
+    weights are on this machine. ``cfg`` is the resolved TrainConfig; its ``recipe`` may be forced.
+    "auto" picks the ensemble only on a graphics card: on a processor it takes several times the
+    fastest model's time (bench/quality.py), so there it is the user's choice."""
     starts_fresh = cfg.weights == "pretrained" and not cfg.init_from
     if cfg.recipe == MOST_ACCURATE and not (frozen and starts_fresh and ensemble_ready):
         raise TLError("The most accurate model combines the bundled pretrained networks, kept frozen, so it "
@@ -150,9 +152,11 @@ def choose_recipe(rec: Recommendation, cfg: TrainConfig, frozen: bool, images_pe
                       "the bundled models installed. Change those settings, or choose the fastest model.")
     smallest = min(images_per_class.values())
     # Measured at the default model's image size (every member runs at it); a size set by hand keeps one model.
-    accurate = cfg.recipe == MOST_ACCURATE or (cfg.recipe == AUTO and frozen and starts_fresh and ensemble_ready
-                                               and smallest < CV_BELOW and not cfg.image_size)
+    suits = frozen and starts_fresh and ensemble_ready and smallest < CV_BELOW and not cfg.image_size
+    accurate = cfg.recipe == MOST_ACCURATE or (cfg.recipe == AUTO and suits and gpu)
     how = ("The most accurate model is used: the features of three pretrained networks together, with one "
-           "final layer on top; it costs about 5x the fastest model's computing per image, once." if accurate else "")
+           "final layer on top; it costs about 5x the fastest model's computing per image, once." if accurate else
+           "On this processor the fastest model is used; the most accurate one (three networks together, "
+           "about 5x the time) is a choice on the Strategy page." if cfg.recipe == AUTO and suits else "")
     return replace(rec, recipe=MOST_ACCURATE if accurate else FASTEST,
                    reason=f"{rec.reason} {how}".rstrip())

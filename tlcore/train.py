@@ -140,7 +140,7 @@ def _resolve(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device
     stages = resolve_trainable(resolved.trainable_stages, len(inputs.spec.stages))
     frozen = backbone_is_frozen(inputs.spec, stages, resolved.train_bn)
     rec = choose_evaluation(rec, resolved, frozen, labelled, given_val=inputs.given_val)
-    rec = choose_recipe(rec, resolved, frozen, labelled, ensemble.ready())
+    rec = choose_recipe(rec, resolved, frozen, labelled, ensemble.ready(), gpu=device.type == "cuda")
     resolved = resolved.with_(evaluation=rec.evaluation, recipe=rec.recipe)
     run.write_record(replace(run.record(), config=resolved, recommendation=rec.to_json()))
     run.append_event("recommendation", **rec.to_json())
