@@ -35,7 +35,8 @@ from bench.datasets import clipart_files, digits_arrays, draw, fashion_arrays  #
 from tlcore.workspace import ENV_VAR  # noqa: E402
 
 RECIPES = {
-    "default": [],
+    "default": [],  # everything left to the recommender: the fastest model on a processor
+    "most_accurate": ["--recipe", "most_accurate"],
     "finetune": ["--trainable-stages", "all", "--augment", "light", "--evaluation", "holdout", "--recipe", "fastest"],
 }
 
@@ -44,7 +45,7 @@ def _args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="fewer draws and test images")
     p.add_argument("--sets", default="clipart,fashion,digits", help="comma-separated datasets")
-    p.add_argument("--recipes", default="default,lr_lite0,finetune")
+    p.add_argument("--recipes", default="default,most_accurate,lr_lite0,finetune")
     p.add_argument("--out", default=str(ROOT / "bench" / "out"))
     return p.parse_args()
 
