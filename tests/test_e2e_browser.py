@@ -176,7 +176,7 @@ def _strategy(page: Page, shot: Shots | None, stages: int, epochs: int) -> None:
     if stages == 0:
         learning = page.get_by_test_id("stMetric").filter(has_text="Parameters that will learn")
         expect(learning.get_by_test_id("stMetricValue")).to_have_text("3,843")  # 1280 features x 3 + 3 biases
-    page.get_by_test_id("stExpander").get_by_text("Advanced settings").click()
+    _open_advanced(page)
     for key, value in (("epochs", epochs), ("image_size", 64), ("early_stopping", 0)):
         box = page.locator(f".st-key-opt_{key}").get_by_role("spinbutton")
         box.fill(str(value))
@@ -186,6 +186,15 @@ def _strategy(page: Page, shot: Shots | None, stages: int, epochs: int) -> None:
     expect(page.get_by_text(f"Set under Advanced: {epochs} passes over your images (epochs).")).to_be_visible()
     if shot:
         shot("03-strategy")
+
+
+def _open_advanced(page: Page) -> None:
+    """Open the Strategy page's Advanced settings, unless this session left them open."""
+    settle(page)
+    epochs = page.locator(".st-key-opt_epochs").get_by_role("spinbutton")
+    if not epochs.is_visible():
+        page.get_by_test_id("stExpander").get_by_text("Advanced settings").click()
+    expect(epochs).to_be_visible()
 
 
 def _train(page: Page, shot: Shots) -> str:
@@ -278,7 +287,7 @@ def _reload_then_stop(page: Page) -> None:
     expect(page.get_by_test_id("stMain")).to_contain_text(THIS_RUN)
     go(page, "strategy", "How much of the network to retrain")
     expect(page.locator(".st-key-opt_stages").get_by_role("slider")).to_have_value("1")
-    page.get_by_test_id("stExpander").get_by_text("Advanced settings").click()
+    _open_advanced(page)
     expect(page.locator(".st-key-opt_epochs").get_by_role("spinbutton")).to_have_value("200")
     go(page, "train", "Train")
     expect(page.get_by_role("heading", name=re.compile(r"^Run .+: Training$"))).to_be_visible()
