@@ -240,8 +240,7 @@ def _recipe(spec: ModelSpec) -> None:
     costs = recipe_costs(spec.name)
     fast, best = costs[FASTEST], costs[MOST_ACCURATE]
     names = {AUTO: f"As recommended ({'most accurate' if gpu_name() else 'fastest'} on this computer)",
-             FASTEST: f"Fastest model: {spec.title} alone",
-             MOST_ACCURATE: "Most accurate model: EfficientNet-Lite0, Lite1 and Lite2 together"}
+             FASTEST: fast["title"], MOST_ACCURATE: best["title"]}
     st.session_state.setdefault(ui.OPT + "recipe", DEFAULTS["recipe"])
     st.radio("Which model to make", list(CHOICES["recipe"]), key=ui.OPT + "recipe", format_func=names.get,
              help="The most accurate model reads each image with three pretrained networks and learns one "

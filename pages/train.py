@@ -7,9 +7,10 @@ import streamlit as st
 from pages import charts, ui
 from pages.strategy import build_config
 from tlcore import runs
-from tlcore.catalog import get_spec
+from tlcore.catalog import DEFAULT_MODEL, get_spec
 from tlcore.config import AUTO, MOST_ACCURATE, TrainConfig
 from tlcore.devices import device_words, gpu_name
+from tlcore.ensemble import recipe_costs
 from tlcore.errors import TLError
 from tlcore.record import RunRecord
 from tlcore.rundir import RunDir
@@ -39,8 +40,8 @@ def render() -> None:
 def stages_words(stages: int | str, total: int, title: str, recipe: str = AUTO) -> str:
     """How much of the network a run trains, in words."""
     if recipe == MOST_ACCURATE:
-        return ("the most accurate model: EfficientNet-Lite0, Lite1 and Lite2 together, frozen "
-                "(only a new final layer learns)")
+        named = recipe_costs(DEFAULT_MODEL)[MOST_ACCURATE]["title"]  # its members, whatever model was picked
+        return f"the {named[0].lower()}{named[1:]} (only a new final layer learns)"
     if stages == "auto":
         return f"fine-tunes as many stages of {title} as recommended (decided when it starts)"
     if stages == "all" or (total and int(stages) >= total):
