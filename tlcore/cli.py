@@ -68,9 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("images", nargs="+")
     pr.add_argument("--csv", default="", help="also write all probabilities to this CSV file")
     pr.add_argument("--top", type=int, default=3)
-    e = sub.add_parser("export", help="export a trained run to ONNX, a torch.export program or a model card")
+    e = sub.add_parser("export", help="export a trained run to ONNX, a torch.export program, a model card "
+                       "or a web page (a zip that runs the model in any browser)")
     e.add_argument("--run", required=True)
-    e.add_argument("--format", choices=["onnx", "pt2", "card"], required=True)
+    e.add_argument("--format", choices=["onnx", "pt2", "card", "web"], required=True)
     e.add_argument("--out", required=True)
     sw = sub.add_parser("sweep", help="train the same data at several freezing depths and compare")
     sw.add_argument("--data", help="folder of class folders, or a zip of one")
@@ -98,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _train(args) -> int:
     _outside(args.data, args.out)  # before the imports: a mistake is reported at once
+    from tlcore import distributed
     from tlcore.config import TrainConfig
     from tlcore.jobs import report_run
     from tlcore.train import create_run, execute
@@ -109,13 +111,16 @@ def _train(args) -> int:
         init_from=str(args.init_from), trainable_stages=args.trainable_stages, train_bn=args.train_bn,
         epochs=args.epochs, batch_size=args.batch_size, augment=args.augment, image_size=args.image_size,
         val_fraction=args.val_fraction, evaluation=args.evaluation, folds=args.folds, seed=args.seed,
-        device=args.device, recipe=args.recipe,
+        device=args.device, recipe=args.recipe, world_size=distributed.from_env().size,
         class_weighting=not args.no_class_weighting,
         **{k: v for k, v in optional.items() if v is not None},
     )
-    run = create_run(cfg, args.out)
-    print(f"run folder: {run.path}", flush=True)
-    return report_run(run.path, execute(run.path))
+    with distributed.session(cfg.device) as world:  # under torchrun: every rank trains, rank 0 records
+        if world.main:
+            print(f"run folder: {create_run(cfg, args.out).path}", flush=True)
+        world.barrier()
+        state = execute(args.out, world)
+        return report_run(Path(args.out), state) if world.main else int(state != "finished")
 
 
 def _outside(data: str, out: str) -> None:
@@ -126,9 +131,12 @@ def _outside(data: str, out: str) -> None:
 
 
 def _run(args) -> int:
+    from tlcore import distributed
     from tlcore.jobs import run_folder
+    from tlcore.rundir import RunDir
 
-    return run_folder(args.run)
+    with distributed.session(RunDir(args.run).record().config.device) as world:
+        return run_folder(args.run, world)
 
 
 def _standby(args) -> int:
@@ -198,6 +206,14 @@ def _export(args) -> int:
     if args.format == "card":
         atomic_write_bytes(Path(args.out), model_card(RunDir(args.run)).encode())
         print(f"wrote {args.out}")
+        return 0
+    if args.format == "web":
+        from tlcore.webdemo import write_web_demo
+
+        with _model_of(args.run):
+            size = write_web_demo(args.run, Path(args.out))
+        print(f"wrote {args.out} ({size / 1e6:.1f} MB): unzip it and open index.html, or put the folder on "
+              "any static web host")
         return 0
     with _model_of(args.run):
         diff = export_bundle(Path(args.run) / "bundle", args.format, Path(args.out))
