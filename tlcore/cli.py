@@ -99,7 +99,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def _train(args) -> int:
     _outside(args.data, args.out)  # before the imports: a mistake is reported at once
-    from tlcore import distributed
     from tlcore.config import TrainConfig
     from tlcore.jobs import report_run
     from tlcore.train import create_run, execute
@@ -111,16 +110,13 @@ def _train(args) -> int:
         init_from=str(args.init_from), trainable_stages=args.trainable_stages, train_bn=args.train_bn,
         epochs=args.epochs, batch_size=args.batch_size, augment=args.augment, image_size=args.image_size,
         val_fraction=args.val_fraction, evaluation=args.evaluation, folds=args.folds, seed=args.seed,
-        device=args.device, recipe=args.recipe, world_size=distributed.from_env().size,
+        device=args.device, recipe=args.recipe,
         class_weighting=not args.no_class_weighting,
         **{k: v for k, v in optional.items() if v is not None},
     )
-    with distributed.session(cfg.device) as world:  # under torchrun: every rank trains, rank 0 records
-        if world.main:
-            print(f"run folder: {create_run(cfg, args.out).path}", flush=True)
-        world.barrier()
-        state = execute(args.out, world)
-        return report_run(Path(args.out), state) if world.main else int(state != "finished")
+    run = create_run(cfg, args.out)
+    print(f"run folder: {run.path}", flush=True)
+    return report_run(run.path, execute(run.path))
 
 
 def _outside(data: str, out: str) -> None:
@@ -131,12 +127,9 @@ def _outside(data: str, out: str) -> None:
 
 
 def _run(args) -> int:
-    from tlcore import distributed
     from tlcore.jobs import run_folder
-    from tlcore.rundir import RunDir
 
-    with distributed.session(RunDir(args.run).record().config.device) as world:
-        return run_folder(args.run, world)
+    return run_folder(args.run)
 
 
 def _standby(args) -> int:
