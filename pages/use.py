@@ -18,8 +18,10 @@ from tlcore.card import model_card
 from tlcore.export import export_bundle, onnx_matches_bundle
 from tlcore.predict import Predictor, not_sure_below_of
 from tlcore.rundir import RunDir
+from tlcore.webdemo import write_web_demo
 
 TOP = 5
+WEB_PAGE = "web-demo.zip"  # the web page export, kept in the run folder
 EXPORTS = {  # file in the run folder -> (format name, export format, what it is for)
     "model.onnx": ("ONNX", "onnx", "Runs almost anywhere: ONNX Runtime, C#, Java, browsers, phones. It gives "
                    "each class's score and its calibrated probability; the model card's Python script runs it."),
@@ -189,6 +191,7 @@ def _downloads(run: RunDir) -> None:
             with st.spinner(f"Making {filename}…"):
                 export_bundle(run.bundle_path, fmt, path)
             st.rerun()
+    _web_page(run)
     st.markdown("**Model card**: what the model was trained on, how well it does, its limits, exactly how it "
                 "prepares an image, and a Python script that runs model.onnx with only onnxruntime, numpy and "
                 "Pillow (the same card as `python -m tlcore export --format card`).")
@@ -197,6 +200,25 @@ def _downloads(run: RunDir) -> None:
                        on_click="ignore", key="card", help="A Markdown document to keep with the model.")
     with st.expander("Read the model card"):
         st.markdown(card)
+
+
+def _web_page(run: RunDir) -> None:
+    """The web page export: made once per version of the model (a few seconds), then downloaded."""
+    st.markdown("**Web page**: the model in a page that runs in any browser, with nothing to install and no "
+                "internet: it classifies the camera live and images dropped on it. Unzip it and open index.html, "
+                "or put the folder on any static web host; the model card says how.")
+    path = run.path / WEB_PAGE
+    model_files = [run.bundle_path / WEIGHTS, run.bundle_path / META]
+    if path.is_file() and all(path.stat().st_mtime >= f.stat().st_mtime for f in model_files):
+        st.download_button("Download as a web page (.zip)", lambda: path.read_bytes(), f"{run.name}-web.zip",
+                           "application/zip", on_click="ignore", key="get_web",
+                           help=f"index.html, the model and ONNX Runtime Web ({path.stat().st_size / 1e6:.0f} MB).")
+        return
+    if st.button("Make the web page", key="make_web",
+                 help="Packs the model with a page and the browser runtime (a few seconds to a minute)."):
+        with st.spinner("Making the web page…"):
+            write_web_demo(run.path, path)
+        st.rerun()
 
 
 if __name__ == "__main__":

@@ -16,9 +16,11 @@ import pytest
 from PIL import Image
 
 from tlcore.cli import main
+from tlcore.card import model_card
 from tlcore.predict import Predictor
+from tlcore.rundir import RunDir
 
-SIZE = 64
+SIZE = 64  # the image size of app_fixtures.TINY, which trained_run uses
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium; Playwright never downloads a browser here
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -28,14 +30,9 @@ OUTSIDE_URL = re.compile(r"(?:https?:)?//(?!localhost[:/])[a-z0-9-]+\.[a-z0-9.-]
 
 
 @pytest.fixture(scope="module")
-def run_dir(fashion_small, tmp_path_factory) -> Path:
-    """A tiny real run (4 Fashion-MNIST classes), trained through the command line."""
-    out = tmp_path_factory.mktemp("web") / "run"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TLSTUDIO_HOME", str(tmp_path_factory.mktemp("web-workspace")))
-        assert main(["train", "--data", str(fashion_small / "train"), "--out", str(out), "--trainable-stages",
-                     "0", "--epochs", "2", "--augment", "none", "--image-size", str(SIZE), "--device", "cpu"]) == 0
-    return out
+def run_dir(trained_run) -> Path:
+    """The session's tiny finished run (4 Fashion-MNIST classes, 64 px; tests/app_fixtures.py)."""
+    return trained_run
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +121,8 @@ def test_zip_holds_the_page_model_and_runtime_and_nothing_from_the_internet(demo
     graph = onnx.load_from_string(base64.b64decode(onnx_b64))
     assert [o.name for o in graph.graph.output] == ["logits", "probabilities"]
     assert json.loads({p.key: p.value for p in graph.metadata_props}["classes"]) == meta["classes"]
+    card = model_card(RunDir(run_dir))
+    assert "--format web" in card and "python -m http.server" in card and "index.html" in card
 
 
 def test_page_opened_from_disk_offline_agrees_with_the_engine(demo, run_dir, fashion_small, tmp_path):
@@ -168,3 +167,18 @@ def test_page_opened_from_disk_offline_agrees_with_the_engine(demo, run_dir, fas
     assert max(gaps[name] for name in reduced) <= 0.03, gaps
     assert all(g["probability"] == max(g["probabilities"].values()) for g in got)
     assert got[0]["label"] in shown and f"{round(got[0]['probability'] * 100)}%" in shown
+
+
+def test_use_page_makes_the_web_page_and_offers_it(workspace_run):
+    from app_fixtures import studio
+
+    from pages import ui
+
+    at = studio("use", **{ui.RUN: workspace_run})
+    assert "Download as a web page (.zip)" not in [b.label for b in at.get("download_button")]
+    next(b for b in at.button if b.label == "Make the web page").click()
+    at.run()
+    assert not at.exception and not at.error
+    assert "Download as a web page (.zip)" in [b.label for b in at.get("download_button")]
+    with zipfile.ZipFile(Path(workspace_run) / "web-demo.zip") as zf:
+        assert set(zf.namelist()) == EXPECTED

@@ -22,6 +22,15 @@ from tlcore.rundir import RunDir
 _USAGE = ("With this project (`pip install -r requirements.txt`): `python -m tlcore predict --run RUN photo.jpg`, "
           "or in Python `Predictor(\"bundle\").predict_files([\"photo.jpg\"], top=3)` (`from tlcore.predict import "
           "Predictor`; \"bundle\" is the unzipped bundle folder).")
+_WEB = ("In a web browser, with nothing to install: the Use page's \"Download as a web page\", or "
+        "`python -m tlcore export --run RUN --format web --out demo.zip`, gives a zip holding `index.html`, this "
+        "model (ONNX) and ONNX Runtime Web. Unzip it and open `index.html`, or put the folder on any static web "
+        "host (GitHub Pages, Netlify, a company web server), or run `python -m http.server` in the folder and "
+        "open http://localhost:8000. The page classifies the camera live and images dropped on it, loads "
+        "nothing from the internet and sends no image anywhere; the camera needs the page opened from disk, "
+        "from localhost or over https. It prepares each image with the steps below, in JavaScript; only a JPEG that "
+        "step 1 decodes reduced comes out very slightly different, as browsers decode JPEGs whole. Scripts on the "
+        "page can call `tlClassify(url)` for `{label, probability}`.")
 
 
 def _preprocessing(meta: dict) -> list[str]:
@@ -151,6 +160,6 @@ def model_card(run: RunDir) -> str:
               "- Scores were measured on images like the training images; other cameras, lighting or "
               "backgrounds may score lower.",
               *[f"- {escape(a)}" for a in advise(run)],
-              "", "## How to use it", "", _USAGE, "",
+              "", "## How to use it", "", _USAGE, "", _WEB, "",
               *_preprocessing(meta), "", *_standalone(run)]
     return "\n".join(lines) + "\n"
