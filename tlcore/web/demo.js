@@ -483,7 +483,6 @@
 
   function setUp() {
     $("classes").textContent = M.classes.join(", ");
-    if (location.protocol !== "file:") $("host-note-here").hidden = false;
     $("camera-button").addEventListener("click", function () {
       if (camera.running) stopCamera(); else startCamera();
     });
