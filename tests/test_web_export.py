@@ -46,9 +46,9 @@ def demo(run_dir, tmp_path_factory) -> Path:
 
 
 def _images(fashion_small) -> list[tuple[str, bytes]]:
-    """24 test images in the forms the engine handles: PNG (grey, RGB larger and smaller than the model's
-    size, RGBA and a palette with a transparent colour), JPEG (decoded whole or reduced by Pillow's
-    draft mode, EXIF-turned)."""
+    """26 test images in the forms the engine handles: PNG (grey, 16-bit grey, RGB larger and smaller
+    than the model's size, RGBA and a palette with a transparent colour), JPEG (decoded whole or reduced
+    by Pillow's draft mode, EXIF-turned) and WebP."""
     rng = np.random.default_rng(0)
     garments = [np.asarray(Image.open(p)) for p in sorted((fashion_small / "test").glob("*/*.png"))]
     out = []
@@ -89,6 +89,13 @@ def _images(fashion_small) -> list[tuple[str, bytes]]:
         buf = io.BytesIO()
         img.save(buf, fmt, **options)
         out.append((f"{i:02d}-{kind}.{fmt.lower()}", buf.getvalue()))
+    # Two more formats: 16-bit grey PNG (Pillow divides by 256) and lossless WebP.
+    wide = np.asarray(Image.fromarray(garments[3]).resize((150, 110), Image.Resampling.BILINEAR), dtype=np.uint16)
+    for name, img, options in [("24-grey16.png", Image.fromarray(wide * 257 + 100), {}),
+                               ("25-rgb.webp", Image.fromarray(rgb), {"lossless": True})]:
+        buf = io.BytesIO()
+        img.save(buf, name.rsplit(".", 1)[1].upper(), **options)
+        out.append((name, buf.getvalue()))
     return out
 
 

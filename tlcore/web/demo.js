@@ -39,6 +39,7 @@
         mjs: URL.createObjectURL(new Blob([rt.glue], { type: "text/javascript" }))
       };
       sessionPromise = ort.InferenceSession.create(bytesOf(M.onnx), { executionProviders: ["wasm"] });
+      rt.wasm = M.onnx = null; // the runtime keeps its own copies: free the text (tens of MB)
     }
     return sessionPromise;
   }
