@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import streamlit as st
 
-from pages import ui
+from pages import data_camera, ui
 from pages.data_audit import plural, preview
 from tlcore import store
 from tlcore.dataset import FEW_IMAGES
@@ -60,6 +60,7 @@ def section(use: Callable, progress_bar: Callable) -> None:
     shots = ss.setdefault(SHOTS, {})
     uploads = {slot: _uploader(name, slot, shots.get(slot, [])) for name, slot in slots}
     _camera(slots, shots)
+    data_camera.section(slots, shots)
     name = st.text_input("Dataset name", value="my images", help="A name to find this dataset again later.")
     if st.button("Save these images as a dataset", type="primary",
                  help="Keep the images in the workspace and check them."):
@@ -77,10 +78,11 @@ def _uploader(name: str, slot: int, shots: list) -> list:
                              help=f"Photos that show '{ui.md_safe(name)}'. Aim for {FEW_IMAGES} or more.") or []
     chosen = [f.getvalue() for f in files] + [data for _, data in shots]
     thumbs = [t for t in map(preview, chosen[:PREVIEWS]) if t is not None]
+    box = st.container()  # always there: a live camera further down keeps its place (and its stream)
     if thumbs:
-        st.image(thumbs, width=ui.THUMB_PX // 3 * 2)
+        box.image(thumbs, width=ui.THUMB_PX // 3 * 2)
     if len(chosen) > PREVIEWS:
-        st.caption(f"and {len(chosen) - PREVIEWS} more")
+        box.caption(f"and {len(chosen) - PREVIEWS} more")
     return files
 
 

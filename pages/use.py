@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages import ui
+from pages import ui, use_live
 from tlcore.bundle import META, WEIGHTS, read_bundle_meta
 from tlcore.card import model_card
 from tlcore.export import export_bundle, onnx_matches_bundle
@@ -49,6 +49,7 @@ def render() -> None:
         if photo:
             with ui.friendly_errors():
                 _results(run, [("snapshot.jpg", photo.getvalue())], not_sure_below, key="camera")
+        use_live.section(run, not_sure_below)
     with take_away, ui.friendly_errors():
         _downloads(run)
 

@@ -1,0 +1,182 @@
+"""The live camera in a real browser: Chromium's fake camera plays a video the test makes.
+
+Two classes a camera tells apart at a glance: a red disc and a blue disc on grey. The first
+browser's camera shows the red disc: on the Data page a burst of pictures is recorded into 'red'
+(one bad picture removed), the blue pictures are uploaded, the bundled model trains (frozen, 64
+pixels, 2 epochs), and the Use page's live camera says 'red'. A second browser, whose camera shows
+the blue disc, opens the same model and sees 'blue' (Chromium plays one video per launch, looping).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS, STEP, VIEWPORT, go, settle, studio_url  # noqa: F401
+from PIL import Image
+from playwright.sync_api import Page, expect, sync_playwright
+from test_e2e_browser import TRAINING, _open_advanced
+
+FAKE_CAMERA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+COLOURS = {"red": (210, 30, 30), "blue": (30, 50, 210)}
+W, H, FPS = 320, 240, 15
+RECORDED = 6  # pictures in the burst; one is then removed
+UPLOADED = 6  # blue pictures uploaded
+COMPONENT = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)")
+
+
+def disc(colour: str, step: int) -> np.ndarray:
+    """A frame: a disc of ``colour`` on grey, moved a little with ``step`` (so no two are copies)."""
+    yy, xx = np.mgrid[0:H, 0:W]
+    cx, cy = W / 2 + 30 * np.cos(step / 5), H / 2 + 20 * np.sin(step / 7)
+    frame = np.full((H, W, 3), 128, np.uint8)
+    frame[(xx - cx) ** 2 + (yy - cy) ** 2 < (H / 3) ** 2] = COLOURS[colour]
+    return frame
+
+
+def write_y4m(path: Path, frames: list[np.ndarray], fps: int = FPS) -> Path:
+    """A YUV4MPEG2 video (4:2:0, full-range BT.601 as JPEG has it) for Chromium's fake camera."""
+    h, w, _ = frames[0].shape
+    with path.open("wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for rgb in frames:
+            r, g, b = (rgb[..., i].astype(np.float32) for i in range(3))
+            y = 0.299 * r + 0.587 * g + 0.114 * b
+            u = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
+            v = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b
+            f.write(b"FRAME\n")
+            for plane in (y, *(c.reshape(h // 2, 2, w // 2, 2).mean((1, 3)) for c in (u, v))):  # 4:2:0
+                f.write(np.clip(np.rint(plane), 0, 255).astype(np.uint8).tobytes())
+    return path
+
+
+def _browser(pw, video: Path):
+    return pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                              args=[*CHROMIUM_ARGS, *FAKE_CAMERA, f"--use-file-for-fake-video-capture={video}"])
+
+
+def _page(browser) -> Page:
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(STEP)
+    return context.new_page()
+
+
+def _start_camera(page: Page) -> None:
+    page.frame_locator(COMPONENT).get_by_role("button", name="Start the camera").click()
+    expect(page.frame_locator(COMPONENT).get_by_role("button", name="Stop the camera")).to_be_visible()
+
+
+def _stop_camera(page: Page) -> None:
+    """Stop the camera as a user would, so the server ends its side of the stream now."""
+    page.frame_locator(COMPONENT).get_by_role("button", name="Stop the camera").click()
+    expect(page.frame_locator(COMPONENT).get_by_role("button", name="Start the camera")).to_be_visible()
+    settle(page)
+
+
+def test_record_a_burst_train_and_see_the_live_answer(studio_url, tmp_path):  # noqa: F811
+    red = write_y4m(tmp_path / "red.y4m", [disc("red", i) for i in range(2 * FPS)])
+    blue = write_y4m(tmp_path / "blue.y4m", [disc("blue", i) for i in range(2 * FPS)])
+    uploads = []
+    for i in range(UPLOADED):
+        uploads.append(tmp_path / f"blue-{i}.png")
+        Image.fromarray(disc("blue", 3 * i)).save(uploads[-1])
+    started = time.monotonic()
+    with sync_playwright() as pw:
+        browser = _browser(pw, red)
+        try:
+            page = _page(browser)
+            page.goto(studio_url)
+            expect(page.get_by_role("heading", name="Your images")).to_be_visible()
+            _record_red_upload_blue(page, uploads)
+            recorded = time.monotonic()
+            _quick_strategy(page)
+            go(page, "train", "Train")
+            page.get_by_role("button", name="Start training").click()
+            page.mouse.move(1, 1)  # the button's tooltip would cover the sidebar
+            expect(page.get_by_text("Training finished and the model is saved.")).to_be_visible(timeout=TRAINING)
+            trained = time.monotonic()
+            _live_answer(page, "red", freeze=True)
+        finally:
+            browser.close()
+        browser = _browser(pw, blue)
+        try:
+            page = _page(browser)
+            page.goto(studio_url)
+            expect(page.get_by_role("heading", name="Your images")).to_be_visible()
+            _live_answer(page, "blue", freeze=False)
+        finally:
+            browser.close()
+    print(f"Burst recorded and saved after {recorded - started:.1f} s, trained after {trained - started:.1f} s, "
+          f"both live answers after {time.monotonic() - started:.1f} s")
+
+
+def _record_red_upload_blue(page: Page, uploads: list[Path]) -> None:
+    page.get_by_role("tab", name="Class by class").click()
+    names = page.get_by_role("textbox", name="Class names, separated by commas")
+    names.fill("red, blue")
+    names.press("Enter")
+    settle(page)
+    page.get_by_test_id("stFileUploader").filter(has_text="Images of 'blue'").locator(
+        "input[type=file]").set_input_files(uploads)
+    settle(page)
+    page.get_by_text("Record bursts with the live camera").click()
+    settle(page)
+    for key, value in (("burst_every", 150), ("burst_limit", RECORDED)):
+        box = page.locator(f".st-key-{key}").get_by_role("spinbutton")
+        box.fill(str(value))
+        box.press("Enter")
+        settle(page)
+    _start_camera(page)
+    page.get_by_role("button", name="Record into 'red'").click()
+    pictures = page.get_by_text(re.compile(r"^Camera pictures of 'red' \(\d+\)"))
+    expect(pictures).to_contain_text(f"({RECORDED})", timeout=STEP)  # it stopped by itself at the count
+    expect(page.get_by_role("button", name="Record into 'red'")).to_be_visible()
+    expect(page.get_by_role("button", name="Remove", exact=True)).to_have_count(RECORDED)
+    page.get_by_role("button", name="Remove", exact=True).first.click()
+    expect(pictures).to_contain_text(f"({RECORDED - 1})")
+    expect(page.get_by_text(f"Images of 'red' (plus {RECORDED - 1} snapshots)")).to_be_visible()
+    _stop_camera(page)
+    page.get_by_role("button", name="Save these images as a dataset").click()
+    total = RECORDED - 1 + UPLOADED
+    expect(page.get_by_text(f"Saved: 'my images' with 2 classes and {total} usable images.")).to_be_visible()
+
+
+def _quick_strategy(page: Page) -> None:
+    """A frozen network (0 trainable stages), 2 epochs on 64-pixel images, no early stop."""
+    go(page, "strategy", "How much of the network to retrain")
+    slider = page.locator(".st-key-opt_stages").get_by_role("slider")
+    slider.focus()
+    slider.press("Home")
+    expect(slider).to_have_value("0")
+    _open_advanced(page)
+    for key, value in (("epochs", 2), ("image_size", 64), ("early_stopping", 0)):
+        box = page.locator(f".st-key-opt_{key}").get_by_role("spinbutton")
+        box.fill(str(value))
+        box.press("Enter")
+        settle(page)
+        expect(box).to_have_value(str(value))
+
+
+def _live_answer(page: Page, expected: str, freeze: bool) -> None:
+    """The Use page's live camera names ``expected``; with ``freeze``, a frozen frame gets its heatmap."""
+    go(page, "use", "Use your model")
+    page.get_by_role("tab", name="Camera").click()
+    page.get_by_text("Classify the live camera").click()
+    settle(page)
+    _start_camera(page)
+    answer = page.locator(".st-key-live_answer")
+    expect(answer.get_by_role("heading")).to_have_text(re.compile(rf"^{expected} \(\d+% sure\)$"), timeout=STEP)
+    expect(answer.get_by_test_id("stProgress")).to_have_count(2)
+    page.wait_for_timeout(3000)  # a few seconds of answers, for the rate the page shows
+    print(f"Live answer '{expected}': {answer.get_by_text(re.compile('answers a second')).inner_text()}")
+    expect(answer.get_by_role("heading")).to_have_text(re.compile(rf"^{expected} \(\d+% sure\)$"))
+    if freeze:
+        page.get_by_role("button", name="Freeze this frame and show where the model looked").click()
+        expect(page.get_by_text(re.compile(rf"^Frozen frame: {expected} \(\d+% sure\)$"))).to_be_visible()
+        expect(page.locator(".st-key-live_gradcam .js-plotly-plot")).to_be_visible()
+    _stop_camera(page)
