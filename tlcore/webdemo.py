@@ -13,6 +13,7 @@ import base64
 import html
 import io
 import json
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -91,10 +92,8 @@ def web_demo_zip(run_dir: str | Path) -> bytes:
     model = {"title": title, "classes": list(meta["classes"]), "image_size": int(meta["image_size"]),
              "mean": [float(v) for v in meta["mean"]], "std": [float(v) for v in meta["std"]],
              "not_sure_below": threshold, "run": run.name}
-    page = (WEB / "index.html").read_text()
-    for key, value in {"title": title, "classes": ", ".join(model["classes"]),
-                       "not_sure": f"{threshold:.0%}"}.items():
-        page = page.replace("{{" + key + "}}", html.escape(value))
+    fill = {"title": title, "classes": ", ".join(model["classes"]), "not_sure": f"{threshold:.0%}"}
+    page = re.sub(r"\{\{(\w+)\}\}", lambda m: html.escape(fill[m.group(1)]), (WEB / "index.html").read_text())
     runtime = _script("tlOrtWasm", {"glue": files[ORT_GLUE].read_text()}, {"wasm": files[ORT_WASM].read_bytes()})
     ort_version = files["VERSION"].read_text().split()[1]
     readme = README.format(title=title, classes=", ".join(model["classes"]), ort_version=ort_version)
