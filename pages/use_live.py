@@ -75,7 +75,7 @@ def _answer(feed: LiveFeed, not_sure_below: float) -> None:
                 return
             st.markdown(f"### {_verdict(latest.probabilities, not_sure_below)}")
             for name, p in latest.probabilities.items():  # the model's class order: bars do not jump
-                st.progress(p, text=f"{ui.md_safe(name)}: {p:.0%}")
+                st.progress(min(max(p, 0.0), 1.0), text=f"{ui.md_safe(name)}: {p:.0%}")  # float32 sums overshoot
             per_second, ms = feed.meter.rate()
             st.caption(f"{per_second:.1f} answers a second, {ms:.0f} ms each on this computer's processor. "
                        f"Under {not_sure_below:.0%} the answer is marked \"not sure\".")

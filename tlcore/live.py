@@ -142,11 +142,16 @@ class FrameClassifier:
     @torch.no_grad()
     def __call__(self, frame: np.ndarray) -> list[float]:
         """The probability of each class (in ``classes`` order) for one frame."""
-        x = frame_square(frame, self.predictor.image_size)[None]
+        p = self.predictor
         if self._runner is None:
-            return self.predictor.probabilities(x)[0].tolist()
-        logits = torch.from_numpy(self._runner.run(self.predictor._prep(x)))
-        return (logits / self.predictor.temperature).softmax(1)[0].tolist()
+            return p.probabilities(frame_square(frame, p.image_size)[None])[0].tolist()
+        # numpy around ONNX Runtime, no torch: torch's own threads would wait on the same 2 cores
+        square = np.asarray(portable.square(Image.fromarray(np.ascontiguousarray(frame[..., :3]), "RGB"),
+                                            p.image_size))
+        x = portable.to_input([square], p.meta["mean"], p.meta["std"])
+        z = self._runner.run(torch.from_numpy(x))[0].astype(np.float64) / p.temperature
+        e = np.exp(z - z.max())
+        return (e / e.sum()).tolist()
 
 
 @dataclass(frozen=True)
