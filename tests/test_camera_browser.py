@@ -187,12 +187,18 @@ def _live_answer(page: Page, expected: str, freeze: bool, lap: Laps) -> None:
     settle(page)
     _start_camera(page)
     answer = page.locator(".st-key-live_answer")
-    expect(answer.get_by_role("heading")).to_have_text(re.compile(rf"^{expected} \(\d+% sure\)$"), timeout=STEP)
-    expect(answer.get_by_test_id("stProgress")).to_have_count(2)
-    lap(f"live answer '{expected}'")
-    page.wait_for_timeout(3000)  # a few seconds of answers, for the rate the page shows
-    print(f"Live answer '{expected}': {answer.get_by_text(re.compile('answers a second')).inner_text()}")
-    expect(answer.get_by_role("heading")).to_have_text(re.compile(rf"^{expected} \(\d+% sure\)$"))
+    verdict = re.compile(rf"^{expected} \(\d+% sure\)$")
+    try:
+        expect(answer.get_by_role("heading")).to_have_text(verdict, timeout=STEP)
+        expect(answer.get_by_test_id("stProgress")).to_have_count(2)  # one bar per class
+        lap(f"live answer '{expected}'")
+        page.wait_for_timeout(3000)  # a few seconds of answers, for the rate the page shows
+        expect(answer).to_contain_text("answers a second")
+        print(f"Live answer '{expected}': {answer.inner_text().splitlines()[-1]}")
+        expect(answer.get_by_role("heading")).to_have_text(verdict)
+    except AssertionError:
+        print(f"--- the page when the live answer failed ---\n{page.get_by_test_id('stMain').inner_text()}")
+        raise
     if freeze:
         page.get_by_role("button", name="Freeze this frame and show where the model looked").click()
         expect(page.get_by_text(re.compile(rf"^Frozen frame: {expected} \(\d+% sure\)$"))).to_be_visible()
