@@ -24,7 +24,7 @@ from tlcore.loop import autocast, identity_prep, train_one_epoch, warmup_cosine
 from tlcore.net import availability, build_backbone, build_net
 from tlcore.rundir import RunDir
 from tlcore.soup import EachHeadLoss, HeadSoup
-from tlcore.train import MAX_VIEWS
+from tlcore.engine import MAX_VIEWS
 
 
 def make_photos(folder: Path, count: int, size: tuple[int, int], classes: int = 4, seed: int = 0) -> list[str]:

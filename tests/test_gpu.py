@@ -64,3 +64,31 @@ def test_cached_features_stay_on_the_gpu_and_match_the_cpu_run(fashion512, tmp_p
     assert main(["train", *common, "--out", str(tmp_path / "cpu"), "--device", "cpu"]) == 0
     accuracy = [RunDir(tmp_path / d).metrics().score.accuracy for d in ("gpu", "cpu")]
     assert abs(accuracy[0] - accuracy[1]) <= 0.05, accuracy  # bf16 features vs fp32: close, not equal
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA GPUs")
+@pytest.mark.parametrize("stages", ["0", "2"])
+def test_torchrun_on_two_gpus_uses_nccl_one_gpu_per_process(fashion512, tmp_path, stages):
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / f"ddp{stages}"
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "tlcore", "train", "--data", str(fashion512), "--out", str(out), "--device", "cuda",
+                           "--trainable-stages", stages, "--epochs", "3", "--batch-size", "64"],
+                          cwd=root, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = RunDir(out)
+    rate = run.epochs()[-1].images_per_second
+    print(f"\n2 GPUs (DDP, NCCL) trainable_stages={stages}: {rate:.0f} training images/s", file=sys.stderr)
+    assert run.record().config.world_size == 2 and run.metrics().score.accuracy > 1 / 8
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA GPUs")
+def test_the_pool_gives_each_gpu_its_own_slot():
+    from tlcore import pool
+
+    assert pool.slots("cuda") == [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    with pool.hold(1, "cuda") as first, pool.hold(1, "cuda") as second:
+        assert first != second

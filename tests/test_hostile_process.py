@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from app_fixtures import TINY
-from tlcore import interrupt, standby, train, worker
+from tlcore import interrupt, recorder, standby, worker
 from tlcore.checkpoint import LOST_ALL, LOST_LATEST
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
@@ -85,15 +85,15 @@ def reference(fashion_small, tmp_path_factory) -> RunDir:
 def _signal_after_epoch(monkeypatch, sig: signal.Signals, epoch: int) -> dict:
     """Send ``sig`` to this process once, when the checkpoint of ``epoch`` is saved, as a user or
     a system shutting down would; returns the checkpoint's bytes at that moment (under "saved")."""
-    real, seen = train.save_checkpoint, {}
+    real, seen = recorder.save_checkpoint, {}
 
     def save(run, *args):
         real(run, *args)
-        if args[4] == epoch and not seen:
+        if args[4].epoch == epoch and not seen:
             seen["saved"] = run.checkpoint_path.read_bytes()
             os.kill(os.getpid(), sig)
 
-    monkeypatch.setattr(train, "save_checkpoint", save)
+    monkeypatch.setattr(recorder, "save_checkpoint", save)
     return seen
 
 

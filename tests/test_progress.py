@@ -42,7 +42,7 @@ def test_progress_of_a_real_run_never_shows_nonsense(fashion_small, tmp_path, mo
 
 def test_a_step_over_in_an_instant_reports_no_rate(tmp_path):
     run = RunDir(tmp_path)
-    throttle = Throttle(run, "decode training")
+    throttle = Throttle(run.append_event, "decode training")
     throttle.batch(64, 64)  # all at once: a rate over no time would be 10^10 images/s
     [event] = run.events("progress")
     assert event["images_per_second"] is None and event["eta_seconds"] is None

@@ -18,7 +18,9 @@ from tlcore.cli import main
 from tlcore.config import TrainConfig
 from tlcore.record import EpochEvent, Metrics, RecordError, RunRecord, Status
 from tlcore.rundir import RunDir
-from tlcore.train import _diverging, create_run, execute
+from tlcore.engine import _diverging
+from tlcore.loop import LoopState
+from tlcore.train import create_run, execute
 from tlcore.worker import launch
 
 PAGES = ("data", "model", "strategy", "train", "evaluate", "use", "runs")
@@ -118,11 +120,11 @@ def test_a_damaged_current_run_gets_one_plain_line(damaged, digits):
 
 
 def test_divergence_is_named_not_hidden():
-    best = {}
+    best = LoopState()
     assert _diverging(2.0, 1, best) == "" and _diverging(1.0, 2, best) == ""
     assert _diverging(2.5, 3, best) == "" and _diverging(2.6, 4, best) == ""
     assert "grew above where it started for 3 epochs" in _diverging(2.7, 5, best)
-    assert "too large to compute in epoch 6" in _diverging(float("nan"), 6, {})
+    assert "too large to compute in epoch 6" in _diverging(float("nan"), 6, LoopState())
 
 
 def test_a_run_that_diverges_fails_with_advice(fashion_small, tmp_path):

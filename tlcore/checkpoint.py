@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from tlcore.atomic import atomic_write_bytes
+from tlcore.loop import LoopState
 from tlcore.rundir import RunDir
 
 PARTS = {"epoch", "model", "optimizer", "scheduler", "generator", "rng", "event"}
@@ -44,13 +45,14 @@ def _keep_previous(run: RunDir) -> None:
     os.replace(link, previous)
 
 
-def save_checkpoint(run: RunDir, model, optimizer, scheduler, generator, epoch: int, best: dict,
-                    event: dict) -> None:
+def save_checkpoint(run: RunDir, model, optimizer, scheduler, generator, state: LoopState,
+                    best_weights: dict | None, event: dict) -> None:
     """The full training state, written atomically so a kill never leaves half a checkpoint."""
     buf = io.BytesIO()
-    torch.save({"epoch": epoch, "model": clone_state(model.state_dict()), "optimizer": optimizer.state_dict(),
+    torch.save({"model": clone_state(model.state_dict()), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
-                "rng": torch.get_rng_state(), "event": json.dumps(event), **best}, buf)
+                "rng": torch.get_rng_state(), "event": json.dumps(event), "best_state": best_weights,
+                **state.to_json()}, buf)
     _keep_previous(run)
     atomic_write_bytes(run.checkpoint_path, buf.getvalue())
 
@@ -81,13 +83,14 @@ def _readable(run: RunDir) -> dict | None:
     return ck
 
 
-def load_checkpoint(run: RunDir, model, optimizer, scheduler, generator) -> dict:
-    """Restore the training state if this run was interrupted; {} for a fresh start."""
+def load_checkpoint(run: RunDir, model, optimizer, scheduler, generator) -> tuple[LoopState, dict | None]:
+    """Restore the training state if this run was interrupted: where the loop was and the best
+    epoch's weights; a fresh state for a fresh start."""
     if not (run.checkpoint_path.is_file() or run.previous_checkpoint_path.is_file()):
-        return {}
+        return LoopState(), None
     ck = _readable(run)
     if ck is None:
-        return {}
+        return LoopState(), None
     model.load_state_dict(ck["model"])
     optimizer.load_state_dict(ck["optimizer"])
     scheduler.load_state_dict(ck["scheduler"])
@@ -96,4 +99,4 @@ def load_checkpoint(run: RunDir, model, optimizer, scheduler, generator) -> dict
     if max((e.epoch for e in run.epochs()), default=0) < ck["epoch"]:
         run.append_event("epoch", **json.loads(ck["event"]))  # killed between checkpoint and event
     run.append_event("resumed", epoch=ck["epoch"])
-    return ck
+    return LoopState.from_json(ck), ck.get("best_state")

@@ -55,8 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--label-smoothing", type=float, default=None)
     t.add_argument("--early-stopping", type=int, default=None, help="patience in epochs; 0 = off")
     t.add_argument("--no-class-weighting", action="store_true")
+    t.add_argument("--processes", type=int, default=1,
+                   help="train on this many devices of the pool at once (DistributedDataParallel under torchrun); "
+                        "under torchrun, its --nproc_per_node decides")
     r = sub.add_parser("run", help="start or resume the run prepared in a run folder (the app's worker)")
-    r.add_argument("--run", required=True)
+    r.add_argument("folder", nargs="?", default="", help="the run folder (torchrun: write it without --run, "
+                   "which torchrun would take for its own --run-path)")
+    r.add_argument("--run", default="", help="the run folder")
     rr = sub.add_parser("rerun", help="train again from a run's record, into a new run folder")
     rr.add_argument("--run", required=True)
     rr.add_argument("--out", required=True)
@@ -99,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _train(args) -> int:
     _outside(args.data, args.out)  # before the imports: a mistake is reported at once
+    from tlcore import distributed
     from tlcore.config import TrainConfig
     from tlcore.jobs import report_run
     from tlcore.train import create_run, execute
@@ -111,12 +117,16 @@ def _train(args) -> int:
         epochs=args.epochs, batch_size=args.batch_size, augment=args.augment, image_size=args.image_size,
         val_fraction=args.val_fraction, evaluation=args.evaluation, folds=args.folds, seed=args.seed,
         device=args.device, recipe=args.recipe,
+        world_size=distributed.from_env().size if distributed.from_env().active else args.processes,
         class_weighting=not args.no_class_weighting,
         **{k: v for k, v in optional.items() if v is not None},
     )
-    run = create_run(cfg, args.out)
-    print(f"run folder: {run.path}", flush=True)
-    return report_run(run.path, execute(run.path))
+    with distributed.session(cfg.device) as world:  # under torchrun: every rank trains, rank 0 records
+        if world.main:
+            print(f"run folder: {create_run(cfg, args.out).path}", flush=True)
+        world.barrier()
+        state = execute(args.out, world)
+        return report_run(Path(args.out), state) if world.main else int(state != "finished")
 
 
 def _outside(data: str, out: str) -> None:
@@ -127,9 +137,15 @@ def _outside(data: str, out: str) -> None:
 
 
 def _run(args) -> int:
+    from tlcore import distributed
     from tlcore.jobs import run_folder
+    from tlcore.rundir import RunDir
 
-    return run_folder(args.run)
+    folder = args.run or args.folder
+    if not folder:
+        raise TLError("Name the run folder to start or resume: python -m tlcore run FOLDER.")
+    with distributed.session(RunDir(folder).record().config.device) as world:
+        return run_folder(folder, world)
 
 
 def _standby(args) -> int:

@@ -16,6 +16,9 @@ RECIPES = (FASTEST, MOST_ACCURATE)
 AUTO = "auto"
 
 
+MAX_PROCESSES = 64
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything needed to reproduce a run. "auto" values are filled in by the recommender.
@@ -42,6 +45,8 @@ class TrainConfig:
         recipe: "fastest" (the chosen model alone), "most_accurate" (a frozen ensemble of the
             bundled models, read at several depths and averaged with the mirror image; see
             tlcore.ensemble) or "auto" (the recommender's choice).
+        world_size: how many processes train the run together (DistributedDataParallel under
+            torchrun: one GPU each, or CPU processes); set by torchrun, or asked of the device pool.
     """
 
     data: str
@@ -68,6 +73,7 @@ class TrainConfig:
     recipe: str = AUTO
     seed: int = 0
     device: str = AUTO
+    world_size: int = 1
 
     def __post_init__(self) -> None:
         _check(bool(self.data), "Choose the images to train on (a folder of class folders or a zip).")
@@ -102,6 +108,9 @@ class TrainConfig:
                f"The recipe must be fastest, most_accurate or auto, not {self.recipe!r}.")
         _check(isinstance(self.seed, int) and not isinstance(self.seed, bool), "The seed must be a whole number.")
         _check(self.device in DEVICES, f"Device must be auto, cpu or cuda, not {self.device!r}.")
+        _check(isinstance(self.world_size, int) and not isinstance(self.world_size, bool)
+               and 1 <= self.world_size <= MAX_PROCESSES,
+               f"The number of processes must be a whole number from 1 to {MAX_PROCESSES}, not {self.world_size!r}.")
 
     @property
     def is_resolved(self) -> bool:

@@ -1,16 +1,10 @@
-"""Choosing the compute device, and queueing so one training job uses a device at a time."""
+"""Choosing the compute device, and saying which it is in words."""
 
 from __future__ import annotations
-
-import contextlib
-import fcntl
-import time
-from collections.abc import Callable, Iterator
 
 import torch
 
 from tlcore.errors import TLError
-from tlcore.workspace import locks_dir
 
 
 def resolve_device(choice: str) -> torch.device:
@@ -47,29 +41,3 @@ def place_on_device(inputs: torch.Tensor, device: torch.device, share: float = 0
         return inputs
     free, _ = torch.cuda.mem_get_info(device)
     return inputs.to(device) if inputs.numel() * inputs.element_size() < free * share else inputs.pin_memory()
-
-
-@contextlib.contextmanager
-def device_slot(device: torch.device, on_wait: Callable[[], None] | None = None,
-                should_stop: Callable[[], bool] = lambda: False, poll: float = 1.0) -> Iterator[bool]:
-    """Hold the device's lock for the duration; wait (calling ``on_wait`` once) while another
-    run holds it. Yields False if ``should_stop`` became true while waiting."""
-    path = locks_dir() / f"{device.type}.lock"
-    with open(path, "a+") as handle:
-        waited = False
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if should_stop():
-                    yield False
-                    return
-                if not waited and on_wait:
-                    on_wait()
-                waited = True
-                time.sleep(poll)
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -61,7 +61,8 @@ def use_all_for_training(run: RunDir, inputs: Inputs) -> Inputs:
         return inputs
     ds = Dataset.load(run.dataset_path)
     ds = ds.with_items([replace(i, split="train") if i.split == "val" else i for i in ds.items])
-    ds.save(run.dataset_path)
+    if run.records:
+        ds.save(run.dataset_path)
     # In the manifest's order, which is the order a resumed run decodes them in: the folds and
     # every epoch's batches then come out the same after a resume.
     position = {item.path: k for k, item in enumerate(ds.subset("train"))}
@@ -91,7 +92,7 @@ def _dataset(run: RunDir, cfg: TrainConfig) -> tuple[Dataset, bool]:
 
 def _decode(run: RunDir, items: list[Item], classes: list[str], size: int, what: str) -> Part:
     run.set_status("running", message=f"Loading the {what} images")
-    x, failed = decode_many([it.path for it in items], size, progress=Throttle(run, f"decode {what}").batch)
+    x, failed = decode_many([it.path for it in items], size, progress=Throttle(run.append_event, f"decode {what}").batch)
     unreadable = set(failed)
     kept = [it for i, it in enumerate(items) if i not in unreadable]
     if failed:

@@ -8,10 +8,12 @@ import argparse
 from pathlib import Path
 
 from tlcore import curve, sweep
+from tlcore.distributed import SOLO, World
 from tlcore.errors import TLError
 from tlcore.interrupt import ALREADY_RUNNING
 from tlcore.outcome import guarded
 from tlcore.rundir import RunDir
+from tlcore.spread import held_devices
 from tlcore.train import execute
 
 
@@ -30,13 +32,16 @@ def report_run(run_dir: Path, state: str) -> int:
     return 0 if state == "finished" else 3
 
 
-def run_folder(run_dir: str | Path) -> int:
-    """Start or resume the run prepared in ``run_dir`` (refused while its worker is alive)."""
+def run_folder(run_dir: str | Path, world: World = SOLO) -> int:
+    """Start or resume the run prepared in ``run_dir`` (refused while its worker is alive); under
+    torchrun, on every rank (rank 0 checks, records and reports)."""
     run = RunDir(run_dir)
-    if run.worker_alive():  # its Stop request must survive this second, refused worker
-        raise TLError(ALREADY_RUNNING)
-    run.clear_cancel()
-    return report_run(Path(run_dir), execute(run_dir))
+    if world.main and not held_devices():  # (a spread run's parent holds the lock for its ranks)
+        if run.worker_alive():  # its Stop request must survive this second, refused worker
+            raise TLError(ALREADY_RUNNING)
+        run.clear_cancel()
+    state = execute(run_dir, world)
+    return report_run(Path(run_dir), state) if world.main else int(state != "finished")
 
 
 def report_sweep(rows: list[dict], out: Path) -> int:

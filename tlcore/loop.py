@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from tlcore.config import TrainConfig
+from tlcore.distributed import SOLO, World
 from tlcore.soup import EachHeadLoss
 
 Prepare = Callable[[torch.Tensor, bool], torch.Tensor]
@@ -86,8 +87,12 @@ def train_one_epoch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, prepare:
                     batch_size: int, generator: torch.Generator, device: torch.device,
                     should_stop: Callable[[], bool] = lambda: False,
                     on_batch: Callable[[int, int], None] | None = None,
-                    set_mode: Callable[[], None] | None = None) -> EpochResult:
+                    set_mode: Callable[[], None] | None = None, world: World = SOLO) -> EpochResult:
     """One pass over ``x`` in a seeded random order; stops early (after a whole batch) on cancel.
+
+    On several ranks (``world``), every rank draws the same order and takes its share of each
+    batch (``model`` is then DistributedDataParallel, which averages the gradients); the loss and
+    predictions returned are those of all ranks. ``should_stop`` must agree across ranks.
 
     Nothing in the loop waits for the GPU: the order and labels sit where ``x`` is, and losses and
     predictions stay on the device until the epoch ends, so the CPU queues the next step while
@@ -99,8 +104,9 @@ def train_one_epoch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, prepare:
     losses, targets, preds, seen, stopped = [], [], [], 0, False
     for i in range(0, len(order), batch_size):
         idx = order[i:i + batch_size]
-        if len(idx) < 2 and i > 0:  # a batch of one breaks BatchNorm; its image comes next epoch
+        if len(idx) < 2 * world.size and i > 0:  # a batch of one breaks BatchNorm; its image comes next epoch
             break
+        idx = idx[world.part(len(idx))]
         target = labels[idx].to(device, non_blocking=True)
         inputs = prepare(x[idx], True)
         with autocast(device):
@@ -115,13 +121,14 @@ def train_one_epoch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, prepare:
         preds.append((logits.mean(2) if logits.ndim == 3 else logits).argmax(1))  # K heads: [B, C, K]
         seen += len(idx)
         if on_batch:
-            on_batch(seen, len(x))
+            on_batch(min(seen * world.size, len(x)), len(x))
         if should_stop():
             stopped = True
             break
-    total = float(torch.stack(losses).sum()) if losses else 0.0
-    return EpochResult(total / max(seen, 1), torch.cat(targets).tolist() if targets else [],
-                       torch.cat(preds).tolist() if preds else [], time.perf_counter() - start, stopped)
+    total = world.total(float(torch.stack(losses).sum()) if losses else 0.0)
+    y_true = world.gather_list(torch.cat(targets).tolist() if targets else [])
+    y_pred = world.gather_list(torch.cat(preds).tolist() if preds else [])
+    return EpochResult(total / max(len(y_true), 1), y_true, y_pred, time.perf_counter() - start, stopped)
 
 
 @torch.no_grad()
@@ -137,3 +144,32 @@ def predict_logits(model: nn.Module, x: torch.Tensor, prepare: Prepare, batch_si
         if on_batch:
             on_batch(min(i + batch_size, len(x)), len(x))
     return torch.cat(out).cpu() if out else torch.empty(0)
+
+
+@dataclass
+class LoopState:
+    """Where the epoch loop is, in JSON-safe fields: saved with every checkpoint, read back on
+    resume. The best epoch's weights travel beside it (tensors, not JSON)."""
+
+    epoch: int = 0  # the last epoch completed
+    best_loss: float | None = None  # the lowest held-out loss so far (None before the first epoch)
+    best_epoch: int = 0
+    best_accuracy: float = 0.0
+    bad: int = 0  # epochs since the held-out loss last improved
+    start_loss: float | None = None  # the first epoch's training loss
+    rising: int = 0  # epochs in a row with the training loss above its start
+
+    def improved(self, loss: float) -> bool:
+        """Whether a held-out loss beats the best so far (a non-finite one never does)."""
+        return math.isfinite(loss) and (self.best_loss is None or loss < self.best_loss)
+
+    def to_json(self) -> dict:
+        return dict(vars(self))
+
+    @classmethod
+    def from_json(cls, data: dict) -> "LoopState":
+        """The state from a checkpoint (older checkpoints kept an infinite best loss for "none")."""
+        state = cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        if state.best_loss is not None and not math.isfinite(state.best_loss):
+            state.best_loss = None
+        return state

@@ -77,6 +77,8 @@ def pid_alive(pid: int | None, start: int | None = None) -> bool:
 class RunDir:
     """Typed access to one run's folder. Safe to use from the app and the worker at once."""
 
+    records = True  # whether this process writes the run's record (see QuietRun)
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
@@ -301,6 +303,31 @@ class RunDir:
 
 
 TITLE_CHARS = 80
+
+
+class QuietRun(RunDir):
+    """A run folder read by the other ranks of a distributed run: they read its request,
+    dataset, checkpoint and Stop like rank 0, and record nothing (rank 0 alone writes)."""
+
+    records = False
+
+    def write_record(self, record: RunRecord) -> None:
+        pass
+
+    def set_status(self, state: str, **fields) -> None:
+        pass
+
+    def beat(self) -> None:
+        pass
+
+    def append_event(self, kind: str, **data) -> None:
+        pass
+
+    def write_metrics(self, metrics: Metrics) -> None:
+        pass
+
+    def write_predictions(self, split: str, data: bytes) -> None:
+        pass
 
 
 def _one_line(text: str) -> str:
