@@ -6,16 +6,17 @@ import streamlit as st
 
 from pages import charts, ui
 from pages.strategy import build_config
-from tlcore import runs
+from tlcore import pool, runs
 from tlcore.catalog import DEFAULT_MODEL, get_spec
 from tlcore.config import AUTO, MOST_ACCURATE, TrainConfig
-from tlcore.devices import device_words, gpu_name
+from tlcore.devices import device_words, gpu_name, resolve_device
 from tlcore.ensemble import recipe_costs
 from tlcore.errors import TLError
 from tlcore.record import RunRecord
 from tlcore.rundir import RunDir
 
 POLL_SECONDS = 1.5
+ALL_DEVICES = ui.OPT + "all_devices"
 STOPPING = "Stopping after the current step; the best model so far is kept."
 STATE_TEXT = {
     "queued": "Waiting to start", "running": "Training", "finished": "Finished",
@@ -62,10 +63,28 @@ def describe_run(record: RunRecord) -> str:
     epochs = f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}" if cfg.epochs else "the recommended number of epochs"
     pixels = f"images at {size} pixels" if size else "images at the model's own size"
     return (f"**This run:** {stages_words(cfg.trainable_stages, total, title, cfg.recipe)}, {epochs}, {pixels}, "
-            f"{device_words(cfg.device, record.environment.get('cuda'))}.")
+            f"{device_words(cfg.device, record.environment.get('cuda'))}{_processes(cfg)}.")
+
+
+def _spread_choice(cfg: TrainConfig) -> TrainConfig:
+    """Where the device pool has several slots (a computer with several graphics cards), the
+    choice to train this run on all the free ones at once."""
+    kind = resolve_device(cfg.device).type
+    if len(pool.slots(kind)) < 2:
+        return cfg
+    free, what = pool.free(kind), "graphics cards" if kind == "cuda" else "processor slots"
+    every = st.checkbox(f"Train this run on all {free} free {what} at once", key=ALL_DEVICES, disabled=free < 2,
+                        help="One run split over several devices (PyTorch DistributedDataParallel): each takes "
+                             "a share of every batch. Without it, each run takes one and runs go side by side.")
+    return cfg.with_(world_size=free) if every and free > 1 else cfg
+
+
+def _processes(cfg: TrainConfig) -> str:
+    return f", on {cfg.world_size} processes at once" if cfg.world_size > 1 else ""
 
 
 def _start(cfg: TrainConfig, run_shown: bool) -> None:
+    cfg = _spread_choice(cfg)
     spec = get_spec(cfg.model)
     summary = ui.dataset_summary(cfg.data) or {"name": cfg.data}
     start = f", continuing run {ui.md_safe(runs.title_of(RunDir(cfg.init_from)))}" if cfg.init_from else ""
@@ -73,7 +92,7 @@ def _start(cfg: TrainConfig, run_shown: bool) -> None:
                 + f"{stages_words(cfg.trainable_stages, len(spec.stages), spec.title, cfg.recipe)}, **{cfg.epochs}** epochs, "
                   f"images at {cfg.image_size or spec.image_size} pixels, "
                   f"augmentation {'as recommended' if cfg.augment == 'auto' else cfg.augment}, "
-                  f"{device_words(cfg.device, gpu_name())}.")
+                  f"{device_words(cfg.device, gpu_name())}{_processes(cfg)}.")
     st.page_link(ui.page("strategy"), label="Change these settings", icon=":material/tune:")
     path = st.session_state.get(ui.RUN)
     busy = bool(path) and RunDir(path).status().active

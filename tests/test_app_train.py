@@ -107,6 +107,19 @@ def test_a_run_is_described_from_its_record_in_words():
         "**This run:** fine-tunes as many stages of EfficientNet-Lite0 as recommended (decided when it starts), "
         "the recommended number of epochs,")
     assert describe_run(record(trainable_stages=0)).endswith("on this computer's processor (CPU).")
+    assert describe_run(record(world_size=4)).endswith("on this computer's processor (CPU), on 4 processes at once.")
+
+
+def test_a_pool_of_several_devices_offers_one_run_on_all_the_free_ones(digits, monkeypatch):
+    settings = {f"opt_{k}": v for k, v in TINY.items() if k not in ("model", "trainable_stages")}
+    at = studio("train", **{ui.DATASET: digits, "opt_stages": 0, **settings})
+    assert not at.checkbox  # one processor: nothing to choose
+    monkeypatch.setenv("TLSTUDIO_DEVICES", "cpu,cpu")
+    at.run()
+    [spread] = at.checkbox
+    assert spread.label == "Train this run on all 2 free processor slots at once" and not spread.value
+    spread.check().run()
+    assert "on this computer's processor (CPU), on 2 processes at once." in texts(at.markdown)
 
 
 def test_a_reload_finds_the_active_run_again(digits):
