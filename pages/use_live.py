@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages import ui
-from pages.camera import live_camera
+from pages.camera import SMALL, live_camera
 from tlcore.explain import gradcam
 from tlcore.live import FrameClassifier, LiveFeed, frame_jpeg
 from tlcore.predict import Predictor
@@ -37,7 +37,7 @@ def section(run: RunDir, not_sure_below: float) -> None:
                      help="A live view of the camera with the model's answer, updated as you move things."):
         feed.classifier = None
         return
-    ctx = live_camera("live_camera", feed.offer)
+    ctx = live_camera("live_camera", feed.offer, SMALL)
     if not ctx.state.playing:
         feed.classifier = None
         feed.forget()
