@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from browser import CHROMIUM, CHROMIUM_ARGS, STEP, VIEWPORT, go, settle, studio_url  # noqa: F401
 from PIL import Image
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect, sync_playwright
 from test_e2e_browser import TRAINING, _open_advanced
 
@@ -188,14 +189,28 @@ def _live_answer(page: Page, expected: str, freeze: bool, lap: Laps) -> None:
     _start_camera(page)
     answer = page.locator(".st-key-live_answer")
     verdict = re.compile(rf"^{expected} \(\d+% sure\)$")
+    restarts, deadline, since = 0, time.monotonic() + 2 * STEP / 1000, None
     try:
-        expect(answer.get_by_role("heading")).to_have_text(verdict, timeout=STEP)
-        expect(answer.get_by_test_id("stProgress")).to_have_count(2)  # one bar per class
+        while True:  # a live answer, held for 3 s; a stream that dropped on the busy machine is started again
+            assert time.monotonic() < deadline, f"no steady live answer '{expected}' (camera restarted {restarts}x)"
+            start = page.frame_locator(COMPONENT).get_by_role("button", name="Start the camera")
+            if start.is_visible():
+                restarts += 1
+                start.click()
+            try:  # the fragment redraws every 0.3 s: an element read may find it gone
+                heading = answer.get_by_role("heading").first.inner_text(timeout=1000).strip()
+            except PlaywrightError:
+                heading = ""
+            if verdict.match(heading) and answer.get_by_test_id("stProgress").count() == 2:  # a bar per class
+                since = since or time.monotonic()
+                if time.monotonic() - since > 3:  # a few seconds of answers, for the rate the page shows
+                    break
+            else:
+                since = None
+            page.wait_for_timeout(250)
         lap(f"live answer '{expected}'")
-        page.wait_for_timeout(3000)  # a few seconds of answers, for the rate the page shows
         expect(answer).to_contain_text("answers a second")
-        print(f"Live answer '{expected}': {answer.inner_text().splitlines()[-1]}")
-        expect(answer.get_by_role("heading")).to_have_text(verdict)
+        print(f"Live answer '{expected}': {answer.inner_text().splitlines()[-1]} (camera restarted {restarts}x)")
     except AssertionError:
         print(f"--- the page when the live answer failed ---\n{page.get_by_test_id('stMain').inner_text()}")
         raise
