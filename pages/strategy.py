@@ -155,11 +155,12 @@ def _save_choices(recommended_stages: int) -> None:
 
 def _sync_stages(spec: ModelSpec, rec: Recommendation) -> None:
     """Preselect the user's earlier choice for this dataset and model, else the recommendation,
-    whenever the dataset or model changes."""
+    whenever the dataset or model changes, or Streamlit dropped the slider's value (it forgets a
+    widget's value on a page that does not draw it)."""
     ss = st.session_state
     _restore_choices()
     context = (ss[ui.DATASET], spec.name, ss.get(ui.INIT_FROM, ""))
-    if ss.get("stages_for") != context:
+    if ss.get("stages_for") != context or STAGES not in ss:
         kept = _kept_stages(spec)
         ss[STAGES], ss["stages_for"] = rec.trainable_stages if kept is None else kept, context
 
