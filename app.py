@@ -11,7 +11,7 @@ if not unlocked:
     st.stop()
 with st.spinner(nav.LOADING, show_time=True):
     from pages import ui
-    from tlcore.worker import keep_warm
+    from tlcore.jobs.worker import keep_warm
 ui.keep_settings()
 with ui.friendly_errors():
     keep_warm()  # a worker imports torch and loads the default model while the user uploads

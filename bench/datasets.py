@@ -22,7 +22,7 @@ CLIPART_CLASSES = ("food/fruit", "animals/mammals", "animals/birds", "animals/bu
 
 def clipart_files() -> tuple[list[str], np.ndarray, list[str]]:
     """The readable PNGs of the chosen category folders, their class indices and the class names."""
-    from tlcore.images import ImageProblem, check_image
+    from tlcore.data.images import ImageProblem, check_image
 
     files, labels = [], []
     for c, name in enumerate(CLIPART_CLASSES):
@@ -38,7 +38,7 @@ def clipart_files() -> tuple[list[str], np.ndarray, list[str]]:
 
 def fashion_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Fashion-MNIST train and test images (uint8 28x28) with labels, and the class names."""
-    from tlcore.samples import FASHION_CLASSES, fashion_mnist
+    from tlcore.data.samples import FASHION_CLASSES, fashion_mnist
 
     x, y = fashion_mnist("train")
     tx, ty = fashion_mnist("test")

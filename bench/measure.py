@@ -14,17 +14,17 @@ import torch
 from PIL import Image
 from torch import nn
 
-from tlcore import runs, standby, worker
-from tlcore.augment import BatchPrep
-from tlcore.catalog import get_spec
+from tlcore.jobs import runs, standby, worker
+from tlcore.training.augment import BatchPrep
+from tlcore.models.catalog import get_spec
 from tlcore.config import TrainConfig
-from tlcore.embed import Embedder
-from tlcore.images import decode_many, load_square_uint8, open_rgb
-from tlcore.loop import autocast, identity_prep, train_one_epoch, warmup_cosine
-from tlcore.net import availability, build_backbone, build_net
+from tlcore.training.embed import Embedder
+from tlcore.data.images import decode_many, load_square_uint8, open_rgb
+from tlcore.training.loop import autocast, identity_prep, train_one_epoch, warmup_cosine
+from tlcore.models.net import availability, build_backbone, build_net
 from tlcore.rundir import RunDir
-from tlcore.soup import EachHeadLoss, HeadSoup
-from tlcore.engine import MAX_VIEWS
+from tlcore.models.soup import EachHeadLoss, HeadSoup
+from tlcore.training.engine import MAX_VIEWS
 
 
 def make_photos(folder: Path, count: int, size: tuple[int, int], classes: int = 4, seed: int = 0) -> list[str]:

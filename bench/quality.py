@@ -104,11 +104,11 @@ def _lr_lite0(train: Path, test: Path) -> dict:
     import torch
     from sklearn.linear_model import LogisticRegression
 
-    from tlcore.augment import BatchPrep
-    from tlcore.catalog import get_spec
-    from tlcore.embed import OnnxRunner
-    from tlcore.images import decode_many
-    from tlcore.net import build_backbone
+    from tlcore.training.augment import BatchPrep
+    from tlcore.models.catalog import get_spec
+    from tlcore.training.embed import OnnxRunner
+    from tlcore.data.images import decode_many
+    from tlcore.models.net import build_backbone
 
     start = time.perf_counter()
     spec = get_spec("efficientnet_lite0")

@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from bench import measure  # noqa: E402
-from tlcore.images import decode_many  # noqa: E402
-from tlcore.store import import_class_images  # noqa: E402
+from tlcore.data.images import decode_many  # noqa: E402
+from tlcore.data.store import import_class_images  # noqa: E402
 from tlcore.workspace import ENV_VAR  # noqa: E402
 
 GOALS = {
@@ -54,7 +54,7 @@ def _dataset(tmp: Path, count: int) -> tuple[str, list[str]]:
     for p in paths:
         classes.setdefault(Path(p).parent.name, []).append((Path(p).name, Path(p).read_bytes()))
     ds = import_class_images("bench photos", classes)
-    from tlcore.store import dataset_folder
+    from tlcore.data.store import dataset_folder
 
     return dataset_folder(ds), paths
 

@@ -7,7 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from pages import ui
-from tlcore import curve, studies
+from tlcore.jobs import curve, studies
 from tlcore.config import TrainConfig
 
 POLL_SECONDS = 2.0

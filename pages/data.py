@@ -9,8 +9,8 @@ import streamlit as st
 
 from pages import data_classes, ui
 from pages.data_audit import plural, show_audit
-from tlcore import samples, store
-from tlcore.dataset import check_trainable
+from tlcore.data import samples, store
+from tlcore.data.dataset import check_trainable
 from tlcore.errors import TLError
 
 SECTIONS = ("Zip of class folders", "Class by class", "Sample dataset", "Earlier datasets")

@@ -10,10 +10,10 @@ import streamlit as st
 from PIL import Image, ImageOps
 
 from pages import ui
-from tlcore import store
-from tlcore.dataset import FEW_IMAGES, audit, check_trainable
+from tlcore.data import store
+from tlcore.data.dataset import FEW_IMAGES, audit, check_trainable
 from tlcore.errors import TLError
-from tlcore.images import ImageProblem, open_rgb
+from tlcore.data.images import ImageProblem, open_rgb
 
 THUMBS = 6  # thumbnails shown per class
 MAX_CLASSES_SHOWN = 30

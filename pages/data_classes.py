@@ -8,8 +8,8 @@ import streamlit as st
 
 from pages import data_camera, ui
 from pages.data_audit import plural, preview
-from tlcore import store
-from tlcore.dataset import FEW_IMAGES
+from tlcore.data import store
+from tlcore.data.dataset import FEW_IMAGES
 
 CLASS_NAMES = ui.OPT + "class_names"
 SLOTS = "class_slots"  # [(name, slot), ...] for the names typed: uploads belong to a slot, so a rename keeps them

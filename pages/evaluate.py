@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages import ui
-from tlcore.advice import advise
-from tlcore.explain import gradcam
+from tlcore.use.advice import advise
+from tlcore.use.explain import gradcam
 from tlcore.rundir import RunDir
 
 GALLERY = 24  # misclassified images shown at most

@@ -7,9 +7,9 @@ from pathlib import Path
 import streamlit as st
 
 from pages import ui
-from tlcore.catalog import ModelSpec, list_specs, params_text
-from tlcore.net import availability, build_backbone
-from tlcore.weights import cache_path, download, torchvision_weights
+from tlcore.models.catalog import ModelSpec, list_specs, params_text
+from tlcore.models.net import availability, build_backbone
+from tlcore.models.weights import cache_path, download, torchvision_weights
 from tlcore.workspace import workspace_dir
 
 PER_ROW = 3

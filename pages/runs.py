@@ -10,7 +10,7 @@ import plotly.express as px
 import streamlit as st
 
 from pages import curves, sweeps, ui
-from tlcore import runs
+from tlcore.jobs import runs
 from tlcore.record import DAMAGED, Score
 from tlcore.rundir import TITLE_CHARS, RunDir
 

@@ -10,16 +10,18 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages import charts, ui
-from tlcore import runs, store, workspace
-from tlcore.catalog import ModelSpec, get_spec, params_text
+from tlcore import workspace
+from tlcore.data import store
+from tlcore.jobs import runs
+from tlcore.models.catalog import ModelSpec, get_spec, params_text
 from tlcore.config import AUTO, FASTEST, MOST_ACCURATE, TrainConfig
-from tlcore.dataset import check_trainable
-from tlcore.freeze import backbone_is_frozen, resolve_trainable
-from tlcore.devices import gpu_name, resolve_device
-from tlcore.ensemble import recipe_costs
+from tlcore.data.dataset import check_trainable
+from tlcore.models.freeze import backbone_is_frozen, resolve_trainable
+from tlcore.jobs.devices import gpu_name, resolve_device
+from tlcore.models.ensemble import recipe_costs
 from tlcore.errors import TLError
-from tlcore.net import stage_param_counts
-from tlcore.recommend import Recommendation, choose_evaluation, dataset_naturalness, recommend
+from tlcore.models.net import stage_param_counts
+from tlcore.training.recommend import Recommendation, choose_evaluation, dataset_naturalness, recommend
 from tlcore.rundir import RunDir
 
 DURATIONS = {"quick": 0.3, "standard": 1.0, "thorough": 2.0}  # times the recommended epochs

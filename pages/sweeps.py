@@ -7,8 +7,8 @@ import plotly.express as px
 import streamlit as st
 
 from pages import ui
-from tlcore import runs, studies
-from tlcore.catalog import get_spec
+from tlcore.jobs import runs, studies
+from tlcore.models.catalog import get_spec
 from tlcore.config import TrainConfig
 from tlcore.rundir import RunDir
 

@@ -6,11 +6,11 @@ import streamlit as st
 
 from pages import charts, ui
 from pages.strategy import build_config
-from tlcore import pool, runs
-from tlcore.catalog import DEFAULT_MODEL, get_spec
+from tlcore.jobs import pool, runs
+from tlcore.models.catalog import DEFAULT_MODEL, get_spec
 from tlcore.config import AUTO, MOST_ACCURATE, TrainConfig
-from tlcore.devices import device_words, gpu_name, resolve_device
-from tlcore.ensemble import recipe_costs
+from tlcore.jobs.devices import device_words, gpu_name, resolve_device
+from tlcore.models.ensemble import recipe_costs
 from tlcore.errors import TLError
 from tlcore.record import RunRecord
 from tlcore.rundir import RunDir

@@ -13,12 +13,13 @@ from pathlib import Path
 import streamlit as st
 
 from pages.nav import page
-from tlcore import runs, store
-from tlcore.bundle import read_bundle_meta
-from tlcore.catalog import DEFAULT_MODEL, get_spec
+from tlcore.data import store
+from tlcore.jobs import runs
+from tlcore.models.bundle import read_bundle_meta
+from tlcore.models.catalog import DEFAULT_MODEL, get_spec
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
-from tlcore.images import ImageProblem, open_rgb
+from tlcore.data.images import ImageProblem, open_rgb
 from tlcore.markdown import escape, plot_text
 from tlcore.paths import outside_workspace
 from tlcore.record import DAMAGED, RecordError, Score

@@ -13,12 +13,12 @@ import plotly.express as px
 import streamlit as st
 
 from pages import ui, use_live
-from tlcore.bundle import META, WEIGHTS, read_bundle_meta
-from tlcore.card import model_card
-from tlcore.export import export_bundle, onnx_matches_bundle
-from tlcore.predict import Predictor, not_sure_below_of
+from tlcore.models.bundle import META, WEIGHTS, read_bundle_meta
+from tlcore.use.card import model_card
+from tlcore.use.export import export_bundle, onnx_matches_bundle
+from tlcore.use.predict import Predictor, not_sure_below_of
 from tlcore.rundir import RunDir
-from tlcore.webdemo import write_web_demo
+from tlcore.use.webdemo import write_web_demo
 
 TOP = 5
 WEB_PAGE = "web-demo.zip"  # the web page export, kept in the run folder

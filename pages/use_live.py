@@ -9,9 +9,9 @@ import streamlit as st
 
 from pages import ui
 from pages.camera import SMALL, live_camera
-from tlcore.explain import gradcam
-from tlcore.live import FrameClassifier, LiveFeed, frame_jpeg
-from tlcore.predict import Predictor
+from tlcore.use.explain import gradcam
+from tlcore.use.live import FrameClassifier, LiveFeed, frame_jpeg
+from tlcore.use.predict import Predictor
 from tlcore.rundir import RunDir
 
 FEED = "live_feed"  # this session's LiveFeed (the camera thread feeds it)

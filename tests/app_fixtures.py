@@ -88,7 +88,7 @@ def png(value: int, size: int = 40, fmt: str = "PNG") -> bytes:
 def trained_run(fashion_small, tmp_path_factory) -> Path:
     """A finished tiny run (4 Fashion-MNIST classes, 2 epochs, scored on a test set), made once per session."""
     from tlcore.config import TrainConfig
-    from tlcore.train import create_run, execute
+    from tlcore.training.train import create_run, execute
 
     folder = tmp_path_factory.mktemp("trained") / "20250101-000000-efficientnet_lite0"
     with pytest.MonkeyPatch.context() as mp:
@@ -123,7 +123,7 @@ def workspace_run(trained_run) -> str:
 @pytest.fixture
 def digits() -> str:
     """The digits sample (10 classes x 10 images) stored in this test's workspace; its folder."""
-    from tlcore import samples, store
+    from tlcore.data import samples, store
 
     return store.dataset_folder(samples.load_sample("digits", per_class=10))
 
@@ -131,6 +131,6 @@ def digits() -> str:
 @pytest.fixture
 def tiny_digits() -> str:
     """The digits sample at 5 images a class, stored in this test's workspace; its folder."""
-    from tlcore import samples, store
+    from tlcore.data import samples, store
 
     return store.dataset_folder(samples.load_sample("digits", per_class=5))

@@ -74,7 +74,7 @@ def studio_url(tmp_path):
 
 
 def _cancel_active_runs() -> None:
-    from tlcore import runs
+    from tlcore.jobs import runs
     from tlcore.rundir import RunDir
 
     for row in runs.list_runs():

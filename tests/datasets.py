@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tlcore.samples import FASHION_CLASSES, FASHION_DIR, fashion_mnist
+from tlcore.data.samples import FASHION_CLASSES, FASHION_DIR, fashion_mnist
 
 __all__ = ["FASHION_CLASSES", "FASHION_DIR", "fashion_mnist", "pick_per_class", "write_class_folders"]
 

@@ -8,7 +8,7 @@ import pytest
 from app_fixtures import charts, png, studio, texts
 
 from pages import ui
-from tlcore.predict import Predictor
+from tlcore.use.predict import Predictor
 from tlcore.rundir import RunDir
 
 

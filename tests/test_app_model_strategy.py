@@ -3,11 +3,11 @@
 from app_fixtures import charts, goto, studio, texts
 
 from pages import ui
-from tlcore.catalog import list_specs
-from tlcore.net import availability
-from tlcore.recommend import recommend
+from tlcore.models.catalog import list_specs
+from tlcore.models.net import availability
+from tlcore.training.recommend import recommend
 from tlcore.rundir import RunDir
-from tlcore.runs import title_of
+from tlcore.jobs.runs import title_of
 
 
 def test_the_model_page_shows_a_card_for_every_catalog_entry_with_its_availability():

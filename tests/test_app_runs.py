@@ -9,7 +9,7 @@ from pathlib import Path
 from app_fixtures import charts, studio, texts
 
 from pages import ui
-from tlcore import studies
+from tlcore.jobs import studies
 from tlcore.rundir import RunDir
 from tlcore.workspace import sweeps_dir
 

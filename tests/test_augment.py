@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms.v2 import functional as TF
 
-from tlcore.augment import (BatchPrep, adjust_brightness, adjust_contrast, adjust_saturation, crop_flip,
+from tlcore.training.augment import (BatchPrep, adjust_brightness, adjust_contrast, adjust_saturation, crop_flip,
                             crop_params, hue_matrices, rotate_hue)
 
 CPU = torch.device("cpu")

@@ -10,7 +10,7 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from tlcore.calibration import (calibrate, expected_calibration_error, fit_temperature, not_sure_threshold,
+from tlcore.training.calibration import (calibrate, expected_calibration_error, fit_temperature, not_sure_threshold,
                                 reliability)
 
 

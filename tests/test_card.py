@@ -19,12 +19,12 @@ from app_fixtures import studio, texts
 from PIL import Image
 
 from pages import ui
-from tlcore import portable
-from tlcore.augment import BatchPrep
-from tlcore.bundle import load_bundle
+from tlcore.use import portable
+from tlcore.training.augment import BatchPrep
+from tlcore.models.bundle import load_bundle
 from tlcore.cli import main
-from tlcore.export import export_onnx
-from tlcore.predict import Predictor, not_sure_below_of
+from tlcore.use.export import export_onnx
+from tlcore.use.predict import Predictor, not_sure_below_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = 64

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from tlcore.catalog import DEFAULT_MODEL, get_spec, list_specs
+from tlcore.models.catalog import DEFAULT_MODEL, get_spec, list_specs
 from tlcore.errors import TLError
-from tlcore.net import Net, availability, build_backbone, build_net, skeleton_backbone, stage_param_counts
+from tlcore.models.net import Net, availability, build_backbone, build_net, skeleton_backbone, stage_param_counts
 
 NAMES = [s.name for s in list_specs()]
 REQUIRED = {"efficientnet_lite0", "resnet18", "resnet50", "mobilenet_v3_large", "efficientnet_b0",
@@ -44,7 +44,7 @@ def test_the_model_and_strategy_pages_show_one_parameter_count(digits):
     from app_fixtures import goto, studio, texts
 
     from pages import ui
-    from tlcore.catalog import params_text
+    from tlcore.models.catalog import params_text
 
     spec = get_spec(DEFAULT_MODEL)
     count = spec.network_params(10)
@@ -103,7 +103,7 @@ def test_missing_torchvision_weights_offline_say_how_to_get_them(monkeypatch, tm
     torch.hub.set_dir(str(tmp_path / "hub"))
     try:
         assert availability(get_spec("resnet18")) == "download"
-        import tlcore.weights as w
+        import tlcore.models.weights as w
 
         monkeypatch.setattr(w, "_fetch", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
         with pytest.raises(TLError, match="resnet18"):

@@ -1,4 +1,4 @@
-"""tlcore.dataset: scanning layouts, safe unzipping, splits, checks and the audit."""
+"""tlcore.data.dataset: scanning layouts, safe unzipping, splits, checks and the audit."""
 
 import hashlib
 import json
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tlcore import archive as archive_mod
-from tlcore import dataset as dataset_mod
-from tlcore.dataset import (Dataset, Item, Skipped, assign_splits, audit, check_trainable, extract_zip,
+from tlcore.data import archive as archive_mod
+from tlcore.data import dataset as dataset_mod
+from tlcore.data.dataset import (Dataset, Item, Skipped, assign_splits, audit, check_trainable, extract_zip,
                             load_source, scan_folder)
 from tlcore.errors import TLError
 

@@ -5,13 +5,13 @@ import torch
 import torch.nn.functional as F
 
 from datasets import fashion_mnist, pick_per_class
-from tlcore.augment import BatchPrep
-from tlcore.catalog import get_spec
+from tlcore.training.augment import BatchPrep
+from tlcore.models.catalog import get_spec
 from tlcore.config import TrainConfig
-from tlcore.engine import train_model
-from tlcore.inputs import Inputs, Part
-from tlcore.net import Net, build_backbone
-from tlcore.reporter import MemoryReporter
+from tlcore.training.engine import train_model
+from tlcore.data.inputs import Inputs, Part
+from tlcore.models.net import Net, build_backbone
+from tlcore.training.reporter import MemoryReporter
 
 SIZE = 64
 CLASSES = [0, 1, 5, 8]  # T-shirt, trouser, sandal, bag

@@ -9,15 +9,15 @@ import pytest
 import torch
 from PIL import Image
 
-from tlcore.card import model_card
+from tlcore.use.card import model_card
 from tlcore.cli import main
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
-from tlcore.explain import gradcam
-from tlcore.export import TOLERANCE, export_bundle
-from tlcore.images import load_square_uint8
-from tlcore.predict import Predictor
-from tlcore.recommend import Recommendation, choose_recipe
+from tlcore.use.explain import gradcam
+from tlcore.use.export import TOLERANCE, export_bundle
+from tlcore.data.images import load_square_uint8
+from tlcore.use.predict import Predictor
+from tlcore.training.recommend import Recommendation, choose_recipe
 from tlcore.rundir import RunDir
 
 SMALL = {"a": 15, "b": 15}

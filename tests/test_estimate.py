@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tlcore.errors import TLError
-from tlcore.estimate import stratified_folds, wilson_interval
+from tlcore.training.estimate import stratified_folds, wilson_interval
 
 
 def test_wilson_matches_known_values():

@@ -1,4 +1,4 @@
-"""Tests for tlcore.export: ONNX and .pt2 exports run independently and match PyTorch; the ONNX
+"""Tests for tlcore.use.export: ONNX and .pt2 exports run independently and match PyTorch; the ONNX
 file also gives calibrated probabilities and carries its metadata."""
 
 import copy
@@ -12,7 +12,7 @@ from efficientnet_lite_pytorch import EfficientNet
 from torchvision.models import mobilenet_v3_small, resnet18
 
 from tlcore.errors import TLError
-from tlcore.export import export_onnx, export_pt2
+from tlcore.use.export import export_onnx, export_pt2
 
 SIZE = 64
 
@@ -150,8 +150,8 @@ def test_predicting_many_images_from_the_cli_keeps_memory_bounded(tmp_path):
 
     from PIL import Image
 
-    from tlcore.bundle import save_bundle
-    from tlcore.net import build_net
+    from tlcore.models.bundle import save_bundle
+    from tlcore.models.net import build_net
 
     save_bundle(tmp_path / "run" / "bundle", build_net("efficientnet_lite0", 3, weights="none"), ["a", "b", "c"],
                 "efficientnet_lite0", 224)

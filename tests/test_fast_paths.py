@@ -3,13 +3,13 @@
 import torch
 from torch import nn
 
-from tlcore.augment import BatchPrep
-from tlcore.catalog import get_spec
-from tlcore.embed import Embedder
-from tlcore.images import decode_many
-from tlcore.loop import identity_prep, predict_logits, train_one_epoch, warmup_cosine
-from tlcore.net import build_net
-from tlcore.soup import EachHeadLoss, HeadSoup
+from tlcore.training.augment import BatchPrep
+from tlcore.models.catalog import get_spec
+from tlcore.training.embed import Embedder
+from tlcore.data.images import decode_many
+from tlcore.training.loop import identity_prep, predict_logits, train_one_epoch, warmup_cosine
+from tlcore.models.net import build_net
+from tlcore.models.soup import EachHeadLoss, HeadSoup
 
 CPU = torch.device("cpu")
 

@@ -3,10 +3,10 @@
 import pytest
 from torch import nn
 
-from tlcore.catalog import get_spec, list_specs
+from tlcore.models.catalog import get_spec, list_specs
 from tlcore.errors import TLError
-from tlcore.freeze import apply_freeze, backbone_is_frozen, param_groups, resolve_trainable, set_train_mode
-from tlcore.net import Net, skeleton_backbone
+from tlcore.models.freeze import apply_freeze, backbone_is_frozen, param_groups, resolve_trainable, set_train_mode
+from tlcore.models.net import Net, skeleton_backbone
 
 BN = (nn.BatchNorm2d, nn.BatchNorm1d)
 

@@ -38,7 +38,7 @@ def test_gpu_training_runs_and_reports_images_per_second(fashion512, tmp_path, s
 
 
 def test_gpu_augmentation_draws_what_the_cpu_draws():
-    from tlcore.augment import BatchPrep
+    from tlcore.training.augment import BatchPrep
 
     images = torch.randint(0, 256, (16, 3, 96, 96), dtype=torch.uint8)
     out = {}
@@ -50,7 +50,7 @@ def test_gpu_augmentation_draws_what_the_cpu_draws():
 
 
 def test_small_image_sets_stay_on_the_gpu():
-    from tlcore.devices import place_on_device
+    from tlcore.jobs.devices import place_on_device
 
     images = torch.zeros(64, 3, 224, 224, dtype=torch.uint8)
     assert place_on_device(images, torch.device("cuda")).is_cuda
@@ -87,7 +87,7 @@ def test_torchrun_on_two_gpus_uses_nccl_one_gpu_per_process(fashion512, tmp_path
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA GPUs")
 def test_the_pool_gives_each_gpu_its_own_slot():
-    from tlcore import pool
+    from tlcore.jobs import pool
 
     assert pool.slots("cuda") == [f"cuda:{i}" for i in range(torch.cuda.device_count())]
     with pool.hold(1, "cuda") as first, pool.hold(1, "cuda") as second:

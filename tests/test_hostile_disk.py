@@ -15,7 +15,8 @@ import pytest
 from PIL import Image
 
 from test_hostile_input import fingerprint, make_zip, png
-from tlcore import archive, atomic, cli, store
+from tlcore import atomic, cli
+from tlcore.data import archive, store
 from tlcore.atomic import atomic_write_bytes
 from tlcore.errors import TLError
 from tlcore.workspace import datasets_dir, workspace_dir

@@ -15,11 +15,11 @@ import pytest
 import torch
 from PIL import Image
 
-from tlcore import store
-from tlcore.dataset import audit
+from tlcore.data import store
+from tlcore.data.dataset import audit
 from tlcore.errors import TLError
-from tlcore.images import ImageProblem, check_image, load_square_uint8, open_rgb
-from tlcore.weights import load_state_dict_file
+from tlcore.data.images import ImageProblem, check_image, load_square_uint8, open_rgb
+from tlcore.models.weights import load_state_dict_file
 from tlcore.workspace import datasets_dir, workspace_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -303,7 +303,7 @@ def test_cli_mistake_is_one_error_line(case, cli_results):
 # --- what the page shows about a stored dataset ---------------------------------------------
 
 def test_stored_dataset_messages_name_the_dataset_not_the_workspace():
-    from tlcore.dataset import check_trainable
+    from tlcore.data.dataset import check_trainable
 
     ds = store.import_zip(make_zip({"a/notes.txt": b"hello", "b/readme.md": b"hi"}), "junk.zip")
     with pytest.raises(TLError, match=r"^No usable images were found in 'junk'\.") as err:

@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 
 from app_fixtures import TINY
-from tlcore import interrupt, recorder, standby, worker
-from tlcore.checkpoint import LOST_ALL, LOST_LATEST
+from tlcore.jobs import interrupt, standby, worker
+from tlcore.training import recorder
+from tlcore.training.checkpoint import LOST_ALL, LOST_LATEST
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
 from tlcore.rundir import RunDir, pid_alive, process_start
-from tlcore.train import create_run, execute
+from tlcore.training.train import create_run, execute
 from tlcore.workspace import locks_dir, standby_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -272,7 +273,7 @@ def test_a_folder_in_place_of_a_pid_file_does_not_break_the_studio(monkeypatch, 
 
 def test_a_waiting_standby_leaves_when_its_app_is_gone():
     app = subprocess.Popen(["sleep", "30"])
-    code = "import tlcore.standby as s; s.prepare = lambda: None; raise SystemExit(s.serve(60))"
+    code = "import tlcore.jobs.standby as s; s.prepare = lambda: None; raise SystemExit(s.serve(60))"
     proc = subprocess.Popen([sys.executable, "-c", code],
                             env=_env(TLSTUDIO_STANDBY_APP=f"{app.pid}:{process_start(app.pid)}"))
     try:
@@ -288,7 +289,7 @@ def test_a_waiting_standby_leaves_when_its_app_is_gone():
 
 
 def test_a_standby_started_by_an_app_that_ends_leaves_too():
-    app = ("from tlcore import worker; from tlcore.workspace import standby_dir; worker.keep_warm(); "
+    app = ("from tlcore.jobs import worker; from tlcore.workspace import standby_dir; worker.keep_warm(); "
            "[path] = standby_dir().glob('*.starting'); print(path.stem, path.read_text())")
     # The device is busy, so the standby waits (without importing anything heavy) while its app ends.
     with open(locks_dir() / "cpu.lock", "a+") as busy:

@@ -21,7 +21,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from pages import nav, ui
-from tlcore import runs, samples, store
+from tlcore.data import samples, store
+from tlcore.jobs import runs
 from tlcore.config import TrainConfig
 from tlcore.markdown import escape
 from tlcore.paths import outside_workspace
@@ -215,7 +216,7 @@ def _noise(seed: int, size: int = 48) -> bytes:
 @pytest.fixture(scope="module")
 def hostile_run(tmp_path_factory) -> Path:
     """A finished tiny run on noise images in two classes with hostile names (so it makes mistakes)."""
-    from tlcore.train import create_run, execute
+    from tlcore.training.train import create_run, execute
 
     data = tmp_path_factory.mktemp("hostile-data")
     for j, c in enumerate(EVIL_CLASSES):
@@ -262,7 +263,7 @@ def test_hostile_file_and_class_names_are_inert_on_use(hostile_workspace_run):
 
 
 def test_the_model_card_names_classes_inertly(hostile_workspace_run):
-    from tlcore.card import model_card
+    from tlcore.use.card import model_card
 
     card = re.sub(r"```.*?```", "", model_card(RunDir(hostile_workspace_run)), flags=re.S)  # code shows as written
     assert not any(c in card for c in EVIL_CLASSES)

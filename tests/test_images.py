@@ -1,4 +1,4 @@
-"""tlcore.images: each decoding rule, on small images the tests make themselves."""
+"""tlcore.data.images: each decoding rule, on small images the tests make themselves."""
 
 import io
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from tlcore import portable
-from tlcore.images import ImageProblem, check_image, decode_many, load_square_uint8, open_rgb
+from tlcore.use import portable
+from tlcore.data.images import ImageProblem, check_image, decode_many, load_square_uint8, open_rgb
 
 WHITE, RED, GREEN, BLUE = (255, 255, 255), (255, 0, 0), (0, 255, 0), (0, 0, 255)
 

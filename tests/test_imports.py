@@ -9,38 +9,56 @@ from pathlib import Path
 import tlcore
 
 PACKAGE = Path(tlcore.__file__).parent
-MODULES = {p.stem for p in PACKAGE.glob("*.py")}
+FILES = sorted(PACKAGE.rglob("*.py"))
 
 
-def _imports(path: Path) -> tuple[set[str], set[str]]:
+def _name(path: Path) -> str:
+    """A file's module name inside tlcore ("rundir", "jobs.pool"; a package's __init__ is the package)."""
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    parts = parts[:-1] if parts[-1] == "__init__" else parts
+    return ".".join(parts) or "__init__"
+
+
+def _package(path: Path) -> str:
+    """The package a file's relative imports start from ("" for tlcore itself)."""
+    return ".".join(path.relative_to(PACKAGE).parts[:-1])
+
+
+MODULES = {_name(p) for p in FILES}
+
+
+def _imports(path: Path, package: str = "") -> tuple[set[str], set[str]]:
     """The tlcore modules and the top-level outside packages a file imports, at any depth (inside
-    functions too); ``from tlcore import x`` names module x when there is one, else tlcore itself."""
+    functions too); a name imported from a module (``from tlcore.jobs.pool import hold``) counts
+    as that module, and ``from tlcore import __version__`` as tlcore itself ("__init__")."""
     own, outside = set(), set()
 
     def add(dotted: str) -> None:
         parts = dotted.split(".")
         if parts[0] != "tlcore":
             outside.add(parts[0])
-        else:
-            own.add(parts[1] if len(parts) > 1 and parts[1] in MODULES else "__init__")
+            return
+        name = ".".join(parts[1:])
+        while name and name not in MODULES:
+            name = name.rpartition(".")[0]
+        own.add(name or "__init__")
 
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 add(alias.name)
         elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            base = f"tlcore.{module}".rstrip(".") if node.level else module  # relative: inside tlcore
-            if base == "tlcore":
-                for alias in node.names:
-                    add(f"tlcore.{alias.name}")
+            if node.level:  # relative: inside tlcore
+                base = ".".join(filter(None, ["tlcore", package, node.module]))
             else:
-                add(base)
-    own.discard(path.stem)
+                base = node.module or ""
+            for alias in node.names:
+                add(f"{base}.{alias.name}")
+    own.discard(_name(path) if path.is_relative_to(PACKAGE) else path.stem)
     return own, outside
 
 
-GRAPH = {p.stem: _imports(p)[0] for p in PACKAGE.glob("*.py")}
+GRAPH = {_name(p): _imports(p, _package(p))[0] for p in FILES}
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str]:
@@ -68,11 +86,11 @@ def _cycle(graph: dict[str, set[str]]) -> list[str]:
 
 def test_the_walker_sees_every_form_of_import(tmp_path):
     source = tmp_path / "sample.py"
-    source.write_text("import tlcore.rundir\nfrom tlcore import store, __version__\nfrom tlcore.runs import x\n"
-                      "from . import sweep\nfrom .curve import y\nimport streamlit as st\n"
-                      "def f():\n    from tlcore.cli import main\n    import plotly.express\n")
-    own, outside = _imports(source)
-    assert own == {"rundir", "store", "__init__", "runs", "sweep", "curve", "cli"}
+    source.write_text("import tlcore.rundir\nfrom tlcore.data import store\nfrom tlcore import __version__, jobs\n"
+                      "from tlcore.jobs.runs import x\nfrom . import sweep\nfrom .curve import y\n"
+                      "import streamlit as st\ndef f():\n    from tlcore.cli import main\n    import plotly.express\n")
+    own, outside = _imports(source, package="jobs")
+    assert own == {"rundir", "data.store", "__init__", "jobs", "jobs.runs", "jobs.sweep", "jobs.curve", "cli"}
     assert outside == {"streamlit", "plotly"}
 
 
@@ -87,5 +105,5 @@ def test_tlcore_has_no_import_cycle():
 
 
 def test_tlcore_never_imports_streamlit():
-    offenders = sorted(p.name for p in PACKAGE.glob("*.py") if "streamlit" in _imports(p)[1])
+    offenders = sorted(_name(p) for p in FILES if "streamlit" in _imports(p)[1])
     assert not offenders, f"tlcore must not import Streamlit: {offenders}"

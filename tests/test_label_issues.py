@@ -7,7 +7,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_predict
 from threadpoolctl import threadpool_limits
 
-from tlcore.label_issues import probably_mislabelled
+from tlcore.training.label_issues import probably_mislabelled
 
 CLASSES = 6  # digits 0-5: enough classes to be a real test, few enough to stay fast
 

@@ -9,11 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from tlcore.bundle import save_bundle
-from tlcore.images import load_square_uint8
-from tlcore.live import BurstRecorder, FrameClassifier, LiveFeed, RateMeter, frame_jpeg, frame_square
-from tlcore.net import build_net
-from tlcore.predict import Predictor
+from tlcore.models.bundle import save_bundle
+from tlcore.data.images import load_square_uint8
+from tlcore.use.live import BurstRecorder, FrameClassifier, LiveFeed, RateMeter, frame_jpeg, frame_square
+from tlcore.models.net import build_net
+from tlcore.use.predict import Predictor
 
 
 class Clock:

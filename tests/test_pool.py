@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from tlcore import pool, spread, worker
+from tlcore.jobs import pool, spread, worker
 from tlcore.config import TrainConfig
 from tlcore.rundir import RunDir
-from tlcore.train import create_run
+from tlcore.training.train import create_run
 from tlcore.workspace import locks_dir
 
 SMALL = dict(image_size=64, batch_size=16, augment="none", evaluation="holdout", recipe="fastest", device="cpu")

@@ -2,11 +2,11 @@
 
 import shutil
 
-from tlcore import runs
+from tlcore.jobs import runs
 from tlcore.config import TrainConfig
-from tlcore.progress import Throttle
+from tlcore.training.progress import Throttle
 from tlcore.rundir import RunDir
-from tlcore.train import create_run, execute
+from tlcore.training.train import create_run, execute
 
 MAX_RATE = 100_000
 
@@ -25,7 +25,7 @@ def _replayed(run: RunDir, tmp_path) -> list[dict]:
 
 
 def test_progress_of_a_real_run_never_shows_nonsense(fashion_small, tmp_path, monkeypatch):
-    monkeypatch.setattr("tlcore.progress.EVERY_SECONDS", 0.0)  # every batch reports, as a slow machine would
+    monkeypatch.setattr("tlcore.training.progress.EVERY_SECONDS", 0.0)  # every batch reports, as a slow machine would
     cfg = TrainConfig(data=str(fashion_small / "train"), trainable_stages=1, augment="light", epochs=3,
                       image_size=64, batch_size=8, evaluation="holdout", device="cpu")
     run = create_run(cfg, tmp_path / "run")

@@ -4,7 +4,7 @@ import pytest
 
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
-from tlcore.recommend import choose_evaluation, recommend
+from tlcore.training.recommend import choose_evaluation, recommend
 
 
 def test_few_images_mean_feature_extraction_and_fast_training_on_a_cpu():

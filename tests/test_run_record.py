@@ -13,15 +13,15 @@ import pytest
 from app_fixtures import TINY, studio, texts
 
 from pages import ui
-from tlcore import runs
+from tlcore.jobs import runs
 from tlcore.cli import main
 from tlcore.config import TrainConfig
 from tlcore.record import EpochEvent, Metrics, RecordError, RunRecord, Status
 from tlcore.rundir import RunDir
-from tlcore.engine import _diverging
-from tlcore.loop import LoopState
-from tlcore.train import create_run, execute
-from tlcore.worker import launch
+from tlcore.training.engine import _diverging
+from tlcore.training.loop import LoopState
+from tlcore.training.train import create_run, execute
+from tlcore.jobs.worker import launch
 
 PAGES = ("data", "model", "strategy", "train", "evaluate", "use", "runs")
 
@@ -166,7 +166,7 @@ def test_a_run_killed_mid_training_resumes_to_identical_results(fashion_small, t
 def test_cross_validated_runs_see_their_images_in_the_same_order_after_a_resume(fashion_small, tmp_path):
     import torch
 
-    from tlcore.inputs import load_inputs, use_all_for_training
+    from tlcore.data.inputs import load_inputs, use_all_for_training
 
     cfg = TrainConfig(data=str(fashion_small / "train"), evaluation="cv", **{**TINY, "epochs": 2})
     run = create_run(cfg, tmp_path / "run")

@@ -6,7 +6,9 @@ import time
 
 import pytest
 
-from tlcore import cli, jobs, runs, standby, worker
+from tlcore import cli
+
+from tlcore.jobs import entry as jobs, runs, standby, worker
 from tlcore.atomic import atomic_write_json, read_json
 from tlcore.config import TrainConfig
 from tlcore.rundir import process_start
@@ -80,7 +82,7 @@ def test_a_job_goes_to_one_live_standby_of_the_current_code(warm, tmp_path):
 
 
 def test_an_unclaimed_standby_leaves_after_its_idle_time(warm):
-    proc = subprocess.Popen([sys.executable, "-c", "from tlcore.standby import serve; raise SystemExit(serve(1.0))"])
+    proc = subprocess.Popen([sys.executable, "-c", "from tlcore.jobs.standby import serve; raise SystemExit(serve(1.0))"])
     assert proc.wait(timeout=300) == 0
     assert not list(standby_dir().glob(f"{proc.pid}.*"))  # nothing left that a launcher could claim
 

@@ -9,17 +9,19 @@ import pytest
 import torch
 from PIL import Image
 
-from tlcore import runs, samples, store
-from tlcore.advice import advise
-from tlcore.card import model_card
-from tlcore.catalog import get_spec, list_specs
+from tlcore.data import samples, store
+
+from tlcore.jobs import runs
+from tlcore.use.advice import advise
+from tlcore.use.card import model_card
+from tlcore.models.catalog import get_spec, list_specs
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
-from tlcore.explain import gradcam, heatmap
-from tlcore.net import build_net
+from tlcore.use.explain import gradcam, heatmap
+from tlcore.models.net import build_net
 from tlcore.record import EpochEvent, Metrics, Score, SplitMetrics
 from tlcore.rundir import RunDir
-from tlcore.train import create_run, execute
+from tlcore.training.train import create_run, execute
 
 
 def _png(color, size=40) -> bytes:
@@ -142,7 +144,7 @@ def test_tags_diff_and_delete(finished_run, fashion_small, tmp_path):
 def test_a_sweep_started_from_the_studio_runs_in_the_background(fashion_small):
     import time
 
-    from tlcore.studies import list_sweeps, start_sweep
+    from tlcore.jobs.studies import list_sweeps, start_sweep
 
     cfg = TrainConfig(data=str(fashion_small / "train"), epochs=2, augment="none", image_size=64, device="cpu")
     folder = start_sweep(cfg, [0], from_scratch=False)

@@ -8,7 +8,7 @@ import pytest
 from datasets import FASHION_CLASSES, FASHION_DIR, fashion_mnist, pick_per_class, write_class_folders
 from tlcore.cli import main
 from tlcore.errors import TLError
-from tlcore.sweep import parse_depths
+from tlcore.jobs.sweep import parse_depths
 
 pytestmark = pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="needs Debian's dataset-fashion-mnist")
 

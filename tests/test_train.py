@@ -13,8 +13,8 @@ import pytest
 from tlcore.cli import main
 from tlcore.config import TrainConfig
 from tlcore.rundir import RunDir
-from tlcore.train import create_run, execute
-from tlcore.worker import launch
+from tlcore.training.train import create_run, execute
+from tlcore.jobs.worker import launch
 
 SMALL = dict(model="efficientnet_lite0", image_size=64, batch_size=8, device="cpu")
 

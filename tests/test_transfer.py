@@ -16,12 +16,12 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from datasets import FASHION_CLASSES, FASHION_DIR, fashion_mnist, pick_per_class, write_class_folders
-from tlcore.augment import BatchPrep
-from tlcore.catalog import get_spec
+from tlcore.training.augment import BatchPrep
+from tlcore.models.catalog import get_spec
 from tlcore.cli import main
-from tlcore.export import export_onnx
-from tlcore.images import decode_many
-from tlcore.net import build_backbone
+from tlcore.use.export import export_onnx
+from tlcore.data.images import decode_many
+from tlcore.models.net import build_backbone
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="needs Debian's dataset-fashion-mnist")]

@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from tlcore.cli import main
-from tlcore.card import model_card
-from tlcore.predict import Predictor
+from tlcore.use.card import model_card
+from tlcore.use.predict import Predictor
 from tlcore.rundir import RunDir
 
 SIZE = 64  # the image size of app_fixtures.TINY, which trained_run uses

@@ -1,4 +1,4 @@
-"""Tests for tlcore.weights: cache lookup, download, safe file loading, strict loading."""
+"""Tests for tlcore.models.weights: cache lookup, download, safe file loading, strict loading."""
 
 import hashlib
 import http.server
@@ -14,7 +14,7 @@ import torch
 import torchvision
 
 from tlcore.errors import TLError
-from tlcore.weights import (
+from tlcore.models.weights import (
     availability,
     cache_path,
     download,

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from tlcore.errors import TLError
-from tlcore.outcome import guarded
+from tlcore.jobs.outcome import guarded
 
 
 def _stages(value: str) -> int | str:
@@ -104,10 +104,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _train(args) -> int:
     _outside(args.data, args.out)  # before the imports: a mistake is reported at once
-    from tlcore import distributed
+    from tlcore.training import distributed
     from tlcore.config import TrainConfig
-    from tlcore.jobs import report_run
-    from tlcore.train import create_run, execute
+    from tlcore.jobs.entry import report_run
+    from tlcore.training.train import create_run, execute
 
     optional = {"lr": args.lr, "backbone_lr_mult": args.backbone_lr_mult, "weight_decay": args.weight_decay,
                 "label_smoothing": args.label_smoothing, "early_stopping": args.early_stopping}
@@ -137,8 +137,8 @@ def _outside(data: str, out: str) -> None:
 
 
 def _run(args) -> int:
-    from tlcore import distributed
-    from tlcore.jobs import run_folder
+    from tlcore.training import distributed
+    from tlcore.jobs.entry import run_folder
     from tlcore.rundir import RunDir
 
     folder = args.run or args.folder
@@ -149,16 +149,16 @@ def _run(args) -> int:
 
 
 def _standby(args) -> int:
-    from tlcore.standby import serve
+    from tlcore.jobs.standby import serve
 
     return serve()
 
 
 def _rerun(args) -> int:
-    from tlcore.jobs import report_run
+    from tlcore.jobs.entry import report_run
     from tlcore.rundir import RunDir
-    from tlcore.runs import config_of
-    from tlcore.train import create_run, execute
+    from tlcore.jobs.runs import config_of
+    from tlcore.training.train import create_run, execute
 
     cfg = config_of(RunDir(args.run))
     _outside(cfg.data, args.out)
@@ -181,7 +181,7 @@ def _cancel(args) -> int:
 def _predict(args) -> int:
     if args.csv:
         _writable_file(args.csv)
-    from tlcore.predict import Predictor
+    from tlcore.use.predict import Predictor
 
     with _model_of(args.run):
         predictor = Predictor.from_run(args.run)
@@ -208,8 +208,8 @@ def _predict(args) -> int:
 def _export(args) -> int:
     _writable_file(args.out)
     from tlcore.atomic import atomic_write_bytes
-    from tlcore.card import model_card
-    from tlcore.export import export_bundle
+    from tlcore.use.card import model_card
+    from tlcore.use.export import export_bundle
     from tlcore.rundir import RunDir
 
     if args.format == "card":
@@ -217,7 +217,7 @@ def _export(args) -> int:
         print(f"wrote {args.out}")
         return 0
     if args.format == "web":
-        from tlcore.webdemo import write_web_demo
+        from tlcore.use.webdemo import write_web_demo
 
         with _model_of(args.run):
             size = write_web_demo(args.run, Path(args.out))
@@ -251,10 +251,10 @@ def _model_of(run: str):
 
 
 def _sweep(args) -> int:
-    from tlcore.catalog import get_spec
+    from tlcore.models.catalog import get_spec
     from tlcore.config import TrainConfig
-    from tlcore.jobs import report_sweep, sweep_request
-    from tlcore.sweep import parse_depths, sweep
+    from tlcore.jobs.entry import report_sweep, sweep_request
+    from tlcore.jobs.sweep import parse_depths, sweep
 
     if args.request:
         return sweep_request(Path(args.request))
@@ -270,8 +270,8 @@ def _sweep(args) -> int:
 
 def _curve(args) -> int:
     from tlcore.config import TrainConfig
-    from tlcore.curve import learning_curve
-    from tlcore.jobs import curve_request, report_curve
+    from tlcore.jobs.curve import learning_curve
+    from tlcore.jobs.entry import curve_request, report_curve
 
     if args.request:
         return curve_request(Path(args.request))
@@ -284,8 +284,8 @@ def _curve(args) -> int:
 
 
 def _models(args) -> int:
-    from tlcore.catalog import list_specs
-    from tlcore.net import availability
+    from tlcore.models.catalog import list_specs
+    from tlcore.models.net import availability
 
     print(f"{'name':<20} {'params':>8} {'top-1':>6} {'MB':>6} {'speed':<7} {'stages':>6}  weights")
     for s in list_specs():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields, replace
 
-from tlcore.catalog import DEFAULT_MODEL
+from tlcore.models.catalog import DEFAULT_MODEL
 from tlcore.errors import TLError
 
 AUGMENTS = ("none", "light", "strong")
@@ -44,7 +44,7 @@ class TrainConfig:
         folds: the k of k-fold cross-validation.
         recipe: "fastest" (the chosen model alone), "most_accurate" (a frozen ensemble of the
             bundled models, read at several depths and averaged with the mirror image; see
-            tlcore.ensemble) or "auto" (the recommender's choice).
+            tlcore.models.ensemble) or "auto" (the recommender's choice).
         world_size: how many processes train the run together (DistributedDataParallel under
             torchrun: one GPU each, or CPU processes); set by torchrun, or asked of the device pool.
     """

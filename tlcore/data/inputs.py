@@ -1,0 +1,157 @@
+"""Everything a run trains on, loaded once: the split dataset decoded to uint8 tensors, and the
+starting network (pretrained, from scratch, a user's weights, or an earlier run's model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from tlcore.training.augment import BatchPrep
+from tlcore.models.bundle import load_bundle, read_bundle_meta
+from tlcore.models.catalog import ModelSpec, get_spec
+from tlcore.config import TrainConfig
+from tlcore.data.dataset import Dataset, Item, assign_splits, check_trainable, load_source
+from tlcore.errors import TLError
+from tlcore.data.images import decode_many
+from tlcore.models.net import Net, build_backbone
+from tlcore.training.progress import Throttle
+from tlcore.record import DatasetRef
+from tlcore.rundir import RunDir
+from tlcore.workspace import datasets_dir
+
+
+@dataclass
+class Part:
+    """One split held in memory: images decoded once, their labels and file paths."""
+
+    x: torch.Tensor  # uint8 [N, 3, S, S]
+    y: torch.Tensor  # int64 [N]
+    files: list[str]
+
+    def class_counts(self, classes: list[str]) -> dict[str, int]:
+        counts = torch.bincount(self.y, minlength=len(classes)).tolist()
+        return dict(zip(classes, counts))
+
+
+@dataclass
+class Inputs:
+    spec: ModelSpec
+    classes: list[str]
+    image_size: int
+    train: Part
+    val: Part
+    test: Part | None
+    net: Net
+    imagenet: nn.Module | None  # the pretrained ImageNet classifier, when there is one
+    prep: BatchPrep  # evaluation-time preprocessing (no augmentation)
+    given_val: bool  # the data came with its own validation folder
+
+
+def _concat(a: Part, b: Part) -> Part:
+    return Part(torch.cat([a.x, b.x]), torch.cat([a.y, b.y]), a.files + b.files)
+
+
+def use_all_for_training(run: RunDir, inputs: Inputs) -> Inputs:
+    """Cross-validation: every labelled image trains (and is scored out of fold), none is set
+    aside; the run's dataset.json says so too."""
+    if not len(inputs.val.y):
+        return inputs
+    ds = Dataset.load(run.dataset_path)
+    ds = ds.with_items([replace(i, split="train") if i.split == "val" else i for i in ds.items])
+    if run.records:
+        ds.save(run.dataset_path)
+    # In the manifest's order, which is the order a resumed run decodes them in: the folds and
+    # every epoch's batches then come out the same after a resume.
+    position = {item.path: k for k, item in enumerate(ds.subset("train"))}
+    both = _concat(inputs.train, inputs.val)
+    order = sorted(range(len(both.files)), key=lambda k: position[both.files[k]])
+    empty = Part(inputs.val.x[:0], inputs.val.y[:0], [])
+    return replace(inputs, train=Part(both.x[order], both.y[order], [both.files[k] for k in order]), val=empty)
+
+
+def _dataset(run: RunDir, cfg: TrainConfig) -> tuple[Dataset, bool]:
+    """The run's dataset and split (from dataset.json when resuming, else loaded and split now),
+    and whether the data came with its own validation images."""
+    if run.dataset_path.is_file():
+        ds = Dataset.load(run.dataset_path)
+        return ds, any(i.split == "val" for i in ds.items)
+    run.set_status("running", message="Checking the images")
+    ds = load_source(cfg.data, datasets_dir())
+    given_val = any(i.split == "val" for i in ds.items)
+    ds = assign_splits(ds, cfg.val_fraction, cfg.seed)
+    check_trainable(ds)
+    ds.save(run.dataset_path)
+    run.write_record(replace(run.record(), dataset=DatasetRef(ds.id, ds.name, ds.classes)))
+    run.append_event("dataset", id=ds.id, classes=ds.classes, train=ds.counts("train"),
+                     val=ds.counts("val"), test=ds.counts("test"), skipped=len(ds.skipped))
+    return ds, given_val
+
+
+def _decode(run: RunDir, items: list[Item], classes: list[str], size: int, what: str) -> Part:
+    run.set_status("running", message=f"Loading the {what} images")
+    x, failed = decode_many([it.path for it in items], size, progress=Throttle(run.append_event, f"decode {what}").batch)
+    unreadable = set(failed)
+    kept = [it for i, it in enumerate(items) if i not in unreadable]
+    if failed:
+        run.append_event("warning", message=f"{len(failed)} {what} image(s) could not be read any more "
+                                            "and were left out.")
+    index = {c: i for i, c in enumerate(classes)}
+    y = torch.tensor([index[it.label] for it in kept], dtype=torch.long)
+    return Part(x, y, [it.path for it in kept])
+
+
+def _test_part(run: RunDir, cfg: TrainConfig, ds: Dataset, size: int) -> Part | None:
+    """Every held-out test image: the dataset's own test folder and the ``test_data`` set."""
+    items = ds.subset("test")
+    if cfg.test_data:
+        test = load_source(cfg.test_data, datasets_dir())
+        unknown = sorted(set(test.classes) - set(ds.classes))
+        if unknown:
+            raise TLError(f"The test images have classes the model is not trained on: {', '.join(unknown)}. "
+                          "Use the same class folder names as in the training data.")
+        if not test.items:
+            raise TLError(f"No usable test images were found in {Path(cfg.test_data).name}.")
+        items += test.items
+    return _decode(run, items, ds.classes, size, "test") if items else None
+
+
+def load_inputs(run: RunDir, cfg: TrainConfig, device: torch.device) -> Inputs:
+    """Load the data and the starting network for ``cfg``."""
+    ds, given_val = _dataset(run, cfg)
+    parent = read_bundle_meta(RunDir(cfg.init_from).bundle_path) if cfg.init_from else None
+    spec = get_spec(parent["model"] if parent else cfg.model)
+    size = cfg.image_size or (parent["image_size"] if parent else spec.image_size)
+    if spec.fixed_size and size != spec.image_size:
+        raise TLError(f"{spec.title} only works at {spec.image_size} pixels; set the image size to "
+                      f"{spec.image_size} or 0.")
+    classes = ds.classes
+    train = _decode(run, ds.subset("train"), classes, size, "training")
+    val = _decode(run, ds.subset("val"), classes, size, "validation")
+    test = _test_part(run, cfg, ds, size)
+    run.set_status("running", message="Loading the pretrained model")
+    if parent:
+        net, imagenet = _from_run(Path(cfg.init_from), classes), None
+    else:
+        backbone, imagenet = build_backbone(spec, cfg.weights, size)
+        net = Net(backbone, spec.feature_dim, len(classes))
+    prep = BatchPrep(spec.mean, spec.std, device, "none", size)
+    return Inputs(spec, classes, size, train, val, test, net.to(device), imagenet, prep, given_val)
+
+
+def _from_run(folder: Path, classes: list[str]) -> Net:
+    """An earlier run's network with a head for ``classes``: rows of classes it already knew
+    are kept, new classes start fresh, classes no longer present are dropped."""
+    old, meta = load_bundle(RunDir(folder).bundle_path)
+    width = getattr(old.backbone, "feature_dim", get_spec(meta["model"]).feature_dim)  # an ensemble has its own
+    net = Net(old.backbone, width, len(classes))
+    old_linear, new_linear = old.head[-1], net.head[-1]
+    with torch.no_grad():
+        for i, c in enumerate(classes):
+            if c in meta["classes"]:
+                j = meta["classes"].index(c)
+                new_linear.weight[i] = old_linear.weight[j]
+                new_linear.bias[i] = old_linear.bias[j]
+    return net

@@ -1,0 +1,126 @@
+"""Datasets kept once in the workspace: uploaded zips, per-class uploads and samples, each a
+folder holding its files and a ``manifest.json``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from tlcore.data.archive import extract_zip
+from tlcore.atomic import disk_full, is_disk_full
+from tlcore.data.dataset import MANIFEST, Dataset, scan_folder, with_zip_skipped
+from tlcore.errors import TLError
+from tlcore.workspace import datasets_dir
+
+Progress = Callable[[int, int], None] | None
+MAX_CLASS_NAME = 100  # characters; file systems allow 255 bytes, and accents take two
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:60] or "dataset"
+
+
+def import_zip(data: bytes, filename: str, progress: Progress = None) -> Dataset:
+    """Store an uploaded zip of class folders (unpacked once per distinct zip) and scan it.
+
+    Nothing of a refused or failed import stays in the workspace."""
+    key = hashlib.sha256(data).hexdigest()[:16]
+    folder = datasets_dir() / key
+    if (folder / MANIFEST).is_file():
+        return Dataset.load(folder)
+    shutil.rmtree(folder, ignore_errors=True)  # what an import cut short (power cut, kill) left
+    name = Path(filename).name or "the zip"
+    try:
+        files = extract_zip(data, folder / "files", name=name)
+        ds = with_zip_skipped(scan_folder(files, progress=progress), data, name,
+                              Path(filename).stem or "uploaded zip")
+        ds.save(folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return ds
+
+
+def _clean_class(name: str) -> str:
+    """The folder name for class ``name``: characters no file system accepts become spaces, and
+    leading or trailing dots and spaces go (Windows drops them; "." and ".." are not folders)."""
+    cleaned = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', " ", name).strip(" .")
+    if not cleaned:
+        raise TLError(f"'{name}' cannot be a class name; use letters, digits, spaces or dashes.")
+    if len(cleaned) > MAX_CLASS_NAME:
+        raise TLError(f"The class name '{cleaned[:30]}…' is {len(cleaned)} characters long; "
+                      f"use at most {MAX_CLASS_NAME}.")
+    return cleaned
+
+
+def _class_folders(labels: list[str]) -> dict[str, str]:
+    """Class name -> folder name, refusing two names that would share a folder (some disks
+    ignore upper and lower case, so those count as the same too)."""
+    folders: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for label in labels:
+        folder = _clean_class(label)
+        other = seen.setdefault(folder.casefold(), label)
+        if other != label:
+            raise TLError(f"The class names '{other}' and '{label}' would be saved as the same folder "
+                          f"'{folder}'; rename one of them.")
+        folders[label] = folder
+    return folders
+
+
+def import_class_images(name: str, classes: dict[str, list[tuple[str, bytes]]],
+                        progress: Progress = None) -> Dataset:
+    """Store images uploaded (or photographed) per class under a new dataset folder and scan them."""
+    if not any(classes.values()):
+        raise TLError("Add at least one image to a class before saving the dataset.")
+    folders = _class_folders(list(classes))
+    folder = datasets_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(name)}"
+    while folder.exists():
+        folder = folder.with_name(folder.name + "-1")
+    try:
+        for label, files in classes.items():
+            target = folder / "files" / folders[label]
+            target.mkdir(parents=True, exist_ok=True)
+            for i, (filename, data) in enumerate(files):
+                (target / f"{i:05d}-{_slug(Path(filename).name)}").write_bytes(data)
+        ds = replace(scan_folder(folder / "files", progress=progress), name=name or folder.name)
+        ds.save(folder)
+    except BaseException as err:
+        shutil.rmtree(folder, ignore_errors=True)
+        if is_disk_full(err):
+            raise disk_full(folder.parent) from err
+        raise
+    return ds
+
+
+def list_datasets() -> list[dict]:
+    """Every stored dataset, newest first, without loading its images."""
+    out = []
+    for manifest in datasets_dir().glob(f"*/{MANIFEST}"):
+        try:
+            data = json.loads(manifest.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        out.append({"id": data["id"], "name": data["name"], "folder": str(manifest.parent),
+                    "classes": data["classes"], "images": len(data["items"]),
+                    "created": manifest.stat().st_mtime})
+    return sorted(out, key=lambda d: d["created"], reverse=True)
+
+
+def open_dataset(folder: str | Path) -> Dataset:
+    """A stored dataset by its folder."""
+    return Dataset.load(folder)
+
+
+def dataset_folder(ds: Dataset) -> str:
+    """The stored folder of ``ds`` (what a run's ``data`` setting points at)."""
+    for entry in list_datasets():
+        if entry["id"] == ds.id:
+            return entry["folder"]
+    raise TLError(f"The dataset '{ds.name}' is not stored in the workspace; import it again.")

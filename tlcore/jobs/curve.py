@@ -1,0 +1,57 @@
+"""Learning curve: how accuracy grows with the number of training images, per class, so a user
+can judge whether more images would help ("how many more do I need?")."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import replace
+from pathlib import Path
+
+from tlcore.atomic import atomic_write_json, read_json
+from tlcore.config import TrainConfig
+from tlcore.data.dataset import Dataset, assign_splits, load_source
+from tlcore.training.train import create_run, execute
+from tlcore.workspace import datasets_dir
+
+FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+
+
+def subset(ds: Dataset, fraction: float, seed: int) -> Dataset:
+    """The same validation images, and ``fraction`` of each class's training images (at least 1)."""
+    rng = random.Random(seed)
+    kept = [i for i in ds.items if i.split != "train"]
+    for label in ds.classes:
+        train = [i for i in ds.items if i.split == "train" and i.label == label]
+        rng.shuffle(train)
+        kept += train[:max(1, math.ceil(fraction * len(train)))]
+    return replace(ds.with_items(kept), name=f"{ds.name} ({fraction:.0%} of training images)")
+
+
+def learning_curve(base: TrainConfig, out: Path, fractions: tuple[float, ...] = FRACTIONS) -> list[dict]:
+    """Train ``base`` on growing shares of the training images; ``out/curve.json`` holds one row
+    per share with images per class, accuracy and each class's recall on the shared validation set
+    (a validation split, not cross-validation, so that every share is scored on the same images)."""
+    out = Path(out)
+    ds = assign_splits(load_source(base.data, datasets_dir()), base.val_fraction, base.seed)
+    rows: list[dict] = []
+    for fraction in fractions:
+        part = subset(ds, fraction, base.seed)
+        folder = out / f"{round(fraction * 100)}pct"
+        (folder / "data").mkdir(parents=True, exist_ok=True)
+        part.save(folder / "data")
+        run = create_run(base.with_(data=str(folder / "data"), evaluation="holdout"), folder / "run")
+        state = execute(run.path)
+        metrics = run.metrics()
+        val = metrics.val if metrics else None
+        rows.append({"fraction": fraction, "images_per_class": part.counts("train"), "state": state,
+                     "accuracy": val.accuracy if val else None,
+                     "recall": {c: s["recall"] for c, s in val.per_class.items()} if val else {},
+                     "run": str(run.path)})
+        atomic_write_json(out / "curve.json", rows)
+    return rows
+
+
+def run_request(request: Path) -> list[dict]:
+    """The worker side of a curve started in the workspace (studies.start_curve): its request, in its folder."""
+    return learning_curve(TrainConfig.from_json(read_json(request)["config"]), request.parent)

@@ -1,0 +1,65 @@
+"""Strategy sweep: the same data and split trained at several freezing depths (and optionally
+from scratch), side by side, so a user sees what transfer bought and which depth suits the data."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tlcore.atomic import atomic_write_json, read_json
+from tlcore.models.catalog import get_spec
+from tlcore.config import TrainConfig
+from tlcore.errors import TLError
+from tlcore.rundir import RunDir
+from tlcore.training.train import create_run, execute
+
+
+def parse_depths(text: str, num_stages: int) -> list[int]:
+    """"0,1,half,all" -> stage counts (duplicates removed, order kept)."""
+    out: list[int] = []
+    for token in filter(None, (t.strip() for t in text.split(","))):
+        depth = {"all": num_stages, "half": num_stages // 2}.get(token)
+        if depth is None:
+            if not token.isdigit() or int(token) > num_stages:
+                raise TLError(f"'{token}' is not a depth: use numbers from 0 to {num_stages}, 'half' or 'all'.")
+            depth = int(token)
+        if depth not in out:
+            out.append(depth)
+    if not out:
+        raise TLError("Give at least one depth, e.g. 0,1,all.")
+    return out
+
+
+def _row(cfg: TrainConfig, folder: Path, depth: int, scratch: bool) -> dict:
+    start = time.perf_counter()
+    state = execute(create_run(cfg, folder).path)
+    seconds = time.perf_counter() - start
+    metrics = RunDir(folder).metrics()
+    val = metrics.val if metrics else None
+    label = "from scratch (random weights), all stages" if scratch else (
+        "feature extraction (frozen network)" if depth == 0 else f"pretrained, last {depth} stage(s) trained")
+    return {"strategy": label, "depth": depth, "from_scratch": scratch, "state": state,
+            "accuracy": val.accuracy if val else None, "f1_macro": val.f1_macro if val else None,
+            "seconds": round(seconds, 2), "run": str(folder)}
+
+
+def sweep(base: TrainConfig, depths: list[int], from_scratch: bool, out: Path) -> list[dict]:
+    """Train ``base`` once per depth (and from scratch), writing ``out/summary.json`` as it goes.
+    Every depth is scored on the same validation images (cross-validation is for frozen networks
+    only, and would make the depths incomparable)."""
+    out = Path(out)
+    if (out / "summary.json").exists() and not (out / "request.json").exists():
+        raise TLError(f"{out} already holds a sweep. Choose a new folder.")
+    plan = [(d, False) for d in depths] + ([(len(get_spec(base.model).stages), True)] if from_scratch else [])
+    rows: list[dict] = []
+    for depth, scratch in plan:
+        cfg = base.with_(trainable_stages=depth, weights="none" if scratch else base.weights, evaluation="holdout")
+        rows.append(_row(cfg, out / ("scratch" if scratch else f"depth-{depth}"), depth, scratch))
+        atomic_write_json(out / "summary.json", rows)
+    return rows
+
+
+def run_request(request: Path) -> list[dict]:
+    """The worker side of a sweep started in the workspace (studies.start_sweep): its request, in its folder."""
+    spec = read_json(request)
+    return sweep(TrainConfig.from_json(spec["config"]), spec["depths"], spec["from_scratch"], request.parent)

@@ -1,0 +1,1 @@
+"""The networks: the catalog, building and freezing them, pretrained weights, the ensemble, bundles."""

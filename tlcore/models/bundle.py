@@ -1,0 +1,66 @@
+"""The model bundle: trained weights (safetensors) plus everything needed to use them (JSON)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from tlcore import __version__
+from tlcore.models.catalog import get_spec
+from tlcore.models.ensemble import EnsembleBackbone, build_ensemble
+from tlcore.errors import TLError
+from tlcore.models.net import Net, build_backbone
+from tlcore.atomic import atomic_write_json
+
+WEIGHTS = "model.safetensors"
+META = "model.json"
+PREPROCESSING = ("tlcore.use.portable: EXIF orientation; RGB with transparency on white; Pillow BILINEAR resize "
+                 "so the shorter side is image_size; crop image_size x image_size at ((w - s) // 2, (h - s) // 2); "
+                 "divide by 255; subtract mean, divide by std; NCHW float32")
+
+
+def save_bundle(folder: Path, net: Net, classes: list[str], model: str, image_size: int,
+                extra: dict | None = None) -> Path:
+    """Write ``model.safetensors`` and ``model.json`` into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = get_spec(model)
+    if isinstance(net.backbone, EnsembleBackbone):
+        extra = {**(extra or {}), "ensemble": net.backbone.description}
+    state = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
+    tmp = folder / f".{WEIGHTS}.tmp"
+    save_file(state, str(tmp))
+    tmp.replace(folder / WEIGHTS)
+    meta = {
+        "format": 1, "classes": list(classes), "model": model, "image_size": image_size,
+        "mean": list(spec.mean), "std": list(spec.std), "preprocessing": PREPROCESSING,
+        "catalog": spec.to_json(), "tlcore_version": __version__, "torch": torch.__version__,
+        **(extra or {}),
+    }
+    atomic_write_json(folder / META, meta)
+    return folder
+
+
+def read_bundle_meta(folder: Path) -> dict:
+    """The bundle's JSON, or a TLError saying the folder holds no trained model."""
+    path = Path(folder) / META
+    if not path.is_file():
+        raise TLError(f"{folder} holds no trained model (no {META}). Pick a run that finished.")
+    return json.loads(path.read_text())
+
+
+def load_bundle(folder: Path) -> tuple[Net, dict]:
+    """The trained network (eval mode, CPU) and its metadata."""
+    meta = read_bundle_meta(folder)
+    if "ensemble" in meta:
+        backbone = build_ensemble("none", meta["ensemble"])
+        net = Net(backbone, backbone.feature_dim, len(meta["classes"]))
+    else:
+        spec = get_spec(meta["model"])
+        backbone, _ = build_backbone(spec, weights="none", image_size=meta["image_size"])
+        net = Net(backbone, spec.feature_dim, len(meta["classes"]))
+    net.load_state_dict(load_file(str(Path(folder) / WEIGHTS)))
+    return net.eval(), meta

@@ -1,0 +1,1 @@
+"""From inputs to a trained, scored model: the engine, its loop, features, reporters, torchrun."""

@@ -1,0 +1,162 @@
+"""Recommending a training strategy from the data: how many stages to train, how long, how
+much augmentation, with the reasons in plain words."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import torch
+from torch import nn
+
+from tlcore.config import AUTO, FASTEST, MOST_ACCURATE, TrainConfig
+from tlcore.errors import TLError
+from tlcore.training.loop import Prepare, predict_logits
+
+# Mean top-1 ImageNet confidence of a pretrained model on everyday photos is roughly 0.4-0.8;
+# on drawings, X-rays, spectrograms or tiny greyscale crops it falls to about 0.1-0.3.
+NATURAL_THRESHOLD = 0.35
+# Below this many images in the smallest class, a validation split both costs training images and
+# gives a score that moves by several points from one seed to the next; cross-validation does neither.
+CV_BELOW = 100
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """A strategy and why; JSON-safe."""
+
+    trainable_stages: int
+    epochs: int
+    augment: str
+    naturalness: float | None
+    reason: str
+    evaluation: str = "holdout"
+    recipe: str = FASTEST
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def naturalness(backbone: nn.Module, imagenet_head: nn.Module, images: torch.Tensor,
+                prepare: Prepare, device: torch.device) -> float:
+    """How much the images look like ImageNet photos: the pretrained model's mean top-1
+    confidence on them (0..1)."""
+    model = nn.Sequential(backbone, imagenet_head).to(device)
+    logits = predict_logits(model, images, prepare, 32, device)
+    return float(logits.softmax(1).max(1).values.mean())
+
+
+def recommend(images_per_class: dict[str, int], natural: float | None, num_stages: int,
+              gpu: bool, chosen_stages: int | None = None) -> Recommendation:
+    """Pick how many of the last stages to train, the epochs and the augmentation.
+
+    Few images per class: only a new head can be learned without memorising them, so the
+    backbone stays frozen (feature extraction). More images, and images unlike ImageNet
+    photos, justify adapting more of the network. ``natural`` is None when unknown (a model
+    from an earlier run has no ImageNet classifier to ask). ``chosen_stages``, when the user
+    picked the depth, is kept, and the augmentation is the one that suits that depth.
+    """
+    smallest = min(images_per_class.values())
+    like_photos = natural is None or natural >= NATURAL_THRESHOLD
+    looks = ("may differ from the model's training photos; that was not measured" if natural is None
+             else "look like everyday photos, which the model was trained on" if like_photos
+             else "look different from the everyday photos the model was trained on")
+    if smallest < 40:
+        stages, epochs = 0, 40
+        why = (f"The smallest class has {smallest} images. With so few, retraining the "
+               "network would memorise them, so only a new final layer is trained on top of the "
+               "frozen pretrained network (feature extraction).")
+    elif smallest < 300:
+        stages, epochs = (1 if like_photos else 2), 15
+        why = (f"With {smallest}+ training images per class (images that {looks}), the last "
+               f"{stages} stage(s) are fine-tuned along with a new final layer.")
+    else:
+        stages = num_stages // 2 if like_photos else num_stages
+        epochs = 10
+        why = (f"With {smallest}+ training images per class there is enough data to fine-tune "
+               f"{'half' if like_photos else 'all'} of the network; the images {looks}.")
+    if chosen_stages is not None and chosen_stages != stages:
+        stages = chosen_stages
+        why = (f"You chose to train the last {stages} stage(s); the smallest class has {smallest} images."
+               if stages else f"You chose feature extraction; the smallest class has {smallest} images.")
+    if stages == 0 and not gpu:
+        augment = "none"
+        how = ("Augmentation is off so each image passes through the network only once; training "
+               "then takes seconds on this computer.")
+    else:
+        augment = "light" if smallest >= 300 or stages == 0 else "strong"
+        how = (f"Images are varied during training ({augment} augmentation) so the model learns "
+               "the object rather than the exact photo.")
+    reason = f"{why} {how}"
+    if natural is not None:
+        reason += f" The pretrained model's confidence on your images is {natural:.0%}: they {looks}."
+    return Recommendation(stages, epochs, augment, None if natural is None else round(natural, 4), reason)
+
+
+def choose_evaluation(rec: Recommendation, cfg: TrainConfig, frozen: bool, images_per_class: dict[str, int],
+                      given_val: bool) -> Recommendation:
+    """How the score is estimated, with why: cross-validation over all labelled images for a frozen
+    network on small data (the head trains in milliseconds, so k folds cost little), a validation
+    split otherwise. ``cfg`` is the resolved TrainConfig; its ``evaluation`` may be forced."""
+    smallest = min(images_per_class.values())
+    if cfg.evaluation == "cv" and not frozen:
+        raise TLError("Cross-validation trains the model once per fold, so it is offered only when the "
+                      "pretrained network stays frozen (0 stages trained). Train 0 stages, or choose "
+                      "'validation split' as the evaluation.")
+    auto = cfg.evaluation == "auto"
+    cv = cfg.evaluation == "cv" or (auto and frozen and smallest < CV_BELOW and not given_val and not cfg.init_from)
+    k = min(cfg.folds, smallest)
+    if cv:
+        how = (f"All {sum(images_per_class.values())} labelled images train the final model; its score is "
+               f"estimated by {k}-fold cross-validation: each image is scored by a model trained without it.")
+    elif given_val:
+        how = "Your own validation images check the model."
+    else:
+        how = (f"About {cfg.val_fraction:.0%} of each class's images are kept aside to check the model "
+               "(validation images); the rest train it.")
+    return replace(rec, evaluation="cv" if cv else "holdout", reason=f"{rec.reason} {how}")
+
+
+def dataset_naturalness(data: str, model: str, sample: int = 32, seed: int = 0) -> float | None:
+    """``naturalness`` of up to ``sample`` images of a dataset folder (or zip) for a catalog
+    model; None when that model's pretrained weights are not on this machine."""
+    from tlcore.training.augment import BatchPrep
+    from tlcore.models.catalog import get_spec
+    from tlcore.data.dataset import load_source
+    from tlcore.data.images import decode_many
+    from tlcore.models.net import availability, build_backbone
+    from tlcore.workspace import datasets_dir
+
+    spec = get_spec(model)
+    if availability(spec) == "download":
+        return None
+    items = load_source(data, datasets_dir()).items
+    picks = torch.randperm(len(items), generator=torch.Generator().manual_seed(seed))[:sample].tolist()
+    images, _ = decode_many([items[i].path for i in picks], spec.image_size)
+    backbone, imagenet = build_backbone(spec)
+    cpu = torch.device("cpu")
+    return naturalness(backbone, imagenet, images, BatchPrep(spec.mean, spec.std, cpu), cpu)
+
+
+def choose_recipe(rec: Recommendation, cfg: TrainConfig, frozen: bool, images_per_class: dict[str, int],
+                  ensemble_ready: bool, gpu: bool) -> Recommendation:
+    """Fastest model or most accurate model, with why: the ensemble of the bundled networks
+    (tlcore.models.ensemble) for a frozen network on small data, where its features are worth most and
+    are computed once; the chosen model alone otherwise. ``ensemble_ready``: its members' pretrained
+    weights are on this machine. ``cfg`` is the resolved TrainConfig; its ``recipe`` may be forced.
+    "auto" picks the ensemble only on a graphics card: on a processor it takes several times the
+    fastest model's time (bench/quality.py), so there it is the user's choice."""
+    starts_fresh = cfg.weights == "pretrained" and not cfg.init_from
+    if cfg.recipe == MOST_ACCURATE and not (frozen and starts_fresh and ensemble_ready):
+        raise TLError("The most accurate model combines the bundled pretrained networks, kept frozen, so it "
+                      "needs 0 stages trained, pretrained weights, no earlier run as the starting point, and "
+                      "the bundled models installed. Change those settings, or choose the fastest model.")
+    smallest = min(images_per_class.values())
+    # Measured at the default model's image size (every member runs at it); a size set by hand keeps one model.
+    suits = frozen and starts_fresh and ensemble_ready and smallest < CV_BELOW and not cfg.image_size
+    accurate = cfg.recipe == MOST_ACCURATE or (cfg.recipe == AUTO and suits and gpu)
+    how = ("The most accurate model is used: the features of three pretrained networks together, with one "
+           "final layer on top; it costs about 5x the fastest model's computing per image, once." if accurate else
+           "On this processor the fastest model is used; the most accurate one (three networks together, "
+           "about 5x the time) is a choice on the Strategy page." if cfg.recipe == AUTO and suits else "")
+    return replace(rec, recipe=MOST_ACCURATE if accurate else FASTEST,
+                   reason=f"{rec.reason} {how}".rstrip())

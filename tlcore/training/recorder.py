@@ -1,0 +1,36 @@
+"""The run folder as the engine's reporter: what training reports becomes the run's record
+(status.json, events.jsonl, checkpoint.pt), and a Stop asked from the app reaches the loop."""
+
+from __future__ import annotations
+
+from tlcore.training.checkpoint import load_checkpoint, save_checkpoint
+from tlcore.training.loop import LoopState
+from tlcore.record import EpochEvent
+from tlcore.rundir import RunDir
+
+
+class RunRecorder:
+    """Implements ``tlcore.training.reporter.Reporter`` on a run folder."""
+
+    def __init__(self, run: RunDir) -> None:
+        self.run = run
+
+    def status(self, message: str, **fields) -> None:
+        self.run.set_status("running", message=message, **fields)
+
+    def event(self, kind: str, **data) -> None:
+        self.run.append_event(kind, **data)
+
+    def epoch(self, event: EpochEvent) -> None:
+        self.run.append_epoch(event)
+
+    def should_stop(self) -> bool:
+        return self.run.cancel_requested()
+
+    def checkpoint(self, model, optimizer, scheduler, generator, state: LoopState, best_weights: dict | None,
+                   event: dict) -> None:
+        if self.run.records:  # the other ranks of a distributed run only read it
+            save_checkpoint(self.run, model, optimizer, scheduler, generator, state, best_weights, event)
+
+    def restore(self, model, optimizer, scheduler, generator) -> tuple[LoopState, dict | None]:
+        return load_checkpoint(self.run, model, optimizer, scheduler, generator)

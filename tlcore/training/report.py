@@ -1,0 +1,114 @@
+"""The end of a run: calibration, the kept model's scores on every held-out split, predictions,
+images probably labelled wrong, and the model bundle."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+import torch
+
+from tlcore.models.bundle import load_bundle, save_bundle
+from tlcore.training.calibration import calibrate, expected_calibration_error
+from tlcore.config import TrainConfig
+from tlcore.training.estimate import wilson_interval
+from tlcore.data.inputs import Inputs
+from tlcore.training.label_issues import probably_mislabelled
+from tlcore.training.loop import predict_logits
+from tlcore.training.metrics import classification_metrics
+from tlcore.record import Metrics, Score, SplitMetrics
+from tlcore.rundir import RunDir
+
+METHODS = {"val": "validation split", "test": "test images"}
+
+
+@dataclass
+class Scored:
+    """The kept model's logits on one held-out split ("val", "cv" out-of-fold, or "test")."""
+
+    split: str
+    logits: torch.Tensor
+    y: torch.Tensor
+    files: list[str]
+
+
+def predictions_csv(files: list[str], y: torch.Tensor, probs: torch.Tensor, classes: list[str]) -> bytes:
+    """One row per image: file, true class, predicted class, confidence, then every probability."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["file", "true", "predicted", "confidence"] + [f"p_{c}" for c in classes])
+    for f, t, p in zip(files, y.tolist(), probs.tolist()):
+        best = max(range(len(classes)), key=p.__getitem__)
+        writer.writerow([f, classes[t], classes[best], f"{p[best]:.6f}"] + [f"{v:.6f}" for v in p])
+    return buf.getvalue().encode()
+
+
+def growth_report(parent_run: str, inputs: Inputs, predicted: torch.Tensor, batch_size: int) -> dict:
+    """For a model grown from an earlier run: validation accuracy on the classes it already knew,
+    before (the earlier model) and after, and on the classes it learned now."""
+    parent, meta = load_bundle(RunDir(parent_run).bundle_path)
+    classes, truth = inputs.classes, inputs.val.y
+    old = torch.tensor([classes[t] in meta["classes"] for t in truth.tolist()], dtype=torch.bool)
+    before = None
+    if old.any():
+        device = inputs.prep.device
+        logits = predict_logits(parent.to(device), inputs.val.x[old], inputs.prep, batch_size, device)
+        names = [meta["classes"][i] for i in logits.argmax(1).tolist()]
+        before = sum(n == classes[t] for n, t in zip(names, truth[old].tolist())) / int(old.sum())
+    hit = predicted == truth
+
+    def share(mask: torch.Tensor) -> float | None:
+        return float(hit[mask].float().mean()) if mask.any() else None
+
+    return {"old_classes": [c for c in classes if c in meta["classes"]],
+            "new_classes": [c for c in classes if c not in meta["classes"]],
+            "removed_classes": [c for c in meta["classes"] if c not in classes],
+            "old_accuracy_before": before, "old_accuracy_after": share(old), "new_accuracy": share(~old)}
+
+
+def score_of(split: str, report: SplitMetrics, folds: int = 0) -> Score:
+    """Accuracy on a split with its 95% (Wilson) interval."""
+    low, high = wilson_interval(round(report.accuracy * report.count), report.count)
+    method = f"{folds}-fold cross-validation" if split == "cv" else METHODS[split]
+    return Score(split, report.accuracy, low, high, report.count, method)
+
+
+def _issues(scored: Scored, probs: torch.Tensor, classes: list[str]) -> list[dict]:
+    """Held-out images whose given label the model finds unlikely, most suspicious first."""
+    return [{"file": scored.files[r["index"]], "given": classes[r["given"]], "suggested": classes[r["suggested"]],
+             "given_probability": r["given_probability"], "suggested_probability": r["suggested_probability"]}
+            for r in probably_mislabelled(scored.y.numpy(), probs.numpy())]
+
+
+def finish_run(run: RunDir, cfg: TrainConfig, inputs: Inputs, held: Scored, test: Scored | None,
+               trainable_stages: int, kept_epoch: int, warnings: list[str]) -> Metrics:
+    """Calibrate on the held-out split, then write metrics.json, the predictions and bundle/."""
+    classes = inputs.classes
+    calibration = calibrate(held.logits, held.y)
+    temperature = calibration["temperature"]
+    reports, probs = {}, {}
+    for part in filter(None, (held, test)):
+        probs[part.split] = (part.logits.double() / temperature).softmax(1).float()
+        reports[part.split] = SplitMetrics(**classification_metrics(
+            part.y.tolist(), probs[part.split].argmax(1).tolist(), classes))
+        run.write_predictions(part.split, predictions_csv(part.files, part.y, probs[part.split], classes))
+    if test is not None and len(test.y):
+        calibration["test_ece_before"] = expected_calibration_error(test.logits.softmax(1).numpy(), test.y.numpy())
+        calibration["test_ece_after"] = expected_calibration_error(probs["test"].numpy(), test.y.numpy())
+    folds = min(cfg.folds, int(torch.bincount(held.y).clamp(min=1).min())) if held.split == "cv" else 0
+    estimate = score_of(held.split, reports[held.split], folds)
+    growth = None
+    if cfg.init_from and held.split == "val":
+        growth = growth_report(cfg.init_from, inputs, probs["val"].argmax(1), cfg.batch_size)
+    metrics = Metrics(
+        score=score_of("test", reports["test"]) if test is not None else estimate, estimate=estimate,
+        kept_epoch=kept_epoch, val=reports.get("val"), cv=reports.get("cv"), test=reports.get("test"),
+        calibration=calibration, label_issues=_issues(held, probs[held.split], classes), growth=growth,
+        warnings=list(warnings))
+    save_bundle(run.bundle_path, inputs.net, classes, inputs.spec.name, inputs.image_size,
+                extra={"trainable_stages": trainable_stages, "train_bn": cfg.train_bn, "run": run.name,
+                       "epoch": kept_epoch, "config": cfg.to_json(), "temperature": temperature,
+                       "not_sure_below": calibration["threshold"]})
+    run.write_metrics(metrics)
+    return metrics

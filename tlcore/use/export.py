@@ -1,0 +1,191 @@
+"""Export a trained classifier to ONNX or torch.export (.pt2) and prove the export is faithful.
+
+The ONNX file is self-describing: besides "logits" it outputs the calibrated "probabilities",
+and its metadata holds the class names, image size, mean and std that tlcore.use.portable (the
+model card's standalone script) needs to use it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+import torch
+from torch import nn
+
+from tlcore.models.bundle import WEIGHTS, load_bundle, read_bundle_meta
+from tlcore.errors import TLError
+from tlcore.use.predict import not_sure_below_of, temperature_of
+
+TOLERANCE = 1e-4
+# Trace on 3 images and verify on 2, so a batch size frozen into the export is caught.
+_TRACE_BATCH = 3
+_CHECK_BATCH = 2
+ONNX_OUTPUTS = ["logits", "probabilities"]
+
+
+class _WithProbabilities(nn.Module):
+    """The classifier with a second output: softmax(logits / temperature)."""
+
+    def __init__(self, model: nn.Module, temperature: float) -> None:
+        super().__init__()
+        self.model, self.temperature = model, temperature
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.model(x)
+        return logits, (logits / self.temperature).softmax(1)
+
+
+def _cpu_copy(model: nn.Module) -> nn.Module:
+    """An fp32 eval-mode copy on CPU, so the caller's model keeps its device and mode."""
+    return copy.deepcopy(model).cpu().float().eval()
+
+
+def _images(image_size: int | tuple[int, int], n: int, seed: int) -> torch.Tensor:
+    """A fixed random batch shaped like normalised images (zero mean, unit spread)."""
+    h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
+    return torch.randn(n, 3, h, w, generator=torch.Generator().manual_seed(seed))
+
+
+@contextmanager
+def _atomic_target(out_path: Path) -> Iterator[Path]:
+    """A temporary file beside ``out_path`` that replaces it on success and vanishes on error."""
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=".tmp-", suffix=f"-{out_path.name}")  # keep the extension: torch.export.save wants .pt2
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, out_path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _check(model: nn.Module, run_exported: Callable[[torch.Tensor], list[np.ndarray]],
+           image_size: int | tuple[int, int], fmt: str) -> float:
+    """Max abs difference between the model's outputs and its export's on fresh images; TLError
+    if too big."""
+    x = _images(image_size, _CHECK_BATCH, seed=1)
+    with torch.no_grad():
+        out = model(x)
+    expected = [t.numpy() for t in (out if isinstance(out, tuple) else (out,))]
+    actual = run_exported(x)
+    same_shapes = [e.shape for e in expected] == [a.shape for a in actual]
+    diff = max(float(np.abs(e - a).max()) for e, a in zip(expected, actual)) if same_shapes else np.inf
+    if not diff <= TOLERANCE:  # also catches NaN
+        raise TLError(
+            f"The {fmt} export does not reproduce the model's predictions (largest difference "
+            f"{diff:.3g}, allowed {TOLERANCE:g}), so it was not saved. The model probably does "
+            "something the exporter cannot record; use the model bundle instead."
+        )
+    return diff
+
+
+def _export_failed(fmt: str, error: Exception) -> TLError:
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return TLError(f"This model could not be exported to {fmt}: {reason}")
+
+
+def export_onnx(model: nn.Module, image_size: int | tuple[int, int], out_path: Path,
+                temperature: float = 1.0, metadata: dict[str, str] | None = None, opset: int = 17) -> float:
+    """Export ``model`` to ONNX at ``out_path``, verify it with onnxruntime, return the max diff.
+
+    The file takes "image" (float32 NCHW, any batch size) and returns "logits" and
+    "probabilities" (softmax(logits / temperature)); ``metadata`` goes into its metadata_props.
+    """
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise TLError(f"The calibration temperature must be a positive number, not {temperature}.")
+    cpu_model = _WithProbabilities(_cpu_copy(model), float(temperature)).eval()
+    metadata = dict(metadata or {})
+    with _atomic_target(out_path) as tmp:
+        try:
+            # The classic TorchScript exporter (dynamo=False): the dynamo exporter needs the
+            # onnxscript package, which is not a dependency. It still ships in torch 2.11-2.14;
+            # it only warns that dynamo is now the default, so that warning is silenced.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "You are using the legacy TorchScript",
+                                        DeprecationWarning)
+                torch.onnx.export(
+                    cpu_model, (_images(image_size, _TRACE_BATCH, seed=0),), str(tmp),
+                    dynamo=False, input_names=["image"], output_names=ONNX_OUTPUTS,
+                    dynamic_axes={name: {0: "batch"} for name in ["image", *ONNX_OUTPUTS]},
+                    opset_version=opset,
+                )
+            graph = onnx.load(str(tmp))
+            onnx.helper.set_model_props(graph, metadata)
+            onnx.save(graph, str(tmp))
+        except Exception as e:  # exporters raise many types; all mean "cannot export this"
+            raise _export_failed("ONNX", e) from e
+        session = onnxruntime.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        stored = session.get_modelmeta().custom_metadata_map
+        if any(stored.get(k) != v for k, v in metadata.items()):
+            raise TLError("The ONNX file lost its metadata (class names, image size) on saving, "
+                          "so it was not saved.")
+        return _check(cpu_model, lambda x: session.run(ONNX_OUTPUTS, {"image": x.numpy()}),
+                      image_size, "ONNX")
+
+
+def onnx_metadata(meta: dict) -> dict[str, str]:
+    """What tlcore.use.portable reads from an ONNX file, from a bundle's model.json."""
+    return {"classes": json.dumps(meta["classes"]), "image_size": str(meta["image_size"]),
+            "mean": json.dumps(list(meta["mean"])), "std": json.dumps(list(meta["std"])),
+            "temperature": repr(temperature_of(meta)), "not_sure_below": repr(not_sure_below_of(meta)),
+            "model": meta["model"]}
+
+
+def export_bundle(bundle_dir: Path, fmt: str, out_path: Path) -> float:
+    """Export a trained bundle as "onnx" (calibrated, with its metadata) or "pt2"; the max diff."""
+    net, meta = load_bundle(Path(bundle_dir))
+    if fmt == "onnx":
+        return export_onnx(net, meta["image_size"], out_path, temperature=temperature_of(meta),
+                           metadata=onnx_metadata(meta))
+    return export_pt2(net, meta["image_size"], out_path)
+
+
+def onnx_matches_bundle(onnx_path: Path, bundle_dir: Path) -> bool:
+    """Whether ``onnx_path`` was exported from the bundle as it is now, by this version: newer
+    than its weights, with both outputs and the bundle's metadata (temperature included)."""
+    onnx_path, bundle_dir = Path(onnx_path), Path(bundle_dir)
+    if not onnx_path.is_file() or onnx_path.stat().st_mtime < (bundle_dir / WEIGHTS).stat().st_mtime:
+        return False
+    try:
+        graph = onnx.load(str(onnx_path), load_external_data=False)
+    except Exception:  # a damaged or foreign file is simply not a current export
+        return False
+    stored = {p.key: p.value for p in graph.metadata_props}
+    expected = onnx_metadata(read_bundle_meta(bundle_dir))
+    return [o.name for o in graph.graph.output] == ONNX_OUTPUTS and all(
+        stored.get(k) == v for k, v in expected.items())
+
+
+def export_pt2(model: nn.Module, image_size: int | tuple[int, int], out_path: Path) -> float:
+    """Export ``model`` with torch.export to ``out_path`` (.pt2), verify it, return the max diff."""
+    cpu_model = _cpu_copy(model)
+    # min=1 allows single images although tracing uses 3 (torch.export specialises sizes 0/1).
+    batch = torch.export.Dim("batch", min=1)
+    with _atomic_target(out_path) as tmp:
+        try:
+            program = torch.export.export(
+                cpu_model, (_images(image_size, _TRACE_BATCH, seed=0),),
+                dynamic_shapes=({0: batch},),
+            )
+            torch.export.save(program, str(tmp))
+        except Exception as e:  # exporters raise many types; all mean "cannot export this"
+            raise _export_failed("PyTorch 2 (.pt2)", e) from e
+        # Verify what is on disk, not the in-memory program, so a bad save is caught too.
+        loaded = torch.export.load(str(tmp)).module()
+
+        def run(x: torch.Tensor) -> list[np.ndarray]:
+            with torch.no_grad():
+                return [loaded(x).numpy()]
+
+        return _check(cpu_model, run, image_size, "PyTorch 2 (.pt2)")

@@ -1,0 +1,116 @@
+"""The web demo export: a zip holding a web page that classifies images and camera frames in the
+browser, with the model (ONNX) and the browser runtime (ONNX Runtime Web, vendored in tlcore/web).
+
+The page needs no server and no network: it opens from disk (file://) or from any static host.
+Browsers refuse to fetch() files of a page opened from disk, so the model and the WebAssembly
+runtime travel base64-encoded inside classic scripts (model.js, onnxruntime-web/*.js), which a
+<script> tag may load from disk; the page prepares each image as tlcore.use.portable does (see
+tlcore/web/demo.js) and uses the ONNX file's calibrated "probabilities" output."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+
+from tlcore.atomic import atomic_write_bytes
+from tlcore.models.bundle import read_bundle_meta
+from tlcore.errors import TLError
+from tlcore.use.export import export_bundle, onnx_matches_bundle
+from tlcore.use.predict import not_sure_below_of
+from tlcore.rundir import RunDir
+
+WEB = Path(__file__).parents[1] / "web"
+ORT = WEB / "onnxruntime-web"
+ORT_VERBATIM = ["ort.wasm.min.js", "LICENSE", "VERSION"]  # copied into the zip unchanged
+ORT_GLUE, ORT_WASM = "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"
+RUNTIME_SCRIPT = "onnxruntime-web/ort-wasm-simd-threaded.js"  # the loader and binary, for <script>
+README = """{title}: a web page that classifies images with the model trained in the transfer-learning studio.
+
+Open index.html in Chrome, Edge, Firefox or Safari, or put this whole folder on any static web host
+(GitHub Pages, Netlify, a company web server), or run `python -m http.server` in this folder and open
+http://localhost:8000. Nothing is downloaded from the internet and images never leave the computer.
+
+  index.html          the page
+  demo.js             prepares each image as the studio does and shows the answer
+  model.js            the model: the ONNX file (base64, so the page works when opened from disk),
+                      its classes ({classes}), image size, normalisation and "not sure" threshold
+  onnxruntime-web/    ONNX Runtime Web {ort_version} (MIT license, see LICENSE and VERSION)
+
+Scripts on the page can call tlClassify(url) for a promise of {{label, probability}}.
+"""
+
+
+def _title(run: RunDir) -> str:
+    """"<dataset> classifier", as the model card names it; the run's name if its dataset is gone."""
+    from tlcore.data.dataset import Dataset
+
+    try:
+        return f"{Dataset.load(run.dataset_path).name} classifier"
+    except (TLError, OSError, ValueError, KeyError):
+        return f"{run.name} classifier"
+
+
+def _onnx_bytes(run: RunDir) -> bytes:
+    """The run's ONNX export: the one in the run folder when it matches the model, else a new one."""
+    made = run.path / "model.onnx"
+    if onnx_matches_bundle(made, run.bundle_path):
+        return made.read_bytes()
+    with tempfile.TemporaryDirectory() as tmp:
+        export_bundle(run.bundle_path, "onnx", Path(tmp) / "model.onnx")
+        return (Path(tmp) / "model.onnx").read_bytes()
+
+
+def _script(name: str, fields: dict, base64_fields: dict[str, bytes]) -> str:
+    """A classic script setting window.<name> to ``fields`` plus base64 strings."""
+    lines = [f"window.{name} = {json.dumps(fields, ensure_ascii=True)};"]
+    lines += [f'window.{name}.{key} = "{base64.b64encode(data).decode()}";' for key, data in base64_fields.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _runtime_files() -> dict[str, Path]:
+    files = {name: ORT / name for name in [*ORT_VERBATIM, ORT_GLUE, ORT_WASM]}
+    missing = [name for name, path in files.items() if not path.is_file()]
+    if missing or not (WEB / "index.html").is_file() or not (WEB / "demo.js").is_file():
+        raise TLError("The browser runtime for the web page is missing from this installation "
+                      f"(tlcore/web: {', '.join(missing) or 'index.html, demo.js'}); install the studio again.")
+    return files
+
+
+def web_demo_zip(run_dir: str | Path) -> bytes:
+    """The web demo of a trained run, as zip bytes: index.html, demo.js, model.js (the ONNX model
+    with its classes and preprocessing numbers), onnxruntime-web/ and README.txt."""
+    run = RunDir(run_dir)
+    files = _runtime_files()
+    meta = read_bundle_meta(run.bundle_path)
+    title, threshold = _title(run), not_sure_below_of(meta)
+    model = {"title": title, "classes": list(meta["classes"]), "image_size": int(meta["image_size"]),
+             "mean": [float(v) for v in meta["mean"]], "std": [float(v) for v in meta["std"]],
+             "not_sure_below": threshold, "run": run.name}
+    fill = {"title": title, "classes": ", ".join(model["classes"]), "not_sure": f"{threshold:.0%}"}
+    page = re.sub(r"\{\{(\w+)\}\}", lambda m: html.escape(fill[m.group(1)]), (WEB / "index.html").read_text())
+    runtime = _script("tlOrtWasm", {"glue": files[ORT_GLUE].read_text()}, {"wasm": files[ORT_WASM].read_bytes()})
+    ort_version = files["VERSION"].read_text().split()[1]
+    readme = README.format(title=title, classes=", ".join(model["classes"]), ort_version=ort_version)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        zf.writestr("index.html", page)
+        zf.writestr("demo.js", (WEB / "demo.js").read_text())
+        zf.writestr("model.js", _script("tlModel", model, {"onnx": _onnx_bytes(run)}))
+        zf.writestr("README.txt", readme)
+        for name in ORT_VERBATIM:
+            zf.write(files[name], f"onnxruntime-web/{name}")
+        zf.writestr(RUNTIME_SCRIPT, runtime)
+    return buf.getvalue()
+
+
+def write_web_demo(run_dir: str | Path, out_path: str | Path) -> int:
+    """Write the run's web demo zip (see ``web_demo_zip``) to ``out_path``; its size in bytes."""
+    data = web_demo_zip(run_dir)
+    atomic_write_bytes(Path(out_path), data)
+    return len(data)
