@@ -102,34 +102,26 @@ def _vit_layers(start: int, stop: int) -> tuple[str, ...]:
     return tuple(f"encoder.layers.encoder_layer_{i}" for i in range(start, stop))
 
 
+def _lite_stages(starts: tuple[int, ...]) -> tuple:
+    """An EfficientNet-Lite's stages: the stem with the first block, five groups of blocks (each
+    from its first block in ``starts`` to the next one's), and the last block with the head."""
+    groups = (_st(f"block {i}", *_seq("_blocks", starts[i - 1], starts[i])) for i in range(1, 6))
+    return (_st("stem", "_conv_stem", "_bn0", "_blocks.0"), *groups,
+            _st("last block", f"_blocks.{starts[5]}", "_conv_head", "_bn1"))
+
+
 _LITE0 = ModelSpec(
     name="efficientnet_lite0", title="EfficientNet-Lite0",
     blurb="Small and fast; a strong default that always works offline.",
     source="bundled",
-    stages=(
-        _st("stem", "_conv_stem", "_bn0", "_blocks.0"),
-        _st("block 1", *_seq("_blocks", 1, 3)),
-        _st("block 2", *_seq("_blocks", 3, 5)),
-        _st("block 3", *_seq("_blocks", 5, 8)),
-        _st("block 4", *_seq("_blocks", 8, 11)),
-        _st("block 5", *_seq("_blocks", 11, 15)),
-        _st("last block", "_blocks.15", "_conv_head", "_bn1"),
-    ),
+    stages=_lite_stages((1, 3, 5, 8, 11, 15)),
     feature_dim=1280, imagenet_head="_fc", removed=("_dropout",), cam_layer="_bn1",
     mean=LITE_MEAN, std=LITE_STD, params=3_371_008, top1=75.1, file_mb=18.6, gflops=0.41,
 )
 
 _LITE_LARGER = dict(  # Lite1 and Lite2 share one block layout: 1, 3, 3, 4, 4, 5 and 1 blocks
     source="bundled",
-    stages=(
-        _st("stem", "_conv_stem", "_bn0", "_blocks.0"),
-        _st("block 1", *_seq("_blocks", 1, 4)),
-        _st("block 2", *_seq("_blocks", 4, 7)),
-        _st("block 3", *_seq("_blocks", 7, 11)),
-        _st("block 4", *_seq("_blocks", 11, 15)),
-        _st("block 5", *_seq("_blocks", 15, 20)),
-        _st("last block", "_blocks.20", "_conv_head", "_bn1"),
-    ),
+    stages=_lite_stages((1, 4, 7, 11, 15, 20)),
     feature_dim=1280, imagenet_head="_fc", removed=("_dropout",), cam_layer="_bn1", mean=LITE_MEAN, std=LITE_STD,
 )
 _LITE1 = ModelSpec(name="efficientnet_lite1", title="EfficientNet-Lite1", image_size=240,
@@ -139,19 +131,20 @@ _LITE2 = ModelSpec(name="efficientnet_lite2", title="EfficientNet-Lite2", image_
                    blurb="The most accurate of the offline models, at about twice Lite0's cost.",
                    params=4_811_072, top1=77.6, file_mb=24.7, gflops=0.90, **_LITE_LARGER)
 
+_RESNET_STAGES = (_st("stem", "conv1", "bn1"), _st("layer 1", "layer1"), _st("layer 2", "layer2"),
+                  _st("layer 3", "layer3"), _st("layer 4", "layer4"))
+
 _TORCHVISION = (
     ModelSpec(
         name="resnet18", title="ResNet-18", blurb="Classic small residual network; quick to fine-tune.",
         source="torchvision",
-        stages=(_st("stem", "conv1", "bn1"), _st("layer 1", "layer1"), _st("layer 2", "layer2"),
-                _st("layer 3", "layer3"), _st("layer 4", "layer4")),
+        stages=_RESNET_STAGES,
         feature_dim=512, imagenet_head="fc", cam_layer="layer4",
     ),
     ModelSpec(
         name="resnet50", title="ResNet-50", blurb="The workhorse: accurate, well understood, medium cost.",
         source="torchvision",
-        stages=(_st("stem", "conv1", "bn1"), _st("layer 1", "layer1"), _st("layer 2", "layer2"),
-                _st("layer 3", "layer3"), _st("layer 4", "layer4")),
+        stages=_RESNET_STAGES,
         feature_dim=2048, imagenet_head="fc", cam_layer="layer4",
     ),
     ModelSpec(
