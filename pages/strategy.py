@@ -17,7 +17,7 @@ from tlcore.models.catalog import ModelSpec, get_spec, params_text
 from tlcore.config import AUTO, FASTEST, MOST_ACCURATE, TrainConfig
 from tlcore.data.dataset import check_trainable
 from tlcore.models.freeze import backbone_is_frozen, resolve_trainable
-from tlcore.jobs.devices import gpu_name, resolve_device
+from tlcore.training.devices import gpu_name, resolve_device
 from tlcore.models.ensemble import recipe_costs
 from tlcore.errors import TLError
 from tlcore.models.net import stage_param_counts

@@ -7,9 +7,9 @@ import streamlit as st
 from pages import charts, ui
 from pages.strategy import build_config
 from tlcore.jobs import pool, runs
-from tlcore.models.catalog import DEFAULT_MODEL, get_spec
-from tlcore.config import AUTO, MOST_ACCURATE, TrainConfig
-from tlcore.jobs.devices import device_words, gpu_name, resolve_device
+from tlcore.models.catalog import get_spec
+from tlcore.config import AUTO, DEFAULT_MODEL, MOST_ACCURATE, TrainConfig
+from tlcore.training.devices import device_words, gpu_name, resolve_device
 from tlcore.models.ensemble import recipe_costs
 from tlcore.errors import TLError
 from tlcore.record import RunRecord

@@ -16,8 +16,8 @@ from pages.nav import page
 from tlcore.data import store
 from tlcore.jobs import runs
 from tlcore.models.bundle import read_bundle_meta
-from tlcore.models.catalog import DEFAULT_MODEL, get_spec
-from tlcore.config import TrainConfig
+from tlcore.models.catalog import get_spec
+from tlcore.config import DEFAULT_MODEL, TrainConfig
 from tlcore.errors import TLError
 from tlcore.data.images import ImageProblem, open_rgb
 from tlcore.markdown import escape, plot_text

@@ -88,7 +88,7 @@ def png(value: int, size: int = 40, fmt: str = "PNG") -> bytes:
 def trained_run(fashion_small, tmp_path_factory) -> Path:
     """A finished tiny run (4 Fashion-MNIST classes, 2 epochs, scored on a test set), made once per session."""
     from tlcore.config import TrainConfig
-    from tlcore.training.train import create_run, execute
+    from tlcore.jobs.train import create_run, execute
 
     folder = tmp_path_factory.mktemp("trained") / "20250101-000000-efficientnet_lite0"
     with pytest.MonkeyPatch.context() as mp:

@@ -11,7 +11,7 @@ from pages.train import describe_run
 from tlcore.config import TrainConfig
 from tlcore.rundir import RunDir
 from tlcore.jobs.runs import title_of
-from tlcore.training.train import create_run
+from tlcore.jobs.train import create_run
 from tlcore.workspace import runs_dir
 
 RUNNING = "20250105-120000-efficientnet_lite0"  # a run folder name

@@ -19,7 +19,7 @@ from app_fixtures import studio, texts
 from PIL import Image
 
 from pages import ui
-from tlcore.use import portable
+from tlcore.data import portable
 from tlcore.training.augment import BatchPrep
 from tlcore.models.bundle import load_bundle
 from tlcore.cli import main

@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from tlcore.models.catalog import DEFAULT_MODEL, get_spec, list_specs
+from tlcore.config import DEFAULT_MODEL
+from tlcore.models.catalog import get_spec, list_specs
 from tlcore.errors import TLError
 from tlcore.models.net import Net, availability, build_backbone, build_net, skeleton_backbone, stage_param_counts
 

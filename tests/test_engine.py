@@ -9,7 +9,7 @@ from tlcore.training.augment import BatchPrep
 from tlcore.models.catalog import get_spec
 from tlcore.config import TrainConfig
 from tlcore.training.engine import train_model
-from tlcore.data.inputs import Inputs, Part
+from tlcore.training.inputs import Inputs, Part
 from tlcore.models.net import Net, build_backbone
 from tlcore.training.reporter import MemoryReporter
 

@@ -50,7 +50,7 @@ def test_gpu_augmentation_draws_what_the_cpu_draws():
 
 
 def test_small_image_sets_stay_on_the_gpu():
-    from tlcore.jobs.devices import place_on_device
+    from tlcore.training.devices import place_on_device
 
     images = torch.zeros(64, 3, 224, 224, dtype=torch.uint8)
     assert place_on_device(images, torch.device("cuda")).is_cuda

@@ -16,7 +16,7 @@ import pytest
 from datasets import FASHION_CLASSES, FASHION_DIR, fashion_mnist, pick_per_class, write_class_folders
 from tlcore.config import TrainConfig
 from tlcore.rundir import RunDir
-from tlcore.training.train import create_run, execute
+from tlcore.jobs.train import create_run, execute
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="needs Debian's dataset-fashion-mnist")]

@@ -22,7 +22,7 @@ from tlcore.training.checkpoint import LOST_ALL, LOST_LATEST
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
 from tlcore.rundir import RunDir, pid_alive, process_start
-from tlcore.training.train import create_run, execute
+from tlcore.jobs.train import create_run, execute
 from tlcore.workspace import locks_dir, standby_dir
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -216,7 +216,7 @@ def _noise(seed: int, size: int = 48) -> bytes:
 @pytest.fixture(scope="module")
 def hostile_run(tmp_path_factory) -> Path:
     """A finished tiny run on noise images in two classes with hostile names (so it makes mistakes)."""
-    from tlcore.training.train import create_run, execute
+    from tlcore.jobs.train import create_run, execute
 
     data = tmp_path_factory.mktemp("hostile-data")
     for j, c in enumerate(EVIL_CLASSES):

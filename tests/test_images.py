@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tlcore.use import portable
+from tlcore.data import portable
 from tlcore.data.images import ImageProblem, check_image, decode_many, load_square_uint8, open_rgb
 
 WHITE, RED, GREEN, BLUE = (255, 255, 255), (255, 0, 0), (0, 255, 0), (0, 0, 255)

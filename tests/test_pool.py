@@ -12,7 +12,7 @@ import pytest
 from tlcore.jobs import pool, spread, worker
 from tlcore.config import TrainConfig
 from tlcore.rundir import RunDir
-from tlcore.training.train import create_run
+from tlcore.jobs.train import create_run
 from tlcore.workspace import locks_dir
 
 SMALL = dict(image_size=64, batch_size=16, augment="none", evaluation="holdout", recipe="fastest", device="cpu")

@@ -6,7 +6,7 @@ from tlcore.jobs import runs
 from tlcore.config import TrainConfig
 from tlcore.training.progress import Throttle
 from tlcore.rundir import RunDir
-from tlcore.training.train import create_run, execute
+from tlcore.jobs.train import create_run, execute
 
 MAX_RATE = 100_000
 

@@ -10,7 +10,7 @@ from app_fixtures import goto, studio, texts
 from tlcore.jobs import runs
 from tlcore.config import TrainConfig
 from tlcore.rundir import TITLE_CHARS, RunDir
-from tlcore.training.train import create_run
+from tlcore.jobs.train import create_run
 from tlcore.workspace import runs_dir
 
 

@@ -20,7 +20,7 @@ from tlcore.record import EpochEvent, Metrics, RecordError, RunRecord, Status
 from tlcore.rundir import RunDir
 from tlcore.training.engine import _diverging
 from tlcore.training.loop import LoopState
-from tlcore.training.train import create_run, execute
+from tlcore.jobs.train import create_run, execute
 from tlcore.jobs.worker import launch
 
 PAGES = ("data", "model", "strategy", "train", "evaluate", "use", "runs")
@@ -166,7 +166,7 @@ def test_a_run_killed_mid_training_resumes_to_identical_results(fashion_small, t
 def test_cross_validated_runs_see_their_images_in_the_same_order_after_a_resume(fashion_small, tmp_path):
     import torch
 
-    from tlcore.data.inputs import load_inputs, use_all_for_training
+    from tlcore.training.inputs import load_inputs, use_all_for_training
 
     cfg = TrainConfig(data=str(fashion_small / "train"), evaluation="cv", **{**TINY, "epochs": 2})
     run = create_run(cfg, tmp_path / "run")

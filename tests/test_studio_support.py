@@ -21,7 +21,7 @@ from tlcore.use.explain import gradcam, heatmap
 from tlcore.models.net import build_net
 from tlcore.record import EpochEvent, Metrics, Score, SplitMetrics
 from tlcore.rundir import RunDir
-from tlcore.training.train import create_run, execute
+from tlcore.jobs.train import create_run, execute
 
 
 def _png(color, size=40) -> bytes:

@@ -13,7 +13,7 @@ import pytest
 from tlcore.cli import main
 from tlcore.config import TrainConfig
 from tlcore.rundir import RunDir
-from tlcore.training.train import create_run, execute
+from tlcore.jobs.train import create_run, execute
 from tlcore.jobs.worker import launch
 
 SMALL = dict(model="efficientnet_lite0", image_size=64, batch_size=8, device="cpu")

@@ -107,7 +107,7 @@ def _train(args) -> int:
     from tlcore.training import distributed
     from tlcore.config import TrainConfig
     from tlcore.jobs.entry import report_run
-    from tlcore.training.train import create_run, execute
+    from tlcore.jobs.train import create_run, execute
 
     optional = {"lr": args.lr, "backbone_lr_mult": args.backbone_lr_mult, "weight_decay": args.weight_decay,
                 "label_smoothing": args.label_smoothing, "early_stopping": args.early_stopping}
@@ -158,7 +158,7 @@ def _rerun(args) -> int:
     from tlcore.jobs.entry import report_run
     from tlcore.rundir import RunDir
     from tlcore.jobs.runs import config_of
-    from tlcore.training.train import create_run, execute
+    from tlcore.jobs.train import create_run, execute
 
     cfg = config_of(RunDir(args.run))
     _outside(cfg.data, args.out)

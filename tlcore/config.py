@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields, replace
 
-from tlcore.models.catalog import DEFAULT_MODEL
 from tlcore.errors import TLError
 
 AUGMENTS = ("none", "light", "strong")
@@ -14,6 +13,7 @@ EVALUATIONS = ("cv", "holdout")
 FASTEST, MOST_ACCURATE = "fastest", "most_accurate"
 RECIPES = (FASTEST, MOST_ACCURATE)
 AUTO = "auto"
+DEFAULT_MODEL = "efficientnet_lite0"  # the catalog's first model: bundled, so it works offline
 
 
 MAX_PROCESSES = 64

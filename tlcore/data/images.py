@@ -24,7 +24,7 @@ Rules applied by ``open_rgb`` (every image in tlcore goes through them):
 and export: shorter side resized to ``size`` (Pillow's bilinear filter), then centre-cropped
 to ``size``×``size``, as a uint8 tensor [3, size, size].
 
-The Pillow steps themselves live in ``tlcore.use.portable``, which the model card hands out as the
+The Pillow steps themselves live in ``tlcore.data.portable``, which the model card hands out as the
 standalone script for the ONNX export: one copy of them, so the card cannot drift from the engine.
 """
 
@@ -42,8 +42,8 @@ import pillow_heif
 import torch
 from PIL import ExifTags, Image, UnidentifiedImageError
 
-from tlcore.use import portable
-from tlcore.use.portable import MAX_PIXELS
+from tlcore.data import portable
+from tlcore.data.portable import MAX_PIXELS
 
 pillow_heif.register_heif_opener()
 

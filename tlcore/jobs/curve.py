@@ -11,7 +11,7 @@ from pathlib import Path
 from tlcore.atomic import atomic_write_json, read_json
 from tlcore.config import TrainConfig
 from tlcore.data.dataset import Dataset, assign_splits, load_source
-from tlcore.training.train import create_run, execute
+from tlcore.jobs.train import create_run, execute
 from tlcore.workspace import datasets_dir
 
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)

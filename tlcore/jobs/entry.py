@@ -14,7 +14,7 @@ from tlcore.jobs.interrupt import ALREADY_RUNNING
 from tlcore.jobs.outcome import guarded
 from tlcore.rundir import RunDir
 from tlcore.jobs.spread import held_devices
-from tlcore.training.train import execute
+from tlcore.jobs.train import execute
 
 
 def report_run(run_dir: Path, state: str) -> int:

@@ -12,7 +12,7 @@ from tlcore.config import TrainConfig
 from tlcore.errors import TLError
 from tlcore.record import ACTIVE, DAMAGED, RecordError, RunRecord, SPLITS
 from tlcore.rundir import RunDir
-from tlcore.training.train import create_run
+from tlcore.jobs.train import create_run
 from tlcore.jobs.worker import launch
 from tlcore.workspace import runs_dir
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from tlcore.jobs import pool
-from tlcore.jobs.devices import resolve_device
+from tlcore.training.devices import resolve_device
 from tlcore.training.distributed import HELD
 from tlcore.jobs.interrupt import Interrupted
 from tlcore.rundir import RunDir

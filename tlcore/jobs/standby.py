@@ -173,7 +173,8 @@ def prepare() -> None:
 
     import tlcore.jobs.entry  # noqa: F401 - importing is the warm-up (training, sweeps, curves)
     from tlcore.training.augment import BatchPrep
-    from tlcore.models.catalog import DEFAULT_MODEL, get_spec
+    from tlcore.config import DEFAULT_MODEL
+    from tlcore.models.catalog import get_spec
     from tlcore.training.embed import Embedder
     from tlcore.models.net import prepare_backbone
 

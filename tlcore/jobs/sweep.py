@@ -11,7 +11,7 @@ from tlcore.models.catalog import get_spec
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
 from tlcore.rundir import RunDir
-from tlcore.training.train import create_run, execute
+from tlcore.jobs.train import create_run, execute
 
 
 def parse_depths(text: str, num_stages: int) -> list[int]:

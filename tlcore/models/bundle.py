@@ -17,7 +17,7 @@ from tlcore.atomic import atomic_write_json
 
 WEIGHTS = "model.safetensors"
 META = "model.json"
-PREPROCESSING = ("tlcore.use.portable: EXIF orientation; RGB with transparency on white; Pillow BILINEAR resize "
+PREPROCESSING = ("tlcore.data.portable: EXIF orientation; RGB with transparency on white; Pillow BILINEAR resize "
                  "so the shorter side is image_size; crop image_size x image_size at ((w - s) // 2, (h - s) // 2); "
                  "divide by 255; subtract mean, divide by std; NCHW float32")
 

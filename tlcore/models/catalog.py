@@ -254,7 +254,6 @@ def _catalog() -> dict[str, ModelSpec]:
     return _CATALOG
 
 
-DEFAULT_MODEL = _LITE0.name
 
 
 def params_text(count: int) -> str:

@@ -137,7 +137,7 @@ def cam_layer(description: dict) -> str:
 
 
 def with_ensemble(inputs, device: torch.device):
-    """``inputs`` (tlcore.data.inputs.Inputs) with the pretrained ensemble and a new head as its network."""
+    """``inputs`` (tlcore.training.inputs.Inputs) with the pretrained ensemble and a new head as its network."""
     from dataclasses import replace
 
     from tlcore.models.net import Net

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from tlcore.jobs.devices import resolve_device
+from tlcore.training.devices import resolve_device
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,14 @@ from torch.nn.parallel import DistributedDataParallel
 
 from tlcore.config import TrainConfig
 from tlcore.training.crossval import out_of_fold_logits
-from tlcore.jobs.devices import place_on_device
+from tlcore.training.devices import place_on_device
 from tlcore.training.distributed import SOLO, World
 from tlcore.training.embed import Embedder
 from tlcore.errors import TLError
 from tlcore.models.freeze import apply_freeze, backbone_is_frozen, param_groups, resolve_trainable, set_train_mode
 from tlcore.training.augment import BatchPrep
 from tlcore.training.checkpoint import clone_state
-from tlcore.data.inputs import Inputs
+from tlcore.training.inputs import Inputs
 from tlcore.training.loop import LoopState, identity_prep, pick_views, predict_logits, recipe, train_one_epoch
 from tlcore.training.metrics import classification_metrics
 from tlcore.training.progress import Throttle

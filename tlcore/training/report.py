@@ -13,7 +13,7 @@ from tlcore.models.bundle import load_bundle, save_bundle
 from tlcore.training.calibration import calibrate, expected_calibration_error
 from tlcore.config import TrainConfig
 from tlcore.training.estimate import wilson_interval
-from tlcore.data.inputs import Inputs
+from tlcore.training.inputs import Inputs
 from tlcore.training.label_issues import probably_mislabelled
 from tlcore.training.loop import predict_logits
 from tlcore.training.metrics import classification_metrics

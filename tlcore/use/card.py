@@ -1,6 +1,6 @@
 """A model card: what the model is, what it was trained on, how well it does, how to use it,
 and how to reproduce its answers without this project (the exact preprocessing, and
-tlcore.use.portable's source as a standalone script for the ONNX export)."""
+tlcore.data.portable's source as a standalone script for the ONNX export)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 
 import PIL
 
-from tlcore.use import portable
+from tlcore.data import portable
 from tlcore.use.advice import advise
 from tlcore.models.bundle import read_bundle_meta
 from tlcore.models.catalog import get_spec
@@ -34,7 +34,7 @@ _WEB = ("In a web browser, with nothing to install: the Use page's \"Download as
 
 
 def _preprocessing(meta: dict) -> list[str]:
-    """Every step between an image file and the model's answer, as the engine (tlcore.use.portable) does it."""
+    """Every step between an image file and the model's answer, as the engine (tlcore.data.portable) does it."""
     size, t = meta["image_size"], temperature_of(meta)
     return [
         "## Preprocessing", "",

@@ -1,7 +1,7 @@
 """Export a trained classifier to ONNX or torch.export (.pt2) and prove the export is faithful.
 
 The ONNX file is self-describing: besides "logits" it outputs the calibrated "probabilities",
-and its metadata holds the class names, image size, mean and std that tlcore.use.portable (the
+and its metadata holds the class names, image size, mean and std that tlcore.data.portable (the
 model card's standalone script) needs to use it."""
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def export_onnx(model: nn.Module, image_size: int | tuple[int, int], out_path: P
 
 
 def onnx_metadata(meta: dict) -> dict[str, str]:
-    """What tlcore.use.portable reads from an ONNX file, from a bundle's model.json."""
+    """What tlcore.data.portable reads from an ONNX file, from a bundle's model.json."""
     return {"classes": json.dumps(meta["classes"]), "image_size": str(meta["image_size"]),
             "mean": json.dumps(list(meta["mean"])), "std": json.dumps(list(meta["std"])),
             "temperature": repr(temperature_of(meta)), "not_sure_below": repr(not_sure_below_of(meta)),

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tlcore.use import portable
+from tlcore.data import portable
 from tlcore.use.predict import Predictor
 
 JPEG_QUALITY = 92

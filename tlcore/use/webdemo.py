@@ -4,7 +4,7 @@ browser, with the model (ONNX) and the browser runtime (ONNX Runtime Web, vendor
 The page needs no server and no network: it opens from disk (file://) or from any static host.
 Browsers refuse to fetch() files of a page opened from disk, so the model and the WebAssembly
 runtime travel base64-encoded inside classic scripts (model.js, onnxruntime-web/*.js), which a
-<script> tag may load from disk; the page prepares each image as tlcore.use.portable does (see
+<script> tag may load from disk; the page prepares each image as tlcore.data.portable does (see
 tlcore/web/demo.js) and uses the ONNX file's calibrated "probabilities" output."""
 
 from __future__ import annotations

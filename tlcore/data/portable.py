@@ -7,7 +7,7 @@ Pillow and onnxruntime (Python 3.10 or newer):
 It prints one line per image, ``path,class,probability``, and reads the class names, image size,
 mean and std from the ONNX file's metadata. A file it cannot read gets a line on stderr instead.
 
-The studio's own engine runs exactly these functions (its module tlcore/use/portable.py), so this
+The studio's own engine runs exactly these functions (its module tlcore/data/portable.py), so this
 file prepares each image the way the model saw its training images.
 """
 

@@ -29,7 +29,7 @@ from tlcore.training.distributed import SOLO, World, device_of, peer_lost
 from tlcore.training.engine import train_model
 from tlcore.errors import TLError
 from tlcore.models.freeze import backbone_is_frozen, resolve_trainable
-from tlcore.data.inputs import Inputs, load_inputs, use_all_for_training
+from tlcore.training.inputs import Inputs, load_inputs, use_all_for_training
 from tlcore.jobs.interrupt import ALREADY_RUNNING, INTERRUPTED_TEXT, Interrupted, interruptible
 from tlcore.training.recommend import choose_evaluation, choose_recipe, naturalness, recommend
 from tlcore.record import INTERRUPTED, RunRecord
