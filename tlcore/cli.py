@@ -109,6 +109,7 @@ def _train(args) -> int:
     from tlcore.jobs.entry import report_run
     from tlcore.jobs.train import create_run, execute
 
+    launched = distributed.from_env()  # under torchrun: its processes
     optional = {"lr": args.lr, "backbone_lr_mult": args.backbone_lr_mult, "weight_decay": args.weight_decay,
                 "label_smoothing": args.label_smoothing, "early_stopping": args.early_stopping}
     cfg = TrainConfig(
@@ -117,7 +118,7 @@ def _train(args) -> int:
         epochs=args.epochs, batch_size=args.batch_size, augment=args.augment, image_size=args.image_size,
         val_fraction=args.val_fraction, evaluation=args.evaluation, folds=args.folds, seed=args.seed,
         device=args.device, recipe=args.recipe,
-        world_size=distributed.from_env().size if distributed.from_env().active else args.processes,
+        world_size=launched.size if launched.active else args.processes,
         class_weighting=not args.no_class_weighting,
         **{k: v for k, v in optional.items() if v is not None},
     )

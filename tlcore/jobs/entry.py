@@ -8,12 +8,11 @@ import argparse
 from pathlib import Path
 
 from tlcore.jobs import curve, sweep
-from tlcore.training.distributed import SOLO, World
+from tlcore.training.distributed import SOLO, World, held_devices
 from tlcore.errors import TLError
 from tlcore.jobs.interrupt import ALREADY_RUNNING
 from tlcore.jobs.outcome import guarded
 from tlcore.rundir import RunDir
-from tlcore.jobs.spread import held_devices
 from tlcore.jobs.train import execute
 
 

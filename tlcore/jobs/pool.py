@@ -10,6 +10,7 @@ import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import torch
 
@@ -77,16 +78,18 @@ def hold(count: int, device_type: str, on_wait: Callable[[], None] | None = None
                 fcntl.flock(handles[i], fcntl.LOCK_UN)
 
 
+def held(path: Path) -> bool:
+    """Whether a run holds the lock file ``path`` now (a shared lock cannot be had while it does)."""
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
 def free(device_type: str) -> int:
     """How many of the pool's slots no run holds now."""
     pool = slots(device_type)
-    count = 0
-    for i in range(len(pool)):
-        with open(locks_dir() / _lock_name(pool, i), "a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            count += 1
-    return count
+    return sum(not held(locks_dir() / _lock_name(pool, i)) for i in range(len(pool)))

@@ -30,11 +30,6 @@ def waiting_text(count: int, device_type: str) -> str:
     return f"Waiting for {count} free {what}: other runs are using them"
 
 
-def held_devices() -> list[str]:
-    """The slots a spread run's parent holds for its ranks ([] outside such a run)."""
-    return [d for d in os.environ.get(HELD, "").split(",") if d]
-
-
 def spread(run: RunDir, processes: int, device_choice: str) -> str:
     """Hold ``processes`` slots, train the run under torchrun on them, and return its final state."""
     device_type = resolve_device(device_choice).type

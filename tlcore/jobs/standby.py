@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import fcntl
 import logging
 import os
 import re
@@ -32,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tlcore.atomic import atomic_write_json, read_json
+from tlcore.jobs import pool
 from tlcore.rundir import pid_alive, process_start
 from tlcore.workspace import locks_dir, standby_dir
 
@@ -155,15 +155,8 @@ def wait_ready(timeout: float = 120.0) -> bool:
 
 
 def _devices_busy() -> bool:
-    """Whether a run holds a device lock now (a shared lock cannot be had while it does)."""
-    for path in locks_dir().glob("*.lock"):
-        with open(path, "a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                fcntl.flock(handle, fcntl.LOCK_UN)
-            except BlockingIOError:
-                return True
-    return False
+    """Whether a run holds a slot of the device pool now."""
+    return any(pool.held(path) for path in locks_dir().glob("*.lock"))
 
 
 def prepare() -> None:

@@ -25,7 +25,7 @@ from tlcore.jobs import pool
 from tlcore.models import ensemble
 from tlcore.atomic import disk_full, is_disk_full
 from tlcore.config import MOST_ACCURATE, TrainConfig
-from tlcore.training.distributed import SOLO, World, device_of, peer_lost
+from tlcore.training.distributed import SOLO, World, device_of, held_devices, peer_lost
 from tlcore.training.engine import train_model
 from tlcore.errors import TLError
 from tlcore.models.freeze import backbone_is_frozen, resolve_trainable
@@ -36,7 +36,7 @@ from tlcore.record import INTERRUPTED, RunRecord
 from tlcore.training.recorder import RunRecorder
 from tlcore.training.report import finish_run
 from tlcore.rundir import Heartbeat, QuietRun, RunDir
-from tlcore.jobs.spread import held_devices, spread
+from tlcore.jobs.spread import spread
 
 NOTHING_KEPT = "Stopped before the first epoch finished; no model was saved."
 PEER_LOST = ("One of the processes training this run stopped unexpectedly. Resume the run to continue from its "

@@ -75,6 +75,11 @@ SOLO = World()
 HELD = "TLSTUDIO_HELD_SLOTS"  # the pool's slots a spread run's parent holds, one per local rank
 
 
+def held_devices() -> list[str]:
+    """The slots a spread run's parent holds for its ranks ([] outside such a run)."""
+    return [d for d in os.environ.get(HELD, "").split(",") if d]
+
+
 def from_env() -> World:
     """This process's place in a torchrun launch (RANK, WORLD_SIZE, LOCAL_RANK), else SOLO."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -88,7 +93,7 @@ def device_of(world: World, choice: str) -> torch.device:
     this local rank, else the GPU of that number), else the CPU."""
     device = resolve_device(choice)
     if device.type == "cuda" and world.active:
-        held = [d for d in os.environ.get(HELD, "").split(",") if d]
+        held = held_devices()
         device = torch.device(held[world.local_rank]) if held else torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)
     return device
