@@ -19,7 +19,7 @@ from tlcore.training.augment import BatchPrep
 from tlcore.models.catalog import get_spec
 from tlcore.config import TrainConfig
 from tlcore.training.embed import Embedder
-from tlcore.data.images import decode_many, load_square_uint8, open_rgb
+from tlcore.data.images import decode_many
 from tlcore.training.loop import autocast, identity_prep, train_one_epoch, warmup_cosine
 from tlcore.models.net import availability, build_backbone, build_net
 from tlcore.rundir import RunDir
@@ -133,17 +133,15 @@ def g7_cpu_embedding(model_name: str, images: torch.Tensor, batch: int) -> dict:
 
 
 def g5_ingestion(paths: list[str], large: list[str], size: int) -> dict:
-    """Parallel decode+resize+cache vs one core's rate times the cores; reduced-size JPEG decoding
-    of big photos vs decoding them at full resolution."""
+    """Parallel decode+resize+cache vs one core's rate times the cores; and the seconds each big
+    photo takes to become a model input (JPEGs are decoded whole, as a browser decodes them)."""
     cores = os.cpu_count() or 1
     t_one = _timed(lambda: decode_many(paths, size, workers=1))
     t_all = _timed(lambda: decode_many(paths, size, workers=cores))
-    t_draft = _timed(lambda: [load_square_uint8(p, size) for p in large])
-    t_fullres = _timed(lambda: [open_rgb(p).resize((size, size)) for p in large])
+    t_large = _timed(lambda: decode_many(large, size, workers=cores))
     return {"ratio": (len(paths) / t_all) / (cores * len(paths) / t_one), "cores": cores,
             "parallel_images_per_s": len(paths) / t_all, "one_core_images_per_s": len(paths) / t_one,
-            "large_photo_ratio": t_fullres / t_draft, "large_photo_draft_s": t_draft,
-            "large_photo_full_resolution_s": t_fullres, "large_photos": len(large)}
+            "large_photo_s_each": t_large / len(large), "large_photos": len(large)}
 
 
 def _synthetic_rate(model_name: str, device: torch.device, batch: int, size: int, steps: int,

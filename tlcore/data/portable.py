@@ -101,7 +101,7 @@ def load(path: str, size: int) -> np.ndarray:
     with Image.open(path) as img:
         if img.width * img.height > MAX_PIXELS:
             raise ValueError(f"too large ({img.width}x{img.height} pixels)")
-        rgb = decode_rgb(img, draft_size=size)
+        rgb = decode_rgb(img)
     return np.asarray(square(rgb, size))
 
 

@@ -41,10 +41,8 @@ def _preprocessing(meta: dict) -> list[str]:
         "Each image goes through these steps, in this order, in training (before any augmentation), in "
         "`python -m tlcore predict` and in the script below (they are the same code, with Pillow and numpy):", "",
         f"1. **Decoding.** Images of more than {portable.MAX_PIXELS:,} pixels (width x height) are refused. "
-        "Only the first frame of an animated image is used. A JPEG is decoded by Pillow's draft mode, "
-        f"`img.draft(\"RGB\", ({size}, {size}))`: reduced by the largest s of 8, 4, 2 with "
-        f"s <= min(width // {size}, height // {size}) (the size stored in the file), each side becoming "
-        "ceil(side / s), or at full size when there is no such s.",
+        "Only the first frame of an animated image is used. A JPEG is decoded whole, as any browser "
+        "decodes it (not at a reduced scale).",
         "2. **Orientation.** The EXIF orientation is applied (`ImageOps.exif_transpose`), so a "
         "portrait photo is upright.",
         "3. **Colours, to 8-bit RGB.** Transparency (modes RGBA, LA, PA, RGBa, La, or a palette, L or "

@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 from tlcore.atomic import atomic_write_bytes
+from tlcore.data.portable import MAX_PIXELS
 from tlcore.models.bundle import read_bundle_meta
 from tlcore.errors import TLError
 from tlcore.use.export import export_bundle, onnx_matches_bundle
@@ -91,7 +92,7 @@ def web_demo_zip(run_dir: str | Path) -> bytes:
     title, threshold = _title(run), not_sure_below_of(meta)
     model = {"title": title, "classes": list(meta["classes"]), "image_size": int(meta["image_size"]),
              "mean": [float(v) for v in meta["mean"]], "std": [float(v) for v in meta["std"]],
-             "not_sure_below": threshold, "run": run.name}
+             "not_sure_below": threshold, "run": run.name, "max_pixels": MAX_PIXELS}
     fill = {"title": title, "classes": ", ".join(model["classes"]), "not_sure": f"{threshold:.0%}"}
     page = re.sub(r"\{\{(\w+)\}\}", lambda m: html.escape(fill[m.group(1)]), (WEB / "index.html").read_text())
     runtime = _script("tlOrtWasm", {"glue": files[ORT_GLUE].read_text()}, {"wasm": files[ORT_WASM].read_bytes()})

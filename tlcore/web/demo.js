@@ -5,8 +5,8 @@
  *
  * Preprocessing, as tlcore.portable does it with Pillow:
  *  1. decode; EXIF orientation applied; no colour-profile conversion (Pillow ignores profiles);
- *  2. a JPEG is reduced as Pillow's draft mode does (by 8, 4 or 2, while both sides stay >= size);
- *     the browser can only decode at full size, so jpegReduced comes close to it (see there);
+ *  2. a JPEG is decoded whole, as the browser does it; only one over the pixel limit is reduced
+ *     (by 2, 4 or 8, until it fits), which jpegReduced comes close to (see there);
  *  3. transparency painted on white;
  *  4. shorter side resized to `size` with Pillow's bilinear filter, reproduced here to the integer
  *     (it widens when shrinking), then the centre size x size square;
@@ -46,9 +46,9 @@
 
   // ---- preprocessing ----------------------------------------------------------------------
 
-  function draftScale(width, height, size) {
-    var m = Math.min(Math.floor(width / size), Math.floor(height / size));
-    return m >= 8 ? 8 : m >= 4 ? 4 : m >= 2 ? 2 : 1;
+  function draftScale(width, height) {
+    for (var s = 1; s < 8; s *= 2) if (Math.floor(width / s) * Math.floor(height / s) <= M.max_pixels) return s;
+    return 8;
   }
 
   /* RGBA pixels -> RGB (Uint8Array, 3 per pixel). */
@@ -328,7 +328,7 @@
       new DataView(bytes.buffer).setUint16(orientation.at, 1, orientation.le);
       stored = new Blob([bytes], { type: "image/jpeg" });
     }
-    var img = await decode(stored), s = draftScale(img.width, img.height, size);
+    var img = await decode(stored), s = draftScale(img.width, img.height);
     return square(oriented(jpegReduced(img, s, jpegSubsampling(head)), orientation.value), size);
   }
 
