@@ -7,7 +7,7 @@ Recipes, each given exactly the same training images per draw:
 
 - ``default``: the engine's CLI with every option left to the recommender (CLI start to metrics.json);
 - ``lr_lite0``: logistic regression (scikit-learn) on frozen EfficientNet-Lite0 final features,
-  computed by ONNX Runtime, timed from decoding the files to the test score;
+  computed by ONNX Runtime (bench/anchor.py, its own process, timed from start to test score);
 - ``finetune``: the engine fine-tuning the whole network (light augmentation, validation split).
 
 Writes bench/out/quality[-quick].json and prints a table of mean accuracies and seconds.
@@ -100,33 +100,11 @@ def _engine(train: Path, test: Path, out: Path, extra: list[str]) -> dict:
 
 
 def _lr_lite0(train: Path, test: Path) -> dict:
-    """Logistic regression on frozen Lite0 final features (ONNX Runtime), timed end to end."""
-    import torch
-    from sklearn.linear_model import LogisticRegression
-
-    from tlcore.training.augment import BatchPrep
-    from tlcore.models.catalog import get_spec
-    from tlcore.training.embed import OnnxRunner
-    from tlcore.data.images import decode_many
-    from tlcore.models.net import build_backbone
-
+    """Logistic regression on frozen Lite0 final features (bench/anchor.py), timed from its start."""
     start = time.perf_counter()
-    spec = get_spec("efficientnet_lite0")
-    backbone, _ = build_backbone(spec)
-    prep = BatchPrep(spec.mean, spec.std, torch.device("cpu"))
-
-    def features(folder: Path, runner=None):
-        files = sorted(folder.rglob("*.png"))
-        images, failed = decode_many([str(f) for f in files], spec.image_size)
-        assert not failed, failed
-        runner = runner or OnnxRunner(backbone, prep(images[:2]))
-        x = np.concatenate([runner.run(prep(images[i:i + 32])) for i in range(0, len(images), 32)])
-        return x, [f.parent.name for f in files], runner
-
-    x, y, runner = features(train)
-    tx, ty, _ = features(test, runner)
-    accuracy = LogisticRegression(max_iter=5000).fit(x, y).score(tx, ty)
-    return {"accuracy": float(accuracy), "seconds": time.perf_counter() - start}
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "anchor.py"), str(train), str(test)],
+                         check=True, cwd=ROOT, capture_output=True, text=True).stdout
+    return {"accuracy": json.loads(out.splitlines()[-1])["accuracy"], "seconds": time.perf_counter() - start}
 
 
 def _settings(quick: bool) -> list[tuple[str, int]]:
