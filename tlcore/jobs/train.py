@@ -24,8 +24,9 @@ from tlcore.jobs import pool
 
 from tlcore.models import ensemble
 from tlcore.atomic import disk_full, is_disk_full
-from tlcore.config import MOST_ACCURATE, TrainConfig
+from tlcore.config import FASTEST, MOST_ACCURATE, TrainConfig
 from tlcore.training.distributed import SOLO, World, device_of, held_devices, peer_lost
+from tlcore.training.embed import embedder_key
 from tlcore.training.engine import train_model
 from tlcore.errors import TLError
 from tlcore.models.freeze import backbone_is_frozen, resolve_trainable
@@ -135,7 +136,7 @@ def _resolve(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device
     if inputs.imagenet is not None:
         order = torch.randperm(len(inputs.train.x), generator=torch.Generator().manual_seed(cfg.seed))
         natural = naturalness(inputs.net.backbone, inputs.imagenet, inputs.train.x[order[:32]],
-                              inputs.prep, device)
+                              inputs.prep, device, key=embedder_key(FASTEST, inputs.spec.name, inputs.image_size))
     labelled = {c: inputs.train.class_counts(inputs.classes)[c] + inputs.val.class_counts(inputs.classes)[c]
                 for c in inputs.classes}
     chosen = (None if cfg.trainable_stages == "auto"

@@ -30,6 +30,8 @@ def save_bundle(folder: Path, net: Net, classes: list[str], model: str, image_si
     spec = get_spec(model)
     if isinstance(net.backbone, EnsembleBackbone):
         extra = {**(extra or {}), "ensemble": net.backbone.description}
+    if net.normalised:
+        extra = {**(extra or {}), "feature_norm": True}
     state = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
     tmp = folder / f".{WEIGHTS}.tmp"
     save_file(state, str(tmp))
@@ -57,10 +59,10 @@ def load_bundle(folder: Path) -> tuple[Net, dict]:
     meta = read_bundle_meta(folder)
     if "ensemble" in meta:
         backbone = build_ensemble("none", meta["ensemble"])
-        net = Net(backbone, backbone.feature_dim, len(meta["classes"]))
+        net = Net(backbone, backbone.feature_dim, len(meta["classes"]), norm=meta.get("feature_norm", False))
     else:
         spec = get_spec(meta["model"])
         backbone, _ = build_backbone(spec, weights="none", image_size=meta["image_size"])
-        net = Net(backbone, spec.feature_dim, len(meta["classes"]))
+        net = Net(backbone, spec.feature_dim, len(meta["classes"]), norm=meta.get("feature_norm", False))
     net.load_state_dict(load_file(str(Path(folder) / WEIGHTS)))
     return net.eval(), meta

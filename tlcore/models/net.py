@@ -18,17 +18,36 @@ HEAD_DROPOUT = 0.2
 _PREPARED: dict[tuple[str, int], tuple[nn.Module, nn.Module | None]] = {}
 
 
-class Net(nn.Module):
-    """A backbone that maps normalised images to feature vectors, and a linear head on top."""
+class FeatureNorm(nn.Module):
+    """Features -> their signed square roots, scaled to length ``SCALE``: a power and length
+    normalisation that lets one linear head weigh every feature dimension evenly. On a frozen
+    network's features it scored 1.4 to 2.5 points above the raw features with the same head
+    (EfficientNet-Lite0; clip art and Fashion-MNIST at 15 images a class, 5 draws; bench/README)."""
 
-    def __init__(self, backbone: nn.Module, feature_dim: int, num_classes: int,
-                 dropout: float = HEAD_DROPOUT) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, num_classes))
+    SCALE = 10.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
+        root = x.sign() * (x.abs() + 1e-6).sqrt()  # finite slope at 0, for a later fine-tune through it
+        return nn.functional.normalize(root, dim=-1) * self.SCALE
+
+
+class Net(nn.Module):
+    """A backbone that maps normalised images to feature vectors, and a linear head on top; with
+    ``norm``, the features pass through FeatureNorm (parameter-free) on their way to the head."""
+
+    def __init__(self, backbone: nn.Module, feature_dim: int, num_classes: int,
+                 dropout: float = HEAD_DROPOUT, norm: bool = False) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.norm = FeatureNorm() if norm else nn.Identity()
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, num_classes))
+
+    @property
+    def normalised(self) -> bool:
+        return isinstance(self.norm, FeatureNorm)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.norm(self.backbone(x)))
 
 
 def bundled_weights_path(name: str = "efficientnet_lite0") -> Path:

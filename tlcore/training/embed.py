@@ -60,6 +60,11 @@ class OnnxRunner:
 _RUNNERS: dict[tuple, OnnxRunner] = {}  # sessions this process made, by the caller's key
 
 
+def embedder_key(recipe: str, model: str, image_size: int) -> tuple:
+    """The name of an unchanged pretrained backbone's session: the recipe's network(s) at a size."""
+    return (recipe, model, image_size)
+
+
 class Embedder:
     """Features [N, D] (float32, CPU) of uint8 images from a frozen backbone in eval mode, by
     ONNX Runtime on the CPU when it reproduces PyTorch, else by PyTorch.

@@ -13,11 +13,11 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from tlcore.config import TrainConfig
+from tlcore.config import FASTEST, TrainConfig
 from tlcore.training.crossval import out_of_fold_logits
 from tlcore.training.devices import place_on_device
 from tlcore.training.distributed import SOLO, World
-from tlcore.training.embed import Embedder
+from tlcore.training.embed import Embedder, embedder_key
 from tlcore.errors import TLError
 from tlcore.models.freeze import apply_freeze, backbone_is_frozen, param_groups, resolve_trainable, set_train_mode
 from tlcore.training.augment import BatchPrep
@@ -29,6 +29,7 @@ from tlcore.training.progress import Throttle
 from tlcore.record import EpochEvent, SplitMetrics
 from tlcore.training.reporter import Reporter
 from tlcore.training.report import Scored
+from tlcore.models.net import FeatureNorm
 from tlcore.models.soup import HeadSoup
 
 MAX_VIEWS = 8
@@ -133,7 +134,9 @@ def _plan(reporter: Reporter, cfg: TrainConfig, inputs: Inputs, device: torch.de
           world: World) -> _Plan:
     """What learns and from what. A frozen backbone gets a soup of heads trained on features
     computed once (the fast path): of each image and, with augmentation, of a fixed number of
-    augmented versions of it, one version picked at random per image and epoch. On several
+    augmented versions of it, one version picked at random per image and epoch. A single
+    pretrained network's features reach the heads through FeatureNorm, which the saved model
+    keeps in front of its head. On several
     ranks the features are computed in shares and gathered, and every rank trains the same heads;
     a network that learns is wrapped in DistributedDataParallel."""
     spec, net = inputs.spec, inputs.net
@@ -147,8 +150,11 @@ def _plan(reporter: Reporter, cfg: TrainConfig, inputs: Inputs, device: torch.de
     throttle, start = Throttle(reporter.event, "embed"), time.perf_counter()
     pretrained = cfg.weights == "pretrained" and not cfg.init_from
     embedder = Embedder(net.backbone, inputs.prep, device, inputs.train.x,
-                        key=(cfg.recipe, spec.name, inputs.image_size) if pretrained else None)
-    embed = _sharded(embedder, world, reporter, throttle.batch)
+                        key=embedder_key(cfg.recipe, spec.name, inputs.image_size) if pretrained else None)
+    if pretrained and cfg.recipe == FASTEST:
+        net.norm = FeatureNorm()  # the head learns on normalised features (measured: tlcore.models.net)
+    sharded = _sharded(embedder, world, reporter, throttle.batch)
+    embed = lambda images, augment=None: net.norm(sharded(images, augment))
     x_train, x_val = (embed(part.x) for part in (inputs.train, inputs.val))
     x_test = embed(inputs.test.x) if inputs.test is not None else None
     views = [x_train]
@@ -164,8 +170,8 @@ def _plan(reporter: Reporter, cfg: TrainConfig, inputs: Inputs, device: torch.de
     x_train, x_val = place_on_device(x_train, device), place_on_device(x_val, device)
     oof = None
     if cfg.evaluation == "cv":
-        on_fold = lambda f, k: reporter.status(f"Cross-validation: scoring fold {f} of {k}")
-        oof = out_of_fold_logits(x_train, inputs.train.y, len(inputs.classes), cfg, device, on_fold,
+        on_epoch = lambda e, epochs: reporter.status(f"Cross-validation: epoch {e} of {epochs}")
+        oof = out_of_fold_logits(x_train, inputs.train.y, len(inputs.classes), cfg, device, on_epoch,
                                  _agreed(reporter, world))
     return _Plan(soup, x_train, x_val, identity_prep(device), soup.train, soup, embedder, oof, x_test)
 

@@ -146,7 +146,7 @@ def _from_run(folder: Path, classes: list[str]) -> Net:
     are kept, new classes start fresh, classes no longer present are dropped."""
     old, meta = load_bundle(RunDir(folder).bundle_path)
     width = getattr(old.backbone, "feature_dim", get_spec(meta["model"]).feature_dim)  # an ensemble has its own
-    net = Net(old.backbone, width, len(classes))
+    net = Net(old.backbone, width, len(classes), norm=old.normalised)
     old_linear, new_linear = old.head[-1], net.head[-1]
     with torch.no_grad():
         for i, c in enumerate(classes):

@@ -37,11 +37,20 @@ class Recommendation:
 
 
 def naturalness(backbone: nn.Module, imagenet_head: nn.Module, images: torch.Tensor,
-                prepare: Prepare, device: torch.device) -> float:
+                prepare: Prepare, device: torch.device, key: tuple | None = None) -> float:
     """How much the images look like ImageNet photos: the pretrained model's mean top-1
-    confidence on them (0..1)."""
-    model = nn.Sequential(backbone, imagenet_head).to(device)
-    logits = predict_logits(model, images, prepare, 32, device)
+    confidence on them (0..1). With ``key`` (tlcore.training.embed.Embedder's name for this
+    pretrained backbone), the features come from the fast engine, whose session the run's
+    feature pass then reuses."""
+    if key is None:
+        model = nn.Sequential(backbone, imagenet_head).to(device)
+        logits = predict_logits(model, images, prepare, 32, device)
+    else:
+        from tlcore.training.embed import Embedder
+
+        features = Embedder(backbone, prepare, device, images, key=key)(images)
+        with torch.no_grad():
+            logits = imagenet_head.to(device).eval()(features.to(device)).float().cpu()
     return float(logits.softmax(1).max(1).values.mean())
 
 
