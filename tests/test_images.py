@@ -182,3 +182,16 @@ def test_decode_many_keeps_order_and_reports_failures(tmp_path):
     assert x[0, 0].eq(255).all() and x[0, 2].eq(0).all()  # red first
     assert x[1, 2].eq(255).all() and x[1, 0].eq(0).all()  # then blue
     assert calls[-1] == (4, 4)
+
+
+def test_png_is_checked_by_its_chunk_checksums_and_a_damaged_one_still_named():
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (60, 90, 3), dtype=np.uint8)).save(buf, "PNG")
+    data = buf.getvalue()
+    assert check_image(data) == (90, 60)
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0xFF  # inside the compressed pixels: their checksum no longer holds
+    for damaged in (bytes(flipped), data[: len(data) // 2]):
+        with pytest.raises(ImageProblem) as err:
+            check_image(damaged)
+        assert err.value.reason == "is damaged or incomplete and could not be read"

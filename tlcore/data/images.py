@@ -79,8 +79,26 @@ def open_rgb(
 
 
 def check_image(path_or_bytes: Source, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
-    """Prove a file decodes (JPEGs cheaply, at 1/8 scale) and return its oriented (width, height)."""
-    return _decode(path_or_bytes, max_pixels, draft_size=1)[1]
+    """Prove a file is usable and return its oriented (width, height): a PNG by the checksums of
+    all its chunks, without decoding its pixels (half a dataset scan's time on PNG folders); a
+    JPEG by decoding it at 1/8 scale; anything else, or a PNG that fails that check or a limit,
+    by decoding it, which also says what is wrong."""
+    return _checked_png(path_or_bytes, max_pixels) or _decode(path_or_bytes, max_pixels, draft_size=1)[1]
+
+
+def _checked_png(source: Source, max_pixels: int) -> tuple[int, int] | None:
+    """A PNG's oriented size when every chunk's checksum holds and it is within the limits, else None."""
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
+            w, h = img.size
+            if img.format != "PNG" or w * h > max_pixels or max(w, h) > MAX_ASPECT * min(w, h):
+                return None
+            # An orientation stored before the pixels is read now; one after them is rare and left out.
+            quarter = "exif" in img.info and img.getexif().get(ExifTags.Base.Orientation) in _QUARTER_TURNS
+            img.verify()
+    except Exception:  # whatever it is, the full decode names it
+        return None
+    return (h, w) if quarter else (w, h)
 
 
 def load_square_uint8(path: Source, size: int, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
