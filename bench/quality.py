@@ -46,6 +46,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="fewer draws and test images")
     p.add_argument("--sets", default="clipart,fashion,digits", help="comma-separated datasets")
     p.add_argument("--recipes", default="default,most_accurate,lr_lite0,finetune")
+    p.add_argument("--per-class", default="10,15,50", help="comma-separated training images a class")
     p.add_argument("--out", default=str(ROOT / "bench" / "out"))
     return p.parse_args()
 
@@ -120,7 +121,8 @@ def main() -> None:
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         os.environ[ENV_VAR] = str(Path(tmp) / "workspace")
-        for name, per_class in [s for s in _settings(args.quick) if s[0] in sets]:
+        sizes = {int(n) for n in args.per_class.split(",")}
+        for name, per_class in [s for s in _settings(args.quick) if s[0] in sets and s[1] in sizes]:
             rows = {r: [] for r in recipes}
             for d, (train, test) in enumerate(_draws(name, per_class, seeds, args.quick, Path(tmp))):
                 for r in recipes:
