@@ -31,7 +31,7 @@ COMPONENT = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
-    # Issue 14: on this 2-core machine it passed 2 of 7 runs on 2026-12-01, failing at a different
+    # Issue 14: on this 2-core machine it passed 1 of 6 runs on 2026-12-01, failing at a different
     # step each time (the switch's click lost in a redraw, a burst that stalled, the frozen frame,
     # the Use page not drawn after training); so it runs only when asked until that is found.
     pytest.mark.skipif(os.environ.get("STUDIO_CAMERA_TEST") != "1",
