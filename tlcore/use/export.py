@@ -110,10 +110,12 @@ def export_onnx(model: nn.Module, image_size: int | tuple[int, int], out_path: P
         try:
             # The classic TorchScript exporter (dynamo=False): the dynamo exporter needs the
             # onnxscript package, which is not a dependency. It still ships in torch 2.11-2.14;
-            # it only warns that dynamo is now the default, so that warning is silenced.
+            # it only warns that dynamo is now the default, so that warning is silenced, as is its
+            # note that a Slice could not be constant-folded (it changes nothing in the graph).
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", "You are using the legacy TorchScript",
                                         DeprecationWarning)
+                warnings.filterwarnings("ignore", "Constant folding - Only steps=1", UserWarning)
                 torch.onnx.export(
                     cpu_model, (_images(image_size, _TRACE_BATCH, seed=0),), str(tmp),
                     dynamo=False, input_names=["image"], output_names=ONNX_OUTPUTS,
