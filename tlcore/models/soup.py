@@ -34,14 +34,19 @@ class HeadSoup(nn.Module):
         return torch.einsum("bd,kcd->bck", x, self.weight) + self.bias.T
 
     def param_groups(self, lr: float, weight_decay: float) -> list[dict]:
-        return [{"params": [self.weight], "lr": lr, "weight_decay": weight_decay, "name": "head"},
-                {"params": [self.bias], "lr": lr, "weight_decay": 0.0, "name": "head (no decay)"}]
+        return head_groups(self.weight, self.bias, lr, weight_decay)
 
     def collapse_into(self, head: nn.Sequential) -> None:
         """Write the averaged head into ``head[-1]``."""
         with torch.no_grad():
             head[-1].weight.copy_(self.weight.mean(0))
             head[-1].bias.copy_(self.bias.mean(0))
+
+
+def head_groups(weight: nn.Parameter, bias: nn.Parameter, lr: float, weight_decay: float) -> list[dict]:
+    """Optimiser groups of stacked linear heads: weight decay on the weights, none on the biases."""
+    return [{"params": [weight], "lr": lr, "weight_decay": weight_decay, "name": "head"},
+            {"params": [bias], "lr": lr, "weight_decay": 0.0, "name": "head (no decay)"}]
 
 
 class EachHeadLoss(nn.Module):

@@ -8,7 +8,6 @@ images, and each fold's loss leaves out the images it holds out, so k soups cost
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
@@ -16,9 +15,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from tlcore.config import TrainConfig
-from tlcore.models.soup import HEADS
+from tlcore.models.soup import HEADS, head_groups
 from tlcore.training.estimate import stratified_folds
-from tlcore.training.loop import class_weights, pick_views, warmup_cosine
+from tlcore.training.loop import pick_views, recipe
 
 
 class FoldHeads(nn.Module):
@@ -34,18 +33,23 @@ class FoldHeads(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.einsum("bd,fkcd->bfkc", x, self.weight) + self.bias
 
+    def param_groups(self, lr: float, weight_decay: float) -> list[dict]:
+        return head_groups(self.weight, self.bias, lr, weight_decay)
+
     @torch.no_grad()
     def fold_logits(self, x: torch.Tensor) -> torch.Tensor:
         return torch.einsum("nd,fcd->fnc", x, self.weight.mean(1)) + self.bias.mean(1)[:, None]
 
 
-def _loss(logits: torch.Tensor, target: torch.Tensor, trains: torch.Tensor, weight: torch.Tensor | None,
-          smoothing: float) -> torch.Tensor:
-    """Each fold's class-weighted, smoothed cross-entropy over the batch images it trains on,
-    averaged over its heads (as tlcore.models.soup.EachHeadLoss), summed over the folds."""
+def _loss(logits: torch.Tensor, target: torch.Tensor, trains: torch.Tensor,
+          criterion: nn.CrossEntropyLoss) -> torch.Tensor:
+    """Each fold's ``criterion`` (the run's class-weighted, smoothed cross-entropy) over the batch
+    images it trains on, averaged over its heads (as tlcore.models.soup.EachHeadLoss), summed over
+    the folds."""
     b, k, heads, c = logits.shape
+    weight = criterion.weight
     each = F.cross_entropy(logits.reshape(-1, c), target.repeat_interleave(k * heads), weight=weight,
-                           label_smoothing=smoothing, reduction="none").view(b, k, heads)
+                           label_smoothing=criterion.label_smoothing, reduction="none").view(b, k, heads)
     w = (weight[target] if weight is not None else torch.ones_like(target, dtype=logits.dtype))[:, None] * trains
     return ((each.mean(2) * trains).sum(0) / (w.sum(0).clamp(min=1e-12))).sum()
 
@@ -56,7 +60,7 @@ def out_of_fold_logits(x: torch.Tensor, y: torch.Tensor, num_classes: int, cfg: 
     """Logits [epochs, N, C] of every image after every epoch, each from the fold model that did
     not train on it. ``x`` holds features [N, D] or augmented views' features [V, N, D]; the
     plain features (view 0) are the ones scored. The folds train with the final model's recipe
-    (AdamW, warm-up then cosine, class-weighted smoothed loss, weight decay on the weights only).
+    (tlcore.training.loop.recipe: its optimiser, schedule and loss).
     None when a stop was requested."""
     plain = (x if x.ndim == 2 else x[0]).to(device)
     n = len(y)
@@ -68,11 +72,8 @@ def out_of_fold_logits(x: torch.Tensor, y: torch.Tensor, num_classes: int, cfg: 
     with torch.random.fork_rng(devices=[]):  # the run's own random state stays untouched
         torch.manual_seed(cfg.seed * 1000 + 1)
         heads = FoldHeads(len(folds), plain.shape[1], num_classes).to(device)
-    optimizer = torch.optim.AdamW([{"params": [heads.weight], "lr": cfg.lr, "weight_decay": cfg.weight_decay},
-                                   {"params": [heads.bias], "lr": cfg.lr, "weight_decay": 0.0}])
-    steps = math.ceil(n / cfg.batch_size)
-    scheduler = warmup_cosine(optimizer, int(cfg.warmup_epochs * steps), cfg.epochs * steps)
-    weight = class_weights(y, num_classes).to(device) if cfg.class_weighting else None
+    optimizer, scheduler, loss_fn = recipe(heads.param_groups(cfg.lr, cfg.weight_decay), cfg, y, n, num_classes,
+                                           device)
     labels, generator = y.to(device), torch.Generator().manual_seed(cfg.seed * 1000 + 1)
     out = torch.empty(cfg.epochs, n, num_classes)
     pick = fold_of.to(device)
@@ -82,7 +83,7 @@ def out_of_fold_logits(x: torch.Tensor, y: torch.Tensor, num_classes: int, cfg: 
         inputs = pick_views(x, generator).to(device)
         heads.train()
         for idx in torch.randperm(n, generator=generator).to(device).split(cfg.batch_size):
-            loss = _loss(heads(inputs[idx]), labels[idx], trains[idx], weight, cfg.label_smoothing)
+            loss = _loss(heads(inputs[idx]), labels[idx], trains[idx], loss_fn.loss)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
