@@ -59,10 +59,11 @@ def load_bundle(folder: Path) -> tuple[Net, dict]:
     meta = read_bundle_meta(folder)
     if "ensemble" in meta:
         backbone = build_ensemble("none", meta["ensemble"])
-        net = Net(backbone, backbone.feature_dim, len(meta["classes"]), norm=meta.get("feature_norm", False))
+        width = backbone.feature_dim
     else:
         spec = get_spec(meta["model"])
         backbone, _ = build_backbone(spec, weights="none", image_size=meta["image_size"])
-        net = Net(backbone, spec.feature_dim, len(meta["classes"]), norm=meta.get("feature_norm", False))
+        width = spec.feature_dim
+    net = Net(backbone, width, len(meta["classes"]), norm=meta.get("feature_norm", False))
     net.load_state_dict(load_file(str(Path(folder) / WEIGHTS)))
     return net.eval(), meta
