@@ -33,6 +33,8 @@ def test_folds_are_disjoint_cover_everything_and_are_stratified():
     for c in range(3):
         per_fold = [int(np.sum(labels[f] == c)) for f in folds]
         assert max(per_fold) - min(per_fold) <= 1
+    sizes = [len(f) for f in folds]
+    assert max(sizes) - min(sizes) <= 1
 
 
 def test_folds_are_deterministic_for_a_seed():

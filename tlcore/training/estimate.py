@@ -10,7 +10,6 @@ import math
 from statistics import NormalDist
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
 
 from tlcore.errors import TLError
 
@@ -55,5 +54,13 @@ def stratified_folds(labels, k: int = 5, seed: int = 0) -> list[np.ndarray]:
     k = min(k, int(counts.min()))
     if k < 2:
         raise TLError("Cross-validation needs at least 2 folds.")
-    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    return [held for _, held in splitter.split(np.zeros(len(labels)), labels)]
+    # Each class's images, shuffled, are dealt to the folds in turn, the deal continuing from one
+    # class to the next: every fold holds each class to within one image, and all folds to within one.
+    rng = np.random.default_rng(seed)
+    fold_of = np.empty(len(labels), dtype=np.int64)
+    dealt = 0
+    for c in classes:
+        members = rng.permutation(np.flatnonzero(labels == c))
+        fold_of[members] = (dealt + np.arange(len(members))) % k
+        dealt += len(members)
+    return [np.flatnonzero(fold_of == f) for f in range(k)]
