@@ -5,7 +5,8 @@ from torch import nn
 
 from tlcore.training.augment import BatchPrep
 from tlcore.models.catalog import get_spec
-from tlcore.training.embed import Embedder
+from tlcore.training import embed
+from tlcore.training.embed import Embedder, kept_graph
 from tlcore.data.images import decode_many
 from tlcore.training.loop import identity_prep, predict_logits, train_one_epoch, warmup_cosine
 from tlcore.models.net import build_net
@@ -30,6 +31,38 @@ def test_onnx_runtime_features_match_pytorch(fashion_small):
     assert embedder.engine == "onnxruntime"
     expected = predict_logits(net.backbone, images, prep, 16, CPU)
     assert (embedder(images) - expected).abs().max() < 1e-4
+
+
+def test_a_pretrained_backbones_onnx_model_is_kept_for_later_runs_and_replaced_when_it_is_not_that_backbones(
+        fashion_small, monkeypatch):
+    spec = get_spec("efficientnet_lite0")
+    images, _ = _images(fashion_small)
+    net = build_net(spec.name, 4, image_size=64).eval()
+    prep = BatchPrep(spec.mean, spec.std, CPU)
+    key = ("fastest", spec.name, 64)
+    monkeypatch.setattr(embed, "_RUNNERS", {})
+    first = Embedder(net.backbone, prep, CPU, images, key=key)(images)
+    kept = kept_graph(key)
+    assert kept.is_file()
+
+    monkeypatch.setattr(embed, "_RUNNERS", {})  # a later process: only the kept file remains
+    exported = []
+    real_export = embed._export
+    monkeypatch.setattr(embed, "_export", lambda *a: exported.append(1) or real_export(*a))
+    again = Embedder(net.backbone, prep, CPU, images, key=key)
+    assert again.engine == "onnxruntime" and not exported
+    assert torch.equal(again(images), first)
+
+    other = build_net(spec.name, 4, weights="none", image_size=64).eval()  # other weights, same key
+    monkeypatch.setattr(embed, "_RUNNERS", {})
+    replaced = Embedder(other.backbone, prep, CPU, images, key=key)
+    assert exported == [1] and replaced.engine == "onnxruntime"
+    assert (replaced(images) - predict_logits(other.backbone, images, prep, 16, CPU)).abs().max() < 1e-4
+
+    kept.write_bytes(b"not an onnx model")  # damaged on disk
+    monkeypatch.setattr(embed, "_RUNNERS", {})
+    assert torch.equal(Embedder(net.backbone, prep, CPU, images, key=key)(images), first)
+    assert exported == [1, 1]
 
 
 def test_head_training_on_cached_features_equals_training_through_the_frozen_backbone(fashion_small):

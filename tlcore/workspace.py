@@ -57,6 +57,11 @@ def curves_dir() -> Path:
     return _sub("curves")
 
 
+def graphs_dir() -> Path:
+    """ONNX models of unchanged pretrained backbones, kept so that later runs skip exporting them."""
+    return _sub("graphs")
+
+
 def choices_path() -> Path:
     """The user's last settings in the studio (how much to retrain, the advanced knobs)."""
     return workspace_dir() / "choices.json"

@@ -1,8 +1,9 @@
 """Computing backbone features (and other inference) with the fastest engine on the machine.
 
 On the CPU, ONNX Runtime runs these networks 2-5x faster than PyTorch eager, so the backbone is
-exported once to an in-memory ONNX model and checked against PyTorch on the first batch; on a
-GPU, PyTorch with bf16 autocast and channels_last is used.
+exported to an ONNX model and checked against PyTorch on the first batch; on a GPU, PyTorch with
+bf16 autocast and channels_last is used. An unchanged pretrained backbone's ONNX model is kept in
+the workspace, so later runs skip the export (1-2 s on 2 cores) and only check it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import os
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,27 +25,52 @@ TOLERANCE = 1e-4
 _log = logging.getLogger(__name__)
 
 
+def _export(module: nn.Module, example: torch.Tensor) -> bytes:
+    buf = io.BytesIO()
+    with warnings.catch_warnings():  # the TorchScript-based exporter warns it is deprecated
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (example[:1],), buf, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=17,
+                          dynamo=False)
+    return buf.getvalue()
+
+
+def _session(graph: bytes):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = os.cpu_count() or 1
+    options.log_severity_level = 3
+    # Idle ORT threads spin by default, stealing the cores the head's training needs next.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.enable_mem_pattern = False  # its planning made the first two calls 2-3x slower
+    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+
 class OnnxRunner:
-    """A module's eval-mode forward, run by ONNX Runtime on the CPU."""
+    """A module's eval-mode forward, run by ONNX Runtime on the CPU. With ``kept``, the ONNX model
+    is read from that file when it is there and computes what ``module`` does, and otherwise
+    exported and written there for the next time."""
 
-    def __init__(self, module: nn.Module, example: torch.Tensor) -> None:
-        import onnxruntime as ort
-
-        buf = io.BytesIO()
+    def __init__(self, module: nn.Module, example: torch.Tensor, kept: Path | None = None) -> None:
         module = module.eval()
-        with warnings.catch_warnings():  # the TorchScript-based exporter warns it is deprecated
-            warnings.simplefilter("ignore")
-            torch.onnx.export(module, (example[:1],), buf, input_names=["x"], output_names=["y"],
-                              dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=17,
-                              dynamo=False)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
-        options.log_severity_level = 3
-        # Idle ORT threads spin by default, stealing the cores the head's training needs next.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.enable_mem_pattern = False  # its planning made the first two calls 2-3x slower
-        self._session = ort.InferenceSession(buf.getvalue(), options, providers=["CPUExecutionProvider"])
+        if kept is not None and self._reuse(kept, module, example):
+            return
+        graph = _export(module, example)
+        self._session = _session(graph)
         self.verify(module, example)
+        if kept is not None:
+            _keep(kept, graph)
+
+    def _reuse(self, kept: Path, module: nn.Module, example: torch.Tensor) -> bool:
+        try:
+            self._session = _session(kept.read_bytes())
+            self.verify(module, example)
+        except Exception as e:  # missing, damaged, or from other weights: exported again
+            if kept.exists():
+                _log.info("Not reusing %s (%s)", kept, e)
+            return False
+        return True
 
     def verify(self, module: nn.Module, example: torch.Tensor) -> None:
         """Raise unless this session computes what ``module`` computes on ``example``."""
@@ -55,6 +82,22 @@ class OnnxRunner:
 
     def run(self, x: torch.Tensor) -> np.ndarray:
         return self._session.run(None, {"x": x.contiguous().numpy()})[0]
+
+
+def _keep(path: Path, graph: bytes) -> None:
+    from tlcore.atomic import atomic_write_bytes
+
+    try:
+        atomic_write_bytes(path, graph)
+    except OSError as e:  # a full or read-only disk costs the next run the export, nothing more
+        _log.warning("Could not keep the ONNX model for later runs (%s)", e)
+
+
+def kept_graph(key: tuple) -> Path:
+    """Where the ONNX model of the pretrained backbone named ``key`` is kept between runs."""
+    from tlcore.workspace import graphs_dir
+
+    return graphs_dir() / ("-".join(str(k) for k in key) + f"-torch{torch.__version__}.onnx")
 
 
 _RUNNERS: dict[tuple, OnnxRunner] = {}  # sessions this process made, by the caller's key
@@ -70,7 +113,8 @@ class Embedder:
     ONNX Runtime on the CPU when it reproduces PyTorch, else by PyTorch.
 
     ``key`` names an unchanged pretrained backbone (model, image size): its ONNX Runtime session
-    is kept for the life of the process and reused, after checking it on this backbone."""
+    is kept for the life of the process and reused, after checking it on this backbone, and its
+    ONNX model is kept in the workspace for later processes (``kept_graph``)."""
 
     def __init__(self, backbone: nn.Module, prepare: Prepare, device: torch.device, example: torch.Tensor,
                  batch_size: int | None = None, key: tuple | None = None) -> None:
@@ -83,7 +127,7 @@ class Embedder:
                     _RUNNERS[key].verify(backbone, x)
                     self._runner = _RUNNERS[key]
                 else:
-                    self._runner = OnnxRunner(backbone, x)
+                    self._runner = OnnxRunner(backbone, x, None if key is None else kept_graph(key))
                     if key is not None:
                         _RUNNERS[key] = self._runner
             except Exception as e:  # any exporter or runtime gap: PyTorch gives the same answer, slower
