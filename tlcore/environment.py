@@ -5,10 +5,10 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import torch
-import torchvision
 
 from tlcore import __version__
 
@@ -30,6 +30,6 @@ def describe() -> dict:
     """JSON-safe description of the software and hardware."""
     return {
         "tlcore": __version__, "code_version": code_version(), "python": sys.version.split()[0],
-        "torch": torch.__version__, "torchvision": torchvision.__version__,
+        "torch": torch.__version__, "torchvision": version("torchvision"),
         "platform": platform.platform(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }

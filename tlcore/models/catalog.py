@@ -243,17 +243,15 @@ def _with_torchvision_meta(spec: ModelSpec) -> ModelSpec:
     )
 
 
+_BUNDLED = {s.name: s for s in (_LITE0, _LITE1, _LITE2)}
 _CATALOG: dict[str, ModelSpec] | None = None
 
 
 def _catalog() -> dict[str, ModelSpec]:
     global _CATALOG
     if _CATALOG is None:
-        specs = [_LITE0, _LITE1, _LITE2] + [_with_torchvision_meta(s) for s in _TORCHVISION]
-        _CATALOG = {s.name: s for s in specs}
+        _CATALOG = _BUNDLED | {s.name: s for s in map(_with_torchvision_meta, _TORCHVISION)}
     return _CATALOG
-
-
 
 
 def params_text(count: int) -> str:
@@ -268,6 +266,8 @@ def list_specs() -> list[ModelSpec]:
 
 def get_spec(name: str) -> ModelSpec:
     """The catalog entry called ``name``; a TLError listing the choices if there is none."""
+    if name in _BUNDLED:  # without importing torchvision for the others' metadata (2-3 s)
+        return _BUNDLED[name]
     try:
         return _catalog()[name]
     except KeyError:

@@ -13,18 +13,20 @@ import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import safetensors
 import safetensors.torch
 import torch
-import torchvision
 from torch import nn
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
-from torchvision.models import WeightsEnum
 
 from tlcore.atomic import disk_full, is_disk_full
 from tlcore.errors import TLError
+
+if TYPE_CHECKING:
+    from torchvision.models import WeightsEnum
 
 Progress = Callable[[int, int | None], None]
 
@@ -45,8 +47,10 @@ _DENSENET_LEGACY_KEY = re.compile(
 
 def torchvision_weights(name: str) -> WeightsEnum:
     """The DEFAULT pretrained weights of torchvision model ``name`` (e.g. "resnet18")."""
+    from torchvision.models import get_model_weights  # 2-3 s to import; the bundled models never need it
+
     try:
-        return torchvision.models.get_model_weights(name).DEFAULT
+        return get_model_weights(name).DEFAULT
     except (ValueError, KeyError, AttributeError) as e:
         raise TLError(f"torchvision has no pretrained weights for a model called {name!r}.") from e
 
