@@ -58,8 +58,9 @@ def curves_dir() -> Path:
 
 
 def graphs_dir() -> Path:
-    """ONNX models of unchanged pretrained backbones, kept so that later runs skip exporting them."""
-    return _sub("graphs")
+    """ONNX models of unchanged pretrained backbones, kept so that later runs skip exporting them
+    (made when the first is kept: a read-only workspace only costs runs the export)."""
+    return workspace_dir() / "graphs"
 
 
 def choices_path() -> Path:

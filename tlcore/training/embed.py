@@ -88,6 +88,7 @@ def _keep(path: Path, graph: bytes) -> None:
     from tlcore.atomic import atomic_write_bytes
 
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, graph)
     except OSError as e:  # a full or read-only disk costs the next run the export, nothing more
         _log.warning("Could not keep the ONNX model for later runs (%s)", e)
