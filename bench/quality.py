@@ -47,6 +47,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--sets", default="clipart,fashion,digits", help="comma-separated datasets")
     p.add_argument("--recipes", default="default,most_accurate,lr_lite0,finetune")
     p.add_argument("--per-class", default="10,15,50", help="comma-separated training images a class")
+    p.add_argument("--draws", type=int, default=0, help="draws a row (default: 5, or 2 with --quick)")
     p.add_argument("--out", default=str(ROOT / "bench" / "out"))
     return p.parse_args()
 
@@ -117,7 +118,7 @@ def _settings(quick: bool) -> list[tuple[str, int]]:
 def main() -> None:
     args = _args()
     sets, recipes = args.sets.split(","), args.recipes.split(",")
-    seeds = range(2 if args.quick else 5)
+    seeds = range(args.draws or (2 if args.quick else 5))
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         os.environ[ENV_VAR] = str(Path(tmp) / "workspace")
