@@ -1,13 +1,15 @@
-"""Quality benchmark: test accuracy and wall time of three recipes, side by side, in one process.
+"""Quality benchmark: test accuracy and wall time of several recipes, side by side, in one process.
 
     python bench/quality.py            # 5 draws; Fashion-MNIST and digits at 10, 15, 50 a class; clip art at 15
     python bench/quality.py --quick    # a busy 2-core CPU: fewer draws, capped test sets
 
 Recipes, each given exactly the same training images per draw:
 
-- ``default``: the engine's CLI with every option left to the recommender (CLI start to metrics.json);
+- ``default``: the engine's CLI with every option left to the recommender (from its start until it returns);
+- ``most_accurate``: the same with the three-network ensemble (tlcore/models/ensemble.py);
 - ``lr_lite0``: logistic regression (scikit-learn) on frozen EfficientNet-Lite0 final features,
-  computed by ONNX Runtime (bench/anchor.py, its own process, timed from start to test score);
+  computed by ONNX Runtime (bench/anchor.py, its own process, from its start until it returns);
+- ``frozen``: the command line with the network kept frozen (0 stages), the rest left to the recommender;
 - ``finetune``: the engine fine-tuning the whole network (light augmentation, validation split).
 
 Writes bench/out/quality[-quick].json and prints a table of mean accuracies and seconds.
@@ -37,6 +39,7 @@ from tlcore.workspace import ENV_VAR  # noqa: E402
 RECIPES = {
     "default": [],  # everything left to the recommender: the fastest model on a processor
     "most_accurate": ["--recipe", "most_accurate"],
+    "frozen": ["--trainable-stages", "0"],  # the network kept frozen, the rest left to the recommender
     "finetune": ["--trainable-stages", "all", "--augment", "light", "--evaluation", "holdout", "--recipe", "fastest"],
 }
 

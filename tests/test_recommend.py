@@ -21,6 +21,13 @@ def test_more_images_and_unusual_images_train_more_stages():
     assert big.trainable_stages == 7 and big.augment == "light"
 
 
+def test_a_processor_keeps_the_network_frozen_up_to_100_images_a_class_where_a_graphics_card_fine_tunes():
+    cpu = recommend({"a": 50, "b": 60}, natural=0.1, num_stages=7, gpu=False)
+    assert (cpu.trainable_stages, cpu.augment) == (0, "none") and "processor" in cpu.reason
+    assert recommend({"a": 50, "b": 60}, natural=0.1, num_stages=7, gpu=True).trainable_stages == 2
+    assert recommend({"a": 100, "b": 120}, natural=0.1, num_stages=7, gpu=False).trainable_stages == 2
+
+
 def test_unknown_naturalness_is_not_claimed():
     rec = recommend({"a": 100, "b": 100}, natural=None, num_stages=5, gpu=True)
     assert "not measured" in rec.reason and "confidence" not in rec.reason
