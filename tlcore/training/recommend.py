@@ -62,8 +62,9 @@ def recommend(images_per_class: dict[str, int], natural: float | None, num_stage
     """Pick how many of the last stages to train, the epochs and the augmentation.
 
     Few images per class: only a new head can be learned without memorising them, so the
-    backbone stays frozen (feature extraction). More images, and images unlike ImageNet
-    photos, justify adapting more of the network. ``natural`` is None when unknown (a model
+    backbone stays frozen (feature extraction); on a processor it stays frozen up to
+    CPU_FROZEN_BELOW, where fine-tuning costs minutes for no measured gain. More images, and
+    images unlike ImageNet photos, justify adapting more of the network. ``natural`` is None when unknown (a model
     from an earlier run has no ImageNet classifier to ask). ``chosen_stages``, when the user
     picked the depth, is kept, and the augmentation is the one that suits that depth.
     """
