@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import gc
 import sys
 from pathlib import Path
 
@@ -305,5 +306,16 @@ def main(argv: list[str] | None = None) -> int:
     return guarded(args.command, lambda: COMMANDS[args.command](args))
 
 
+def console() -> None:
+    """The process entry point (``python -m tlcore`` and the ``tlcore`` command): ``main``, then exit.
+
+    Python's last garbage collection walks every object torch and its neighbours created: 1-2.5 s
+    on 2 cores after the command's work is done. Frozen objects are skipped; the process memory
+    is returned to the system at exit all the same."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()
