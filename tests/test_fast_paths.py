@@ -8,7 +8,8 @@ from tlcore.models.catalog import get_spec
 from tlcore.training import embed
 from tlcore.training.embed import Embedder, kept_graph
 from tlcore.data.images import decode_many
-from tlcore.training.loop import identity_prep, predict_logits, train_one_epoch, warmup_cosine
+from tlcore.training.loop import identity_prep, predict_logits, train_one_epoch
+from tlcore.training.optimizer import AdamW, WarmupCosine
 from tlcore.models.net import build_net
 from tlcore.models.soup import EachHeadLoss, HeadSoup
 
@@ -72,8 +73,8 @@ def test_head_training_on_cached_features_equals_training_through_the_frozen_bac
     prep = BatchPrep(spec.mean, spec.std, CPU)
 
     def train(model, inputs, prepare, soup, set_mode):
-        opt = torch.optim.AdamW(soup.param_groups(3e-3, 1e-4))
-        sched = warmup_cosine(opt, 3, 15)
+        opt = AdamW(soup.param_groups(3e-3, 1e-4))
+        sched = WarmupCosine(opt, 3, 15)
         loss = EachHeadLoss(nn.CrossEntropyLoss(label_smoothing=0.1))
         gen = torch.Generator().manual_seed(0)
         for _ in range(5):

@@ -17,6 +17,7 @@ from torch import nn
 
 from tlcore.config import TrainConfig
 from tlcore.training.distributed import SOLO, World
+from tlcore.training.optimizer import AdamW, WarmupCosine, adamw
 from tlcore.models.soup import EachHeadLoss
 
 Prepare = Callable[[torch.Tensor, bool], torch.Tensor]
@@ -34,16 +35,6 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
-def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int):
-    """Linear warm-up to the base learning rate, then cosine decay to zero, stepped per batch."""
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
 def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Inverse-frequency weights (mean 1), so each class counts equally in the loss."""
     counts = torch.bincount(labels, minlength=num_classes).float().clamp(min=1)
@@ -55,9 +46,9 @@ def recipe(groups: list[dict], cfg: TrainConfig, y_train: torch.Tensor, train_si
            device: torch.device):
     """The optimiser, schedule and loss every training of a run uses (the final model and each
     cross-validation fold alike): AdamW, warm-up then cosine per batch, weighted and smoothed loss."""
-    optimizer = torch.optim.AdamW(groups, fused=device.type == "cuda")  # one kernel per step on a GPU
+    optimizer = adamw(groups, device)
     steps = math.ceil(train_size / cfg.batch_size)
-    scheduler = warmup_cosine(optimizer, int(cfg.warmup_epochs * steps), cfg.epochs * steps)
+    scheduler = WarmupCosine(optimizer, int(cfg.warmup_epochs * steps), cfg.epochs * steps)
     weight = class_weights(y_train, num_classes).to(device) if cfg.class_weighting else None
     loss_fn = EachHeadLoss(nn.CrossEntropyLoss(weight=weight, label_smoothing=cfg.label_smoothing))
     return optimizer, scheduler, loss_fn
@@ -83,7 +74,7 @@ class EpochResult:
 
 
 def train_one_epoch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, prepare: Prepare,
-                    loss_fn: nn.Module, optimizer: torch.optim.Optimizer, scheduler,
+                    loss_fn: nn.Module, optimizer: AdamW | torch.optim.AdamW, scheduler: WarmupCosine,
                     batch_size: int, generator: torch.Generator, device: torch.device,
                     should_stop: Callable[[], bool] = lambda: False,
                     on_batch: Callable[[int, int], None] | None = None,
