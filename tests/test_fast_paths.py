@@ -41,10 +41,15 @@ def test_a_pretrained_backbones_onnx_model_is_kept_for_later_runs_and_replaced_w
     net = build_net(spec.name, 4, image_size=64).eval()
     prep = BatchPrep(spec.mean, spec.std, CPU)
     key = ("fastest", spec.name, 64)
+    older = kept_graph(key).with_name(kept_graph(key).name.replace(torch.__version__, "2.0.0"))
+    other_size = kept_graph(("fastest", spec.name, 96))
+    for path in (older, other_size):  # an earlier PyTorch's graph of this backbone; another size's
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"kept earlier")
     monkeypatch.setattr(embed, "_RUNNERS", {})
     first = Embedder(net.backbone, prep, CPU, images, key=key)(images)
     kept = kept_graph(key)
-    assert kept.is_file()
+    assert kept.is_file() and not older.exists() and other_size.is_file()
 
     monkeypatch.setattr(embed, "_RUNNERS", {})  # a later process: only the kept file remains
     exported = []

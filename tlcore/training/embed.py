@@ -22,6 +22,7 @@ from torch import nn
 from tlcore.training.loop import Prepare, predict_logits
 
 TOLERANCE = 1e-4
+_VERSION_MARK = "-torch"  # kept graphs are named <key>-torch<version>.onnx
 _log = logging.getLogger(__name__)
 
 
@@ -85,11 +86,16 @@ class OnnxRunner:
 
 
 def _keep(path: Path, graph: bytes) -> None:
+    """Write ``graph`` to ``path``, removing the same backbone's graphs from other PyTorch versions
+    (13-50 MB each, never read again)."""
     from tlcore.atomic import atomic_write_bytes
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, graph)
+        for old in path.parent.glob(path.name.rsplit(_VERSION_MARK, 1)[0] + _VERSION_MARK + "*.onnx"):
+            if old != path:
+                old.unlink(missing_ok=True)
     except OSError as e:  # a full or read-only disk costs the next run the export, nothing more
         _log.warning("Could not keep the ONNX model for later runs (%s)", e)
 
@@ -98,7 +104,7 @@ def kept_graph(key: tuple) -> Path:
     """Where the ONNX model of the pretrained backbone named ``key`` is kept between runs."""
     from tlcore.workspace import graphs_dir
 
-    return graphs_dir() / ("-".join(str(k) for k in key) + f"-torch{torch.__version__}.onnx")
+    return graphs_dir() / ("-".join(str(k) for k in key) + f"{_VERSION_MARK}{torch.__version__}.onnx")
 
 
 _RUNNERS: dict[tuple, OnnxRunner] = {}  # sessions this process made, by the caller's key
