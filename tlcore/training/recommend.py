@@ -80,8 +80,8 @@ def recommend(images_per_class: dict[str, int], natural: float | None, num_stage
                "frozen pretrained network (feature extraction)." if smallest < 40 else
                f"The smallest class has {smallest} images. On this computer's processor, retraining part of "
                "the network would take many minutes and, with this many images, scores no better than a new "
-               "final layer on top of the frozen pretrained network (feature extraction), which takes about "
-               "a minute; with a graphics card, or more images, the last stages would be fine-tuned.")
+               "final layer on top of the frozen pretrained network (feature extraction), which takes seconds "
+               "to a minute; with a graphics card, or more images, the last stages would be fine-tuned.")
     elif smallest < 300:
         stages, epochs = (1 if like_photos else 2), 15
         why = (f"With {smallest}+ training images per class (images that {looks}), the last "
