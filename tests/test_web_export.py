@@ -24,7 +24,7 @@ SIZE = 64  # the image size of app_fixtures.TINY, which trained_run uses
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium; Playwright never downloads a browser here
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-EXPECTED = {"index.html", "demo.js", "model.js", "README.txt", "onnxruntime-web/ort.wasm.min.js",
+EXPECTED = {"index.html", "prepare.js", "demo.js", "model.js", "README.txt", "onnxruntime-web/ort.wasm.min.js",
             "onnxruntime-web/ort-wasm-simd-threaded.js", "onnxruntime-web/LICENSE", "onnxruntime-web/VERSION"}
 OUTSIDE_URL = re.compile(r"(?:https?:)?//(?!localhost[:/])[a-z0-9-]+\.[a-z0-9.-]+", re.I)
 
@@ -101,12 +101,13 @@ def _images(fashion_small) -> list[tuple[str, bytes]]:
 
 def test_zip_holds_the_page_model_and_runtime_and_nothing_from_the_internet(demo, run_dir):
     assert {str(p.relative_to(demo)) for p in demo.rglob("*") if p.is_file()} == EXPECTED
-    for name in ["index.html", "demo.js", "README.txt"]:
+    for name in ["index.html", "prepare.js", "demo.js", "README.txt"]:
         text = (demo / name).read_text()
         assert not OUTSIDE_URL.findall(text), f"{name} refers to the internet: {OUTSIDE_URL.findall(text)}"
     page = (demo / "index.html").read_text()
     assert re.findall(r'<script src="([^"]+)"', page) == [
-        "onnxruntime-web/ort.wasm.min.js", "onnxruntime-web/ort-wasm-simd-threaded.js", "model.js", "demo.js"]
+        "onnxruntime-web/ort.wasm.min.js", "onnxruntime-web/ort-wasm-simd-threaded.js", "model.js", "prepare.js",
+        "demo.js"]
     meta = Predictor.from_run(run_dir).meta
     assert all(c in page for c in meta["classes"]) and "{{" not in page
     assert "1.30.0" in (demo / "onnxruntime-web/VERSION").read_text()

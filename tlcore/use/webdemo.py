@@ -5,7 +5,7 @@ The page needs no server and no network: it opens from disk (file://) or from an
 Browsers refuse to fetch() files of a page opened from disk, so the model and the WebAssembly
 runtime travel base64-encoded inside classic scripts (model.js, onnxruntime-web/*.js), which a
 <script> tag may load from disk; the page prepares each image as tlcore.data.portable does (see
-tlcore/web/demo.js) and uses the ONNX file's calibrated "probabilities" output."""
+tlcore/web/prepare.js) and uses the ONNX file's calibrated "probabilities" output (tlcore/web/demo.js)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ WEB = Path(__file__).parents[1] / "web"
 ORT = WEB / "onnxruntime-web"
 ORT_VERBATIM = ["ort.wasm.min.js", "LICENSE", "VERSION"]  # copied into the zip unchanged
 ORT_GLUE, ORT_WASM = "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"
+PAGE_SCRIPTS = ("prepare.js", "demo.js")  # the page's own scripts, next to index.html in tlcore/web
 RUNTIME_SCRIPT = "onnxruntime-web/ort-wasm-simd-threaded.js"  # the loader and binary, for <script>
 README = """{title}: a web page that classifies images with the model trained in the transfer-learning studio.
 
@@ -38,7 +39,8 @@ Open index.html in Chrome, Edge, Firefox or Safari, or put this whole folder on 
 http://localhost:8000. Nothing is downloaded from the internet and images never leave the computer.
 
   index.html          the page
-  demo.js             prepares each image as the studio does and shows the answer
+  prepare.js          prepares each image (or camera frame) as the studio does
+  demo.js             runs the model and shows the answer
   model.js            the model: the ONNX file (base64, so the page works when opened from disk),
                       its classes ({classes}), image size, normalisation and "not sure" threshold
   onnxruntime-web/    ONNX Runtime Web {ort_version} (MIT license, see LICENSE and VERSION)
@@ -77,14 +79,15 @@ def _script(name: str, fields: dict, base64_fields: dict[str, bytes]) -> str:
 def _runtime_files() -> dict[str, Path]:
     files = {name: ORT / name for name in [*ORT_VERBATIM, ORT_GLUE, ORT_WASM]}
     missing = [name for name, path in files.items() if not path.is_file()]
-    if missing or not (WEB / "index.html").is_file() or not (WEB / "demo.js").is_file():
+    missing += [name for name in ("index.html", *PAGE_SCRIPTS) if not (WEB / name).is_file()]
+    if missing:
         raise TLError("The browser runtime for the web page is missing from this installation "
-                      f"(tlcore/web: {', '.join(missing) or 'index.html, demo.js'}); install the studio again.")
+                      f"(tlcore/web: {', '.join(missing)}); install the studio again.")
     return files
 
 
 def web_demo_zip(run_dir: str | Path) -> bytes:
-    """The web demo of a trained run, as zip bytes: index.html, demo.js, model.js (the ONNX model
+    """The web demo of a trained run, as zip bytes: index.html, prepare.js, demo.js, model.js (the ONNX model
     with its classes and preprocessing numbers), onnxruntime-web/ and README.txt."""
     run = RunDir(run_dir)
     files = _runtime_files()
@@ -101,7 +104,8 @@ def web_demo_zip(run_dir: str | Path) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
         zf.writestr("index.html", page)
-        zf.writestr("demo.js", (WEB / "demo.js").read_text())
+        for name in PAGE_SCRIPTS:
+            zf.writestr(name, (WEB / name).read_text())
         zf.writestr("model.js", _script("tlModel", model, {"onnx": _onnx_bytes(run)}))
         zf.writestr("README.txt", readme)
         for name in ORT_VERBATIM:
