@@ -9,7 +9,6 @@ the blue disc, opens the same model and sees 'blue' (Chromium plays one video pe
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -31,12 +30,12 @@ COMPONENT = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
-    # Issue 14: on this 2-core machine it passed 1 of 6 runs early on 2026-12-01, then 4 of 5 on a
-    # quiet machine later that day; the failures: the switch's click lost in a redraw, a stalled
-    # burst, and the live stream dropping by itself (the page then offers 'Start the camera' again,
-    # and once showed no button after 'Stop'); so it runs only when asked until that is found.
-    pytest.mark.skipif(os.environ.get("STUDIO_CAMERA_TEST") != "1",
-                       reason="the live-camera browser test runs with STUDIO_CAMERA_TEST=1 (unreliable here)"),
+    # On a 2-core machine, on 2026-12-01: 1 of 6 runs passed early on (before the restarts below),
+    # then 4 of 5, then 5 of 5 (about 51 s each); the failures seen: a click lost in a redraw, a
+    # stalled burst, the live stream dropping by itself, and once no 'Start' button after 'Stop'.
+    # The test starts a dropped stream again, as a user would; a failure beyond that gets one more
+    # run from scratch (a fresh studio and browser), which the summary reports as a rerun.
+    pytest.mark.flaky(reruns=1),
 ]
 
 
