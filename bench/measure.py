@@ -20,7 +20,8 @@ from tlcore.models.catalog import get_spec
 from tlcore.config import TrainConfig
 from tlcore.training.embed import Embedder
 from tlcore.data.images import decode_many
-from tlcore.training.loop import autocast, identity_prep, train_one_epoch, warmup_cosine
+from tlcore.training.loop import autocast, identity_prep, train_one_epoch
+from tlcore.training.optimizer import WarmupCosine, adamw
 from tlcore.models.net import availability, build_backbone, build_net
 from tlcore.rundir import RunDir
 from tlcore.models.soup import EachHeadLoss, HeadSoup
@@ -68,9 +69,9 @@ def _timed(fn, repeat: int = 1) -> float:
 
 
 def _epoch_runner(model, x, y, prep, params, device, batch, set_mode=None):
-    optimizer = torch.optim.AdamW(params, lr=1e-3, fused=device.type == "cuda")  # as the engine
+    optimizer = adamw(params, device)  # as the engine
     steps = math.ceil(len(x) / batch)
-    scheduler = warmup_cosine(optimizer, steps, 100 * steps)
+    scheduler = WarmupCosine(optimizer, steps, 100 * steps)
     loss = EachHeadLoss(nn.CrossEntropyLoss())
     gen = torch.Generator().manual_seed(0)
     return lambda: train_one_epoch(model, x, y, prep, loss, optimizer, scheduler, batch, gen, device,

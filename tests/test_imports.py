@@ -4,6 +4,8 @@ the app-side launchers and the worker-side jobs stay apart; and no module import
 from __future__ import annotations
 
 import ast
+import importlib
+import sys
 from pathlib import Path
 
 import tlcore
@@ -107,3 +109,16 @@ def test_tlcore_has_no_import_cycle():
 def test_tlcore_never_imports_streamlit():
     offenders = sorted(_name(p) for p in FILES if "streamlit" in _imports(p)[1])
     assert not offenders, f"tlcore must not import Streamlit: {offenders}"
+
+
+def test_every_benchmark_script_imports(monkeypatch):
+    """bench/ is not part of the package and no test runs it, so a name it takes from tlcore that
+    moves would otherwise go unnoticed until the next measurement."""
+    root = PACKAGE.parent
+    monkeypatch.syspath_prepend(str(root))
+    scripts = sorted((root / "bench").glob("*.py"))
+    assert {p.stem for p in scripts} >= {"anchor", "datasets", "measure", "quality", "run"}
+    for path in scripts:
+        importlib.import_module(f"bench.{path.stem}")
+    for name in [m for m in sys.modules if m == "bench" or m.startswith("bench.")]:
+        monkeypatch.delitem(sys.modules, name)
