@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from browser import CHROMIUM, CHROMIUM_ARGS, ROOT, STEP, VIEWPORT, Shots, go, plots, settle, studio_url  # noqa: F401
 from datasets import FASHION_CLASSES, fashion_mnist, pick_per_class, write_class_folders
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect, sync_playwright
 
 from pages.nav import STEPS
@@ -49,6 +50,10 @@ def fashion_zip(tmp_path) -> Path:
     return path
 
 
+# On 2026-12-01 it failed 1 of 6 clean-clone CI runs (a click found the old and the new 'Advanced
+# settings' during a redraw; _open_advanced now waits for one) and 1 of 7 local runs after that fix
+# (cause not kept); a failure gets one more run from scratch, which the summary reports as a rerun.
+@pytest.mark.flaky(reruns=1)
 def test_a_new_users_first_hour_in_a_browser(studio_url, fashion_zip, tmp_path):  # noqa: F811
     shots_dir = tmp_path / "screenshots"
     shots_dir.mkdir()
@@ -189,11 +194,23 @@ def _strategy(page: Page, shot: Shots | None, stages: int, epochs: int) -> None:
 
 
 def _open_advanced(page: Page) -> None:
-    """Open the Strategy page's Advanced settings, unless this session left them open."""
+    """Open the Strategy page's Advanced settings, unless this session left them open. While the
+    page redraws, the old expander can show beside the new one for a moment (a click then finds
+    two): the click waits until there is one, and is tried again after a redraw."""
     settle(page)
     epochs = page.locator(".st-key-opt_epochs").get_by_role("spinbutton")
-    if not epochs.is_visible():
-        page.get_by_test_id("stExpander").get_by_text("Advanced settings").click()
+    advanced = page.get_by_test_id("stExpander").get_by_text("Advanced settings")
+    for attempt in range(3):
+        if epochs.is_visible():
+            break
+        try:
+            expect(advanced).to_have_count(1)
+            advanced.click()
+            expect(epochs).to_be_visible(timeout=5000)
+        except (AssertionError, PlaywrightError):
+            if attempt == 2:
+                raise
+            settle(page)
     expect(epochs).to_be_visible()
 
 
