@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import importlib
-import sys
 from pathlib import Path
 
 import tlcore
@@ -120,5 +119,3 @@ def test_every_benchmark_script_imports(monkeypatch):
     assert {p.stem for p in scripts} >= {"anchor", "datasets", "measure", "quality", "run"}
     for path in scripts:
         importlib.import_module(f"bench.{path.stem}")
-    for name in [m for m in sys.modules if m == "bench" or m.startswith("bench.")]:
-        monkeypatch.delitem(sys.modules, name)
