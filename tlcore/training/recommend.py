@@ -73,12 +73,14 @@ def recommend(images_per_class: dict[str, int], natural: float | None, num_stage
     looks = ("may differ from the model's training photos; that was not measured" if natural is None
              else "look like everyday photos, which the model was trained on" if like_photos
              else "look different from the everyday photos the model was trained on")
-    if smallest < 40 or (smallest < CPU_FROZEN_BELOW and not gpu):
+    if smallest < 40:
         stages, epochs = 0, 40
         why = (f"The smallest class has {smallest} images. With so few, retraining the "
                "network would memorise them, so only a new final layer is trained on top of the "
-               "frozen pretrained network (feature extraction)." if smallest < 40 else
-               f"The smallest class has {smallest} images. On this computer's processor, retraining part of "
+               "frozen pretrained network (feature extraction).")
+    elif smallest < CPU_FROZEN_BELOW and not gpu:
+        stages, epochs = 0, 40
+        why = (f"The smallest class has {smallest} images. On this computer's processor, retraining part of "
                "the network would take many minutes and, with this many images, scores no better than a new "
                "final layer on top of the frozen pretrained network (feature extraction), which takes seconds "
                "to a minute; with a graphics card, or more images, the last stages would be fine-tuned.")
