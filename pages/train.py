@@ -57,7 +57,8 @@ def describe_run(record: RunRecord) -> str:
     cfg = record.config
     try:
         spec = get_spec(cfg.model)
-        title, total, size = spec.title, len(spec.stages), cfg.image_size or spec.image_size
+        kind = "cuda" if cfg.device != "cpu" and record.environment.get("cuda") else "cpu"
+        title, total, size = spec.title, len(spec.stages), cfg.image_size or spec.size_on(kind)
     except TLError:  # a model this studio no longer lists
         title, total, size = ui.md_safe(cfg.model), 0, cfg.image_size
     epochs = f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}" if cfg.epochs else "the recommended number of epochs"

@@ -44,7 +44,7 @@ def test_first_visit_opens_the_data_page_with_the_sidebar():
     assert not at.exception
     assert at.title[0].value == "Your images"
     sidebar = texts(at.sidebar.markdown)
-    assert "**Images:** none yet" in sidebar and "**Model:** EfficientNet-Lite0" in sidebar
+    assert "**Images:** none yet" in sidebar and "**Model:** EfficientNet-Lite1" in sidebar
     assert "**Run:** none yet" in sidebar
 
 

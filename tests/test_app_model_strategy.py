@@ -16,7 +16,7 @@ def test_the_model_page_shows_a_card_for_every_catalog_entry_with_its_availabili
     specs = list_specs()
     titles = [h.value for h in at.subheader]
     assert all(any(t.startswith(s.title) for t in titles) for s in specs)
-    assert titles[0] == "EfficientNet-Lite0 :material/check_circle:"  # the default is chosen
+    assert titles[0] == "EfficientNet-Lite1 :material/check_circle:"  # the default is chosen
     shown = texts(at.markdown)
     assert shown.count("**Ready:**") + shown.count("**Weights not here yet:**") == len(specs)
     assert "weights included, works offline" in shown
@@ -33,7 +33,7 @@ def test_choosing_a_model_updates_the_cards_and_the_sidebar():
     assert at.session_state[ui.MODEL] == "resnet18"
     assert "**Model:** ResNet-18" in texts(at.sidebar.markdown)
     assert at.button(key="use_resnet18").label == "Chosen" and at.button(key="use_resnet18").disabled
-    assert not at.button(key="use_efficientnet_lite0").disabled
+    assert not at.button(key="use_efficientnet_lite1").disabled
 
 
 def test_an_earlier_run_can_be_the_starting_model(workspace_run):
@@ -58,14 +58,14 @@ def test_strategy_shows_the_stages_and_the_count_of_learning_parameters(digits):
     assert "Recommended: feature extraction: keep the whole pretrained network frozen" in shown
     assert "The smallest class has 10 images." in shown and "All 100 labelled images train" in shown
     assert at.slider(key="opt_stages").value == 0
-    figure = charts(at)["EfficientNet-Lite0, from the image (left) to the answer (right)"]
+    figure = charts(at)["EfficientNet-Lite1, from the image (left) to the answer (right)"]
     bars = figure.data[0]
     assert list(bars.x)[-1] == "new final layer" and len(bars.x) == 8
     assert list(bars.text) == ["frozen"] * 7 + ["learns"]
     head_only = at.metric[0].value
     assert head_only == f"{1280 * 10 + 10:,}"
     at.slider(key="opt_stages").set_value(2).run()
-    bars = charts(at)["EfficientNet-Lite0, from the image (left) to the answer (right)"].data[0]
+    bars = charts(at)["EfficientNet-Lite1, from the image (left) to the answer (right)"].data[0]
     assert list(bars.text) == ["frozen"] * 5 + ["learns"] * 3
     assert int(at.metric[0].value.replace(",", "")) == sum(bars.y[-3:])
     assert int(at.metric[0].value.replace(",", "")) > int(head_only.replace(",", ""))
@@ -92,7 +92,7 @@ def test_duration_and_advanced_settings_reach_the_run_configuration(digits):
     at.number_input(key="opt_image_size").set_value(64).run()
     assert not at.error
     goto(at, "train")  # the settings survive the page change and make the run's configuration
-    assert f"feature extraction on EfficientNet-Lite0 (only a new final layer learns), **{quick}** epochs, images at 64 pixels" in texts(at.markdown)
+    assert f"feature extraction on EfficientNet-Lite1 (only a new final layer learns), **{quick}** epochs, images at 64 pixels" in texts(at.markdown)
 
 
 def test_a_weights_file_can_stand_in_for_a_download(monkeypatch, tmp_path):
@@ -116,7 +116,7 @@ def test_a_weights_file_can_stand_in_for_a_download(monkeypatch, tmp_path):
     assert "This weights file does not fit ResNet" in texts(at.error)
 
 
-STAGES_TITLE = "EfficientNet-Lite0, from the image (left) to the answer (right)"
+STAGES_TITLE = "EfficientNet-Lite1, from the image (left) to the answer (right)"
 
 
 def test_the_stages_chart_reads_in_words_without_a_toolbar(digits):
@@ -148,7 +148,7 @@ def test_strategy_choices_survive_a_restart_and_reach_the_next_run(digits):
     again.selectbox(key="opt_augment").set_value("auto").run()  # back to the default: forgotten
     assert "augment" not in load_choices()["settings"]
     train = studio("train", **{ui.DATASET: digits})
-    assert "fine-tunes the last 2 of 7 stages of EfficientNet-Lite0, **12** epochs" in texts(train.markdown)
+    assert "fine-tunes the last 2 of 7 stages of EfficientNet-Lite1, **12** epochs" in texts(train.markdown)
     other = studio("strategy", **{ui.DATASET: digits, ui.MODEL: "resnet18"})  # stages are per dataset and model
     assert other.slider(key="opt_stages").value == 0 and other.number_input(key="opt_epochs").value == 12
     assert choices_path().is_file()
@@ -165,7 +165,7 @@ def test_damaged_or_impossible_kept_choices_fall_back_to_defaults(digits):
     choices_path().write_text(json.dumps({"version": 1, "choices": {
         "settings": {"lr": "fast", "batch_size": 0, "augment": "wild", "seed": 7, "train_bn": "yes", "epochs": 2.5,
                      "test_data": "/no/such/dataset"},
-        "stages": {f"{digits}|efficientnet_lite0": 99}}}))
+        "stages": {f"{digits}|efficientnet_lite1": 99}}}))
     at = studio("strategy", **{ui.DATASET: digits})
     assert not at.exception and not at.error
     assert at.slider(key="opt_stages").value == 7  # clipped to the model's stages
@@ -191,4 +191,4 @@ def test_a_frozen_network_offers_the_fastest_or_the_most_accurate_model(digits):
     at.slider(key="opt_stages").set_value(2).run()
     assert "opt_recipe" not in [r.key for r in at.radio]  # a frozen network's choice
     goto(at, "train")  # deeper training uses the chosen model alone
-    assert "fine-tunes the last 2 of 7 stages of EfficientNet-Lite0" in texts(at.markdown)
+    assert "fine-tunes the last 2 of 7 stages of EfficientNet-Lite1" in texts(at.markdown)

@@ -27,7 +27,7 @@ def test_train_needs_a_dataset_first():
 def test_a_run_started_from_the_page_trains_in_the_background_and_shows_its_charts(digits):
     settings = {f"opt_{k}": v for k, v in TINY.items() if k not in ("model", "trainable_stages")}
     at = studio("train", **{ui.DATASET: digits, "opt_stages": 0, **settings})
-    assert "feature extraction on EfficientNet-Lite0 (only a new final layer learns), **2** epochs" in texts(at.markdown)
+    assert "feature extraction on EfficientNet-Lite1 (only a new final layer learns), **2** epochs" in texts(at.markdown)
     assert "on this computer's processor (CPU)." in texts(at.markdown)
     next(b for b in at.button if b.label == "Start training").click()
     at.run()
@@ -38,7 +38,7 @@ def test_a_run_started_from_the_page_trains_in_the_background_and_shows_its_char
     assert not at.exception and not at.error
     assert run.status().state == "finished"
     assert set(charts(at)) == CURVES
-    assert ("**This run:** feature extraction on EfficientNet-Lite0 (only a new final layer learns), 2 epochs, "
+    assert ("**This run:** feature extraction on EfficientNet-Lite1 (only a new final layer learns), 2 epochs, "
             "images at 64 pixels, on this computer's processor (CPU).") in texts(at.markdown)
     loss = charts(at)["Loss"]
     # a frozen network on 10 images a class is cross-validated: every image is held out once
@@ -93,7 +93,7 @@ def test_the_run_header_describes_the_run_not_the_current_settings(digits):
     shown = texts(at.markdown)
     assert ("**This run:** fine-tunes the last 3 of 7 stages of EfficientNet-Lite0, 20 epochs, images at 64 pixels, "
             "on this computer's processor (CPU).") in shown
-    assert "**Next run:**" in shown and "feature extraction on EfficientNet-Lite0 (only a new final layer learns), **40** epochs" in shown
+    assert "**Next run:**" in shown and "feature extraction on EfficientNet-Lite1 (only a new final layer learns), **40** epochs" in shown
     assert shown.index("**This run:**") > shown.index("**Next run:**")
 
 
@@ -108,6 +108,9 @@ def test_a_run_is_described_from_its_record_in_words():
         "the recommended number of epochs,")
     assert describe_run(record(trainable_stages=0)).endswith("on this computer's processor (CPU).")
     assert describe_run(record(world_size=4)).endswith("on this computer's processor (CPU), on 4 processes at once.")
+    lite1 = dict(model="efficientnet_lite1", image_size=0)  # its own size on a graphics card, 208 on a processor
+    assert "images at 240 pixels, on the graphics card" in describe_run(record(device="auto", **lite1))
+    assert "images at 208 pixels, on this computer's processor" in describe_run(record(device="cpu", **lite1))
 
 
 def test_a_pool_of_several_devices_offers_one_run_on_all_the_free_ones(digits, monkeypatch):

@@ -31,7 +31,7 @@ PER_CLASS = 8
 TRAINING = 240_000  # ms: starting the worker and 2 epochs on the CPU
 STOP_SECONDS = 10  # from the click on Stop to the run shown as stopped
 MODULES = {p.stem for p in (ROOT / "pages").glob("*.py")} - {name for name, _, _ in STEPS}  # helpers' names
-THIS_RUN = re.compile(r"This run: fine-tunes the last 1 of 7 stages of EfficientNet-Lite0, 200 epochs, "
+THIS_RUN = re.compile(r"This run: fine-tunes the last 1 of 7 stages of EfficientNet-Lite1, 200 epochs, "
                       r"images at 64 pixels, on this computer's processor \(CPU\)\.")
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)")
@@ -150,21 +150,21 @@ def _data(page: Page, zip_path: Path, shot: Shots) -> None:
 
 
 def _model(page: Page, shot: Shots) -> None:
-    """The bundled EfficientNet-Lite0 is ready offline; pick another, then pick it back."""
+    """The bundled EfficientNet-Lite1 is ready offline; pick another, then pick it back."""
     sidebar = page.get_by_test_id("stSidebar")
     go(page, "model", "Choose a pretrained model")
-    lite0 = page.locator(".st-key-use_efficientnet_lite0").get_by_role("button")
-    card = page.get_by_test_id("stColumn").filter(has=lite0)
-    expect(card.get_by_role("heading")).to_contain_text("EfficientNet-Lite0")
+    lite1 = page.locator(".st-key-use_efficientnet_lite1").get_by_role("button")
+    card = page.get_by_test_id("stColumn").filter(has=lite1)
+    expect(card.get_by_role("heading")).to_contain_text("EfficientNet-Lite1")
     expect(card).to_contain_text("Ready: weights included, works offline")
-    expect(lite0).to_have_text("Chosen")  # the default
+    expect(lite1).to_have_text("Chosen")  # the default
     page.locator(".st-key-use_resnet18").get_by_role("button").click()
     expect(sidebar).to_contain_text("Model: ResNet-18", timeout=STEP)
-    expect(lite0).to_have_text("Use this model")
-    lite0.click()
-    expect(lite0).to_have_text("Chosen", timeout=STEP)
-    expect(lite0).to_be_disabled()
-    expect(sidebar).to_contain_text("Model: EfficientNet-Lite0")
+    expect(lite1).to_have_text("Use this model")
+    lite1.click()
+    expect(lite1).to_have_text("Chosen", timeout=STEP)
+    expect(lite1).to_be_disabled()
+    expect(sidebar).to_contain_text("Model: EfficientNet-Lite1")
     shot("02-model")
 
 
@@ -218,11 +218,11 @@ def _train(page: Page, shot: Shots) -> str:
     """Start, wait for the run to finish and the charts to show; the run's folder name."""
     sidebar, main = page.get_by_test_id("stSidebar"), page.get_by_test_id("stMain")
     go(page, "train", "Train")
-    expect(main).to_contain_text("fashion-e2e: feature extraction on EfficientNet-Lite0")
+    expect(main).to_contain_text("fashion-e2e: feature extraction on EfficientNet-Lite1")
     expect(main).to_contain_text("2 epochs, images at 64 pixels")
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("Training finished and the model is saved.")).to_be_visible(timeout=TRAINING)
-    title = "fashion-e2e · Lite0 · feature extraction"
+    title = "fashion-e2e · Lite1 · feature extraction"
     expect(page.get_by_role("heading", name=f"Run {title}: Finished")).to_be_visible()
     expect(plots(page).nth(3)).to_be_visible(timeout=STEP)  # at least 4 charts
     for name in ("Loss", "Accuracy", "Precision", "Recall", "Recall of each class (held-out images)"):
@@ -236,7 +236,7 @@ def _evaluate(page: Page, shot: Shots) -> None:
     page.get_by_role("link", name="See how good it is").click()
     expect(page.get_by_role("heading", name="How good is the model?")).to_be_visible(timeout=STEP)
     expect(page.get_by_role("combobox", name="Trained model")).to_have_value(
-        re.compile(r"^fashion-e2e · Lite0 · feature extraction · "))
+        re.compile(r"^fashion-e2e · Lite1 · feature extraction · "))
     # one score: 24 images under a frozen network are cross-validated, with an interval
     expect(page.get_by_role("heading", name=re.compile(
         r"^\d{1,3}%, likely between \d{1,3}% and \d{1,3}% \(\d-fold cross-validation on 24 images\)$"))).to_be_visible()
@@ -285,7 +285,7 @@ def _runs(page: Page, shot: Shots) -> None:
     go(page, "runs", "All runs")
     expect(page.get_by_role("heading", name="Compare runs")).to_be_visible()
     expect(page.get_by_test_id("stMultiSelect").filter(has_text="Runs to compare")).to_contain_text(
-        "fashion-e2e · Lite0 · feature extraction")
+        "fashion-e2e · Lite1 · feature extraction")
     expect(plots(page, ".st-key-compare_curves")).to_be_visible(timeout=STEP)
     expect(page.get_by_role("heading", name="Open, label or repeat a run")).to_be_visible()
     shot("07-runs")

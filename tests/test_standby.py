@@ -10,8 +10,10 @@ from tlcore import cli
 
 from tlcore.jobs import entry as jobs, runs, standby, worker
 from tlcore.atomic import atomic_write_json, read_json
-from tlcore.config import TrainConfig
+from tlcore.config import DEFAULT_MODEL, FASTEST, TrainConfig
+from tlcore.models.catalog import get_spec
 from tlcore.rundir import process_start
+from tlcore.training.embed import embedder_key, kept_graph
 from tlcore.workspace import standby_dir
 
 
@@ -40,6 +42,8 @@ def test_a_standby_takes_the_next_run_and_gives_the_same_result(warm, fashion_sm
     assert len(list(standby_dir().glob("*.starting"))) == 1
     assert standby.wait_ready(180), (standby_dir() / "standby.log").read_text()
     [pid] = _ready_pids()
+    spec = get_spec(DEFAULT_MODEL)  # it made the graph a default run on this processor asks for
+    assert kept_graph(embedder_key(FASTEST, spec.name, spec.size_on("cpu"))).exists()
     cfg = TrainConfig(data=str(fashion_small / "train"), seed=0, epochs=3)
     warm_run = runs.start_run(cfg)
     _finish(warm_run)

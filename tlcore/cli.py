@@ -10,6 +10,7 @@ import gc
 import sys
 from pathlib import Path
 
+from tlcore.config import DEFAULT_MODEL
 from tlcore.errors import TLError
 from tlcore.jobs.outcome import guarded
 
@@ -31,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a classifier on a folder or zip of class folders")
     t.add_argument("--data", required=True, help="folder of class folders, or a zip of one")
     t.add_argument("--out", required=True, help="new run folder to create")
-    t.add_argument("--model", default="efficientnet_lite0", help="catalog name (see 'models')")
+    t.add_argument("--model", default=DEFAULT_MODEL, help="catalog name (see 'models')")
     t.add_argument("--weights", default="pretrained", help="pretrained | none (from scratch) | weights file")
     t.add_argument("--init-from", default="", help="start from the model of an earlier run folder")
     t.add_argument("--trainable-stages", type=_stages, default="auto", help="N | all | auto (recommended)")
@@ -82,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     sw = sub.add_parser("sweep", help="train the same data at several freezing depths and compare")
     sw.add_argument("--data", help="folder of class folders, or a zip of one")
     sw.add_argument("--request", default="", help="(the studio's worker) a sweep folder's request.json")
-    sw.add_argument("--model", default="efficientnet_lite0")
+    sw.add_argument("--model", default=DEFAULT_MODEL)
     sw.add_argument("--depths", default="0,1,half,all", help="comma-separated: numbers, half, all")
     sw.add_argument("--from-scratch", action="store_true", help="also train from random weights")
     sw.add_argument("--epochs", type=int, default=10)
@@ -95,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     lc.add_argument("--data")
     lc.add_argument("--out")
     lc.add_argument("--request", default="", help="(the studio's worker) a curve folder's request.json")
-    lc.add_argument("--model", default="efficientnet_lite0")
+    lc.add_argument("--model", default=DEFAULT_MODEL)
     lc.add_argument("--epochs", type=int, default=40)
     lc.add_argument("--image-size", type=int, default=0)
     lc.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")

@@ -13,7 +13,7 @@ EVALUATIONS = ("cv", "holdout")
 FASTEST, MOST_ACCURATE = "fastest", "most_accurate"
 RECIPES = (FASTEST, MOST_ACCURATE)
 AUTO = "auto"
-DEFAULT_MODEL = "efficientnet_lite0"  # the catalog's first model: bundled, so it works offline
+DEFAULT_MODEL = "efficientnet_lite1"  # the catalog's first model: bundled, so it works offline
 
 
 MAX_PROCESSES = 64

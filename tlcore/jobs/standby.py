@@ -166,20 +166,23 @@ def prepare() -> None:
 
     import tlcore.jobs.entry  # noqa: F401 - importing is the warm-up (training, sweeps, curves)
     from tlcore.training.augment import BatchPrep
-    from tlcore.config import DEFAULT_MODEL
+    from tlcore.config import DEFAULT_MODEL, FASTEST
     from tlcore.models.catalog import get_spec
-    from tlcore.training.embed import Embedder
+    from tlcore.training.embed import Embedder, embedder_key
     from tlcore.models.net import prepare_backbone
 
     spec = get_spec(DEFAULT_MODEL)
-    backbone = prepare_backbone(spec)
-    example = torch.randint(0, 256, (2, 3, spec.image_size, spec.image_size), dtype=torch.uint8)
-    cpu = torch.device("cpu")
+    cpu, size = torch.device("cpu"), spec.size_on("cpu")
+    backbone = prepare_backbone(spec, size)
+    example = torch.randint(0, 256, (2, 3, size, size), dtype=torch.uint8)
     Embedder(copy.deepcopy(backbone).eval(), BatchPrep(spec.mean, spec.std, cpu), cpu, example,
-             key=(spec.name, spec.image_size))
+             key=embedder_key(FASTEST, spec.name, size))  # the session a default run asks for
     if torch.cuda.is_available():
         from tlcore.training.loop import autocast
 
+        size = spec.size_on("cuda")
+        backbone = prepare_backbone(spec, size)
+        example = torch.randint(0, 256, (2, 3, size, size), dtype=torch.uint8)
         cuda = torch.device("cuda")
         model = copy.deepcopy(backbone).to(cuda, memory_format=torch.channels_last).train()
         with autocast(cuda):

@@ -151,7 +151,9 @@ def _resolve(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device
     frozen = backbone_is_frozen(inputs.spec, stages, resolved.train_bn)
     rec = choose_evaluation(rec, resolved, frozen, labelled, given_val=inputs.given_val)
     rec = choose_recipe(rec, resolved, frozen, labelled, ensemble.ready(), gpu=device.type == "cuda")
-    resolved = resolved.with_(evaluation=rec.evaluation, recipe=rec.recipe)
+    # The size the images were read at (a model's own, or its processor size) is recorded, so the run
+    # reproduces on any device.
+    resolved = resolved.with_(evaluation=rec.evaluation, recipe=rec.recipe, image_size=inputs.image_size)
     run.write_record(replace(run.record(), config=resolved, recommendation=rec.to_json()))
     run.append_event("recommendation", **rec.to_json())
     return resolved

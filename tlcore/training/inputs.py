@@ -123,7 +123,7 @@ def load_inputs(run: RunDir, cfg: TrainConfig, device: torch.device) -> Inputs:
     ds, given_val = _dataset(run, cfg)
     parent = read_bundle_meta(RunDir(cfg.init_from).bundle_path) if cfg.init_from else None
     spec = get_spec(parent["model"] if parent else cfg.model)
-    size = cfg.image_size or (parent["image_size"] if parent else spec.image_size)
+    size = cfg.image_size or (parent["image_size"] if parent else spec.size_on(device.type))
     if spec.fixed_size and size != spec.image_size:
         raise TLError(f"{spec.title} only works at {spec.image_size} pixels; set the image size to "
                       f"{spec.image_size} or 0.")

@@ -10,6 +10,7 @@ from torch import nn
 
 from tlcore.config import AUTO, FASTEST, MOST_ACCURATE, TrainConfig
 from tlcore.errors import TLError
+from tlcore.models.ensemble import recipe_costs
 from tlcore.training.loop import Prepare, predict_logits
 
 # Mean top-1 ImageNet confidence of a pretrained model on everyday photos is roughly 0.4-0.8;
@@ -173,9 +174,10 @@ def choose_recipe(rec: Recommendation, cfg: TrainConfig, frozen: bool, images_pe
     # Measured at the default model's image size (every member runs at it); a size set by hand keeps one model.
     suits = frozen and starts_fresh and ensemble_ready and smallest < CV_BELOW and not cfg.image_size
     accurate = cfg.recipe == MOST_ACCURATE or (cfg.recipe == AUTO and suits and gpu)
+    times = f"{recipe_costs(cfg.model)[MOST_ACCURATE]['relative_cost']:g}x"
     how = ("The most accurate model is used: the features of three pretrained networks together, with one "
-           "final layer on top; it costs about 5x the fastest model's computing per image, once." if accurate else
-           "On this processor the fastest model is used; the most accurate one (three networks together, "
-           "about 5x the time) is a choice on the Strategy page." if cfg.recipe == AUTO and suits else "")
+           f"final layer on top; it costs about {times} the fastest model's computing per image, once." if accurate
+           else "On this processor the fastest model is used; the most accurate one (three networks together, "
+           f"about {times} the computing) is a choice on the Strategy page." if cfg.recipe == AUTO and suits else "")
     return replace(rec, recipe=MOST_ACCURATE if accurate else FASTEST,
                    reason=f"{rec.reason} {how}".rstrip())
