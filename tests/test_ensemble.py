@@ -93,3 +93,20 @@ def test_most_accurate_model_trains_predicts_explains_and_exports_within_toleran
 
 def diff_ok(diff: float) -> bool:
     return 0 <= diff <= TOLERANCE
+
+
+def test_each_member_pads_for_the_size_of_the_images_it_reads():
+    """EfficientNet-Lite pads like TensorFlow's "same", set when it is built for an image size: every
+    member is built for the run's size (208 px here), not for its own (224, 240, 260 px)."""
+    from tlcore.models.catalog import get_spec
+    from tlcore.models.ensemble import build_ensemble, describe
+    from tlcore.models.net import build_backbone
+
+    pads = lambda net: [repr(m.static_padding) for m in net.modules() if hasattr(m, "static_padding")]
+    ensemble, differ = build_ensemble(208, "none"), []
+    for tapped, member in zip(ensemble.nets, describe()["members"]):
+        spec = get_spec(member["model"])
+        assert pads(tapped.net) == pads(build_backbone(spec, "none", 208)[0])
+        if pads(tapped.net) != pads(build_backbone(spec, "none", spec.image_size)[0]):
+            differ.append(spec.name)
+    assert differ == ["efficientnet_lite0", "efficientnet_lite2"]  # Lite1 pads 208 and 240 px alike

@@ -58,7 +58,7 @@ def load_bundle(folder: Path) -> tuple[Net, dict]:
     """The trained network (eval mode, CPU) and its metadata."""
     meta = read_bundle_meta(folder)
     if "ensemble" in meta:
-        backbone = build_ensemble("none", meta["ensemble"])
+        backbone = build_ensemble(meta["image_size"], "none", meta["ensemble"])
         width = backbone.feature_dim
     else:
         spec = get_spec(meta["model"])

@@ -119,14 +119,15 @@ def ready(members: tuple[Member, ...] = MEMBERS) -> bool:
     return all(availability(get_spec(m.model)) == "bundled" for m in members)
 
 
-def build_ensemble(weights: str = "pretrained", description: dict | None = None) -> EnsembleBackbone:
-    """The ensemble backbone: pretrained (for training) or empty (``weights="none"``, for loading a
-    bundle's weights into), as ``description`` (from ``describe``) says."""
+def build_ensemble(image_size: int, weights: str = "pretrained", description: dict | None = None) -> EnsembleBackbone:
+    """The ensemble backbone for ``image_size`` images (each member's "same" padding is set for that
+    size): pretrained (for training) or empty (``weights="none"``, for loading a bundle's weights
+    into), as ``description`` (from ``describe``) says."""
     from tlcore.models.net import build_backbone
 
     d = description or describe()
     members = [Member(m["model"], tuple(m["taps"])) for m in d["members"]]
-    nets = [(m, build_backbone(get_spec(m.model), weights)[0]) for m in members]
+    nets = [(m, build_backbone(get_spec(m.model), weights, image_size)[0]) for m in members]
     return EnsembleBackbone(nets, flip=d["flip"]).requires_grad_(False)
 
 
@@ -142,7 +143,7 @@ def with_ensemble(inputs, device: torch.device):
 
     from tlcore.models.net import Net
 
-    backbone = build_ensemble()
+    backbone = build_ensemble(inputs.image_size)
     return replace(inputs, net=Net(backbone, backbone.feature_dim, len(inputs.classes)).to(device))
 
 
