@@ -164,8 +164,8 @@ def test_sweep_without_images_points_to_data():
 
 def test_a_sweep_runs_in_the_background_and_its_table_shows(tiny_digits):
     at = studio("runs", **{ui.DATASET: tiny_digits})
-    depths = at.multiselect(key="sweep_depths_efficientnet_lite0")
-    assert depths.value == [0, 1, 3, 7]  # none, one, half and all of EfficientNet-Lite0's 7 stages
+    depths = at.multiselect(key="sweep_depths_efficientnet_lite1")
+    assert depths.value == [0, 1, 3, 7]  # none, one, half and all of EfficientNet-Lite1's 7 stages
     depths.set_value([0])
     at.number_input(key="sweep_epochs").set_value(1)
     _button(at, "Start the sweep").click()

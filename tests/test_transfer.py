@@ -17,6 +17,7 @@ from sklearn.linear_model import LogisticRegression
 
 from datasets import FASHION_CLASSES, FASHION_DIR, fashion_mnist, pick_per_class, write_class_folders
 from tlcore.training.augment import BatchPrep
+from tlcore.config import DEFAULT_MODEL
 from tlcore.models.catalog import get_spec
 from tlcore.cli import main
 from tlcore.use.export import export_onnx
@@ -58,17 +59,18 @@ def _test_pixels(root):
     return images[:, 0].reshape(len(files), -1).numpy() / 255, [FASHION_CLASSES.index(f.parent.name) for f in files]
 
 
-class Lite0Features:
-    """Frozen EfficientNet-Lite0 embeddings, computed here independently of the training engine:
-    the pretrained backbone exported to an ONNX file and run by onnxruntime (4x eager's speed)."""
+class DefaultModelFeatures:
+    """Frozen embeddings of the default model at the size a processor run reads, computed here
+    independently of the training engine: the pretrained backbone exported to an ONNX file and run
+    by onnxruntime (4x eager's speed)."""
 
     def __init__(self, folder):
-        spec = get_spec("efficientnet_lite0")
-        backbone, _ = build_backbone(spec)
-        export_onnx(backbone, spec.image_size, folder / "lite0.onnx")
-        self.session = onnxruntime.InferenceSession(str(folder / "lite0.onnx"), providers=["CPUExecutionProvider"])
+        spec = get_spec(DEFAULT_MODEL)
+        self.size = spec.size_on("cpu")
+        backbone, _ = build_backbone(spec, "pretrained", self.size)
+        export_onnx(backbone, self.size, folder / "default.onnx")
+        self.session = onnxruntime.InferenceSession(str(folder / "default.onnx"), providers=["CPUExecutionProvider"])
         self.prep = BatchPrep(spec.mean, spec.std, torch.device("cpu"))
-        self.size = spec.image_size
 
     def __call__(self, folder):
         files = sorted(folder.rglob("*.png"))
@@ -106,8 +108,11 @@ def test_feature_extraction_beats_raw_pixels_by_five_points(fashion, recommended
 
 
 def test_recommended_strategy_matches_logistic_regression_on_frozen_embeddings(fashion, recommended, tmp_path):
+    """The recipe on top of the default network at least matches logistic regression on that network's
+    frozen features. How that network compares with others is bench/quality.py's to measure: on these
+    draws logistic regression on Lite0 at 224 px scored 82.6%, on Lite1 at 208 px 81.2%."""
     root, draws = fashion
-    features = Lite0Features(tmp_path)
+    features = DefaultModelFeatures(tmp_path)
     test_f, test_y = features(root / "test")
     baseline, engine = [], []
     for draw in draws:
@@ -116,7 +121,7 @@ def test_recommended_strategy_matches_logistic_regression_on_frozen_embeddings(f
         accuracy, record = recommended[draw]
         engine.append(accuracy)
         assert record["requested"]["trainable_stages"] == "auto" and record["recommendation"]["reason"]
-    print(f"\nLR on frozen Lite0 embeddings {np.round(baseline, 3)} mean {np.mean(baseline):.3f}; "
+    print(f"\nLR on frozen {DEFAULT_MODEL} embeddings {np.round(baseline, 3)} mean {np.mean(baseline):.3f}; "
           f"recommended strategy {np.round(engine, 3)} mean {np.mean(engine):.3f} "
           f"({record['recommendation']['reason']})", file=sys.stderr)
     assert np.mean(engine) >= np.mean(baseline)
