@@ -298,7 +298,7 @@ def _advanced(spec: ModelSpec, rec: Recommendation) -> None:
                 "computer runs out of memory.", step=1)
         _number("image_size", "Image size in pixels (0 = the model's own)", "Images are resized to this "
                 "square; smaller is faster, larger keeps detail. 0 uses the size the model was trained at, or "
-                "for EfficientNet-Lite1 on a processor 208 pixels (as accurate there, and faster).", step=16)
+                "for EfficientNet-Lite1 on a processor 208 pixels (about as accurate there, and faster).", step=16)
         ss.setdefault(ui.OPT + "augment", DEFAULTS["augment"])
         st.selectbox("Augmentation", list(CHOICES["augment"]), key=ui.OPT + "augment",
                      format_func=lambda v: f"as recommended ({rec.augment})" if v == "auto" else v,

@@ -131,9 +131,10 @@ _LITE_LARGER = dict(  # Lite1 and Lite2 share one block layout: 1, 3, 3, 4, 4, 5
 )
 # On a processor Lite1 reads 208-pixel images: 75% of the computing of its own 240, and at 208 its
 # frozen features scored 72.4% / 80.3% / 86.7% on clip art / Fashion-MNIST / digits at 15 a class
-# against 71.7% / 80.9% / - at 240 and Lite0's 70.5% / 80.5% / 85.4% at 224 (bench/quality.py, 5 draws).
+# against 71.7% / 80.9% / - at 240 and Lite0's 70.5% / 80.5% / 85.4% at 224 (bench/quality.py, 5 draws;
+# on tests/test_transfer.py's Fashion-MNIST draws Lite0 scores higher, see there).
 _LITE1 = ModelSpec(name="efficientnet_lite1", title="EfficientNet-Lite1", image_size=240, cpu_size=208,
-                   blurb="The default: more accurate than Lite0 for a little more computing; works offline.",
+                   blurb="The default: usually more accurate than Lite0, for a little more computing; works offline.",
                    params=4_135_680, top1=76.7, file_mb=21.9, gflops=0.63, **_LITE_LARGER)
 _LITE2 = ModelSpec(name="efficientnet_lite2", title="EfficientNet-Lite2", image_size=260,
                    blurb="The most accurate of the offline models, at about twice Lite0's cost.",
