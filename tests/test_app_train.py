@@ -34,7 +34,9 @@ def test_a_run_started_from_the_page_trains_in_the_background_and_shows_its_char
     run = RunDir(at.session_state[ui.RUN])
     assert run.path.parent == runs_dir() and run.record().config.epochs == 2
     assert at.query_params["run"] in (run.name, [run.name])  # a reload of this tab comes back to it
-    wait_until(at, lambda at: "Finished" in texts(at.subheader))
+    # The sidebar is drawn before the page: a run that ends in between shows as finished in both on
+    # the next poll.
+    wait_until(at, lambda at: "Finished" in texts(at.subheader) and " — finished" in texts(at.sidebar.markdown))
     assert not at.exception and not at.error
     assert run.status().state == "finished"
     assert set(charts(at)) == CURVES
