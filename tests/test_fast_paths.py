@@ -34,6 +34,30 @@ def test_onnx_runtime_features_match_pytorch(fashion_small):
     assert (embedder(images) - expected).abs().max() < 1e-4
 
 
+def test_the_workspace_keeps_only_the_most_recently_used_graphs(fashion_small, monkeypatch):
+    import os
+
+    spec = get_spec("efficientnet_lite0")
+    images, _ = _images(fashion_small)
+    net = build_net(spec.name, 4, image_size=64).eval()
+    prep = BatchPrep(spec.mean, spec.std, CPU)
+    earlier = [kept_graph(("fastest", f"model{i}", 224)) for i in range(embed.KEPT_GRAPHS + 1)]
+    for age, path in enumerate(reversed(earlier)):  # model0 used last, then model1, ...
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"kept earlier")
+        os.utime(path, (1e9 + age, 1e9 + age))
+    monkeypatch.setattr(embed, "_RUNNERS", {})
+    key = ("fastest", spec.name, 64)
+    first = Embedder(net.backbone, prep, CPU, images, key=key)(images)
+    left = sorted(p.name for p in kept_graph(key).parent.glob("*.onnx"))
+    assert left == sorted([kept_graph(key).name] + [p.name for p in earlier[:embed.KEPT_GRAPHS - 1]])
+
+    os.utime(kept_graph(key), (1e9, 1e9))  # a later process reuses it: it becomes the most recent
+    monkeypatch.setattr(embed, "_RUNNERS", {})
+    again = Embedder(net.backbone, prep, CPU, images, key=key)
+    assert torch.equal(again(images), first) and kept_graph(key).stat().st_mtime > 1e9 + 100
+
+
 def test_a_pretrained_backbones_onnx_model_is_kept_for_later_runs_and_replaced_when_it_is_not_that_backbones(
         fashion_small, monkeypatch):
     spec = get_spec("efficientnet_lite0")

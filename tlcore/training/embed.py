@@ -8,6 +8,7 @@ the workspace, so later runs skip the export (1-2 s on 2 cores) and only check i
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -23,6 +24,7 @@ from tlcore.training.loop import Prepare, predict_logits
 
 TOLERANCE = 1e-4
 _VERSION_MARK = "-torch"  # kept graphs are named <key>-torch<version>.onnx
+KEPT_GRAPHS = 6  # the most recently used graphs kept in the workspace (13-60 MB each)
 _log = logging.getLogger(__name__)
 
 
@@ -71,6 +73,8 @@ class OnnxRunner:
             if kept.exists():
                 _log.info("Not reusing %s (%s)", kept, e)
             return False
+        with contextlib.suppress(OSError):  # its time of last use, which decides what _keep removes
+            os.utime(kept)
         return True
 
     def verify(self, module: nn.Module, example: torch.Tensor) -> None:
@@ -87,7 +91,7 @@ class OnnxRunner:
 
 def _keep(path: Path, graph: bytes) -> None:
     """Write ``graph`` to ``path``, removing the same backbone's graphs from other PyTorch versions
-    (13-50 MB each, never read again)."""
+    (never read again) and all but the KEPT_GRAPHS most recently used ones."""
     from tlcore.atomic import atomic_write_bytes
 
     try:
@@ -96,6 +100,10 @@ def _keep(path: Path, graph: bytes) -> None:
         for old in path.parent.glob(path.name.rsplit(_VERSION_MARK, 1)[0] + _VERSION_MARK + "*.onnx"):
             if old != path:
                 old.unlink(missing_ok=True)
+        others = sorted((g for g in path.parent.glob(f"*{_VERSION_MARK}*.onnx") if g != path),
+                        key=lambda g: g.stat().st_mtime, reverse=True)
+        for old in others[KEPT_GRAPHS - 1:]:
+            old.unlink(missing_ok=True)
     except OSError as e:  # a full or read-only disk costs the next run the export, nothing more
         _log.warning("Could not keep the ONNX model for later runs (%s)", e)
 
