@@ -222,7 +222,9 @@ def render() -> None:
         _recipe(spec)
     chosen = recommendation(spec, chosen=n)
     _duration(chosen)
-    with st.expander("Advanced settings"):
+    # Keyed and tracked, it stays open when the controls above it change (the model choice shows
+    # only for a frozen network); otherwise each such change redrew it closed.
+    with st.expander("Advanced settings", key="advanced"):
         _advanced(spec, chosen)
     _save_choices(suggested)
     with ui.friendly_errors():
@@ -300,10 +302,12 @@ def _advanced(spec: ModelSpec, rec: Recommendation) -> None:
                 "square; smaller is faster, larger keeps detail. 0 uses the size the model was trained at, or "
                 "for EfficientNet-Lite1 on a processor 208 pixels (about as accurate there, and faster).", step=16)
         ss.setdefault(ui.OPT + "augment", DEFAULTS["augment"])
+        # The option's words stay the same when the recommendation changes: a selectbox whose shown
+        # words change under it can hand back the old words as its value.
         st.selectbox("Augmentation", list(CHOICES["augment"]), key=ui.OPT + "augment",
-                     format_func=lambda v: f"as recommended ({rec.augment})" if v == "auto" else v,
+                     format_func=lambda v: "as recommended" if v == "auto" else v,
                      help="Randomly flips, crops and recolours training images so the model learns the "
-                          "object, not the exact photo.")
+                          f"object, not the exact photo. Recommended for these settings: {rec.augment}.")
         _number("early_stopping", "Early stopping patience (0 = off)", "Stop when the validation loss has "
                 "not improved for this many epochs.", step=1)
         _number("label_smoothing", "Label smoothing", "Teaches the model to be a little less sure, which "

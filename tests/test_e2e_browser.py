@@ -189,6 +189,11 @@ def _strategy(page: Page, shot: Shots | None, stages: int, epochs: int) -> None:
         settle(page)
         expect(box).to_have_value(str(value))
     expect(page.get_by_text(f"Set under Advanced: {epochs} passes over your images (epochs).")).to_be_visible()
+    for key in ("Home", "ArrowRight") if stages else ("ArrowRight", "Home"):  # the model choice comes and goes
+        slider.press(key)
+        settle(page)
+    expect(slider).to_have_value(str(stages))
+    expect(page.locator(".st-key-opt_epochs").get_by_role("spinbutton")).to_be_visible()  # Advanced stayed open
     if shot:
         shot("03-strategy")
 
