@@ -222,8 +222,8 @@ def render() -> None:
         _recipe(spec)
     chosen = recommendation(spec, chosen=n)
     _duration(chosen)
-    # Keyed and tracked, it stays open when the controls above it change (the model choice shows
-    # only for a frozen network); otherwise each such change redrew it closed.
+    # Keyed, it keeps its identity and stays open when the controls above it change (the model choice
+    # shows only for a frozen network); unkeyed, each such change redrew it closed.
     with st.expander("Advanced settings", key="advanced"):
         _advanced(spec, chosen)
     _save_choices(suggested)
