@@ -97,13 +97,13 @@ def _keep(path: Path, graph: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, graph)
-        for old in path.parent.glob(path.name.rsplit(_VERSION_MARK, 1)[0] + _VERSION_MARK + "*.onnx"):
-            if old != path:
+        same = path.name.rsplit(_VERSION_MARK, 1)[0] + _VERSION_MARK
+        others = [g for g in path.parent.glob(f"*{_VERSION_MARK}*.onnx") if g != path]
+        kept = sorted((g for g in others if not g.name.startswith(same)), key=lambda g: g.stat().st_mtime,
+                      reverse=True)[:KEPT_GRAPHS - 1]
+        for old in others:
+            if old not in kept:
                 old.unlink(missing_ok=True)
-        others = sorted((g for g in path.parent.glob(f"*{_VERSION_MARK}*.onnx") if g != path),
-                        key=lambda g: g.stat().st_mtime, reverse=True)
-        for old in others[KEPT_GRAPHS - 1:]:
-            old.unlink(missing_ok=True)
     except OSError as e:  # a full or read-only disk costs the next run the export, nothing more
         _log.warning("Could not keep the ONNX model for later runs (%s)", e)
 
