@@ -1,5 +1,5 @@
-"""The processor's AdamW and schedule against torch.optim's: the same numbers, step for step, and
-checkpoints that pass between them."""
+"""The processor's AdamW and schedule against torch.optim's (its fused kernel): the same numbers,
+step for step, and checkpoints that pass between them."""
 
 import math
 import subprocess
@@ -26,7 +26,7 @@ def _groups(net: nn.Module) -> list[dict]:
 
 
 def _torch_pair(net: nn.Module):
-    opt = torch.optim.AdamW(_groups(net))
+    opt = torch.optim.AdamW(_groups(net), fused=True)
     factor = WarmupCosine(AdamW(_groups(_net())), WARMUP, TOTAL).factor
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
@@ -37,8 +37,8 @@ def _own_pair(net: nn.Module):
 
 
 def _graphics_card_pair(net: nn.Module):
-    """What a graphics card runs (fused there; the same update here)."""
-    opt = torch.optim.AdamW(_groups(net))
+    """What a graphics card runs: torch.optim's fused AdamW."""
+    opt = torch.optim.AdamW(_groups(net), fused=True)
     return opt, WarmupCosine(opt, WARMUP, TOTAL)
 
 

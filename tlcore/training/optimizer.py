@@ -1,10 +1,12 @@
 """The optimiser and learning-rate schedule of every training: AdamW, linear warm-up then cosine.
 
-On a processor the update is this module's ``AdamW``: the same arithmetic, operation for
-operation, as ``torch.optim.AdamW`` runs there (one tensor at a time), without ``torch.optim``'s
-first use importing PyTorch's compiler (``torch._dynamo``: 1.2 s on a 2-core machine, an eighth of
-a frozen-network run). On a graphics card it is ``torch.optim.AdamW`` with its fused kernel.
-Both keep their state in the same form, so a checkpoint written by one resumes in the other.
+On a processor the update is this module's ``AdamW``: PyTorch's fused AdamW kernel, the one
+``torch.optim.AdamW(fused=True)`` calls (one pass over each group; the head's update costs 0.1 ms
+instead of 0.6 ms one operation at a time, a third of a cross-validation step), without
+``torch.optim``'s first use importing PyTorch's compiler (``torch._dynamo``: 1.2 s on a 2-core
+machine, an eighth of a frozen-network run). On a graphics card it is ``torch.optim.AdamW`` with
+its fused kernel. Both keep their state in the same form, so a checkpoint written by one resumes
+in the other.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import math
 
 import torch
 
-DEFAULTS = {"betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2}
+# torch.optim.AdamW's defaults; "fused" is saved with the groups, so that torch.optim resuming from
+# this module's checkpoint keeps the fused update (a group without it falls back to the unfused one).
+DEFAULTS = {"betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2, "fused": True}
 
 
 class AdamW:
     """Decoupled weight decay Adam (Loshchilov & Hutter) over parameter groups, as
-    ``torch.optim.AdamW(groups)`` with its defaults on a CPU: ``param_groups``, ``zero_grad``,
+    ``torch.optim.AdamW(groups, fused=True)`` with its defaults: ``param_groups``, ``zero_grad``,
     ``step``, ``state_dict`` and ``load_state_dict`` in the same form."""
 
     def __init__(self, groups: list[dict]) -> None:
@@ -38,22 +42,24 @@ class AdamW:
     @torch.no_grad()
     def step(self) -> None:
         for group in self.param_groups:
-            lr, (beta1, beta2), eps, decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state.get(p)
-                if state is None:
-                    state = self.state[p] = {"step": torch.tensor(0.0), "exp_avg": torch.zeros_like(p),
-                                             "exp_avg_sq": torch.zeros_like(p)}
-                state["step"] += 1
-                step, exp_avg, exp_avg_sq = state["step"].item(), state["exp_avg"], state["exp_avg_sq"]
-                if decay:
-                    p.mul_(1 - lr * decay)
-                exp_avg.lerp_(p.grad, 1 - beta1)
-                exp_avg_sq.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-                denom = (exp_avg_sq.sqrt() / (1 - beta2 ** step) ** 0.5).add_(eps)
-                p.addcdiv_(exp_avg, denom, value=-lr / (1 - beta1 ** step))
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            states = [self._state(p) for p in params]
+            steps = [s["step"] for s in states]
+            torch._foreach_add_(steps, 1)
+            beta1, beta2 = group["betas"]
+            torch._fused_adamw_(params, [p.grad for p in params], [s["exp_avg"] for s in states],
+                                [s["exp_avg_sq"] for s in states], [], steps, lr=group["lr"], beta1=beta1,
+                                beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"], amsgrad=False,
+                                maximize=False)
+
+    def _state(self, p: torch.Tensor) -> dict[str, torch.Tensor]:
+        state = self.state.get(p)
+        if state is None:
+            state = self.state[p] = {"step": torch.tensor(0.0), "exp_avg": torch.zeros_like(p),
+                                     "exp_avg_sq": torch.zeros_like(p)}
+        return state
 
     def state_dict(self) -> dict:
         index = {p: i for i, p in enumerate(self._params())}
