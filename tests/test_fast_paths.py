@@ -145,5 +145,10 @@ def test_features_of_augmented_views_are_the_backbone_on_augmented_images(fashio
     views = embedder(images, augment=augment)
     torch.manual_seed(3)
     expected = predict_logits(net.backbone, images, lambda x, train=False: augment(x, True), 16, CPU)
-    assert (views - expected).abs().max() < 1e-4
-    assert (views - embedder(images)).abs().mean() > 0.01  # the images were changed
+    torch.manual_seed(3)
+    augmented = torch.cat([augment.augmented_pixels(images[i:i + 16]) for i in range(0, len(images), 16)])
+    exact = predict_logits(net.backbone, augmented, BatchPrep(spec.mean, spec.std, CPU), 16, CPU)
+    assert (views - exact).abs().max() < 1e-4
+    changed = (views - embedder(images)).abs().mean()
+    assert changed > 0.01  # the images were changed
+    assert (views - expected).abs().mean() < 0.1 * changed  # rounding to 8 bits: far below the augmentation

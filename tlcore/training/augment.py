@@ -113,6 +113,12 @@ class BatchPrep:
         x = (x - self.mean) / self.std
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
+    def augmented_pixels(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 images changed at random by the preset, as uint8 images again (rounded, as an
+        8-bit image pipeline keeps them): what a backbone that normalises its own input takes."""
+        x = self.augment(images.to(self.device, non_blocking=True).float().div_(255))
+        return x.mul_(255).round_().to(torch.uint8)
+
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         """The preset's random changes to float images in 0..1, batched on x's device."""
         n, _, height, width = x.shape
