@@ -13,6 +13,7 @@ from pathlib import Path
 from tlcore.config import DEFAULT_MODEL
 from tlcore.errors import TLError
 from tlcore.jobs.outcome import guarded
+from tlcore.startup import loading
 
 
 def _stages(value: str) -> int | str:
@@ -106,10 +107,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _train(args) -> int:
     _outside(args.data, args.out)  # before the imports: a mistake is reported at once
-    from tlcore.training import distributed
-    from tlcore.config import TrainConfig
-    from tlcore.jobs.entry import report_run
-    from tlcore.jobs.train import create_run, execute
+    with loading():
+        from tlcore.training import distributed
+        from tlcore.config import TrainConfig
+        from tlcore.jobs.entry import report_run
+        from tlcore.jobs.train import create_run, execute
 
     launched = distributed.from_env()  # under torchrun: its processes
     optional = {"lr": args.lr, "backbone_lr_mult": args.backbone_lr_mult, "weight_decay": args.weight_decay,
@@ -140,9 +142,10 @@ def _outside(data: str, out: str) -> None:
 
 
 def _run(args) -> int:
-    from tlcore.training import distributed
-    from tlcore.jobs.entry import run_folder
-    from tlcore.rundir import RunDir
+    with loading():
+        from tlcore.training import distributed
+        from tlcore.jobs.entry import run_folder
+        from tlcore.rundir import RunDir
 
     folder = args.run or args.folder
     if not folder:
@@ -158,10 +161,11 @@ def _standby(args) -> int:
 
 
 def _rerun(args) -> int:
-    from tlcore.jobs.entry import report_run
-    from tlcore.rundir import RunDir
-    from tlcore.jobs.runs import config_of
-    from tlcore.jobs.train import create_run, execute
+    with loading():
+        from tlcore.jobs.entry import report_run
+        from tlcore.rundir import RunDir
+        from tlcore.jobs.runs import config_of
+        from tlcore.jobs.train import create_run, execute
 
     cfg = config_of(RunDir(args.run))
     _outside(cfg.data, args.out)
@@ -254,10 +258,11 @@ def _model_of(run: str):
 
 
 def _sweep(args) -> int:
-    from tlcore.models.catalog import get_spec
-    from tlcore.config import TrainConfig
-    from tlcore.jobs.entry import report_sweep, sweep_request
-    from tlcore.jobs.sweep import parse_depths, sweep
+    with loading():
+        from tlcore.models.catalog import get_spec
+        from tlcore.config import TrainConfig
+        from tlcore.jobs.entry import report_sweep, sweep_request
+        from tlcore.jobs.sweep import parse_depths, sweep
 
     if args.request:
         return sweep_request(Path(args.request))
@@ -272,9 +277,10 @@ def _sweep(args) -> int:
 
 
 def _curve(args) -> int:
-    from tlcore.config import TrainConfig
-    from tlcore.jobs.curve import learning_curve
-    from tlcore.jobs.entry import curve_request, report_curve
+    with loading():
+        from tlcore.config import TrainConfig
+        from tlcore.jobs.curve import learning_curve
+        from tlcore.jobs.entry import curve_request, report_curve
 
     if args.request:
         return curve_request(Path(args.request))

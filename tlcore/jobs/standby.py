@@ -162,9 +162,12 @@ def _devices_busy() -> bool:
 def prepare() -> None:
     """Import everything a job needs and build the default model (kept in this process), then
     run it once: the ONNX Runtime session of the frozen path on the CPU, cuDNN's kernels on CUDA."""
-    import torch
+    from tlcore.startup import loading
 
-    import tlcore.jobs.entry  # noqa: F401 - importing is the warm-up (training, sweeps, curves)
+    with loading():
+        import torch
+
+        import tlcore.jobs.entry  # noqa: F401 - importing is the warm-up (training, sweeps, curves)
     from tlcore.training.augment import BatchPrep
     from tlcore.config import DEFAULT_MODEL, FASTEST
     from tlcore.models.catalog import get_spec
