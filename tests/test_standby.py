@@ -25,11 +25,15 @@ def warm(monkeypatch):
 
 
 def _finish(run, timeout: float = 300):
-    deadline = time.monotonic() + timeout
-    while run.status().state in ("queued", "running"):
-        assert time.monotonic() < deadline, run.status()
-        time.sleep(0.2)
+    _wait_for(lambda: run.status().state not in ("queued", "running"), run.status, timeout)
     assert run.status().state == "finished", run.log_path.read_text()
+
+
+def _wait_for(condition, explain, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, explain()
+        time.sleep(0.1)
 
 
 def _ready_pids() -> list[int]:
@@ -48,7 +52,8 @@ def test_a_standby_takes_the_next_run_and_gives_the_same_result(warm, fashion_sm
     warm_run = runs.start_run(cfg)
     _finish(warm_run)
     assert warm_run.status().pid == pid
-    assert "state: finished" in warm_run.log_path.read_text()  # the job's output went to its own log
+    # The job's output went to its own log (its last line is printed just after the status says finished).
+    _wait_for(lambda: "state: finished" in warm_run.log_path.read_text(), warm_run.log_path.read_text)
     assert standby.available() and pid not in _ready_pids()  # a new one replaces it
 
     warm.setenv("TLSTUDIO_STANDBY", "0")
