@@ -107,7 +107,7 @@ class BatchPrep:
         self.channels_last = device.type == "cuda"
 
     def __call__(self, images: torch.Tensor, train: bool = False) -> torch.Tensor:
-        x = images.to(self.device, non_blocking=True).float().div_(255)  # move uint8: 4x less to copy
+        x = self._unit(images)
         if train and self.preset != "none":
             x = self.augment(x)
         x = (x - self.mean) / self.std
@@ -116,8 +116,11 @@ class BatchPrep:
     def augmented_pixels(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images changed at random by the preset, as uint8 images again (rounded, as an
         8-bit image pipeline keeps them): what a backbone that normalises its own input takes."""
-        x = self.augment(images.to(self.device, non_blocking=True).float().div_(255))
-        return x.mul_(255).round_().to(torch.uint8)
+        return self.augment(self._unit(images)).mul_(255).round_().to(torch.uint8)
+
+    def _unit(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 images as floats in 0..1 on the device (moved as uint8: 4x less to copy)."""
+        return images.to(self.device, non_blocking=True).float().div_(255)
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         """The preset's random changes to float images in 0..1, batched on x's device."""
