@@ -6,10 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
+from polling import wait_for
 
 from tlcore.rundir import RunDir
 
@@ -79,15 +79,6 @@ def _rank_pid(workspace: Path, rank: int) -> int | None:
     return None
 
 
-def _wait(predicate, timeout=300.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError("timed out")
-
-
 def test_a_killed_rank_ends_the_run_interrupted_and_torchrun_resumes_it(fashion_small, tmp_path):
     out, workspace = tmp_path / "run", tmp_path / "workspace"
     launcher = subprocess.Popen(_torchrun(2, "train", "--data", str(fashion_small / "train"), "--out", str(out),
@@ -96,7 +87,7 @@ def test_a_killed_rank_ends_the_run_interrupted_and_torchrun_resumes_it(fashion_
                                 cwd=ROOT, start_new_session=True)
     try:
         run = RunDir(out)
-        _wait(lambda: len(run.events("epoch")) >= 1)
+        wait_for(lambda: len(run.events("epoch")) >= 1, 300)
         os.kill(_rank_pid(workspace, 1), signal.SIGKILL)
         launcher.wait(timeout=120)
     finally:
@@ -109,7 +100,7 @@ def test_a_killed_rank_ends_the_run_interrupted_and_torchrun_resumes_it(fashion_
     resumed = subprocess.Popen(_torchrun(2, "run", str(out)), env=_env(workspace), cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        _wait(lambda: len(run.events("epoch")) > before)
+        wait_for(lambda: len(run.events("epoch")) > before, 300)
         run.request_cancel()
         resumed.wait(timeout=180)  # torchrun ends 1 when a rank ends non-zero (3: cancelled)
     finally:

@@ -4,18 +4,19 @@ what the user sees (one plain line) and that nothing saved before was changed.""
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from app_fixtures import TINY
+from polling import wait_for
 from tlcore.jobs import interrupt, standby, worker
 from tlcore.training import recorder
 from tlcore.training.checkpoint import LOST_ALL, LOST_LATEST
@@ -34,13 +35,7 @@ def _cfg(fashion_small, **changes) -> TrainConfig:
     return TrainConfig(data=str(fashion_small / "train"), **{**TINY, "epochs": 3, "evaluation": "holdout", **changes})
 
 
-def _wait(predicate, timeout: float) -> float:
-    """Seconds until ``predicate`` held; fails after ``timeout``."""
-    start = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - start < timeout, "timed out"
-        time.sleep(0.05)
-    return time.monotonic() - start
+_wait = functools.partial(wait_for, every=0.05)  # seconds until it held, to a twentieth of a second
 
 
 def _plain(text: str) -> None:

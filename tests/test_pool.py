@@ -8,6 +8,7 @@ import signal
 import time
 
 import pytest
+from polling import wait_for
 
 from tlcore.jobs import pool, spread, worker
 from tlcore.config import TrainConfig
@@ -21,13 +22,6 @@ SMALL = dict(image_size=64, batch_size=16, augment="none", evaluation="holdout",
 @pytest.fixture
 def two_slots(monkeypatch):
     monkeypatch.setenv(pool.ENV, "cpu,cpu")
-
-
-def _wait(predicate, timeout=240.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.2)
 
 
 def _reap(pids: list[int]) -> None:
@@ -62,7 +56,7 @@ def test_two_runs_on_a_pool_of_two_slots_train_at_the_same_time(fashion_small, t
                        tmp_path / name) for name in ("a", "b")]
     pids = [worker.launch(run.path) for run in runs]
     try:
-        _wait(lambda: all(run.events("epoch") for run in runs))
+        wait_for(lambda: all(run.events("epoch") for run in runs), 240)
         assert all(run.status().state == "running" for run in runs)  # both, at once
         for run in runs:
             run.request_cancel()
@@ -81,14 +75,14 @@ def test_a_run_asking_for_two_slots_waits_for_both_then_trains_on_two_processes(
         fcntl.flock(busy, fcntl.LOCK_EX)  # another run holds one of the two slots
         pid = worker.launch(run.path)
         try:
-            _wait(lambda: run.status().message == spread.waiting_text(2, "cpu"), 120)
+            wait_for(lambda: run.status().message == spread.waiting_text(2, "cpu"), 120)
             time.sleep(2)
             assert run.status().state == "queued" and not run.events("epoch")
         except BaseException:
             _reap([pid])
             raise
     try:
-        _wait(lambda: run.status().state == "finished")
+        wait_for(lambda: run.status().state == "finished", 240)
         os.waitpid(pid, 0)
         assert RunDir(run.path).record().config.world_size == 2
         [features] = run.events("features")

@@ -5,12 +5,12 @@ import json
 import os
 import shutil
 import signal
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
 from app_fixtures import TINY, studio, texts
+from polling import wait_for
 
 from pages import ui
 from tlcore.jobs import runs
@@ -141,13 +141,6 @@ def test_a_run_that_diverges_fails_with_advice(fashion_small, tmp_path):
     assert not run.bundle_path.exists()
 
 
-def _wait(predicate, timeout=180.0):
-    end = time.time() + timeout
-    while not predicate():
-        assert time.time() < end, "timed out"
-        time.sleep(0.1)
-
-
 def test_a_run_killed_mid_training_resumes_to_identical_results(fashion_small, tmp_path):
     cfg = TrainConfig(data=str(fashion_small / "train"), trainable_stages=1, augment="light", epochs=4,
                       image_size=64, batch_size=8, seed=5, device="cpu")
@@ -155,7 +148,7 @@ def test_a_run_killed_mid_training_resumes_to_identical_results(fashion_small, t
     assert execute(whole.path) == "finished"
     killed = create_run(cfg, tmp_path / "killed")
     pid = launch(killed.path)
-    _wait(lambda: len(killed.epochs()) >= 2)
+    wait_for(lambda: len(killed.epochs()) >= 2, 180)
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     assert killed.status().state == "interrupted"

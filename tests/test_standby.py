@@ -2,9 +2,9 @@
 
 import subprocess
 import sys
-import time
 
 import pytest
+from polling import wait_for
 
 from tlcore import cli
 
@@ -25,15 +25,8 @@ def warm(monkeypatch):
 
 
 def _finish(run, timeout: float = 300):
-    _wait_for(lambda: run.status().state not in ("queued", "running"), run.status, timeout)
+    wait_for(lambda: run.status().state not in ("queued", "running"), timeout, explain=run.status)
     assert run.status().state == "finished", run.log_path.read_text()
-
-
-def _wait_for(condition, explain, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, explain()
-        time.sleep(0.1)
 
 
 def _ready_pids() -> list[int]:
@@ -53,7 +46,7 @@ def test_a_standby_takes_the_next_run_and_gives_the_same_result(warm, fashion_sm
     _finish(warm_run)
     assert warm_run.status().pid == pid
     # The job's output went to its own log (its last line is printed just after the status says finished).
-    _wait_for(lambda: "state: finished" in warm_run.log_path.read_text(), warm_run.log_path.read_text)
+    wait_for(lambda: "state: finished" in warm_run.log_path.read_text(), 30, explain=warm_run.log_path.read_text)
     assert standby.available() and pid not in _ready_pids()  # a new one replaces it
 
     warm.setenv("TLSTUDIO_STANDBY", "0")

@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from polling import wait_for
 
 from tlcore.cli import main
 from tlcore.config import TrainConfig
@@ -17,15 +18,6 @@ from tlcore.jobs.train import create_run, execute
 from tlcore.jobs.worker import launch
 
 SMALL = dict(model="efficientnet_lite0", image_size=64, batch_size=8, device="cpu")
-
-
-def _wait(predicate, timeout=120.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 def test_cli_train_writes_the_whole_run_directory(fashion_small, tmp_path, capsys):
@@ -82,7 +74,7 @@ def test_cancel_keeps_the_best_model_and_a_killed_run_resumes(fashion_small, tmp
     cfg = TrainConfig(data=str(fashion_small / "train"), epochs=200, trainable_stages=2, augment="light", **SMALL)
     run = create_run(cfg, tmp_path / "run")
     pid = launch(run.path)
-    _wait(lambda: len(run.events("epoch")) >= 1)
+    wait_for(lambda: len(run.events("epoch")) >= 1, 120)
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     assert run.status().state == "interrupted"
@@ -90,7 +82,7 @@ def test_cancel_keeps_the_best_model_and_a_killed_run_resumes(fashion_small, tmp
     assert run.checkpoint_path.is_file()
 
     pid = launch(run.path)  # resume from the checkpoint, then cancel it mid-way
-    _wait(lambda: len(run.events("epoch")) > done_before)
+    wait_for(lambda: len(run.events("epoch")) > done_before, 120)
     run.request_cancel()
     os.waitpid(pid, 0)
     status = run.status()
@@ -166,10 +158,10 @@ def test_stop_ends_a_real_run_within_seconds_and_keeps_its_best_model(fashion_ti
     run = create_run(cfg, tmp_path / "run")
     pid = launch(run.path)
     try:
-        _wait(lambda: len(run.events("epoch")) >= 1, timeout=180)
+        wait_for(lambda: len(run.events("epoch")) >= 1, 180)
         asked = time.monotonic()
         run.request_cancel()
-        _wait(lambda: not run.status().active, timeout=60)
+        wait_for(lambda: not run.status().active, 60)
         seconds = time.monotonic() - asked
     finally:  # never leave a worker behind, even when the test fails
         run.request_cancel()
