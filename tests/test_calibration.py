@@ -1,4 +1,5 @@
-"""Temperature scaling, calibration error and the "not sure" threshold, on synthetic and real (digits) logits."""
+"""Temperature scaling, its nested keep-or-refuse check, calibration error and the held-out coverage table,
+on synthetic and real (digits) logits."""
 
 import json
 
@@ -10,8 +11,8 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from tlcore.training.calibration import (calibrate, expected_calibration_error, fit_temperature, not_sure_threshold,
-                                reliability)
+from tlcore.training.calibration import (calibrate, coverage_table, expected_calibration_error, fit_temperature,
+                                         log_loss, nested_probabilities, reliability)
 
 
 def calibrated_logits(n=2000, classes=5, seed=0):
@@ -84,33 +85,71 @@ def test_ece_and_reliability_by_hand():
     assert expected_calibration_error(np.zeros((0, 3)), []) == 0.0 and reliability(np.zeros((0, 3)), []) == []
 
 
-def test_threshold_is_the_lowest_confidence_that_reaches_the_target():
-    # Kept at >= 0.95: 10/10 right; at >= 0.8: 18/20 = 0.9; at >= 0.6: 20/30.
-    assert not_sure_threshold(*rows((0.95, 10, 0), (0.8, 8, 2), (0.6, 2, 8))) == 0.8
-    assert not_sure_threshold(*rows((0.8123, 9, 0), (0.6, 1, 9))) == 0.81  # rounded to 2 decimals
-    assert not_sure_threshold(*rows((0.99, 10, 0), (0.6, 5, 5))) == 0.95  # clamped from above
+def test_a_well_calibrated_set_keeps_a_temperature_of_one():
+    """The nested check finds nothing to gain (T fitted near 1): T = 1 ships, with the reason."""
+    z, y = calibrated_logits(n=400, seed=3)
+    report = calibrate(z, y)
+    assert not report["kept"] and report["temperature"] == 1.0
+    assert report["fitted_temperature"] == pytest.approx(1.0, abs=0.15)
+    assert "already about right" in report["reason"]
 
 
-def test_threshold_for_a_perfect_and_a_hopeless_classifier():
-    assert not_sure_threshold(*rows((0.9, 10, 0), (0.5, 10, 0))) == 0.4  # right at any threshold
-    wrong = not_sure_threshold(*rows((0.9, 0, 10), (0.5, 0, 10)))
-    assert 0.4 <= wrong <= 0.95
-    assert not_sure_threshold(np.zeros((0, 3)), [], target=0.9) == 0.9
+def test_an_over_confident_set_with_enough_images_keeps_its_temperature():
+    z, y = calibrated_logits(n=300, seed=4)
+    report = calibrate(z * 3, y)
+    assert report["kept"] and report["temperature"] == report["fitted_temperature"] > 2
+    assert report["ece_after"] < report["ece_before"] and report["log_loss_after"] < report["log_loss_before"]
+    assert "more trustworthy" in report["reason"]
 
 
-def test_threshold_falls_back_to_the_best_accuracy_that_keeps_a_quarter():
-    # Nothing reaches 0.9. >= 0.99 keeps 5 of 40 (0.8 right) - under a quarter, so not allowed;
-    # >= 0.7 keeps 15 (11/15 = 0.73); keeping everything gives 21/40.
-    assert not_sure_threshold(*rows((0.99, 4, 1), (0.7, 7, 3), (0.5, 10, 15))) == 0.7
+def test_too_few_images_ship_a_temperature_of_one():
+    z, y = calibrated_logits(n=12, seed=5)
+    report = calibrate(z * 3, y)
+    assert not report["kept"] and report["temperature"] == 1.0 and report["fitted_temperature"] > 1
+    assert "too few held-out images (12)" in report["reason"]
+    assert report["ece_after"] == report["ece_before"]  # nothing was fitted, nothing is claimed
+
+
+def test_nested_probabilities_never_use_an_images_own_label():
+    """Each fold's temperature is fitted without it: changing one image's label changes only the
+    other folds' probabilities, never its own (its fold's T comes from the others)."""
+    z, y = calibrated_logits(n=100, seed=6)
+    first = nested_probabilities(z * 3, y, seed=0)
+    changed = y.copy()
+    changed[0] = (y[0] + 1) % 5
+    second = nested_probabilities(z * 3, changed, seed=0)
+    assert np.allclose(first.sum(axis=1), 1)
+    assert not np.allclose(first, second)  # the label moved the other folds' temperatures
+    assert log_loss(first, y) < log_loss(softmax(z * 3, axis=1), y)
+
+
+def test_an_adjustment_that_does_not_hold_out_of_sample_is_refused():
+    """30 images whose logits are calibrated (T = 1 is right): chance pulls the fitted T to about 1.6,
+    and the nested check sees the calibration error grow on the folds it was not fitted on."""
+    z, y = calibrated_logits(n=30, seed=23)
+    report = calibrate(z, y)
+    assert report["fitted_temperature"] > 1.4
+    assert report["ece_after"] > report["ece_before"]
+    assert not report["kept"] and report["temperature"] == 1.0
+    assert "too few images to calibrate reliably" in report["reason"]
 
 
 def test_calibrate_reports_everything_json_safe():
     z, y = calibrated_logits(n=400)
     report = calibrate(torch.tensor(z * 3), torch.tensor(y))
     assert json.loads(json.dumps(report)) == report
-    assert set(report) == {"temperature", "ece_before", "ece_after", "threshold", "bins_before", "bins_after",
-                           "images"}
+    assert set(report) == {"kept", "reason", "temperature", "fitted_temperature", "images", "ece_before", "ece_after",
+                           "log_loss_before", "log_loss_after", "bins_before", "bins_after"}
     assert report["images"] == 400 and report["temperature"] > 2
-    assert report["ece_after"] < report["ece_before"]
     assert sum(b["count"] for b in report["bins_before"]) == sum(b["count"] for b in report["bins_after"]) == 400
-    assert report["threshold"] == not_sure_threshold(softmax(z * 3 / report["temperature"], axis=1), y)
+
+
+def test_coverage_table_keeps_the_lowest_threshold_for_each_share_right():
+    # 10 at 0.95 all right; 10 at 0.8 with 8 right; 10 at 0.6 with 2 right.
+    table = coverage_table(*rows((0.95, 10, 0), (0.8, 8, 2), (0.6, 2, 8)), split="test")
+    assert table == {"split": "test", "images": 30, "rows": [[0.0, 30, 20], [0.8, 20, 18], [0.95, 10, 10]]}
+    assert json.loads(json.dumps(table)) == table
+    # A threshold whose share right is no better than a lower one's is left out.
+    table = coverage_table(*rows((0.9, 5, 5), (0.7, 8, 2)), split="cv")
+    assert table["rows"] == [[0.0, 20, 13]]
+    assert coverage_table(np.zeros((0, 3)), [], "val") == {"split": "val", "images": 0, "rows": []}

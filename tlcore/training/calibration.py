@@ -1,21 +1,27 @@
-"""Confidence that means what it says: temperature scaling, calibration error and the "not sure" threshold.
+"""Confidence that means what it says: temperature scaling, calibration error, and whether it helps.
 
 A network trained on few images is usually over-confident: it says 99 % and is right 85 % of the
 time. Dividing its logits by one number T, fitted on held-out images, fixes most of that without
-changing any prediction (the argmax is the same for every T > 0).
+changing any prediction (the argmax is the same for every T > 0). Fitted on a few dozen images,
+T is noisy and can make things worse, so it is kept only when a nested check shows it helping on
+images it was not fitted on.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
+from sklearn.model_selection import StratifiedKFold
 
 T_MIN, T_MAX = 0.05, 20.0
-THRESHOLD_MIN, THRESHOLD_MAX = 0.4, 0.95
+FOLDS = 5  # the nested check's folds
+MIN_IMAGES = 20  # fewer held-out images than this: no temperature is fitted at all
+ALREADY_RIGHT = 0.05  # a raw calibration error this small reads as "already about right"
 
 
 def _array(x, dtype) -> np.ndarray:
@@ -75,57 +81,94 @@ def reliability(probs, labels, bins: int = 10) -> list[dict]:
             for lo, hi, c, ok in _confidence_bins(probs, labels, bins)]
 
 
-def not_sure_threshold(probs, labels, target: float = 0.9) -> float:
-    """The default confidence below which the Use page answers "not sure", from held-out predictions.
-
-    The rule: take the lowest threshold t such that the held-out predictions with confidence
-    at or above t are right at least ``target`` of the time (t is 0 when all of them already are).
-    If no threshold gets there, take the one whose kept predictions are right most often among
-    thresholds that still keep at least a quarter of them (the lowest such t on a tie). The result
-    is kept between 0.4 and 0.95 and rounded to 2 decimals. With no held-out images it is ``target``,
-    which is right for a calibrated model.
-    """
+def log_loss(probs, labels) -> float:
+    """Mean negative log-probability of the true class (probabilities clipped at 1e-12)."""
     p = _array(probs, np.float64)
     y = _array(labels, np.int64)
-    if len(p) == 0:
-        return round(min(max(target, THRESHOLD_MIN), THRESHOLD_MAX), 2)
-    conf = p.max(axis=1)
-    order = np.argsort(-conf, kind="stable")
-    conf = conf[order]
-    kept = np.arange(1, len(conf) + 1)
-    accuracy = np.cumsum(p.argmax(axis=1)[order] == y[order]) / kept
-    # Threshold t = conf[i] keeps every prediction with the same confidence too: use each value's last position.
-    last = np.append(conf[1:] != conf[:-1], True)
-    thresholds, kept, accuracy = conf[last].copy(), kept[last], accuracy[last]
-    thresholds[-1] = 0.0  # keeping everything: the lowest threshold that does so is 0
-    good = np.flatnonzero(accuracy >= target)
-    if len(good):
-        t = thresholds[good[-1]]  # thresholds run high to low
-    else:
-        enough = np.flatnonzero(kept * 4 >= len(conf))
-        best = enough[accuracy[enough] == accuracy[enough].max()]
-        t = thresholds[best[-1]]
-    return round(float(min(max(t, THRESHOLD_MIN), THRESHOLD_MAX)), 2)
+    if len(y) == 0:
+        return 0.0
+    return float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1.0)).mean())
 
 
-def calibrate(logits, labels) -> dict:
-    """Fit the temperature on held-out logits and report calibration before/after, JSON-safe.
+def nested_probabilities(logits, labels, folds: int = FOLDS, seed: int = 0) -> np.ndarray:
+    """Each image's calibrated probabilities with a temperature fitted without it: stratified,
+    seeded folds; T is fitted on the other folds and applied to this one."""
+    z = _array(logits, np.float64)
+    y = _array(labels, np.int64)
+    out = np.empty_like(z)
+    with warnings.catch_warnings():  # a class with fewer images than folds only makes its folds uneven
+        warnings.simplefilter("ignore", UserWarning)
+        splits = StratifiedKFold(n_splits=min(folds, int(np.bincount(y).max())), shuffle=True, random_state=seed)
+        for fit, check in splits.split(z, y):
+            out[check] = softmax(z[check] / fit_temperature(z[fit], y[fit]), axis=1)
+    return out
 
-    Returns:
-        {"temperature", "ece_before", "ece_after", "threshold", "bins_before", "bins_after", "images"};
-        the threshold is ``not_sure_threshold`` on the calibrated probabilities.
+
+def _reason(kept: bool, images: int, raw_ece: float, temperature: float) -> str:
+    """Why the temperature was kept or not, in one plain sentence."""
+    if images < MIN_IMAGES:
+        return f"There were too few held-out images ({images}) to calibrate reliably, so the confidence is the model's own."
+    if kept:
+        return ("Adjusting the confidence made it more trustworthy on held-out images that the adjustment "
+                "was not fitted on, so the adjusted confidence is used.")
+    if raw_ece <= ALREADY_RIGHT or abs(math.log(temperature)) < 0.1:
+        return ("The model's confidence was already about right: adjusting it did not make it more trustworthy "
+                "on images the adjustment was not fitted on.")
+    return ("There were too few images to calibrate reliably: an adjustment fitted on some of them did not make "
+            "the confidence more trustworthy on the others, so the confidence is the model's own.")
+
+
+def calibrate(logits, labels, seed: int = 0) -> dict:
+    """Decide the temperature from held-out logits, keeping it only where it helps out of sample.
+
+    A nested check first: every image gets probabilities from a temperature fitted on the other
+    folds (``nested_probabilities``). The temperature fitted on all the images is kept only if
+    that lowered both the calibration error and the log-loss against T = 1; otherwise T = 1.
+    Returns (JSON-safe): kept, reason, temperature (the one shipped), fitted_temperature, images,
+    the out-of-sample ece/log_loss before (T = 1) and after (nested; equal to before when there
+    were too few images to check), and reliability rows before/after on the same images.
     """
     z = _array(logits, np.float64)
     y = _array(labels, np.int64)
-    t = fit_temperature(z, y)
+    fitted = fit_temperature(z, y)
     before = softmax(z, axis=1) if len(z) else z
-    after = softmax(z / t, axis=1) if len(z) else z
+    after = nested_probabilities(z, y, seed=seed) if len(z) >= MIN_IMAGES else before
+    ece = (expected_calibration_error(before, y), expected_calibration_error(after, y))
+    loss = (log_loss(before, y), log_loss(after, y))
+    kept = len(z) >= MIN_IMAGES and ece[1] < ece[0] and loss[1] < loss[0]
     return {
-        "temperature": t,
-        "ece_before": expected_calibration_error(before, y),
-        "ece_after": expected_calibration_error(after, y),
-        "threshold": not_sure_threshold(after, y),
-        "bins_before": reliability(before, y),
-        "bins_after": reliability(after, y),
+        "kept": bool(kept),
+        "reason": _reason(kept, len(z), ece[0], fitted),
+        "temperature": fitted if kept else 1.0,
+        "fitted_temperature": fitted,
         "images": int(len(y)),
+        "ece_before": ece[0], "ece_after": ece[1], "log_loss_before": loss[0], "log_loss_after": loss[1],
+        "bins_before": reliability(before, y), "bins_after": reliability(after, y),
     }
+
+
+def coverage_table(probs, labels, split: str) -> dict:
+    """Per threshold, the answers kept (confidence at or above it) and how many of them were right.
+
+    Only the rows a target can pick are stored: scanning from the lowest threshold up, a row is kept
+    when its share right beats every lower threshold's (so the first row whose share reaches N% is
+    the lowest threshold that does). Thresholds are rounded down to 4 decimals, so each row still
+    keeps the images it counts. JSON-safe: {"split", "images", "rows": [[threshold, kept, right], ...]}.
+    """
+    p = _array(probs, np.float64)
+    y = _array(labels, np.int64)
+    rows: list[list] = []
+    if len(p):
+        conf = p.max(axis=1)
+        order = np.argsort(conf, kind="stable")  # lowest confidence first
+        conf, right = conf[order], (p.argmax(axis=1) == y)[order]
+        right_above = np.cumsum(right[::-1])[::-1]  # right answers at this position and above
+        best = -1.0
+        for i in range(len(conf)):
+            if i and conf[i] == conf[i - 1]:
+                continue  # a threshold keeps every image with its confidence: the first position counts
+            kept, ok = len(conf) - i, int(right_above[i])
+            if ok / kept > best:
+                best = ok / kept
+                rows.append([0.0 if i == 0 else math.floor(float(conf[i]) * 1e4) / 1e4, int(kept), ok])
+    return {"split": split, "images": int(len(p)), "rows": rows}
