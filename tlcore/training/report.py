@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from tlcore.models.bundle import load_bundle, save_bundle
-from tlcore.training.calibration import calibrate, expected_calibration_error
+from tlcore.training.calibration import calibrate, coverage_table, expected_calibration_error, reliability
 from tlcore.config import TrainConfig
 from tlcore.training.estimate import wilson_interval
 from tlcore.training.inputs import Inputs
@@ -81,11 +81,20 @@ def _issues(scored: Scored, probs: torch.Tensor, classes: list[str]) -> list[dic
             for r in probably_mislabelled(scored.y.numpy(), probs.numpy())]
 
 
+def _test_calibration(calibration: dict, test: Scored, probs: torch.Tensor) -> None:
+    """Add the test images' calibration error raw (T = 1) and as shipped, with their reliability rows:
+    the Evaluate page shows calibration on images it was not fitted on."""
+    y, raw = test.y.numpy(), test.logits.double().softmax(1).float().numpy()  # as probs, bit for bit at T = 1
+    calibration.update(test_ece_before=expected_calibration_error(raw, y),
+                       test_ece_after=expected_calibration_error(probs.numpy(), y), bins_on="test",
+                       bins_before=reliability(raw, y), bins_after=reliability(probs.numpy(), y))
+
+
 def finish_run(run: RunDir, cfg: TrainConfig, inputs: Inputs, held: Scored, test: Scored | None,
                trainable_stages: int, kept_epoch: int, warnings: list[str]) -> Metrics:
     """Calibrate on the held-out split, then write metrics.json, the predictions and bundle/."""
     classes = inputs.classes
-    calibration = calibrate(held.logits, held.y)
+    calibration = {**calibrate(held.logits, held.y, seed=cfg.seed), "bins_on": held.split, "split": held.split}
     temperature = calibration["temperature"]
     reports, probs = {}, {}
     for part in filter(None, (held, test)):
@@ -93,9 +102,10 @@ def finish_run(run: RunDir, cfg: TrainConfig, inputs: Inputs, held: Scored, test
         reports[part.split] = SplitMetrics(**classification_metrics(
             part.y.tolist(), probs[part.split].argmax(1).tolist(), classes))
         run.write_predictions(part.split, predictions_csv(part.files, part.y, probs[part.split], classes))
-    if test is not None and len(test.y):
-        calibration["test_ece_before"] = expected_calibration_error(test.logits.softmax(1).numpy(), test.y.numpy())
-        calibration["test_ece_after"] = expected_calibration_error(probs["test"].numpy(), test.y.numpy())
+    answered = test if test is not None and len(test.y) else held
+    if answered is test:
+        _test_calibration(calibration, test, probs["test"])
+    calibration["coverage"] = coverage_table(probs[answered.split].numpy(), answered.y.numpy(), answered.split)
     folds = min(cfg.folds, int(torch.bincount(held.y).clamp(min=1).min())) if held.split == "cv" else 0
     estimate = score_of(held.split, reports[held.split], folds)
     growth = None
@@ -109,6 +119,6 @@ def finish_run(run: RunDir, cfg: TrainConfig, inputs: Inputs, held: Scored, test
     save_bundle(run.bundle_path, inputs.net, classes, inputs.spec.name, inputs.image_size,
                 extra={"trainable_stages": trainable_stages, "train_bn": cfg.train_bn, "run": run.name,
                        "epoch": kept_epoch, "config": cfg.to_json(), "temperature": temperature,
-                       "not_sure_below": calibration["threshold"]})
+                       "not_sure_below": 0.0})
     run.write_metrics(metrics)
     return metrics
