@@ -231,8 +231,10 @@ def _export(args) -> int:
         print(f"wrote {args.out} ({size / 1e6:.1f} MB): unzip it and open index.html, or put the folder on "
               "any static web host")
         return 0
+    from tlcore.use.notsure import rule_of
+
     with _model_of(args.run):
-        diff = export_bundle(Path(args.run) / "bundle", args.format, Path(args.out))
+        diff = export_bundle(Path(args.run) / "bundle", args.format, Path(args.out), rule_of(RunDir(args.run)).below)
     print(f"wrote {args.out}; largest difference from the PyTorch model: {diff:.2e}")
     return 0
 

@@ -280,3 +280,30 @@ class Metrics:
 
 def finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class NotSureRule:
+    """The user's "not sure" rule for a run: answers under ``below`` (a probability) are marked
+    "not sure"; ``target`` is what the user asked for ("answers should be right at least this
+    share of the time"), None when the rule came with the model. ``below`` 0 is off."""
+
+    below: float = 0.0
+    target: float | None = None
+
+    def __post_init__(self) -> None:
+        if not (finite(self.below) and 0 <= self.below <= 1) or not (
+                self.target is None or (finite(self.target) and 0 < self.target <= 1)):
+            raise RecordError(f"A 'not sure' rule needs shares between 0 and 1, not {self.below!r:.12} "
+                              f"and {self.target!r:.12}.")
+
+    @property
+    def on(self) -> bool:
+        return self.below > 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "not-sure.json") -> "NotSureRule":
+        return cls(**strict_fields(cls, data, where))

@@ -12,6 +12,7 @@
     predictions-test.csv each test image with its probabilities
     bundle/              the trained model: model.safetensors + model.json
     tags.json            the user's labels for the run
+    not-sure.json        the user's "not sure" rule for the run's answers (else the bundle's own)
     title.json           the name the user gave the run, if any (else one is made from config.json)
     cancel               present when someone asked the run to stop
 
@@ -30,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tlcore.atomic import atomic_write_bytes, atomic_write_json
-from tlcore.record import (ACTIVE, DAMAGED, INTERRUPTED, STATES, EpochEvent, Metrics, RecordError,
+from tlcore.record import (ACTIVE, DAMAGED, INTERRUPTED, STATES, EpochEvent, Metrics, NotSureRule, RecordError,
                            RunRecord, Status)
 
 HEARTBEAT_SECONDS = 5.0
@@ -92,6 +93,7 @@ class RunDir:
     bundle_path = property(lambda self: self.path / "bundle")
     previous_checkpoint_path = property(lambda self: self.path / "checkpoint-previous.pt")
     log_path = property(lambda self: self.path / "worker.log")
+    not_sure_path = property(lambda self: self.path / "not-sure.json")
     _lock_path = property(lambda self: self.path / "worker.lock")
     _cancel_path = property(lambda self: self.path / "cancel")
     _tags_path = property(lambda self: self.path / "tags.json")
@@ -282,6 +284,22 @@ class RunDir:
     def set_tags(self, labels: list[str]) -> None:
         """Replace the run's labels (blank ones dropped, order and case kept, no repeats)."""
         atomic_write_json(self._tags_path, list(dict.fromkeys(t.strip() for t in labels if t.strip())))
+
+    def not_sure_rule(self) -> NotSureRule | None:
+        """The "not sure" rule the user chose for this run; None when none was chosen (or the file is
+        damaged: then the model's own rule applies, as a damaged tags file shows no tags)."""
+        try:
+            data = self._read(self.not_sure_path)
+            return None if data is None else NotSureRule.from_json(data, self._where(self.not_sure_path))
+        except RecordError:
+            return None
+
+    def set_not_sure_rule(self, rule: NotSureRule | None) -> None:
+        """Keep the user's rule; None forgets it, so the model's own applies again."""
+        if rule is None:
+            self.not_sure_path.unlink(missing_ok=True)
+        else:
+            atomic_write_json(self.not_sure_path, rule.to_json())
 
     def title(self) -> str:
         """The name the user gave the run; "" when none was given or the file is damaged (then

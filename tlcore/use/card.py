@@ -15,7 +15,8 @@ from tlcore.models.bundle import read_bundle_meta
 from tlcore.models.catalog import get_spec
 from tlcore.data.dataset import Dataset
 from tlcore.markdown import escape
-from tlcore.use.predict import not_sure_below_of, temperature_of
+from tlcore.use.notsure import calibration_sentence, rule_words
+from tlcore.use.predict import temperature_of
 from tlcore.record import Metrics, SplitMetrics
 from tlcore.rundir import RunDir
 
@@ -33,7 +34,7 @@ _WEB = ("In a web browser, with nothing to install: the Use page's \"Download as
         "page can call `tlClassify(url)` for `{label, probability}`.")
 
 
-def _preprocessing(meta: dict) -> list[str]:
+def _preprocessing(meta: dict, not_sure: str) -> list[str]:
     """Every step between an image file and the model's answer, as the engine (tlcore.data.portable) does it."""
     size, t = meta["image_size"], temperature_of(meta)
     return [
@@ -65,8 +66,7 @@ def _preprocessing(meta: dict) -> list[str]:
         f"9. **Output.** `logits`: one raw score per class, in the order of the class list above. "
         f"`probabilities`: softmax(logits / {t!r}), where {t!r} is the calibration temperature "
         "(1 means uncalibrated); these are the probabilities `python -m tlcore predict` prints. The answer "
-        "is the class with the highest probability; the studio marks it \"not sure\" below "
-        f"{not_sure_below_of(meta):.0%}.",
+        f"is the class with the highest probability. {not_sure}",
     ]
 
 
@@ -115,10 +115,8 @@ def _scores(metrics: Metrics) -> list[str]:
                   f"macro recall {m.recall_macro:.3f}, macro F1 {m.f1_macro:.3f} ({m.count} images).", ""]
         lines += _metric_table(m) + [""]
     if metrics.calibration:
-        cal = metrics.calibration
-        lines += [f"Probabilities are calibrated (temperature {cal['temperature']:.4g}, fitted on {cal['images']} "
-                  f"held-out images): expected calibration error {cal['ece_before']:.3f} before, "
-                  f"{cal['ece_after']:.3f} after.", ""]
+        lines += [f"**Confidence.** {calibration_sentence(metrics.calibration)} (The calibration error is how far, "
+                  "on average, the stated confidence is from how often the model is right.)", ""]
     return lines
 
 
@@ -137,7 +135,7 @@ def model_card(run: RunDir) -> str:
     record, metrics = run.record(), run.metrics()
     cfg, spec = record.config, get_spec(meta["model"])
     ds = Dataset.load(run.dataset_path)
-    stages = meta["trainable_stages"]
+    stages, not_sure = meta["trainable_stages"], rule_words(run)
     strategy = ("feature extraction: the pretrained network was frozen and only a new final layer was trained"
                 if stages == 0 else f"fine-tuning: the last {stages} of {len(spec.stages)} stages and a new "
                 "final layer were trained")
@@ -158,6 +156,6 @@ def model_card(run: RunDir) -> str:
               "- Scores were measured on images like the training images; other cameras, lighting or "
               "backgrounds may score lower.",
               *[f"- {escape(a)}" for a in advise(run)],
-              "", "## How to use it", "", _USAGE, "", _WEB, "",
-              *_preprocessing(meta), "", *_standalone(run)]
+              "", "## How to use it", "", f"**\"Not sure\".** {not_sure}", "", _USAGE, "", _WEB, "",
+              *_preprocessing(meta, not_sure), "", *_standalone(run)]
     return "\n".join(lines) + "\n"

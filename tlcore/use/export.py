@@ -136,26 +136,30 @@ def export_onnx(model: nn.Module, image_size: int | tuple[int, int], out_path: P
                       image_size, "ONNX")
 
 
-def onnx_metadata(meta: dict) -> dict[str, str]:
-    """What tlcore.data.portable reads from an ONNX file, from a bundle's model.json."""
+def onnx_metadata(meta: dict, not_sure_below: float | None = None) -> dict[str, str]:
+    """What tlcore.data.portable reads from an ONNX file, from a bundle's model.json; ``not_sure_below``
+    is the run's "not sure" rule (tlcore.use.notsure.rule_of), the bundle's own when None."""
+    below = not_sure_below_of(meta) if not_sure_below is None else not_sure_below
     return {"classes": json.dumps(meta["classes"]), "image_size": str(meta["image_size"]),
             "mean": json.dumps(list(meta["mean"])), "std": json.dumps(list(meta["std"])),
-            "temperature": repr(temperature_of(meta)), "not_sure_below": repr(not_sure_below_of(meta)),
+            "temperature": repr(temperature_of(meta)), "not_sure_below": repr(float(below)),
             "model": meta["model"]}
 
 
-def export_bundle(bundle_dir: Path, fmt: str, out_path: Path) -> float:
-    """Export a trained bundle as "onnx" (calibrated, with its metadata) or "pt2"; the max diff."""
+def export_bundle(bundle_dir: Path, fmt: str, out_path: Path, not_sure_below: float | None = None) -> float:
+    """Export a trained bundle as "onnx" (calibrated, with its metadata and the "not sure" threshold)
+    or "pt2"; the max diff."""
     net, meta = load_bundle(Path(bundle_dir))
     if fmt == "onnx":
         return export_onnx(net, meta["image_size"], out_path, temperature=temperature_of(meta),
-                           metadata=onnx_metadata(meta))
+                           metadata=onnx_metadata(meta, not_sure_below))
     return export_pt2(net, meta["image_size"], out_path)
 
 
-def onnx_matches_bundle(onnx_path: Path, bundle_dir: Path) -> bool:
+def onnx_matches_bundle(onnx_path: Path, bundle_dir: Path, not_sure_below: float | None = None) -> bool:
     """Whether ``onnx_path`` was exported from the bundle as it is now, by this version: newer
-    than its weights, with both outputs and the bundle's metadata (temperature included)."""
+    than its weights, with both outputs and the bundle's metadata (temperature and "not sure"
+    threshold included)."""
     onnx_path, bundle_dir = Path(onnx_path), Path(bundle_dir)
     if not onnx_path.is_file() or onnx_path.stat().st_mtime < (bundle_dir / WEIGHTS).stat().st_mtime:
         return False
@@ -164,7 +168,7 @@ def onnx_matches_bundle(onnx_path: Path, bundle_dir: Path) -> bool:
     except Exception:  # a damaged or foreign file is simply not a current export
         return False
     stored = {p.key: p.value for p in graph.metadata_props}
-    expected = onnx_metadata(read_bundle_meta(bundle_dir))
+    expected = onnx_metadata(read_bundle_meta(bundle_dir), not_sure_below)
     return [o.name for o in graph.graph.output] == ONNX_OUTPUTS and all(
         stored.get(k) == v for k, v in expected.items())
 

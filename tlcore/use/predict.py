@@ -15,7 +15,7 @@ from tlcore.data.images import ImageProblem, load_square_uint8
 from tlcore.rundir import RunDir
 
 DEFAULT_TEMPERATURE = 1.0  # a bundle without "temperature" was not calibrated
-DEFAULT_NOT_SURE_BELOW = 0.5
+DEFAULT_NOT_SURE_BELOW = 0.0  # off: every answer is the top class, unless the user sets a rule
 BATCH = 32  # images decoded and classified at a time: memory grows by ~17 MB an image in one batch
 
 
@@ -29,7 +29,8 @@ def temperature_of(meta: dict) -> float:
 
 
 def not_sure_below_of(meta: dict) -> float:
-    """The top probability under which an answer is shown as "not sure"."""
+    """The top probability under which the bundle marks an answer "not sure": 0 (off) for models trained
+    since the user chooses the rule; older bundles carry the threshold they were trained with."""
     return float(meta.get("not_sure_below", DEFAULT_NOT_SURE_BELOW))
 
 

@@ -23,7 +23,7 @@ from tlcore.data.portable import MAX_PIXELS
 from tlcore.models.bundle import read_bundle_meta
 from tlcore.errors import TLError
 from tlcore.use.export import export_bundle, onnx_matches_bundle
-from tlcore.use.predict import not_sure_below_of
+from tlcore.use.notsure import rule_of, rule_words
 from tlcore.rundir import RunDir
 
 WEB = Path(__file__).parents[1] / "web"
@@ -38,11 +38,13 @@ Open index.html in Chrome, Edge, Firefox or Safari, or put this whole folder on 
 (GitHub Pages, Netlify, a company web server), or run `python -m http.server` in this folder and open
 http://localhost:8000. Nothing is downloaded from the internet and images never leave the computer.
 
+{not_sure}
+
   index.html          the page
   prepare.js          prepares each image (or camera frame) as the studio does
   demo.js             runs the model and shows the answer
   model.js            the model: the ONNX file (base64, so the page works when opened from disk),
-                      its classes ({classes}), image size, normalisation and "not sure" threshold
+                      its classes ({classes}), image size, normalisation and "not sure" rule
   onnxruntime-web/    ONNX Runtime Web {ort_version} (MIT license, see LICENSE and VERSION)
 
 Scripts on the page can call tlClassify(url) for a promise of {{label, probability}}.
@@ -61,11 +63,11 @@ def _title(run: RunDir) -> str:
 
 def _onnx_bytes(run: RunDir) -> bytes:
     """The run's ONNX export: the one in the run folder when it matches the model, else a new one."""
-    made = run.path / "model.onnx"
-    if onnx_matches_bundle(made, run.bundle_path):
+    made, below = run.path / "model.onnx", rule_of(run).below
+    if onnx_matches_bundle(made, run.bundle_path, below):
         return made.read_bytes()
     with tempfile.TemporaryDirectory() as tmp:
-        export_bundle(run.bundle_path, "onnx", Path(tmp) / "model.onnx")
+        export_bundle(run.bundle_path, "onnx", Path(tmp) / "model.onnx", below)
         return (Path(tmp) / "model.onnx").read_bytes()
 
 
@@ -92,15 +94,16 @@ def web_demo_zip(run_dir: str | Path) -> bytes:
     run = RunDir(run_dir)
     files = _runtime_files()
     meta = read_bundle_meta(run.bundle_path)
-    title, threshold = _title(run), not_sure_below_of(meta)
+    title, below, words = _title(run), rule_of(run).below, rule_words(run)
     model = {"title": title, "classes": list(meta["classes"]), "image_size": int(meta["image_size"]),
              "mean": [float(v) for v in meta["mean"]], "std": [float(v) for v in meta["std"]],
-             "not_sure_below": threshold, "run": run.name, "max_pixels": MAX_PIXELS}
-    fill = {"title": title, "classes": ", ".join(model["classes"]), "not_sure": f"{threshold:.0%}"}
+             "not_sure_below": below, "run": run.name, "max_pixels": MAX_PIXELS}
+    fill = {"title": title, "classes": ", ".join(model["classes"]), "not_sure": words}
     page = re.sub(r"\{\{(\w+)\}\}", lambda m: html.escape(fill[m.group(1)]), (WEB / "index.html").read_text())
     runtime = _script("tlOrtWasm", {"glue": files[ORT_GLUE].read_text()}, {"wasm": files[ORT_WASM].read_bytes()})
     ort_version = files["VERSION"].read_text().split()[1]
-    readme = README.format(title=title, classes=", ".join(model["classes"]), ort_version=ort_version)
+    readme = README.format(title=title, classes=", ".join(model["classes"]), ort_version=ort_version,
+                           not_sure=words)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
         zf.writestr("index.html", page)

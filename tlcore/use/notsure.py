@@ -1,0 +1,109 @@
+"""What the model's confidence means, in the user's terms: the calibration that was (or was not)
+applied, and the "not sure" rule, "answers should be right at least N% of the time".
+
+At the end of training, ``coverage_table`` (training/calibration.py) records on held-out images
+(the test images when there are any) how many answers each confidence threshold keeps and how many
+of those were right. The Use page turns the user's N% into a threshold with ``rule_for``; the rule is kept in the run folder,
+and ``rule_of`` gives it to every surface (batch table, live camera, ONNX file, model card, web
+page), which all word it with ``rule_sentence`` and ``coverage_sentence``.
+"""
+
+from __future__ import annotations
+
+from tlcore.models.bundle import read_bundle_meta
+from tlcore.record import NotSureRule
+from tlcore.rundir import RunDir
+from tlcore.training.calibration import MIN_IMAGES
+from tlcore.use.predict import not_sure_below_of
+
+SPLIT_WORDS = {"test": "test images", "cv": "labelled images (each scored by a model trained without it)",
+               "val": "validation images"}
+
+
+def _row_for(coverage: dict, target: float) -> list | None:
+    """The lowest-threshold row whose answers were right at least ``target`` of the time, or None."""
+    return next((r for r in coverage["rows"] if r[2] >= target * r[1] - 1e-9), None)
+
+
+def rule_for(target: float | None, coverage: dict | None) -> NotSureRule:
+    """The rule for "answers right at least ``target`` of the time" (None: off). Where no threshold
+    got there on the held-out images, the strictest one (the best share right) is used; with no
+    held-out table, the threshold is the target itself, which is right for a calibrated model."""
+    if target is None:
+        return NotSureRule(0.0)
+    if not coverage or not coverage["rows"]:
+        return NotSureRule(target, target)
+    row = _row_for(coverage, target) or coverage["rows"][-1]
+    return NotSureRule(row[0], target)
+
+
+def rule_of(run: RunDir) -> NotSureRule:
+    """The run's rule: the one the user chose, else the one that came with the model (off for
+    models trained since the threshold became the user's choice)."""
+    chosen = run.not_sure_rule()
+    return chosen if chosen is not None else NotSureRule(not_sure_below_of(read_bundle_meta(run.bundle_path)))
+
+
+def coverage_of(run: RunDir) -> dict | None:
+    """The held-out coverage table recorded at the end of training; None for older runs."""
+    metrics = run.metrics()
+    return (metrics.calibration or {}).get("coverage") if metrics else None
+
+
+def rule_sentence(rule: NotSureRule) -> str:
+    """The rule in one plain sentence, the same on every surface."""
+    if not rule.on:
+        if rule.target is not None:
+            return (f"Every answer is the model's top class, with its probability: on the held-out images its "
+                    f"answers were already right at least {rule.target:.0%} of the time.")
+        return "Every answer is the model's top class, with its probability; no answer is marked \"not sure\"."
+    asked = (f" (asked for: answers right at least {rule.target:.0%} of the time)" if rule.target is not None
+             else "")
+    return f"Answers under {rule.below:.0%} sure are marked \"not sure\"{asked}."
+
+
+def coverage_sentence(target: float, coverage: dict | None) -> str:
+    """What "right at least ``target`` of the time" did on the held-out images, in one sentence."""
+    if not coverage or not coverage["rows"]:
+        return "There were no held-out images to check this rule on."
+    where, n = SPLIT_WORDS.get(coverage["split"], "held-out images"), coverage["images"]
+    row = _row_for(coverage, target)
+    if row is None:
+        best = coverage["rows"][-1]
+        return (f"No threshold gets answers right {target:.0%} of the time on the {n} {where}: the strictest, "
+                f"answering only from {best[0]:.0%} sure, gives an answer for {best[1]} of them, right "
+                f"{best[2] / best[1]:.0%} of the time; answers under it are marked \"not sure\".")
+    return (f"At {target:.0%}: {row[1]} of {n} {where} get an answer; those were right "
+            f"{row[2] / row[1]:.0%} of the time.")
+
+
+def rule_words(run: RunDir) -> str:
+    """The run's rule with, when the user asked for a share right, what it did on held-out images:
+    the words the model card, the web page and its README carry."""
+    rule = rule_of(run)
+    if rule.target is None:
+        return rule_sentence(rule)
+    return f"{rule_sentence(rule)} {coverage_sentence(rule.target, coverage_of(run))}"
+
+
+def calibration_sentence(cal: dict) -> str:
+    """What was done to the confidence and what it measured, on images it was not fitted on."""
+    if "kept" not in cal:  # a run from before the nested check: its numbers are on the fitting images
+        said = (f"The model's scores are divided by {cal['temperature']:.3g}, fitted on {cal['images']} held-out "
+                "images (by an older version, which did not check that this helps on other images).")
+    elif cal["kept"]:
+        said = (f"The model's scores are divided by {cal['temperature']:.3g}, fitted on {cal['images']} held-out "
+                f"images. {cal['reason']}")
+    else:
+        said = f"The confidence shown is the model's own, not adjusted. {cal['reason']}"
+    if "log_loss_before" in cal and cal["images"] >= MIN_IMAGES:
+        said += (f" On the held-out images, each checked with an adjustment fitted without it, the calibration error "
+                 f"was {cal['ece_before']:.1%} unadjusted and {cal['ece_after']:.1%} adjusted.")
+    if "test_ece_before" in cal and cal.get("kept", True):
+        after, before = cal["test_ece_after"], cal["test_ece_before"]
+        said += (f" On the test images, which played no part in this, it is {after:.1%} as shipped, "
+                 + (f"better than the {before:.1%} unadjusted." if after < before else
+                    f"no better than the {before:.1%} unadjusted: the adjustment did not carry over to them."))
+    elif "test_ece_before" in cal:
+        said += f" On the test images, which played no part in this, it is {cal['test_ece_before']:.1%}."
+    return said
