@@ -11,6 +11,7 @@ import streamlit as st
 
 from pages import ui
 from tlcore.use.advice import advise
+from tlcore.use.notsure import calibration_sentence
 from tlcore.use.explain import gradcam
 from tlcore.rundir import RunDir
 
@@ -178,17 +179,27 @@ def _label_issues(issues: list[dict]) -> None:
                                         f"looks like **{ui.md_safe(r['suggested'])}** ({r['suggested_probability']:.0%})")
 
 
+BINS_ON = {"test": "test images", "cv": "labelled images, each scored without it",
+           "val": "validation images"}
+
+
 def _calibration(cal: dict) -> None:
+    """What was done to the confidence and how it measured, drawn on images it was not fitted on."""
     st.subheader("Can you trust its confidence?")
-    st.caption(f"When the model says it is 80% sure, it should be right 80% of the time. Its raw confidence was "
-               f"off by {cal['ece_before']:.1%} on average; after calibration (dividing its scores by "
-               f"{cal['temperature']:.2f}, fitted on {cal['images']} held-out images) by {cal['ece_after']:.1%}. "
-               "The Use page shows the calibrated confidence, and marks answers under "
-               f"{cal['threshold']:.0%} as 'not sure'.")
+    st.caption("When the model says it is 80% sure, it should be right 80% of the time; the calibration error is "
+               f"how far off it is on average. {calibration_sentence(cal)} The Use page marks answers "
+               "\"not sure\" only under a rule you choose there.")
+    where = BINS_ON.get(cal.get("bins_on", ""))
+    if where is None:  # a run from an older version: its "after" was measured on the images it was fitted on
+        traces = [("bins_before", "the model's own confidence", "#E69F00")]
+        where = "held-out images"
+    else:
+        traces = [("bins_before", "unadjusted", "#E69F00")]
+        if cal["kept"]:
+            traces.append(("bins_after", "adjusted, as the Use page shows it", "#0072B2"))
     fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
                                line=dict(color="#999999", dash="dot")))
-    for key, name, colour in (("bins_before", "before calibration", "#E69F00"),
-                              ("bins_after", "after calibration", "#0072B2")):
+    for key, name, colour in traces:
         bins = cal[key]
         fig.add_trace(go.Scatter(x=[b["confidence"] for b in bins], y=[b["accuracy"] for b in bins],
                                  mode="lines+markers", name=name, line=dict(color=colour),
@@ -197,6 +208,8 @@ def _calibration(cal: dict) -> None:
                       xaxis=dict(title="how sure the model said it was", tickformat=".0%", range=[0, 1]),
                       yaxis=dict(title="how often it was right", tickformat=".0%", range=[0, 1.02]))
     st.plotly_chart(fig, key="reliability")
+    st.caption(f"Drawn on the {where}; the closer a line runs to the dotted diagonal, the more its confidence "
+               "can be taken at its word.")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -13,10 +13,12 @@ import plotly.express as px
 import streamlit as st
 
 from pages import ui, use_live
-from tlcore.models.bundle import META, WEIGHTS, read_bundle_meta
+from tlcore.models.bundle import META, WEIGHTS
 from tlcore.use.card import model_card
 from tlcore.use.export import export_bundle, onnx_matches_bundle
-from tlcore.use.predict import Predictor, not_sure_below_of
+from tlcore.record import NotSureRule
+from tlcore.use.notsure import coverage_of, coverage_sentence, rule_for, rule_of, rule_sentence
+from tlcore.use.predict import Predictor
 from tlcore.rundir import RunDir
 from tlcore.use.webdemo import write_web_demo
 
@@ -35,32 +37,52 @@ def render() -> None:
     run = ui.pick_trained_run("use")
     if run is None:
         return
-    not_sure_below = _not_sure_slider(run)
+    rule = _not_sure_rule(run)
     upload, camera, take_away = st.tabs(["Classify images", "Camera", "Download the model"])
     with upload:
         files = st.file_uploader("Images to classify", type=ui.IMAGE_TYPES, accept_multiple_files=True,
                                  help="One image, or many at once: you get a table and a CSV file.")
         if files:
             with ui.friendly_errors():
-                _results(run, [(f.name, f.getvalue()) for f in files], not_sure_below)
+                _results(run, [(f.name, f.getvalue()) for f in files], rule)
     with camera:
         on = st.toggle("Turn the camera on", help="Your browser asks for permission to use the camera.")
         photo = on and st.camera_input("Take a picture to classify", help="Point the camera at one object.")
         if photo:
             with ui.friendly_errors():
-                _results(run, [("snapshot.jpg", photo.getvalue())], not_sure_below, key="camera")
-        use_live.section(run, not_sure_below)
+                _results(run, [("snapshot.jpg", photo.getvalue())], rule, key="camera")
+        use_live.section(run, rule)
     with take_away, ui.friendly_errors():
         _downloads(run)
 
 
-def _not_sure_slider(run: RunDir) -> float:
-    """The top probability under which answers are marked "not sure", starting at the model's own."""
-    start = round(100 * not_sure_below_of(read_bundle_meta(run.bundle_path)))
-    percent = st.slider("Mark as 'not sure' below", 0, 100, start, format="%d%%", key=f"not_sure_{run.name}",
-                        help="An answer whose probability is under this is marked \"not sure\". It starts at "
-                             "the value that came with the model (50% when it has none).")
-    return percent / 100
+AS_IT_CAME, OFF = -1, 0  # the "not sure" control's choices besides a share right (50..99)
+
+
+def _not_sure_rule(run: RunDir) -> NotSureRule:
+    """The run's "not sure" rule, chosen in the user's terms; off until they choose one. The choice
+    is kept in the run folder, so the exports made afterwards carry the same rule."""
+    rule, coverage, key = rule_of(run), coverage_of(run), f"not_sure_{run.name}"
+    came = rule.on and rule.target is None  # a model from an older version, with its own threshold
+    start = AS_IT_CAME if came else (OFF if rule.target is None else round(100 * rule.target))
+    names = {AS_IT_CAME: f"as the model came (under {rule.below:.0%})", OFF: "off"}
+    st.select_slider("Answers should be right at least … of the time", [AS_IT_CAME] * came + [OFF, *range(50, 100)],
+                     start, format_func=lambda v: names.get(v, f"{v}%"), key=key, on_change=_keep_rule,
+                     args=(run, key, coverage),
+                     help="Off: every answer is the model's top class. Otherwise answers the model is less sure "
+                          "of are marked \"not sure\", so that the others are right at least this often.")
+    rule = rule_of(run)
+    if rule.target is not None:
+        st.caption(coverage_sentence(rule.target, coverage))
+    st.caption(rule_sentence(rule))
+    return rule
+
+
+def _keep_rule(run: RunDir, key: str, coverage: dict | None) -> None:
+    """Save the rule just chosen in the run folder (as it came: the saved one is forgotten)."""
+    choice = st.session_state[key]
+    target = None if choice in (AS_IT_CAME, OFF) else choice / 100
+    run.set_not_sure_rule(None if choice == AS_IT_CAME else rule_for(target, coverage))
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
@@ -96,7 +118,7 @@ def _predict(run: RunDir, named: list[tuple[str, bytes]], key: str) -> list[dict
     return rows
 
 
-def _table(rows: list[dict], not_sure_below: float) -> pd.DataFrame:
+def _table(rows: list[dict], rule: NotSureRule) -> pd.DataFrame:
     out = []
     for row in rows:
         if "error" in row:
@@ -104,22 +126,25 @@ def _table(rows: list[dict], not_sure_below: float) -> pd.DataFrame:
                         "problem": f"{row['file']} {row['error']}"})
         else:
             best, p = row["top"][0]
-            out.append({"file": row["file"], "predicted": best, "confidence": p, "not_sure": p < not_sure_below,
+            out.append({"file": row["file"], "predicted": best, "confidence": p, "not_sure": p < rule.below,
                         "problem": "", **{f"p_{c}": v for c, v in row["probabilities"].items()}})
     return pd.DataFrame(out)
 
 
-def _results(run: RunDir, named: list[tuple[str, bytes]], not_sure_below: float, key: str = "upload") -> None:
+def _results(run: RunDir, named: list[tuple[str, bytes]], rule: NotSureRule, key: str = "upload") -> None:
     rows = _predict(run, named, key)
-    table = _table(rows, not_sure_below)
+    table = _table(rows, rule)
+    if not rule.on:
+        table = table.drop(columns="not_sure")
     if len(rows) > 1:
         columns = {  # shown in this order
             "file": "Image", "predicted": "Class",
             "confidence": st.column_config.ProgressColumn("Confidence", format="percent", min_value=0, max_value=1,
                                                           help="How sure the model is of its answer."),
-            "not_sure": st.column_config.CheckboxColumn(
-                "Not sure", help=f"Ticked when the confidence is under {not_sure_below:.0%}."),
+            "not_sure": st.column_config.CheckboxColumn("Not sure", help=rule_sentence(rule)),
             "problem": "Problem"}
+        if not rule.on:
+            del columns["not_sure"]
         st.dataframe(table[list(columns)], hide_index=True, column_config=columns)
         st.download_button("Download all results as CSV", table.to_csv(index=False), "predictions.csv",
                            "text/csv", key=f"csv_{key}", on_click="ignore",
@@ -135,9 +160,9 @@ def _results(run: RunDir, named: list[tuple[str, bytes]], not_sure_below: float,
     left, right = st.columns([1, 2])
     left.image(data, caption=ui.md_safe(row["file"]), width=220)
     best, p = row["top"][0]
-    if p < not_sure_below:
+    if p < rule.below:
         right.markdown(f"### Not sure — maybe {ui.md_safe(best)} ({p:.0%} sure)")
-        right.caption(f"Its confidence is under {not_sure_below:.0%}, where you set \"not sure\" to start.")
+        right.caption(rule_sentence(rule))
     else:
         right.markdown(f"### {ui.md_safe(best)} ({p:.0%} sure)")
     top = pd.DataFrame([(ui.plot_safe(c), p) for c, p in row["top"]], columns=["class", "probability"])
@@ -147,19 +172,19 @@ def _results(run: RunDir, named: list[tuple[str, bytes]], not_sure_below: float,
     right.plotly_chart(fig, key=f"top_{key}")
 
 
-def _is_current(run: RunDir, filename: str) -> bool:
-    """Whether the export ``filename`` exists and still matches the run's model."""
+def _is_current(run: RunDir, filename: str, below: float) -> bool:
+    """Whether the export ``filename`` exists and still matches the run's model and "not sure" rule."""
     path = run.path / filename
     if filename != "model.onnx" or not path.is_file():
         return path.is_file()
     stamps = tuple(p.stat().st_mtime for p in (path, run.bundle_path / WEIGHTS, run.bundle_path / META))
-    return _onnx_current(str(path), str(run.bundle_path), stamps)
+    return _onnx_current(str(path), str(run.bundle_path), stamps, below)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _onnx_current(path: str, bundle: str, stamps: tuple[float, ...]) -> bool:
-    """onnx_matches_bundle, read once per version of the files (``stamps``: their times)."""
-    return onnx_matches_bundle(path, bundle)
+def _onnx_current(path: str, bundle: str, stamps: tuple[float, ...], below: float) -> bool:
+    """onnx_matches_bundle, read once per version of the files (``stamps``: their times) and rule."""
+    return onnx_matches_bundle(path, bundle, below)
 
 
 def _bundle_zip(run: RunDir) -> bytes:
@@ -176,21 +201,23 @@ def _downloads(run: RunDir) -> None:
     st.download_button("Download the model bundle (.zip)", lambda: _bundle_zip(run), f"{run.name}-bundle.zip",
                        "application/zip", on_click="ignore", key="bundle",
                        help="model.safetensors and model.json in one zip.")
+    below = rule_of(run).below
     for filename, (title, fmt, purpose) in EXPORTS.items():
         st.markdown(f"**{title}**: {purpose}")
         path = run.path / filename
-        if _is_current(run, filename):
+        if _is_current(run, filename, below):
             st.download_button(f"Download {filename}", lambda p=path: p.read_bytes(), f"{run.name}-{filename}",
                                "application/octet-stream", on_click="ignore", key=f"get_{filename}",
                                help="Made from this run's model and checked to give the same answers.")
             continue
         if path.is_file():
             st.caption(f"The {filename} made earlier does not match this model any more (it was trained again, "
-                       "or the file comes from an older version of the studio); make it again.")
+                       "its \"not sure\" rule changed, or the file comes from an older version of the studio); "
+                       "make it again.")
         if st.button(f"Make the {title} file", key=f"make_{filename}",
                      help="Converts the model once (a few seconds to a minute) and checks the result."):
             with st.spinner(f"Making {filename}…"):
-                export_bundle(run.bundle_path, fmt, path)
+                export_bundle(run.bundle_path, fmt, path, below)
             st.rerun()
     _web_page(run)
     st.markdown("**Model card**: what the model was trained on, how well it does, its limits, exactly how it "
@@ -209,7 +236,7 @@ def _web_page(run: RunDir) -> None:
                 "internet: it classifies the camera live and images dropped on it. Unzip it and open index.html, "
                 "or put the folder on any static web host; the model card says how.")
     path = run.path / WEB_PAGE
-    model_files = [run.bundle_path / WEIGHTS, run.bundle_path / META]
+    model_files = [f for f in (run.bundle_path / WEIGHTS, run.bundle_path / META, run.not_sure_path) if f.is_file()]
     if path.is_file() and all(path.stat().st_mtime >= f.stat().st_mtime for f in model_files):
         st.download_button("Download as a web page (.zip)", lambda: path.read_bytes(), f"{run.name}-web.zip",
                            "application/zip", on_click="ignore", key="get_web",

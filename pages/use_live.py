@@ -11,6 +11,8 @@ from pages import ui
 from pages.camera import SMALL, live_camera
 from tlcore.use.explain import gradcam
 from tlcore.use.live import FrameClassifier, LiveFeed, frame_jpeg
+from tlcore.record import NotSureRule
+from tlcore.use.notsure import rule_sentence
 from tlcore.use.predict import Predictor
 from tlcore.rundir import RunDir
 
@@ -30,7 +32,7 @@ def _gradcam(run_dir: str, jpeg: bytes):
     return gradcam(run_dir, jpeg)
 
 
-def section(run: RunDir, not_sure_below: float) -> None:
+def section(run: RunDir, rule: NotSureRule) -> None:
     """The live camera with the model's answer; a frozen frame with where the model looked."""
     feed: LiveFeed = st.session_state.setdefault(FEED, LiveFeed())
     if not st.toggle("Classify the live camera", key="live_on",
@@ -45,7 +47,7 @@ def section(run: RunDir, not_sure_below: float) -> None:
     else:
         with ui.friendly_errors():
             feed.classifier = _classifier(str(run.path), (run.bundle_path / "model.safetensors").stat().st_mtime)
-        _answer(feed, not_sure_below)
+        _answer(feed, rule)
         if st.button("Freeze this frame and show where the model looked", key="live_freeze",
                      help="Keeps the current picture and colours the parts that weighed most in the answer."):
             latest = feed.latest()
@@ -53,17 +55,17 @@ def section(run: RunDir, not_sure_below: float) -> None:
                 st.info("No picture has been classified yet; wait a moment and try again.", icon=":material/info:")
             else:
                 st.session_state[FROZEN] = (str(run.path), frame_jpeg(latest.frame), latest.probabilities)
-    _frozen(run, not_sure_below)
+    _frozen(run, rule)
 
 
-def _verdict(probabilities: dict[str, float], not_sure_below: float) -> str:
+def _verdict(probabilities: dict[str, float], rule: NotSureRule) -> str:
     best, p = max(probabilities.items(), key=lambda kv: kv[1])
-    if p < not_sure_below:
+    if p < rule.below:
         return f"Not sure — maybe {ui.md_safe(best)} ({p:.0%} sure)"
     return f"{ui.md_safe(best)} ({p:.0%} sure)"
 
 
-def _answer(feed: LiveFeed, not_sure_below: float) -> None:
+def _answer(feed: LiveFeed, rule: NotSureRule) -> None:
     """The latest frame's answer and per-class bars, redrawn every REFRESH_S while the camera runs."""
 
     @st.fragment(run_every=REFRESH_S)
@@ -73,23 +75,23 @@ def _answer(feed: LiveFeed, not_sure_below: float) -> None:
             if latest is None or classifier is None or list(latest.probabilities) != classifier.classes:
                 st.caption("Waiting for the first picture…")
                 return
-            st.markdown(f"### {_verdict(latest.probabilities, not_sure_below)}")
+            st.markdown(f"### {_verdict(latest.probabilities, rule)}")
             for name, p in latest.probabilities.items():  # the model's class order: bars do not jump
                 st.progress(min(max(p, 0.0), 1.0), text=f"{ui.md_safe(name)}: {p:.0%}")  # float32 sums overshoot
             per_second, ms = feed.meter.rate()
             st.caption(f"{per_second:.1f} answers a second, {ms:.0f} ms each on this computer's processor. "
-                       f"Under {not_sure_below:.0%} the answer is marked \"not sure\".")
+                       + rule_sentence(rule))
 
     draw()
 
 
-def _frozen(run: RunDir, not_sure_below: float) -> None:
+def _frozen(run: RunDir, rule: NotSureRule) -> None:
     """The frozen frame with its answer and the Grad-CAM heatmap over it."""
     frozen = st.session_state.get(FROZEN)
     if not frozen or frozen[0] != str(run.path):
         return
     _, jpeg, probabilities = frozen
-    st.markdown(f"**Frozen frame**: {_verdict(probabilities, not_sure_below)}")
+    st.markdown(f"**Frozen frame**: {_verdict(probabilities, rule)}")
     with ui.friendly_errors(), st.spinner("Working out where the model looked…"):
         picture, heat, predicted = _gradcam(str(run.path), jpeg)
         fig = px.imshow(picture)
