@@ -54,10 +54,15 @@ def test_evaluate_shows_calibration_and_images_probably_labelled_wrong(workspace
     at = studio("evaluate", **{ui.RUN: workspace_run})
     cal = RunDir(workspace_run).metrics().calibration
     assert "Can you trust its confidence?" in texts(at.subheader)
+    said = texts(at.caption)
+    assert cal["reason"] in said and f"it is {cal['test_ece_after']:.1%}" in said  # measured on the test images
+    assert "Drawn on the test images" in said
     reliability = next(f for f in charts(at).values() if f.data and f.data[0].name == "perfectly calibrated")
     names = [t.name for t in reliability.data]
-    assert names == ["perfectly calibrated", "before calibration", "after calibration"]
-    assert list(reliability.data[2].y) == [b["accuracy"] for b in cal["bins_after"]]
+    # the adjusted line only where the adjustment ships; each line drawn from the test images
+    assert names == ["perfectly calibrated", "unadjusted"] + ["adjusted, as the Use page shows it"] * cal["kept"]
+    assert cal["bins_on"] == "test" and sum(b["count"] for b in cal["bins_before"]) == 40
+    assert list(reliability.data[-1].y) == [b["accuracy"] for b in cal["bins_after" if cal["kept"] else "bins_before"]]
     at.radio[0].set_value("cv").run()
     assert "Images probably labelled wrong" in texts(at.subheader)
 

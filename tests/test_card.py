@@ -24,7 +24,7 @@ from tlcore.training.augment import BatchPrep
 from tlcore.models.bundle import load_bundle
 from tlcore.cli import main
 from tlcore.use.export import export_onnx
-from tlcore.use.predict import Predictor, not_sure_below_of
+from tlcore.use.predict import Predictor
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = 64
@@ -254,22 +254,6 @@ def test_portable_normalisation_is_the_engine_s(fashion_small):
     mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
     engine = BatchPrep(mean, std, torch.device("cpu"))(torch.from_numpy(np.stack(squares)).permute(0, 3, 1, 2))
     assert np.array_equal(portable.to_input(squares, mean, std), engine.numpy())
-
-
-def test_use_page_marks_answers_under_the_threshold_as_not_sure(workspace_run, fashion_small):
-    files = sorted((fashion_small / "test" / "trouser").iterdir())[:3]
-    at = studio("use", **{ui.RUN: workspace_run})
-    slider = next(s for s in at.slider if s.label == "Mark as 'not sure' below")
-    meta = json.loads((Path(workspace_run) / "bundle" / "model.json").read_text())
-    assert slider.value == round(100 * not_sure_below_of(meta))
-    at.file_uploader[0].set_value([(p.name, p.read_bytes(), "image/png") for p in files]).run()
-    table = at.dataframe[0].value
-    assert table["not_sure"].tolist() == (table["confidence"] < slider.value / 100).tolist()
-    slider.set_value(100).run()
-    assert at.dataframe[0].value["not_sure"].all() and "### Not sure — maybe" in texts(at.markdown)
-    slider.set_value(0).run()
-    assert not at.dataframe[0].value["not_sure"].any() and "Not sure" not in texts(at.markdown)
-    assert not at.exception and not at.error
 
 
 def test_use_page_remakes_an_onnx_file_that_lacks_probabilities(workspace_run):
