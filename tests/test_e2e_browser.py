@@ -260,13 +260,16 @@ def _evaluate(page: Page, shot: Shots) -> None:
 
 
 def _use(page: Page, shot: Shots, zip_path: Path, run_id: str, tmp_path: Path) -> None:
-    """Classify one image, then download the model bundle."""
+    """Classify one image (the top class: "not sure" is off by default), then download the model bundle."""
     go(page, "use", "Use your model")
     image = next((zip_path.parent / "zip-src" / "fashion-e2e" / "trouser").glob("*.png"))
     classify = page.get_by_test_id("stFileUploader").filter(has_text="Images to classify")
     classify.locator("input[type=file]").set_input_files(image)
-    answer = page.get_by_role("heading", name=re.compile(r"^(Not sure — maybe )?(t-shirt|trouser|sneaker) \(\d+% sure\)$"))
+    # The model's default "not sure" threshold is off: the answer is the top class, never "Not sure".
+    answer = page.get_by_role("heading", name=re.compile(r"^(t-shirt|trouser|sneaker) \(\d+% sure\)$"))
     expect(answer).to_be_visible(timeout=STEP)
+    expect(page.get_by_text("Every answer is the model's top class, with its probability").first).to_be_visible()
+    expect(page.get_by_text(re.compile("^Not sure — maybe"))).to_have_count(0)
     expect(plots(page, ".st-key-top_upload")).to_be_visible()
     shot("06-use")
     page.get_by_role("tab", name="Download the model").click()
