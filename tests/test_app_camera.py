@@ -67,6 +67,8 @@ def test_a_burst_is_recorded_into_a_class_a_bad_frame_removed_and_saved(camera):
 
 def test_the_use_page_classifies_the_live_camera_and_freezes_a_frame(camera, workspace_run):
     from pages import ui
+    from tlcore.record import NotSureRule
+    from tlcore.rundir import RunDir
 
     at = studio("use", **{ui.RUN: workspace_run})
     at.toggle(key="live_on").set_value(True).run()
@@ -80,6 +82,13 @@ def test_the_use_page_classifies_the_live_camera_and_freezes_a_frame(camera, wor
     assert not at.exception and not at.error
     assert any(m.startswith("**Frozen frame**: ") for m in texts(at.markdown).splitlines())
     assert at.get("plotly_chart")
+    assert "Not sure — maybe" not in texts(at.markdown)  # off by default
+    RunDir(workspace_run).set_not_sure_rule(NotSureRule(1.0, 0.99))  # the rule kept in the run: all under it
+    at.run()
+    shown = texts(at.markdown).splitlines()
+    assert any(m.startswith("### Not sure — maybe ") for m in shown), shown
+    assert any(m.startswith("**Frozen frame**: Not sure — maybe ") for m in shown), shown
+    assert 'Answers under 100% sure are marked "not sure"' in texts(at.caption)
 
 
 def _png(value: int) -> bytes:
