@@ -38,8 +38,9 @@ def test_the_coverage_sentence_says_what_the_rule_keeps_and_when_nothing_reaches
                                              "of the time.")
     unreachable = coverage_sentence(1.0, {**TABLE, "rows": TABLE["rows"][:2]})
     assert unreachable.startswith("No threshold gets answers right 100% of the time on the 30 test images")
-    assert "from 80% sure, gives an answer for 20 of them, right 90% of the time" in unreachable
-    assert rule_for(1.0, {**TABLE, "rows": TABLE["rows"][:2]}) == NotSureRule(0.8, 1.0)  # the strictest there is
+    assert "(at best 90%, for the 20 answered from 80% sure), so every answer is marked" in unreachable
+    assert rule_for(1.0, {**TABLE, "rows": TABLE["rows"][:2]}) == NotSureRule(1.0, 1.0)  # none can be vouched for
+    assert rule_for(0.9, {**TABLE, "rows": TABLE["rows"][:1]}) == NotSureRule(1.0, 0.9)  # not even by keeping all
     assert coverage_sentence(0.9, None) == "There were no held-out images to check this rule on."
 
 

@@ -26,15 +26,16 @@ def _row_for(coverage: dict, target: float) -> list | None:
 
 
 def rule_for(target: float | None, coverage: dict | None) -> NotSureRule:
-    """The rule for "answers right at least ``target`` of the time" (None: off). Where no threshold
-    got there on the held-out images, the strictest one (the best share right) is used; with no
-    held-out table, the threshold is the target itself, which is right for a calibrated model."""
+    """The rule for "answers right at least ``target`` of the time" (None: off): the lowest threshold
+    that got there on the held-out images. Where none did, no answer can be vouched for, so every
+    one is marked "not sure" (threshold 1); with no held-out table, the threshold is the target
+    itself, which is right for a calibrated model."""
     if target is None:
         return NotSureRule(0.0)
     if not coverage or not coverage["rows"]:
         return NotSureRule(target, target)
-    row = _row_for(coverage, target) or coverage["rows"][-1]
-    return NotSureRule(row[0], target)
+    row = _row_for(coverage, target)
+    return NotSureRule(1.0 if row is None else row[0], target)
 
 
 def rule_of(run: RunDir) -> NotSureRule:
@@ -70,9 +71,9 @@ def coverage_sentence(target: float, coverage: dict | None) -> str:
     row = _row_for(coverage, target)
     if row is None:
         best = coverage["rows"][-1]
-        return (f"No threshold gets answers right {target:.0%} of the time on the {n} {where}: the strictest, "
-                f"answering only from {best[0]:.0%} sure, gives an answer for {best[1]} of them, right "
-                f"{best[2] / best[1]:.0%} of the time; answers under it are marked \"not sure\".")
+        return (f"No threshold gets answers right {target:.0%} of the time on the {n} {where} (at best "
+                f"{best[2] / best[1]:.0%}, for the {best[1]} answered from {best[0]:.0%} sure), so every answer is "
+                "marked \"not sure\": choose a lower share to get answers.")
     return (f"At {target:.0%}: {row[1]} of {n} {where} get an answer; those were right "
             f"{row[2] / row[1]:.0%} of the time.")
 
