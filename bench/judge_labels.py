@@ -34,7 +34,7 @@ OFFICE_CLASSES = ("buildings", "tools", "office", "electronics")
 SIZES = (15, 50)
 RATES = (0.0, 0.05, 0.10, 0.20)
 DRAWS = 3  # a set and size; 4 sets x 2 sizes x 3 = 24 draws, each at every flip rate
-BANDS = (0.0, 0.4, 0.55, 0.75, 1.01)  # held-out accuracy above chance (tlcore.training.label_issues.above_chance)
+BANDS = (0.0, 0.4, 0.55, 0.65, 0.75, 0.85, 1.01)  # held-out accuracy above chance (tlcore.training.label_issues.above_chance)
 
 
 class Features:
@@ -247,7 +247,7 @@ def summarise(scores: list[dict]) -> tuple[str, dict]:
                      f"| {_fmt(band['recall'])} | {band['flagged']:.1%} |")
     targets = _targets(scores)
     lines += ["", f"Targets: clean sets flagged at most {targets['clean_flagged_max']:.1%} (mean per set and size; "
-              f"at most 3% wanted); at 10% flips with 50 a class, precision {_fmt(targets['precision_10_50'])} "
+              f"at most 3% wanted; {targets['clean_shown_max']:.1%} where the gate shows the list); at 10% flips with 50 a class, precision {_fmt(targets['precision_10_50'])} "
               f"(>= 0.6) and recall {_fmt(targets['recall_10_50'])} (>= 0.5) over digits, Fashion-MNIST and "
               f"clip art; with the office set too {_fmt(targets['precision_10_50_all'])} and "
               f"{_fmt(targets['recall_10_50_all'])}."]
@@ -255,14 +255,16 @@ def summarise(scores: list[dict]) -> tuple[str, dict]:
 
 
 def _targets(scores: list[dict]) -> dict:
-    clean = {}
+    clean, shown = {}, {}
     for s in scores:
         if s["rate"] == 0:
             clean.setdefault((s["set"], s["size"]), []).append(s["flagged"])
+            shown.setdefault((s["set"], s["size"]), []).append(s["shown_listed"] / s["images"])
     at = [s for s in scores if s["rate"] == 0.10 and s["size"] == 50]
     main = [s for s in at if s["set"] != "office"]
     return {"clean_flagged_max": max((float(np.mean(v)) for v in clean.values()), default=0.0),
             "clean_flagged_by_set": {f"{k[0]}-{k[1]}": float(np.mean(v)) for k, v in clean.items()},
+            "clean_shown_max": max((float(np.mean(v)) for v in shown.values()), default=0.0),
             "precision_10_50": _mean(s["precision"] for s in main), "recall_10_50": _mean(s["recall"] for s in main),
             "precision_10_50_all": _mean(s["precision"] for s in at), "recall_10_50_all": _mean(s["recall"] for s in at)}
 

@@ -177,15 +177,17 @@ def _label_issues(metrics) -> None:
     if not check["shown"]:
         st.caption(check["reason"])
         return
-    held = "cross-validation" if metrics.held_out == "cv" else "validation images"
+    held = "in cross-validation" if metrics.held_out == "cv" else "on the validation images"
     if not issues:
         st.caption(f"None stands out: every labelled image's label is one the model finds plausible ({held}).")
         return
-    st.caption(f"{len(issues)} labelled images look much more like another class than the one they are filed "
-               f"under, judged by a model that never saw each image ({held}). About "
-               f"{round(check['precision'] * 10)} in 10 of these are usually real labelling mistakes at this "
-               f"accuracy ({check['accuracy']:.0%}), measured on images with labels moved on purpose. Check them and "
-               "move any that are in the wrong folder; wrong labels teach the model wrong things.")
+    one = len(issues) == 1
+    st.caption(f"{len(issues)} labelled image{'' if one else 's'} look{'s' if one else ''} much more like another "
+               f"class than the one {'it is' if one else 'they are'} filed under, judged by a model that never saw "
+               f"{'it' if one else 'them'} ({held}). About {round(check['precision'] * 10)} in 10 of these are usually "
+               f"real labelling mistakes at this accuracy ({check['accuracy']:.0%} {held}), measured on images with "
+               "labels moved on purpose. Check them and move any that are in the wrong folder; wrong labels teach "
+               "the model wrong things.")
     _thumbs(issues[:GALLERY], lambda r: f"filed as **{ui.md_safe(r['given'])}** ({r['given_probability']:.0%}), "
                                         f"looks like **{ui.md_safe(r['suggested'])}** ({r['suggested_probability']:.0%})")
 
