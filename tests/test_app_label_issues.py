@@ -29,7 +29,8 @@ def test_the_list_shows_on_the_default_view_with_how_sure_it_is(workspace_run):
     assert not at.exception and not at.error
     assert run.metrics().score.split == "test"  # the default view scores the test images, not cross-validation
     assert "Images probably labelled wrong" in texts(at.subheader)
-    assert "About 8 in 10 of these are usually real labelling mistakes at this accuracy (81% in cross-validation)" in _captions(at)
+    sure = "About 8 in 10 of these are usually real labelling mistakes at this accuracy (81% in cross-validation)"
+    assert sure in _captions(at)
     assert "filed as **bag** (1%), looks like **sandal** (93%)" in _captions(at)
 
 
