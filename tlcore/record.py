@@ -233,7 +233,9 @@ class Metrics:
     ``score`` is what every surface shows (the test images' score when there are any, else
     ``estimate``); ``estimate`` is the score from the labelled images (cross-validation or the
     validation split). ``val``/``cv``/``test`` are the full reports per split, ``calibration``
-    the temperature and calibration error, ``label_issues`` images probably labelled wrong."""
+    the temperature and calibration error, ``label_issues`` images probably labelled wrong and
+    ``label_check`` whether that list is shown and how sure it is (tlcore.training.label_issues.label_check;
+    None in runs made before it)."""
 
     score: Score
     estimate: Score
@@ -243,6 +245,7 @@ class Metrics:
     test: SplitMetrics | None = None
     calibration: dict | None = None
     label_issues: list = field(default_factory=list)
+    label_check: dict | None = None
     growth: dict | None = None
     warnings: list = field(default_factory=list)
 

@@ -14,7 +14,7 @@ from tlcore.training.calibration import calibrate, coverage_table, expected_cali
 from tlcore.config import TrainConfig
 from tlcore.training.estimate import wilson_interval
 from tlcore.training.inputs import Inputs
-from tlcore.training.label_issues import probably_mislabelled
+from tlcore.training.label_issues import label_check
 from tlcore.training.loop import predict_logits
 from tlcore.training.metrics import classification_metrics
 from tlcore.record import Metrics, Score, SplitMetrics
@@ -74,11 +74,14 @@ def score_of(split: str, report: SplitMetrics, folds: int = 0) -> Score:
     return Score(split, report.accuracy, low, high, report.count, method)
 
 
-def _issues(scored: Scored, probs: torch.Tensor, classes: list[str]) -> list[dict]:
-    """Held-out images whose given label the model finds unlikely, most suspicious first."""
+def _issues(scored: Scored, classes: list[str]) -> tuple[list[dict], dict]:
+    """Held-out images whose given label the model finds unlikely, most suspicious first (none when
+    the model is too weak for the list to be reliable), and that verdict (label_issues.label_check).
+    It reads the uncalibrated held-out logits: the finder's margin was measured on them."""
+    rows, check = label_check(scored.y.numpy(), scored.logits.float().numpy())
     return [{"file": scored.files[r["index"]], "given": classes[r["given"]], "suggested": classes[r["suggested"]],
              "given_probability": r["given_probability"], "suggested_probability": r["suggested_probability"]}
-            for r in probably_mislabelled(scored.y.numpy(), probs.numpy())]
+            for r in rows], check
 
 
 def _test_calibration(calibration: dict, test: Scored, probs: torch.Tensor) -> None:
@@ -111,10 +114,11 @@ def finish_run(run: RunDir, cfg: TrainConfig, inputs: Inputs, held: Scored, test
     growth = None
     if cfg.init_from and held.split == "val":
         growth = growth_report(cfg.init_from, inputs, probs["val"].argmax(1), cfg.batch_size)
+    issues, checked = _issues(held, classes)
     metrics = Metrics(
         score=score_of("test", reports["test"]) if test is not None else estimate, estimate=estimate,
         kept_epoch=kept_epoch, val=reports.get("val"), cv=reports.get("cv"), test=reports.get("test"),
-        calibration=calibration, label_issues=_issues(held, probs[held.split], classes), growth=growth,
+        calibration=calibration, label_issues=issues, label_check=checked, growth=growth,
         warnings=list(warnings))
     save_bundle(run.bundle_path, inputs.net, classes, inputs.spec.name, inputs.image_size,
                 extra={"trainable_stages": trainable_stages, "train_bn": cfg.train_bn, "run": run.name,
