@@ -73,8 +73,8 @@ def _measured_on(split: str, count: int, metrics) -> str:
     words = "test images" if split == "test" else "validation images"
     copies = next((s.copies for s in (metrics.score, metrics.estimate) if s.split == split), None)
     if copies:  # "never saw" only where it was checked and is true
-        return (f"Measured on {count} {words}; {copies} of them {'is a copy' if copies == 1 else 'are copies'} "
-                "of training images, which the model saw while training.")
+        which = "is a copy of a training image" if copies == 1 else "are copies of training images"
+        return f"Measured on {count} {words}; {copies} of them {which}, which the model saw while training."
     if copies is None:
         return f"Measured on {count} {words} set apart from training."
     if split == "test":
