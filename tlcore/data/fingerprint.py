@@ -74,28 +74,32 @@ def _parse(text: object) -> bytes | None:
     return data if len(data) == SIDE * SIDE else None
 
 
+def kept(shas: Sequence[str]) -> dict[str, bytes]:
+    """The fingerprints already kept for these file contents (none is computed)."""
+    shards: dict[Path, dict[str, str]] = {}
+    found: dict[str, bytes] = {}
+    for sha in filter(None, shas):
+        if _shard(sha) not in shards:
+            shards[_shard(sha)] = _read(_shard(sha))
+        if (print_ := _parse(shards[_shard(sha)].get(sha, ""))) is not None:
+            found[sha] = print_
+    return found
+
+
 def fingerprints(files: Sequence[tuple[str, str]]) -> dict[str, bytes]:
     """Fingerprints of (path, sha256) pairs by sha256: kept ones reused, the others computed in
     parallel and kept. Files that cannot be read any more are left out."""
     wanted = {sha: path for path, sha in files if sha}
-    shards: dict[Path, dict[str, str]] = {}
-    found: dict[str, bytes] = {}
-    for sha in wanted:
-        if _shard(sha) not in shards:
-            shards[_shard(sha)] = _read(_shard(sha))
-        kept = _parse(shards[_shard(sha)].get(sha, ""))
-        if kept:
-            found[sha] = kept
+    found = kept(list(wanted))
     missing = [sha for sha in wanted if sha not in found]
     results = run_parallel(lambda sha: fingerprint_file(wanted[sha]), missing)
-    changed: set[Path] = set()
+    shards: dict[Path, dict[str, str]] = {}
     for sha, result in zip(missing, results):
         if isinstance(result, ImageProblem):
             continue
         found[sha] = result
-        shards[_shard(sha)][sha] = result.hex()
-        changed.add(_shard(sha))
-    _keep({path: shards[path] for path in changed})
+        shards.setdefault(_shard(sha), {})[sha] = result.hex()
+    _keep(shards)
     return found
 
 

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from tlcore.data.fingerprint import fingerprint_pixels, fingerprints
+from tlcore.data.fingerprint import fingerprint_pixels, fingerprints, kept
 
 # Two fingerprints show the same picture when 1 - their correlation (shape) and their mean
 # absolute difference in grey levels (0-255, shift) are both within LIMITS. Resizing blurs, and
@@ -133,11 +133,22 @@ def count_copies(train: Sequence[tuple[str, Size]], train_x: np.ndarray, scored:
                  scored_x: np.ndarray | None = None) -> int:
     """How many scored images (model inputs, uint8 [N, 3, S, S], with their files' sha256 and
     (width, height)) copy a training image; without scored images, how many training images copy
-    another (the count for cross-validation, where every training image is scored)."""
-    entries = [(sha, fingerprint_pixels(x), size) for (sha, size), x in zip(train, train_x)]
+    another (the count for cross-validation, where every training image is scored).
+
+    Where every file's fingerprint is kept (the Data page's audit keeps them), those are used, so a
+    run counts what the audit named; otherwise they are taken from the model inputs, which decodes
+    nothing again and is a little less exact (bench/judge_leakage.py measures both)."""
+    prints = kept([sha for sha, _ in (*train, *scored)])
+    from_files = all(sha in prints for sha, _ in (*train, *scored))
+
+    def entries(files: Sequence[tuple[str, Size]], x: np.ndarray) -> list[Entry]:
+        return [(sha, prints[sha] if from_files else fingerprint_pixels(pixels), size)
+                for (sha, size), pixels in zip(files, x)]
+
+    known = entries(train, train_x)
     if scored_x is None:
-        return len(matches(entries, entries, same=True))
-    return len(matches(entries, [(sha, fingerprint_pixels(x), size) for (sha, size), x in zip(scored, scored_x)]))
+        return len(matches(known, known, same=True))
+    return len(matches(known, entries(scored, scored_x)))
 
 
 def plural(n: int, word: str) -> str:
