@@ -160,7 +160,8 @@ def copies_tip(split: str, copies: list[Copy]) -> str:
     """The audit's sentence for one split's copies of training images."""
     n, words = len(copies), WORDS[split]
     verb = "is a copy of a training image" if n == 1 else "are copies of training images"
-    how = "" if all(c.exact for c in copies) else " (some resized or saved again)"
+    how = "" if all(c.exact for c in copies) else " (resized or saved again)" if n == 1 else \
+        " (some resized or saved again)"
     them = "it" if n == 1 else "them"
     return (f"{plural(n, words + ' image')} {verb}{how}; the {words} score would be too high. Remove "
             f"{them} from the {words} images, or keep {them}: the score then says how many of its "
