@@ -213,7 +213,7 @@ def _table(rows: dict, original: bool) -> list[str]:
                 caught, planted = row["caught"], row["planted"]
                 total[kind][0] += caught
                 total[kind][1] += planted
-            cells.append(f"{caught}/{planted} ({caught / planted:.0%})" if planted else "-")
+            cells.append(f"{caught}/{planted} ({caught / planted:.1%})" if planted else "-")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if original:
         right = sum(v["right_original"] for k, v in rows.items() if not k.endswith("distinct"))
