@@ -72,6 +72,8 @@ def show_audit(folder: str) -> None:
         st.warning(ui.md_safe(tip), icon=":material/lightbulb:")
     if not report["advice"] and not blocker:
         st.success("These images look ready for training.", icon=":material/check_circle:")
+    for split, copies in report["copies_of_training"].items():
+        _copies_of_training(folder, split, copies)
     st.plotly_chart(_counts_figure(report["counts"]))
     _thumbnails(items)
     _sizes(items, report["sizes"])
@@ -83,6 +85,23 @@ def show_audit(folder: str) -> None:
         with st.expander(f"Exact copies ({len(report['duplicates'])} groups)"):
             st.dataframe(pd.DataFrame({"Identical files": [", ".join(g) for g in report["duplicates"]]}),
                          hide_index=True)
+
+
+def _copies_of_training(folder: str, split: str, copies: list[dict]) -> None:
+    """The held-out images that copy training images, and the one click that takes them out."""
+    words = "test" if split == "test" else "validation"
+    with st.expander(f"{words.capitalize()} images that copy training images ({len(copies)})"):
+        st.dataframe(pd.DataFrame([{"Copy": c["path"], "Of the training image": c["of"],
+                                    "How": "same file" if c["exact"] else "same picture"} for c in copies]),
+                     hide_index=True)
+    label = f"Remove {'the copy' if len(copies) == 1 else f'the {len(copies)} copies'} from the {words} images"
+    if st.button(label, key=f"remove_copies_{split}", help="Only these images leave the dataset; the training "
+                 "images they copy stay. Runs trained before keep their own record."):
+        with ui.friendly_errors():
+            store.remove_copies(folder, split)
+            _audit.clear()
+            ui.dataset_summary.clear()
+            st.rerun()
 
 
 def _counts_figure(counts: dict):

@@ -39,6 +39,8 @@ def render() -> None:
         return
     metrics = run.metrics()
     st.markdown(f"### {metrics.score.sentence()}")
+    if metrics.score.leaked:
+        st.warning(metrics.score.leaked, icon=":material/content_copy:")
     st.caption("The share of images the saved model puts in the right class; the range is where the true "
                "share most likely lies (95% interval), which is wide when there are few images.")
     split = metrics.splits[0]
@@ -68,6 +70,13 @@ def _measured_on(split: str, count: int, metrics) -> str:
     if split == "cv":
         return (f"Each of the {count} labelled images was scored by a model trained without it "
                 f"({metrics.estimate.method}); the saved model then trained on all of them.")
+    words = "test images" if split == "test" else "validation images"
+    copies = next((s.copies for s in (metrics.score, metrics.estimate) if s.split == split), None)
+    if copies:  # "never saw" only where it was checked and is true
+        which = "is a copy of a training image" if copies == 1 else "are copies of training images"
+        return f"Measured on {count} {words}; {copies} of them {which}, which the model saw while training."
+    if copies is None:
+        return f"Measured on {count} {words} set apart from training."
     if split == "test":
         return f"Measured on {count} test images the model never saw while training."
     return f"Measured on {count} validation images the model did not learn from."

@@ -266,4 +266,7 @@ def test_audit_reports_and_advises():
     assert "1 picture appears under more than one class (for example 'bolt' and 'nut')" in advice
     assert "1 file was skipped: x.gif is damaged" in advice
     assert "4 images are smaller than 64 pixels" in advice
-    assert "nut" not in report["advice"][0] and len(report["advice"]) == 6
+    assert report["copies_of_training"] == {"val": [{"path": "nut/99.png", "of": "bolt/0.png", "exact": True}]}
+    assert report["advice"][0].startswith("1 validation image is a copy of a training image; the validation score "
+                                          "would be too high.")
+    assert "nut" not in report["advice"][1] and len(report["advice"]) == 7

@@ -116,6 +116,7 @@ def test_every_benchmark_script_imports(monkeypatch):
     root = PACKAGE.parent
     monkeypatch.syspath_prepend(str(root))
     scripts = sorted((root / "bench").glob("*.py"))
-    assert {p.stem for p in scripts} >= {"anchor", "datasets", "judge_calibration", "measure", "quality", "run"}
+    assert {p.stem for p in scripts} >= {"anchor", "datasets", "judge_calibration", "judge_leakage", "measure",
+                                         "quality", "run"}
     for path in scripts:
         importlib.import_module(f"bench.{path.stem}")

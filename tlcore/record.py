@@ -194,7 +194,10 @@ class EpochEvent:
 
 @dataclass(frozen=True)
 class Score:
-    """A model's one score: accuracy on a named split, with a 95% interval and its image count."""
+    """A model's one score: accuracy on a named split, with a 95% interval and its image count.
+
+    ``copies``: how many of those images copy a training image (for cross-validation: another of
+    the images), which makes the score too high; None for a run recorded before it was counted."""
 
     split: str
     accuracy: float
@@ -202,6 +205,7 @@ class Score:
     high: float
     images: int
     method: str
+    copies: int | None = None
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
@@ -209,10 +213,30 @@ class Score:
 
     @property
     def where(self) -> str:
-        """Where the score was measured, in words: "cross-validation on 150 images"."""
+        """Where the score was measured, in words: "cross-validation on 150 images", "40 test
+        images, 4 of them copies of training images"."""
+        where = (f"{self.method} on {self.images} images" if self.split == "cv"
+                 else f"{self.images} {SPLITS[self.split]}")
+        if not self.copies:
+            return where
         if self.split == "cv":
-            return f"{self.method} on {self.images} images"
-        return f"{self.images} {SPLITS[self.split]}"
+            return f"{where}, {self.copies} of them with a copy among the others"
+        one = self.copies == 1
+        return f"{where}, {self.copies} of them {'a copy of a training image' if one else 'copies of training images'}"
+
+    @property
+    def leaked(self) -> str:
+        """"" when no scored image copies a training image, else why the score is too high."""
+        if not self.copies:
+            return ""
+        one = self.copies == 1
+        if self.split == "cv":
+            return (f"{self.copies} of the {self.images} images {'has' if one else 'have'} a copy among the others, "
+                    "so the cross-validated score is likely too high. Remove the copies from your images and "
+                    "train again for an honest score.")
+        return (f"{self.copies} of the {self.images} {SPLITS[self.split]} {'is a copy' if one else 'are copies'} "
+                f"of {'an image' if one else 'images'} the model trained on, so this score is likely too high. "
+                "Remove the copies on the Data page and train again for an honest score.")
 
     def sentence(self) -> str:
         """"72%, likely between 64% and 79% (cross-validation on 150 images)"."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from tlcore.data.archive import extract_zip
 from tlcore.atomic import disk_full, is_disk_full
 from tlcore.data.dataset import MANIFEST, Dataset, scan_folder, with_zip_skipped
+from tlcore.data.leakage import HELD_OUT, find_copies
 from tlcore.errors import TLError
 from tlcore.workspace import datasets_dir
 
@@ -124,3 +125,18 @@ def dataset_folder(ds: Dataset) -> str:
         if entry["id"] == ds.id:
             return entry["folder"]
     raise TLError(f"The dataset '{ds.name}' is not stored in the workspace; import it again.")
+
+
+def remove_copies(folder: str | Path, split: str) -> Dataset:
+    """Take the ``split`` ("val" or "test") images that copy training images out of the stored
+    dataset in ``folder`` and return what is left. Only its manifest changes: the files stay,
+    so earlier runs on it can still be reproduced."""
+    if split not in HELD_OUT:
+        raise ValueError(f"copies are only removed from {HELD_OUT}, not {split!r}")
+    ds = Dataset.load(folder)
+    drop = {c.path for c in find_copies(ds.items).get(split, [])}
+    if not drop:
+        return ds
+    left = ds.with_items(i for i in ds.items if i.path not in drop)
+    left.save(folder)
+    return left

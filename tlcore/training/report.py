@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -15,6 +15,7 @@ from tlcore.config import TrainConfig
 from tlcore.training.estimate import wilson_interval
 from tlcore.training.inputs import Inputs
 from tlcore.training.label_issues import label_check
+from tlcore.training.leaks import scored_copies
 from tlcore.training.loop import predict_logits
 from tlcore.training.metrics import classification_metrics
 from tlcore.record import Metrics, Score, SplitMetrics
@@ -110,13 +111,15 @@ def finish_run(run: RunDir, cfg: TrainConfig, inputs: Inputs, held: Scored, test
         _test_calibration(calibration, test, probs["test"])
     calibration["coverage"] = coverage_table(probs[answered.split].numpy(), answered.y.numpy(), answered.split)
     folds = min(cfg.folds, int(torch.bincount(held.y).clamp(min=1).min())) if held.split == "cv" else 0
-    estimate = score_of(held.split, reports[held.split], folds)
+    copies = scored_copies(run.dataset_path, inputs, held.split)
+    estimate = replace(score_of(held.split, reports[held.split], folds), copies=copies[held.split])
     growth = None
     if cfg.init_from and held.split == "val":
         growth = growth_report(cfg.init_from, inputs, probs["val"].argmax(1), cfg.batch_size)
     issues, checked = _issues(held, classes)
     metrics = Metrics(
-        score=score_of("test", reports["test"]) if test is not None else estimate, estimate=estimate,
+        score=replace(score_of("test", reports["test"]), copies=copies["test"]) if test is not None else estimate,
+        estimate=estimate,
         kept_epoch=kept_epoch, val=reports.get("val"), cv=reports.get("cv"), test=reports.get("test"),
         calibration=calibration, label_issues=issues, label_check=checked, growth=growth,
         warnings=list(warnings))
