@@ -15,15 +15,17 @@ import statistics
 from dataclasses import dataclass
 
 # Typical costs on the CI machine (2 cores, no GPU), per GFLOP of the network at its image size.
-# EfficientNet-Lite1 at 208 px (0.47 GFLOPs) takes 4.7 ms an image in ONNX Runtime, Lite0 at 224 px
-# 18 ms in PyTorch (55 images/s), and a training step through the whole of Lite0 75 ms (13.3 images/s):
-# README "Performance", bench/run.py G2 and G7.
+# EfficientNet-Lite1 at 208 px (0.47 GFLOPs) takes 4.7 ms an image in ONNX Runtime and Lite0 at 224 px
+# 18 ms in PyTorch (55 images/s): README "Performance", bench/run.py G7. Fine-tuning on a processor
+# took 150 ms a training image and epoch (Lite1 at 208 px, the last 2 of 7 stages, strong augmentation,
+# Fashion-MNIST at 50 a class: 902 s, README "Learning quality"): a training pass costs "train" plus
+# "backward" times the share of stages that learn.
 CPU_CORES = 2
 PRIOR = {
-    "cpu": {"embed": 0.010, "forward": 0.044, "backward": 0.14, "start": 3.0, "fixed": 2.0, "decode": 0.004,
-            "head": 0.003, "head_fixed": 0.4, "export": 20.0, "export_fixed": 4.0},
-    "cuda": {"embed": 0.001, "forward": 0.001, "backward": 0.003, "start": 8.0, "fixed": 2.0, "decode": 0.002,
-             "head": 0.0005, "head_fixed": 0.4, "export": 0.0, "export_fixed": 0.0},
+    "cpu": {"embed": 0.010, "forward": 0.044, "train": 0.10, "backward": 0.35, "start": 3.0, "fixed": 2.0,
+            "decode": 0.004, "head": 0.003, "head_fixed": 0.4, "export": 20.0, "export_fixed": 4.0},
+    "cuda": {"embed": 0.001, "forward": 0.001, "train": 0.002, "backward": 0.003, "start": 8.0, "fixed": 2.0,
+             "decode": 0.002, "head": 0.0005, "head_fixed": 0.4, "export": 0.0, "export_fixed": 0.0},
 }
 LOAD_PER_NETWORK = 3.0  # seconds to build a pretrained network and check its kept ONNX model (CI machine)
 RECENT = 12  # the latest runs of this computer that set its speed
@@ -118,7 +120,7 @@ def parts(work: Work) -> dict[str, float]:
     steps = 0.0
     if not work.frozen:
         train = work.labelled - work.val
-        per_epoch = train * (p["forward"] + p["backward"] * work.trained) + work.val * p["forward"]
+        per_epoch = train * (p["train"] + p["backward"] * work.trained) + work.val * p["forward"]
         steps = work.gflops * (work.epochs * per_epoch + work.test * p["forward"])
     export = (p["export_fixed"] + p["export"] * work.export_gflops) if work.export_gflops else 0.0
     # The final layers of a frozen network (cross-validated, then on all images): README, 0.8 s at 15 a
