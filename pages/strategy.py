@@ -19,10 +19,10 @@ from tlcore.data.dataset import check_trainable
 from tlcore.models.freeze import backbone_is_frozen, resolve_trainable
 from tlcore.training.devices import gpu_name, resolve_device
 from tlcore.models import ensemble
-from tlcore.models.ensemble import recipe_costs
 from tlcore.errors import TLError
 from tlcore.models.net import stage_param_counts
 from tlcore.training.recommend import Recommendation, choose_evaluation, dataset_naturalness, recommend
+from tlcore.training.timing import Estimate
 from tlcore.rundir import RunDir
 
 DURATIONS = {"quick": 0.3, "standard": 1.0, "thorough": 2.0}  # times the recommended epochs
@@ -233,7 +233,7 @@ def render() -> None:
         if note:
             st.info(note, icon=":material/history:")
     if n == 0:
-        _recipe(spec, times)
+        strategy_time.recipe_choice(spec, times, list(CHOICES["recipe"]), DEFAULTS["recipe"])
     chosen = recommendation(spec, chosen=n)
     _duration(chosen)
     # Keyed, it keeps its identity and stays open when the controls above it change (the model choice
@@ -268,28 +268,15 @@ def _times(spec: ModelSpec) -> dict | None:
                                     epochs, device, _ensemble_ready(), st.session_state[STAGES], opt("recipe"))
 
 
+def estimated_time() -> Estimate | None:
+    """How long a run with the settings as chosen should take here (None while a setting cannot work)."""
+    times = _times(get_spec(st.session_state[ui.MODEL]))
+    return times["chosen"] if times else None
+
+
 @st.cache_data(show_spinner=False)
 def _ensemble_ready() -> bool:
     return ensemble.ready()
-
-
-def _recipe(spec: ModelSpec, times: dict | None) -> None:
-    """Fastest model or most accurate model, for a frozen network, with what each costs and takes here."""
-    costs = recipe_costs(spec.name)
-    fast, best = costs[FASTEST], costs[MOST_ACCURATE]
-    took = lambda e: f" ({e.words()} here)" if e is not None else ""
-    auto = "most accurate" if times and times["auto"] == MOST_ACCURATE else "fastest"
-    names = {AUTO: f"As recommended ({auto} on this computer for these images)",
-             FASTEST: fast["title"] + took(times and times["depths"][0]),
-             MOST_ACCURATE: best["title"] + took(times and times["accurate"])}
-    st.session_state.setdefault(ui.OPT + "recipe", DEFAULTS["recipe"])
-    st.radio("Which model to make", list(CHOICES["recipe"]), key=ui.OPT + "recipe", format_func=names.get,
-             help="The most accurate model reads each image with three pretrained networks and learns one "
-                  "final layer on what they all see. It is usually a few points more accurate on small "
-                  "image sets, and slower to train and to use.")
-    st.caption(f"Computing per image: {fast['gflops']:g} billion operations for the fastest model, "
-               f"{best['gflops']:g} billion for the most accurate ({best['relative_cost']:g}x). As recommended, "
-               "the most accurate model is made whenever it should take under 2 minutes here.")
 
 
 def _duration(rec: Recommendation) -> None:

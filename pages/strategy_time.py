@@ -12,6 +12,7 @@ from tlcore.config import AUTO, FASTEST, MOST_ACCURATE, TrainConfig
 from tlcore.data import store
 from tlcore.jobs import timings
 from tlcore.models.catalog import ModelSpec
+from tlcore.models.ensemble import recipe_costs
 from tlcore.models.freeze import backbone_is_frozen
 from tlcore.training.recommend import Recommendation, choose_recipe
 from tlcore.training.timing import Estimate
@@ -105,3 +106,25 @@ def session_kept() -> dict:
     """The settings restored from the last session whose widgets still hold those values."""
     ss = st.session_state
     return {k: v for k, v in (ss.get("choices_restored") or {}).items() if ss.get(ui.OPT + k) == v}
+
+
+def recipe_choice(spec: ModelSpec, times: dict | None, options: list[str], default: str) -> None:
+    """Fastest model or most accurate model, for a frozen network, with what each costs and takes here.
+    The options' words stay the same whatever the times (a widget whose words change can lose its value)."""
+    costs = recipe_costs(spec.name)
+    fast, best = costs[FASTEST], costs[MOST_ACCURATE]
+    names = {AUTO: "As recommended for these images on this computer", FASTEST: fast["title"],
+             MOST_ACCURATE: best["title"]}
+    st.session_state.setdefault(ui.OPT + "recipe", default)
+    st.radio("Which model to make", options, key=ui.OPT + "recipe", format_func=names.get,
+             help="The most accurate model reads each image with three pretrained networks and learns one "
+                  "final layer on what they all see. It is usually a few points more accurate on small "
+                  "image sets, and slower to train and to use.")
+    took = ""
+    if times and times["accurate"] is not None:
+        auto = "the most accurate" if times["auto"] == MOST_ACCURATE else "the fastest"
+        took = (f" Here the fastest model should take {times['depths'][0].words()} and the most accurate "
+                f"{times['accurate'].words()}, so as recommended makes {auto}.")
+    st.caption(f"Computing per image: {fast['gflops']:g} billion operations for the fastest model, "
+               f"{best['gflops']:g} billion for the most accurate ({best['relative_cost']:g}x). As recommended, "
+               f"the most accurate model is made whenever it should take under 2 minutes here.{took}")

@@ -206,7 +206,7 @@ def test_strategy_shows_each_choices_time_and_announces_kept_choices_with_theirs
     assert "typical speeds" in line and "with the fastest model" in line and "with the most accurate" in line
     assert "; 1 stage about" in line and "; 7 stages about" in line
     assert at.metric[1].label == "Training time on this computer" and at.metric[1].value.startswith("about ")
-    assert at.radio(key="opt_recipe").options[0] == "As recommended (most accurate on this computer for these images)"
+    assert "so as recommended makes the most accurate." in texts(at.caption)
     assert not [i for i in at.info if "Kept from your last session" in i.value]
 
     save_choices({"settings": {"epochs": 12}, "stages": {f"{digits}|efficientnet_lite1": 4}})
@@ -220,4 +220,6 @@ def test_strategy_shows_each_choices_time_and_announces_kept_choices_with_theirs
     assert "(the recommended settings: about" in note
     assert "from the speed of 2 earlier runs on this computer" in texts(again.caption)
     again.slider(key="opt_stages").set_value(0).run()
-    assert "As recommended (fastest on this computer" in again.radio(key="opt_recipe").options[0]
+    assert "so as recommended makes the fastest." in texts(again.caption)
+    goto(again, "train")  # and once more before Start
+    assert "It should take about" in texts(again.caption) and "on this computer" in texts(again.caption)

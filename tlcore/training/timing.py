@@ -88,7 +88,7 @@ class Estimate:
         """Where the estimate comes from, in a few words."""
         if self.measured:
             return f"from the speed of {self.measured} earlier run{'s' * (self.measured != 1)} on this computer"
-        return "from typical speeds; it becomes exact to this computer after its first run"
+        return "from typical speeds, until a first run here measures this computer"
 
     def to_json(self) -> dict:
         return {"seconds": round(self.seconds, 1), "measured": self.measured}
@@ -145,9 +145,9 @@ def estimate(work: Work, runs: list[dict]) -> Estimate:
     here = [r for r in runs if r.get("device") == work.device][-RECENT:]
     same = [r for r in here if r.get("recipe") == work.recipe]
     typical = parts(work)
-    total = typical["start"]
-    for part in PARTS:
-        ratio = _ratio(same, part, f"typical_{part}") or _ratio(here, part, f"typical_{part}") or 1.0
-        total += typical[part] * ratio
+    ratios = {part: _ratio(same, part, f"typical_{part}") or _ratio(here, part, f"typical_{part}") or 1.0
+              for part in PARTS}
+    # Start-up (imports, before the run's record begins) is the same kind of work as "rest": it slows alike.
+    total = typical["start"] * ratios["rest"] + sum(typical[part] * ratios[part] for part in PARTS)
     return Estimate(total, len(here))
 
