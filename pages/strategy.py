@@ -21,7 +21,7 @@ from tlcore.training.devices import gpu_name, resolve_device
 from tlcore.models import ensemble
 from tlcore.errors import TLError
 from tlcore.models.net import stage_param_counts
-from tlcore.training.recommend import Recommendation, choose_evaluation, dataset_naturalness, recommend
+from tlcore.training.recommend import Recommendation, choose_evaluation, dataset_kind, dataset_naturalness, recommend
 from tlcore.training.timing import Estimate
 from tlcore.rundir import RunDir
 
@@ -265,7 +265,8 @@ def _times(spec: ModelSpec) -> dict | None:
     factor = DURATIONS[st.session_state.get(DURATION, "standard")]
     epochs = lambda rec: opt("epochs") or max(2, round(rec.epochs * factor))
     return strategy_time.plan_times(cfg, spec, lambda k: recommendation(spec, chosen=k), base, _labelled(cfg.data)[0],
-                                    epochs, device, _ensemble_ready(), st.session_state[STAGES], opt("recipe"))
+                                    epochs, device, _ensemble_ready(), st.session_state[STAGES], opt("recipe"),
+                                    _kind(cfg.data))
 
 
 def estimated_time() -> Estimate | None:
@@ -277,6 +278,11 @@ def estimated_time() -> Estimate | None:
 @st.cache_data(show_spinner=False)
 def _ensemble_ready() -> bool:
     return ensemble.ready()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _kind(folder: str) -> str:
+    return dataset_kind(folder)
 
 
 def _duration(rec: Recommendation) -> None:

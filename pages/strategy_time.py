@@ -51,11 +51,12 @@ def estimate_for(cfg: TrainConfig, spec: ModelSpec, stages: int, recipe: str, re
 
 def plan_times(cfg: TrainConfig, spec: ModelSpec, recommend_at: Callable[[int], Recommendation],
                base: Recommendation, counts: dict[str, int], epochs_of: Callable[[Recommendation], int], device: str,
-               ensemble_ready: bool, stages: int, recipe: str) -> dict:
+               ensemble_ready: bool, stages: int, recipe: str, kind: str | None) -> dict:
     """Each depth's estimated time here ("depths"), the most accurate model's ("accurate", None where it
     cannot be made), the model "as recommended" makes ("auto"), and the times of the settings as
     chosen (``stages``, ``recipe``) and as recommended. ``base`` is the frozen network's recommendation
-    with its evaluation; ``recommend_at(k)`` the recommendation for k stages trained."""
+    with its evaluation; ``recommend_at(k)`` the recommendation for k stages trained; ``kind`` the images'
+    (tlcore.training.recommend.image_kind)."""
     runs, cv = timings.observations(), base.evaluation == "cv"
     recs = {k: recommend_at(k) for k in range(len(spec.stages) + 1)}
     time_of = lambda k, r: estimate_for(cfg, spec, k, r, recs[k], cv, epochs_of(recs[k]), device, runs)
@@ -63,7 +64,7 @@ def plan_times(cfg: TrainConfig, spec: ModelSpec, recommend_at: Callable[[int], 
     fresh = cfg.weights == "pretrained" and not cfg.init_from and not cfg.image_size and ensemble_ready
     accurate = time_of(0, MOST_ACCURATE) if fresh else None
     auto = choose_recipe(base, cfg.with_(trainable_stages=0, recipe=AUTO), True, counts, fresh,
-                         {FASTEST: depths[0], **({MOST_ACCURATE: accurate} if accurate else {})}).recipe
+                         {FASTEST: depths[0], **({MOST_ACCURATE: accurate} if accurate else {})}, kind).recipe
 
     def pick(k: int, r: str) -> Estimate:
         return accurate if k == 0 and accurate and MOST_ACCURATE in (r, auto if r == AUTO else r) else depths[k]
@@ -124,7 +125,8 @@ def recipe_choice(spec: ModelSpec, times: dict | None, options: list[str], defau
     if times and times["accurate"] is not None:
         auto = "the most accurate" if times["auto"] == MOST_ACCURATE else "the fastest"
         took = (f" Here the fastest model should take {times['depths'][0].words()} and the most accurate "
-                f"{times['accurate'].words()}, so as recommended makes {auto}.")
+                f"{times['accurate'].words()}; as recommended makes {auto}.")
     st.caption(f"Computing per image: {fast['gflops']:g} billion operations for the fastest model, "
                f"{best['gflops']:g} billion for the most accurate ({best['relative_cost']:g}x). As recommended, "
-               f"the most accurate model is made whenever it should take under 2 minutes here.{took}")
+               "the most accurate model is made whenever it should take under 2 minutes here, except on "
+               f"greyscale images, where it scored no better in the studio's benchmark.{took}")

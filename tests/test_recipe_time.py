@@ -5,23 +5,24 @@ import json
 from dataclasses import asdict, replace
 
 import pytest
+import torch
 
 from tlcore.config import AUTO, FASTEST, MOST_ACCURATE, TrainConfig
 from tlcore.jobs import timings
 from tlcore.jobs.train import create_run, execute
 from tlcore.record import EpochEvent, Metrics, Score, SplitMetrics
-from tlcore.training.recommend import WAIT_SECONDS, choose_recipe, recommend
+from tlcore.training.recommend import WAIT_SECONDS, choose_recipe, image_kind, recommend
 from tlcore.training.timing import Estimate, Work, estimate, parts
 from tlcore.use.advice import advise
 
 COUNTS = {c: 15 for c in "abcdef"}  # 90 images, as in issue 23
 
 
-def _pick(accurate_seconds: float, recipe: str = AUTO, frozen: bool = True):
+def _pick(accurate_seconds: float, recipe: str = AUTO, frozen: bool = True, kind: str = "colour"):
     rec = recommend(COUNTS, natural=0.3, num_stages=7, gpu=False)
     cfg = TrainConfig(data="x", recipe=recipe)
     return choose_recipe(rec, cfg, frozen, COUNTS, True, {FASTEST: Estimate(20.0, 2),
-                                                          MOST_ACCURATE: Estimate(accurate_seconds, 2)})
+                                                          MOST_ACCURATE: Estimate(accurate_seconds, 2)}, kind)
 
 
 @pytest.mark.parametrize("seconds,expected", [(WAIT_SECONDS - 5, MOST_ACCURATE), (WAIT_SECONDS + 5, FASTEST)])
@@ -38,6 +39,16 @@ def test_a_chosen_recipe_or_a_network_that_learns_is_not_overruled_by_the_estima
     assert _pick(600.0, recipe=MOST_ACCURATE).recipe == MOST_ACCURATE
     assert _pick(30.0, recipe=FASTEST).recipe == FASTEST
     assert _pick(30.0, frozen=False).recipe == FASTEST  # the ensemble is a frozen network's recipe
+
+
+def test_on_greyscale_images_where_the_benchmark_found_it_no_better_auto_keeps_the_fastest():
+    grey = torch.randint(0, 256, (5, 1, 16, 16), dtype=torch.uint8).expand(5, 3, 16, 16)
+    colour = grey.clone()
+    colour[:, 0] = 255 - colour[:, 0]
+    assert (image_kind(grey), image_kind(colour)) == ("greyscale", "colour")
+    out = _pick(30.0, kind="greyscale")
+    assert out.recipe == FASTEST and out.images_kind == "greyscale" and "scored no better" in out.reason
+    assert _pick(30.0, recipe=MOST_ACCURATE, kind="greyscale").recipe == MOST_ACCURATE  # asked for: made
 
 
 def _work(**changes) -> Work:

@@ -32,7 +32,7 @@ from tlcore.errors import TLError
 from tlcore.models.freeze import backbone_is_frozen, resolve_trainable
 from tlcore.training.inputs import Inputs, load_inputs, use_all_for_training
 from tlcore.jobs.interrupt import ALREADY_RUNNING, INTERRUPTED_TEXT, Interrupted, interruptible
-from tlcore.training.recommend import choose_evaluation, choose_recipe, naturalness, recommend
+from tlcore.training.recommend import choose_evaluation, choose_recipe, image_kind, naturalness, recommend
 from tlcore.record import INTERRUPTED, RunRecord
 from tlcore.training.recorder import RunRecorder
 from tlcore.training.report import finish_run
@@ -159,7 +159,7 @@ def _resolve(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device
              for r in ((FASTEST, MOST_ACCURATE) if frozen else (FASTEST,))}
     runs = timings.observations()
     estimates = {r: timings.estimate_work(w, runs) for r, w in works.items()}
-    rec = choose_recipe(rec, resolved, frozen, labelled, ensemble.ready(), estimates)
+    rec = choose_recipe(rec, resolved, frozen, labelled, ensemble.ready(), estimates, image_kind(inputs.train.x))
     rec = replace(rec, estimates={r: timings.with_typical(works[r], e) for r, e in estimates.items()})
     # The size the images were read at (a model's own, or its processor size) is recorded, so the run
     # reproduces on any device.

@@ -26,6 +26,11 @@ CPU_FROZEN_BELOW = 100
 # non-expert would wait about 40 s more for 2-3 points, and bench/judge_recipe.py measures the trade.
 WAIT_SECONDS = 120.0
 WAIT_WORDS = "2 minutes"
+# The most accurate recipe's test accuracy minus the fastest's, in points, by kind of images: the mean of
+# the benchmark's sets of that kind at 15 a class (bench/judge_recipe.py and a probe with bench/quality.py,
+# 2026-12-06, 2 cores): colour clip art +3.1, +2.5, +3.1, +2.5; greyscale digits +4.7, +0.3, +2.0 and
+# Fashion-MNIST -2.0, -3.3, -2.0, 0.0. Where a kind's gain is not above 0, auto keeps the fastest model.
+RECIPE_GAIN = {"colour": 2.8, "greyscale": -0.2}
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class Recommendation:
     evaluation: str = "holdout"
     recipe: str = FASTEST
     estimates: dict | None = None  # recipe -> the run-time estimate on this computer (tlcore.jobs.timings)
+    images_kind: str | None = None  # "colour" or "greyscale" (image_kind), as the recipe's choice used it
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -162,11 +168,31 @@ def dataset_naturalness(data: str, model: str, sample: int = 32, seed: int = 0) 
     return naturalness(backbone, imagenet, images, BatchPrep(spec.mean, spec.std, cpu), cpu)
 
 
+def image_kind(images: torch.Tensor, sample: int = 64) -> str:
+    """"greyscale" when (nearly) all of up to ``sample`` uint8 images [N,3,H,W] have equal colour
+    channels, else "colour"."""
+    x = images[:sample].to(torch.int16)
+    spread = torch.maximum((x[:, 0] - x[:, 1]).abs().amax((1, 2)), (x[:, 1] - x[:, 2]).abs().amax((1, 2)))
+    return "greyscale" if len(x) and float((spread <= 8).float().mean()) >= 0.9 else "colour"
+
+
+def dataset_kind(data: str, sample: int = 32, seed: int = 0) -> str:
+    """``image_kind`` of up to ``sample`` images of a dataset folder (or zip)."""
+    from tlcore.data.dataset import load_source
+    from tlcore.data.images import decode_many
+    from tlcore.workspace import datasets_dir
+
+    items = load_source(data, datasets_dir()).items
+    picks = torch.randperm(len(items), generator=torch.Generator().manual_seed(seed))[:sample].tolist()
+    return image_kind(decode_many([items[i].path for i in picks], 32)[0])
+
+
 def choose_recipe(rec: Recommendation, cfg: TrainConfig, frozen: bool, images_per_class: dict[str, int],
-                  ensemble_ready: bool, estimates: dict[str, Estimate]) -> Recommendation:
+                  ensemble_ready: bool, estimates: dict[str, Estimate], kind: str | None = None) -> Recommendation:
     """Fastest model or most accurate model, with why. ``auto`` takes the ensemble of the bundled
     networks (tlcore.models.ensemble) for a frozen network on small data whenever its estimated time
-    on this computer (``estimates``, by recipe) is under WAIT_SECONDS, the fastest model otherwise.
+    on this computer (``estimates``, by recipe) is under WAIT_SECONDS, the fastest model otherwise, or
+    where the benchmark found it no better on this ``kind`` of images (RECIPE_GAIN).
     ``ensemble_ready``: its members' pretrained weights are on this machine. ``cfg`` is the resolved
     TrainConfig; its ``recipe`` may be forced."""
     starts_fresh = cfg.weights == "pretrained" and not cfg.init_from
@@ -179,7 +205,8 @@ def choose_recipe(rec: Recommendation, cfg: TrainConfig, frozen: bool, images_pe
     suits = frozen and starts_fresh and ensemble_ready and smallest < CV_BELOW and not cfg.image_size
     fast, best = estimates.get(FASTEST), estimates.get(MOST_ACCURATE)
     fits = best is not None and best.seconds < WAIT_SECONDS
-    accurate = cfg.recipe == MOST_ACCURATE or (cfg.recipe == AUTO and suits and fits)
+    worth = RECIPE_GAIN.get(kind, 1.0) > 0
+    accurate = cfg.recipe == MOST_ACCURATE or (cfg.recipe == AUTO and suits and fits and worth)
     images = f"{sum(images_per_class.values()):,} labelled images"
     alone = f"; the fastest model alone: {fast.words()}" if fast is not None else ""
     if accurate and cfg.recipe == AUTO:
@@ -189,10 +216,15 @@ def choose_recipe(rec: Recommendation, cfg: TrainConfig, frozen: bool, images_pe
     elif accurate:
         how = ("The most accurate model is used, as you chose: three pretrained networks read each image "
                f"together" + (f"; it should take {best.words()} on this computer{alone}." if best else "."))
+    elif cfg.recipe == AUTO and suits and best is not None and not worth:
+        how = (f"The fastest model is used: on {kind} images like yours the most accurate model (three networks "
+               f"together) scored no better in the studio's benchmark (Fashion-MNIST and digits), so its extra "
+               f"time ({best.words()} here{alone}) would not pay. It remains a choice on the Strategy page.")
     elif cfg.recipe == AUTO and suits and best is not None:
         how = (f"The fastest model is used: for your {images} the most accurate model (three networks together) "
                f"would take {best.words()} on this computer, over the {WAIT_WORDS} worth waiting for it"
                f"{alone}. It remains a choice on the Strategy page.")
     else:
         how = f"It should take {fast.words()} on this computer." if fast is not None else ""
-    return replace(rec, recipe=MOST_ACCURATE if accurate else FASTEST, reason=f"{rec.reason} {how}".rstrip())
+    return replace(rec, recipe=MOST_ACCURATE if accurate else FASTEST, reason=f"{rec.reason} {how}".rstrip(),
+                   images_kind=kind)
