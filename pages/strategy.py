@@ -9,7 +9,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages import charts, ui
+from pages import charts, strategy_time, ui
 from tlcore import workspace
 from tlcore.data import store
 from tlcore.jobs import runs
@@ -18,10 +18,11 @@ from tlcore.config import AUTO, FASTEST, MOST_ACCURATE, TrainConfig
 from tlcore.data.dataset import check_trainable
 from tlcore.models.freeze import backbone_is_frozen, resolve_trainable
 from tlcore.training.devices import gpu_name, resolve_device
-from tlcore.models.ensemble import recipe_costs
+from tlcore.models import ensemble
 from tlcore.errors import TLError
 from tlcore.models.net import stage_param_counts
-from tlcore.training.recommend import Recommendation, choose_evaluation, dataset_naturalness, recommend
+from tlcore.training.recommend import Recommendation, choose_evaluation, dataset_kind, dataset_naturalness, recommend
+from tlcore.training.timing import Estimate
 from tlcore.rundir import RunDir
 
 DURATIONS = {"quick": 0.3, "standard": 1.0, "thorough": 2.0}  # times the recommended epochs
@@ -40,7 +41,7 @@ NUMBERS = {"epochs": (int, 0, 1000), "lr": (float, 1e-6, 1.0), "backbone_lr_mult
 CHOICES = {"augment": ("auto", "none", "light", "strong"), "evaluation": ("auto", "cv", "holdout"),
            "device": ("auto", "cpu", "cuda"), "duration": tuple(DURATIONS), "recipe": (AUTO, FASTEST, MOST_ACCURATE)}
 KEPT = ("duration", "epochs", *(k for k in ADVANCED if k != "weights"))  # settings kept between sessions
-LOADED, SAVED = "choices_loaded", "choices_saved"
+LOADED, SAVED, RESTORED = "choices_loaded", "choices_saved", "choices_restored"
 _log = logging.getLogger(__name__)
 
 
@@ -114,10 +115,11 @@ def _restore_choices() -> None:
     ss[LOADED] = True
     kept = workspace.load_choices()
     settings = kept.get("settings") if isinstance(kept.get("settings"), dict) else {}
+    ss[RESTORED] = {}
     for name in KEPT:
         value = _valid(name, settings.get(name))
         if value is not None and ui.OPT + name not in ss:
-            ss[ui.OPT + name] = value
+            ss[ui.OPT + name] = ss[RESTORED][name] = value
     ss[SAVED] = kept
 
 
@@ -165,6 +167,7 @@ def _sync_stages(spec: ModelSpec, rec: Recommendation) -> None:
     if ss.get("stages_for") != context or STAGES not in ss:
         kept = _kept_stages(spec)
         ss[STAGES], ss["stages_for"] = rec.trainable_stages if kept is None else kept, context
+        ss["stages_kept"] = None if kept is None or kept == rec.trainable_stages else kept
 
 
 def _weights_options(spec: ModelSpec) -> list[str]:
@@ -214,12 +217,23 @@ def render() -> None:
     head = spec.feature_dim * classes + classes
     learning = sum(counts[len(counts) - n:]) + head
     st.plotly_chart(_stages_figure(spec, counts, n, head), config=charts.STATIC)
-    st.metric("Parameters that will learn", f"{learning:,}",
-              help="Learned numbers inside the network that training will change. More means the model "
-                   "can adapt further, but needs more images and time.")
-    st.caption(f"{learning / (total + head):.1%} of the {params_text(total + head)} parameters; the rest stay frozen.")
+    times = _times(spec)
+    left, right = st.columns(2)
+    left.metric("Parameters that will learn", f"{learning:,}",
+                help="Learned numbers inside the network that training will change. More means the model "
+                     "can adapt further, but needs more images and time.")
+    left.caption(f"{learning / (total + head):.1%} of the {params_text(total + head)} parameters; the rest stay frozen.")
+    if times:
+        right.metric("Training time on this computer", times["chosen"].words(), help=times["chosen"].basis())
+        st.caption(strategy_time.times_caption(spec, times["depths"], times["accurate"],
+                                               strategy_time.counts_words(ss[ui.DATASET])))
+        kept = strategy_time.session_kept()
+        note = strategy_time.kept_note(kept, n if ss.get("stages_kept") == n else None, times["chosen"],
+                                       times["recommended"])
+        if note:
+            st.info(note, icon=":material/history:")
     if n == 0:
-        _recipe(spec)
+        strategy_time.recipe_choice(spec, times, list(CHOICES["recipe"]), DEFAULTS["recipe"])
     chosen = recommendation(spec, chosen=n)
     _duration(chosen)
     # Keyed, it keeps its identity and stays open when the controls above it change (the model choice
@@ -240,21 +254,35 @@ def _stages_figure(spec: ModelSpec, counts: list[int], n: int, head: int) -> go.
                                 f"{spec.title}, from the image (left) to the answer (right)")
 
 
-def _recipe(spec: ModelSpec) -> None:
-    """Fastest model or most accurate model, for a frozen network, with what each costs."""
-    costs = recipe_costs(spec.name)
-    fast, best = costs[FASTEST], costs[MOST_ACCURATE]
-    names = {AUTO: f"As recommended ({'most accurate' if gpu_name() else 'fastest'} on this computer)",
-             FASTEST: fast["title"], MOST_ACCURATE: best["title"]}
-    st.session_state.setdefault(ui.OPT + "recipe", DEFAULTS["recipe"])
-    st.radio("Which model to make", list(CHOICES["recipe"]), key=ui.OPT + "recipe", format_func=names.get,
-             help="The most accurate model reads each image with three pretrained networks and learns one "
-                  "final layer on what they all see. It is usually a few points more accurate on small "
-                  "image sets, and slower to train and to use.")
-    st.caption(f"Computing per image: {fast['gflops']:g} billion operations for the fastest model, "
-               f"{best['gflops']:g} billion for the most accurate ({best['relative_cost']:g}x). On a processor "
-               "it trains several times slower (the README's Learning quality section has the measured "
-               "times); on a graphics card the difference is small.")
+def _times(spec: ModelSpec) -> dict | None:
+    """The estimated times of the choices here (``strategy_time.plan_times``); None while a setting cannot work."""
+    try:
+        cfg = build_config()
+        base = evaluation(cfg.with_(trainable_stages=0, recipe=AUTO), spec, recommendation(spec, chosen=0))
+    except TLError:
+        return None
+    device = "cuda" if opt("device") != "cpu" and resolve_device("auto").type == "cuda" else "cpu"
+    factor = DURATIONS[st.session_state.get(DURATION, "standard")]
+    epochs = lambda rec: opt("epochs") or max(2, round(rec.epochs * factor))
+    return strategy_time.plan_times(cfg, spec, lambda k: recommendation(spec, chosen=k), base, _labelled(cfg.data)[0],
+                                    epochs, device, _ensemble_ready(), st.session_state[STAGES], opt("recipe"),
+                                    _kind(cfg.data))
+
+
+def estimated_time() -> Estimate | None:
+    """How long a run with the settings as chosen should take here (None while a setting cannot work)."""
+    times = _times(get_spec(st.session_state[ui.MODEL]))
+    return times["chosen"] if times else None
+
+
+@st.cache_data(show_spinner=False)
+def _ensemble_ready() -> bool:
+    return ensemble.ready()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _kind(folder: str) -> str:
+    return dataset_kind(folder)
 
 
 def _duration(rec: Recommendation) -> None:

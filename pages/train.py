@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages import charts, ui
-from pages.strategy import build_config
+from pages.strategy import build_config, estimated_time
 from tlcore.jobs import pool, runs
 from tlcore.models.catalog import get_spec
 from tlcore.config import AUTO, DEFAULT_MODEL, MOST_ACCURATE, TrainConfig
@@ -94,6 +94,9 @@ def _start(cfg: TrainConfig, run_shown: bool) -> None:
                   f"images at {cfg.image_size or spec.image_size} pixels, "
                   f"augmentation {'as recommended' if cfg.augment == 'auto' else cfg.augment}, "
                   f"{device_words(cfg.device, gpu_name())}{_processes(cfg)}.")
+    took = estimated_time()
+    if took is not None:
+        st.caption(f"It should take {took.words()} on this computer ({took.basis()}).")
     st.page_link(ui.page("strategy"), label="Change these settings", icon=":material/tune:")
     path = st.session_state.get(ui.RUN)
     busy = bool(path) and RunDir(path).status().active

@@ -192,3 +192,57 @@ def test_a_frozen_network_offers_the_fastest_or_the_most_accurate_model(digits):
     assert "opt_recipe" not in [r.key for r in at.radio]  # a frozen network's choice
     goto(at, "train")  # deeper training uses the chosen model alone
     assert "fine-tunes the last 2 of 7 stages of EfficientNet-Lite1" in texts(at.markdown)
+
+
+def _colour_set() -> str:
+    """Three classes of 12 colour images (reddish, greenish, bluish noise) stored in this test's workspace."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from tlcore.data import store
+
+    rng = np.random.default_rng(0)
+
+    def image(channel: int) -> bytes:
+        pixels = rng.integers(0, 90, (40, 40, 3))
+        pixels[..., channel] += 150
+        buf = io.BytesIO()
+        Image.fromarray(pixels.astype(np.uint8)).save(buf, "PNG")
+        return buf.getvalue()
+
+    classes = {name: [(f"{i}.png", image(c)) for i in range(12)] for c, name in enumerate(("red", "green", "blue"))}
+    return store.dataset_folder(store.import_class_images("colours", classes))
+
+
+def test_strategy_shows_each_choices_time_and_announces_kept_choices_with_theirs():
+    import json
+
+    from tlcore.jobs.timings import timings_path
+    from tlcore.workspace import save_choices
+
+    colours = _colour_set()
+    at = studio("strategy", **{ui.DATASET: colours})
+    assert not at.exception and not at.error
+    [line] = [c.value for c in at.caption if c.value.startswith("Time on this computer for your 36 labelled images")]
+    assert "typical speeds" in line and "with the fastest model" in line and "with the most accurate" in line
+    assert "; 1 stage about" in line and "; 7 stages about" in line
+    assert at.metric[1].label == "Training time on this computer" and at.metric[1].value.startswith("about ")
+    assert "as recommended makes the most accurate." in texts(at.caption)  # colour images, under 2 minutes
+    assert not [i for i in at.info if "Kept from your last session" in i.value]
+
+    save_choices({"settings": {"epochs": 12}, "stages": {f"{colours}|efficientnet_lite1": 4}})
+    # earlier runs here took ten times the typical time: the most accurate model no longer fits in 2 minutes
+    slow = {"device": "cpu", "recipe": "most_accurate", "embed": 30.0, "steps": 0.0, "rest": 400.0,
+            "typical_embed": 3.0, "typical_steps": 0.0, "typical_rest": 40.0}
+    timings_path().write_text(json.dumps({"version": 1, "runs": [slow, {**slow, "recipe": "fastest"}]}))
+    again = studio("strategy", **{ui.DATASET: colours})  # a later visit
+    [note] = [i.value for i in again.info if "Kept from your last session" in i.value]
+    assert "train the last 4 stages, epochs 12" in note and "on this computer" in note
+    assert "(the recommended settings: about" in note
+    assert "from the speed of 2 earlier runs on this computer" in texts(again.caption)
+    again.slider(key="opt_stages").set_value(0).run()
+    assert "as recommended makes the fastest." in texts(again.caption)
+    goto(again, "train")  # and once more before Start
+    assert "It should take about" in texts(again.caption) and "on this computer" in texts(again.caption)

@@ -18,6 +18,7 @@ from tlcore.use.export import TOLERANCE, export_bundle
 from tlcore.data.images import load_square_uint8
 from tlcore.use.predict import Predictor
 from tlcore.training.recommend import Recommendation, choose_recipe
+from tlcore.training.timing import Estimate
 from tlcore.rundir import RunDir
 
 SMALL = {"a": 15, "b": 15}
@@ -27,21 +28,23 @@ def _rec() -> Recommendation:
     return Recommendation(0, 40, "none", 0.5, "Why.")
 
 
-def test_small_frozen_data_gets_the_most_accurate_model_and_other_cases_the_fastest():
+def test_small_frozen_data_gets_the_most_accurate_model_when_it_fits_the_wait_and_other_cases_the_fastest():
     auto = TrainConfig(data="/d", trainable_stages=0)
-    assert choose_recipe(_rec(), auto, True, SMALL, ensemble_ready=True, gpu=True).recipe == "most_accurate"
-    assert "most accurate model" in choose_recipe(_rec(), auto, True, SMALL, True, gpu=True).reason
-    on_cpu = choose_recipe(_rec(), auto, True, SMALL, True, gpu=False)  # several times slower there: asked for
-    assert on_cpu.recipe == "fastest" and "a choice on the Strategy page" in on_cpu.reason
-    assert choose_recipe(_rec(), auto.with_(recipe="most_accurate"), True, SMALL, True, gpu=False).recipe == "most_accurate"
-    assert choose_recipe(_rec(), auto, False, SMALL, True, gpu=True).recipe == "fastest"  # stages train
-    assert choose_recipe(_rec(), auto, True, {"a": 500, "b": 400}, True, gpu=True).recipe == "fastest"
-    assert choose_recipe(_rec(), auto, True, SMALL, ensemble_ready=False, gpu=True).recipe == "fastest"
-    assert choose_recipe(_rec(), auto.with_(image_size=64), True, SMALL, True, gpu=True).recipe == "fastest"
+    fits = {"fastest": Estimate(10.0, 1), "most_accurate": Estimate(50.0, 1)}
+    slow = {"fastest": Estimate(60.0, 1), "most_accurate": Estimate(300.0, 1)}  # a slow processor, or many images
+    assert choose_recipe(_rec(), auto, True, SMALL, True, fits).recipe == "most_accurate"
+    assert "most accurate model" in choose_recipe(_rec(), auto, True, SMALL, True, fits).reason
+    on_slow = choose_recipe(_rec(), auto, True, SMALL, True, slow)
+    assert on_slow.recipe == "fastest" and "a choice on the Strategy page" in on_slow.reason
+    assert choose_recipe(_rec(), auto.with_(recipe="most_accurate"), True, SMALL, True, slow).recipe == "most_accurate"
+    assert choose_recipe(_rec(), auto, False, SMALL, True, fits).recipe == "fastest"  # stages train
+    assert choose_recipe(_rec(), auto, True, {"a": 500, "b": 400}, True, fits).recipe == "fastest"
+    assert choose_recipe(_rec(), auto, True, SMALL, False, fits).recipe == "fastest"  # its networks are not here
+    assert choose_recipe(_rec(), auto.with_(image_size=64), True, SMALL, True, fits).recipe == "fastest"
     forced = auto.with_(recipe="fastest")
-    assert choose_recipe(_rec(), forced, True, SMALL, True, gpu=True).recipe == "fastest"
+    assert choose_recipe(_rec(), forced, True, SMALL, True, fits).recipe == "fastest"
     with pytest.raises(TLError, match="0 stages"):
-        choose_recipe(_rec(), auto.with_(recipe="most_accurate"), False, SMALL, True, gpu=True)
+        choose_recipe(_rec(), auto.with_(recipe="most_accurate"), False, SMALL, True, fits)
 
 
 def test_recipe_is_validated_and_configs_written_before_it_load_as_fastest():

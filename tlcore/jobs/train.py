@@ -20,7 +20,7 @@ import torch
 
 from tlcore import environment
 
-from tlcore.jobs import pool
+from tlcore.jobs import pool, timings
 
 from tlcore.models import ensemble
 from tlcore.atomic import disk_full, is_disk_full
@@ -32,7 +32,7 @@ from tlcore.errors import TLError
 from tlcore.models.freeze import backbone_is_frozen, resolve_trainable
 from tlcore.training.inputs import Inputs, load_inputs, use_all_for_training
 from tlcore.jobs.interrupt import ALREADY_RUNNING, INTERRUPTED_TEXT, Interrupted, interruptible
-from tlcore.training.recommend import choose_evaluation, choose_recipe, naturalness, recommend
+from tlcore.training.recommend import choose_evaluation, choose_recipe, image_kind, naturalness, recommend
 from tlcore.record import INTERRUPTED, RunRecord
 from tlcore.training.recorder import RunRecorder
 from tlcore.training.report import finish_run
@@ -150,7 +150,17 @@ def _resolve(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device
     stages = resolve_trainable(resolved.trainable_stages, len(inputs.spec.stages))
     frozen = backbone_is_frozen(inputs.spec, stages, resolved.train_bn)
     rec = choose_evaluation(rec, resolved, frozen, labelled, given_val=inputs.given_val)
-    rec = choose_recipe(rec, resolved, frozen, labelled, ensemble.ready(), gpu=device.type == "cuda")
+    test = 0 if inputs.test is None else len(inputs.test.x)
+    val = 0 if rec.evaluation == "cv" else len(inputs.val.x)
+    works = {r: timings.work_for(recipe=r, spec=inputs.spec, size=inputs.image_size, stages=stages, frozen=frozen,
+                                 epochs=resolved.epochs, augment=resolved.augment, labelled=sum(labelled.values()),
+                                 val=val, test=test, device=device.type,
+                                 pretrained=resolved.weights == "pretrained" and not resolved.init_from)
+             for r in ((FASTEST, MOST_ACCURATE) if frozen else (FASTEST,))}
+    runs = timings.observations()
+    estimates = {r: timings.estimate_work(w, runs) for r, w in works.items()}
+    rec = choose_recipe(rec, resolved, frozen, labelled, ensemble.ready(), estimates, image_kind(inputs.train.x))
+    rec = replace(rec, estimates={r: timings.with_typical(works[r], e) for r, e in estimates.items()})
     # The size the images were read at (a model's own, or its processor size) is recorded, so the run
     # reproduces on any device.
     resolved = resolved.with_(evaluation=rec.evaluation, recipe=rec.recipe, image_size=inputs.image_size)
@@ -188,6 +198,7 @@ def _follow(run: QuietRun, world: World) -> str:
 
 def _train(run: RunDir, cfg: TrainConfig, device: torch.device, world: World = SOLO) -> str:
     """Load the run's inputs, resolve its choices, let the engine train, and record the result."""
+    started = time.time()
     cfg, inputs = _prepare(run, cfg, device)
     world.barrier()  # the other ranks load what rank 0 decided
     trained = train_model(inputs, cfg, device, RunRecorder(run), world)
@@ -198,6 +209,8 @@ def _train(run: RunDir, cfg: TrainConfig, device: torch.device, world: World = S
     warnings = lost + trained.warnings
     finish_run(run, cfg, inputs, trained.held, trained.test, trained.stages, trained.epoch, warnings)
     state = "cancelled" if trained.cancelled else "finished"
+    if state == "finished" and world.size == 1:
+        timings.record(run, started)  # this computer's speed, for the next runs' estimates
     message = (f"Stopped; the best model so far (epoch {trained.epoch}) was kept" if trained.cancelled else
                "Stopped early: the held-out loss stopped improving" if trained.early else "Finished")
     run.set_status(state, message=" ".join([message] + warnings))

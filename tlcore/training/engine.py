@@ -151,6 +151,7 @@ def _plan(reporter: Reporter, cfg: TrainConfig, inputs: Inputs, device: torch.de
     pretrained = cfg.weights == "pretrained" and not cfg.init_from
     embedder = Embedder(net.backbone, inputs.prep, device, inputs.train.x,
                         key=embedder_key(cfg.recipe, spec.name, inputs.image_size) if pretrained else None)
+    setup = time.perf_counter() - start  # loading (or first exporting) the ONNX model: not per image
     if pretrained and cfg.recipe == FASTEST:
         net.norm = FeatureNorm()  # the head learns on normalised features (measured: tlcore.models.net)
     sharded = _sharded(embedder, world, reporter, throttle.batch)
@@ -166,7 +167,7 @@ def _plan(reporter: Reporter, cfg: TrainConfig, inputs: Inputs, device: torch.de
         x_train = torch.stack(views)
     reporter.event("features", engine=embedder.engine, images=len(x_val) + len(views) * len(inputs.train.x)
                    + (0 if x_test is None else len(x_test)),
-                   views=len(views), seconds=time.perf_counter() - start)
+                   views=len(views), seconds=time.perf_counter() - start, setup=setup)
     x_train, x_val = place_on_device(x_train, device), place_on_device(x_val, device)
     oof = None
     if cfg.evaluation == "cv":

@@ -2,31 +2,71 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from tlcore.config import TrainConfig
 from tlcore.data.dataset import Dataset
+from tlcore.jobs.timings import estimate_work
 from tlcore.record import SPLITS, Metrics, RecordError, SplitMetrics
 from tlcore.rundir import RunDir
 from tlcore.jobs.runs import history
+from tlcore.training.engine import MAX_VIEWS
+from tlcore.training.timing import Work
 
 FEW_IMAGES = 20
 GAP = 0.15  # train minus held-out accuracy that signals memorising
 WEAK_RECALL = 0.6
 
 
-def _fit_advice(rows: list[dict], kept_epoch: int, stages: int) -> list[str]:
-    """Over- or under-fitting, judged at the epoch whose model was kept."""
+def _augmented_time(rec: dict, recipe: str) -> str:
+    """" (about 40 s on this computer)": the run's own recorded estimate, with augmentation on."""
+    planned = (rec.get("estimates") or {}).get(recipe)
+    try:
+        work = Work(**planned["work"])
+    except (TypeError, KeyError):
+        return ""
+    work = replace(work, views=min(work.epochs, MAX_VIEWS)) if work.frozen else work
+    return f" ({estimate_work(work).words()} on this computer)"
+
+
+def _since_recommendation(cfg: TrainConfig, rec: dict | None, over: bool) -> str:
+    """What changed since the Strategy page's recommendation, where the advice goes against it."""
+    if not rec:
+        return ""
+    if over and cfg.augment == "none" and rec.get("augment") == "none":
+        return (" The Strategy page recommended augmentation off, before training, so that each image passes "
+                "through the network once and training stays fast; it could not see then that the model would "
+                "memorise. The held-out scores now show it does, so augmentation is worth its extra time"
+                f"{_augmented_time(rec, cfg.recipe)}.")
+    stages = cfg.trainable_stages if isinstance(cfg.trainable_stages, int) else None
+    if over and stages and stages > rec.get("trainable_stages", stages):
+        return (f" You chose to train {stages} stage(s); the recommendation was {rec['trainable_stages']}, which "
+                "memorises less with this many images.")
+    if not over and stages == 0 and rec.get("trainable_stages") == 0:
+        return (" The recommendation kept the network frozen, which is right for few images and fast; the "
+                "held-out scores now show the frozen network's features are not enough for these images.")
+    return ""
+
+
+def _fit_advice(rows: list[dict], kept_epoch: int, cfg: TrainConfig, rec: dict | None) -> list[str]:
+    """Over- or under-fitting, judged at the epoch whose model was kept, with what changed since the
+    recommendation where the advice goes against it."""
     kept = next((r for r in rows if r["epoch"] == kept_epoch), rows[-1])
     held = "cross-validated images" if kept["held_out"] == "cv" else "validation images"
+    stages = cfg.trainable_stages if isinstance(cfg.trainable_stages, int) else 1
     out = []
     gap = kept["train_accuracy"] - kept["val_accuracy"]
     if gap > GAP:
-        cure = "turn on augmentation or add images" if stages == 0 else "train fewer stages, turn on augmentation, or add images"
+        cures = (["train fewer stages"] if stages else []) + (["turn on augmentation"] if cfg.augment == "none"
+                                                              else []) + ["add images"]
+        cure = ", ".join(cures[:-1]) + (" or " if len(cures) > 1 else "") + cures[-1]
         out.append(f"Over-fitting: the kept model (epoch {kept['epoch']}) gets {kept['train_accuracy']:.0%} of "
                    f"training images right but only {kept['val_accuracy']:.0%} of {held}, so it is memorising. "
-                   f"To fix it, {cure}.")
+                   f"To fix it, {cure}.{_since_recommendation(cfg, rec, True)}")
     elif kept["train_accuracy"] < 0.7 and kept["val_accuracy"] < 0.7:
         more = "train for more epochs" + ("" if stages else ", or train some stages of the network")
         out.append(f"Under-fitting: even on training images the kept model is right only "
-                   f"{kept['train_accuracy']:.0%} of the time. To fix it, {more}.")
+                   f"{kept['train_accuracy']:.0%} of the time. To fix it, {more}.{_since_recommendation(cfg, rec, False)}")
     losses = [r["val_loss"] for r in rows if r["val_loss"] is not None]
     if len(losses) >= 4:
         best = min(range(len(losses)), key=losses.__getitem__)
@@ -70,7 +110,8 @@ def advise(run: RunDir, split: str | None = None) -> list[str]:
     rows = history(run)
     try:
         metrics: Metrics | None = run.metrics()
-        cfg = run.record().config
+        record = run.record()
+        cfg = record.config
     except RecordError as e:
         return [str(e)]
     if not rows or metrics is None:
@@ -78,9 +119,8 @@ def advise(run: RunDir, split: str | None = None) -> list[str]:
     split = split or metrics.score.split
     report = metrics.split(split)
     where = SPLITS[split] if split != "cv" else "images, cross-validated"
-    stages = cfg.trainable_stages if isinstance(cfg.trainable_stages, int) else 1
     counts = Dataset.load(run.dataset_path).counts("train") if run.dataset_path.is_file() else {}
-    out = list(metrics.warnings) + _fit_advice(rows, metrics.kept_epoch, stages)
+    out = list(metrics.warnings) + _fit_advice(rows, metrics.kept_epoch, cfg, record.recommendation)
     out += _confusions(report, where) + _class_advice(report, counts, cfg.class_weighting)
     if report.count < 10 * len(report.classes) and split != "cv":
         out.append(f"This score rests on only {report.count} {SPLITS[split]}, so it can move by several points "

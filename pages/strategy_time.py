@@ -1,0 +1,132 @@
+"""The Strategy page's time estimates: how long each choice should take on this computer before
+Start, and the note on choices kept from the last session, with their time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from pages import ui
+from tlcore.config import AUTO, FASTEST, MOST_ACCURATE, TrainConfig
+from tlcore.data import store
+from tlcore.jobs import timings
+from tlcore.models.catalog import ModelSpec
+from tlcore.models.ensemble import recipe_costs
+from tlcore.models.freeze import backbone_is_frozen
+from tlcore.training.recommend import Recommendation, choose_recipe
+from tlcore.training.timing import Estimate
+
+KEPT_NAMES = {"duration": "how long to train", "epochs": "epochs", "recipe": "model to make", "augment": "augmentation",
+              "evaluation": "how the score is measured", "image_size": "image size", "batch_size": "batch size",
+              "lr": "learning rate", "device": "device", "test_data": "separate test images"}
+KEPT_VALUES = {"most_accurate": "most accurate", "fastest": "fastest", "cv": "cross-validation",
+               "holdout": "validation split", "thorough": "thorough", "quick": "quick look"}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def image_counts(folder: str) -> tuple[int, int, int]:
+    """A stored dataset's labelled images, its own validation images among them, and its test images."""
+    ds = store.open_dataset(folder)
+    return (sum(1 for i in ds.items if i.split != "test"), sum(1 for i in ds.items if i.split == "val"),
+            sum(1 for i in ds.items if i.split == "test"))
+
+
+def estimate_for(cfg: TrainConfig, spec: ModelSpec, stages: int, recipe: str, rec: Recommendation, cv: bool,
+                 epochs: int, device: str, runs: list[dict]) -> Estimate:
+    """How long a run of ``cfg`` with ``stages`` trained and ``recipe`` should take here, for ``epochs``;
+    ``rec`` is the recommendation for that depth (its augmentation fills what ``cfg`` leaves to it) and
+    ``cv`` whether a frozen network is scored by cross-validation."""
+    labelled, own_val, test = image_counts(cfg.data)
+    if cfg.test_data:
+        test += sum(image_counts(cfg.test_data)[::2])
+    frozen = backbone_is_frozen(spec, stages, cfg.train_bn)
+    val = 0 if cv and frozen else own_val or round(labelled * cfg.val_fraction)
+    work = timings.work_for(recipe=recipe, spec=spec, size=cfg.image_size or spec.size_on(device), stages=stages,
+                            frozen=frozen, epochs=epochs, augment=rec.augment if cfg.augment == "auto" else cfg.augment,
+                            labelled=labelled, val=val, test=test, device=device,
+                            pretrained=cfg.weights == "pretrained" and not cfg.init_from)
+    return timings.estimate_work(work, runs)
+
+
+def plan_times(cfg: TrainConfig, spec: ModelSpec, recommend_at: Callable[[int], Recommendation],
+               base: Recommendation, counts: dict[str, int], epochs_of: Callable[[Recommendation], int], device: str,
+               ensemble_ready: bool, stages: int, recipe: str, kind: str | None) -> dict:
+    """Each depth's estimated time here ("depths"), the most accurate model's ("accurate", None where it
+    cannot be made), the model "as recommended" makes ("auto"), and the times of the settings as
+    chosen (``stages``, ``recipe``) and as recommended. ``base`` is the frozen network's recommendation
+    with its evaluation; ``recommend_at(k)`` the recommendation for k stages trained; ``kind`` the images'
+    (tlcore.training.recommend.image_kind)."""
+    runs, cv = timings.observations(), base.evaluation == "cv"
+    recs = {k: recommend_at(k) for k in range(len(spec.stages) + 1)}
+    time_of = lambda k, r: estimate_for(cfg, spec, k, r, recs[k], cv, epochs_of(recs[k]), device, runs)
+    depths = {k: time_of(k, FASTEST) for k in recs}
+    fresh = cfg.weights == "pretrained" and not cfg.init_from and not cfg.image_size and ensemble_ready
+    accurate = time_of(0, MOST_ACCURATE) if fresh else None
+    auto = choose_recipe(base, cfg.with_(trainable_stages=0, recipe=AUTO), True, counts, fresh,
+                         {FASTEST: depths[0], **({MOST_ACCURATE: accurate} if accurate else {})}, kind).recipe
+
+    def pick(k: int, r: str) -> Estimate:
+        return accurate if k == 0 and accurate and MOST_ACCURATE in (r, auto if r == AUTO else r) else depths[k]
+
+    return {"depths": depths, "accurate": accurate, "auto": auto, "chosen": pick(stages, recipe),
+            "recommended": pick(recs[0].trainable_stages, AUTO)}
+
+
+def times_caption(spec: ModelSpec, by_depth: dict[int, Estimate], accurate: Estimate | None, images: str) -> str:
+    """One line: the time of every depth (and of both models for a frozen network) for these images."""
+    first = by_depth[0].words() + (" with the fastest model, " + accurate.words() + " with the most accurate"
+                                   if accurate is not None else "")
+    deeper = [f"{k} stage{'s' * (k != 1)} {e.words()}" for k, e in by_depth.items() if k]
+    basis = by_depth[0].basis()
+    return (f"Time on this computer for {images} ({basis}): only a new final layer {first}"
+            + (f"; {'; '.join(deeper)}" if deeper else "") + ".")
+
+
+def kept_note(kept: dict, stages: int | None, chosen: Estimate, recommended: Estimate) -> str | None:
+    """"Kept from your last session: ..." for the kept settings still in use, with their time."""
+    parts = ([f"train the last {stages} stage{'s' * (stages != 1)}" if stages else "only a new final layer"]
+             if stages is not None else [])
+    parts += [f"{KEPT_NAMES.get(k, k.replace('_', ' '))} {KEPT_VALUES.get(v, v) if isinstance(v, str) else v}"
+              for k, v in kept.items() if k != "test_data"] + (["separate test images"] if "test_data" in kept else [])
+    if not parts:
+        return None
+    differs = abs(chosen.seconds - recommended.seconds) > 0.2 * recommended.seconds
+    return (f"**Kept from your last session:** {', '.join(parts)}. With these settings training should take "
+            f"{chosen.words()} on this computer" + (f" (the recommended settings: {recommended.words()})" if differs
+                                                   else "") + ". Change them below to start afresh.")
+
+
+def counts_words(folder: str) -> str:
+    """"your 90 labelled images (and 100 test images)"."""
+    labelled, _, test = image_counts(folder)
+    return f"your {labelled:,} labelled images" + (f" and {test:,} test images" if test else "")
+
+
+def session_kept() -> dict:
+    """The settings restored from the last session whose widgets still hold those values."""
+    ss = st.session_state
+    return {k: v for k, v in (ss.get("choices_restored") or {}).items() if ss.get(ui.OPT + k) == v}
+
+
+def recipe_choice(spec: ModelSpec, times: dict | None, options: list[str], default: str) -> None:
+    """Fastest model or most accurate model, for a frozen network, with what each costs and takes here.
+    The options' words stay the same whatever the times (a widget whose words change can lose its value)."""
+    costs = recipe_costs(spec.name)
+    fast, best = costs[FASTEST], costs[MOST_ACCURATE]
+    names = {AUTO: "As recommended for these images on this computer", FASTEST: fast["title"],
+             MOST_ACCURATE: best["title"]}
+    st.session_state.setdefault(ui.OPT + "recipe", default)
+    st.radio("Which model to make", options, key=ui.OPT + "recipe", format_func=names.get,
+             help="The most accurate model reads each image with three pretrained networks and learns one "
+                  "final layer on what they all see. It is usually a few points more accurate on small "
+                  "image sets, and slower to train and to use.")
+    took = ""
+    if times and times["accurate"] is not None:
+        auto = "the most accurate" if times["auto"] == MOST_ACCURATE else "the fastest"
+        took = (f" Here the fastest model should take {times['depths'][0].words()} and the most accurate "
+                f"{times['accurate'].words()}; as recommended makes {auto}.")
+    st.caption(f"Computing per image: {fast['gflops']:g} billion operations for the fastest model, "
+               f"{best['gflops']:g} billion for the most accurate ({best['relative_cost']:g}x). As recommended, "
+               "the most accurate model is made whenever it should take under 2 minutes here, except on "
+               f"greyscale images, where it scored no better in the studio's benchmark.{took}")
