@@ -20,20 +20,22 @@ CLIPART_CLASSES = ("food/fruit", "animals/mammals", "animals/birds", "animals/bu
                    "transportation/roadsigns", "signs_and_symbols/flags", "recreation/music")
 
 
-def clipart_files() -> tuple[list[str], np.ndarray, list[str]]:
-    """The readable PNGs of the chosen category folders, their class indices and the class names."""
+def clipart_files(classes: tuple[str, ...] = CLIPART_CLASSES,
+                  pattern: str = "*.png") -> tuple[list[str], np.ndarray, list[str]]:
+    """The readable PNGs matching ``pattern`` in each of the ``classes`` folders (default: the PNGs
+    directly in the eight chosen ones), their class indices and the class names."""
     from tlcore.data.images import ImageProblem, check_image
 
     files, labels = [], []
-    for c, name in enumerate(CLIPART_CLASSES):
-        for p in sorted((CLIPART_DIR / name).glob("*.png")):
+    for c, name in enumerate(classes):
+        for p in sorted((CLIPART_DIR / name).glob(pattern)):
             try:
                 check_image(str(p))
             except ImageProblem:
                 continue
             files.append(str(p))
             labels.append(c)
-    return files, np.array(labels), [c.split("/")[-1] for c in CLIPART_CLASSES]
+    return files, np.array(labels), [c.split("/")[-1] for c in classes]
 
 
 def fashion_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:

@@ -30,7 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.datasets import CLIPART_DIR, clipart_files, digits_arrays, draw, fashion_arrays  # noqa: E402
+from bench.datasets import clipart_files, digits_arrays, draw, fashion_arrays  # noqa: E402
 
 SETS = ("digits", "fashion", "clipart", "office")
 # The issue's own hard case: four broad clip-art folders (every PNG under each), where a 4-class model
@@ -101,24 +101,8 @@ def _sources(name: str):
     if name == "fashion":
         x, y, _, _, names = fashion_arrays()
         return y, lambda idx: [_png(x[i]) for i in idx], len(names)
-    files, y, names = clipart_files() if name == "clipart" else office_files()
+    files, y, names = clipart_files() if name == "clipart" else clipart_files(OFFICE_CLASSES, "**/*.png")
     return y, lambda idx: [files[i] for i in idx], len(names)
-
-
-def office_files() -> tuple[list[str], np.ndarray, list[str]]:
-    """The readable PNGs under each OFFICE_CLASSES folder of the clip art, their class indices and names."""
-    from tlcore.data.images import ImageProblem, check_image
-
-    files, labels = [], []
-    for c, name in enumerate(OFFICE_CLASSES):
-        for p in sorted((CLIPART_DIR / name).rglob("*.png")):
-            try:
-                check_image(str(p))
-            except ImageProblem:
-                continue
-            files.append(str(p))
-            labels.append(c)
-    return files, np.array(labels), list(OFFICE_CLASSES)
 
 
 def engine_config(labels: np.ndarray, classes: int, images) -> "TrainConfig":  # noqa: F821
