@@ -42,7 +42,6 @@ class Predictor:
         self.classes: list[str] = self.meta["classes"]
         self.image_size: int = self.meta["image_size"]
         self.temperature = temperature_of(self.meta)
-        self.not_sure_below = not_sure_below_of(self.meta)
         self._prep = BatchPrep(self.meta["mean"], self.meta["std"], torch.device("cpu"))
 
     @classmethod
