@@ -112,8 +112,8 @@ def recommend(images_per_class: dict[str, int], natural: float | None, num_stage
                if stages else f"You chose feature extraction; the smallest class has {smallest} images.")
     if stages == 0 and not gpu:
         augment = "none"
-        how = ("Augmentation is off so each image passes through the network only once; training "
-               "then takes seconds on this computer.")
+        how = ("Augmentation is off so each image passes through the network only once, which keeps "
+               "training short on this computer.")
     else:
         augment = "light" if smallest >= 300 or stages == 0 else "strong"
         how = (f"Images are varied during training ({augment} augmentation) so the model learns "
