@@ -24,7 +24,7 @@ from tlcore.data.archive import extract_zip, unsafe_entries
 from tlcore.atomic import atomic_write_json
 from tlcore.errors import TLError
 from tlcore.data.images import MAX_PIXELS, ImageProblem, check_image, run_parallel
-from tlcore.data.leakage import copies_tip, find_copies
+from tlcore.data.leakage import copies_tip, find_copies, plural
 from tlcore.workspace import workspace_dir
 
 SPLITS = ("train", "val", "test")
@@ -288,7 +288,7 @@ def check_trainable(ds: Dataset) -> None:
     if len(ds.classes) < 2:
         raise TLError(f"Only one class ('{ds.classes[0]}') was found; at least two are needed to train a "
                       f"classifier. Add a folder of images for each other class next to it.{note}")
-    few = [f"'{c}' ({_plural(n, 'image')})" for c, n in ds.counts().items() if n < 2]
+    few = [f"'{c}' ({plural(n, 'image')})" for c, n in ds.counts().items() if n < 2]
     if few:
         raise TLError("Every class needs at least 2 images (one to learn from, one to check with); "
                       f"these have fewer: {', '.join(few)}.{note}")
@@ -307,11 +307,7 @@ def _skipped_note(skipped: list[Skipped], shown: int = 3) -> str:
     verb = "was" if len(skipped) == 1 else "were"
     examples = "; ".join(f"{Path(s.path).name} {s.reason}" for s in skipped[:shown])
     more = f"; and {len(skipped) - shown} more" if len(skipped) > shown else ""
-    return f" {_plural(len(skipped), 'file')} {verb} skipped: {examples}{more}."
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    return f" {plural(len(skipped), 'file')} {verb} skipped: {examples}{more}."
 
 
 def audit(ds: Dataset) -> dict:
@@ -357,18 +353,18 @@ def _advice(ds: Dataset, totals: dict[str, int], imbalance: float | None) -> lis
     groups = ds.duplicates()
     if groups:
         copies = sum(len(g) - 1 for g in groups)
-        tips.append(f"{_plural(copies, 'image')} {'is an exact copy' if copies == 1 else 'are exact copies'} "
+        tips.append(f"{plural(copies, 'image')} {'is an exact copy' if copies == 1 else 'are exact copies'} "
                     "of another image; remove the copies, as they make scores look better than they are.")
         mixed = [sorted({i.label for i in g}) for g in groups if len({i.label for i in g}) > 1]
         if mixed:
             verb = "appears" if len(mixed) == 1 else "appear"
-            tips.append(f"{_plural(len(mixed), 'picture')} {verb} under more than one class (for example "
+            tips.append(f"{plural(len(mixed), 'picture')} {verb} under more than one class (for example "
                         f"'{mixed[0][0]}' and '{mixed[0][1]}'); keep each picture in its right class only.")
     if ds.skipped:
         tips.append(_skipped_note(ds.skipped).strip())
     small = sum(1 for i in ds.items if min(i.width, i.height) < SMALL_SIDE)
     if small:
-        tips.append(f"{_plural(small, 'image')} {'is' if small == 1 else 'are'} smaller than {SMALL_SIDE} pixels "
+        tips.append(f"{plural(small, 'image')} {'is' if small == 1 else 'are'} smaller than {SMALL_SIDE} pixels "
                     "on a side; tiny images hold little detail, so use larger ones if you have them.")
     return tips
 
@@ -378,13 +374,13 @@ def _few_images_tip(few: dict[str, int], shown: int = 8) -> str:
     why = f"{FEW_IMAGES} or more per class gives much better results."
     if len(few) == 1:
         (c, n), = few.items()
-        return f"Class '{c}' has {_plural(n, 'image')}; {why}"
+        return f"Class '{c}' has {plural(n, 'image')}; {why}"
     counts = set(few.values())
     if len(counts) == 1:
         names = [f"'{c}'" for c in few]
-        each = f"have {_plural(counts.pop(), 'image')} each"
+        each = f"have {plural(counts.pop(), 'image')} each"
     else:
-        names = [f"'{c}' ({_plural(n, 'image')})" for c, n in few.items()]
+        names = [f"'{c}' ({plural(n, 'image')})" for c, n in few.items()]
         each = f"have fewer than {FEW_IMAGES} images"
     if len(names) > shown:
         names = names[:shown] + [f"{len(names) - shown} more"]
