@@ -159,12 +159,9 @@ def _results(run: RunDir, named: list[tuple[str, bytes]], rule: NotSureRule, key
         return
     left, right = st.columns([1, 2])
     left.image(data, caption=ui.md_safe(row["file"]), width=220)
-    best, p = row["top"][0]
-    if p < rule.below:
-        right.markdown(f"### Not sure — maybe {ui.md_safe(best)} ({p:.0%} sure)")
+    right.markdown(f"### {use_live.verdict(dict(row['top']), rule)}")
+    if row["top"][0][1] < rule.below:
         right.caption(rule_sentence(rule))
-    else:
-        right.markdown(f"### {ui.md_safe(best)} ({p:.0%} sure)")
     top = pd.DataFrame([(ui.plot_safe(c), p) for c, p in row["top"]], columns=["class", "probability"])
     fig = px.bar(top, x="probability", y="class", orientation="h", range_x=[0, 1], text_auto=".0%")
     fig.update_layout(height=60 + 40 * len(top), margin=dict(t=10, b=10), yaxis=dict(autorange="reversed"),

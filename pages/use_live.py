@@ -58,7 +58,8 @@ def section(run: RunDir, rule: NotSureRule) -> None:
     _frozen(run, rule)
 
 
-def _verdict(probabilities: dict[str, float], rule: NotSureRule) -> str:
+def verdict(probabilities: dict[str, float], rule: NotSureRule) -> str:
+    """The answer in words: the top class and how sure, marked "not sure" under the rule."""
     best, p = max(probabilities.items(), key=lambda kv: kv[1])
     if p < rule.below:
         return f"Not sure — maybe {ui.md_safe(best)} ({p:.0%} sure)"
@@ -75,7 +76,7 @@ def _answer(feed: LiveFeed, rule: NotSureRule) -> None:
             if latest is None or classifier is None or list(latest.probabilities) != classifier.classes:
                 st.caption("Waiting for the first picture…")
                 return
-            st.markdown(f"### {_verdict(latest.probabilities, rule)}")
+            st.markdown(f"### {verdict(latest.probabilities, rule)}")
             for name, p in latest.probabilities.items():  # the model's class order: bars do not jump
                 st.progress(min(max(p, 0.0), 1.0), text=f"{ui.md_safe(name)}: {p:.0%}")  # float32 sums overshoot
             per_second, ms = feed.meter.rate()
@@ -91,7 +92,7 @@ def _frozen(run: RunDir, rule: NotSureRule) -> None:
     if not frozen or frozen[0] != str(run.path):
         return
     _, jpeg, probabilities = frozen
-    st.markdown(f"**Frozen frame**: {_verdict(probabilities, rule)}")
+    st.markdown(f"**Frozen frame**: {verdict(probabilities, rule)}")
     with ui.friendly_errors(), st.spinner("Working out where the model looked…"):
         picture, heat, predicted = _gradcam(str(run.path), jpeg)
         fig = px.imshow(picture)
