@@ -95,8 +95,9 @@ def with_typical(work: Work, est: Estimate) -> dict:
 def record(run: RunDir, started: float) -> None:
     """Add a finished run's measured parts to the workspace's timings (nothing for a resumed run,
     or one whose recommendation carries no estimate); a write that fails is only logged."""
-    rec = run.record().recommendation or {}
-    planned = rec.get("estimates", {}).get(run.record().config.recipe) if isinstance(rec.get("estimates"), dict) else None
+    record = run.record()
+    rec = record.recommendation or {}
+    planned = rec.get("estimates", {}).get(record.config.recipe) if isinstance(rec.get("estimates"), dict) else None
     if not isinstance(planned, dict) or "typical" not in planned or run.events("resumed"):
         return
     embed = sum(max(0.0, e.get("seconds", 0.0) - e.get("setup", 0.0)) for e in run.events("features"))
