@@ -51,7 +51,9 @@ def section(use: Callable, progress_bar: Callable) -> None:
                          placeholder="e.g. bolt, nut, washer",
                          help="One name per kind of thing the model should tell apart. Renaming a class "
                               "keeps the images you added to it.")
-    names = list(dict.fromkeys(c.strip() for c in text.split(",") if c.strip()))
+    names = store.class_names(text)
+    with ui.friendly_errors():  # said at once; the uploads stay, and saving refuses until it is fixed
+        store.class_folders(names)
     slots, ss[NEXT_SLOT] = assign_slots(names, ss.get(SLOTS, []), ss.get(NEXT_SLOT, 0))
     ss[SLOTS] = slots
     if not slots:

@@ -25,6 +25,7 @@ from tlcore.atomic import atomic_write_json
 from tlcore.errors import TLError
 from tlcore.data.images import MAX_PIXELS, ImageProblem, check_image, run_parallel
 from tlcore.data.leakage import copies_tip, find_copies, plural
+from tlcore.data.names import class_name, normal, refuse_case_twins
 from tlcore.workspace import workspace_dir
 
 SPLITS = ("train", "val", "test")
@@ -151,6 +152,7 @@ def scan_folder(root: str | os.PathLike, max_pixels: int = MAX_PIXELS,
         raise TLError(f"The folder {given} does not exist.")
     top = _unwrap(given)
     split_layout = any(_SPLIT_NAMES.get(_key(d)) and _subdirs(d) for d in _subdirs(top))
+    classes = _class_folders(top, split_layout)  # before any image is decoded: a bad name stops at once
     placed: list[tuple[Path, str, str]] = []
     skipped: list[Skipped] = []
     for path in _walk(top):
@@ -167,7 +169,7 @@ def scan_folder(root: str | os.PathLike, max_pixels: int = MAX_PIXELS,
         else:
             width, height, digest = result
             items.append(Item(str(path), label, split, digest, width, height))
-    return Dataset.create(given.name, top, items, skipped, _class_folders(top, split_layout))
+    return Dataset.create(given.name, top, items, skipped, classes)
 
 
 def _inspect(path: Path, max_pixels: int) -> tuple[int, int, str]:
@@ -221,13 +223,17 @@ def _place(parts: tuple[str, ...], split_layout: bool) -> tuple[str, str] | str:
             return "is not inside a train, val or test folder"
     if len(folders) != 1 or not folders[0].strip():
         return _NOT_IN_CLASS
-    return folders[0].strip(), split
+    return normal(folders[0]), split
 
 
 def _class_folders(top: Path, split_layout: bool) -> list[str]:
-    """Class folder names, including empty ones, so a class with no usable image is still named."""
+    """Class folder names as stored (see tlcore.data.names), including empty ones, so a class with no
+    usable image is still named; a name with a control character, or two that differ only in case,
+    is a TLError."""
     parents = [d for d in _subdirs(top) if _key(d) in _SPLIT_NAMES] if split_layout else [top]
-    return [d.name.strip() for p in parents for d in _subdirs(p) if d.name.strip()]
+    names = sorted({class_name(d.name, "class folder") for p in parents for d in _subdirs(p) if d.name.strip()})
+    refuse_case_twins(names, "class folders")
+    return names
 
 
 def load_source(path: str | os.PathLike, workspace_datasets_dir: str | os.PathLike,

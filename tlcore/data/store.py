@@ -16,6 +16,7 @@ from tlcore.data.archive import extract_zip
 from tlcore.atomic import disk_full, is_disk_full
 from tlcore.data.dataset import MANIFEST, Dataset, scan_folder, with_zip_skipped
 from tlcore.data.leakage import HELD_OUT, find_copies
+from tlcore.data.names import class_name, normal, same_name
 from tlcore.errors import TLError
 from tlcore.workspace import datasets_dir
 
@@ -48,10 +49,16 @@ def import_zip(data: bytes, filename: str, progress: Progress = None) -> Dataset
     return ds
 
 
+def class_names(text: str) -> list[str]:
+    """The class names typed in ``text``, separated by commas, as stored (see tlcore.data.names), each once."""
+    return list(dict.fromkeys(n for n in map(normal, text.split(",")) if n))
+
+
 def _clean_class(name: str) -> str:
-    """The folder name for class ``name``: characters no file system accepts become spaces, and
-    leading or trailing dots and spaces go (Windows drops them; "." and ".." are not folders)."""
-    cleaned = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', " ", name).strip(" .")
+    """The folder name for class ``name``: a control character is refused, characters no file
+    system accepts become spaces, and leading or trailing dots and spaces go (Windows drops them;
+    "." and ".." are not folders)."""
+    cleaned = re.sub(r'[\\/:*?"<>|]+', " ", class_name(name, "class name")).strip(" .")
     if not cleaned:
         raise TLError(f"'{name}' cannot be a class name; use letters, digits, spaces or dashes.")
     if len(cleaned) > MAX_CLASS_NAME:
@@ -60,15 +67,16 @@ def _clean_class(name: str) -> str:
     return cleaned
 
 
-def _class_folders(labels: list[str]) -> dict[str, str]:
-    """Class name -> folder name, refusing two names that would share a folder (some disks
-    ignore upper and lower case, so those count as the same too)."""
+def class_folders(labels: list[str]) -> dict[str, str]:
+    """Class name -> folder name. Names that are the same text once in NFC ('café' typed two ways)
+    share a folder: they are one class. Two other names that would share a folder are refused
+    (some disks ignore upper and lower case, so those count as the same too)."""
     folders: dict[str, str] = {}
     seen: dict[str, str] = {}
     for label in labels:
         folder = _clean_class(label)
-        other = seen.setdefault(folder.casefold(), label)
-        if other != label:
+        other = seen.setdefault(same_name(folder), label)
+        if normal(other) != normal(label):
             raise TLError(f"The class names '{other}' and '{label}' would be saved as the same folder "
                           f"'{folder}'; rename one of them.")
         folders[label] = folder
@@ -80,13 +88,16 @@ def import_class_images(name: str, classes: dict[str, list[tuple[str, bytes]]],
     """Store images uploaded (or photographed) per class under a new dataset folder and scan them."""
     if not any(classes.values()):
         raise TLError("Add at least one image to a class before saving the dataset.")
-    folders = _class_folders(list(classes))
+    folders = class_folders(list(classes))
     folder = datasets_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(name)}"
     while folder.exists():
         folder = folder.with_name(folder.name + "-1")
     try:
+        by_folder: dict[str, list[tuple[str, bytes]]] = {}
         for label, files in classes.items():
-            target = folder / "files" / folders[label]
+            by_folder.setdefault(folders[label], []).extend(files)
+        for class_folder, files in by_folder.items():
+            target = folder / "files" / class_folder
             target.mkdir(parents=True, exist_ok=True)
             for i, (filename, data) in enumerate(files):
                 (target / f"{i:05d}-{_slug(Path(filename).name)}").write_bytes(data)
