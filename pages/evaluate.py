@@ -57,7 +57,7 @@ def render() -> None:
         _advice(run, split)
     _confusion(scores)
     _per_class(scores)
-    predictions = _predictions(str(run.predictions_path(split)))
+    predictions = _predictions(str(run.path), split)
     _gallery(predictions, SPLIT_NAMES[split])
     _label_issues(metrics)
     if metrics.calibration:
@@ -144,10 +144,9 @@ def _per_class(scores: dict) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _predictions(path: str) -> pd.DataFrame:
-    if not Path(path).is_file():
-        return pd.DataFrame(columns=["file", "true", "predicted", "confidence"])
-    return pd.read_csv(path)
+def _predictions(run_dir: str, split: str) -> pd.DataFrame:
+    rows = RunDir(run_dir).predictions(split)
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["file", "true", "predicted", "confidence"])
 
 
 def _thumbs(rows: list[dict], caption) -> None:

@@ -18,7 +18,7 @@ from tlcore.use.card import model_card
 from tlcore.use.export import export_bundle, onnx_matches_bundle
 from tlcore.record import NotSureRule
 from tlcore.use.notsure import coverage_of, coverage_sentence, rule_for, rule_of, rule_sentence
-from tlcore.use.predict import Predictor
+from tlcore.use.predict import Predictor, results_csv
 from tlcore.rundir import RunDir
 from tlcore.use.webdemo import write_web_demo
 
@@ -146,7 +146,8 @@ def _results(run: RunDir, named: list[tuple[str, bytes]], rule: NotSureRule, key
         if not rule.on:
             del columns["not_sure"]
         st.dataframe(table[list(columns)], hide_index=True, column_config=columns)
-        st.download_button("Download all results as CSV", table.to_csv(index=False), "predictions.csv",
+        st.download_button("Download all results as CSV", results_csv(rows, rule.below if rule.on else None),
+                           "predictions.csv",
                            "text/csv", key=f"csv_{key}", on_click="ignore",
                            help="One row per image, with the probability of every class.")
     index = 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import gc
 import sys
 from pathlib import Path
@@ -188,27 +187,20 @@ def _cancel(args) -> int:
 def _predict(args) -> int:
     if args.csv:
         _writable_file(args.csv)
-    from tlcore.use.predict import Predictor
+    from tlcore.data.names import printable
+    from tlcore.use.predict import Predictor, results_csv
 
     with _model_of(args.run):
         predictor = Predictor.from_run(args.run)
     rows = predictor.predict_files(args.images, top=args.top)
-    for row in rows:
+    for row in rows:  # escaped: a file or class name with a line break must not make a line of its own
         if "error" in row:
-            print(f"{row['file']}: {row['error']}")
+            print(printable(f"{row['file']}: {row['error']}"))
         else:
-            print(f"{row['file']}: " + ", ".join(f"{c} {p:.3f}" for c, p in row["top"]))
+            print(printable(f"{row['file']}: " + ", ".join(f"{c} {p:.3f}" for c, p in row["top"])))
     if args.csv:
-        classes = next((list(r["probabilities"]) for r in rows if "probabilities" in r), [])
         with open(args.csv, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["file", "predicted", "confidence", "error"] + [f"p_{c}" for c in classes])
-            for r in rows:
-                if "error" in r:
-                    w.writerow([r["file"], "", "", r["error"]] + [""] * len(classes))
-                else:
-                    w.writerow([r["file"], r["top"][0][0], f"{r['top'][0][1]:.6f}", ""]
-                               + [f"{r['probabilities'][c]:.6f}" for c in classes])
+            f.write(results_csv(rows))
     return 0 if all("error" not in r for r in rows) else 4
 
 

@@ -22,6 +22,7 @@ This class is the only code that knows these names; the parts are typed in recor
 from __future__ import annotations
 
 import contextlib
+import csv
 import fcntl
 import json
 import os
@@ -272,6 +273,22 @@ class RunDir:
 
     def write_predictions(self, split: str, data: bytes) -> None:
         atomic_write_bytes(self.predictions_path(split), data)
+
+    def predictions(self, split: str = "val") -> list[dict]:
+        """One split's predictions, a dict per image: file, true and predicted class as they were
+        before the CSV made them safe for spreadsheets, confidence and every p_<class> as numbers;
+        [] before the run has them; RecordError when the file is damaged."""
+        from tlcore.data.portable import spreadsheet_text  # (numpy and Pillow: only for readers of predictions)
+
+        path = self.predictions_path(split)
+        try:
+            with path.open(newline="", encoding="utf-8") as f:
+                return [{k: spreadsheet_text(v) if k in ("file", "true", "predicted") else float(v)
+                         for k, v in row.items()} for row in csv.DictReader(f)]
+        except FileNotFoundError:
+            return []
+        except (ValueError, TypeError, UnicodeDecodeError, csv.Error, OSError) as e:
+            raise RecordError(f"{self._where(path)} is damaged and cannot be read.") from e
 
     def tags(self) -> list[str]:
         """The labels a user gave the run (none when the file is damaged)."""

@@ -6,6 +6,7 @@ Pillow and onnxruntime (Python 3.10 or newer):
 
 It prints one line per image, ``path,class,probability``, and reads the class names, image size,
 mean and std from the ONNX file's metadata. A file it cannot read gets a line on stderr instead.
+Its lines are CSV that a spreadsheet can open without running anything (see ``spreadsheet_safe``).
 
 The studio's own engine runs exactly these functions (its module tlcore/data/portable.py), so this
 file prepares each image the way the model saw its training images.
@@ -13,6 +14,7 @@ file prepares each image the way the model saw its training images.
 
 import csv
 import json
+import re
 import sys
 
 import numpy as np
@@ -20,6 +22,10 @@ from PIL import Image, ImageOps
 
 MAX_PIXELS = 40_000_000  # larger images are refused rather than decoded
 ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP's CSV injection list,
+# with the line feed and the NUL that other guides add).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
 class UnsupportedColours(ValueError):
@@ -105,6 +111,25 @@ def load(path: str, size: int) -> np.ndarray:
     return np.asarray(square(rgb, size))
 
 
+def spreadsheet_safe(cell):
+    """A CSV cell that no spreadsheet runs as a formula: text that starts with = + - @, a tab, a
+    carriage return, a line feed or a NUL (after any ' it starts with) gets a leading ' (OWASP's
+    advice), so a spreadsheet shows it as the text it is. Numbers, and text that is a plain number
+    ("-0.5"), are kept as they are. Every CSV the studio writes passes each cell, headers too,
+    through this; ``spreadsheet_text`` gives the text back."""
+    return "'" + cell if _formula_like(cell) else cell
+
+
+def spreadsheet_text(cell: str) -> str:
+    """The text that ``spreadsheet_safe`` turned into ``cell``."""
+    return cell[1:] if cell.startswith("'") and _formula_like(cell) else cell
+
+
+def _formula_like(cell) -> bool:
+    text = cell.lstrip("'") if isinstance(cell, str) else ""
+    return text.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(text)
+
+
 def main(argv: list[str]) -> int:
     """``model.onnx IMG...`` -> ``path,class,probability`` lines; 1 if a file could not be read."""
     import onnxruntime
@@ -130,7 +155,7 @@ def main(argv: list[str]) -> int:
             continue
         (probabilities,) = session.run(["probabilities"], {"image": to_input([pixels], mean, std)})
         best = int(probabilities[0].argmax())
-        out.writerow([path, classes[best], f"{probabilities[0][best]:.6f}"])
+        out.writerow(map(spreadsheet_safe, [path, classes[best], f"{probabilities[0][best]:.6f}"]))
     return 1 if failed else 0
 
 

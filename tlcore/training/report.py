@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from tlcore.data.portable import spreadsheet_safe
 from tlcore.models.bundle import load_bundle, save_bundle
 from tlcore.training.calibration import calibrate, coverage_table, expected_calibration_error, reliability
 from tlcore.config import TrainConfig
@@ -35,13 +36,15 @@ class Scored:
 
 
 def predictions_csv(files: list[str], y: torch.Tensor, probs: torch.Tensor, classes: list[str]) -> bytes:
-    """One row per image: file, true class, predicted class, confidence, then every probability."""
+    """One row per image: file, true class, predicted class, confidence, then every probability
+    (names and file names cannot become spreadsheet formulas: ``spreadsheet_safe``)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["file", "true", "predicted", "confidence"] + [f"p_{c}" for c in classes])
+    writer.writerow(map(spreadsheet_safe, ["file", "true", "predicted", "confidence"] + [f"p_{c}" for c in classes]))
     for f, t, p in zip(files, y.tolist(), probs.tolist()):
         best = max(range(len(classes)), key=p.__getitem__)
-        writer.writerow([f, classes[t], classes[best], f"{p[best]:.6f}"] + [f"{v:.6f}" for v in p])
+        writer.writerow(map(spreadsheet_safe, [f, classes[t], classes[best], f"{p[best]:.6f}"]
+                            + [f"{v:.6f}" for v in p]))
     return buf.getvalue().encode()
 
 

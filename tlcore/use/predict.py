@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +14,7 @@ from tlcore.training.augment import BatchPrep
 from tlcore.models.bundle import load_bundle
 from tlcore.errors import TLError
 from tlcore.data.images import ImageProblem, load_square_uint8
+from tlcore.data.portable import spreadsheet_safe
 from tlcore.rundir import RunDir
 
 DEFAULT_TEMPERATURE = 1.0  # a bundle without "temperature" was not calibrated
@@ -77,3 +80,24 @@ class Predictor:
             if on_batch:
                 on_batch(len(rows), len(paths))
         return rows
+
+
+def results_csv(rows: list[dict], not_sure_below: float | None = None) -> str:
+    """``predict_files``' rows as CSV: file, predicted class, confidence, whether it is "not sure"
+    (only with ``not_sure_below``), the reason a file could not be read, then every class's
+    probability. Names and file names cannot become spreadsheet formulas (``spreadsheet_safe``)."""
+    classes = next((list(r["probabilities"]) for r in rows if "probabilities" in r), [])
+    flag = [] if not_sure_below is None else ["not_sure"]
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(map(spreadsheet_safe, ["file", "predicted", "confidence", *flag, "error"]
+                        + [f"p_{c}" for c in classes]))
+    for r in rows:
+        if "error" in r:
+            cells = [r["file"], "", "", *[""] * len(flag), r["error"]] + [""] * len(classes)
+        else:
+            best, p = r["top"][0]
+            cells = ([r["file"], best, f"{p:.6f}", *([p < not_sure_below] if flag else []), ""]
+                     + [f"{r['probabilities'][c]:.6f}" for c in classes])
+        writer.writerow(map(spreadsheet_safe, cells))
+    return buf.getvalue()
