@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from tlcore.jobs import curve, sweep
+from tlcore.data.names import printable
 from tlcore.training.distributed import SOLO, World, held_devices
 from tlcore.errors import TLError
 from tlcore.jobs.interrupt import ALREADY_RUNNING
@@ -26,7 +27,7 @@ def report_run(run_dir: Path, state: str) -> int:
                   f"recall {m.recall_macro:.3f}  f1 {m.f1_macro:.3f}  ({m.count} images)")
         print(f"score: {metrics.score.sentence()}")
         for warning in metrics.warnings:
-            print(f"warning: {warning}")
+            print(f"warning: {printable(warning)}")
     print(f"state: {state}")
     return 0 if state == "finished" else 3
 
@@ -60,7 +61,7 @@ def sweep_request(request: Path) -> int:
 def report_curve(rows: list[dict]) -> int:
     """Print a learning curve's points."""
     for r in rows:
-        per_class = ", ".join(f"{c} {v:.2f}" for c, v in r["recall"].items())
+        per_class = printable(", ".join(f"{c} {v:.2f}" for c, v in r["recall"].items()))
         print(f"{r['fraction']:>4.0%} of the images: accuracy {r['accuracy']:.3f}; recall {per_class}")
     return 0
 

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 
 from tlcore.atomic import disk_full, is_disk_full
+from tlcore.data.names import printable
 from tlcore.errors import TLError
 
 
@@ -28,7 +29,7 @@ def guarded(command: str, work: Callable[[], int]) -> int:
             raise
         message = (f"'{command}' stopped on an unexpected problem; run it again with TLSTUDIO_DEBUG=1 "
                    "to see the details, and please report them.")
-    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    print(f"error: {printable(' '.join(message.split()))}", file=sys.stderr)  # one line, whatever it quotes
     return 2
 
 
