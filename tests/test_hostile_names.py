@@ -123,7 +123,8 @@ def test_exported_snippet_csv_keeps_names_as_text(tmp_path, monkeypatch, capsys)
 
 # --- control characters: refused in class names, escaped where printed ----------------------
 
-FORGED_LINE = r"The class folder 'ok\nother.jpg: cat 0.999' has a line break (\n) in it; rename it without one and try again."
+FORGED_LINE = (r"The class folder 'ok\nother.jpg: cat 0.999' has a line break (\n) in it; rename it without one "
+               "and try again.")
 
 
 def test_zip_with_a_forged_line_class_is_refused(earlier):  # noqa: F811
@@ -156,7 +157,8 @@ def test_typed_class_name_with_a_control_character_is_refused(name, kind, earlie
     with pytest.raises(TLError) as err:
         store.import_class_images("mine", {name: [("1.png", png(1)), ("2.png", png(2))],
                                            "b": [("1.png", png(3)), ("2.png", png(4))]})
-    assert str(err.value) == f"The class name '{printable(name)}' has {kind} in it; rename it without one and try again."
+    assert str(err.value) == (f"The class name '{printable(name)}' has {kind} in it; rename it without one and "
+                              "try again.")
     one_line(str(err.value))
     assert fingerprint(workspace_dir()) == earlier[1]
 

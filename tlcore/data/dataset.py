@@ -227,9 +227,8 @@ def _place(parts: tuple[str, ...], split_layout: bool) -> tuple[str, str] | str:
 
 
 def _class_folders(top: Path, split_layout: bool) -> list[str]:
-    """Class folder names as stored (see tlcore.data.names), including empty ones, so a class with no
-    usable image is still named; a name with a control character, or two that differ only in case,
-    is a TLError."""
+    """Class folder names as stored (tlcore.data.names; a control character or a twin in another case is
+    a TLError), including empty ones, so a class with no usable image is still named."""
     parents = [d for d in _subdirs(top) if _key(d) in _SPLIT_NAMES] if split_layout else [top]
     names = sorted({class_name(d.name, "class folder") for p in parents for d in _subdirs(p) if d.name.strip()})
     refuse_case_twins(names, "class folders")
