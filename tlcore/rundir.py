@@ -22,7 +22,6 @@ This class is the only code that knows these names; the parts are typed in recor
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import threading
@@ -30,6 +29,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tlcore import lockfile
 from tlcore.atomic import atomic_write_bytes, atomic_write_json
 from tlcore.record import (ACTIVE, DAMAGED, INTERRUPTED, STATES, EpochEvent, Metrics, NotSureRule, RecordError,
                            RunRecord, Status)
@@ -226,31 +226,21 @@ class RunDir:
     @contextlib.contextmanager
     def worker_lock(self) -> Iterator[bool]:
         """Hold the run's worker lock for the duration; yields False when another process holds it.
-        The OS releases the lock when its holder ends, however it ends, so it never goes stale.
-        A status check holds the lock for an instant, so taking it is retried for a moment."""
-        with open(self._lock_path, "a+b") as handle:
-            deadline = time.monotonic() + LOCK_RETRY_SECONDS
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        yield False
-                        return
-                    time.sleep(0.05)
+        The OS releases the lock when its holder ends, however it ends, so it never goes stale, and
+        deleting worker.lock does not free it (see lockfile). A status check holds the lock for an
+        instant, so taking it is retried for a moment."""
+        deadline = time.monotonic() + LOCK_RETRY_SECONDS
+        while (handle := lockfile.take(self._lock_path)) is None:
+            if time.monotonic() > deadline:
+                yield False
+                return
+            time.sleep(0.05)
+        with handle:
             yield True
 
     def worker_alive(self) -> bool:
-        """Whether a worker process holds this run's lock now."""
-        try:
-            with open(self._lock_path, "rb") as handle:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except FileNotFoundError:
-            return False
-        except BlockingIOError:
-            return True
-        return False
+        """Whether a worker process holds this run's lock now (even when worker.lock was deleted)."""
+        return lockfile.held(self._lock_path)
 
     def request_cancel(self) -> None:
         """Ask the worker to stop after its current batch and keep the best model so far."""
