@@ -143,12 +143,19 @@ class RunDir:
     def status(self) -> Status:
         """The status as written; "interrupted" when its worker died or hung (its process is gone,
         it no longer holds the run's lock, or its heartbeat is over a minute old), "damaged" when
-        status.json cannot be read."""
+        status.json cannot be read, and "running" while a worker holds the run's lock, whatever
+        became of status.json."""
+        data = damaged = None
         try:
             data = self._read(self.status_path)
             st = Status("queued") if data is None else Status.from_json(data, self._where(self.status_path))
         except RecordError as e:
-            return Status(DAMAGED, error=f"{e} Delete the run on the Runs page, or train it again.")
+            damaged = e
+        if data is None or damaged:
+            if self.worker_alive():  # status.json went missing or bad under a live worker: ask its lock
+                return Status("running", time.time(), message="Training")
+            if damaged:
+                return Status(DAMAGED, error=f"{damaged} Delete the run on the Runs page, or train it again.")
         # A worker holds the lock it created while it writes "running": a free lock means the
         # worker is gone, even when its pid already belongs to another process.
         lock_free = st.state == "running" and self._lock_path.exists() and not self.worker_alive()
