@@ -249,6 +249,11 @@ class RunDir:
         """Whether a worker process holds this run's lock now (even when worker.lock was deleted)."""
         return lockfile.held(self._lock_path)
 
+    def locked_by_ancestor(self) -> bool:
+        """Whether a process this one descends from holds the run's lock: the parent of a spread
+        run holds it for the run's torchrun ranks."""
+        return lockfile.held_by_ancestor(self._lock_path)
+
     def request_cancel(self) -> None:
         """Ask the worker to stop after its current batch and keep the best model so far."""
         self._cancel_path.touch()

@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 
 from tlcore.jobs import curve, sweep
-from tlcore.training.distributed import SOLO, World, held_devices
+from tlcore.training.distributed import SOLO, World
 from tlcore.errors import TLError
 from tlcore.jobs.interrupt import ALREADY_RUNNING
 from tlcore.jobs.outcome import guarded
@@ -35,7 +35,7 @@ def run_folder(run_dir: str | Path, world: World = SOLO) -> int:
     """Start or resume the run prepared in ``run_dir`` (refused while its worker is alive); under
     torchrun, on every rank (rank 0 checks, records and reports)."""
     run = RunDir(run_dir)
-    if world.main and not held_devices():  # (a spread run's parent holds the lock for its ranks)
+    if world.main and not (world.active and run.locked_by_ancestor()):  # a spread run's parent holds it
         if run.worker_alive():  # its Stop request must survive this second, refused worker
             raise TLError(ALREADY_RUNNING)
         run.clear_cancel()

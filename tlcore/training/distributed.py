@@ -72,12 +72,6 @@ class World:
 
 
 SOLO = World()
-HELD = "TLSTUDIO_HELD_SLOTS"  # the pool's slots a spread run's parent holds, one per local rank
-
-
-def held_devices() -> list[str]:
-    """The slots a spread run's parent holds for its ranks ([] outside such a run)."""
-    return [d for d in os.environ.get(HELD, "").split(",") if d]
 
 
 def from_env() -> World:
@@ -86,17 +80,6 @@ def from_env() -> World:
     if size <= 1:
         return SOLO
     return World(int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def device_of(world: World, choice: str) -> torch.device:
-    """The device this rank computes on: one GPU per process (the device pool's slot held for
-    this local rank, else the GPU of that number), else the CPU."""
-    device = resolve_device(choice)
-    if device.type == "cuda" and world.active:
-        held = held_devices()
-        device = torch.device(held[world.local_rank]) if held else torch.device("cuda", world.local_rank)
-        torch.cuda.set_device(device)
-    return device
 
 
 def peer_lost(error: BaseException) -> bool:
