@@ -5,6 +5,7 @@ either way), and the lines it prints."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from tlcore.jobs import curve, sweep
@@ -17,8 +18,10 @@ from tlcore.jobs.train import execute
 
 
 def report_run(run_dir: Path, state: str) -> int:
-    """Print a run's scores and how it ended; the exit code (0 when it finished)."""
-    metrics = RunDir(run_dir).metrics()
+    """Print a run's scores and how it ended, with the reason when it did not finish; the exit
+    code (0 when it finished)."""
+    run = RunDir(run_dir)
+    metrics = run.metrics()
     if metrics is not None:
         for split in metrics.splits:
             m = metrics.split(split)
@@ -27,6 +30,9 @@ def report_run(run_dir: Path, state: str) -> int:
         print(f"score: {metrics.score.sentence()}")
         for warning in metrics.warnings:
             print(f"warning: {warning}")
+    error = run.status().error if state != "finished" else None
+    if error:
+        print(f"error: {' '.join(error.split())}", file=sys.stderr)
     print(f"state: {state}")
     return 0 if state == "finished" else 3
 
