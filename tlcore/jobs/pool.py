@@ -82,11 +82,6 @@ def hold(count: int, device_type: str, on_wait: Callable[[], None] | None = None
         yield [pool[i] for i in got]
 
 
-def held(path: Path) -> bool:
-    """Whether a run holds the lock file ``path`` now (also when the file was deleted meanwhile)."""
-    return lockfile.held(path)
-
-
 def inherited(device_type: str) -> list[str]:
     """The slots that a process this one descends from holds: the parent of a spread run holds
     them for its torchrun ranks, one per local rank. The kernel's locks say which, so no
@@ -98,4 +93,4 @@ def inherited(device_type: str) -> list[str]:
 def free(device_type: str) -> int:
     """How many of the pool's slots no run holds now."""
     pool = slots(device_type)
-    return sum(not held(locks_dir() / _lock_name(pool, i)) for i in range(len(pool)))
+    return sum(not lockfile.held(locks_dir() / _lock_name(pool, i)) for i in range(len(pool)))
