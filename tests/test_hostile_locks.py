@@ -54,14 +54,13 @@ def _reap(pid: int) -> None:
 
 # --- the run's lock --------------------------------------------------------------------------------
 
-def test_a_deleted_worker_lock_does_not_let_a_second_worker_train_a_live_run(fashion_small, tmp_path):
+def test_a_deleted_worker_lock_does_not_let_a_second_worker_train_a_live_run(fashion_small, tmp_path, capsys):
     run = create_run(_cfg(fashion_small), tmp_path / "run")
     with _live_worker(run) as first:
         (run.path / "worker.lock").unlink()
         before = _snapshot(run)
-        second = subprocess.run([sys.executable, "-m", "tlcore", "run", "--run", str(run.path)], env=_env(),
-                                capture_output=True, text=True, timeout=120, cwd=ROOT)
-        assert (second.returncode, second.stderr.strip()) == (2, f"error: {ALREADY_RUNNING}")
+        assert cli.main(["run", "--run", str(run.path)]) == 2  # `tlcore run`, from this other process
+        assert capsys.readouterr().err.strip() == f"error: {ALREADY_RUNNING}"
         with pytest.raises(TLError) as launched:
             worker.launch(run.path)
         with pytest.raises(TLError) as executed:
