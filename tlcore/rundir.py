@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import fcntl
 import json
 import os
 import threading
@@ -31,6 +30,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tlcore import lockfile
 from tlcore.atomic import atomic_write_bytes, atomic_write_json
 from tlcore.record import (ACTIVE, DAMAGED, INTERRUPTED, STATES, EpochEvent, Metrics, NotSureRule, RecordError,
                            RunRecord, Status)
@@ -144,12 +144,19 @@ class RunDir:
     def status(self) -> Status:
         """The status as written; "interrupted" when its worker died or hung (its process is gone,
         it no longer holds the run's lock, or its heartbeat is over a minute old), "damaged" when
-        status.json cannot be read."""
+        status.json cannot be read, and "running" while a worker holds the run's lock, whatever
+        became of status.json."""
+        data = damaged = None
         try:
             data = self._read(self.status_path)
             st = Status("queued") if data is None else Status.from_json(data, self._where(self.status_path))
         except RecordError as e:
-            return Status(DAMAGED, error=f"{e} Delete the run on the Runs page, or train it again.")
+            damaged = e
+        if data is None or damaged:
+            if self.worker_alive():  # status.json went missing or bad under a live worker: ask its lock
+                return Status("running", time.time(), message="Training")
+            if damaged:
+                return Status(DAMAGED, error=f"{damaged} Delete the run on the Runs page, or train it again.")
         # A worker holds the lock it created while it writes "running": a free lock means the
         # worker is gone, even when its pid already belongs to another process.
         lock_free = st.state == "running" and self._lock_path.exists() and not self.worker_alive()
@@ -227,31 +234,26 @@ class RunDir:
     @contextlib.contextmanager
     def worker_lock(self) -> Iterator[bool]:
         """Hold the run's worker lock for the duration; yields False when another process holds it.
-        The OS releases the lock when its holder ends, however it ends, so it never goes stale.
-        A status check holds the lock for an instant, so taking it is retried for a moment."""
-        with open(self._lock_path, "a+b") as handle:
-            deadline = time.monotonic() + LOCK_RETRY_SECONDS
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        yield False
-                        return
-                    time.sleep(0.05)
+        The OS releases the lock when its holder ends, however it ends, so it never goes stale, and
+        deleting worker.lock does not free it (see lockfile). A status check holds the lock for an
+        instant, so taking it is retried for a moment."""
+        deadline = time.monotonic() + LOCK_RETRY_SECONDS
+        while (handle := lockfile.take(self._lock_path)) is None:
+            if time.monotonic() > deadline:
+                yield False
+                return
+            time.sleep(0.05)
+        with handle:
             yield True
 
     def worker_alive(self) -> bool:
-        """Whether a worker process holds this run's lock now."""
-        try:
-            with open(self._lock_path, "rb") as handle:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except FileNotFoundError:
-            return False
-        except BlockingIOError:
-            return True
-        return False
+        """Whether a worker process holds this run's lock now (even when worker.lock was deleted)."""
+        return lockfile.held(self._lock_path)
+
+    def locked_by_ancestor(self) -> bool:
+        """Whether a process this one descends from holds the run's lock: the parent of a spread
+        run holds it for the run's torchrun ranks."""
+        return lockfile.held_by_ancestor(self._lock_path)
 
     def request_cancel(self) -> None:
         """Ask the worker to stop after its current batch and keep the best model so far."""

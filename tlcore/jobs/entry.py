@@ -5,11 +5,12 @@ either way), and the lines it prints."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from tlcore.jobs import curve, sweep
 from tlcore.data.names import printable
-from tlcore.training.distributed import SOLO, World, held_devices
+from tlcore.training.distributed import SOLO, World
 from tlcore.errors import TLError
 from tlcore.jobs.interrupt import ALREADY_RUNNING
 from tlcore.jobs.outcome import guarded
@@ -18,8 +19,10 @@ from tlcore.jobs.train import execute
 
 
 def report_run(run_dir: Path, state: str) -> int:
-    """Print a run's scores and how it ended; the exit code (0 when it finished)."""
-    metrics = RunDir(run_dir).metrics()
+    """Print a run's scores and how it ended, with the reason when it did not finish; the exit
+    code (0 when it finished)."""
+    run = RunDir(run_dir)
+    metrics = run.metrics()
     if metrics is not None:
         for split in metrics.splits:
             m = metrics.split(split)
@@ -28,6 +31,9 @@ def report_run(run_dir: Path, state: str) -> int:
         print(f"score: {metrics.score.sentence()}")
         for warning in metrics.warnings:
             print(f"warning: {printable(warning)}")
+    error = run.status().error if state != "finished" else None
+    if error:
+        print(f"error: {printable(' '.join(error.split()))}", file=sys.stderr)
     print(f"state: {state}")
     return 0 if state == "finished" else 3
 
@@ -36,7 +42,7 @@ def run_folder(run_dir: str | Path, world: World = SOLO) -> int:
     """Start or resume the run prepared in ``run_dir`` (refused while its worker is alive); under
     torchrun, on every rank (rank 0 checks, records and reports)."""
     run = RunDir(run_dir)
-    if world.main and not held_devices():  # (a spread run's parent holds the lock for its ranks)
+    if world.main and not (world.active and run.locked_by_ancestor()):  # a spread run's parent holds it
         if run.worker_alive():  # its Stop request must survive this second, refused worker
             raise TLError(ALREADY_RUNNING)
         run.clear_cancel()

@@ -6,22 +6,31 @@ the pool without GPUs). A run on the processor takes the one "cpu" slot unless i
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 
+from tlcore import lockfile
+from tlcore.errors import TLError
 from tlcore.workspace import locks_dir
 
 ENV = "TLSTUDIO_DEVICES"
 
 
 def slots(device_type: str) -> list[str]:
-    """The pool's slots for runs on ``device_type`` ("cuda" or "cpu"), as device names."""
-    listed = [s.strip() for s in os.environ.get(ENV, "").split(",") if s.strip()]
+    """The pool's slots for runs on ``device_type`` ("cuda" or "cpu"), as device names; TLError
+    when TLSTUDIO_DEVICES is set to something else than such names separated by commas."""
+    setting = os.environ.get(ENV, "")
+    listed = [s.strip() for s in setting.split(",") if s.strip()]
+    if not all(re.fullmatch(r"cpu|cuda(:\d+)?", s) for s in listed):
+        raise TLError(f'{ENV} is "{" ".join(setting.split())}", which is not a list of devices: write them '
+                      'separated by commas, such as "cuda:0,cuda:1" for graphics cards or "cpu,cpu" for processor '
+                      'slots.')
     if listed:
         return listed
     if device_type == "cuda":
@@ -34,19 +43,16 @@ def _lock_name(pool: list[str], i: int) -> str:
     return f"{name}.lock" if pool.count(pool[i]) == 1 else f"{name}-{i}.lock"
 
 
-def _take(handles: list, count: int) -> list[int] | None:
-    """Lock ``count`` free slots (indices), or none of them."""
-    got = []
-    for i, handle in enumerate(handles):
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            continue
-        got.append(i)
-        if len(got) == count:
-            return got
-    for i in got:
-        fcntl.flock(handles[i], fcntl.LOCK_UN)
+def _take(paths: list[Path], count: int) -> dict[int, BinaryIO] | None:
+    """Lock ``count`` free slots: their indices and lock files, kept open while held; or none."""
+    got = {}
+    for i, path in enumerate(paths):
+        if (handle := lockfile.take(path)) is not None:
+            got[i] = handle
+            if len(got) == count:
+                return got
+    for handle in got.values():
+        handle.close()
     return None
 
 
@@ -60,36 +66,31 @@ def hold(count: int, device_type: str, on_wait: Callable[[], None] | None = None
     if count > len(pool):
         yield None
         return
+    paths = [locks_dir() / _lock_name(pool, i) for i in range(len(pool))]
+    waited = False
+    while (got := _take(paths, count)) is None:
+        if should_stop():
+            yield None
+            return
+        if not waited and on_wait:
+            on_wait()
+        waited = True
+        time.sleep(poll)
     with contextlib.ExitStack() as stack:
-        handles = [stack.enter_context(open(locks_dir() / _lock_name(pool, i), "a+")) for i in range(len(pool))]
-        waited = False
-        while (got := _take(handles, count)) is None:
-            if should_stop():
-                yield None
-                return
-            if not waited and on_wait:
-                on_wait()
-            waited = True
-            time.sleep(poll)
-        try:
-            yield [pool[i] for i in got]
-        finally:
-            for i in got:
-                fcntl.flock(handles[i], fcntl.LOCK_UN)
+        for handle in got.values():
+            stack.enter_context(handle)
+        yield [pool[i] for i in got]
 
 
-def held(path: Path) -> bool:
-    """Whether a run holds the lock file ``path`` now (a shared lock cannot be had while it does)."""
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
+def inherited(device_type: str) -> list[str]:
+    """The slots that a process this one descends from holds: the parent of a spread run holds
+    them for its torchrun ranks, one per local rank. The kernel's locks say which, so no
+    environment variable can claim a slot that is not held."""
+    pool = slots(device_type)
+    return [pool[i] for i in range(len(pool)) if lockfile.held_by_ancestor(locks_dir() / _lock_name(pool, i))]
 
 
 def free(device_type: str) -> int:
     """How many of the pool's slots no run holds now."""
     pool = slots(device_type)
-    return sum(not held(locks_dir() / _lock_name(pool, i)) for i in range(len(pool)))
+    return sum(not lockfile.held(locks_dir() / _lock_name(pool, i)) for i in range(len(pool)))

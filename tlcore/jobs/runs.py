@@ -168,10 +168,11 @@ def list_runs() -> list[dict]:
 
 
 def delete_run(run: RunDir) -> None:
-    """Remove a run folder for good; a run that is still training must be stopped first."""
+    """Remove a run folder for good; a run that is still training must be stopped first. Its
+    worker's lock says whether it is, whatever its status file says or whether it is there."""
     if not run.exists():
         raise TLError(f"{run.path} is not a run folder.")
-    if run.status().state in ACTIVE:
+    if run.worker_alive() or run.status().state in ACTIVE:
         raise TLError(f"Run {title_of(run)} is still training; stop it before deleting it.")
     shutil.rmtree(run.path)
 

@@ -11,11 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
 from tlcore.jobs import pool
 from tlcore.training.devices import resolve_device
-from tlcore.training.distributed import HELD
+from tlcore.training.distributed import World
 from tlcore.jobs.interrupt import Interrupted
 from tlcore.rundir import RunDir
+
 
 def _die_with_parent() -> None:
     """In the child: end when the process that holds the slots ends (Linux prctl PDEATHSIG)."""
@@ -46,8 +49,8 @@ def spread(run: RunDir, processes: int, device_choice: str) -> str:
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
                    str(processes), "-m", "tlcore", "run", str(run.path)]
         root = Path(__file__).resolve().parents[2]
-        env = {**os.environ, HELD: ",".join(devices),
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+        # the ranks see that this process holds their slots (pool.inherited) and the run's lock
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
         # its rank 0 reports the run in the run folder; this process prints the report once it ends
         child = subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         try:
@@ -57,3 +60,14 @@ def spread(run: RunDir, processes: int, device_choice: str) -> str:
             child.wait()
             raise
     return run.status().state
+
+
+def device_of(world: World, choice: str) -> torch.device:
+    """The device this rank computes on: one GPU per process (the device pool's slot that the
+    spread run's parent holds for this local rank, else the GPU of that number), else the CPU."""
+    device = resolve_device(choice)
+    if device.type == "cuda" and world.active:
+        held = pool.inherited("cuda")
+        device = torch.device(held[world.local_rank] if len(held) > world.local_rank else f"cuda:{world.local_rank}")
+        torch.cuda.set_device(device)
+    return device

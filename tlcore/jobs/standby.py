@@ -30,8 +30,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tlcore import lockfile
 from tlcore.atomic import atomic_write_json, read_json
-from tlcore.jobs import pool
 from tlcore.rundir import pid_alive, process_start
 from tlcore.workspace import locks_dir, standby_dir
 
@@ -156,7 +156,7 @@ def wait_ready(timeout: float = 120.0) -> bool:
 
 def _devices_busy() -> bool:
     """Whether a run holds a slot of the device pool now."""
-    return any(pool.held(path) for path in locks_dir().glob("*.lock"))
+    return any(lockfile.held(path) for path in locks_dir().glob("*.lock"))
 
 
 def prepare() -> None:

@@ -25,7 +25,7 @@ from tlcore.jobs import pool, timings
 from tlcore.models import ensemble
 from tlcore.atomic import disk_full, is_disk_full
 from tlcore.config import FASTEST, MOST_ACCURATE, TrainConfig
-from tlcore.training.distributed import SOLO, World, device_of, held_devices, peer_lost
+from tlcore.training.distributed import SOLO, World, peer_lost
 from tlcore.training.embed import embedder_key
 from tlcore.training.engine import train_model
 from tlcore.errors import TLError
@@ -37,7 +37,7 @@ from tlcore.record import INTERRUPTED, RunRecord
 from tlcore.training.recorder import RunRecorder
 from tlcore.training.report import finish_run
 from tlcore.rundir import Heartbeat, QuietRun, RunDir
-from tlcore.jobs.spread import spread
+from tlcore.jobs.spread import device_of, spread
 
 NOTHING_KEPT = "Stopped before the first epoch finished; no model was saved."
 PEER_LOST = ("One of the processes training this run stopped unexpectedly. Resume the run to continue from its "
@@ -71,7 +71,7 @@ def execute(run_dir: str | Path, world: World = SOLO) -> str:
         return _follow(QuietRun(run_dir), world)
     run = RunDir(run_dir)
     cfg = run.record().config
-    with _lock(run), interruptible():
+    with _lock(run, world), interruptible():
         try:
             if cfg.world_size > 1 and not world.active:
                 return spread(run, cfg.world_size, cfg.device)
@@ -104,10 +104,10 @@ def execute(run_dir: str | Path, world: World = SOLO) -> str:
 
 
 @contextlib.contextmanager
-def _lock(run: RunDir) -> Iterator[None]:
+def _lock(run: RunDir, world: World) -> Iterator[None]:
     """The run's worker lock (a second worker is refused), which the parent of a spread run
-    already holds for its ranks."""
-    if held_devices():
+    already holds for its torchrun ranks."""
+    if world.active and run.locked_by_ancestor():
         yield
         return
     with run.worker_lock() as ours:

@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
+from torch.distributed import rendezvous
+from torch.distributed.constants import default_pg_timeout
 
+from tlcore.errors import TLError
 from tlcore.training.devices import resolve_device
 
 
@@ -72,31 +78,33 @@ class World:
 
 
 SOLO = World()
-HELD = "TLSTUDIO_HELD_SLOTS"  # the pool's slots a spread run's parent holds, one per local rank
+RENDEZVOUS_ENV = "TLSTUDIO_RENDEZVOUS_SECONDS"  # how long a process waits for the others to join
+RENDEZVOUS_SECONDS = 60.0
+LEFTOVER = ("unset WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT to train in one process, or start the run with "
+            "torchrun, which sets them.")
 
 
-def held_devices() -> list[str]:
-    """The slots a spread run's parent holds for its ranks ([] outside such a run)."""
-    return [d for d in os.environ.get(HELD, "").split(",") if d]
+def _whole(name: str, default: str | None = None) -> int:
+    """The whole number in the environment variable ``name``; TLError when it is missing or not one."""
+    value = os.environ.get(name, default)
+    if not value:
+        raise TLError(f"WORLD_SIZE is set, but {name} is not: {LEFTOVER}")
+    try:
+        return int(value)
+    except ValueError:
+        raise TLError(f'{name} is "{" ".join(value.split())}", which is not a whole number: {LEFTOVER}') from None
 
 
 def from_env() -> World:
-    """This process's place in a torchrun launch (RANK, WORLD_SIZE, LOCAL_RANK), else SOLO."""
-    size = int(os.environ.get("WORLD_SIZE", "1"))
+    """This process's place in a torchrun launch (RANK, WORLD_SIZE, LOCAL_RANK), else SOLO; TLError
+    when those variables do not make sense."""
+    size = _whole("WORLD_SIZE", "1")
     if size <= 1:
         return SOLO
-    return World(int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def device_of(world: World, choice: str) -> torch.device:
-    """The device this rank computes on: one GPU per process (the device pool's slot held for
-    this local rank, else the GPU of that number), else the CPU."""
-    device = resolve_device(choice)
-    if device.type == "cuda" and world.active:
-        held = held_devices()
-        device = torch.device(held[world.local_rank]) if held else torch.device("cuda", world.local_rank)
-        torch.cuda.set_device(device)
-    return device
+    rank = _whole("RANK")
+    if not 0 <= rank < size:
+        raise TLError(f"RANK is {rank}, but WORLD_SIZE is {size}: {LEFTOVER}")
+    return World(rank, size, _whole("LOCAL_RANK", "0"))
 
 
 def peer_lost(error: BaseException) -> bool:
@@ -107,15 +115,72 @@ def peer_lost(error: BaseException) -> bool:
                                                                      "connection closed", "broken pipe")))
 
 
+def _rendezvous_seconds() -> float:
+    """How long to wait for the run's other processes (TLSTUDIO_RENDEZVOUS_SECONDS, else a minute)."""
+    value = os.environ.get(RENDEZVOUS_ENV, "") or str(RENDEZVOUS_SECONDS)
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < 1e6:
+        raise TLError(f'{RENDEZVOUS_ENV} is "{" ".join(value.split())}": give a number of seconds, such as 60.')
+    return seconds
+
+
+def _reachable(address: str, port: int, deadline: float) -> bool:
+    """Whether something answers at ``address:port`` before ``deadline`` (time.monotonic)."""
+    while True:
+        try:
+            socket.create_connection((address, port), timeout=1.0).close()
+            return True
+        except OSError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+
+
+def _join(world: World) -> dist.Store:
+    """Meet the run's other processes at MASTER_ADDR:MASTER_PORT (torch's env:// rendezvous), giving
+    up after TLSTUDIO_RENDEZVOUS_SECONDS: variables left over from another launch must not make a
+    run wait forever for processes that will never come."""
+    address = os.environ.get("MASTER_ADDR", "")
+    if not address:
+        raise TLError(f"WORLD_SIZE is {world.size}, but MASTER_ADDR is not set: {LEFTOVER}")
+    port = _whole("MASTER_PORT")
+    if not 0 < port < 65536:
+        raise TLError(f"MASTER_PORT is {port}, which is not a port number: {LEFTOVER}")
+    try:
+        socket.getaddrinfo(address, port)
+    except OSError:
+        raise TLError(f"MASTER_ADDR is {address}, which names no computer that can be found: {LEFTOVER}") from None
+    seconds = _rendezvous_seconds()
+    late = TLError(f"The other processes of this run did not join within {seconds:g} second{'s' * (seconds != 1)} "
+                   f"(WORLD_SIZE is {world.size}, RANK {world.rank}, MASTER_ADDR {address}, MASTER_PORT {port}): "
+                   f"{LEFTOVER}")
+    deadline = time.monotonic() + seconds
+    # the first process must answer before torch's own client tries, which prints C++ traces while it waits
+    if world.rank > 0 and not _reachable(address, port, deadline):
+        raise late
+    try:
+        store, _, _ = next(rendezvous("env://", timeout=timedelta(seconds=max(1.0, deadline - time.monotonic()))))
+    except dist.DistError as e:
+        if "address already in use" in str(e):
+            raise TLError(f"MASTER_PORT {port} is already used by another program: {LEFTOVER}") from e
+        raise late from e
+    store.set_timeout(default_pg_timeout)  # from now on the run's own steps, which may take long
+    return dist.PrefixStore("default_pg", store)  # as init_process_group names it
+
+
 @contextlib.contextmanager
 def session(device_choice: str) -> Iterator[World]:
-    """Join torchrun's process group for the duration (gloo on CPU, NCCL on GPUs)."""
+    """Join torchrun's process group for the duration (gloo on CPU, NCCL on GPUs); TLError when
+    the other processes do not join in time, or torchrun's variables do not make sense."""
     world = from_env()
     if not world.active:
         yield world
         return
     backend = "nccl" if resolve_device(device_choice).type == "cuda" else "gloo"
-    dist.init_process_group(backend)
+    dist.init_process_group(backend, store=_join(world), rank=world.rank, world_size=world.size)
     try:
         yield world
     finally:
