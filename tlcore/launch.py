@@ -14,7 +14,9 @@ import tomllib
 from pathlib import Path
 from typing import NoReturn
 
+from tlcore.errors import TLError
 from tlcore.sharing import password_problem
+from tlcore.workspace import writable_workspace
 
 # The settings of .streamlit/config.toml, for an installed studio (a test keeps them the same).
 SETTINGS = {
@@ -61,10 +63,14 @@ def secrets_problem(app: Path) -> str | None:
 
 def main(argv: list[str] | None = None) -> NoReturn:
     """Become ``streamlit run app.py`` (exec, so Ctrl-C and signals reach the server directly),
-    unless its password is empty: then say so in one line."""
+    unless its password is empty or its folder cannot be written: then say so in one line."""
     app = app_path()
     if problem := secrets_problem(app):
         raise SystemExit(f"error: {problem}")
+    try:
+        writable_workspace()
+    except TLError as e:
+        raise SystemExit(f"error: {e}") from None
     args = sys.argv[1:] if argv is None else argv
     os.chdir(app.parent)
     os.execv(sys.executable, [sys.executable, "-m", "streamlit", "run", str(app), *flags(settings(app)), *args])
