@@ -12,6 +12,8 @@ if not unlocked:
 with st.spinner(nav.LOADING, show_time=True):
     from pages import ui
     from tlcore.jobs.worker import keep_warm
+if not ui.workspace_ready():  # a folder it cannot write: one line saying so, not an error on every page
+    st.stop()
 ui.keep_settings()
 with ui.friendly_errors():
     keep_warm()  # a worker imports torch and loads the default model while the user uploads

@@ -1,7 +1,7 @@
 """The studio's navigation and log-in: what app.py draws first, before PyTorch is imported.
 
-Nothing here imports tlcore, so the sidebar shows the seven steps within a second of a visit,
-while the rest of the studio loads behind a spinner.
+Nothing here imports PyTorch (tlcore.sharing is the standard library's), so the sidebar shows the
+seven steps within a second of a visit, while the rest of the studio loads behind a spinner.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from tlcore.sharing import GUESSES, PASSWORD_SECRET, client_of, password_problem, too_many
+
 UNLOCKED = "unlocked"  # this session typed the studio's password
-PASSWORD_SECRET = "studio_password"  # in .streamlit/secrets.toml: the password a team shares
 WRONG_PASSWORD = "That is not the studio's password."
 STEPS = (  # the flow, in order: (page module, title, icon)
     ("data", "Data", ":material/photo_library:"),
@@ -47,11 +48,16 @@ def navigation(unlocked: bool) -> st.navigation:
 def password_gate() -> bool:
     """True when this visitor may use the studio: nothing configured (the localhost default), or
     logged in through ``[auth]`` (st.login), or typed ``studio_password`` in this session, as
-    .streamlit/secrets.toml asks. Otherwise draw only the log-in button or the password box."""
+    .streamlit/secrets.toml asks. Otherwise draw only the log-in button or the password box, or
+    one line when the password set is empty (which must not open the studio to everyone). Wrong
+    guesses make the next one from the same address wait longer and longer (tlcore.sharing)."""
     try:
-        auth, expected = "auth" in st.secrets, st.secrets.get(PASSWORD_SECRET)
+        auth, problem, expected = "auth" in st.secrets, password_problem(st.secrets), st.secrets.get(PASSWORD_SECRET)
     except FileNotFoundError:  # no secrets file at all
-        auth, expected = False, None
+        auth, problem, expected = False, None, None
+    if problem:
+        st.error(problem, icon=":material/error:")
+        return False
     if auth and not st.user.get("is_logged_in"):  # .get: absent where no user is known (tests)
         st.button("Log in", on_click=st.login, help="With your organisation's account.")
         return False
@@ -61,8 +67,14 @@ def password_gate() -> bool:
         typed = st.text_input("Password", type="password", help="The password of this studio, from whoever runs it.")
         entered = st.form_submit_button("Open the studio")
     if entered:
-        if hmac.compare_digest(typed.encode(), str(expected).encode()):  # same time for every wrong guess
+        client = client_of(st.context.ip_address)
+        if wait := GUESSES.wait_left(client):  # refused unread: a guess while waiting tells nothing
+            st.error(too_many(wait))
+            return False
+        if hmac.compare_digest(typed.encode(), expected.encode()):  # same time for every wrong guess
+            GUESSES.right(client)
             st.session_state[UNLOCKED] = True
             st.rerun()
+        GUESSES.wrong(client)
         st.error(WRONG_PASSWORD)
     return False

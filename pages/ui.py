@@ -24,7 +24,7 @@ from tlcore.markdown import escape, plot_text
 from tlcore.paths import outside_workspace
 from tlcore.record import DAMAGED, RecordError, Score
 from tlcore.rundir import RunDir
-from tlcore.workspace import runs_dir, workspace_dir
+from tlcore.workspace import runs_dir, tidy_workspace, workspace_dir, writable_workspace
 
 # Session-state keys: the user's choices so far.
 DATASET = "dataset"  # folder of the stored dataset (what TrainConfig.data gets)
@@ -81,6 +81,23 @@ def friendly_errors() -> Iterator[None]:
     except Exception:
         _log.exception("Unexpected error in the studio")
         st.error(GENERIC_ERROR, icon=":material/error:")
+
+
+def workspace_ready() -> bool:
+    """Whether the studio's folder can be written (tidied once per server: see tidy_workspace);
+    otherwise one line saying what is wrong with it and how to choose another."""
+    try:
+        _tidied(str(writable_workspace()))
+    except TLError as e:
+        st.error(md_safe(str(e)), icon=":material/error:")
+        return False
+    return True
+
+
+@st.cache_resource(show_spinner=False)
+def _tidied(workspace: str) -> bool:
+    tidy_workspace()
+    return True
 
 
 def guard(*needs: str) -> bool:

@@ -20,10 +20,9 @@ from tlcore.record import NotSureRule
 from tlcore.use.notsure import coverage_of, coverage_sentence, rule_for, rule_of, rule_sentence
 from tlcore.use.predict import Predictor, results_csv
 from tlcore.rundir import RunDir
-from tlcore.use.webdemo import write_web_demo
+from tlcore.use.webdemo import WEB_PAGE, write_web_demo
 
 TOP = 5
-WEB_PAGE = "web-demo.zip"  # the web page export, kept in the run folder
 EXPORTS = {  # file in the run folder -> (format name, export format, what it is for)
     "model.onnx": ("ONNX", "onnx", "Runs almost anywhere: ONNX Runtime, C#, Java, browsers, phones. It gives "
                    "each class's score and its calibrated probability; the model card's Python script runs it."),

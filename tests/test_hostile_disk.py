@@ -21,7 +21,7 @@ from tlcore.atomic import atomic_write_bytes
 from tlcore.errors import TLError
 from tlcore.workspace import datasets_dir, workspace_dir
 
-FULL = r"^The disk is full \(\d+ MB free\); delete old runs on the Runs page\.$"
+FULL = r"^The disk of the studio's folder is full \(\d+ MB free\); delete old runs on the Runs page\.$"
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_a_full_disk_at_the_rename_removes_the_temporary_file(tmp_path, monkeypa
 
 
 @pytest.mark.parametrize("err,line", [
-    (OSError(errno.ENOSPC, "No space left on device", "/x/p.csv"), "The disk is full ("),
+    (OSError(errno.ENOSPC, "No space left on device", "/x/p.csv"), "The disk "),  # the studio's or "/"
     (PermissionError(errno.EACCES, "Permission denied", "p.csv"), "You are not allowed to use p.csv"),
     (OSError(errno.EROFS, "Read-only file system", "p.csv"), "p.csv could not be used (read-only file system)"),
 ])

@@ -21,6 +21,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from pages import nav, ui
+from tlcore import sharing
 from tlcore.data import samples, store
 from tlcore.jobs import runs
 from tlcore.config import TrainConfig
@@ -293,6 +294,12 @@ def test_hostile_run_names_and_tags_are_inert_on_runs(hostile_workspace_run):
 
 
 # --- who can open the studio -------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def _no_earlier_guesses(monkeypatch):
+    """Wrong passwords count per client for the whole server: an earlier test's would make this one wait."""
+    monkeypatch.setattr(sharing.GUESSES, "_wrong", {})
+
 
 def _locked() -> AppTest:
     at = AppTest.from_string(LAUNCHER, default_timeout=60)

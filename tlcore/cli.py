@@ -13,6 +13,7 @@ from tlcore.config import DEFAULT_MODEL
 from tlcore.errors import TLError
 from tlcore.jobs.outcome import guarded
 from tlcore.startup import loading
+from tlcore.workspace import writable_workspace
 
 
 def _stages(value: str) -> int | str:
@@ -297,6 +298,8 @@ def _models(args) -> int:
     return 0
 
 
+# Commands that write in the studio's folder (the device pool's locks, stored images): it is checked first.
+NEEDS_WORKSPACE = {"train", "run", "rerun", "standby", "sweep", "curve"}
 COMMANDS = {"train": _train, "run": _run, "standby": _standby, "rerun": _rerun, "cancel": _cancel,
             "predict": _predict, "export": _export, "sweep": _sweep, "curve": _curve, "models": _models}
 
@@ -304,7 +307,13 @@ COMMANDS = {"train": _train, "run": _run, "standby": _standby, "rerun": _rerun, 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; bad input ends with a one-line reason and a non-zero exit code."""
     args = _parser().parse_args(argv)
-    return guarded(args.command, lambda: COMMANDS[args.command](args))
+
+    def work() -> int:
+        if args.command in NEEDS_WORKSPACE:
+            writable_workspace()
+        return COMMANDS[args.command](args)
+
+    return guarded(args.command, work)
 
 
 def console() -> None:

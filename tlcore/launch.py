@@ -14,6 +14,10 @@ import tomllib
 from pathlib import Path
 from typing import NoReturn
 
+from tlcore.errors import TLError
+from tlcore.sharing import password_problem
+from tlcore.workspace import writable_workspace
+
 # The settings of .streamlit/config.toml, for an installed studio (a test keeps them the same).
 SETTINGS = {
     "client": {"showErrorDetails": "none", "toolbarMode": "viewer", "showSidebarNavigation": False},
@@ -45,9 +49,28 @@ def flags(config: dict) -> list[str]:
     return out
 
 
+def secrets_problem(app: Path) -> str | None:
+    """What would stop the studio in the secrets Streamlit reads (~/.streamlit/secrets.toml, then
+    the one beside app.py, whose keys win): an empty password, say; None when all is well."""
+    merged = {}
+    for path in (Path.home() / ".streamlit" / "secrets.toml", app.parent / ".streamlit" / "secrets.toml"):
+        try:
+            merged.update(tomllib.loads(path.read_text()))
+        except (OSError, ValueError):  # none there, or a file Streamlit itself will complain about
+            continue
+    return password_problem(merged)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
-    """Become ``streamlit run app.py`` (exec, so Ctrl-C and signals reach the server directly)."""
+    """Become ``streamlit run app.py`` (exec, so Ctrl-C and signals reach the server directly),
+    unless its password is empty or its folder cannot be written: then say so in one line."""
     app = app_path()
+    if problem := secrets_problem(app):
+        raise SystemExit(f"error: {problem}")
+    try:
+        writable_workspace()
+    except TLError as e:
+        raise SystemExit(f"error: {e}") from None
     args = sys.argv[1:] if argv is None else argv
     os.chdir(app.parent)
     os.execv(sys.executable, [sys.executable, "-m", "streamlit", "run", str(app), *flags(settings(app)), *args])

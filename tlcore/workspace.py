@@ -2,28 +2,76 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 from pathlib import Path
 
-from tlcore.atomic import atomic_write_json
+from tlcore.atomic import atomic_write_json, disk_full, is_disk_full, sweep_temps
+from tlcore.errors import TLError
+from tlcore.home import ENV_VAR, home
 
-ENV_VAR = "TLSTUDIO_HOME"
 CHOICES_VERSION = 1
 _log = logging.getLogger(__name__)
 
 
+def unusable(path: Path, err: OSError) -> TLError:
+    """One line saying why the workspace folder ``path`` cannot be used, and how to pick another."""
+    if is_disk_full(err):
+        return disk_full(path)
+    if path.exists() and not path.is_dir():
+        what = "is a file, not a folder"
+    elif isinstance(err, NotADirectoryError):
+        what = "cannot be made there: a file stands in its way"
+    elif err.errno == errno.EROFS:
+        what = "is on a disk that can only be read"
+    elif isinstance(err, PermissionError):
+        what = "cannot be written by you"
+    else:
+        what = f"cannot be used ({(err.strerror or 'input/output error').lower()})"
+    return TLError(f"The studio's folder {path} {what}; choose a folder you can write to by setting "
+                   f"{ENV_VAR} (for example {ENV_VAR}=~/tlstudio) before you start the studio or the command.")
+
+
 def workspace_dir() -> Path:
-    """``$TLSTUDIO_HOME`` if set, else ``~/.tlstudio``; created on first use."""
-    path = Path(os.environ.get(ENV_VAR) or Path.home() / ".tlstudio")
-    path.mkdir(parents=True, exist_ok=True)
+    """``$TLSTUDIO_HOME`` if set, else ``~/.tlstudio``; created on first use (a TLError when it
+    cannot be)."""
+    path = home()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise unusable(path, e) from e
     return path
+
+
+def writable_workspace() -> Path:
+    """The workspace folder, checked that it can be written; a TLError saying what is wrong with it
+    and how to choose another otherwise (a read-only disk, a folder of someone else's)."""
+    path = workspace_dir()
+    if not os.access(path, os.W_OK):
+        read_only = os.statvfs(path).f_flag & os.ST_RDONLY
+        raise unusable(path, OSError(errno.EROFS if read_only else errno.EACCES, "not writable"))
+    return path
+
+
+def tidy_workspace() -> None:
+    """Remove the temporary files that killed writers left in the workspace (see
+    atomic.sweep_temps): in run folders and their bundles, sweeps, learning curves, beside the
+    settings. Stored datasets are not walked: their thousands of images hold no such file."""
+    root = workspace_dir()
+    for folder, subfolders, _ in os.walk(root):
+        if Path(folder) == root:
+            subfolders[:] = [name for name in subfolders if name != "datasets"]
+        sweep_temps(folder)
 
 
 def _sub(name: str) -> Path:
     path = workspace_dir() / name
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise unusable(path, e) from e
     return path
 
 

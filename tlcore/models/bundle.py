@@ -6,14 +6,14 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from tlcore import __version__
 from tlcore.models.catalog import get_spec
 from tlcore.models.ensemble import EnsembleBackbone, build_ensemble
 from tlcore.errors import TLError
 from tlcore.models.net import Net, build_backbone
-from tlcore.atomic import atomic_write_json
+from tlcore.atomic import atomic_write_bytes, atomic_write_json
 
 WEIGHTS = "model.safetensors"
 META = "model.json"
@@ -33,9 +33,7 @@ def save_bundle(folder: Path, net: Net, classes: list[str], model: str, image_si
     if net.normalised:
         extra = {**(extra or {}), "feature_norm": True}
     state = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
-    tmp = folder / f".{WEIGHTS}.tmp"
-    save_file(state, str(tmp))
-    tmp.replace(folder / WEIGHTS)
+    atomic_write_bytes(folder / WEIGHTS, save(state))  # a full disk: one line, and no half-written file
     meta = {
         "format": 1, "classes": list(classes), "model": model, "image_size": image_size,
         "mean": list(spec.mean), "std": list(spec.std), "preprocessing": PREPROCESSING,

@@ -7,10 +7,10 @@ model card's standalone script) needs to use it."""
 from __future__ import annotations
 
 import copy
+import io
 import json
 import math
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +22,7 @@ import onnxruntime
 import torch
 from torch import nn
 
+from tlcore.atomic import atomic_write_bytes, disk_full, is_disk_full, temp_beside
 from tlcore.models.bundle import WEIGHTS, load_bundle, read_bundle_meta
 from tlcore.errors import TLError
 from tlcore.use.predict import not_sure_below_of, temperature_of
@@ -58,16 +59,17 @@ def _images(image_size: int | tuple[int, int], n: int, seed: int) -> torch.Tenso
 
 @contextmanager
 def _atomic_target(out_path: Path) -> Iterator[Path]:
-    """A temporary file beside ``out_path`` that replaces it on success and vanishes on error."""
+    """A temporary file beside ``out_path`` that replaces it on success and vanishes on error (or
+    at a later export, when this one is killed). It keeps the extension, for writers that go by it."""
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=".tmp-", suffix=f"-{out_path.name}")  # keep the extension: torch.export.save wants .pt2
-    os.close(fd)
     try:
-        yield Path(tmp)
-        os.replace(tmp, out_path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        with temp_beside(out_path, suffix=out_path.suffix) as tmp:
+            yield tmp
+            os.replace(tmp, out_path)
+    except OSError as e:
+        if is_disk_full(e):
+            raise disk_full(out_path) from e
+        raise
 
 
 def _check(model: nn.Module, run_exported: Callable[[torch.Tensor], list[np.ndarray]],
@@ -90,7 +92,9 @@ def _check(model: nn.Module, run_exported: Callable[[torch.Tensor], list[np.ndar
     return diff
 
 
-def _export_failed(fmt: str, error: Exception) -> TLError:
+def _export_failed(fmt: str, error: Exception, out_path: Path) -> TLError:
+    if is_disk_full(error):
+        return disk_full(out_path)
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return TLError(f"This model could not be exported to {fmt}: {reason}")
 
@@ -126,7 +130,7 @@ def export_onnx(model: nn.Module, image_size: int | tuple[int, int], out_path: P
             onnx.helper.set_model_props(graph, metadata)
             onnx.save(graph, str(tmp))
         except Exception as e:  # exporters raise many types; all mean "cannot export this"
-            raise _export_failed("ONNX", e) from e
+            raise _export_failed("ONNX", e, out_path) from e
         session = onnxruntime.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
         stored = session.get_modelmeta().custom_metadata_map
         if any(stored.get(k) != v for k, v in metadata.items()):
@@ -174,24 +178,28 @@ def onnx_matches_bundle(onnx_path: Path, bundle_dir: Path, not_sure_below: float
 
 
 def export_pt2(model: nn.Module, image_size: int | tuple[int, int], out_path: Path) -> float:
-    """Export ``model`` with torch.export to ``out_path`` (.pt2), verify it, return the max diff."""
+    """Export ``model`` with torch.export to ``out_path`` (.pt2), verify it, return the max diff.
+    The program is saved in memory, then written whole: torch.export.save ends the whole process
+    (a C++ error it cannot raise) when the disk fills up under it."""
     cpu_model = _cpu_copy(model)
     # min=1 allows single images although tracing uses 3 (torch.export specialises sizes 0/1).
     batch = torch.export.Dim("batch", min=1)
-    with _atomic_target(out_path) as tmp:
-        try:
-            program = torch.export.export(
-                cpu_model, (_images(image_size, _TRACE_BATCH, seed=0),),
-                dynamic_shapes=({0: batch},),
-            )
-            torch.export.save(program, str(tmp))
-        except Exception as e:  # exporters raise many types; all mean "cannot export this"
-            raise _export_failed("PyTorch 2 (.pt2)", e) from e
-        # Verify what is on disk, not the in-memory program, so a bad save is caught too.
-        loaded = torch.export.load(str(tmp)).module()
+    saved = io.BytesIO()
+    try:
+        program = torch.export.export(
+            cpu_model, (_images(image_size, _TRACE_BATCH, seed=0),),
+            dynamic_shapes=({0: batch},),
+        )
+        torch.export.save(program, saved)
+    except Exception as e:  # exporters raise many types; all mean "cannot export this"
+        raise _export_failed("PyTorch 2 (.pt2)", e, out_path) from e
+    # Verify the saved bytes, not the in-memory program, so a bad save is caught too.
+    loaded = torch.export.load(io.BytesIO(saved.getvalue())).module()
 
-        def run(x: torch.Tensor) -> list[np.ndarray]:
-            with torch.no_grad():
-                return [loaded(x).numpy()]
+    def run(x: torch.Tensor) -> list[np.ndarray]:
+        with torch.no_grad():
+            return [loaded(x).numpy()]
 
-        return _check(cpu_model, run, image_size, "PyTorch 2 (.pt2)")
+    diff = _check(cpu_model, run, image_size, "PyTorch 2 (.pt2)")
+    atomic_write_bytes(Path(out_path), saved.getvalue())
+    return diff

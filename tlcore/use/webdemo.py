@@ -14,11 +14,10 @@ import html
 import io
 import json
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 
-from tlcore.atomic import atomic_write_bytes
+from tlcore.atomic import atomic_write_bytes, temp_beside
 from tlcore.data.portable import MAX_PIXELS
 from tlcore.models.bundle import read_bundle_meta
 from tlcore.errors import TLError
@@ -32,6 +31,7 @@ ORT_VERBATIM = ["ort.wasm.min.js", "LICENSE", "VERSION"]  # copied into the zip 
 ORT_GLUE, ORT_WASM = "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"
 PAGE_SCRIPTS = ("prepare.js", "demo.js")  # the page's own scripts, next to index.html in tlcore/web
 RUNTIME_SCRIPT = "onnxruntime-web/ort-wasm-simd-threaded.js"  # the loader and binary, for <script>
+WEB_PAGE = "web-demo.zip"  # the web page export, kept in the run folder by the studio
 README = """{title}: a web page that classifies images with the model trained in the transfer-learning studio.
 
 Open index.html in Chrome, Edge, Firefox or Safari, or put this whole folder on any static web host
@@ -61,14 +61,16 @@ def _title(run: RunDir) -> str:
         return f"{run.name} classifier"
 
 
-def _onnx_bytes(run: RunDir) -> bytes:
-    """The run's ONNX export: the one in the run folder when it matches the model, else a new one."""
+def _onnx_bytes(run: RunDir, beside: Path) -> bytes:
+    """The run's ONNX export: the one in the run folder when it matches the model, else a new one,
+    made in a temporary file beside ``beside`` (the zip being written: the disk that must hold it
+    anyway, and where the next export sweeps what a killed one left; see atomic.temp_beside)."""
     made, below = run.path / "model.onnx", rule_of(run).below
     if onnx_matches_bundle(made, run.bundle_path, below):
         return made.read_bytes()
-    with tempfile.TemporaryDirectory() as tmp:
-        export_bundle(run.bundle_path, "onnx", Path(tmp) / "model.onnx", below)
-        return (Path(tmp) / "model.onnx").read_bytes()
+    with temp_beside(beside, suffix=".onnx") as tmp:
+        export_bundle(run.bundle_path, "onnx", tmp, below)
+        return tmp.read_bytes()
 
 
 def _script(name: str, fields: dict, base64_fields: dict[str, bytes]) -> str:
@@ -88,10 +90,12 @@ def _runtime_files() -> dict[str, Path]:
     return files
 
 
-def web_demo_zip(run_dir: str | Path) -> bytes:
+def web_demo_zip(run_dir: str | Path, out_path: str | Path | None = None) -> bytes:
     """The web demo of a trained run, as zip bytes: index.html, prepare.js, demo.js, model.js (the ONNX model
-    with its classes and preprocessing numbers), onnxruntime-web/ and README.txt."""
+    with its classes and preprocessing numbers), onnxruntime-web/ and README.txt. ``out_path``: where the
+    zip will be written (temporary files go beside it), the run's own web page file when None."""
     run = RunDir(run_dir)
+    out_path = run.path / WEB_PAGE if out_path is None else Path(out_path)
     files = _runtime_files()
     meta = read_bundle_meta(run.bundle_path)
     title, below, words = _title(run), rule_of(run).below, rule_words(run)
@@ -109,7 +113,7 @@ def web_demo_zip(run_dir: str | Path) -> bytes:
         zf.writestr("index.html", page)
         for name in PAGE_SCRIPTS:
             zf.writestr(name, (WEB / name).read_text())
-        zf.writestr("model.js", _script("tlModel", model, {"onnx": _onnx_bytes(run)}))
+        zf.writestr("model.js", _script("tlModel", model, {"onnx": _onnx_bytes(run, out_path)}))
         zf.writestr("README.txt", readme)
         for name in ORT_VERBATIM:
             zf.write(files[name], f"onnxruntime-web/{name}")
@@ -119,6 +123,6 @@ def web_demo_zip(run_dir: str | Path) -> bytes:
 
 def write_web_demo(run_dir: str | Path, out_path: str | Path) -> int:
     """Write the run's web demo zip (see ``web_demo_zip``) to ``out_path``; its size in bytes."""
-    data = web_demo_zip(run_dir)
+    data = web_demo_zip(run_dir, out_path)
     atomic_write_bytes(Path(out_path), data)
     return len(data)
