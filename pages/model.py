@@ -13,7 +13,6 @@ from tlcore.models.weights import cache_path, download, torchvision_weights
 from tlcore.workspace import workspace_dir
 
 PER_ROW = 3
-WEIGHTS_FILES = "weights_files"  # session key: model name -> path of a weights file the user uploaded
 AVAILABILITY = {
     "bundled": ":green[**Ready:** weights included, works offline]",
     "cached": ":green[**Ready:** weights already on this computer]",
@@ -58,7 +57,7 @@ def _card(spec: ModelSpec, classes: int) -> None:
                     "ImageNet accuracy  \n"
                     f"**{spec.file_mb:g} MB** · {spec.speed} · {len(spec.stages)} stages")
         state = availability(spec)
-        own = ss.get(WEIGHTS_FILES, {}).get(spec.name)
+        own = ss.get(ui.WEIGHTS_FILES, {}).get(spec.name)
         if state == "download" and own:
             st.markdown(f":green[**Ready:** your weights file {ui.md_safe(Path(own).name)}]")
         else:
@@ -106,7 +105,7 @@ def _use_weights_file(spec: ModelSpec, name: str, data: bytes) -> None:
     except Exception:
         path.unlink(missing_ok=True)
         raise
-    st.session_state.setdefault(WEIGHTS_FILES, {})[spec.name] = str(path)
+    st.session_state.setdefault(ui.WEIGHTS_FILES, {})[spec.name] = str(path)
     st.session_state[f"{ui.OPT}weights"] = str(path)
     _choose(spec.name)
     ui.done(f"{spec.title} will start from your file {path.name}.")

@@ -52,7 +52,7 @@ def _table(rows: list[dict]) -> None:
     # name whole; its images, model and strategy are in its default name, its parent and its
     # whole note below, once picked.
     table = pd.DataFrame([{
-        "Run": r["title"], "Started": _started(r["created"]), "State": r["state"],
+        "Run": r["title"], "Started": _started(r["created"]), "State": ui.state_text(r["state"]),
         "Epochs": f"{r['epochs_done']} of {r['epochs'] or '?'}",
         "Score": ui.score_text(r["score"]) if r["score"] else "",
         "Tags": ", ".join(r.get("tags") or []), "Note": r.get("error") or r["message"],
@@ -102,9 +102,10 @@ def _compare(by_path: dict[str, dict]) -> None:
 
 
 def _facts(run: RunDir) -> dict:
-    """The settings and the saved model's scores of a run, as rows of a side-by-side table."""
+    """The settings and the saved model's scores of a run, as rows of a side-by-side table; precision,
+    recall and F1 come from the images its score names, as on Evaluate."""
     cfg, metrics = run.record().config, run.metrics()
-    held = metrics.split(metrics.held_out) if metrics else None
+    held = metrics.split(metrics.score.split) if metrics else None
     percent = lambda v: f"{v:.1%}" if isinstance(v, float) else "–"
     return {
         "Model": ui.model_title(cfg.model), "Stages trained": str(cfg.trainable_stages),
@@ -113,7 +114,7 @@ def _facts(run: RunDir) -> dict:
         "Score": metrics.score.sentence() if metrics else "–",
         "Precision": percent(held.precision_macro if held else None),
         "Recall": percent(held.recall_macro if held else None), "F1 score": percent(held.f1_macro if held else None),
-        "State": run.status().state,
+        "State": ui.state_text(run.status().state),
     }
 
 

@@ -14,6 +14,7 @@ from tlcore.jobs import timings
 from tlcore.models.catalog import ModelSpec
 from tlcore.models.ensemble import recipe_costs
 from tlcore.models.freeze import backbone_is_frozen
+from tlcore.training.inputs import image_size_for
 from tlcore.training.recommend import Recommendation, choose_recipe
 from tlcore.training.timing import Estimate
 
@@ -42,7 +43,7 @@ def estimate_for(cfg: TrainConfig, spec: ModelSpec, stages: int, recipe: str, re
         test += sum(image_counts(cfg.test_data)[::2])
     frozen = backbone_is_frozen(spec, stages, cfg.train_bn)
     val = 0 if cv and frozen else own_val or round(labelled * cfg.val_fraction)
-    work = timings.work_for(recipe=recipe, spec=spec, size=cfg.image_size or spec.size_on(device), stages=stages,
+    work = timings.work_for(recipe=recipe, spec=spec, size=image_size_for(cfg, device), stages=stages,
                             frozen=frozen, epochs=epochs, augment=rec.augment if cfg.augment == "auto" else cfg.augment,
                             labelled=labelled, val=val, test=test, device=device,
                             pretrained=cfg.weights == "pretrained" and not cfg.init_from)

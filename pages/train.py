@@ -10,6 +10,7 @@ from tlcore.jobs import pool, runs
 from tlcore.models.catalog import get_spec
 from tlcore.config import AUTO, DEFAULT_MODEL, MOST_ACCURATE, TrainConfig
 from tlcore.training.devices import device_words, gpu_name, resolve_device
+from tlcore.training.inputs import image_size_for
 from tlcore.models.ensemble import recipe_costs
 from tlcore.errors import TLError
 from tlcore.record import RunRecord
@@ -18,10 +19,6 @@ from tlcore.rundir import RunDir
 POLL_SECONDS = 1.5
 ALL_DEVICES = ui.OPT + "all_devices"
 STOPPING = "Stopping after the current step; the best model so far is kept."
-STATE_TEXT = {
-    "queued": "Waiting to start", "running": "Training", "finished": "Finished",
-    "cancelled": "Stopped", "failed": "Failed", "interrupted": "Interrupted", "damaged": "Damaged record",
-}
 
 
 def render() -> None:
@@ -58,7 +55,7 @@ def describe_run(record: RunRecord) -> str:
     try:
         spec = get_spec(cfg.model)
         kind = "cuda" if cfg.device != "cpu" and record.environment.get("cuda") else "cpu"
-        title, total, size = spec.title, len(spec.stages), cfg.image_size or spec.size_on(kind)
+        title, total, size = spec.title, len(spec.stages), image_size_for(cfg, kind)
     except TLError:  # a model this studio no longer lists
         title, total, size = ui.md_safe(cfg.model), 0, cfg.image_size
     epochs = f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}" if cfg.epochs else "the recommended number of epochs"
@@ -91,7 +88,7 @@ def _start(cfg: TrainConfig, run_shown: bool) -> None:
     start = f", continuing run {ui.md_safe(runs.title_of(RunDir(cfg.init_from)))}" if cfg.init_from else ""
     st.markdown(("**Next run:** " if run_shown else "") + f"**{ui.md_safe(summary['name'])}**{start}: "
                 + f"{stages_words(cfg.trainable_stages, len(spec.stages), spec.title, cfg.recipe)}, **{cfg.epochs}** epochs, "
-                  f"images at {cfg.image_size or spec.image_size} pixels, "
+                  f"images at {image_size_for(cfg, resolve_device(cfg.device).type)} pixels, "
                   f"augmentation {'as recommended' if cfg.augment == 'auto' else cfg.augment}, "
                   f"{device_words(cfg.device, gpu_name())}{_processes(cfg)}.")
     took = estimated_time()
@@ -115,7 +112,7 @@ def _live(path: str, was_active: bool) -> None:
         status = run.status()
         state = status.state
         stopping = state in ui.ACTIVE and run.cancel_requested()
-        st.subheader(f"Run {ui.md_safe(runs.title_of(run))}: {'Stopping' if stopping else STATE_TEXT.get(state, state)}")
+        st.subheader(f"Run {ui.md_safe(runs.title_of(run))}: {'Stopping' if stopping else ui.state_text(state)}")
         try:
             st.markdown(describe_run(run.record()))
         except TLError:
@@ -132,7 +129,7 @@ def _live(path: str, was_active: bool) -> None:
                 st.rerun()
         else:
             done = "Training finished and the model is saved." if state == "finished" else status.message
-            st.success(ui.md_safe(done or STATE_TEXT[state]), icon=":material/check_circle:")
+            st.success(ui.md_safe(done or ui.state_text(state)), icon=":material/check_circle:")
             metrics = run.metrics() if ui.is_trained(path) else None
             if metrics:
                 st.markdown(f"**Score of the saved model:** {metrics.score.sentence()}.")

@@ -6,7 +6,7 @@ import logging
 import runpy
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 
@@ -33,8 +33,13 @@ INIT_FROM = "init_from"  # folder of an earlier run to start from, or ""
 RUN = "run"  # folder of the current run, or ""
 FLASH = "flash"  # a success message to show once, after a rerun
 OPT = "opt_"  # prefix of settings widgets whose values must survive page changes
+WEIGHTS_FILES = "weights_files"  # model name -> path of a weights file the user uploaded on the Model page
 
 ACTIVE = ("queued", "running")
+STATE_TEXT = {  # a run's state in the words every page and the sidebar use
+    "queued": "Waiting to start", "running": "Training", "finished": "Finished",
+    "cancelled": "Stopped", "failed": "Failed", "interrupted": "Interrupted", "damaged": "Damaged record",
+}
 THUMB_PX = 96
 IMAGE_TYPES = ["jpg", "jpeg", "png", "bmp", "gif", "tif", "tiff", "webp", "heic", "heif"]
 _NEEDS = {DATASET: ("data", "Data", "First bring your labelled images on the Data page.")}
@@ -190,6 +195,11 @@ def is_trained(path: str) -> bool:
     return RunDir(path).is_trained()
 
 
+def state_text(state: str) -> str:
+    """A run's state as every page and the sidebar word it: "Stopped" for a cancelled run."""
+    return STATE_TEXT.get(state, state)
+
+
 def score_text(score: Score | None) -> str:
     """A model's one score for a label: "72% (cross-validation on 150 images)"."""
     return f"{score.accuracy:.0%} ({score.where})" if score else "no score yet"
@@ -247,10 +257,13 @@ def _run_line(path: str, was_active: bool) -> None:
     with friendly_errors():
         run = RunDir(path)
         state = run.status().state
-        line = f"**Run:** {md_safe(runs.title_of(run))} — {state}"
+        line = f"**Run:** {md_safe(runs.title_of(run))} — {state_text(state)}"
         progress = runs.progress(run) if state in ACTIVE else None
         if progress and progress.get("fraction") is not None:
             line += f" ({progress['fraction']:.0%})"
+        elif state not in ACTIVE and run.is_trained():  # the score the Runs table and Evaluate show
+            with suppress(RecordError):  # a damaged score: the Runs page says so
+                line += f" · {score_text(run.metrics().score)}"
         st.markdown(line)
         if was_active and state not in ACTIVE:
             st.rerun()

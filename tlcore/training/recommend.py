@@ -16,6 +16,7 @@ from tlcore.training.timing import Estimate
 # Mean top-1 ImageNet confidence of a pretrained model on everyday photos is roughly 0.4-0.8;
 # on drawings, X-rays, spectrograms or tiny greyscale crops it falls to about 0.1-0.3.
 NATURAL_THRESHOLD = 0.35
+NATURAL_SAMPLE = 32  # images the pretrained model is asked about
 # Below this many images in the smallest class, a validation split both costs training images and
 # gives a score that moves by several points from one seed to the next; cross-validation does neither.
 CV_BELOW = 100
@@ -148,9 +149,19 @@ def choose_evaluation(rec: Recommendation, cfg: TrainConfig, frozen: bool, image
     return replace(rec, evaluation="cv" if cv else "holdout", reason=f"{rec.reason} {how}")
 
 
-def dataset_naturalness(data: str, model: str, sample: int = 32, seed: int = 0) -> float | None:
-    """``naturalness`` of up to ``sample`` images of a dataset folder (or zip) for a catalog
-    model; None when that model's pretrained weights are not on this machine."""
+def natural_sample(paths: list[str], seed: int) -> list[str]:
+    """The labelled images ``naturalness`` asks about: up to NATURAL_SAMPLE of ``paths`` (test
+    images left out), drawn with the run's ``seed`` from their sorted order, so the Strategy page
+    and the run measure the same images."""
+    ordered = sorted(paths)
+    picks = torch.randperm(len(ordered), generator=torch.Generator().manual_seed(seed))[:NATURAL_SAMPLE]
+    return [ordered[i] for i in sorted(picks.tolist())]
+
+
+def dataset_naturalness(data: str, model: str, size: int, seed: int) -> float | None:
+    """``naturalness`` of a dataset folder (or zip) for a catalog model, on the images a run with
+    ``seed`` asks about (``natural_sample``) read at the run's ``size``; None when that model's
+    pretrained weights are not on this machine."""
     from tlcore.training.augment import BatchPrep
     from tlcore.models.catalog import get_spec
     from tlcore.data.dataset import load_source
@@ -161,10 +172,9 @@ def dataset_naturalness(data: str, model: str, sample: int = 32, seed: int = 0) 
     spec = get_spec(model)
     if availability(spec) == "download":
         return None
-    items = load_source(data, datasets_dir()).items
-    picks = torch.randperm(len(items), generator=torch.Generator().manual_seed(seed))[:sample].tolist()
-    images, _ = decode_many([items[i].path for i in picks], spec.image_size)
-    backbone, imagenet = build_backbone(spec)
+    labelled = [i.path for i in load_source(data, datasets_dir()).items if i.split != "test"]
+    images, _ = decode_many(natural_sample(labelled, seed), size)
+    backbone, imagenet = build_backbone(spec, image_size=size)
     cpu = torch.device("cpu")
     return naturalness(backbone, imagenet, images, BatchPrep(spec.mean, spec.std, cpu), cpu)
 
