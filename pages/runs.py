@@ -188,8 +188,9 @@ def _actions(by_path: dict[str, dict]) -> None:
     st.caption(f"Started {ui.when(row['created'])}" + (f" · {ui.md_safe(note)}" if note else ""))
     left, middle, right = st.columns(3)
     if left.button("Open in Evaluate", disabled=damaged or not ui.is_trained(path),
-                   help="See its scores, mistakes and advice (once it has finished)."):
+                   help="See its scores, mistakes and advice (once it has finished); Use & export then uses it too."):
         st.session_state[ui.RUN] = path
+        ui.pick(path)
         st.switch_page(ui.page("evaluate"))
     if middle.button("Show on the Train page", disabled=damaged, help="Make it the current run and watch its charts."):
         st.session_state[ui.RUN] = path
@@ -256,8 +257,9 @@ def _delete(path: str, name: str) -> None:
         if st.button("Delete this run", disabled=not sure, type="primary"):
             runs.delete_run(RunDir(path))
             ss = st.session_state
-            if ss.get(ui.RUN) == path:
-                ss[ui.RUN] = ""
+            for key in (ui.RUN, ui.PICKED):
+                if ss.get(key) == path:
+                    ss[key] = ""
             for key in ("runs_pick", "diff_a", "diff_b"):
                 ss.pop(key, None)
             ui.done(f"Run {name} deleted.")

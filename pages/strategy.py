@@ -210,10 +210,12 @@ def render() -> None:
     suggested = rec.trainable_stages
     with ui.friendly_errors():
         rec = evaluation(build_config(), spec, rec)
-    what = ("feature extraction: keep the whole pretrained network frozen and train only a new final layer"
+    what = ("keep the pretrained network as it is and train only a new last layer"
             if rec.trainable_stages == 0 else f"fine-tune the last {rec.trainable_stages} of {len(spec.stages)} "
             "stages and a new final layer")
     st.info(f"**Recommended: {what}.** {rec.reason}", icon=":material/recommend:")
+    st.caption("In machine-learning terms: " + ("feature extraction" if rec.trainable_stages == 0 else "fine-tuning")
+               + ("; the score comes from k-fold cross-validation." if rec.evaluation == "cv" else "."))
     n = st.slider("Train the last N stages", 0, len(spec.stages), key=STAGES,
                   help="The network is a chain of stages from the raw image (left) to the answer (right). "
                        "Frozen stages keep what they learned from ImageNet; the last N stages adapt to your "

@@ -45,7 +45,7 @@ def stages_words(stages: int | str, total: int, title: str, recipe: str = AUTO) 
     if stages == "all" or (total and int(stages) >= total):
         return f"fine-tunes the whole {title} network"
     if int(stages) == 0:
-        return f"feature extraction on {title} (only a new final layer learns)"
+        return f"keeps {title} as it is and trains only a new last layer"
     return f"fine-tunes the last {int(stages)} of {total} stages of {title}"
 
 
@@ -133,7 +133,10 @@ def _live(path: str, was_active: bool) -> None:
             metrics = run.metrics() if ui.is_trained(path) else None
             if metrics:
                 st.markdown(f"**Score of the saved model:** {metrics.score.sentence()}.")
-                st.page_link(ui.page("evaluate"), label="See how good it is", icon=":material/arrow_forward:")
+                if st.button("See how good it is", icon=":material/arrow_forward:",
+                             help="Open this run's model on Evaluate; Use & export then uses it too."):
+                    ui.pick(path)
+                    st.switch_page(ui.page("evaluate"))
         _charts(run)
         if was_active and state not in ui.ACTIVE:
             st.rerun()

@@ -24,7 +24,7 @@ from tlcore.markdown import escape, plot_text
 from tlcore.paths import outside_workspace
 from tlcore.record import DAMAGED, RecordError, Score
 from tlcore.rundir import RunDir
-from tlcore.workspace import runs_dir, workspace_dir
+from tlcore.workspace import load_picked, runs_dir, save_picked, workspace_dir
 
 # Session-state keys: the user's choices so far.
 DATASET = "dataset"  # folder of the stored dataset (what TrainConfig.data gets)
@@ -32,6 +32,7 @@ MODEL = "model"  # catalog name
 INIT_FROM = "init_from"  # folder of an earlier run to start from, or ""
 RUN = "run"  # folder of the current run, or ""
 FLASH = "flash"  # a success message to show once, after a rerun
+PICKED = "picked"  # folder of the run whose model was picked last on Evaluate, Use or Runs
 OPT = "opt_"  # prefix of settings widgets whose values must survive page changes
 WEIGHTS_FILES = "weights_files"  # model name -> path of a weights file the user uploaded on the Model page
 
@@ -274,10 +275,41 @@ def trained_runs() -> list[dict]:
     return [r for r in runs.list_runs() if r["state"] != DAMAGED and is_trained(str(r["path"]))]
 
 
-def pick_trained_run(where: str) -> RunDir | None:
-    """A selectbox of trained runs (the current run when it is one); None, with a hint, if there are none."""
-    rows = {str(r["path"]): r for r in trained_runs()}
+def picked_run() -> str:
+    """The folder of the run whose model was picked last on Evaluate, Use or Runs: this session's,
+    else the one kept in the workspace (so a reload keeps it); "" when none."""
+    ss = st.session_state
+    if PICKED not in ss:
+        name = load_picked()
+        ss[PICKED] = str(runs_dir() / name) if name else ""
+    return ss[PICKED]
+
+
+def pick(path: str) -> None:
+    """Make ``path``'s model the one Evaluate and Use show, now and after a reload."""
+    st.session_state[PICKED] = path
+    if load_picked() != Path(path).name:
+        try:
+            save_picked(Path(path).name)
+        except (OSError, TLError) as e:  # keeping it is a convenience: never break the page for it
+            _log.warning("Could not keep the picked model: %s", e)
+
+
+def _fallback(rows: dict[str, dict]) -> str:
+    """The model to show when none was picked: the current run's if it finished, else the newest
+    finished one (never a stopped one while a finished one is there), else the newest."""
     current = st.session_state.get(RUN)
+    if current in rows and rows[current]["state"] == "finished":
+        return current
+    return next((p for p, r in rows.items() if r["state"] == "finished"), next(iter(rows)))
+
+
+def pick_trained_run(where: str) -> RunDir | None:
+    """A selectbox of trained runs showing the model picked last (``picked_run``), else ``_fallback``'s;
+    a newer model is named beside it, never switched to. None, with a hint, if there are none."""
+    ss = st.session_state
+    rows = {str(r["path"]): r for r in trained_runs()}
+    current = ss.get(RUN)
     if current and current not in rows and is_trained(current):
         row = runs.summary(RunDir(current))
         if row["state"] != DAMAGED:
@@ -290,8 +322,24 @@ def pick_trained_run(where: str) -> RunDir | None:
 
     def label(path: str) -> str:
         r = rows[path]  # its readable name says images, model and strategy
-        return f"{r.get('title') or r['name']} · {score_text(r.get('score'))}"
+        state = "" if r["state"] == "finished" else f" · {state_text(r['state'])}"
+        return f"{r.get('title') or r['name']} · {score_text(r.get('score'))}{state}"
 
-    path = synced_selectbox("Trained model", list(rows), RUN, key=f"pick_run_{where}", format_func=label,
-                            help="Which training run's model to look at. Newest first.")
+    key, gone = f"pick_run_{where}", picked_run() not in rows
+    ss[key] = _fallback(rows) if gone else picked_run()
+
+    def chosen() -> None:
+        ss[RUN] = ss[key]
+        pick(ss[key])
+
+    path = st.selectbox("Trained model", list(rows), key=key, format_func=label, on_change=chosen,
+                        help="Which training run's model to use here and on the other pages. Newest first.")
+    if gone and picked_run():
+        st.caption("The model picked before is no longer there (its run was deleted or damaged).")
+    pick(path)
+    newer = [p for p, r in rows.items() if (r["created"] or 0) > (rows[path]["created"] or 0)]
+    if newer:
+        newest = max(newer, key=lambda p: rows[p]["created"] or 0)
+        more = f" and {len(newer) - 1} more" if len(newer) > 1 else ""
+        st.caption(f"A newer model is not used unless you pick it above: {md_safe(label(newest))}{more}.")
     return RunDir(path)

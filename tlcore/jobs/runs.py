@@ -98,14 +98,14 @@ def _strategy(cfg: TrainConfig) -> str:
         stages = None
     n = cfg.trainable_stages
     if n == 0:
-        return "feature extraction"
+        return "last layer only"
     if n == "all" or n == stages:
         return "fine-tune all"
     return f"fine-tune last {n}" if isinstance(n, int) else "fine-tune"
 
 
 def default_title(record: RunRecord) -> str:
-    """A run's readable name from its own record: "clipart · Lite0 · feature extraction"."""
+    """A run's readable name from its own record: "clipart · Lite0 · last layer only"."""
     cfg = record.config
     try:
         model = get_spec(cfg.model).title.replace("EfficientNet-Lite", "Lite")

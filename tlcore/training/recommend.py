@@ -90,14 +90,14 @@ def recommend(images_per_class: dict[str, int], natural: float | None, num_stage
     if smallest < 40:
         stages, epochs = 0, 40
         why = (f"The smallest class has {smallest} images. With so few, retraining the "
-               "network would memorise them, so only a new final layer is trained on top of the "
-               "frozen pretrained network (feature extraction).")
+               "network would memorise them, so the pretrained network is kept as it is and only a new "
+               "final layer is trained on top of it.")
     elif smallest < CPU_FROZEN_BELOW and not gpu:
         stages, epochs = 0, 40
         why = (f"The smallest class has {smallest} images. On this computer's processor, retraining part of "
                "the network would take many minutes and, with this many images, scores no better than a new "
-               "final layer on top of the frozen pretrained network (feature extraction), which takes seconds "
-               "to a minute; with a graphics card, or more images, the last stages would be fine-tuned.")
+               "final layer on top of the pretrained network kept as it is, which takes seconds to a minute; "
+               "with a graphics card, or more images, the last stages would be fine-tuned.")
     elif smallest < 300:
         stages, epochs = (1 if like_photos else 2), 15
         why = (f"With {smallest}+ training images per class (images that {looks}), the last "
@@ -110,7 +110,7 @@ def recommend(images_per_class: dict[str, int], natural: float | None, num_stage
     if chosen_stages is not None and chosen_stages != stages:
         stages = chosen_stages
         why = (f"You chose to train the last {stages} stage(s); the smallest class has {smallest} images."
-               if stages else f"You chose feature extraction; the smallest class has {smallest} images.")
+               if stages else f"You chose to train only a new final layer; the smallest class has {smallest} images.")
     if stages == 0 and not gpu:
         augment = "none"
         how = ("Augmentation is off so each image passes through the network only once, which keeps "
@@ -139,8 +139,9 @@ def choose_evaluation(rec: Recommendation, cfg: TrainConfig, frozen: bool, image
     cv = cfg.evaluation == "cv" or (auto and frozen and smallest < CV_BELOW and not given_val and not cfg.init_from)
     k = min(cfg.folds, smallest)
     if cv:
-        how = (f"All {sum(images_per_class.values())} labelled images train the final model; its score is "
-               f"estimated by {k}-fold cross-validation: each image is scored by a model trained without it.")
+        how = (f"All {sum(images_per_class.values())} labelled images train the final model. For its score, every "
+               f"image is used for both training and checking, {k} times over: each is checked once by a model "
+               "that did not train on it.")
     elif given_val:
         how = "Your own validation images check the model."
     else:
