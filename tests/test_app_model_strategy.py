@@ -153,6 +153,23 @@ def test_a_model_without_weights_says_so_before_it_is_picked(monkeypatch, tmp_pa
     st.cache_data.clear()
 
 
+def test_a_zips_own_test_folder_is_named_under_separate_test_images(fashion_small):
+    import io
+    import zipfile
+
+    from tlcore.data import store
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:  # train/ and test/ on top, as the Data page takes them
+        for path in sorted(fashion_small.rglob("*.png")):
+            zf.write(path, path.relative_to(fashion_small).as_posix())
+    folder = store.dataset_folder(store.import_zip(buf.getvalue(), "fashion.zip"))
+    at = studio("strategy", **{ui.DATASET: folder})
+    assert not at.exception and not at.error
+    test = at.selectbox(key="opt_test_data")
+    assert test.value == "" and test.options[0] == "only the 40 images in your test folder"
+
+
 STAGES_TITLE = "EfficientNet-Lite1, from the image (left) to the answer (right)"
 
 
