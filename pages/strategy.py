@@ -17,7 +17,6 @@ from tlcore.config import AUTO, FASTEST, MOST_ACCURATE, TrainConfig
 from tlcore.data.dataset import check_trainable
 from tlcore.models.freeze import backbone_is_frozen, resolve_trainable
 from tlcore.training.devices import gpu_name, resolve_device
-from tlcore.training.inputs import image_size_for
 from tlcore.models import ensemble
 from tlcore.errors import TLError
 from tlcore.models.net import stage_param_counts
@@ -79,7 +78,7 @@ def _natural(spec: ModelSpec, gpu: bool) -> float | None:
         cfg = TrainConfig(data=st.session_state[ui.DATASET], model=spec.name, image_size=opt("image_size"))
     except TLError:
         return None
-    return _naturalness(cfg.data, spec.name, image_size_for(cfg, "cuda" if gpu else "cpu"), opt("seed"))
+    return _naturalness(cfg.data, spec.name, runs.image_size_for(cfg, "cuda" if gpu else "cpu"), opt("seed"))
 
 
 def recommendation(spec: ModelSpec, chosen: int | None = None) -> Recommendation:

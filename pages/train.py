@@ -10,7 +10,6 @@ from tlcore.jobs import pool, runs
 from tlcore.models.catalog import get_spec
 from tlcore.config import AUTO, DEFAULT_MODEL, MOST_ACCURATE, TrainConfig
 from tlcore.training.devices import device_words, gpu_name, resolve_device
-from tlcore.training.inputs import image_size_for
 from tlcore.models.ensemble import recipe_costs
 from tlcore.errors import TLError
 from tlcore.record import RunRecord
@@ -55,7 +54,7 @@ def describe_run(record: RunRecord) -> str:
     try:
         spec = get_spec(cfg.model)
         kind = "cuda" if cfg.device != "cpu" and record.environment.get("cuda") else "cpu"
-        title, total, size = spec.title, len(spec.stages), image_size_for(cfg, kind)
+        title, total, size = spec.title, len(spec.stages), runs.image_size_for(cfg, kind)
     except TLError:  # a model this studio no longer lists
         title, total, size = ui.md_safe(cfg.model), 0, cfg.image_size
     epochs = f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}" if cfg.epochs else "the recommended number of epochs"
@@ -88,7 +87,7 @@ def _start(cfg: TrainConfig, run_shown: bool) -> None:
     start = f", continuing run {ui.md_safe(runs.title_of(RunDir(cfg.init_from)))}" if cfg.init_from else ""
     st.markdown(("**Next run:** " if run_shown else "") + f"**{ui.md_safe(summary['name'])}**{start}: "
                 + f"{stages_words(cfg.trainable_stages, len(spec.stages), spec.title, cfg.recipe)}, **{cfg.epochs}** epochs, "
-                  f"images at {image_size_for(cfg, resolve_device(cfg.device).type)} pixels, "
+                  f"images at {runs.image_size_for(cfg, resolve_device(cfg.device).type)} pixels, "
                   f"augmentation {'as recommended' if cfg.augment == 'auto' else cfg.augment}, "
                   f"{device_words(cfg.device, gpu_name())}{_processes(cfg)}.")
     took = estimated_time()

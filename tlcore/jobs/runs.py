@@ -13,6 +13,7 @@ from tlcore.errors import TLError
 from tlcore.record import ACTIVE, DAMAGED, RecordError, RunRecord, SPLITS
 from tlcore.rundir import RunDir
 from tlcore.jobs.train import create_run
+from tlcore.training.inputs import image_size_for  # noqa: F401 (the worker's decision, for the pages' previews)
 from tlcore.jobs.worker import launch
 from tlcore.workspace import runs_dir
 
