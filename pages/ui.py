@@ -202,7 +202,7 @@ def state_text(state: str) -> str:
 
 
 def score_text(score: Score | None) -> str:
-    """A model's one score for a label: "72% (cross-validation on 150 images)"."""
+    """A model's one score for a label: "72% (40 test images)"."""
     return f"{score.accuracy:.0%} ({score.where})" if score else "no score yet"
 
 
@@ -287,12 +287,13 @@ def picked_run() -> str:
 
 def pick(path: str) -> None:
     """Make ``path``'s model the one Evaluate and Use show, now and after a reload."""
+    if picked_run() == path:
+        return
     st.session_state[PICKED] = path
-    if load_picked() != Path(path).name:
-        try:
-            save_picked(Path(path).name)
-        except (OSError, TLError) as e:  # keeping it is a convenience: never break the page for it
-            _log.warning("Could not keep the picked model: %s", e)
+    try:
+        save_picked(Path(path).name)
+    except (OSError, TLError) as e:  # keeping it is a convenience: never break the page for it
+        _log.warning("Could not keep the picked model: %s", e)
 
 
 def _fallback(rows: dict[str, dict]) -> str:
