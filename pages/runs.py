@@ -52,7 +52,7 @@ def _table(rows: list[dict]) -> None:
     # name whole; its images, model and strategy are in its default name, its parent and its
     # whole note below, once picked.
     table = pd.DataFrame([{
-        "Run": r["title"], "Started": _started(r["created"]), "State": r["state"],
+        "Run": r["title"], "Started": _started(r["created"]), "State": ui.state_text(r["state"]),
         "Epochs": f"{r['epochs_done']} of {r['epochs'] or '?'}",
         "Score": ui.score_text(r["score"]) if r["score"] else "",
         "Tags": ", ".join(r.get("tags") or []), "Note": r.get("error") or r["message"],
@@ -102,9 +102,10 @@ def _compare(by_path: dict[str, dict]) -> None:
 
 
 def _facts(run: RunDir) -> dict:
-    """The settings and the saved model's scores of a run, as rows of a side-by-side table."""
+    """The settings and the saved model's scores of a run, as rows of a side-by-side table; precision,
+    recall and F1 come from the images its score names, as on Evaluate."""
     cfg, metrics = run.record().config, run.metrics()
-    held = metrics.split(metrics.held_out) if metrics else None
+    held = metrics.split(metrics.score.split) if metrics else None
     percent = lambda v: f"{v:.1%}" if isinstance(v, float) else "–"
     return {
         "Model": ui.model_title(cfg.model), "Stages trained": str(cfg.trainable_stages),
@@ -113,7 +114,7 @@ def _facts(run: RunDir) -> dict:
         "Score": metrics.score.sentence() if metrics else "–",
         "Precision": percent(held.precision_macro if held else None),
         "Recall": percent(held.recall_macro if held else None), "F1 score": percent(held.f1_macro if held else None),
-        "State": run.status().state,
+        "State": ui.state_text(run.status().state),
     }
 
 
@@ -187,8 +188,9 @@ def _actions(by_path: dict[str, dict]) -> None:
     st.caption(f"Started {ui.when(row['created'])}" + (f" · {ui.md_safe(note)}" if note else ""))
     left, middle, right = st.columns(3)
     if left.button("Open in Evaluate", disabled=damaged or not ui.is_trained(path),
-                   help="See its scores, mistakes and advice (once it has finished)."):
+                   help="See its scores, mistakes and advice (once it has finished); Use & export then uses it too."):
         st.session_state[ui.RUN] = path
+        ui.pick(path)
         st.switch_page(ui.page("evaluate"))
     if middle.button("Show on the Train page", disabled=damaged, help="Make it the current run and watch its charts."):
         st.session_state[ui.RUN] = path
@@ -255,8 +257,9 @@ def _delete(path: str, name: str) -> None:
         if st.button("Delete this run", disabled=not sure, type="primary"):
             runs.delete_run(RunDir(path))
             ss = st.session_state
-            if ss.get(ui.RUN) == path:
-                ss[ui.RUN] = ""
+            for key in (ui.RUN, ui.PICKED):
+                if ss.get(key) == path:
+                    ss[key] = ""
             for key in ("runs_pick", "diff_a", "diff_b"):
                 ss.pop(key, None)
             ui.done(f"Run {name} deleted.")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import MISSING, fields
-from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages import charts, strategy_time, ui
+from pages import charts, strategy_inputs, strategy_time, ui
 from tlcore import workspace
 from tlcore.data import store
 from tlcore.jobs import runs
@@ -66,8 +65,20 @@ def _param_counts(name: str) -> tuple[list[int], int]:
 
 
 @st.cache_data(show_spinner="Looking at your images with the pretrained model...")
-def _naturalness(folder: str, model: str) -> float | None:
-    return dataset_naturalness(folder, model)
+def _naturalness(folder: str, model: str, size: int, seed: int) -> float | None:
+    return dataset_naturalness(folder, model, size, seed)
+
+
+def _natural(spec: ModelSpec, gpu: bool) -> float | None:
+    """The pretrained model's confidence on the images, as the run will measure it: the same images
+    (its seed's), at the size it will read them; None from an earlier run or with a setting that cannot work."""
+    if st.session_state.get(ui.INIT_FROM):
+        return None
+    try:
+        cfg = TrainConfig(data=st.session_state[ui.DATASET], model=spec.name, image_size=opt("image_size"))
+    except TLError:
+        return None
+    return _naturalness(cfg.data, spec.name, runs.image_size_for(cfg, "cuda" if gpu else "cpu"), opt("seed"))
 
 
 def recommendation(spec: ModelSpec, chosen: int | None = None) -> Recommendation:
@@ -75,8 +86,7 @@ def recommendation(spec: ModelSpec, chosen: int | None = None) -> Recommendation
     augmentation that suit that depth, as the engine decides them when the run starts."""
     counts, _ = _labelled(st.session_state[ui.DATASET])
     gpu = opt("device") != "cpu" and resolve_device("auto").type == "cuda"
-    natural = None if st.session_state.get(ui.INIT_FROM) else _naturalness(st.session_state[ui.DATASET], spec.name)
-    return recommend(counts, natural, len(spec.stages), gpu=gpu, chosen_stages=chosen)
+    return recommend(counts, _natural(spec, gpu), len(spec.stages), gpu=gpu, chosen_stages=chosen)
 
 
 def evaluation(cfg: TrainConfig, spec: ModelSpec, rec: Recommendation) -> Recommendation:
@@ -170,11 +180,6 @@ def _sync_stages(spec: ModelSpec, rec: Recommendation) -> None:
         ss["stages_kept"] = None if kept is None or kept == rec.trainable_stages else kept
 
 
-def _weights_options(spec: ModelSpec) -> list[str]:
-    own = st.session_state.get("weights_files", {}).get(spec.name)
-    return ["pretrained", "none"] + ([own] if own else [])
-
-
 def build_config() -> TrainConfig:
     """The run configuration from the user's choices (raises TLError with what to fix)."""
     ss = st.session_state
@@ -186,7 +191,7 @@ def build_config() -> TrainConfig:
     advanced = {k: opt(k) for k in ADVANCED}
     if ss[STAGES]:  # the most accurate model is a frozen one; deeper training uses the chosen model
         advanced["recipe"] = AUTO
-    if advanced["weights"] not in _weights_options(spec):
+    if advanced["weights"] not in strategy_inputs.weights_options(spec):
         advanced["weights"] = "pretrained"
     return TrainConfig(data=ss[ui.DATASET], model=spec.name, init_from=ss.get(ui.INIT_FROM, ""),
                        trainable_stages=ss[STAGES], epochs=epochs, **advanced)
@@ -204,10 +209,12 @@ def render() -> None:
     suggested = rec.trainable_stages
     with ui.friendly_errors():
         rec = evaluation(build_config(), spec, rec)
-    what = ("feature extraction: keep the whole pretrained network frozen and train only a new final layer"
+    what = ("keep the pretrained network as it is and train only a new last layer"
             if rec.trainable_stages == 0 else f"fine-tune the last {rec.trainable_stages} of {len(spec.stages)} "
             "stages and a new final layer")
     st.info(f"**Recommended: {what}.** {rec.reason}", icon=":material/recommend:")
+    st.caption("In machine-learning terms: " + ("feature extraction" if rec.trainable_stages == 0 else "fine-tuning")
+               + ("; the score comes from k-fold cross-validation." if rec.evaluation == "cv" else "."))
     n = st.slider("Train the last N stages", 0, len(spec.stages), key=STAGES,
                   help="The network is a chain of stages from the raw image (left) to the answer (right). "
                        "Frozen stages keep what they learned from ImageNet; the last N stages adapt to your "
@@ -363,31 +370,8 @@ def _advanced(spec: ModelSpec, rec: Recommendation) -> None:
         ss.setdefault(ui.OPT + "device", DEFAULTS["device"])
         st.selectbox("Device", list(CHOICES["device"]), key=ui.OPT + "device",
                      help="auto uses the graphics card (GPU) when there is one.")
-        _weights_select(spec)
-        _test_select()
-
-
-def _weights_select(spec: ModelSpec) -> None:
-    ss, key = st.session_state, ui.OPT + "weights"
-    options = _weights_options(spec)
-    if ss.get(key) not in options:
-        ss[key] = "pretrained"
-    names = {"pretrained": "ImageNet (pretrained)", "none": "nothing: train from scratch"}
-    st.selectbox("Starting weights", options, key=key, format_func=lambda v: names.get(v, Path(v).name),
-                 help="Pretrained weights are what makes transfer learning work; from scratch needs far "
-                      "more images. Upload your own file on the Model page.")
-
-
-def _test_select() -> None:
-    ss, key = st.session_state, ui.OPT + "test_data"
-    datasets = {d["folder"]: d for d in store.list_datasets() if d["folder"] != ss[ui.DATASET]}
-    options = ["", *datasets]
-    if ss.get(key) not in options:
-        ss[key] = ""
-    st.selectbox("Separate test images", options, key=key,
-                 format_func=lambda f: f"{datasets[f]['name']} ({datasets[f]['images']} images)" if f else "none",
-                 help="An extra stored dataset with the same classes, scored once at the end: the most "
-                      "honest measure of how the model will do.")
+        strategy_inputs.weights_select(spec)
+        strategy_inputs.test_select()
 
 
 if __name__ == "__main__":

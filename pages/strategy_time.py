@@ -10,7 +10,7 @@ import streamlit as st
 from pages import ui
 from tlcore.config import AUTO, FASTEST, MOST_ACCURATE, TrainConfig
 from tlcore.data import store
-from tlcore.jobs import timings
+from tlcore.jobs import runs, timings
 from tlcore.models.catalog import ModelSpec
 from tlcore.models.ensemble import recipe_costs
 from tlcore.models.freeze import backbone_is_frozen
@@ -33,7 +33,7 @@ def image_counts(folder: str) -> tuple[int, int, int]:
 
 
 def estimate_for(cfg: TrainConfig, spec: ModelSpec, stages: int, recipe: str, rec: Recommendation, cv: bool,
-                 epochs: int, device: str, runs: list[dict]) -> Estimate:
+                 epochs: int, device: str, observed: list[dict]) -> Estimate:
     """How long a run of ``cfg`` with ``stages`` trained and ``recipe`` should take here, for ``epochs``;
     ``rec`` is the recommendation for that depth (its augmentation fills what ``cfg`` leaves to it) and
     ``cv`` whether a frozen network is scored by cross-validation."""
@@ -42,11 +42,11 @@ def estimate_for(cfg: TrainConfig, spec: ModelSpec, stages: int, recipe: str, re
         test += sum(image_counts(cfg.test_data)[::2])
     frozen = backbone_is_frozen(spec, stages, cfg.train_bn)
     val = 0 if cv and frozen else own_val or round(labelled * cfg.val_fraction)
-    work = timings.work_for(recipe=recipe, spec=spec, size=cfg.image_size or spec.size_on(device), stages=stages,
+    work = timings.work_for(recipe=recipe, spec=spec, size=runs.image_size_for(cfg, device), stages=stages,
                             frozen=frozen, epochs=epochs, augment=rec.augment if cfg.augment == "auto" else cfg.augment,
                             labelled=labelled, val=val, test=test, device=device,
                             pretrained=cfg.weights == "pretrained" and not cfg.init_from)
-    return timings.estimate_work(work, runs)
+    return timings.estimate_work(work, observed)
 
 
 def plan_times(cfg: TrainConfig, spec: ModelSpec, recommend_at: Callable[[int], Recommendation],
@@ -57,9 +57,9 @@ def plan_times(cfg: TrainConfig, spec: ModelSpec, recommend_at: Callable[[int], 
     chosen (``stages``, ``recipe``) and as recommended. ``base`` is the frozen network's recommendation
     with its evaluation; ``recommend_at(k)`` the recommendation for k stages trained; ``kind`` the images'
     (tlcore.training.recommend.image_kind)."""
-    runs, cv = timings.observations(), base.evaluation == "cv"
+    observed, cv = timings.observations(), base.evaluation == "cv"
     recs = {k: recommend_at(k) for k in range(len(spec.stages) + 1)}
-    time_of = lambda k, r: estimate_for(cfg, spec, k, r, recs[k], cv, epochs_of(recs[k]), device, runs)
+    time_of = lambda k, r: estimate_for(cfg, spec, k, r, recs[k], cv, epochs_of(recs[k]), device, observed)
     depths = {k: time_of(k, FASTEST) for k in recs}
     fresh = cfg.weights == "pretrained" and not cfg.init_from and not cfg.image_size and ensemble_ready
     accurate = time_of(0, MOST_ACCURATE) if fresh else None

@@ -80,7 +80,7 @@ def _one(s: dict) -> None:
             return
         st.dataframe(pd.DataFrame([{
             "Strategy": r["strategy"], "Accuracy": r["accuracy"], "F1 score": r["f1_macro"],
-            "Seconds": r["seconds"], "State": r["state"],
+            "Seconds": r["seconds"], "State": ui.state_text(r["state"]),
         } for r in s["rows"]]), hide_index=True, column_config={
             "Accuracy": st.column_config.ProgressColumn(
                 "Accuracy", format="percent", min_value=0, max_value=1,

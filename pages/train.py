@@ -18,10 +18,6 @@ from tlcore.rundir import RunDir
 POLL_SECONDS = 1.5
 ALL_DEVICES = ui.OPT + "all_devices"
 STOPPING = "Stopping after the current step; the best model so far is kept."
-STATE_TEXT = {
-    "queued": "Waiting to start", "running": "Training", "finished": "Finished",
-    "cancelled": "Stopped", "failed": "Failed", "interrupted": "Interrupted", "damaged": "Damaged record",
-}
 
 
 def render() -> None:
@@ -48,7 +44,7 @@ def stages_words(stages: int | str, total: int, title: str, recipe: str = AUTO) 
     if stages == "all" or (total and int(stages) >= total):
         return f"fine-tunes the whole {title} network"
     if int(stages) == 0:
-        return f"feature extraction on {title} (only a new final layer learns)"
+        return f"keeps {title} as it is and trains only a new last layer"
     return f"fine-tunes the last {int(stages)} of {total} stages of {title}"
 
 
@@ -58,7 +54,7 @@ def describe_run(record: RunRecord) -> str:
     try:
         spec = get_spec(cfg.model)
         kind = "cuda" if cfg.device != "cpu" and record.environment.get("cuda") else "cpu"
-        title, total, size = spec.title, len(spec.stages), cfg.image_size or spec.size_on(kind)
+        title, total, size = spec.title, len(spec.stages), runs.image_size_for(cfg, kind)
     except TLError:  # a model this studio no longer lists
         title, total, size = ui.md_safe(cfg.model), 0, cfg.image_size
     epochs = f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}" if cfg.epochs else "the recommended number of epochs"
@@ -91,7 +87,7 @@ def _start(cfg: TrainConfig, run_shown: bool) -> None:
     start = f", continuing run {ui.md_safe(runs.title_of(RunDir(cfg.init_from)))}" if cfg.init_from else ""
     st.markdown(("**Next run:** " if run_shown else "") + f"**{ui.md_safe(summary['name'])}**{start}: "
                 + f"{stages_words(cfg.trainable_stages, len(spec.stages), spec.title, cfg.recipe)}, **{cfg.epochs}** epochs, "
-                  f"images at {cfg.image_size or spec.image_size} pixels, "
+                  f"images at {runs.image_size_for(cfg, resolve_device(cfg.device).type)} pixels, "
                   f"augmentation {'as recommended' if cfg.augment == 'auto' else cfg.augment}, "
                   f"{device_words(cfg.device, gpu_name())}{_processes(cfg)}.")
     took = estimated_time()
@@ -115,7 +111,7 @@ def _live(path: str, was_active: bool) -> None:
         status = run.status()
         state = status.state
         stopping = state in ui.ACTIVE and run.cancel_requested()
-        st.subheader(f"Run {ui.md_safe(runs.title_of(run))}: {'Stopping' if stopping else STATE_TEXT.get(state, state)}")
+        st.subheader(f"Run {ui.md_safe(runs.title_of(run))}: {'Stopping' if stopping else ui.state_text(state)}")
         try:
             st.markdown(describe_run(run.record()))
         except TLError:
@@ -132,11 +128,14 @@ def _live(path: str, was_active: bool) -> None:
                 st.rerun()
         else:
             done = "Training finished and the model is saved." if state == "finished" else status.message
-            st.success(ui.md_safe(done or STATE_TEXT[state]), icon=":material/check_circle:")
+            st.success(ui.md_safe(done or ui.state_text(state)), icon=":material/check_circle:")
             metrics = run.metrics() if ui.is_trained(path) else None
             if metrics:
                 st.markdown(f"**Score of the saved model:** {metrics.score.sentence()}.")
-                st.page_link(ui.page("evaluate"), label="See how good it is", icon=":material/arrow_forward:")
+                if st.button("See how good it is", icon=":material/arrow_forward:",
+                             help="Open this run's model on Evaluate; Use & export then uses it too."):
+                    ui.pick(path)
+                    st.switch_page(ui.page("evaluate"))
         _charts(run)
         if was_active and state not in ui.ACTIVE:
             st.rerun()

@@ -6,7 +6,7 @@ import logging
 import runpy
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from tlcore.markdown import escape, plot_text
 from tlcore.paths import outside_workspace
 from tlcore.record import DAMAGED, RecordError, Score
 from tlcore.rundir import RunDir
-from tlcore.workspace import runs_dir, tidy_workspace, workspace_dir, writable_workspace
+from tlcore.workspace import load_picked, runs_dir, save_picked, tidy_workspace, workspace_dir, writable_workspace
 
 # Session-state keys: the user's choices so far.
 DATASET = "dataset"  # folder of the stored dataset (what TrainConfig.data gets)
@@ -32,9 +32,15 @@ MODEL = "model"  # catalog name
 INIT_FROM = "init_from"  # folder of an earlier run to start from, or ""
 RUN = "run"  # folder of the current run, or ""
 FLASH = "flash"  # a success message to show once, after a rerun
+PICKED = "picked"  # folder of the run whose model was picked last on Evaluate, Use or Runs
 OPT = "opt_"  # prefix of settings widgets whose values must survive page changes
+WEIGHTS_FILES = "weights_files"  # model name -> path of a weights file the user uploaded on the Model page
 
 ACTIVE = ("queued", "running")
+STATE_TEXT = {  # a run's state in the words every page and the sidebar use
+    "queued": "Waiting to start", "running": "Training", "finished": "Finished",
+    "cancelled": "Stopped", "failed": "Failed", "interrupted": "Interrupted", "damaged": "Damaged record",
+}
 THUMB_PX = 96
 IMAGE_TYPES = ["jpg", "jpeg", "png", "bmp", "gif", "tif", "tiff", "webp", "heic", "heif"]
 _NEEDS = {DATASET: ("data", "Data", "First bring your labelled images on the Data page.")}
@@ -207,8 +213,13 @@ def is_trained(path: str) -> bool:
     return RunDir(path).is_trained()
 
 
+def state_text(state: str) -> str:
+    """A run's state as every page and the sidebar word it: "Stopped" for a cancelled run."""
+    return STATE_TEXT.get(state, state)
+
+
 def score_text(score: Score | None) -> str:
-    """A model's one score for a label: "72% (cross-validation on 150 images)"."""
+    """A model's one score for a label: "72% (40 test images)"."""
     return f"{score.accuracy:.0%} ({score.where})" if score else "no score yet"
 
 
@@ -264,10 +275,13 @@ def _run_line(path: str, was_active: bool) -> None:
     with friendly_errors():
         run = RunDir(path)
         state = run.status().state
-        line = f"**Run:** {md_safe(runs.title_of(run))} — {state}"
+        line = f"**Run:** {md_safe(runs.title_of(run))} — {state_text(state)}"
         progress = runs.progress(run) if state in ACTIVE else None
         if progress and progress.get("fraction") is not None:
             line += f" ({progress['fraction']:.0%})"
+        elif state not in ACTIVE and run.is_trained():  # the score the Runs table and Evaluate show
+            with suppress(RecordError):  # a damaged score: the Runs page says so
+                line += f" · {score_text(run.metrics().score)}"
         st.markdown(line)
         if was_active and state not in ACTIVE:
             st.rerun()
@@ -278,10 +292,42 @@ def trained_runs() -> list[dict]:
     return [r for r in runs.list_runs() if r["state"] != DAMAGED and is_trained(str(r["path"]))]
 
 
-def pick_trained_run(where: str) -> RunDir | None:
-    """A selectbox of trained runs (the current run when it is one); None, with a hint, if there are none."""
-    rows = {str(r["path"]): r for r in trained_runs()}
+def picked_run() -> str:
+    """The folder of the run whose model was picked last on Evaluate, Use or Runs: this session's,
+    else the one kept in the workspace (so a reload keeps it); "" when none."""
+    ss = st.session_state
+    if PICKED not in ss:
+        name = load_picked()
+        ss[PICKED] = str(runs_dir() / name) if name else ""
+    return ss[PICKED]
+
+
+def pick(path: str) -> None:
+    """Make ``path``'s model the one Evaluate and Use show, now and after a reload."""
+    if picked_run() == path:
+        return
+    st.session_state[PICKED] = path
+    try:
+        save_picked(Path(path).name)
+    except (OSError, TLError) as e:  # keeping it is a convenience: never break the page for it
+        _log.warning("Could not keep the picked model: %s", e)
+
+
+def _fallback(rows: dict[str, dict]) -> str:
+    """The model to show when none was picked: the current run's if it finished, else the newest
+    finished one (never a stopped one while a finished one is there), else the newest."""
     current = st.session_state.get(RUN)
+    if current in rows and rows[current]["state"] == "finished":
+        return current
+    return next((p for p, r in rows.items() if r["state"] == "finished"), next(iter(rows)))
+
+
+def pick_trained_run(where: str) -> RunDir | None:
+    """A selectbox of trained runs showing the model picked last (``picked_run``), else ``_fallback``'s;
+    a newer model is named beside it, never switched to. None, with a hint, if there are none."""
+    ss = st.session_state
+    rows = {str(r["path"]): r for r in trained_runs()}
+    current = ss.get(RUN)
     if current and current not in rows and is_trained(current):
         row = runs.summary(RunDir(current))
         if row["state"] != DAMAGED:
@@ -294,8 +340,24 @@ def pick_trained_run(where: str) -> RunDir | None:
 
     def label(path: str) -> str:
         r = rows[path]  # its readable name says images, model and strategy
-        return f"{r.get('title') or r['name']} · {score_text(r.get('score'))}"
+        state = "" if r["state"] == "finished" else f" · {state_text(r['state'])}"
+        return f"{r.get('title') or r['name']} · {score_text(r.get('score'))}{state}"
 
-    path = synced_selectbox("Trained model", list(rows), RUN, key=f"pick_run_{where}", format_func=label,
-                            help="Which training run's model to look at. Newest first.")
+    key, gone = f"pick_run_{where}", picked_run() not in rows
+    ss[key] = _fallback(rows) if gone else picked_run()
+
+    def chosen() -> None:
+        ss[RUN] = ss[key]
+        pick(ss[key])
+
+    path = st.selectbox("Trained model", list(rows), key=key, format_func=label, on_change=chosen,
+                        help="Which training run's model to use here and on the other pages. Newest first.")
+    if gone and picked_run():
+        st.caption("The model picked before is no longer there (its run was deleted or damaged).")
+    pick(path)
+    newer = [p for p, r in rows.items() if (r["created"] or 0) > (rows[path]["created"] or 0)]
+    if newer:
+        newest = max(newer, key=lambda p: rows[p]["created"] or 0)
+        more = f" and {len(newer) - 1} more" if len(newer) > 1 else ""
+        st.caption(f"A newer model is not used unless you pick it above: {md_safe(label(newest))}{more}.")
     return RunDir(path)

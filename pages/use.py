@@ -23,11 +23,12 @@ from tlcore.rundir import RunDir
 from tlcore.use.webdemo import WEB_PAGE, write_web_demo
 
 TOP = 5
-EXPORTS = {  # file in the run folder -> (format name, export format, what it is for)
+EXPORTS = {  # file in the run folder -> (format name, export format, what it is for, details for programmers)
     "model.onnx": ("ONNX", "onnx", "Runs almost anywhere: ONNX Runtime, C#, Java, browsers, phones. It gives "
-                   "each class's score and its calibrated probability; the model card's Python script runs it."),
+                   "each class's score and its calibrated probability; the model card's Python script runs it.", ""),
     "model.pt2": ("PyTorch program (.pt2)", "pt2",
-                  "For PyTorch 2 without this project's code: torch.export.load('model.pt2').module()."),
+                  "For programmers who use PyTorch: the whole model in one file that runs without this studio.",
+                  "Load it with `torch.export.load('model.pt2').module()` (PyTorch 2)."),
 }
 
 
@@ -193,14 +194,18 @@ def _bundle_zip(run: RunDir) -> bytes:
 
 
 def _downloads(run: RunDir) -> None:
-    st.markdown("**Model bundle**: the trained weights (safetensors) with the class names and preprocessing; "
-                "what this project's `python -m tlcore predict` and the Python API load.")
+    st.markdown("**Model bundle**: the trained model with its class names and how it prepares an image, for "
+                "this studio and its command line.")
+    st.caption("Inside: the weights as model.safetensors and the rest as model.json; `python -m tlcore predict` "
+               "and the Python API load it.")
     st.download_button("Download the model bundle (.zip)", lambda: _bundle_zip(run), f"{run.name}-bundle.zip",
                        "application/zip", on_click="ignore", key="bundle",
                        help="model.safetensors and model.json in one zip.")
     below = rule_of(run).below
-    for filename, (title, fmt, purpose) in EXPORTS.items():
+    for filename, (title, fmt, purpose, details) in EXPORTS.items():
         st.markdown(f"**{title}**: {purpose}")
+        if details:
+            st.caption(details)
         path = run.path / filename
         if _is_current(run, filename, below):
             st.download_button(f"Download {filename}", lambda p=path: p.read_bytes(), f"{run.name}-{filename}",

@@ -51,6 +51,7 @@ def test_a_burst_is_recorded_into_a_class_a_bad_frame_removed_and_saved(camera):
     at.selectbox(key="burst_class").set_value("dark")
     at.number_input(key="burst_every").set_value(100)
     at.number_input(key="burst_limit").set_value(4).run()
+    assert "4 pictures, one every 100 ms: about 0.4 s, when the camera sends pictures" in texts(at.caption)
     next(b for b in at.button if b.label == "Record into 'dark'").click().run()
     for value in range(10, 60, 5):  # 10 frames, 0.11 s apart: the first 4 are kept, then it stops
         camera.show("burst_camera", _grey(value))
@@ -58,6 +59,7 @@ def test_a_burst_is_recorded_into_a_class_a_bad_frame_removed_and_saved(camera):
     at.run()
     assert "**Camera pictures of 'dark'** (4); remove the blurred or wrong ones." in texts(at.markdown)
     assert [b.label for b in at.button].count("Remove") == 4
+    assert any(c.value.startswith("Last burst: 4 pictures in 0.") for c in at.caption)  # 3 steps of 0.11 s
     next(b for b in at.button if b.label == "Remove").click().run()
     assert "Images of 'dark' (plus 3 snapshots)" in [u.label for u in at.file_uploader]
     next(b for b in at.button if b.label == "Save these images as a dataset").click().run()

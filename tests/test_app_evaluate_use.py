@@ -2,10 +2,12 @@
 
 import csv
 import json
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from app_fixtures import charts, png, studio, texts
+from app_fixtures import charts, goto, png, studio, texts
 
 from pages import ui
 from tlcore.use.predict import Predictor
@@ -161,3 +163,39 @@ def test_evaluate_shows_what_adding_classes_cost_and_gained(workspace_run):
     shown = {m.label: m.value for m in at.metric}
     assert shown["Known classes, before"] == "90.0%" and shown["Known classes, now"] == "85.0%"
     assert shown["New classes"] == "75.0%" and "Removed: coat." in texts(at.caption)
+
+
+def _stopped_newer(workspace_run: str) -> str:
+    """A newer trained run, stopped after its first epoch (a copy of the fixture's, recorded so)."""
+    newer = Path(workspace_run).with_name("20250102-000000-efficientnet_lite0")
+    shutil.copytree(workspace_run, newer)
+    run = RunDir(newer)
+    run.write_record(replace(run.record(), created=run.record().created + 60))
+    run.set_status("cancelled", message="Stopped; the best model so far (epoch 1) was kept")
+    return str(newer)
+
+
+def test_use_keeps_the_model_picked_on_evaluate_and_names_a_newer_stopped_one(workspace_run):
+    at = studio("evaluate", **{ui.RUN: workspace_run})  # the model the user is evaluating
+    assert at.selectbox(key="pick_run_evaluate").value == workspace_run
+    newer = _stopped_newer(workspace_run)
+    at.session_state[ui.RUN] = newer  # then a run was started, and stopped after one epoch
+    goto(at, "use")
+    assert not at.exception and not at.error
+    assert at.selectbox(key="pick_run_use").value == workspace_run
+    [note] = [c.value for c in at.caption if c.value.startswith("A newer model is not used unless you pick it above")]
+    assert note.endswith(" · Stopped.")
+    again = studio("use", **{ui.RUN: newer})  # a reload: a new session keeps the pick, from the workspace
+    assert again.selectbox(key="pick_run_use").value == workspace_run
+    again.selectbox(key="pick_run_use").set_value(newer).run()  # picked on Use: Evaluate shows it too
+    assert again.session_state[ui.PICKED] == again.session_state[ui.RUN] == newer
+    goto(again, "evaluate")
+    assert again.selectbox(key="pick_run_evaluate").value == newer
+    assert not [c for c in again.caption if c.value.startswith("A newer model")]
+
+
+def test_without_a_pick_a_stopped_run_is_not_the_model_used(workspace_run):
+    newer = _stopped_newer(workspace_run)
+    at = studio("use", **{ui.RUN: newer})  # the current run is the stopped one
+    assert at.selectbox(key="pick_run_use").value == workspace_run
+    assert any(c.value.startswith("A newer model is not used") for c in at.caption)

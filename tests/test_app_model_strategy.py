@@ -18,7 +18,8 @@ def test_the_model_page_shows_a_card_for_every_catalog_entry_with_its_availabili
     assert all(any(t.startswith(s.title) for t in titles) for s in specs)
     assert titles[0] == "EfficientNet-Lite1 :material/check_circle:"  # the default is chosen
     shown = texts(at.markdown)
-    assert shown.count("**Ready:**") + shown.count("**Weights not here yet:**") == len(specs)
+    assert shown.count("**Ready:**") + shown.count("**Weights not on this computer yet**") + shown.count(
+        "**Weights missing, and this computer is offline:**") == len(specs)
     assert "weights included, works offline" in shown
     missing = [s for s in specs if availability(s) == "download"]
     downloads = [b.label for b in at.button if b.label.startswith("Download weights")]
@@ -28,11 +29,11 @@ def test_the_model_page_shows_a_card_for_every_catalog_entry_with_its_availabili
 
 def test_choosing_a_model_updates_the_cards_and_the_sidebar():
     at = studio("model")
-    at.button(key="use_resnet18").click()
+    at.button(key="use_efficientnet_lite0").click()  # a bundled model: its weights are always here
     at.run()
-    assert at.session_state[ui.MODEL] == "resnet18"
-    assert "**Model:** ResNet-18" in texts(at.sidebar.markdown)
-    assert at.button(key="use_resnet18").label == "Chosen" and at.button(key="use_resnet18").disabled
+    assert at.session_state[ui.MODEL] == "efficientnet_lite0"
+    assert "**Model:** EfficientNet-Lite0" in texts(at.sidebar.markdown)
+    assert at.button(key="use_efficientnet_lite0").label == "Chosen" and at.button(key="use_efficientnet_lite0").disabled
     assert not at.button(key="use_efficientnet_lite1").disabled
 
 
@@ -55,7 +56,9 @@ def test_strategy_shows_the_stages_and_the_count_of_learning_parameters(digits):
     at = studio("strategy", **{ui.DATASET: digits})
     assert not at.exception and not at.error
     shown = texts(at.info)  # 10 labelled images per class: feature extraction, all of them cross-validated
-    assert "Recommended: feature extraction: keep the whole pretrained network frozen" in shown
+    assert "Recommended: keep the pretrained network as it is and train only a new last layer." in shown
+    assert "every image is used for both training and checking, 5 times over" in shown
+    assert "In machine-learning terms: feature extraction; the score comes from k-fold cross-validation." in texts(at.caption)
     assert "The smallest class has 10 images." in shown and "All 100 labelled images train" in shown
     assert at.slider(key="opt_stages").value == 0
     figure = charts(at)["EfficientNet-Lite1, from the image (left) to the answer (right)"]
@@ -92,7 +95,7 @@ def test_duration_and_advanced_settings_reach_the_run_configuration(digits):
     at.number_input(key="opt_image_size").set_value(64).run()
     assert not at.error
     goto(at, "train")  # the settings survive the page change and make the run's configuration
-    assert f"feature extraction on EfficientNet-Lite1 (only a new final layer learns), **{quick}** epochs, images at 64 pixels" in texts(at.markdown)
+    assert f"keeps EfficientNet-Lite1 as it is and trains only a new last layer, **{quick}** epochs, images at 64 pixels" in texts(at.markdown)
 
 
 def test_a_weights_file_can_stand_in_for_a_download(monkeypatch, tmp_path):
@@ -114,6 +117,57 @@ def test_a_weights_file_can_stand_in_for_a_download(monkeypatch, tmp_path):
     at.file_uploader(key="weights_resnet18").set_value(upload).run()
     at.button(key="check_resnet18").click().run()
     assert "This weights file does not fit ResNet" in texts(at.error)
+
+
+def test_a_model_without_weights_says_so_before_it_is_picked(monkeypatch, tmp_path):
+    """Offline, a model whose weights are not here cannot be picked, and its card says how to get them;
+    online, it says they download when training starts."""
+    import urllib.error
+    import urllib.request
+
+    import streamlit as st
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError(OSError(101, "Network is unreachable"))
+
+    def answered(request, timeout):  # the weights' server answers (here with a refusal): online
+        raise urllib.error.HTTPError(request.full_url, 403, "Forbidden", {}, None)
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no torchvision weights on this "computer"
+    missing = [s for s in list_specs() if s.source == "torchvision"]
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    st.cache_data.clear()  # the studio keeps the answer to "is this computer online?" for a minute
+    at = studio("model")
+    assert not at.exception and not at.error
+    assert texts(at.markdown).count("**Weights missing, and this computer is offline:** to use this model, upload "
+                                    "its weights file below") == len(missing) == 9
+    use = at.button(key="use_resnet18")
+    assert use.disabled and "Upload its weights file first" in use.help
+    assert not at.button(key="use_efficientnet_lite0").disabled  # bundled: works offline
+    monkeypatch.setattr(urllib.request, "urlopen", answered)
+    st.cache_data.clear()
+    at = studio("model")
+    assert ("**Weights not on this computer yet** (44.7 MB): they download by themselves when training starts"
+            in texts(at.markdown))
+    assert not at.button(key="use_resnet18").disabled
+    st.cache_data.clear()
+
+
+def test_a_zips_own_test_folder_is_named_under_separate_test_images(fashion_small):
+    import io
+    import zipfile
+
+    from tlcore.data import store
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:  # train/ and test/ on top, as the Data page takes them
+        for path in sorted(fashion_small.rglob("*.png")):
+            zf.write(path, path.relative_to(fashion_small).as_posix())
+    folder = store.dataset_folder(store.import_zip(buf.getvalue(), "fashion.zip"))
+    at = studio("strategy", **{ui.DATASET: folder})
+    assert not at.exception and not at.error
+    test = at.selectbox(key="opt_test_data")
+    assert test.value == "" and test.options[0] == "only the 40 images in your test folder"
 
 
 STAGES_TITLE = "EfficientNet-Lite1, from the image (left) to the answer (right)"

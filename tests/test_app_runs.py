@@ -32,7 +32,7 @@ def _title(workspace_run: str) -> str:
     """The default name of the fixture's run: its images, model and strategy, from config.json."""
     record = RunDir(workspace_run).record()
     assert record.config.trainable_stages == 0  # the tiny run only trains a new final layer
-    return f"{record.dataset.name} · Lite0 · feature extraction"
+    return f"{record.dataset.name} · Lite0 · last layer only"
 
 
 def test_runs_are_listed_and_compared(workspace_run):
@@ -45,7 +45,7 @@ def test_runs_are_listed_and_compared(workspace_run):
     assert table["Started"].nunique() == 2
     ids = (Path(second).name, Path(workspace_run).name)
     assert not any(i in str(v) for i in ids for v in table.to_numpy().ravel())  # no folder ids
-    assert table["State"].tolist() == ["finished", "finished"]
+    assert table["State"].tolist() == ["Finished", "Finished"]
     score = RunDir(workspace_run).metrics().score  # the one score of the kept model, from metrics.json
     assert table["Epochs"][0] == "2 of 2" and score.where == "40 test images"
     assert table["Score"].tolist() == [f"{score.accuracy:.0%} (40 test images)"] * 2
@@ -204,3 +204,29 @@ def test_a_learning_curve_is_drawn_per_class_from_the_runs_page(tiny_digits):
     assert len(chart.data) == 10  # one line per digit class
     assert all(len(line.x) == 4 for line in chart.data)  # 25, 50, 75 and 100% of the images
     assert "Overall accuracy: 25% of the images" in texts(at.caption)
+
+
+def test_each_rows_numbers_come_from_the_split_its_score_names(workspace_run):
+    metrics = RunDir(workspace_run).metrics()
+    assert metrics.score.split == "test" and metrics.cv is not None  # scored on test images, cross-validated too
+    at = studio("runs")
+    column = at.dataframe[1].value[_title(workspace_run)]  # the compared runs, side by side
+    shown = [column[k] for k in ("Precision", "Recall", "F1 score")]
+    test, cv = ([f"{v:.1%}" for v in (s.precision_macro, s.recall_macro, s.f1_macro)]
+                for s in (metrics.test, metrics.cv))
+    assert shown == test and shown != cv  # the splits differ here, so a row mixing them is caught
+    evaluate = studio("evaluate", **{ui.RUN: workspace_run})  # the same numbers as Evaluate's
+    assert [{m.label: m.value for m in evaluate.metric}[k] for k in ("Precision", "Recall", "F1 score")] == shown
+
+
+def test_a_stopped_run_reads_stopped_in_the_tables_and_the_sidebar(workspace_run):
+    run = RunDir(workspace_run)
+    run.set_status("cancelled", message="Stopped; the best model so far (epoch 1) was kept")
+    at = studio("runs", **{ui.RUN: workspace_run})
+    assert not at.exception and not at.error
+    assert at.dataframe[0].value["State"].tolist() == ["Stopped"]
+    assert at.dataframe[1].value.loc["State"].tolist() == ["Stopped"]
+    score = ui.score_text(run.metrics().score)
+    assert f"**Run:** {_title(workspace_run)} — Stopped · {score}" in texts(at.sidebar.markdown)
+    assert at.dataframe[0].value["Score"].tolist() == [score]  # the sidebar's score is the table's
+    assert "cancel" not in (texts(at.sidebar.markdown) + texts(at.caption)).lower()

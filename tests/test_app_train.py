@@ -27,7 +27,7 @@ def test_train_needs_a_dataset_first():
 def test_a_run_started_from_the_page_trains_in_the_background_and_shows_its_charts(digits):
     settings = {f"opt_{k}": v for k, v in TINY.items() if k not in ("model", "trainable_stages")}
     at = studio("train", **{ui.DATASET: digits, "opt_stages": 0, **settings})
-    assert "feature extraction on EfficientNet-Lite1 (only a new final layer learns), **2** epochs" in texts(at.markdown)
+    assert "keeps EfficientNet-Lite1 as it is and trains only a new last layer, **2** epochs" in texts(at.markdown)
     assert "on this computer's processor (CPU)." in texts(at.markdown)
     next(b for b in at.button if b.label == "Start training").click()
     at.run()
@@ -36,11 +36,11 @@ def test_a_run_started_from_the_page_trains_in_the_background_and_shows_its_char
     assert at.query_params["run"] in (run.name, [run.name])  # a reload of this tab comes back to it
     # The sidebar is drawn before the page: a run that ends in between shows as finished in both on
     # the next poll.
-    wait_until(at, lambda at: "Finished" in texts(at.subheader) and " — finished" in texts(at.sidebar.markdown))
+    wait_until(at, lambda at: "Finished" in texts(at.subheader) and " — Finished" in texts(at.sidebar.markdown))
     assert not at.exception and not at.error
     assert run.status().state == "finished"
     assert set(charts(at)) == CURVES
-    assert ("**This run:** feature extraction on EfficientNet-Lite1 (only a new final layer learns), 2 epochs, "
+    assert ("**This run:** keeps EfficientNet-Lite1 as it is and trains only a new last layer, 2 epochs, "
             "images at 64 pixels, on this computer's processor (CPU).") in texts(at.markdown)
     loss = charts(at)["Loss"]
     # a frozen network on 10 images a class is cross-validated: every image is held out once
@@ -50,8 +50,10 @@ def test_a_run_started_from_the_page_trains_in_the_background_and_shows_its_char
     assert f"**Score of the saved model:** {run.metrics().score.sentence()}." in texts(at.markdown)
     per_class = charts(at)["Recall of each class (held-out images)"]
     assert len(per_class.data) == 10  # one line per digit
-    assert "See how good it is" in [link.proto.label for link in at.get("page_link")]
-    assert f"**Run:** {title_of(run)} — finished" in texts(at.sidebar.markdown)
+    # the sidebar says the state in the page's word, with the score the Runs table and Evaluate show
+    assert f"**Run:** {title_of(run)} — Finished · {ui.score_text(run.metrics().score)}" in texts(at.sidebar.markdown)
+    next(b for b in at.button if b.label == "See how good it is").click().run()
+    assert at.title[0].value == "How good is the model?" and at.session_state[ui.PICKED] == str(run.path)
 
 
 def _running_run(data: str, **settings) -> RunDir:
@@ -95,7 +97,7 @@ def test_the_run_header_describes_the_run_not_the_current_settings(digits):
     shown = texts(at.markdown)
     assert ("**This run:** fine-tunes the last 3 of 7 stages of EfficientNet-Lite0, 20 epochs, images at 64 pixels, "
             "on this computer's processor (CPU).") in shown
-    assert "**Next run:**" in shown and "feature extraction on EfficientNet-Lite1 (only a new final layer learns), **40** epochs" in shown
+    assert "**Next run:**" in shown and "keeps EfficientNet-Lite1 as it is and trains only a new last layer, **40** epochs" in shown
     assert shown.index("**This run:**") > shown.index("**Next run:**")
 
 
@@ -132,7 +134,7 @@ def test_a_reload_finds_the_active_run_again(digits):
     assert RunDir(run.path).status().pid == os.getpid()
     at = studio()  # a new browser session: nothing in its state
     assert at.session_state[ui.RUN] == str(run.path) and at.session_state[ui.DATASET] == digits
-    assert f"**Run:** {title_of(RunDir(runs_dir() / RUNNING))} — running (25%)" in texts(at.sidebar.markdown)
+    assert f"**Run:** {title_of(RunDir(runs_dir() / RUNNING))} — Training (25%)" in texts(at.sidebar.markdown)
 
 
 def test_a_reloaded_tab_finds_its_own_run_even_when_another_is_newer(digits, workspace_run):
@@ -141,7 +143,7 @@ def test_a_reloaded_tab_finds_its_own_run_even_when_another_is_newer(digits, wor
     at.query_params["run"] = Path(workspace_run).name  # the address this tab had before the reload
     at.run()
     assert at.session_state[ui.RUN] == workspace_run
-    assert f"**Run:** {title_of(RunDir(workspace_run))} — finished" in texts(at.sidebar.markdown)
+    assert f"**Run:** {title_of(RunDir(workspace_run))} — Finished" in texts(at.sidebar.markdown)
 
 
 def test_a_failed_run_shows_its_message(digits):
@@ -150,3 +152,13 @@ def test_a_failed_run_shows_its_message(digits):
     at = studio("train", **{ui.DATASET: digits, ui.RUN: str(run.path)})
     assert "The images could not be read." in texts(at.error)
     assert not at.exception
+
+
+def test_the_next_run_shows_the_image_size_the_worker_will_use(digits):
+    from tlcore.models.catalog import get_spec
+    from tlcore.training.inputs import image_size_for
+
+    at = studio("train", **{ui.DATASET: digits, "opt_device": "cpu"})
+    size = image_size_for(TrainConfig(data=digits, device="cpu"), "cpu")  # the worker's own decision
+    assert size == 208 != get_spec("efficientnet_lite1").image_size  # Lite1's processor size, not its 240
+    assert f"images at {size} pixels" in texts(at.markdown)

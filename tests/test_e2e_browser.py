@@ -223,28 +223,28 @@ def _train(page: Page, shot: Shots) -> str:
     """Start, wait for the run to finish and the charts to show; the run's folder name."""
     sidebar, main = page.get_by_test_id("stSidebar"), page.get_by_test_id("stMain")
     go(page, "train", "Train")
-    expect(main).to_contain_text("fashion-e2e: feature extraction on EfficientNet-Lite1")
+    expect(main).to_contain_text("fashion-e2e: keeps EfficientNet-Lite1 as it is and trains only a new last layer")
     expect(main).to_contain_text("2 epochs, images at 64 pixels")
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("Training finished and the model is saved.")).to_be_visible(timeout=TRAINING)
-    title = "fashion-e2e · Lite1 · feature extraction"
+    title = "fashion-e2e · Lite1 · last layer only"
     expect(page.get_by_role("heading", name=f"Run {title}: Finished")).to_be_visible()
     expect(plots(page).nth(3)).to_be_visible(timeout=STEP)  # at least 4 charts
     for name in ("Loss", "Accuracy", "Precision", "Recall", "Recall of each class (held-out images)"):
         expect(page.locator(".js-plotly-plot .gtitle", has_text=re.compile(f"^{re.escape(name)}$"))).to_have_count(1)
-    expect(sidebar).to_contain_text(f"Run: {title} — finished")
+    expect(sidebar).to_contain_text(f"Run: {title} — Finished")
     shot("04-train")
     return parse_qs(urlparse(page.url).query)["run"][0]
 
 
 def _evaluate(page: Page, shot: Shots) -> None:
-    page.get_by_role("link", name="See how good it is").click()
+    page.get_by_role("button", name="See how good it is").click()
     expect(page.get_by_role("heading", name="How good is the model?")).to_be_visible(timeout=STEP)
     expect(page.get_by_role("combobox", name="Trained model")).to_have_value(
-        re.compile(r"^fashion-e2e · Lite1 · feature extraction · "))
+        re.compile(r"^fashion-e2e · Lite1 · last layer only · "))
     # one score: 24 images under a frozen network are cross-validated, with an interval
     expect(page.get_by_role("heading", name=re.compile(
-        r"^\d{1,3}%, likely between \d{1,3}% and \d{1,3}% \(\d-fold cross-validation on 24 images\)$"))).to_be_visible()
+        r"^\d{1,3}%, likely between \d{1,3}% and \d{1,3}% \(24 images, each checked by a model trained without it\)$"))).to_be_visible()
     accuracy = page.get_by_test_id("stMetric").filter(has_text="Accuracy").get_by_test_id("stMetricValue")
     expect(accuracy).to_have_text(re.compile(r"^\d{1,3}\.\d%$"))
     expect(page.get_by_role("heading", name="Which classes get mixed up")).to_be_visible()
@@ -293,7 +293,7 @@ def _runs(page: Page, shot: Shots) -> None:
     go(page, "runs", "All runs")
     expect(page.get_by_role("heading", name="Compare runs")).to_be_visible()
     expect(page.get_by_test_id("stMultiSelect").filter(has_text="Runs to compare")).to_contain_text(
-        "fashion-e2e · Lite1 · feature extraction")
+        "fashion-e2e · Lite1 · last layer only")
     expect(plots(page, ".st-key-compare_curves")).to_be_visible(timeout=STEP)
     expect(page.get_by_role("heading", name="Open, label or repeat a run")).to_be_visible()
     shot("07-runs")

@@ -28,20 +28,40 @@ def _frame(seed: int, h: int = 48, w: int = 64) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
 
 
-def test_a_burst_keeps_one_frame_per_interval_and_stops_at_the_count():
+def test_a_burst_keeps_the_pace_asked_for_and_stops_at_the_count():
     clock = Clock()
     recorder = BurstRecorder(clock)
     assert not recorder.offer(_frame(0))  # not recording yet
     recorder.start(every_ms=100, limit=3)
     kept = []
-    for step in range(10):  # a frame every 40 ms: one in about three is due
+    for step in range(10):  # a frame every 40 ms: pictures due at 0, 100 and 200 ms
         kept.append(recorder.offer(_frame(step)))
         clock.now += 0.04
-    assert kept == [True, False, False, True, False, False, True, False, False, False]
+    # kept at 0, 120 (the first frame after 100) and 200 ms: a late frame does not delay the next turn
+    assert kept == [True, False, False, True, False, True, False, False, False, False]
     assert not recorder.recording
+    assert recorder.pace().kept == 3 and recorder.pace().seconds == pytest.approx(0.2)  # 3 pictures in 200 ms
+    assert recorder.pace().camera_fps == pytest.approx(25) and not recorder.pace().slower
     frames = recorder.take()
     assert len(frames) == 3 and recorder.take() == []
     assert all(Image.open(io.BytesIO(f)).size == (64, 48) for f in frames)
+
+
+def test_a_camera_slower_than_the_pace_asked_for_is_measured():
+    clock = Clock()
+    recorder = BurstRecorder(clock)
+    recorder.start(every_ms=250, limit=4)
+    for step in range(8):  # the camera sends 2 frames a second: every one is kept, 500 ms apart
+        recorder.offer(_frame(step))
+        clock.now += 0.5
+    pace = recorder.pace()
+    assert (pace.kept, pace.seconds) == (4, pytest.approx(1.5)) and pace.camera_fps == pytest.approx(2)
+    assert pace.slower  # 500 ms apart, not 250
+    clock.now += 10  # after a long gap, the next burst starts afresh
+    recorder.start(every_ms=250, limit=2)
+    assert recorder.offer(_frame(9)) and not recorder.offer(_frame(10))
+    clock.now += 0.25
+    assert recorder.offer(_frame(11)) and recorder.pace().seconds == pytest.approx(0.25)
 
 
 def test_a_burst_without_a_count_records_until_stopped():

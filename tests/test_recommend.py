@@ -53,10 +53,23 @@ def test_the_recommender_decides_how_the_score_is_measured(counts, frozen, given
     rec = recommend(counts, natural=0.6, num_stages=7, gpu=False)
     out = choose_evaluation(rec, TrainConfig(data="x"), frozen, counts, given_val)
     assert out.evaluation == expected
-    assert ("cross-validation" in out.reason) == (expected == "cv")
+    assert ("used for both training and checking, 5 times over" in out.reason) == (expected == "cv")
 
 
 def test_cross_validation_cannot_be_forced_on_a_network_that_learns():
     rec = recommend({"a": 15, "b": 15}, natural=0.6, num_stages=7, gpu=False)
     with pytest.raises(TLError, match="only when the pretrained network stays frozen"):
         choose_evaluation(rec, TrainConfig(data="x", evaluation="cv"), False, {"a": 15, "b": 15}, False)
+
+
+def test_the_strategy_pages_confidence_is_the_one_the_run_records(workspace_run):
+    """The pretrained model's confidence on the images, as the Strategy page measures it before the
+    run, is the run's own: the same images (natural_sample), at the run's size."""
+    from tlcore.rundir import RunDir
+    from tlcore.training.recommend import dataset_naturalness
+
+    record = RunDir(workspace_run).record()
+    cfg = record.config
+    assert cfg.image_size == 64  # read small, far from the model's own 224: a size mismatch would show
+    measured = dataset_naturalness(cfg.data, cfg.model, cfg.image_size, cfg.seed)
+    assert measured == pytest.approx(record.recommendation["naturalness"], abs=1e-3)

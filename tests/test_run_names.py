@@ -23,7 +23,7 @@ def _run(data: str, folder: str, **settings) -> RunDir:
 def test_the_default_name_is_images_model_and_strategy(tiny_digits):
     names = {stages: runs.default_title(_run(tiny_digits, f"2025010{i}-000000-x", trainable_stages=stages).record())
              for i, stages in enumerate((0, 2, "all"))}
-    assert names == {0: "sample-digits-5 · Lite1 · feature extraction",
+    assert names == {0: "sample-digits-5 · Lite1 · last layer only",
                      2: "sample-digits-5 · Lite1 · fine-tune last 2",
                      "all": "sample-digits-5 · Lite1 · fine-tune all"}
     scratch = _run(tiny_digits, "20250110-000000-x", model="resnet18", weights="none", trainable_stages="all")
@@ -36,9 +36,9 @@ def test_runs_with_the_same_settings_are_told_apart_oldest_first(tiny_digits):
     second.write_record(replace(second.record(), created=first.record().created + 60))
     rows = runs.list_runs()
     assert [r["name"] for r in rows] == [second.name, first.name]  # the id stays the folder's
-    assert [r["title"] for r in rows] == ["sample-digits-5 · Lite1 · feature extraction #2",
-                                          "sample-digits-5 · Lite1 · feature extraction"]
-    assert runs.summary(first)["title"] == "sample-digits-5 · Lite1 · feature extraction"
+    assert [r["title"] for r in rows] == ["sample-digits-5 · Lite1 · last layer only #2",
+                                          "sample-digits-5 · Lite1 · last layer only"]
+    assert runs.summary(first)["title"] == "sample-digits-5 · Lite1 · last layer only"
 
 
 def test_a_name_given_by_the_user_is_kept_in_the_run_folder_and_shown(tiny_digits):
@@ -51,7 +51,7 @@ def test_a_name_given_by_the_user_is_kept_in_the_run_folder_and_shown(tiny_digit
     run.set_title("x" * 500)
     assert run.title() == "x" * TITLE_CHARS
     run.set_title("   ")  # blank: back to the name made from the record
-    assert run.title() == "" and runs.title_of(run) == "sample-digits-5 · Lite1 · feature extraction"
+    assert run.title() == "" and runs.title_of(run) == "sample-digits-5 · Lite1 · last layer only"
 
 
 def test_a_damaged_name_file_falls_back_to_the_default_name(tiny_digits):
@@ -61,7 +61,7 @@ def test_a_damaged_name_file_falls_back_to_the_default_name(tiny_digits):
     for junk in (b"\xff\xfe{not json", b'{"title": 3}', b"[1, 2]"):
         stored.write_bytes(junk)
         assert run.title() == ""
-        assert runs.list_runs()[0]["title"] == "sample-digits-5 · Lite1 · feature extraction"
+        assert runs.list_runs()[0]["title"] == "sample-digits-5 · Lite1 · last layer only"
 
 
 def test_a_damaged_record_is_listed_under_its_folder_name(tiny_digits):
@@ -77,7 +77,7 @@ def test_renaming_on_the_runs_page_shows_the_name_in_every_list(workspace_run):
     name = Path(workspace_run).name
     at = studio("runs")
     default = at.dataframe[0].value["Run"][0]
-    assert default.endswith("· Lite0 · feature extraction") and name not in default
+    assert default.endswith("· Lite0 · last layer only") and name not in default
     assert at.text_input(key=f"title_{name}").value == default
     at.text_input(key=f"title_{name}").set_value("Shoes, first try")
     next(b for b in at.button if b.label == "Save name").click()

@@ -213,9 +213,10 @@ class Score:
 
     @property
     def where(self) -> str:
-        """Where the score was measured, in words: "cross-validation on 150 images", "40 test
-        images, 4 of them copies of training images"."""
-        where = (f"{self.method} on {self.images} images" if self.split == "cv"
+        """Where the score was measured, in words: "150 images, each checked by a model trained
+        without it" (cross-validation, whose ``method`` the Evaluate page names), "40 test images, 4
+        of them copies of training images"."""
+        where = (f"{self.images} images, each checked by a model trained without it" if self.split == "cv"
                  else f"{self.images} {SPLITS[self.split]}")
         if not self.copies:
             return where
@@ -239,7 +240,7 @@ class Score:
                 "Remove the copies on the Data page and train again for an honest score.")
 
     def sentence(self) -> str:
-        """"72%, likely between 64% and 79% (cross-validation on 150 images)"."""
+        """"72%, likely between 64% and 79% (40 test images)"."""
         return f"{self.accuracy:.0%}, likely between {self.low:.0%} and {self.high:.0%} ({self.where})"
 
     def to_json(self) -> dict:

@@ -124,14 +124,37 @@ def save_choices(choices: dict) -> None:
 def load_choices() -> dict:
     """The settings kept by ``save_choices``; {} (the defaults) when there are none, or when the
     file is damaged or from an unknown version, which is logged and never raised."""
+    choices = _kept(choices_path(), "choices")
+    return choices if isinstance(choices, dict) else {}
+
+
+def picked_path() -> Path:
+    """The model picked last on the studio's Evaluate, Use or Runs page (its run's folder name)."""
+    return workspace_dir() / "picked.json"
+
+
+def save_picked(run_name: str) -> None:
+    """Keep the name of the run whose model is in use, for the next session."""
+    atomic_write_json(picked_path(), {"version": CHOICES_VERSION, "run": run_name})
+
+
+def load_picked() -> str:
+    """The run name kept by ``save_picked`` (only a name: never a path elsewhere); "" when none or damaged."""
+    name = _kept(picked_path(), "run")
+    return Path(name).name if isinstance(name, str) else ""
+
+
+def _kept(path: Path, key: str):
+    """``key`` of a file written for the next session; None when there is none, or when it is damaged
+    or from an unknown version, which is logged and never raised."""
     try:
-        data = json.loads(choices_path().read_text())
+        data = json.loads(path.read_text())
     except FileNotFoundError:
-        return {}
+        return None
     except (OSError, ValueError) as e:  # unreadable, not JSON, not UTF-8
-        _log.warning("Ignoring the saved settings in %s: %s", choices_path(), e)
-        return {}
-    if not (isinstance(data, dict) and data.get("version") == CHOICES_VERSION and isinstance(data.get("choices"), dict)):
-        _log.warning("Ignoring the saved settings in %s: not a settings file this version knows", choices_path())
-        return {}
-    return data["choices"]
+        _log.warning("Ignoring the saved settings in %s: %s", path, e)
+        return None
+    if not (isinstance(data, dict) and data.get("version") == CHOICES_VERSION and key in data):
+        _log.warning("Ignoring the saved settings in %s: not a settings file this version knows", path)
+        return None
+    return data[key]

@@ -13,6 +13,7 @@ from tlcore.errors import TLError
 from tlcore.record import ACTIVE, DAMAGED, RecordError, RunRecord, SPLITS
 from tlcore.rundir import RunDir
 from tlcore.jobs.train import create_run
+from tlcore.training.inputs import image_size_for  # noqa: F401 (the worker's decision, for the pages' previews)
 from tlcore.jobs.worker import launch
 from tlcore.workspace import runs_dir
 
@@ -98,14 +99,14 @@ def _strategy(cfg: TrainConfig) -> str:
         stages = None
     n = cfg.trainable_stages
     if n == 0:
-        return "feature extraction"
+        return "last layer only"
     if n == "all" or n == stages:
         return "fine-tune all"
     return f"fine-tune last {n}" if isinstance(n, int) else "fine-tune"
 
 
 def default_title(record: RunRecord) -> str:
-    """A run's readable name from its own record: "clipart · Lite0 · feature extraction"."""
+    """A run's readable name from its own record: "clipart · Lite0 · last layer only"."""
     cfg = record.config
     try:
         model = get_spec(cfg.model).title.replace("EfficientNet-Lite", "Lite")

@@ -40,7 +40,7 @@ def spread(run: RunDir, processes: int, device_choice: str) -> str:
     with pool.hold(processes, device_type, waiting, run.cancel_requested) as devices:
         if devices is None:
             if run.cancel_requested():
-                run.set_status("cancelled", message="Cancelled before it started")
+                run.set_status("cancelled", message="Stopped before it started")
                 return "cancelled"
             have = len(pool.slots(device_type))
             run.set_status("failed", message="Failed", error=f"This run asks for {processes} devices, and this "

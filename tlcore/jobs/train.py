@@ -32,7 +32,8 @@ from tlcore.errors import TLError
 from tlcore.models.freeze import backbone_is_frozen, resolve_trainable
 from tlcore.training.inputs import Inputs, load_inputs, use_all_for_training
 from tlcore.jobs.interrupt import ALREADY_RUNNING, INTERRUPTED_TEXT, Interrupted, interruptible
-from tlcore.training.recommend import choose_evaluation, choose_recipe, image_kind, naturalness, recommend
+from tlcore.training.recommend import (choose_evaluation, choose_recipe, image_kind, natural_sample, naturalness,
+                                      recommend)
 from tlcore.record import INTERRUPTED, RunRecord
 from tlcore.training.recorder import RunRecorder
 from tlcore.training.report import finish_run
@@ -80,7 +81,7 @@ def execute(run_dir: str | Path, world: World = SOLO) -> str:
                                              "another run is using it")
             with _slot(device, world, waiting, run.cancel_requested) as slot:
                 if slot is None:
-                    run.set_status("cancelled", message="Cancelled before it started")
+                    run.set_status("cancelled", message="Stopped before it started")
                     return "cancelled"
                 run.set_status("running", message="Preparing", error=None)
                 with Heartbeat(run):
@@ -133,10 +134,11 @@ def _resolve(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device
     if cfg.is_resolved:
         return cfg
     natural = None
-    if inputs.imagenet is not None:
-        order = torch.randperm(len(inputs.train.x), generator=torch.Generator().manual_seed(cfg.seed))
-        natural = naturalness(inputs.net.backbone, inputs.imagenet, inputs.train.x[order[:32]],
-                              inputs.prep, device, key=embedder_key(FASTEST, inputs.spec.name, inputs.image_size))
+    if inputs.imagenet is not None:  # the images the Strategy page asked about, at the same size
+        decoded = {f: x for part in (inputs.train, inputs.val) for f, x in zip(part.files, part.x)}
+        sample = torch.stack([decoded[f] for f in natural_sample(list(decoded), cfg.seed)])
+        natural = naturalness(inputs.net.backbone, inputs.imagenet, sample, inputs.prep, device,
+                              key=embedder_key(FASTEST, inputs.spec.name, inputs.image_size))
     labelled = {c: inputs.train.class_counts(inputs.classes)[c] + inputs.val.class_counts(inputs.classes)[c]
                 for c in inputs.classes}
     chosen = (None if cfg.trainable_stages == "auto"

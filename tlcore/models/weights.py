@@ -65,6 +65,20 @@ def availability(name: str) -> str:
     return "cached" if cache_path(torchvision_weights(name).url).is_file() else "download"
 
 
+def reachable(url: str, timeout: float = 2.0) -> bool:
+    """Whether the server that holds ``url`` answers, so a download from it can start: False on a
+    computer without internet. Any answer counts (a refusal too); only no connection does not."""
+    parts = urlparse(url)
+    try:
+        with urllib.request.urlopen(urllib.request.Request(f"{parts.scheme}://{parts.netloc}/", method="HEAD"),
+                                    timeout=timeout):
+            return True
+    except urllib.error.HTTPError:  # the server answered
+        return True
+    except (*_NETWORK_ERRORS, OSError, ValueError):
+        return False
+
+
 def _label(url: str) -> str:
     """A readable name for the weights at ``url``: "resnet18" for ".../resnet18-f37072fd.pth"."""
     base = os.path.basename(urlparse(url).path)

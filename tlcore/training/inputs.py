@@ -118,12 +118,23 @@ def _test_part(run: RunDir, cfg: TrainConfig, ds: Dataset, size: int) -> Part | 
     return _decode(run, items, ds.classes, size, "test") if items else None
 
 
+def image_size_for(cfg: TrainConfig, device_type: str) -> int:
+    """The size a run of ``cfg`` reads its images at on a ``device_type`` ("cpu", "cuda"): the size
+    set, else the size of the earlier run it continues, else the model's own there (a processor
+    size for some). The worker decides with it, and the Train page shows what it decides."""
+    if cfg.image_size:
+        return cfg.image_size
+    if cfg.init_from:
+        return read_bundle_meta(RunDir(cfg.init_from).bundle_path)["image_size"]
+    return get_spec(cfg.model).size_on(device_type)
+
+
 def load_inputs(run: RunDir, cfg: TrainConfig, device: torch.device) -> Inputs:
     """Load the data and the starting network for ``cfg``."""
     ds, given_val = _dataset(run, cfg)
     parent = read_bundle_meta(RunDir(cfg.init_from).bundle_path) if cfg.init_from else None
     spec = get_spec(parent["model"] if parent else cfg.model)
-    size = cfg.image_size or (parent["image_size"] if parent else spec.size_on(device.type))
+    size = image_size_for(cfg, device.type)
     if spec.fixed_size and size != spec.image_size:
         raise TLError(f"{spec.title} only works at {spec.image_size} pixels; set the image size to "
                       f"{spec.image_size} or 0.")

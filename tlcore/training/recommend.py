@@ -16,6 +16,7 @@ from tlcore.training.timing import Estimate
 # Mean top-1 ImageNet confidence of a pretrained model on everyday photos is roughly 0.4-0.8;
 # on drawings, X-rays, spectrograms or tiny greyscale crops it falls to about 0.1-0.3.
 NATURAL_THRESHOLD = 0.35
+NATURAL_SAMPLE = 32  # images the pretrained model is asked about
 # Below this many images in the smallest class, a validation split both costs training images and
 # gives a score that moves by several points from one seed to the next; cross-validation does neither.
 CV_BELOW = 100
@@ -89,14 +90,14 @@ def recommend(images_per_class: dict[str, int], natural: float | None, num_stage
     if smallest < 40:
         stages, epochs = 0, 40
         why = (f"The smallest class has {smallest} images. With so few, retraining the "
-               "network would memorise them, so only a new final layer is trained on top of the "
-               "frozen pretrained network (feature extraction).")
+               "network would memorise them, so the pretrained network is kept as it is and only a new "
+               "final layer is trained on top of it.")
     elif smallest < CPU_FROZEN_BELOW and not gpu:
         stages, epochs = 0, 40
         why = (f"The smallest class has {smallest} images. On this computer's processor, retraining part of "
                "the network would take many minutes and, with this many images, scores no better than a new "
-               "final layer on top of the frozen pretrained network (feature extraction), which takes seconds "
-               "to a minute; with a graphics card, or more images, the last stages would be fine-tuned.")
+               "final layer on top of the pretrained network kept as it is, which takes seconds to a minute; "
+               "with a graphics card, or more images, the last stages would be fine-tuned.")
     elif smallest < 300:
         stages, epochs = (1 if like_photos else 2), 15
         why = (f"With {smallest}+ training images per class (images that {looks}), the last "
@@ -109,7 +110,7 @@ def recommend(images_per_class: dict[str, int], natural: float | None, num_stage
     if chosen_stages is not None and chosen_stages != stages:
         stages = chosen_stages
         why = (f"You chose to train the last {stages} stage(s); the smallest class has {smallest} images."
-               if stages else f"You chose feature extraction; the smallest class has {smallest} images.")
+               if stages else f"You chose to train only a new final layer; the smallest class has {smallest} images.")
     if stages == 0 and not gpu:
         augment = "none"
         how = ("Augmentation is off so each image passes through the network only once, which keeps "
@@ -138,8 +139,9 @@ def choose_evaluation(rec: Recommendation, cfg: TrainConfig, frozen: bool, image
     cv = cfg.evaluation == "cv" or (auto and frozen and smallest < CV_BELOW and not given_val and not cfg.init_from)
     k = min(cfg.folds, smallest)
     if cv:
-        how = (f"All {sum(images_per_class.values())} labelled images train the final model; its score is "
-               f"estimated by {k}-fold cross-validation: each image is scored by a model trained without it.")
+        how = (f"All {sum(images_per_class.values())} labelled images train the final model. For its score, every "
+               f"image is used for both training and checking, {k} times over: each is checked once by a model "
+               "that did not train on it.")
     elif given_val:
         how = "Your own validation images check the model."
     else:
@@ -148,9 +150,19 @@ def choose_evaluation(rec: Recommendation, cfg: TrainConfig, frozen: bool, image
     return replace(rec, evaluation="cv" if cv else "holdout", reason=f"{rec.reason} {how}")
 
 
-def dataset_naturalness(data: str, model: str, sample: int = 32, seed: int = 0) -> float | None:
-    """``naturalness`` of up to ``sample`` images of a dataset folder (or zip) for a catalog
-    model; None when that model's pretrained weights are not on this machine."""
+def natural_sample(paths: list[str], seed: int) -> list[str]:
+    """The labelled images ``naturalness`` asks about: up to NATURAL_SAMPLE of ``paths`` (test
+    images left out), drawn with the run's ``seed`` from their sorted order, so the Strategy page
+    and the run measure the same images."""
+    ordered = sorted(paths)
+    picks = torch.randperm(len(ordered), generator=torch.Generator().manual_seed(seed))[:NATURAL_SAMPLE]
+    return [ordered[i] for i in sorted(picks.tolist())]
+
+
+def dataset_naturalness(data: str, model: str, size: int, seed: int) -> float | None:
+    """``naturalness`` of a dataset folder (or zip) for a catalog model, on the images a run with
+    ``seed`` asks about (``natural_sample``) read at the run's ``size``; None when that model's
+    pretrained weights are not on this machine."""
     from tlcore.training.augment import BatchPrep
     from tlcore.models.catalog import get_spec
     from tlcore.data.dataset import load_source
@@ -161,10 +173,9 @@ def dataset_naturalness(data: str, model: str, sample: int = 32, seed: int = 0) 
     spec = get_spec(model)
     if availability(spec) == "download":
         return None
-    items = load_source(data, datasets_dir()).items
-    picks = torch.randperm(len(items), generator=torch.Generator().manual_seed(seed))[:sample].tolist()
-    images, _ = decode_many([items[i].path for i in picks], spec.image_size)
-    backbone, imagenet = build_backbone(spec)
+    labelled = [i.path for i in load_source(data, datasets_dir()).items if i.split != "test"]
+    images, _ = decode_many(natural_sample(labelled, seed), size)
+    backbone, imagenet = build_backbone(spec, image_size=size)
     cpu = torch.device("cpu")
     return naturalness(backbone, imagenet, images, BatchPrep(spec.mean, spec.std, cpu), cpu)
 

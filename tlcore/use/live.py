@@ -69,21 +69,41 @@ class RateMeter:
             return ((len(self._done) - 1) / span if span > 0 else 0.0), ms
 
 
+@dataclass(frozen=True)
+class BurstPace:
+    """How a burst went: pictures kept, seconds from the first to the last, the frames a second the
+    camera delivered meanwhile (what limits the pace when it is below the one asked for), and the
+    seconds asked for between pictures."""
+
+    kept: int
+    seconds: float
+    camera_fps: float
+    every_s: float
+
+    @property
+    def slower(self) -> bool:
+        """Whether the pictures came a fifth or more further apart than asked."""
+        return self.kept > 1 and self.seconds / (self.kept - 1) > 1.2 * self.every_s
+
+
 class BurstRecorder:
     """Keeps a camera frame every ``every_ms`` while recording, as JPEG bytes, and stops by itself
-    after ``limit`` frames (0: only when told to)."""
+    after ``limit`` frames (0: only when told to). Frames are due on a fixed schedule from the
+    first, so the burst keeps the pace asked for whenever the camera sends frames faster than
+    that; when it sends them slower, every frame is kept and ``pace`` says why it took longer."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._recording = False
-        self._every_s, self._limit, self._kept, self._last = 0.25, 0, 0, -1e9
+        self._every_s, self._limit, self._kept, self._due = 0.25, 0, 0, 0.0
+        self._started, self._last, self._frames, self._counted = 0.0, 0.0, 0, 0
         self._new: list[bytes] = []
 
     def start(self, every_ms: int, limit: int = 0) -> None:
         with self._lock:
             self._every_s, self._limit = max(every_ms, 1) / 1000, max(limit, 0)
-            self._recording, self._kept, self._last = True, 0, -1e9
+            self._recording, self._kept, self._frames, self._due = True, 0, 0, -1e9
 
     def stop(self) -> None:
         with self._lock:
@@ -98,9 +118,17 @@ class BurstRecorder:
         """Keep ``frame`` if recording and its turn has come; whether it was kept."""
         now = self._clock()
         with self._lock:
-            if not self._recording or now - self._last < self._every_s:
+            if not self._recording:
                 return False
-            self._last = now
+            self._frames += 1
+            if now < self._due - 1e-6:  # a millionth of a second early is on time
+                return False
+            if not self._kept:
+                self._started = now
+            # The next turn is one interval after this one's, not after this frame's arrival, so a
+            # frame that came late does not delay all the ones after it; after a long gap, from now.
+            self._due = self._due + self._every_s if now < self._due + self._every_s else now + self._every_s
+            self._last, self._counted = now, self._frames
         data = frame_jpeg(frame)  # outside the lock: the page may read meanwhile
         with self._lock:
             if not self._recording:
@@ -110,6 +138,12 @@ class BurstRecorder:
             if self._limit and self._kept >= self._limit:
                 self._recording = False
         return True
+
+    def pace(self) -> BurstPace:
+        """The pace of the current (or last) burst."""
+        with self._lock:
+            seconds = self._last - self._started if self._kept else 0.0
+            return BurstPace(self._kept, seconds, (self._counted - 1) / seconds if seconds > 0 else 0.0, self._every_s)
 
     def take(self) -> list[bytes]:
         """The frames kept since the last call, oldest first."""
