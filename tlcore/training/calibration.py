@@ -18,6 +18,8 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.model_selection import StratifiedKFold
 
+from tlcore.config import seed_within
+
 T_MIN, T_MAX = 0.05, 20.0
 FOLDS = 5  # the nested check's folds
 MIN_IMAGES = 20  # fewer held-out images than this: no temperature is fitted at all
@@ -98,7 +100,8 @@ def nested_probabilities(logits, labels, folds: int = FOLDS, seed: int = 0) -> n
     out = np.empty_like(z)
     with warnings.catch_warnings():  # a class with fewer images than folds only makes its folds uneven
         warnings.simplefilter("ignore", UserWarning)
-        splits = StratifiedKFold(n_splits=min(folds, int(np.bincount(y).max())), shuffle=True, random_state=seed)
+        splits = StratifiedKFold(n_splits=min(folds, int(np.bincount(y).max())), shuffle=True,
+                                 random_state=seed_within(seed, 32))
         for fit, check in splits.split(z, y):
             out[check] = softmax(z[check] / fit_temperature(z[fit], y[fit]), axis=1)
     return out
