@@ -33,6 +33,10 @@ from tlcore.models.net import FeatureNorm
 from tlcore.models.soup import HeadSoup
 
 MAX_VIEWS = 8
+# Splitting keeps exact copies together (tlcore.data.dataset.assign_splits), so a class of one picture
+# saved twice has nothing to set aside.
+NO_VALIDATION = ("No image could be set aside to check the model: a class needs at least 2 different pictures "
+                 "for that (exact copies count as one). Add more different pictures to each class, then train again.")
 RISING_EPOCHS = 3  # epochs in a row with the training loss above its start that count as diverging
 
 
@@ -181,7 +185,8 @@ def train_model(inputs: Inputs, cfg: TrainConfig, device: torch.device, reporter
                 world: World = SOLO) -> Trained:
     """Train ``inputs.net`` as the resolved ``cfg`` says, resuming from the reporter's kept state,
     and score the kept weights on the held-out images (validation or cross-validation) and the
-    test images. Raises TLError when training diverged before learning anything useful.
+    test images. Raises TLError when training diverged before learning anything useful, or
+    when a holdout run has no validation images.
 
     Under torchrun every rank calls it with the same inputs and its own ``world``; all ranks
     return the same result, and only rank 0's reporter should record it. For a reproducible run,
@@ -189,6 +194,8 @@ def train_model(inputs: Inputs, cfg: TrainConfig, device: torch.device, reporter
     worker does: the new head's first weights and every random draw of training then follow it."""
     if not cfg.is_resolved:
         raise ValueError("train_model needs a resolved config (no 'auto' choices left)")
+    if cfg.evaluation == "holdout" and not len(inputs.val.y):
+        raise TLError(NO_VALIDATION)
     torch.set_flush_denormal(True)  # Adam's tiny late-schedule averages are ~100x slower as CPU denormals
     stages = resolve_trainable(cfg.trainable_stages, len(inputs.spec.stages))
     apply_freeze(inputs.net, inputs.spec, stages, cfg.train_bn)
