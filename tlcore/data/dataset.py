@@ -3,8 +3,9 @@
 Accepted layouts: ``root/<class>/<image>`` or ``root/{train,val,test}/<class>/<image>``
 (split names case-insensitive; ``valid``/``validation`` mean val). Wrapper folders (a
 zip's single top folder), hidden files and OS clutter (``__MACOSX``, ``Thumbs.db``) are
-looked through, and links to folders are followed (``tlcore.data.folders``). Every file is decoded once to prove it is usable; the ones that are not
-are kept in ``skipped`` with a plain-language reason instead of failing the whole scan.
+looked through, and links to folders are followed (``tlcore.data.folders``). Every file is
+decoded once to prove it is usable; the ones that are not are kept in ``skipped`` with a
+plain-language reason instead of failing the whole scan.
 """
 
 from __future__ import annotations

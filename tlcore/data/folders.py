@@ -34,16 +34,21 @@ def walk(top: Path, repeated: list[Path]) -> Iterator[Path]:
         kept, shown = [], [d for d in dirnames if not hidden(d)]
         # Real folders claim their contents before links to them do.
         for d in sorted(shown, key=lambda d: (os.path.islink(Path(dirpath, d)), d)):
-            if (folder := _identity(Path(dirpath, d))) in seen:
+            folder = _identity(Path(dirpath, d))
+            if folder is not None and folder in seen:
                 repeated.append(Path(dirpath, d))
-            else:
+            else:  # one that cannot be read is left to os.walk, which passes over it
                 seen.add(folder)
                 kept.append(d)
         dirnames[:] = sorted(kept)
         yield from (Path(dirpath, f) for f in sorted(filenames) if not hidden(f))
 
 
-def _identity(folder: Path) -> tuple[int, int]:
-    """What makes a folder the same one whichever link leads to it: its device and inode."""
-    st = folder.stat()
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """What makes a folder the same one whichever link leads to it: its device and inode (None if
+    it cannot be read)."""
+    try:
+        st = folder.stat()
+    except OSError:
+        return None
     return st.st_dev, st.st_ino
