@@ -36,11 +36,11 @@ STAGES, DURATION, EPOCHS = ui.OPT + "stages", ui.OPT + "duration", ui.OPT + "epo
 NUMBERS = {"epochs": (int, 0, 1000), "lr": (float, 1e-6, 1.0), "backbone_lr_mult": (float, 0.0, 10.0),
            "weight_decay": (float, 0.0, 1.0), "warmup_epochs": (float, 0.0, 100.0), "batch_size": (int, 1, 4096),
            "image_size": (int, 0, 1024), "early_stopping": (int, 0, 1000), "label_smoothing": (float, 0.0, 0.9),
-           "seed": (int, None, None), "val_fraction": (float, 0.05, 0.5)}
+           "seed": (int, 0, 2**53 - 1), "val_fraction": (float, 0.05, 0.5)}  # a browser's largest whole number
 CHOICES = {"augment": ("auto", "none", "light", "strong"), "evaluation": ("auto", "cv", "holdout"),
            "device": ("auto", "cpu", "cuda"), "duration": tuple(DURATIONS), "recipe": (AUTO, FASTEST, MOST_ACCURATE)}
 KEPT = ("duration", "epochs", *(k for k in ADVANCED if k != "weights"))  # settings kept between sessions
-LOADED, SAVED, RESTORED = "choices_loaded", "choices_saved", "choices_restored"
+LOADED, SAVED, RESTORED, DROPPED = "choices_loaded", "choices_saved", "choices_restored", "choices_dropped"
 _log = logging.getLogger(__name__)
 
 
@@ -118,17 +118,19 @@ def _valid(name: str, value):
 
 def _restore_choices() -> None:
     """Once a session, put the settings kept from earlier sessions into the widgets' state; values
-    this session already has win, and a value that no longer fits its widget is left out."""
+    this session already has win, and a value that no longer fits its widget is left out (and named)."""
     ss = st.session_state
     if ss.get(LOADED):
         return
     ss[LOADED] = True
     kept = workspace.load_choices()
     settings = kept.get("settings") if isinstance(kept.get("settings"), dict) else {}
-    ss[RESTORED] = {}
+    ss[RESTORED], ss[DROPPED] = {}, []
     for name in KEPT:
         value = _valid(name, settings.get(name))
-        if value is not None and ui.OPT + name not in ss:
+        if value is None and name in settings:
+            ss[DROPPED].append(name)
+        elif value is not None and ui.OPT + name not in ss:
             ss[ui.OPT + name] = ss[RESTORED][name] = value
     ss[SAVED] = kept
 
@@ -215,6 +217,8 @@ def render() -> None:
     st.info(f"**Recommended: {what}.** {rec.reason}", icon=":material/recommend:")
     st.caption("In machine-learning terms: " + ("feature extraction" if rec.trainable_stages == 0 else "fine-tuning")
                + ("; the score comes from k-fold cross-validation." if rec.evaluation == "cv" else "."))
+    if ss.get(DROPPED):
+        st.caption(strategy_time.dropped_note(ss[DROPPED]))
     n = st.slider("Train the last N stages", 0, len(spec.stages), key=STAGES,
                   help="The network is a chain of stages from the raw image (left) to the answer (right). "
                        "Frozen stages keep what they learned from ImageNet; the last N stages adapt to your "

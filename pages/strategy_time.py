@@ -97,6 +97,13 @@ def kept_note(kept: dict, stages: int | None, chosen: Estimate, recommended: Est
                                                    else "") + ". Change them below to start afresh.")
 
 
+def dropped_note(names: list[str]) -> str:
+    """Which settings kept from the last session no longer fit their widgets, and what is used instead."""
+    listed, one = ", ".join(KEPT_NAMES.get(k, k.replace("_", " ")) for k in names), len(names) == 1
+    return (f"Not kept from your last session: {listed}; {'its value' if one else 'their values'} could not be "
+            f"used here, so {'the default is' if one else 'the defaults are'} used instead.")
+
+
 def counts_words(folder: str) -> str:
     """"your 90 labelled images (and 100 test images)"."""
     labelled, _, test = image_counts(folder)

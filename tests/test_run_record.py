@@ -121,10 +121,10 @@ def test_a_damaged_current_run_gets_one_plain_line(damaged, digits):
 
 def test_divergence_is_named_not_hidden():
     best = LoopState()
-    assert _diverging(2.0, 1, best) == "" and _diverging(1.0, 2, best) == ""
-    assert _diverging(2.5, 3, best) == "" and _diverging(2.6, 4, best) == ""
-    assert "grew above where it started for 3 epochs" in _diverging(2.7, 5, best)
-    assert "too large to compute in epoch 6" in _diverging(float("nan"), 6, LoopState())
+    assert _diverging(2.0, 1, best, 10) == "" and _diverging(1.0, 2, best, 10) == ""
+    assert _diverging(2.5, 3, best, 10) == "" and _diverging(2.6, 4, best, 10) == ""
+    assert "grew above where it started for 3 epochs" in _diverging(2.7, 5, best, 10)
+    assert "too large to compute in epoch 6" in _diverging(float("nan"), 6, LoopState(), 10)
 
 
 def test_a_run_that_diverges_fails_with_advice(fashion_small, tmp_path):

@@ -17,6 +17,7 @@ DEFAULT_MODEL = "efficientnet_lite1"  # the catalog's first model: bundled, so i
 
 
 MAX_PROCESSES = 64
+MAX_SEED = 2**64 - 1  # the largest seed torch takes; a nanosecond timestamp fits
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,8 @@ class TrainConfig:
                f"Cross-validation folds must be a whole number from 2 to 20, not {self.folds!r}.")
         _check(self.recipe in RECIPES + (AUTO,),
                f"The recipe must be fastest, most_accurate or auto, not {self.recipe!r}.")
-        _check(isinstance(self.seed, int) and not isinstance(self.seed, bool), "The seed must be a whole number.")
+        _check(isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed <= MAX_SEED,
+               f"The seed must be a whole number from 0 to {MAX_SEED}, not {self.seed!r}.")
         _check(self.device in DEVICES, f"Device must be auto, cpu or cuda, not {self.device!r}.")
         _check(isinstance(self.world_size, int) and not isinstance(self.world_size, bool)
                and 1 <= self.world_size <= MAX_PROCESSES,
@@ -140,6 +142,13 @@ class TrainConfig:
     def with_(self, **changes) -> "TrainConfig":
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
+
+
+def seed_within(seed: int, bits: int = 64) -> int:
+    """``seed`` (or a seed derived from it, however large) folded into ``bits`` bits, for a random
+    generator that takes no larger one (torch: 64, scikit-learn: 32). A seed that fits already is
+    unchanged, so the runs made before replay exactly."""
+    return seed % 2**bits
 
 
 def _num(value) -> bool:

@@ -2,8 +2,13 @@
 even when the zip's headers lie.
 
 Photos barely compress (JPEG and PNG are compressed already), so a zip that would grow more
-than ``MAX_RATIO`` times when unpacked is refused as a probable zip bomb, and one import may
-use at most ``DISK_SHARE`` of the free disk. A refused or failed unpacking leaves nothing behind.
+than ``MAX_RATIO`` times when unpacked is refused as a probable zip bomb. Uncompressed images
+(a page scanned to BMP, TIFF or PNM) compress that well honestly, so an entry whose header declares
+an image within the pixel limit may grow to what those pixels take (``_image_bytes``); only the
+bytes beyond that count towards the ratio, and they are counted as written, so a header cannot lie
+its way past. (A TIFF whose directory lies past its first ``HEADER_BYTES`` declares nothing here.)
+One import may use at most ``DISK_SHARE`` of the free disk. A refused or failed unpacking leaves
+nothing behind.
 """
 
 from __future__ import annotations
@@ -13,12 +18,16 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+from PIL import Image
+
 from tlcore.atomic import disk_full, free_bytes, is_disk_full
+from tlcore.data.portable import MAX_PIXELS
 from tlcore.errors import TLError
 
 MAX_RATIO = 100
@@ -26,8 +35,12 @@ MAX_RATIO = 100
 RATIO_FLOOR = 16 * 2**20
 DISK_SHARE = 0.9
 MAX_NAME_BYTES = 255  # the longest file or folder name most file systems accept
+# Formats whose files hold their pixels uncompressed or stored (PNG within a zip), and read from a header.
+DECLARING_FORMATS = ("BMP", "DIB", "TIFF", "PPM", "PNG")
+HEADER_BYTES = 16 * 2**10
 
 ZipSource = str | os.PathLike | bytes
+Cap = Callable[[int], TLError]
 
 
 def extract_zip(source: ZipSource, dest: str | os.PathLike, max_entries: int = 100_000,
@@ -40,9 +53,11 @@ def extract_zip(source: ZipSource, dest: str | os.PathLike, max_entries: int = 1
     with _open(source, name) as archive:
         infos = archive.infolist()
         _check_caps(name, infos, max_entries, max_total_bytes)
-        ratio_cap = max(MAX_RATIO * size, RATIO_FLOOR)
-        if sum(i.file_size for i in infos) > ratio_cap:
-            raise _bomb(name, size, sum(i.file_size for i in infos))
+        ratio_cap, declared = max(MAX_RATIO * size, RATIO_FLOOR), sum(i.file_size for i in infos)
+        # Only a zip over the ratio pays for reading its entries' headers.
+        honest = [_image_bytes(archive, i) for i in infos] if declared > ratio_cap else [0] * len(infos)
+        if sum(max(0, i.file_size - h) for i, h in zip(infos, honest)) > ratio_cap:
+            raise _bomb(name, size, declared)
         if dest.exists() and any(dest.iterdir()):
             raise TLError(f"Cannot unpack {name} into {dest}: that folder is not empty.")
         tmp = None
@@ -53,11 +68,11 @@ def extract_zip(source: ZipSource, dest: str | os.PathLike, max_entries: int = 1
                 raise disk_full(dest.parent)
             # Unpack beside dest and rename at the end, so dest is either complete or absent.
             tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
-            _write_entries(archive, tmp, [
+            _write_entries(archive, tmp, honest, [
                 (room, lambda _: disk_full(dest.parent)),
                 (max_total_bytes, lambda _: TLError(f"{name} unpacks to more than {_human(max_total_bytes)}, "
-                                                    "the limit. Split it into smaller zips.")),
-                (ratio_cap, lambda n: _bomb(name, size, n))])
+                                                    "the limit. Split it into smaller zips."))],
+                (ratio_cap, lambda n: _bomb(name, size, n)))
             os.replace(tmp, dest)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
             if is_disk_full(err):
@@ -107,11 +122,13 @@ def _check_caps(name: str, infos: list[zipfile.ZipInfo], max_entries: int, max_t
                       "again without one.")
 
 
-def _write_entries(archive: zipfile.ZipFile, root: Path, caps: list[tuple[int, Callable[[int], TLError]]]) -> None:
-    """Stream every safe file entry into ``root``, counting the bytes actually written; passing a
-    cap raises that cap's error."""
-    written, inside = 0, root.resolve()
-    for info in archive.infolist():
+def _write_entries(archive: zipfile.ZipFile, root: Path, honest: list[int], caps: list[tuple[int, Cap]],
+                   bomb: tuple[int, Cap]) -> None:
+    """Stream every safe file entry into ``root``, counting the bytes actually written; passing one
+    of ``caps`` raises its error, and so does passing ``bomb``'s cap with the bytes written beyond
+    each entry's ``honest`` size (its declared image's, in the order of the zip's entries)."""
+    written, beyond, inside = 0, 0, root.resolve()
+    for info, allowed in zip(archive.infolist(), honest):
         target = root / info.filename.replace("\\", "/")
         # Belt and braces: whatever form the name takes, the target must stay inside root.
         if info.is_dir() or _unsafe(info) or not target.resolve().is_relative_to(inside):
@@ -120,11 +137,34 @@ def _write_entries(archive: zipfile.ZipFile, root: Path, caps: list[tuple[int, C
         with archive.open(info) as src, open(target, "wb") as out:
             while chunk := src.read(1 << 20):
                 written += len(chunk)
-                # Headers can lie about sizes; this is the count that cannot be fooled.
+                allowed -= len(chunk)
+                beyond += min(len(chunk), max(0, -allowed))
+                # Headers can lie about sizes; these are the counts that cannot be fooled.
                 for cap, error in caps:
                     if written > cap:
                         raise error(written)
+                if beyond > bomb[0]:
+                    raise bomb[1](written)
                 out.write(chunk)
+
+
+def _image_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
+    """The most bytes an entry may honestly hold as the image its first bytes declare: its pixels at
+    16 bits a sample, plus a sixty-fourth for rows' padding and a PNG's blocks, plus 64 KB of header
+    and palette. 0 for an entry that declares no such image, or one over the pixel limit."""
+    try:
+        with archive.open(info) as src:
+            head = src.read(HEADER_BYTES)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit below is ours
+            with Image.open(io.BytesIO(head), formats=DECLARING_FORMATS) as img:
+                (width, height), bands = img.size, len(img.getbands())
+    except Exception:  # not a header Pillow knows, or not one of these formats: nothing is declared
+        return 0
+    if width * height > MAX_PIXELS:
+        return 0
+    pixels = width * height * bands * 2
+    return pixels + pixels // 64 + 2**16
 
 
 def _unsafe(info: zipfile.ZipInfo) -> str:

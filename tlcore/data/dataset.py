@@ -3,8 +3,9 @@
 Accepted layouts: ``root/<class>/<image>`` or ``root/{train,val,test}/<class>/<image>``
 (split names case-insensitive; ``valid``/``validation`` mean val). Wrapper folders (a
 zip's single top folder), hidden files and OS clutter (``__MACOSX``, ``Thumbs.db``) are
-looked through. Every file is decoded once to prove it is usable; the ones that are not
-are kept in ``skipped`` with a plain-language reason instead of failing the whole scan.
+looked through, and links to folders are followed (``tlcore.data.folders``). Every file is
+decoded once to prove it is usable; the ones that are not are kept in ``skipped`` with a
+plain-language reason instead of failing the whole scan.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import os
 import random
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from tlcore.data.archive import extract_zip, unsafe_entries
 from tlcore.atomic import atomic_write_json
 from tlcore.errors import TLError
+from tlcore.data.folders import subfolders, visible, walk
 from tlcore.data.images import MAX_PIXELS, ImageProblem, check_image, run_parallel
 from tlcore.data.leakage import copies_tip, find_copies, plural
 from tlcore.data.names import class_name, normal, refuse_case_twins
@@ -34,8 +36,8 @@ FEW_IMAGES = 20  # below this per class, transfer learning results get noticeabl
 MAX_IMBALANCE = 3.0
 SMALL_SIDE = 64
 _SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
-_CLUTTER = {"__macosx", "thumbs.db", "desktop.ini"}
 _NOT_IN_CLASS = "is not inside a class folder"
+_READ_ALREADY = "leads to a folder that was already read, so its images were not counted twice"
 _log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
@@ -151,16 +153,18 @@ def scan_folder(root: str | os.PathLike, max_pixels: int = MAX_PIXELS,
     if not given.is_dir():
         raise TLError(f"The folder {given} does not exist.")
     top = _unwrap(given)
-    split_layout = any(_SPLIT_NAMES.get(_key(d)) and _subdirs(d) for d in _subdirs(top))
+    split_layout = any(_SPLIT_NAMES.get(_key(d)) and subfolders(d) for d in subfolders(top))
     classes = _class_folders(top, split_layout)  # before any image is decoded: a bad name stops at once
     placed: list[tuple[Path, str, str]] = []
+    repeated: list[Path] = []
     skipped: list[Skipped] = []
-    for path in _walk(top):
+    for path in walk(top, repeated):
         where = _place(path.relative_to(top).parts, split_layout)
         if isinstance(where, str):
             skipped.append(Skipped(str(path), where))
         else:
             placed.append((path, *where))
+    skipped += [Skipped(str(link), _READ_ALREADY) for link in repeated]
     results = run_parallel(lambda p: _inspect(p[0], max_pixels), placed, progress=progress)
     items = []
     for (path, label, split), result in zip(placed, results):
@@ -183,33 +187,14 @@ def _key(path: Path) -> str:
     return path.name.strip().lower()
 
 
-def _hidden(name: str) -> bool:
-    return name.startswith(".") or name.lower() in _CLUTTER
-
-
-def _visible(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if not _hidden(p.name))
-
-
-def _subdirs(folder: Path) -> list[Path]:
-    return [p for p in _visible(folder) if p.is_dir()]
-
-
 def _unwrap(root: Path) -> Path:
     """Descend through lone wrapper folders; stop at a split folder or a lone class folder of images."""
     while True:
-        entries = _visible(root)
+        entries = visible(root)
         if (len(entries) != 1 or not entries[0].is_dir() or _key(entries[0]) in _SPLIT_NAMES
-                or not _subdirs(entries[0])):
+                or not subfolders(entries[0])):
             return root
         root = entries[0]
-
-
-def _walk(top: Path) -> Iterator[Path]:
-    """Every visible file under ``top``, in a stable order."""
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
-        yield from (Path(dirpath, f) for f in sorted(filenames) if not _hidden(f))
 
 
 def _place(parts: tuple[str, ...], split_layout: bool) -> tuple[str, str] | str:
@@ -229,8 +214,8 @@ def _place(parts: tuple[str, ...], split_layout: bool) -> tuple[str, str] | str:
 def _class_folders(top: Path, split_layout: bool) -> list[str]:
     """Class folder names as stored (tlcore.data.names; a control character or a twin in another case is
     a TLError), including empty ones, so a class with no usable image is still named."""
-    parents = [d for d in _subdirs(top) if _key(d) in _SPLIT_NAMES] if split_layout else [top]
-    names = sorted({class_name(d.name, "class folder") for p in parents for d in _subdirs(p) if d.name.strip()})
+    parents = [d for d in subfolders(top) if _key(d) in _SPLIT_NAMES] if split_layout else [top]
+    names = sorted({class_name(d.name, "class folder") for p in parents for d in subfolders(p) if d.name.strip()})
     refuse_case_twins(names, "class folders")
     return names
 

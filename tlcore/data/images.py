@@ -11,7 +11,9 @@ Rules applied by ``open_rgb`` (every image in tlcore goes through them):
   to the model's size would make the long side enormous.
 - HEIC/HEIF photos (iPhones) are read with the pillow-heif plugin.
 - A file Pillow cannot identify "is not an image file"; one whose pixels fail to decode
-  (truncated, corrupt) "is damaged or incomplete and could not be read".
+  (truncated, corrupt) "is damaged or incomplete and could not be read"; one whose text or
+  colour profile unpacks past Pillow's guard (``PngImagePlugin.MAX_TEXT_CHUNK``, 1 MB) is refused
+  with that reason, before or after its pixels.
 - Only the first frame of an animated image is used.
 - With ``draft_size`` (thumbnails, checks), JPEGs are decoded at a reduced scale (1/2, 1/4 or
   1/8) that keeps the shorter side at least ``draft_size``. The model's input never is: a browser
@@ -42,7 +44,7 @@ from typing import TypeVar
 import numpy as np
 import pillow_heif
 import torch
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError
 
 from tlcore.data import portable
 from tlcore.data.portable import MAX_PIXELS
@@ -55,6 +57,7 @@ MAX_ASPECT = 20
 if Image.MAX_IMAGE_PIXELS is not None:
     Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS, MAX_REDUCED_PIXELS)
 PROGRESS_EVERY_S = 0.5
+DAMAGED = "is damaged or incomplete and could not be read"
 # EXIF orientations 5-8 include a quarter turn, so width and height swap.
 _QUARTER_TURNS = {5, 6, 7, 8}
 
@@ -189,17 +192,28 @@ def _decode(source: Source, max_pixels: int, draft_size: int | None) -> tuple[Im
             except Exception as err:
                 # Decoders for untrusted bytes fail in many ways (OSError, SyntaxError,
                 # struct.error, zlib.error, ...); to the user they all mean the same.
-                raise ImageProblem("is damaged or incomplete and could not be read") from err
+                raise ImageProblem(_metadata_too_large(err) or DAMAGED) from err
             return rgb, ((h, w) if quarter else (w, h))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         # The warning only arrives here when warnings are turned into errors.
         raise ImageProblem(f"is too large ({limit})") from err
     except UnidentifiedImageError as err:
         raise ImageProblem("is not an image file") from err
+    except ValueError as err:  # raised by Image.open itself for a chunk read with the header
+        raise ImageProblem(_metadata_too_large(err) or DAMAGED) from err
     except OSError as err:
         if err.errno is None:  # Pillow's own complaint about the bytes, not the file system's
-            raise ImageProblem("is damaged or incomplete and could not be read") from err
+            raise ImageProblem(DAMAGED) from err
         raise ImageProblem(f"could not be opened ({err.strerror})") from err
+
+
+def _metadata_too_large(err: Exception) -> str:
+    """The reason for Pillow's refusal of a text or colour-profile chunk that unpacks past its guard
+    (a decompression bomb in the metadata), or "" for any other error."""
+    if isinstance(err, ValueError) and "MAX_TEXT_CHUNK" in str(err):
+        return (f"holds more than {PngImagePlugin.MAX_TEXT_CHUNK // 2**20} MB of hidden text or colour-profile "
+                "data, far more than a picture needs, so it was not read; save a copy of it without that data")
+    return ""
 
 
 def _reduce(img: Image.Image, max_pixels: int, draft_size: int | None) -> None:

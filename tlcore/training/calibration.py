@@ -18,9 +18,14 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.model_selection import StratifiedKFold
 
+from tlcore.config import seed_within
+
 T_MIN, T_MAX = 0.05, 20.0
 FOLDS = 5  # the nested check's folds
 MIN_IMAGES = 20  # fewer held-out images than this: no temperature is fitted at all
+# Nor with fewer than this in any class: with one image a class, the fitted T hit its floor and a grey
+# photo went from 39% to 98% sure (issue 24); the benchmark's draws hold 3 or more a class.
+MIN_PER_CLASS = 3
 ALREADY_RIGHT = 0.05  # a raw calibration error this small reads as "already about right"
 
 
@@ -98,16 +103,21 @@ def nested_probabilities(logits, labels, folds: int = FOLDS, seed: int = 0) -> n
     out = np.empty_like(z)
     with warnings.catch_warnings():  # a class with fewer images than folds only makes its folds uneven
         warnings.simplefilter("ignore", UserWarning)
-        splits = StratifiedKFold(n_splits=min(folds, int(np.bincount(y).max())), shuffle=True, random_state=seed)
+        splits = StratifiedKFold(n_splits=min(folds, int(np.bincount(y).max())), shuffle=True,
+                                 random_state=seed_within(seed, 32))
         for fit, check in splits.split(z, y):
             out[check] = softmax(z[check] / fit_temperature(z[fit], y[fit]), axis=1)
     return out
 
 
-def _reason(kept: bool, images: int, raw_ece: float, temperature: float) -> str:
-    """Why the temperature was kept or not, in one plain sentence."""
+def _reason(kept: bool, images: int, fewest: int, raw_ece: float, temperature: float) -> str:
+    """Why the temperature was kept or not, in one plain sentence (``fewest``: held-out images in
+    the class with the fewest)."""
     if images < MIN_IMAGES:
         return f"There were too few held-out images ({images}) to calibrate reliably, so the confidence is the model's own."
+    if fewest < MIN_PER_CLASS:
+        return (f"There were too few held-out images in some classes (as few as {fewest}; at least {MIN_PER_CLASS} "
+                "a class are needed) to calibrate reliably, so the confidence is the model's own.")
     if kept:
         return ("Adjusting the confidence made it more trustworthy on held-out images that the adjustment "
                 "was not fitted on, so the adjusted confidence is used.")
@@ -121,6 +131,7 @@ def _reason(kept: bool, images: int, raw_ece: float, temperature: float) -> str:
 def calibrate(logits, labels, seed: int = 0) -> dict:
     """Decide the temperature from held-out logits, keeping it only where it helps out of sample.
 
+    Nothing is fitted on fewer than MIN_IMAGES held-out images, or MIN_PER_CLASS in any class.
     A nested check first: every image gets probabilities from a temperature fitted on the other
     folds (``nested_probabilities``). The temperature fitted on all the images is kept only if
     that lowered both the calibration error and the log-loss against T = 1; otherwise T = 1.
@@ -131,14 +142,16 @@ def calibrate(logits, labels, seed: int = 0) -> dict:
     z = _array(logits, np.float64)
     y = _array(labels, np.int64)
     fitted = fit_temperature(z, y)
+    fewest = int(np.bincount(y, minlength=z.shape[1]).min()) if len(z) else 0
+    enough = len(z) >= MIN_IMAGES and fewest >= MIN_PER_CLASS
     before = softmax(z, axis=1) if len(z) else z
-    after = nested_probabilities(z, y, seed=seed) if len(z) >= MIN_IMAGES else before
+    after = nested_probabilities(z, y, seed=seed) if enough else before
     ece = (expected_calibration_error(before, y), expected_calibration_error(after, y))
     loss = (log_loss(before, y), log_loss(after, y))
-    kept = len(z) >= MIN_IMAGES and ece[1] < ece[0] and loss[1] < loss[0]
+    kept = enough and ece[1] < ece[0] and loss[1] < loss[0]
     return {
         "kept": bool(kept),
-        "reason": _reason(kept, len(z), ece[0], fitted),
+        "reason": _reason(kept, len(z), fewest, ece[0], fitted),
         "temperature": fitted if kept else 1.0,
         "fitted_temperature": fitted,
         "images": int(len(y)),

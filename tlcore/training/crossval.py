@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from tlcore.config import TrainConfig
+from tlcore.config import TrainConfig, seed_within
 from tlcore.models.soup import HEADS, head_groups
 from tlcore.training.estimate import stratified_folds
 from tlcore.training.loop import pick_views, recipe
@@ -69,12 +69,13 @@ def out_of_fold_logits(x: torch.Tensor, y: torch.Tensor, num_classes: int, cfg: 
     for f, held in enumerate(folds):
         fold_of[torch.as_tensor(held, dtype=torch.long)] = f
     trains = (fold_of[:, None] != torch.arange(len(folds))[None]).float().to(device)  # [N, k]
+    seed = seed_within(cfg.seed * 1000 + 1)  # the folds' own random draws, apart from the run's
     with torch.random.fork_rng(devices=[]):  # the run's own random state stays untouched
-        torch.manual_seed(cfg.seed * 1000 + 1)
+        torch.manual_seed(seed)
         heads = FoldHeads(len(folds), plain.shape[1], num_classes).to(device)
     optimizer, scheduler, loss_fn = recipe(heads.param_groups(cfg.lr, cfg.weight_decay), cfg, y, n, num_classes,
                                            device)
-    labels, generator = y.to(device), torch.Generator().manual_seed(cfg.seed * 1000 + 1)
+    labels, generator = y.to(device), torch.Generator().manual_seed(seed)
     out = torch.empty(cfg.epochs, n, num_classes)
     pick = fold_of.to(device)
     for epoch in range(cfg.epochs):

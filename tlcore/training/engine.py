@@ -33,7 +33,14 @@ from tlcore.models.net import FeatureNorm
 from tlcore.models.soup import HeadSoup
 
 MAX_VIEWS = 8
+# Splitting keeps exact copies together (tlcore.data.dataset.assign_splits), so a class of one picture
+# saved twice has nothing to set aside.
+NO_VALIDATION = ("No image could be set aside to check the model: a class needs at least 2 different pictures "
+                 "for that (exact copies count as one). Add more different pictures to each class, then train again.")
 RISING_EPOCHS = 3  # epochs in a row with the training loss above its start that count as diverging
+# After the first epoch, a training loss over this many times a blind guess's (ln of the classes: every class
+# as likely) is confidently wrong on the model's own training images: diverging, however short the run.
+BLIND_GUESSES = 2
 
 
 def _agreed(reporter: Reporter, world: World) -> Callable[[], bool]:
@@ -181,7 +188,8 @@ def train_model(inputs: Inputs, cfg: TrainConfig, device: torch.device, reporter
                 world: World = SOLO) -> Trained:
     """Train ``inputs.net`` as the resolved ``cfg`` says, resuming from the reporter's kept state,
     and score the kept weights on the held-out images (validation or cross-validation) and the
-    test images. Raises TLError when training diverged before learning anything useful.
+    test images. Raises TLError when training diverged before learning anything useful, or
+    when a holdout run has no validation images.
 
     Under torchrun every rank calls it with the same inputs and its own ``world``; all ranks
     return the same result, and only rank 0's reporter should record it. For a reproducible run,
@@ -189,6 +197,8 @@ def train_model(inputs: Inputs, cfg: TrainConfig, device: torch.device, reporter
     worker does: the new head's first weights and every random draw of training then follow it."""
     if not cfg.is_resolved:
         raise ValueError("train_model needs a resolved config (no 'auto' choices left)")
+    if cfg.evaluation == "holdout" and not len(inputs.val.y):
+        raise TLError(NO_VALIDATION)
     torch.set_flush_denormal(True)  # Adam's tiny late-schedule averages are ~100x slower as CPU denormals
     stages = resolve_trainable(cfg.trainable_stages, len(inputs.spec.stages))
     apply_freeze(inputs.net, inputs.spec, stages, cfg.train_bn)
@@ -242,7 +252,7 @@ class _Outcome:
     warnings: list[str] = field(default_factory=list)
 
 
-def _diverging(loss: float, epoch: int, state: LoopState) -> str:
+def _diverging(loss: float, epoch: int, state: LoopState, classes: int) -> str:
     """Why training is diverging, in words, or "" while it is not."""
     if not math.isfinite(loss):
         return f"the training loss became too large to compute in epoch {epoch}"
@@ -251,6 +261,9 @@ def _diverging(loss: float, epoch: int, state: LoopState) -> str:
     state.rising = state.rising + 1 if epoch > 1 and loss > state.start_loss else 0
     if state.rising >= RISING_EPOCHS:
         return f"the training loss grew above where it started for {RISING_EPOCHS} epochs in a row"
+    if epoch > 1 and loss > BLIND_GUESSES * math.log(classes):
+        return (f"the training loss in epoch {epoch} was more than {BLIND_GUESSES} times that of a blind guess, "
+                "so the model was sure of wrong answers")
     return ""
 
 
@@ -290,7 +303,7 @@ def _fit(reporter: Reporter, cfg: TrainConfig, inputs: Inputs, plan: _Plan, devi
         if res.stopped:
             out.cancelled = True
             break
-        why = _diverging(res.loss, epoch, state)
+        why = _diverging(res.loss, epoch, state, len(classes))
         if why and not math.isfinite(res.loss):
             return _diverged(out, state, best_weights, why, y_held, cfg)
         try:  # a Stop while the validation images are scored ends the loop at the epoch before
@@ -300,6 +313,8 @@ def _fit(reporter: Reporter, cfg: TrainConfig, inputs: Inputs, plan: _Plan, devi
             out.cancelled = True
             break
         val_loss = float(nn.functional.cross_entropy(val_logits, y_held))
+        if not (why or math.isfinite(val_loss)):
+            why = f"the held-out loss became too large to compute in epoch {epoch}"
         val = classification_metrics(y_held.tolist(), val_logits.argmax(1).tolist(), classes, val_loss)
         event = EpochEvent(epoch=epoch, epochs=cfg.epochs, lr=optimizer.param_groups[0]["lr"], seconds=res.seconds,
                            train=SplitMetrics(**classification_metrics(res.y_true, res.y_pred, classes, res.loss)),
@@ -344,6 +359,7 @@ def _diverged(out: _Outcome, state: LoopState, best_weights: dict | None, why: s
                        f"under Advanced (it was {cfg.lr:g}; try {cfg.lr / 10:g}) and train again.")
         return out
     out.state, out.epoch = best_weights, state.best_epoch
-    out.warnings.append(f"Training became unstable ({why}); the model from epoch {state.best_epoch}, before "
-                        "that, was kept. A lower learning rate (under Advanced) may give a better model.")
+    out.warnings.append(f"Training became unstable ({why}); the model from epoch {state.best_epoch}, the best on "
+                        "the held-out images, was kept. A lower learning rate (under Advanced) may give a better "
+                        "model.")
     return out
