@@ -13,6 +13,7 @@
     bundle/              the trained model: model.safetensors + model.json
     tags.json            the user's labels for the run
     not-sure.json        the user's "not sure" rule for the run's answers (else the bundle's own)
+    exports.json         the sha256 of each export (EXPORTS) kept when made: one changed since never ships
     title.json           the name the user gave the run, if any (else one is made from config.json)
     cancel               present when someone asked the run to stop
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import threading
@@ -37,7 +39,7 @@ from tlcore.record import (ACTIVE, DAMAGED, INTERRUPTED, STATES, EpochEvent, Met
 HEARTBEAT_SECONDS = 5.0
 STALE_SECONDS = 60.0
 LOCK_RETRY_SECONDS = 1.0  # a status check holds a run's lock for an instant; a worker outlasts that
-EXPORTS = {"onnx": "model.onnx", "pt2": "model.pt2", "card": "model-card.md"}
+EXPORTS = {"onnx": "model.onnx", "pt2": "model.pt2", "card": "model-card.md", "web": "web-demo.zip"}
 
 
 def _proc_stat(pid: int) -> list[str] | None:
@@ -98,6 +100,7 @@ class RunDir:
     _cancel_path = property(lambda self: self.path / "cancel")
     _tags_path = property(lambda self: self.path / "tags.json")
     _title_path = property(lambda self: self.path / "title.json")
+    _exports_path = property(lambda self: self.path / "exports.json")
 
     @property
     def name(self) -> str:
@@ -111,8 +114,27 @@ class RunDir:
         return self.path / ("predictions-test.csv" if split == "test" else "predictions.csv")
 
     def export_path(self, fmt: str) -> Path:
-        """Where an export of the run's model is kept once made ("onnx", "pt2", "card")."""
+        """Where an export of the run's model is kept once made ("onnx", "pt2", "card", "web")."""
         return self.path / EXPORTS[fmt]
+
+    def _exports(self) -> dict:
+        """exports.json; {} when absent or damaged (then every export is made again)."""
+        with contextlib.suppress(RecordError):
+            data = self._read(self._exports_path, {})
+            return data if isinstance(data, dict) else {}
+        return {}
+
+    def record_export(self, fmt: str) -> None:
+        """Record the sha256 of the export ``fmt`` just written to ``export_path`` (see ``export_bytes``)."""
+        atomic_write_json(self._exports_path, {**self._exports(), fmt: _sha256(self.export_path(fmt).read_bytes())})
+
+    def export_bytes(self, fmt: str) -> bytes | None:
+        """The export ``fmt`` kept in the run folder when its contents are the ones recorded when it
+        was made; None when it is missing, unrecorded or changed since."""
+        with contextlib.suppress(OSError):
+            data = self.export_path(fmt).read_bytes()
+            return data if self._exports().get(fmt) == _sha256(data) else None
+        return None
 
     def is_trained(self) -> bool:
         """True when the folder holds a model and its evaluation."""
@@ -346,6 +368,10 @@ class QuietRun(RunDir):
 
     def write_predictions(self, split: str, data: bytes) -> None:
         pass
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _one_line(text: str) -> str:

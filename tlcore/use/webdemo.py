@@ -22,7 +22,7 @@ from tlcore.atomic import atomic_write_bytes
 from tlcore.data.portable import MAX_PIXELS
 from tlcore.models.bundle import read_bundle_meta
 from tlcore.errors import TLError
-from tlcore.use.export import export_bundle, onnx_matches_bundle
+from tlcore.use.export import current_export, export_bundle
 from tlcore.use.notsure import rule_of, rule_words
 from tlcore.rundir import RunDir
 
@@ -62,10 +62,12 @@ def _title(run: RunDir) -> str:
 
 
 def _onnx_bytes(run: RunDir) -> bytes:
-    """The run's ONNX export: the one in the run folder when it matches the model, else a new one."""
-    made, below = run.path / "model.onnx", rule_of(run).below
-    if onnx_matches_bundle(made, run.bundle_path, below):
-        return made.read_bytes()
+    """The run's ONNX export: the one kept in the run folder when it is current (``current_export``:
+    the file recorded when it was made, from these weights, with this rule), else one made now from
+    the bundle's weights."""
+    below = rule_of(run).below
+    if (kept := current_export(run, "onnx", below)) is not None:
+        return kept
     with tempfile.TemporaryDirectory() as tmp:
         export_bundle(run.bundle_path, "onnx", Path(tmp) / "model.onnx", below)
         return (Path(tmp) / "model.onnx").read_bytes()
@@ -117,8 +119,11 @@ def web_demo_zip(run_dir: str | Path) -> bytes:
     return buf.getvalue()
 
 
-def write_web_demo(run_dir: str | Path, out_path: str | Path) -> int:
-    """Write the run's web demo zip (see ``web_demo_zip``) to ``out_path``; its size in bytes."""
-    data = web_demo_zip(run_dir)
-    atomic_write_bytes(Path(out_path), data)
+def write_web_demo(run_dir: str | Path, out_path: str | Path | None = None) -> int:
+    """Write the run's web demo zip (see ``web_demo_zip``) to ``out_path``, or, without one, into the
+    run folder, recorded there to be offered for download (``current_export``); its size in bytes."""
+    run, data = RunDir(run_dir), web_demo_zip(run_dir)
+    atomic_write_bytes(Path(out_path or run.export_path("web")), data)
+    if out_path is None:
+        run.record_export("web")
     return len(data)
