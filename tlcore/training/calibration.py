@@ -18,7 +18,8 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.model_selection import StratifiedKFold
 
-T_MIN, T_MAX = 0.05, 20.0
+from tlcore.models.bundle import T_MAX, T_MIN
+
 FOLDS = 5  # the nested check's folds
 MIN_IMAGES = 20  # fewer held-out images than this: no temperature is fitted at all
 ALREADY_RIGHT = 0.05  # a raw calibration error this small reads as "already about right"
