@@ -275,3 +275,14 @@ def test_the_users_rule_kept_in_the_run_folder_is_a_share_or_the_models_own_appl
     before = fingerprint(run.path)
     assert rule_of(run) == rule and 0 <= rule_of(run).below <= 1
     assert fingerprint(run.path) == before
+
+
+@pytest.mark.parametrize("text", ["{not json", "[0.7]", "\udcff"])
+def test_a_damaged_model_description_is_one_line(run, tmp_path, capsys, text):
+    (run.bundle_path / META).write_bytes(text.encode("utf-8", "surrogateescape"))
+    image, before = photo(tmp_path), fingerprint(run.path)
+    assert main(["predict", "--run", str(run.path), str(image)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip() == ("error: The model's description (model.json) is damaged and cannot be read; "
+                                         "train the model again.")
+    assert fingerprint(run.path) == before

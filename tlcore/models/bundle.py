@@ -54,8 +54,8 @@ def read_bundle_meta(folder: Path) -> dict:
         raise TLError(f"{folder} holds no trained model (no {META}). Pick a run that finished.")
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise TLError(f"The model's description ({META}) is damaged and cannot be read; train the model again.") from e
+    except ValueError:  # not JSON, or not text
+        meta = None
     if not isinstance(meta, dict):
         raise TLError(f"The model's description ({META}) is damaged and cannot be read; train the model again.")
     return meta
