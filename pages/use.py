@@ -15,12 +15,12 @@ import streamlit as st
 from pages import ui, use_live
 from tlcore.models.bundle import META, WEIGHTS
 from tlcore.use.card import model_card
-from tlcore.use.export import export_bundle, onnx_matches_bundle
+from tlcore.use.export import current_export, export_to_run
 from tlcore.record import NotSureRule
 from tlcore.use.notsure import coverage_of, coverage_sentence, rule_for, rule_of, rule_sentence
 from tlcore.use.predict import Predictor, results_csv
 from tlcore.rundir import RunDir
-from tlcore.use.webdemo import WEB_PAGE, write_web_demo
+from tlcore.use.webdemo import write_web_demo
 
 TOP = 5
 EXPORTS = {  # file in the run folder -> (format name, export format, what it is for, details for programmers)
@@ -170,19 +170,21 @@ def _results(run: RunDir, named: list[tuple[str, bytes]], rule: NotSureRule, key
     right.plotly_chart(fig, key=f"top_{key}")
 
 
-def _is_current(run: RunDir, filename: str, below: float) -> bool:
-    """Whether the export ``filename`` exists and still matches the run's model and "not sure" rule."""
-    path = run.path / filename
-    if filename != "model.onnx" or not path.is_file():
-        return path.is_file()
-    stamps = tuple(p.stat().st_mtime for p in (path, run.bundle_path / WEIGHTS, run.bundle_path / META))
-    return _onnx_current(str(path), str(run.bundle_path), stamps, below)
+def _is_current(run: RunDir, fmt: str, below: float) -> bool:
+    """Whether the run folder's export ``fmt`` can be offered for download as it is (``current_export``)."""
+    path = run.export_path(fmt)
+    if not path.is_file():
+        return False
+    # Its change time (which no one can set), and the times of the files it was made from.
+    stamps = (path.stat().st_ctime_ns, *(p.stat().st_mtime_ns for p in (run.bundle_path / WEIGHTS,
+                                         run.bundle_path / META, run.not_sure_path) if p.is_file()))
+    return _current(str(run.path), fmt, stamps, below)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _onnx_current(path: str, bundle: str, stamps: tuple[float, ...], below: float) -> bool:
-    """onnx_matches_bundle, read once per version of the files (``stamps``: their times) and rule."""
-    return onnx_matches_bundle(path, bundle, below)
+def _current(run_dir: str, fmt: str, stamps: tuple[int, ...], below: float) -> bool:
+    """current_export, read once per version of the files (``stamps``) and rule."""
+    return current_export(RunDir(run_dir), fmt, below) is not None
 
 
 def _bundle_zip(run: RunDir) -> bytes:
@@ -206,22 +208,22 @@ def _downloads(run: RunDir) -> None:
         st.markdown(f"**{title}**: {purpose}")
         if details:
             st.caption(details)
-        path = run.path / filename
-        if _is_current(run, filename, below):
+        path = run.export_path(fmt)
+        if _is_current(run, fmt, below):
             st.download_button(f"Download {filename}", lambda p=path: p.read_bytes(), f"{run.name}-{filename}",
                                "application/octet-stream", on_click="ignore", key=f"get_{filename}",
                                help="Made from this run's model and checked to give the same answers.")
             continue
         if path.is_file():
             st.caption(f"The {filename} made earlier does not match this model any more (it was trained again, "
-                       "its \"not sure\" rule changed, or the file comes from an older version of the studio); "
-                       "make it again.")
+                       "its \"not sure\" rule changed, the file was changed since it was made, or it comes from an "
+                       "older version of the studio); make it again.")
         if st.button(f"Make the {title} file", key=f"make_{filename}",
                      help="Converts the model once (a few seconds to a minute) and checks the result."):
             with st.spinner(f"Making {filename}…"):
-                export_bundle(run.bundle_path, fmt, path, below)
+                export_to_run(run, fmt, below)
             st.rerun()
-    _web_page(run)
+    _web_page(run, below)
     st.markdown("**Model card**: what the model was trained on, how well it does, its limits, exactly how it "
                 "prepares an image, and a Python script that runs model.onnx with only onnxruntime, numpy and "
                 "Pillow (the same card as `python -m tlcore export --format card`).")
@@ -232,14 +234,13 @@ def _downloads(run: RunDir) -> None:
         st.markdown(card)
 
 
-def _web_page(run: RunDir) -> None:
+def _web_page(run: RunDir, below: float) -> None:
     """The web page export: made once per version of the model (a few seconds), then downloaded."""
     st.markdown("**Web page**: the model in a page that runs in any browser, with nothing to install and no "
                 "internet: it classifies the camera live and images dropped on it. Unzip it and open index.html, "
                 "or put the folder on any static web host; the model card says how.")
-    path = run.path / WEB_PAGE
-    model_files = [f for f in (run.bundle_path / WEIGHTS, run.bundle_path / META, run.not_sure_path) if f.is_file()]
-    if path.is_file() and all(path.stat().st_mtime >= f.stat().st_mtime for f in model_files):
+    path = run.export_path("web")
+    if _is_current(run, "web", below):
         st.download_button("Download as a web page (.zip)", lambda: path.read_bytes(), f"{run.name}-web.zip",
                            "application/zip", on_click="ignore", key="get_web",
                            help=f"index.html, the model and ONNX Runtime Web ({path.stat().st_size / 1e6:.0f} MB).")
@@ -247,7 +248,7 @@ def _web_page(run: RunDir) -> None:
     if st.button("Make the web page", key="make_web",
                  help="Packs the model with a page and the browser runtime (a few seconds to a minute)."):
         with st.spinner("Making the web page…"):
-            write_web_demo(run.path, path)
+            write_web_demo(run.path)
         st.rerun()
 
 

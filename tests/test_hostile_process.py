@@ -22,7 +22,8 @@ from tlcore.training import recorder
 from tlcore.training.checkpoint import LOST_ALL, LOST_LATEST
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
-from tlcore.rundir import RunDir, pid_alive, process_start
+from tlcore.processes import pid_alive, process_start
+from tlcore.rundir import RunDir
 from tlcore.jobs.train import create_run, execute
 from tlcore.workspace import locks_dir, standby_dir
 

@@ -12,7 +12,7 @@ from tlcore.jobs import entry as jobs, runs, standby, worker
 from tlcore.atomic import atomic_write_json, read_json
 from tlcore.config import DEFAULT_MODEL, FASTEST, TrainConfig
 from tlcore.models.catalog import get_spec
-from tlcore.rundir import process_start
+from tlcore.processes import process_start
 from tlcore.training.embed import embedder_key, kept_graph
 from tlcore.workspace import standby_dir
 

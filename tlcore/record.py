@@ -310,6 +310,14 @@ def finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
+def read_share(value: Any, what: str) -> float:
+    """A share (0 to 1) read from a file: a number from 0 to 1 as it is, one over 1 up to 100 as a
+    percent (70 for 0.7, as people write it); RecordError naming ``what`` for anything else."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and finite(value) and 0 <= value <= 100:
+        return value / 100 if value > 1 else float(value)
+    raise RecordError(f"{what} ({str(value)[:12]}) is not a share between 0 and 1 (nor a percent up to 100).")
+
+
 @dataclass(frozen=True)
 class NotSureRule:
     """The user's "not sure" rule for a run: answers under ``below`` (a probability) are marked
@@ -334,4 +342,6 @@ class NotSureRule:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "not-sure.json") -> "NotSureRule":
-        return cls(**strict_fields(cls, data, where))
+        """The rule kept in a file; shares written as percents (70) are read as such (0.7)."""
+        return cls(**{name: None if value is None else read_share(value, f"{where}: the entry '{name}'")
+                      for name, value in strict_fields(cls, data, where).items()})

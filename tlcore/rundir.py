@@ -13,6 +13,7 @@
     bundle/              the trained model: model.safetensors + model.json
     tags.json            the user's labels for the run
     not-sure.json        the user's "not sure" rule for the run's answers (else the bundle's own)
+    exports.json         the sha256 of each export (EXPORTS) kept when made: one changed since never ships
     title.json           the name the user gave the run, if any (else one is made from config.json)
     cancel               present when someone asked the run to stop
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import json
 import os
 import threading
@@ -32,48 +34,14 @@ from pathlib import Path
 
 from tlcore import lockfile
 from tlcore.atomic import atomic_write_bytes, atomic_write_json
+from tlcore.processes import pid_alive
 from tlcore.record import (ACTIVE, DAMAGED, INTERRUPTED, STATES, EpochEvent, Metrics, NotSureRule, RecordError,
                            RunRecord, Status)
 
 HEARTBEAT_SECONDS = 5.0
 STALE_SECONDS = 60.0
 LOCK_RETRY_SECONDS = 1.0  # a status check holds a run's lock for an instant; a worker outlasts that
-EXPORTS = {"onnx": "model.onnx", "pt2": "model.pt2", "card": "model-card.md"}
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    """/proc/PID/stat from field 3 (the state) on, or None when there is no such process. The
-    command name before it may hold spaces and parentheses, so the split starts after its last ')'."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except (OSError, ValueError):
-        return None
-    return text[text.rfind(")") + 2:].split()
-
-
-def process_start(pid: int) -> int | None:
-    """When a live process started (field 22 of /proc/PID/stat, clock ticks since boot), or None.
-    A pid is reused once its process is gone; the pid with its start time names one process."""
-    stat = _proc_stat(pid) if isinstance(pid, int) and pid > 0 else None
-    return int(stat[19]) if stat and stat[0] not in "ZX" else None
-
-
-def pid_alive(pid: int | None, start: int | None = None) -> bool:
-    """Whether process ``pid`` runs (and, with ``start``, is the one that started then). A zombie,
-    dead but not yet collected by its parent, is not alive, and 0 or a negative number names a
-    group of processes, never one."""
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):
-        return False
-    except PermissionError:
-        pass
-    stat = _proc_stat(pid)
-    if stat is not None and stat[0] in "ZX":
-        return False
-    return start is None or process_start(pid) == start
+EXPORTS = {"onnx": "model.onnx", "pt2": "model.pt2", "card": "model-card.md", "web": "web-demo.zip"}
 
 
 class RunDir:
@@ -99,6 +67,7 @@ class RunDir:
     _cancel_path = property(lambda self: self.path / "cancel")
     _tags_path = property(lambda self: self.path / "tags.json")
     _title_path = property(lambda self: self.path / "title.json")
+    _exports_path = property(lambda self: self.path / "exports.json")
 
     @property
     def name(self) -> str:
@@ -112,8 +81,27 @@ class RunDir:
         return self.path / ("predictions-test.csv" if split == "test" else "predictions.csv")
 
     def export_path(self, fmt: str) -> Path:
-        """Where an export of the run's model is kept once made ("onnx", "pt2", "card")."""
+        """Where an export of the run's model is kept once made ("onnx", "pt2", "card", "web")."""
         return self.path / EXPORTS[fmt]
+
+    def _exports(self) -> dict:
+        """exports.json; {} when absent or damaged (then every export is made again)."""
+        with contextlib.suppress(RecordError):
+            data = self._read(self._exports_path, {})
+            return data if isinstance(data, dict) else {}
+        return {}
+
+    def record_export(self, fmt: str) -> None:
+        """Record the sha256 of the export ``fmt`` just written to ``export_path`` (see ``export_bytes``)."""
+        atomic_write_json(self._exports_path, {**self._exports(), fmt: _sha256(self.export_path(fmt).read_bytes())})
+
+    def export_bytes(self, fmt: str) -> bytes | None:
+        """The export ``fmt`` kept in the run folder when its contents are the ones recorded when it
+        was made; None when it is missing, unrecorded or changed since."""
+        with contextlib.suppress(OSError):
+            data = self.export_path(fmt).read_bytes()
+            return data if self._exports().get(fmt) == _sha256(data) else None
+        return None
 
     def is_trained(self) -> bool:
         """True when the folder holds a model and its evaluation."""
@@ -365,6 +353,10 @@ class QuietRun(RunDir):
 
     def write_predictions(self, split: str, data: bytes) -> None:
         pass
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _one_line(text: str) -> str:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from tlcore import lockfile
 from tlcore.atomic import atomic_write_json, read_json
-from tlcore.rundir import pid_alive, process_start
+from tlcore.processes import pid_alive, process_start
 from tlcore.workspace import locks_dir, standby_dir
 
 ENV_VAR = "TLSTUDIO_STANDBY"  # "0" turns warm starts off

@@ -17,6 +17,7 @@ from tlcore.atomic import atomic_write_bytes, atomic_write_json
 
 WEIGHTS = "model.safetensors"
 META = "model.json"
+T_MIN, T_MAX = 0.05, 20.0  # the calibration temperatures training fits (and so a bundle carries)
 PREPROCESSING = ("tlcore.data.portable: EXIF orientation; RGB with transparency on white; Pillow BILINEAR resize "
                  "so the shorter side is image_size; crop image_size x image_size at ((w - s) // 2, (h - s) // 2); "
                  "divide by 255; subtract mean, divide by std; NCHW float32")
@@ -49,7 +50,13 @@ def read_bundle_meta(folder: Path) -> dict:
     path = Path(folder) / META
     if not path.is_file():
         raise TLError(f"{folder} holds no trained model (no {META}). Pick a run that finished.")
-    return json.loads(path.read_text())
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:  # not JSON, or not text
+        meta = None
+    if not isinstance(meta, dict):
+        raise TLError(f"The model's description ({META}) is damaged and cannot be read; train the model again.")
+    return meta
 
 
 def load_bundle(folder: Path) -> tuple[Net, dict]:

@@ -19,8 +19,8 @@ from scipy.special import log_softmax, softmax
 from sklearn.model_selection import StratifiedKFold
 
 from tlcore.config import seed_within
+from tlcore.models.bundle import T_MAX, T_MIN
 
-T_MIN, T_MAX = 0.05, 20.0
 FOLDS = 5  # the nested check's folds
 MIN_IMAGES = 20  # fewer held-out images than this: no temperature is fitted at all
 # Nor with fewer than this in any class: with one image a class, the fitted T hit its floor and a grey

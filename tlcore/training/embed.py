@@ -1,14 +1,17 @@
 """Computing backbone features (and other inference) with the fastest engine on the machine.
 
 On the CPU, ONNX Runtime runs these networks 2-5x faster than PyTorch eager, so the backbone is
-exported to an ONNX model and checked against PyTorch on the first batch; on a GPU, PyTorch with
-bf16 autocast and channels_last is used. An unchanged pretrained backbone's ONNX model is kept in
-the workspace, so later runs skip the export (1-2 s on 2 cores) and only check it.
+exported to an ONNX model and checked against PyTorch on batches of NEW_GRAPH_SIZES images; on a
+GPU, PyTorch with bf16 autocast and channels_last is used. An unchanged pretrained backbone's ONNX
+model is kept in the workspace with its sha256, so later runs skip the export (1-2 s on 2 cores):
+they use it only when its bytes are still the ones recorded, and check it on this backbone's
+weights (KEPT_GRAPH_SIZES); any other graph is exported again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import logging
 import os
@@ -23,7 +26,12 @@ from torch import nn
 from tlcore.training.augment import BatchPrep
 from tlcore.training.loop import predict_logits
 
-TOLERANCE = 1e-4
+TOLERANCE = 1e-4  # the largest absolute difference allowed between ONNX Runtime's and PyTorch's outputs
+# A new graph is checked on batches of these sizes (a batch size frozen into it, or anything else
+# that depends on the batch, shows); a kept one, byte for byte a graph that passed that check, on
+# fewer images, which show whether it holds this backbone's weights.
+NEW_GRAPH_SIZES = (1, 3, 7)
+KEPT_GRAPH_SIZES = (1, 3)
 _VERSION_MARK = "-torch"  # kept graphs are named <key>-torch<version>.onnx
 KEPT_GRAPHS = 6  # the most recently used graphs kept in the workspace (13-60 MB each)
 _log = logging.getLogger(__name__)
@@ -51,10 +59,26 @@ def _session(graph: bytes):
     return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
 
+def varied_batch(example: torch.Tensor, n: int) -> torch.Tensor:
+    """``n`` inputs made from ``example``'s: the examples, then mirrored, flipped and turned copies
+    of them (repeated only when still too few), so each of a check's inputs differs from the others."""
+    views = torch.cat([example, example.flip(-1), example.flip(-2), example.flip(-1, -2)])
+    return views.repeat(-(-n // len(views)), *[1] * (views.dim() - 1))[:n]
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _hash_path(graph: Path) -> Path:
+    """Where the sha256 of a kept graph, recorded when it was written, is kept: beside it."""
+    return graph.with_name(graph.name + ".sha256")
+
+
 class OnnxRunner:
     """A module's eval-mode forward, run by ONNX Runtime on the CPU. With ``kept``, the ONNX model
-    is read from that file when it is there and computes what ``module`` does, and otherwise
-    exported and written there for the next time."""
+    is read from that file when it is the one recorded there (its sha256) and computes what
+    ``module`` does, and otherwise exported and written there, with its sha256, for the next time."""
 
     def __init__(self, module: nn.Module, example: torch.Tensor, kept: Path | None = None) -> None:
         module = module.eval()
@@ -62,42 +86,52 @@ class OnnxRunner:
             return
         graph = _export(module, example)
         self._session = _session(graph)
-        self.verify(module, example)
+        self.verify(module, example, NEW_GRAPH_SIZES)
         if kept is not None:
             _keep(kept, graph)
 
     def _reuse(self, kept: Path, module: nn.Module, example: torch.Tensor) -> bool:
         try:
-            self._session = _session(kept.read_bytes())
-            self.verify(module, example)
-        except Exception as e:  # missing, damaged, or from other weights: exported again
+            graph, record = kept.read_bytes(), _hash_path(kept)
+            if not record.is_file():
+                raise ValueError("no sha256 was recorded when it was made")
+            if _sha256(graph) != record.read_text().strip():
+                raise ValueError("its contents are not the ones recorded when it was made")
+            self._session = _session(graph)
+            self.verify(module, example, KEPT_GRAPH_SIZES)
+        except Exception as e:  # missing, unrecorded, changed, damaged, or from other weights: exported again
             if kept.exists():
-                _log.info("Not reusing %s (%s)", kept, e)
+                _log.warning("Not reusing the kept ONNX model %s (%s); exporting it again", kept.name, e)
             return False
         with contextlib.suppress(OSError):  # its time of last use, which decides what _keep removes
             os.utime(kept)
         return True
 
-    def verify(self, module: nn.Module, example: torch.Tensor) -> None:
-        """Raise unless this session computes what ``module`` computes on ``example``."""
+    def verify(self, module: nn.Module, example: torch.Tensor, sizes: tuple[int, ...] = KEPT_GRAPH_SIZES) -> None:
+        """Raise unless this session computes what ``module`` computes, within TOLERANCE, on batches
+        of each of ``sizes`` inputs made from ``example`` (``varied_batch``)."""
+        batch = varied_batch(example, max(sizes))
         with torch.no_grad():
-            expected = module.eval()(example).numpy()
-        diff = float(np.abs(self.run(example) - expected).max())
-        if not diff <= TOLERANCE:
-            raise ValueError(f"ONNX Runtime differs from PyTorch by {diff:.2e}")
+            expected = module.eval()(batch).numpy()
+        for n in sizes:
+            out = self.run(batch[:n])
+            diff = float(np.abs(out - expected[:n]).max()) if out.shape == expected[:n].shape else np.inf
+            if not diff <= TOLERANCE:  # also catches NaN
+                raise ValueError(f"ONNX Runtime differs from PyTorch by {diff:.2e} on {n} inputs")
 
     def run(self, x: torch.Tensor) -> np.ndarray:
         return self._session.run(None, {"x": x.contiguous().numpy()})[0]
 
 
 def _keep(path: Path, graph: bytes) -> None:
-    """Write ``graph`` to ``path``, removing the same backbone's graphs from other PyTorch versions
-    (never read again) and all but the KEPT_GRAPHS most recently used ones."""
+    """Write ``graph`` to ``path`` and its sha256 beside it, removing the same backbone's graphs from
+    other PyTorch versions (never read again) and all but the KEPT_GRAPHS most recently used ones."""
     from tlcore.atomic import atomic_write_bytes
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, graph)
+        atomic_write_bytes(_hash_path(path), _sha256(graph).encode())
         same = path.name.rsplit(_VERSION_MARK, 1)[0] + _VERSION_MARK
         others = [g for g in path.parent.glob(f"*{_VERSION_MARK}*.onnx") if g != path]
         kept = sorted((g for g in others if not g.name.startswith(same)), key=lambda g: g.stat().st_mtime,
@@ -105,6 +139,7 @@ def _keep(path: Path, graph: bytes) -> None:
         for old in others:
             if old not in kept:
                 old.unlink(missing_ok=True)
+                _hash_path(old).unlink(missing_ok=True)
     except OSError as e:  # a full or read-only disk costs the next run the export, nothing more
         _log.warning("Could not keep the ONNX model for later runs (%s)", e)
 
@@ -150,7 +185,7 @@ class Embedder:
         self.backbone, self.prepare, self.device = backbone, prepare, device
         self._runner = None
         if device.type == "cpu" and len(example):
-            x, module = example[:2], _FromPixels(backbone, prepare)
+            x, module = example[:max(NEW_GRAPH_SIZES)], _FromPixels(backbone, prepare)
             try:
                 if key in _RUNNERS:
                     _RUNNERS[key].verify(module, x)

@@ -23,8 +23,9 @@ import torch
 from torch import nn
 
 from tlcore.atomic import atomic_write_bytes, disk_full, is_disk_full, temp_beside
-from tlcore.models.bundle import WEIGHTS, load_bundle, read_bundle_meta
+from tlcore.models.bundle import META, WEIGHTS, load_bundle, read_bundle_meta
 from tlcore.errors import TLError
+from tlcore.rundir import RunDir
 from tlcore.use.predict import not_sure_below_of, temperature_of
 
 TOLERANCE = 1e-4
@@ -160,21 +161,35 @@ def export_bundle(bundle_dir: Path, fmt: str, out_path: Path, not_sure_below: fl
     return export_pt2(net, meta["image_size"], out_path)
 
 
-def onnx_matches_bundle(onnx_path: Path, bundle_dir: Path, not_sure_below: float | None = None) -> bool:
-    """Whether ``onnx_path`` was exported from the bundle as it is now, by this version: newer
-    than its weights, with both outputs and the bundle's metadata (temperature and "not sure"
-    threshold included)."""
-    onnx_path, bundle_dir = Path(onnx_path), Path(bundle_dir)
-    if not onnx_path.is_file() or onnx_path.stat().st_mtime < (bundle_dir / WEIGHTS).stat().st_mtime:
-        return False
+def export_to_run(run: RunDir, fmt: str, not_sure_below: float) -> float:
+    """Export the run's model as ``fmt`` ("onnx" or "pt2") into its folder, to be offered for
+    download, and record the file's sha256 there (see ``current_export``); the max diff."""
+    diff = export_bundle(run.bundle_path, fmt, run.export_path(fmt), not_sure_below)
+    run.record_export(fmt)
+    return diff
+
+
+def current_export(run: RunDir, fmt: str, not_sure_below: float) -> bytes | None:
+    """The run folder's export ``fmt`` ("onnx", "pt2" or "web"), when it can be shipped as it is:
+    the file made and recorded there (its sha256: one changed since is not), newer than the model's
+    weights (the web page, which words its rule, newer than the bundle and the "not sure" rule too)
+    and, for ONNX, with both outputs and the bundle's metadata, "not sure" threshold included.
+    None otherwise: then it is made again."""
+    path = run.export_path(fmt)
+    made_from = [run.bundle_path / WEIGHTS] + ([run.bundle_path / META, run.not_sure_path] if fmt == "web" else [])
+    if not path.is_file() or any(f.is_file() and f.stat().st_mtime > path.stat().st_mtime for f in made_from):
+        return None
+    data = run.export_bytes(fmt)
+    if data is None or fmt != "onnx":
+        return data
     try:
-        graph = onnx.load(str(onnx_path), load_external_data=False)
+        graph = onnx.load_from_string(data)
     except Exception:  # a damaged or foreign file is simply not a current export
-        return False
+        return None
     stored = {p.key: p.value for p in graph.metadata_props}
-    expected = onnx_metadata(read_bundle_meta(bundle_dir), not_sure_below)
-    return [o.name for o in graph.graph.output] == ONNX_OUTPUTS and all(
-        stored.get(k) == v for k, v in expected.items())
+    expected = onnx_metadata(read_bundle_meta(run.bundle_path), not_sure_below)
+    same = [o.name for o in graph.graph.output] == ONNX_OUTPUTS and all(stored.get(k) == v for k, v in expected.items())
+    return data if same else None
 
 
 def export_pt2(model: nn.Module, image_size: int | tuple[int, int], out_path: Path) -> float:

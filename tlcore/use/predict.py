@@ -11,10 +11,11 @@ from pathlib import Path
 import torch
 
 from tlcore.training.augment import BatchPrep
-from tlcore.models.bundle import load_bundle
+from tlcore.models.bundle import T_MAX, T_MIN, load_bundle
 from tlcore.errors import TLError
 from tlcore.data.images import ImageProblem, load_square_uint8
 from tlcore.data.portable import spreadsheet_safe
+from tlcore.record import RecordError, read_share
 from tlcore.rundir import RunDir
 
 DEFAULT_TEMPERATURE = 1.0  # a bundle without "temperature" was not calibrated
@@ -23,18 +24,24 @@ BATCH = 32  # images decoded and classified at a time: memory grows by ~17 MB an
 
 
 def temperature_of(meta: dict) -> float:
-    """The bundle's calibration temperature: probabilities are softmax(logits / temperature)."""
-    value = float(meta.get("temperature", DEFAULT_TEMPERATURE))
-    if not (math.isfinite(value) and value > 0):
-        raise TLError(f"The model's calibration temperature ({value}) is not a positive number; "
-                      "train the model again.")
-    return value
+    """The bundle's calibration temperature: probabilities are softmax(logits / temperature). Training
+    fits it between T_MIN and T_MAX; any other value (not a number, zero, negative, or so small that
+    the division overflows and the probabilities come out as nan) is refused."""
+    value = meta.get("temperature", DEFAULT_TEMPERATURE)
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and T_MIN <= value <= T_MAX):
+        raise TLError(f"The model's calibration temperature ({str(value)[:12]}) is not a number from {T_MIN:g} to "
+                      f"{T_MAX:g}, as training makes it, so its probabilities cannot be trusted; train the model again.")
+    return float(value)
 
 
 def not_sure_below_of(meta: dict) -> float:
     """The top probability under which the bundle marks an answer "not sure": 0 (off) for models trained
-    since the user chooses the rule; older bundles carry the threshold they were trained with."""
-    return float(meta.get("not_sure_below", DEFAULT_NOT_SURE_BELOW))
+    since the user chooses the rule; older bundles carry the threshold they were trained with (one
+    written as a percent, 70, is read as 0.7; anything else that is not a share is refused)."""
+    try:
+        return read_share(meta.get("not_sure_below", DEFAULT_NOT_SURE_BELOW), "The model's \"not sure\" threshold")
+    except RecordError as e:
+        raise TLError(f"{e} Train the model again.") from e
 
 
 class Predictor:
@@ -55,7 +62,11 @@ class Predictor:
     def probabilities(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 [N,3,S,S] images (already resized and cropped) -> calibrated probabilities
         [N, classes], as the ONNX export's "probabilities" output computes them."""
-        return (self.net(self._prep(images)) / self.temperature).softmax(1)
+        p = (self.net(self._prep(images)) / self.temperature).softmax(1)
+        if not torch.isfinite(p).all():
+            raise TLError("The model gives no usable probabilities (they are not numbers), so its weights are "
+                          "damaged; train the model again.")
+        return p
 
     def predict_files(self, paths: list[str | Path], top: int = 3,
                       on_batch: Callable[[int, int], None] | None = None) -> list[dict]:

@@ -21,7 +21,7 @@ from tlcore.atomic import atomic_write_bytes, temp_beside
 from tlcore.data.portable import MAX_PIXELS
 from tlcore.models.bundle import read_bundle_meta
 from tlcore.errors import TLError
-from tlcore.use.export import export_bundle, onnx_matches_bundle
+from tlcore.use.export import current_export, export_bundle
 from tlcore.use.notsure import rule_of, rule_words
 from tlcore.rundir import RunDir
 
@@ -31,7 +31,6 @@ ORT_VERBATIM = ["ort.wasm.min.js", "LICENSE", "VERSION"]  # copied into the zip 
 ORT_GLUE, ORT_WASM = "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"
 PAGE_SCRIPTS = ("prepare.js", "demo.js")  # the page's own scripts, next to index.html in tlcore/web
 RUNTIME_SCRIPT = "onnxruntime-web/ort-wasm-simd-threaded.js"  # the loader and binary, for <script>
-WEB_PAGE = "web-demo.zip"  # the web page export, kept in the run folder by the studio
 README = """{title}: a web page that classifies images with the model trained in the transfer-learning studio.
 
 Open index.html in Chrome, Edge, Firefox or Safari, or put this whole folder on any static web host
@@ -62,12 +61,13 @@ def _title(run: RunDir) -> str:
 
 
 def _onnx_bytes(run: RunDir, beside: Path) -> bytes:
-    """The run's ONNX export: the one in the run folder when it matches the model, else a new one,
-    made in a temporary file beside ``beside`` (the zip being written: the disk that must hold it
-    anyway, and where the next export sweeps what a killed one left; see atomic.temp_beside)."""
-    made, below = run.path / "model.onnx", rule_of(run).below
-    if onnx_matches_bundle(made, run.bundle_path, below):
-        return made.read_bytes()
+    """The run's ONNX export: the one kept in the run folder when it is current (``current_export``:
+    the file recorded when it was made, from these weights, with this rule), else one made now from
+    the bundle's weights, in a temporary file beside ``beside`` (the zip being written: the disk that
+    must hold it anyway, and where the next export sweeps what a killed one left; see atomic.temp_beside)."""
+    below = rule_of(run).below
+    if (kept := current_export(run, "onnx", below)) is not None:
+        return kept
     with temp_beside(beside, suffix=".onnx") as tmp:
         export_bundle(run.bundle_path, "onnx", tmp, below)
         return tmp.read_bytes()
@@ -95,7 +95,7 @@ def web_demo_zip(run_dir: str | Path, out_path: str | Path | None = None) -> byt
     with its classes and preprocessing numbers), onnxruntime-web/ and README.txt. ``out_path``: where the
     zip will be written (temporary files go beside it), the run's own web page file when None."""
     run = RunDir(run_dir)
-    out_path = run.path / WEB_PAGE if out_path is None else Path(out_path)
+    out_path = run.export_path("web") if out_path is None else Path(out_path)
     files = _runtime_files()
     meta = read_bundle_meta(run.bundle_path)
     title, below, words = _title(run), rule_of(run).below, rule_words(run)
@@ -121,8 +121,13 @@ def web_demo_zip(run_dir: str | Path, out_path: str | Path | None = None) -> byt
     return buf.getvalue()
 
 
-def write_web_demo(run_dir: str | Path, out_path: str | Path) -> int:
-    """Write the run's web demo zip (see ``web_demo_zip``) to ``out_path``; its size in bytes."""
-    data = web_demo_zip(run_dir, out_path)
-    atomic_write_bytes(Path(out_path), data)
+def write_web_demo(run_dir: str | Path, out_path: str | Path | None = None) -> int:
+    """Write the run's web demo zip (see ``web_demo_zip``) to ``out_path``, or, without one, into the
+    run folder, recorded there to be offered for download (``current_export``); its size in bytes."""
+    run = RunDir(run_dir)
+    out = Path(out_path) if out_path is not None else run.export_path("web")
+    data = web_demo_zip(run_dir, out)
+    atomic_write_bytes(out, data)
+    if out_path is None:
+        run.record_export("web")
     return len(data)
