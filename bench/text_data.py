@@ -1,17 +1,17 @@
 """The text benchmark's development set: Debian package descriptions labelled by their Section.
 
-    apt-get update -o Acquire::Languages=en   # once, as root: the long descriptions (Translation-en)
-    python bench/text_data.py                 # writes bench/out/debian_text.csv (about 2 MB, not committed)
+    python bench/text_data.py    # writes bench/out/debian_text.csv (about 0.3 MB, not committed)
 
-Text nobody here wrote: each package's description, its one-line synopsis then its long description
-(Debian's Translation-en, matched by Description-md5), with Debian's layout undone (the leading space
-of every line dropped, a line of a lone "." made a paragraph break). The label is the Section, for six
-sections whose packages are applications rather than libraries: games, graphics, math, net, science,
-sound. Near-copies would put the same text in training and test, so each source package keeps one
-binary package (the one named like the source, else the shortest name), then texts that are equal
-after lower-casing are kept once (all copies dropped when their sections differ). A fixed, seeded
-test set of TEST_PER_CLASS texts a class is marked in the ``split`` column; the rest are the pool
-that the benchmark draws training examples from.
+Text nobody here wrote: the Description field of ``apt-cache dumpavail`` (each package's one-line
+synopsis, "Real-time strategy game of ancient warfare"; the long descriptions live in separate
+translation lists, and at a few hundred characters of mostly telling keywords they are an easy task
+for word counts). The label is the Section, for six sections whose packages are applications rather
+than libraries: games, graphics, math, net, science, sound. Near-copies would put the same text in
+training and test ("... (data files)", "... - documentation"), so each source package keeps one binary
+package (the one named like the source, else the shortest name), then texts that are equal after
+lower-casing are kept once (all copies dropped when their sections differ). A fixed, seeded test
+set of TEST_PER_CLASS texts a class is marked in the ``split`` column; the rest are the pool that
+the benchmark draws training examples from.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ OUT = ROOT / "bench" / "out" / "debian_text.csv"
 SECTIONS = ("games", "graphics", "math", "net", "science", "sound")
 TEST_PER_CLASS = 100
 SEED = 0
-_LISTS = Path("/var/lib/apt/lists")
 
 
 def _stanzas(text: str):
@@ -46,49 +45,16 @@ def _stanzas(text: str):
             yield fields
 
 
-def _long_descriptions() -> dict[str, str]:
-    """Description-md5 -> the English description (synopsis and long text), from apt's lists."""
-    files = sorted(_LISTS.glob("*i18n_Translation-en*"))
-    if not files:
-        raise SystemExit("No English package descriptions here: run 'apt-get update -o Acquire::Languages=en' "
-                         "as root first.")
-    out = {}
-    for path in files:
-        text = subprocess.run(["/usr/lib/apt/apt-helper", "cat-file", str(path)], capture_output=True,
-                              text=True, check=True).stdout
-        for s in _stanzas(text):
-            if "Description-md5" in s and "Description-en" in s:
-                out[s["Description-md5"]] = s["Description-en"]
-    return out
-
-
-def readable(description: str) -> str:
-    """A Debian description as plain text: the synopsis, then the long description's paragraphs."""
-    synopsis, _, body = description.partition("\n")
-    lines = [line[1:] if line.startswith(" ") else line for line in body.splitlines()]
-    paragraphs, current = [], []
-    for line in lines + ["."]:
-        if line.strip() == ".":
-            if current:
-                paragraphs.append(" ".join(w.strip() for w in current))
-            current = []
-        else:
-            current.append(line)
-    return "\n".join([synopsis.strip(), *paragraphs]).strip()
-
-
 def build() -> list[dict]:
     """The development set's rows: text, label, package, split."""
     dump = subprocess.run(["apt-cache", "dumpavail"], capture_output=True, text=True, check=True).stdout
-    long = _long_descriptions()
     by_source: dict[str, list[dict]] = defaultdict(list)
     for s in _stanzas(dump):
         section = s.get("Section", "").rpartition("/")[2]  # contrib/games -> games
-        if section not in SECTIONS or s.get("Description-md5") not in long:
+        if section not in SECTIONS or not s.get("Description"):
             continue
         source = s.get("Source", s["Package"]).split(" ")[0]
-        by_source[source].append({"package": s["Package"], "label": section,
-                                  "text": readable(long[s["Description-md5"]])})
+        by_source[source].append({"package": s["Package"], "label": section, "text": s["Description"]})
     chosen = [min(group, key=lambda r: (r["package"] != source, len(r["package"]), r["package"]))
               for source, group in sorted(by_source.items())]
     copies: dict[str, list[dict]] = defaultdict(list)
