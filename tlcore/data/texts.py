@@ -10,7 +10,6 @@ how many and why (``TextData.notes``); a table that cannot be used at all is ref
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import os
 import re
@@ -18,9 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tlcore.data.archive import extract_zip
-from tlcore.data.dataset import _SPLIT_NAMES, _place, _subdirs, _unwrap, _walk
-from tlcore.data.encoding import NotText, decode_text, encoding_note
+from tlcore.data.dataset import _SPLIT_NAMES, _place, _subdirs, _unwrap, _walk, unpacked_once
+from tlcore.data.encoding import WESTERN, NotText, decode_text, encoding_note
 from tlcore.data.leakage import plural
 from tlcore.errors import TLError
 
@@ -43,10 +41,6 @@ class TextItem:
     label: str
     split: str
     origin: str
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -226,17 +220,17 @@ def read_text_folder(root: str | os.PathLike, name: str | None = None) -> TextDa
     items, skipped, western = [], [], []
     for path in _walk(top):
         where = _place(path.relative_to(top).parts, split_layout)
-        reason = where if isinstance(where, str) else _txt_problem(path)
-        if isinstance(reason, str):
-            skipped.append(f"{path.name} {reason}")
+        read = where if isinstance(where, str) else _txt_problem(path)
+        if isinstance(read, str):  # why it cannot be an example
+            skipped.append(f"{path.name} {read}")
             continue
-        body, encoding = reason
-        if encoding == "cp1252":
+        body, encoding = read
+        if encoding == WESTERN:
             western.append(path.name)
         items.append(TextItem(body, where[0], where[1], str(path)))
     notes = []
     if western:
-        notes.append(encoding_note(western[0], "cp1252") if len(western) == 1 else
+        notes.append(encoding_note(western[0], WESTERN) if len(western) == 1 else
                      f"{len(western)} files are not saved as UTF-8 (for example {western[0]}); they were read as "
                      "Windows-1252 (Western European). If some letters look wrong, save them as UTF-8.")
     if skipped:
@@ -276,12 +270,7 @@ def read_texts(path: str | os.PathLike, datasets_dir: str | os.PathLike, text_co
         return read_table(source, text_column, label_column)
     if suffix != ".zip":
         raise TLError(f"{source.name} is not a table (.csv or .tsv), a folder or a .zip file of texts.")
-    with open(source, "rb") as f:
-        key = hashlib.file_digest(f, "sha256").hexdigest()[:16]
-    files = Path(datasets_dir) / key / "files"
-    if not files.is_dir():
-        extract_zip(source, files)
-    return read_text_folder(files, source.stem)
+    return read_text_folder(unpacked_once(source, datasets_dir), source.stem)
 
 
 def cut_note(lengths: list[int], limit: int) -> str:
