@@ -231,12 +231,18 @@ def load_source(path: str | os.PathLike, workspace_datasets_dir: str | os.PathLi
     if source.suffix.lower() != ".zip":
         raise TLError(f"{source.name} is neither a folder nor a .zip file. Give a folder of class folders, "
                       "or a zip of one.")
+    files = unpacked_once(source, workspace_datasets_dir)
+    return with_zip_skipped(scan_folder(files, progress=progress), source, source.name, source.stem)
+
+
+def unpacked_once(source: Path, workspace_datasets_dir: str | os.PathLike) -> Path:
+    """The folder a zip is unpacked into, named by its content: unpacked the first time only."""
     with open(source, "rb") as f:
         key = hashlib.file_digest(f, "sha256").hexdigest()[:16]
     files = Path(workspace_datasets_dir) / key / "files"
     if not files.is_dir():
         extract_zip(source, files)
-    return with_zip_skipped(scan_folder(files, progress=progress), source, source.name, source.stem)
+    return files
 
 
 def with_zip_skipped(ds: Dataset, source: str | os.PathLike | bytes, zip_name: str, name: str) -> Dataset:

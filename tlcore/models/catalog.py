@@ -51,6 +51,8 @@ class ModelSpec:
     gflops: float = 0.0
     fixed_size: bool = False  # ViT's position embeddings only fit its training size
     cam_layer: str = ""  # the last layer with a spatial map, where Grad-CAM looks
+    kind: str = "image"  # what it reads: "image" or "text"
+    max_tokens: int = 0  # text: the longest input in tokens; longer texts are cut
 
     def size_on(self, device_type: str) -> int:
         """The image size a run uses when none is set: ``cpu_size`` on a processor, else ``image_size``."""
@@ -88,7 +90,7 @@ class ModelSpec:
             "mean": list(self.mean), "std": list(self.std),
             "stages": [s.name for s in self.stages], "params_m": self.params_m,
             "top1": self.top1, "file_mb": self.file_mb, "speed": self.speed,
-        }
+        } | ({"kind": self.kind, "max_tokens": self.max_tokens} if self.kind != "image" else {})
 
 
 def _matches(name: str, prefix: str) -> bool:
@@ -252,7 +254,21 @@ def _with_torchvision_meta(spec: ModelSpec) -> ModelSpec:
     )
 
 
-_BUNDLED = {s.name: s for s in (_LITE1, _LITE0, _LITE2)}  # the default first
+def _bert_layers(count: int) -> tuple[Stage, ...]:
+    return tuple(_st(f"layer {i + 1}", f"bert.encoder.layer.{i}") for i in range(count))
+
+
+# A sentence encoder (tlcore.models.text_net): BERT's embeddings and 6 transformer layers, mean-pooled.
+# gflops: billions of multiply-adds (as torchvision counts the image models'), for a text of 64 tokens
+# (about 50 words; torch's FlopCounterMode: 1.36 GFLOPs); the cost grows with the length.
+_MINILM = ModelSpec(
+    name="all_minilm_l6_v2", title="MiniLM-L6 sentence encoder", kind="text",
+    blurb="English sentences and short texts (up to about 200 words); small and quick; works offline.",
+    source="bundled", stages=(_st("embeddings", "bert.embeddings"), *_bert_layers(6)),
+    feature_dim=384, imagenet_head="", max_tokens=256, params=22_565_376, file_mb=90.9, gflops=0.68,
+)
+
+_BUNDLED = {s.name: s for s in (_LITE1, _LITE0, _LITE2, _MINILM)}  # the default first
 _CATALOG: dict[str, ModelSpec] | None = None
 
 
@@ -268,9 +284,9 @@ def params_text(count: int) -> str:
     return f"{count / 1e6:.2f} M"
 
 
-def list_specs() -> list[ModelSpec]:
-    """All catalog entries, the default first."""
-    return list(_catalog().values())
+def list_specs(kind: str = "image") -> list[ModelSpec]:
+    """The catalog entries for one kind of data ("image" or "text"), the default first."""
+    return [s for s in _catalog().values() if s.kind == kind]
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -13,6 +13,7 @@ from torch import nn
 from tlcore.models import weights as weights_mod
 from tlcore.models.catalog import ModelSpec, get_spec
 from tlcore.errors import TLError
+from tlcore.models.text_net import build_text_backbone, text_availability
 
 HEAD_DROPOUT = 0.2
 _PREPARED: dict[tuple[str, int], tuple[nn.Module, nn.Module | None]] = {}
@@ -63,6 +64,8 @@ def bundled_weights_path(name: str = "efficientnet_lite0") -> Path:
 
 def availability(spec: ModelSpec) -> str:
     """Where the pretrained weights would come from now: bundled, cached or download."""
+    if spec.kind == "text":
+        return text_availability(spec)
     if spec.source == "bundled":
         return "bundled" if bundled_weights_path(spec.name).is_file() else "download"
     return weights_mod.availability(spec.name)
@@ -95,7 +98,8 @@ def _replace(model: nn.Module, dotted: str, new: nn.Module) -> nn.Module:
 
 def build_backbone(spec: ModelSpec, weights: str = "pretrained", image_size: int | None = None,
                    progress: Callable | None = None) -> tuple[nn.Module, nn.Linear | None]:
-    """The backbone (images -> features) and, when weights were loaded, the ImageNet classifier.
+    """The backbone (images, or a text model's token ids -> features) and, when weights were
+    loaded, the ImageNet classifier.
 
     Args:
         weights: "pretrained" (the catalog's ImageNet weights), "none" (random: training from
@@ -104,6 +108,8 @@ def build_backbone(spec: ModelSpec, weights: str = "pretrained", image_size: int
     key = (spec.name, image_size or spec.image_size)
     if weights == "pretrained" and key in _PREPARED:
         return copy.deepcopy(_PREPARED[key])
+    if spec.kind == "text":  # token ids -> sentence embeddings; no ImageNet classifier to remove
+        return build_text_backbone(spec, weights), None
     with torch.random.fork_rng(devices=[]):  # building leaves the caller's random numbers as they were,
         model = _original(spec, key[1])  # as a copy of a prepared backbone does: same seed, same run
     if weights == "pretrained":

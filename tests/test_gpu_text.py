@@ -1,0 +1,30 @@
+"""The text network on a GPU: the image path's device code (placement, bf16 autocast, the loop)
+runs it unchanged. Runs only where CUDA is available."""
+
+import pytest
+import torch
+
+from test_text_model import NAME, SENTENCES, train_text_net
+from tlcore.models.catalog import get_spec
+from tlcore.models.net import build_backbone
+from tlcore.models.text_net import text_tokenizer
+from tlcore.training.loop import autocast
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+
+
+def test_gpu_embeddings_under_bf16_autocast_match_the_cpu():
+    spec = get_spec(NAME)
+    encoder, _ = build_backbone(spec)
+    ids = text_tokenizer(spec)(SENTENCES).ids
+    with torch.no_grad():
+        cpu = encoder.eval()(ids)
+        device = torch.device("cuda")
+        with autocast(device):
+            gpu = encoder.to(device)(ids.to(device)).float().cpu()
+    assert torch.nn.functional.cosine_similarity(cpu, gpu).min() > 0.99
+
+
+def test_gpu_fine_tunes_the_last_layers_of_the_text_net():
+    first, last = train_text_net(torch.device("cuda"))
+    assert last < 0.7 * first  # from about ln 3 (a guess among 3 topics) to about half that
