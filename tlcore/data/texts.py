@@ -17,7 +17,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tlcore.data.dataset import _SPLIT_NAMES, _place, _subdirs, _unwrap, _walk, unpacked_once
+from tlcore.data.dataset import _SPLIT_NAMES, _class_folders, _place, _unwrap, unpacked_once
+from tlcore.data.folders import subfolders, walk
+from tlcore.data.names import class_name, refuse_case_twins
 from tlcore.data.encoding import WESTERN, NotText, decode_text, encoding_note
 from tlcore.data.leakage import plural
 from tlcore.errors import TLError
@@ -201,9 +203,10 @@ def read_table(path: str | os.PathLike, text_column: str | None = None,
             no_text.append(row)
         else:
             split = _split_of(columns[split_col][k], path.name, row) if split_col else ""
-            items.append(TextItem(body.strip(), label.strip(), split, f"row {row}"))
+            items.append(TextItem(body.strip(), class_name(label.strip(), "label"), split, f"row {row}"))
     notes = [n for n in (encoding_note(path.name, encoding), _left_out(no_label, "label"), _left_out(no_text, "text"))
              if n]
+    refuse_case_twins(sorted({i.label for i in items}), "labels")
     data = TextData(path.stem, sorted({i.label for i in items}), items, notes, (text_col, label_col))
     return _checked(data, path.name)
 
@@ -216,9 +219,10 @@ def read_text_folder(root: str | os.PathLike, name: str | None = None) -> TextDa
     if not given.is_dir():
         raise TLError(f"The folder {given} does not exist.")
     top = _unwrap(given)
-    split_layout = any(_SPLIT_NAMES.get(d.name.strip().lower()) and _subdirs(d) for d in _subdirs(top))
+    split_layout = any(_SPLIT_NAMES.get(d.name.strip().lower()) and subfolders(d) for d in subfolders(top))
+    _class_folders(top, split_layout)  # a control character or a twin in another case stops at once
     items, skipped, western = [], [], []
-    for path in _walk(top):
+    for path in walk(top, []):
         where = _place(path.relative_to(top).parts, split_layout)
         read = where if isinstance(where, str) else _txt_problem(path)
         if isinstance(read, str):  # why it cannot be an example
