@@ -5,6 +5,7 @@ import streamlit as st
 from pages import nav
 
 st.set_page_config(page_title="Transfer-learning studio", page_icon=":material/school:", layout="wide")
+st.html(nav.ONE_STOP)
 unlocked = nav.password_gate()  # before anything else runs or shows, the worker included
 current = nav.navigation(unlocked)  # the seven steps show at once, before PyTorch is imported
 if not unlocked:

@@ -23,6 +23,9 @@ STEPS = (  # the flow, in order: (page module, title, icon)
     ("use", "Use & export", ":material/rocket_launch:"),
     ("runs", "Runs", ":material/history:"),
 )
+# Streamlit's own Stop, shown beside its running indicator while a page is drawn, would stop the
+# drawing and not a run; hidden, so that the Train page's Stop is the only one on screen.
+ONE_STOP = "<style>[data-testid='stStatusWidget'] button {display: none;}</style>"
 LOADING = "Opening the studio: loading PyTorch and the models (about 10 seconds the first time)…"
 
 
