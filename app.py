@@ -15,8 +15,11 @@ with st.spinner(nav.LOADING, show_time=True):
     from tlcore.jobs.worker import keep_warm
 ui.keep_settings()
 with ui.friendly_errors():
-    keep_warm()  # a worker imports torch and loads the default model while the user uploads
     ui.sidebar()
 ui.show_flash()
-with ui.friendly_errors(), ui.routed():
+with ui.friendly_errors(), nav.routed():
     current.run()
+with ui.friendly_errors():
+    # A worker imports torch and loads the default model while the user uploads: started once the
+    # page is drawn, so that on a machine of few cores it does not slow the page's first paint.
+    keep_warm()

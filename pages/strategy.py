@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pages import nav
+
+nav.first_visit()  # before the imports below, which load PyTorch
+
 import logging
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -391,4 +395,4 @@ def _test_select() -> None:
 
 
 if __name__ == "__main__":
-    ui.show(render)
+    render()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pages import nav
+
+nav.first_visit()  # before the imports below, which load PyTorch
+
 import streamlit as st
 
 from pages import charts, ui
@@ -190,4 +194,4 @@ def _charts(run: RunDir, progress: dict | None) -> None:
 
 
 if __name__ == "__main__":
-    ui.show(render)
+    render()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pages import nav
+
+nav.first_visit()  # before the imports below, which load PyTorch
+
 import hashlib
 import io
 import tempfile
@@ -247,4 +251,4 @@ def _web_page(run: RunDir) -> None:
 
 
 if __name__ == "__main__":
-    ui.show(render)
+    render()
