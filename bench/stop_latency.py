@@ -23,7 +23,8 @@ FROZEN = dict(trainable_stages=0, evaluation="cv", epochs=400, augment="light", 
 TUNED = dict(trainable_stages=1, evaluation="holdout", epochs=3, augment="none", image_size=96, device="cpu")
 # The status line of each phase, for runs that report no phases (the studio before they did).
 MESSAGES = {"decode": "Loading the training", "load": "Loading the pretrained", "embed": "Computing image features",
-            "cv": "Cross-validation", "train": "Training: epoch", "test": "Scoring the", "save": "Evaluating and saving"}
+            "cv": "Cross-validation", "train": "Training: epoch", "test": "Scoring the",
+            "save": "Evaluating and saving"}
 SETTINGS = {  # phase -> (images per class, settings, separate test images)
     "decode": (100, FROZEN, False), "load": (100, FROZEN, False), "export": (100, {"device": "cpu"}, False),
     "embed": (100, FROZEN, False), "cv": (30, {**FROZEN, "augment": "none"}, False),

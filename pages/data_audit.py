@@ -57,9 +57,11 @@ def _audit(folder: str) -> tuple[dict, pd.DataFrame, str]:
 
 def show_audit(folder: str) -> None:
     """Draw the check of the stored dataset in ``folder``."""
-    report, items, blocker = _audit(folder)
     summary = ui.dataset_summary(folder) or {"name": Path(folder).name}
     st.header(f"Check of '{ui.md_safe(summary['name'])}'")
+    with st.spinner(f"Checking {plural(summary.get('images', 0), 'image')} (once per dataset and restart)…",
+                    show_time=True):
+        report, items, blocker = _audit(folder)
     a, b, c, d = st.columns(4)
     a.metric("Classes", len(report["counts"]), help="Kinds of things the model will tell apart.")
     b.metric("Usable images", report["total"], help="Images that could be read and sit in a class folder.")
@@ -111,7 +113,8 @@ def _blank(folder: str, blank: list[str], root: Path) -> None:
     with st.expander(f"Blank or nearly blank images ({len(blank)})"):
         st.caption("One colour, or fully transparent (shown on white): their colours vary by less than 2 "
                    "levels of 255 once the picture is shrunk to 32 pixels a side.")
-        shown = [(t, Path(p).name) for p in blank[:THUMBS * 2] if (t := square(ui.thumbnail(str(root / p)))) is not None]
+        thumbs = [(square(ui.thumbnail(str(root / p))), Path(p).name) for p in blank[:THUMBS * 2]]
+        shown = [(t, name) for t, name in thumbs if t is not None]
         if shown:
             st.image([t for t, _ in shown], width=ui.THUMB_PX, caption=[name for _, name in shown])
         st.dataframe(pd.DataFrame({"Blank image": blank}), hide_index=True)

@@ -33,7 +33,8 @@ from tlcore.training.engine import train_model
 from tlcore.errors import TLError
 from tlcore.models.freeze import backbone_is_frozen, resolve_trainable
 from tlcore.training.inputs import Inputs, load_inputs, use_all_for_training
-from tlcore.jobs.interrupt import ALREADY_RUNNING, INTERRUPTED_TEXT, Interrupted, StopAsked, interruptible, stop_promptly
+from tlcore.jobs.interrupt import (ALREADY_RUNNING, INTERRUPTED_TEXT, Interrupted, StopAsked, interruptible,
+                                   stop_promptly)
 from tlcore.training.progress import PHASES, report, run_fraction
 from tlcore.training.recommend import (Recommendation, choose_evaluation, choose_recipe, image_kind, naturalness,
                                        recommend)
@@ -174,7 +175,7 @@ def _decide(cfg: TrainConfig, spec: ModelSpec, size: int, labelled: dict[str, in
     return resolved.with_(evaluation=rec.evaluation, recipe=rec.recipe, image_size=size), rec, works[rec.recipe]
 
 
-def _plan(run: RunDir, work: Work, start: str = "decode") -> None:
+def _record_plan(run: RunDir, work: Work, start: str = "decode") -> None:
     """Record the typical seconds of the phases from ``start`` on, for the share of the run done."""
     names = list(PHASES)
     left = {k: round(v, 3) for k, v in phases(work).items() if names.index(k) >= names.index(start)}
@@ -190,7 +191,7 @@ def _first_plan(run: RunDir, cfg: TrainConfig, device: torch.device) -> Callable
         work = (_work(cfg, cfg.recipe, spec, size, sum(labelled.values()), 0 if cfg.evaluation == "cv" else val,
                       test, device) if cfg.is_resolved
                 else _decide(cfg, spec, size, labelled, val, test, given_val, device, None, None)[2])
-        _plan(run, work)
+        _record_plan(run, work)
     return planned
 
 
@@ -200,8 +201,9 @@ def _resolve(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device
     test = 0 if inputs.test is None else len(inputs.test.x)
     if cfg.is_resolved:
         held = 0 if cfg.evaluation == "cv" else len(inputs.val.x)
-        _plan(run, _work(cfg, cfg.recipe, inputs.spec, inputs.image_size, len(inputs.train.x) + len(inputs.val.x),
-                         held, test, device), start="embed")
+        labelled = len(inputs.train.x) + len(inputs.val.x)
+        _record_plan(run, _work(cfg, cfg.recipe, inputs.spec, inputs.image_size, labelled, held, test, device),
+                     start="embed")
         return cfg
     natural = None
     if inputs.imagenet is not None:
@@ -215,7 +217,7 @@ def _resolve(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device
                                   inputs.given_val, device, natural, image_kind(inputs.train.x))
     run.write_record(replace(run.record(), config=resolved, recommendation=rec.to_json()))
     run.append_event("recommendation", **rec.to_json())
-    _plan(run, work, start="embed")
+    _record_plan(run, work, start="embed")
     return resolved
 
 

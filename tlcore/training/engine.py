@@ -33,7 +33,8 @@ from tlcore.models.net import FeatureNorm
 from tlcore.models.soup import HeadSoup
 
 MAX_VIEWS = 8
-TEST_SKIPPED = "Stopped before the test images were scored; the score is on the images set aside to check the model."
+TEST_SKIPPED = ("Stopped before the test images were scored; the score is on the images set aside to check "
+                "the model.")
 RISING_EPOCHS = 3  # epochs in a row with the training loss above its start that count as diverging
 
 
