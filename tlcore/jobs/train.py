@@ -278,5 +278,5 @@ def _train(run: RunDir, cfg: TrainConfig, device: torch.device, world: World = S
         timings.record(run, started)  # this computer's speed, for the next runs' estimates
     message = (f"Stopped; the best model so far (epoch {trained.epoch}) was kept" if trained.cancelled else
                "Stopped early: the held-out loss stopped improving" if trained.early else "Finished")
-    run.set_status(state, message=" ".join([message] + warnings))
+    run.set_status(state, message=" ".join([f"{message}." if warnings else message] + warnings))
     return state
