@@ -151,7 +151,7 @@ def test_a_reload_finds_the_active_run_again(digits):
     assert RunDir(run.path).status().pid == os.getpid()
     at = studio()  # a new browser session: nothing in its state
     assert at.session_state[ui.RUN] == str(run.path) and at.session_state[ui.DATASET] == digits
-    assert f"**Run:** {title_of(RunDir(runs_dir() / RUNNING))} — running (25%)" in texts(at.sidebar.markdown)
+    assert f"**Run:** {title_of(RunDir(runs_dir() / RUNNING))} — running (44%)" in texts(at.sidebar.markdown)
 
 
 def test_a_reloaded_tab_finds_its_own_run_even_when_another_is_newer(digits, workspace_run):
