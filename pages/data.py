@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pages import nav
+
+nav.first_visit()  # before the imports below, which load PyTorch
+
 from collections.abc import Callable
 
 import pandas as pd
@@ -102,4 +106,4 @@ def _earlier_tab() -> None:
 
 
 if __name__ == "__main__":
-    ui.show(render)
+    render()

@@ -57,9 +57,11 @@ def _audit(folder: str) -> tuple[dict, pd.DataFrame, str]:
 
 def show_audit(folder: str) -> None:
     """Draw the check of the stored dataset in ``folder``."""
-    report, items, blocker = _audit(folder)
     summary = ui.dataset_summary(folder) or {"name": Path(folder).name}
     st.header(f"Check of '{ui.md_safe(summary['name'])}'")
+    with st.spinner(f"Checking {plural(summary.get('images', 0), 'image')} (once per dataset and restart)…",
+                    show_time=True):
+        report, items, blocker = _audit(folder)
     a, b, c, d = st.columns(4)
     a.metric("Classes", len(report["counts"]), help="Kinds of things the model will tell apart.")
     b.metric("Usable images", report["total"], help="Images that could be read and sit in a class folder.")
@@ -74,6 +76,8 @@ def show_audit(folder: str) -> None:
         st.success("These images look ready for training.", icon=":material/check_circle:")
     for split, copies in report["copies_of_training"].items():
         _copies_of_training(folder, split, copies)
+    if report["blank"]:
+        _blank(folder, report["blank"], Path(report["root"]))
     st.plotly_chart(_counts_figure(report["counts"]))
     _thumbnails(items)
     _sizes(items, report["sizes"])
@@ -99,6 +103,26 @@ def _copies_of_training(folder: str, split: str, copies: list[dict]) -> None:
                  "images they copy stay. Runs trained before keep their own record."):
         with ui.friendly_errors():
             store.remove_copies(folder, split)
+            _audit.clear()
+            ui.dataset_summary.clear()
+            st.rerun()
+
+
+def _blank(folder: str, blank: list[str], root: Path) -> None:
+    """The blank and near-blank images, and the one click that leaves them out."""
+    with st.expander(f"Blank or nearly blank images ({len(blank)})"):
+        st.caption("One colour, or fully transparent (shown on white): their colours vary by less than 2 "
+                   "levels of 255 once the picture is shrunk to 32 pixels a side.")
+        thumbs = [(square(ui.thumbnail(str(root / p))), Path(p).name) for p in blank[:THUMBS * 2]]
+        shown = [(t, name) for t, name in thumbs if t is not None]
+        if shown:
+            st.image([t for t, _ in shown], width=ui.THUMB_PX, caption=[name for _, name in shown])
+        st.dataframe(pd.DataFrame({"Blank image": blank}), hide_index=True)
+    label = f"Leave out {'the blank image' if len(blank) == 1 else f'the {len(blank)} blank images'}"
+    if st.button(label, key="remove_blank", help="Only these images leave the dataset. Runs trained before keep "
+                 "their own record."):
+        with ui.friendly_errors():
+            store.remove_blank(folder)
             _audit.clear()
             ui.dataset_summary.clear()
             st.rerun()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pages import nav
+
+nav.first_visit()  # before the imports below, which load PyTorch
+
 from pathlib import Path
 
 import pandas as pd
@@ -268,4 +272,4 @@ def _where_it_looked(run: RunDir, predictions: pd.DataFrame) -> None:
 
 
 if __name__ == "__main__":
-    ui.show(render)
+    render()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pages import nav
+
+nav.first_visit()  # before the imports below, which load PyTorch
+
 from pathlib import Path
 
 import streamlit as st
@@ -158,4 +162,4 @@ def _earlier_run() -> None:
 
 
 if __name__ == "__main__":
-    ui.show(render)
+    render()

@@ -7,6 +7,10 @@ seven steps within a second of a visit, while the rest of the studio loads behin
 from __future__ import annotations
 
 import hmac
+import runpy
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import streamlit as st
@@ -24,7 +28,34 @@ STEPS = (  # the flow, in order: (page module, title, icon)
     ("use", "Use & export", ":material/rocket_launch:"),
     ("runs", "Runs", ":material/history:"),
 )
-LOADING = "Opening the studio: loading PyTorch and the models (about 10 seconds the first time)…"
+# Streamlit's own Stop, shown beside its running indicator while a page is drawn, would stop the
+# drawing and not a run; hidden, so that the Train page's Stop is the only one on screen.
+ONE_STOP = "<style>[data-testid='stStatusWidget'] button {display: none;}</style>"
+LOADING = ("Opening the studio: loading PyTorch and the models, once after each restart (10 to 30 seconds, "
+           "longer on a busy computer)…")
+APP = Path(__file__).resolve().parent.parent / "app.py"
+_routed = threading.local()
+
+
+@contextmanager
+def routed() -> Iterator[None]:
+    """Marks, for this script thread, that app.py is drawing the page (see ``first_visit``)."""
+    _routed.on = True
+    try:
+        yield
+    finally:
+        _routed.on = False
+
+
+def first_visit() -> None:
+    """Called at the top of each page file, before its imports. A fresh server's first run of a
+    page's address uses Streamlit's legacy pages/-folder mode, which runs the page file without
+    app.py: no sidebar, no error handling, and an empty page while its imports load PyTorch. Run
+    app.py instead, which draws the sidebar and a spinner at once and routes back to the page,
+    and end this run."""
+    if not getattr(_routed, "on", False):
+        runpy.run_path(str(APP), run_name="__main__")
+        st.stop()
 
 
 def page(name: str) -> str:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pages import nav
+
+nav.first_visit()  # before the imports below, which load PyTorch
+
 from datetime import datetime
 from pathlib import Path
 
@@ -266,4 +270,4 @@ def _delete(path: str, name: str) -> None:
 
 
 if __name__ == "__main__":
-    ui.show(render)
+    render()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pages import nav
+
+nav.first_visit()  # before the imports below, which load PyTorch
+
 import logging
 from dataclasses import MISSING, fields
 
@@ -379,4 +383,4 @@ def _advanced(spec: ModelSpec, rec: Recommendation) -> None:
 
 
 if __name__ == "__main__":
-    ui.show(render)
+    render()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pages import nav
+
+nav.first_visit()  # before the imports below, which load PyTorch
+
 import streamlit as st
 
 from pages import charts, ui
@@ -17,7 +21,7 @@ from tlcore.rundir import RunDir
 
 POLL_SECONDS = 1.5
 ALL_DEVICES = ui.OPT + "all_devices"
-STOPPING = "Stopping after the current step; the best model so far is kept."
+STOPPING = "Stopping: finishing the current step…"  # before the run reports its first step
 
 
 def render() -> None:
@@ -116,8 +120,9 @@ def _live(path: str, was_active: bool) -> None:
             st.markdown(describe_run(run.record()))
         except TLError:
             pass  # a damaged record: the status below says what is known
-        if state in ui.ACTIVE:
-            _progress(run, status.message)
+        progress = (runs.progress(run) or {}) if state in ui.ACTIVE else None
+        if progress is not None:
+            _progress(run, status.message, progress)
         elif state in ("failed", "damaged"):
             st.error(ui.md_safe(status.error or "The run failed."), icon=":material/error:")
         elif state == "interrupted":
@@ -136,30 +141,39 @@ def _live(path: str, was_active: bool) -> None:
                              help="Open this run's model on Evaluate; Use & export then uses it too."):
                     ui.pick(path)
                     st.switch_page(ui.page("evaluate"))
-        _charts(run)
+        _charts(run, progress)
         if was_active and state not in ui.ACTIVE:
             st.rerun()
 
 
-def _progress(run: RunDir, message: str) -> None:
-    progress = runs.progress(run) or {}
+def _progress(run: RunDir, message: str, progress: dict) -> None:
+    """The bar of the whole run, through every phase, with what the run does now; and Stop, or
+    what a Stop asked waits for."""
     parts = [ui.md_safe(message or "Starting")]
     if progress.get("images_per_second"):
         parts.append(f"{progress['images_per_second']:.0f} images/s")
     if progress.get("eta_seconds") is not None:
-        parts.append(f"about {ui.duration(progress['eta_seconds'])} left")
+        step = "" if progress.get("phase") == "train" else " in this step"
+        parts.append(f"about {ui.duration(progress['eta_seconds'])} left{step}")
     st.progress(float(progress.get("fraction") or 0.0), text=" · ".join(parts))
     if run.cancel_requested():
-        st.caption(ui.md_safe(message) if (message or "").startswith("Stopping") else STOPPING)
+        st.caption(ui.md_safe(message) if (message or "").startswith("Stopping")
+                   else progress.get("stopping") or STOPPING)
     else:
         st.button("Stop", on_click=run.request_cancel,
-                  help="Stop after the current step and keep the best model so far.")
+                  help="Stop within seconds: after the first epoch the best model so far is kept; "
+                       "before it, nothing is saved.")
 
 
-def _charts(run: RunDir) -> None:
+def _charts(run: RunDir, progress: dict | None) -> None:
+    """The curves of the epochs so far; while a run has none, when they come (``progress``: the
+    active run's, else None)."""
     rows = runs.history(run)
     if not rows:
-        st.caption("Charts appear after the first epoch.")
+        if progress is not None:
+            doing = progress.get("doing")
+            now = f" Now: {doing[0].lower()}{doing[1:]}." if doing and progress.get("phase") != "train" else ""
+            st.caption(f"The charts follow the final model's training and appear after its first epoch.{now}")
         return
     if rows[-1]["held_out"] == "cv":
         st.caption("Training images are the ones the model learns from. Cross-validated: every image scored by "
@@ -179,4 +193,4 @@ def _charts(run: RunDir) -> None:
 
 
 if __name__ == "__main__":
-    ui.show(render)
+    render()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import runpy
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -53,28 +51,6 @@ _log = logging.getLogger("studio")
 # quote them) passes through md_safe where it meets Markdown, so it shows as written.
 md_safe = escape
 plot_safe = plot_text  # the same for plotly's labels, which draw <a href> and <b>
-_routed = threading.local()
-APP = Path(__file__).resolve().parent.parent / "app.py"
-
-
-@contextmanager
-def routed() -> Iterator[None]:
-    """Marks, for this script thread, that app.py is drawing the page (see ``show``)."""
-    _routed.on = True
-    try:
-        yield
-    finally:
-        _routed.on = False
-
-
-def show(render: Callable[[], None]) -> None:
-    """Draw a page. A fresh server's first run of a page's address uses Streamlit's legacy
-    pages/-folder mode, which runs the page file without app.py (no sidebar, no error
-    handling); then run app.py instead, which routes back here."""
-    if getattr(_routed, "on", False):
-        render()
-    else:
-        runpy.run_path(str(APP), run_name="__main__")
 
 
 @contextmanager

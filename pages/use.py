@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pages import nav
+
+nav.first_visit()  # before the imports below, which load PyTorch
+
 import hashlib
 import io
 import tempfile
@@ -253,4 +257,4 @@ def _web_page(run: RunDir, below: float) -> None:
 
 
 if __name__ == "__main__":
-    ui.show(render)
+    render()

@@ -34,8 +34,11 @@ def tab_shown(at: AppTest) -> str:
 
 
 def picture(size: tuple[int, int], value: int) -> bytes:
+    """A grey picture of brightness ``value`` with a block of the opposite brightness (not blank)."""
     buf = io.BytesIO()
-    Image.new("RGB", size, (value, value, value)).save(buf, "PNG")
+    img = Image.new("RGB", size, (value, value, value))
+    img.paste((255 - value,) * 3, (0, 0, size[0] // 2, size[1] // 2))
+    img.save(buf, "PNG")
     return buf.getvalue()
 
 

@@ -60,6 +60,7 @@ def _running_run(data: str, **settings) -> RunDir:
     """A run that looks alive to the app (this test process is its 'worker')."""
     run = create_run(TrainConfig(data=data, **{**TINY, **settings}), runs_dir() / RUNNING)
     run.set_status("running", message="Training: epoch 1 of 2", epoch=1)
+    run.append_event("plan", phases=[["decode", 1.0], ["train", 3.0]], after=0.0)
     run.append_event("progress", phase="train", epoch=1, epochs=2, done=40, total=80, images_per_second=20.0,
                      eta_seconds=2.0)
     return run
@@ -70,14 +71,15 @@ def test_a_running_run_shows_progress_and_can_be_stopped(digits):
     at = studio("train", **{ui.DATASET: digits, ui.RUN: str(run.path)})
     assert f"Run {title_of(run)}: Training" in texts(at.subheader)
     bar = at.get("progress")[0]
-    # half of epoch 1 of 2 done at 20 images/s: 1.5 epochs of 80 images left, for the whole run
-    assert bar.proto.value == 25 and "20 images/s · about 6 s left" in bar.proto.text
+    # the images read (1 of 4 typical seconds), then half of epoch 1 of 2 (a quarter of 3): 43% of the run;
+    # at 20 images/s, 1.5 epochs of 80 images are left
+    assert bar.proto.value == 43 and "20 images/s · about 6 s left" in bar.proto.text
     assert "Start another run (it waits for the current one)" in [b.label for b in at.button]
     next(b for b in at.button if b.label == "Stop").click()
     at.run()
     assert run.cancel_requested()
     assert f"Run {title_of(run)}: Stopping" in texts(at.subheader)
-    assert "Stopping after the current step; the best model so far is kept." in texts(at.caption)
+    assert "Stopping: finishing the current batch of training; the best model so far is kept…" in texts(at.caption)
     assert "Stop" not in [b.label for b in at.button]
     # the worker says what it saves while it finishes, and the page shows it
     run.set_status("running", message="Stopping: saving the model and scoring it on 261 test images…", epoch=1)
@@ -87,6 +89,23 @@ def test_a_running_run_shows_progress_and_can_be_stopped(digits):
     at.run()
     assert f"Run {title_of(run)}: Stopped" in texts(at.subheader)
     assert "Stopped; the best model so far (epoch 1) was kept" in texts(at.success)
+
+
+def test_the_bar_moves_and_the_words_match_the_phase_before_training(digits):
+    run = _running_run(digits)
+    run.set_status("running", message="Cross-validation: epoch 14 of 40")
+    run.append_event("plan", phases=[["embed", 2.0], ["cv", 1.0], ["train", 1.0]], after=0.2)
+    run.append_event("progress", phase="cv", epoch=None, epochs=None, done=13, total=40, images_per_second=None,
+                     eta_seconds=9.0)
+    at = studio("train", **{ui.DATASET: digits, ui.RUN: str(run.path)})
+    bar = at.get("progress")[0]
+    # 20% before this plan, then the features (2 of 4) and 13 of 40 cross-validation epochs (1 of 4)
+    assert bar.proto.value == 66 and bar.proto.text == "Cross-validation: epoch 14 of 40 · about 9 s left in this step"
+    assert ("The charts follow the final model's training and appear after its first epoch. Now: cross-validation."
+            in texts(at.caption))
+    next(b for b in at.button if b.label == "Stop").click()
+    at.run()
+    assert "Stopping: finishing the current step of the cross-validation…" in texts(at.caption)
 
 
 def test_the_run_header_describes_the_run_not_the_current_settings(digits):
@@ -134,7 +153,7 @@ def test_a_reload_finds_the_active_run_again(digits):
     assert RunDir(run.path).status().pid == os.getpid()
     at = studio()  # a new browser session: nothing in its state
     assert at.session_state[ui.RUN] == str(run.path) and at.session_state[ui.DATASET] == digits
-    assert f"**Run:** {title_of(RunDir(runs_dir() / RUNNING))} — Training (25%)" in texts(at.sidebar.markdown)
+    assert f"**Run:** {title_of(RunDir(runs_dir() / RUNNING))} — Training (44%)" in texts(at.sidebar.markdown)
 
 
 def test_a_reloaded_tab_finds_its_own_run_even_when_another_is_newer(digits, workspace_run):

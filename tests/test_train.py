@@ -148,8 +148,8 @@ def fashion_tiny(tmp_path_factory):
 
 
 # The frozen network scores its test images from features computed before training; a fine-tuned one
-# would run them through the whole network after the Stop, so that run has none here.
-@pytest.mark.parametrize("stages,evaluation,test,scored", [(0, "holdout", "test", "test"), (1, "auto", "", "val")],
+# would run them through the whole network after the Stop, which a Stop skips: its score is on validation.
+@pytest.mark.parametrize("stages,evaluation,test,scored", [(0, "holdout", "test", "test"), (1, "auto", "test", "val")],
                          ids=["frozen", "fine-tune"])
 def test_stop_ends_a_real_run_within_seconds_and_keeps_its_best_model(fashion_tiny, tmp_path, stages, evaluation,
                                                                       test, scored):
@@ -168,6 +168,7 @@ def test_stop_ends_a_real_run_within_seconds_and_keeps_its_best_model(fashion_ti
         os.waitpid(pid, 0)
     status = run.status()
     assert status.state == "cancelled" and status.message.startswith("Stopped; the best model so far"), status
+    assert ("Stopped before the test images were scored" in status.message) == (scored == "val")
     assert seconds < 10, f"Stop took {seconds:.1f} s"
     assert len(run.events("epoch")) < 1000
     metrics = json.loads(run.metrics_path.read_text())

@@ -26,6 +26,7 @@ from tlcore.atomic import atomic_write_json
 from tlcore.errors import TLError
 from tlcore.data.folders import subfolders, visible, walk
 from tlcore.data.images import MAX_PIXELS, ImageProblem, check_image, run_parallel
+from tlcore.data.blank import blank_tip, find_blank
 from tlcore.data.leakage import copies_tip, find_copies, plural
 from tlcore.data.names import class_name, normal, refuse_case_twins
 from tlcore.workspace import workspace_dir
@@ -308,14 +309,14 @@ def _skipped_note(skipped: list[Skipped], shown: int = 3) -> str:
 
 def audit(ds: Dataset) -> dict:
     """A JSON-safe health report: counts, skipped files, duplicates, held-out copies of training
-    images, sizes, imbalance and advice."""
+    images, blank images, sizes, imbalance and advice."""
     root = Path(ds.root)
     totals = ds.counts()
     splits = [s for s in SPLITS if any(i.split == s for i in ds.items)]
     per_split = {s: ds.counts(s) for s in splits}
     lo, hi = min(totals.values(), default=0), max(totals.values(), default=0)
     imbalance = round(hi / lo, 2) if lo else None
-    leaks = find_copies(ds.items)
+    leaks, blank = find_copies(ds.items), find_blank(ds.items)
     return {
         "counts": {c: {"total": n, **{s: per_split[s][c] for s in splits}} for c, n in totals.items()},
         "total": len(ds.items),
@@ -323,9 +324,12 @@ def audit(ds: Dataset) -> dict:
         "duplicates": [[_rel(i.path, root) for i in g] for g in ds.duplicates()],
         "copies_of_training": {split: [{"path": _rel(c.path, root), "of": _rel(c.of, root), "exact": c.exact}
                                        for c in found] for split, found in leaks.items()},
+        "blank": [_rel(i.path, root) for i in blank],
+        "root": str(root),  # what the paths above are relative to
         "sizes": _size_stats(ds.items),
         "imbalance": imbalance,
-        "advice": [copies_tip(split, found) for split, found in leaks.items()] + _advice(ds, totals, imbalance),
+        "advice": [copies_tip(split, found) for split, found in leaks.items()]
+        + ([blank_tip(len(blank))] if blank else []) + _advice(ds, totals, imbalance),
     }
 
 

@@ -145,21 +145,26 @@ def run_parallel(
     """Run ``fn`` over ``args`` in threads; results in order, an ImageProblem in place of a failed one.
 
     Threads suffice: Pillow, hashlib and torch release the GIL while they work.
-    ``progress(done, total)`` is called at most every 0.5 s, and once at the end.
+    ``progress(done, total)`` is called at most every 0.5 s, and once at the end; whatever it
+    raises (a Stop) ends the run of the rest, which is not waited for.
     """
     total = len(args)
     results: list[object] = [None] * total
     last = time.monotonic()
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
         futures = {pool.submit(fn, a): i for i, a in enumerate(args)}
-        for done, fut in enumerate(as_completed(futures), start=1):
-            try:
-                results[futures[fut]] = fut.result()
-            except ImageProblem as problem:
-                results[futures[fut]] = problem
-            if progress and time.monotonic() - last >= PROGRESS_EVERY_S:
-                progress(done, total)
-                last = time.monotonic()
+        try:
+            for done, fut in enumerate(as_completed(futures), start=1):
+                try:
+                    results[futures[fut]] = fut.result()
+                except ImageProblem as problem:
+                    results[futures[fut]] = problem
+                if progress and time.monotonic() - last >= PROGRESS_EVERY_S:
+                    progress(done, total)
+                    last = time.monotonic()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     if progress:
         progress(total, total)
     return results

@@ -15,6 +15,7 @@ from pathlib import Path
 from tlcore.data.archive import extract_zip
 from tlcore.atomic import disk_full, is_disk_full
 from tlcore.data.dataset import MANIFEST, Dataset, scan_folder, with_zip_skipped
+from tlcore.data.blank import find_blank
 from tlcore.data.leakage import HELD_OUT, find_copies
 from tlcore.data.names import class_name, normal, same_name
 from tlcore.errors import TLError
@@ -146,6 +147,18 @@ def remove_copies(folder: str | Path, split: str) -> Dataset:
         raise ValueError(f"copies are only removed from {HELD_OUT}, not {split!r}")
     ds = Dataset.load(folder)
     drop = {c.path for c in find_copies(ds.items).get(split, [])}
+    if not drop:
+        return ds
+    left = ds.with_items(i for i in ds.items if i.path not in drop)
+    left.save(folder)
+    return left
+
+
+def remove_blank(folder: str | Path) -> Dataset:
+    """Take the blank and near-blank images (tlcore.data.blank) out of the stored dataset in
+    ``folder`` and return what is left. Only its manifest changes, as with ``remove_copies``."""
+    ds = Dataset.load(folder)
+    drop = {i.path for i in find_blank(ds.items)}
     if not drop:
         return ds
     left = ds.with_items(i for i in ds.items if i.path not in drop)

@@ -12,6 +12,7 @@ from tlcore.config import TrainConfig
 from tlcore.errors import TLError
 from tlcore.record import ACTIVE, DAMAGED, RecordError, RunRecord, SPLITS
 from tlcore.rundir import RunDir
+from tlcore.training.progress import PHASES, fraction, stopping_words
 from tlcore.jobs.train import create_run
 from tlcore.training.inputs import image_size_for  # noqa: F401 (the worker's decision, for the pages' previews)
 from tlcore.jobs.worker import launch
@@ -60,11 +61,12 @@ def class_history(run: RunDir) -> list[dict]:
 
 
 def progress(run: RunDir) -> dict | None:
-    """The latest progress report, with ``fraction`` of the whole run done (0..1)."""
-    events = run.events("progress")
-    if not events:
+    """The latest progress report, with ``fraction`` of the whole run done (0..1), the phase's
+    words (``doing``) and what a Stop now waits for (``stopping``)."""
+    events = run.events()
+    latest = next((dict(e) for e in reversed(events) if e.get("type") == "progress"), None)
+    if latest is None:
         return None
-    latest = dict(events[-1])
     if latest["done"] >= latest["total"] and latest["phase"] != "train":
         # That step is over and the run is on to the next one: its rate and time left are not news.
         latest["images_per_second"] = latest["eta_seconds"] = None
@@ -75,10 +77,9 @@ def progress(run: RunDir) -> dict | None:
         planned = None
     epochs = latest.get("epochs") or planned or 0
     inside = latest["done"] / max(latest["total"], 1)
-    if latest["phase"] == "train" and epochs:
-        latest["fraction"] = min(1.0, (max(len(done), (latest["epoch"] or 1) - 1) + inside) / epochs)
-    else:
-        latest["fraction"] = min(1.0, len(done) / epochs) if epochs else 0.0
+    latest["fraction"] = fraction(events, len(done), planned)
+    latest["doing"] = PHASES.get(latest["phase"], ("", ""))[0]
+    latest["stopping"] = stopping_words(latest["phase"])
     seconds = [e.seconds for e in done]
     if latest["phase"] == "train" and epochs:
         left = epochs - max(len(done), (latest["epoch"] or 1) - 1) - inside  # epochs still to run

@@ -13,7 +13,7 @@ import sys
 import time
 import traceback
 from dataclasses import replace
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -25,15 +25,20 @@ from tlcore.jobs import pool, timings
 from tlcore.models import ensemble
 from tlcore.atomic import disk_full, is_disk_full
 from tlcore.config import FASTEST, MOST_ACCURATE, TrainConfig
+from tlcore.data.dataset import Dataset
+from tlcore.models.catalog import ModelSpec
 from tlcore.training.distributed import SOLO, World, peer_lost
 from tlcore.training.embed import embedder_key
 from tlcore.training.engine import train_model
 from tlcore.errors import TLError
 from tlcore.models.freeze import backbone_is_frozen, resolve_trainable
 from tlcore.training.inputs import Inputs, load_inputs, use_all_for_training
-from tlcore.jobs.interrupt import ALREADY_RUNNING, INTERRUPTED_TEXT, Interrupted, interruptible
-from tlcore.training.recommend import (choose_evaluation, choose_recipe, image_kind, natural_sample, naturalness,
-                                      recommend)
+from tlcore.jobs.interrupt import (ALREADY_RUNNING, INTERRUPTED_TEXT, Interrupted, StopAsked, interruptible,
+                                   stop_promptly)
+from tlcore.training.progress import PHASES, report, run_fraction
+from tlcore.training.recommend import (Recommendation, choose_evaluation, choose_recipe, image_kind, natural_sample,
+                                       naturalness, recommend)
+from tlcore.training.timing import Work, phases
 from tlcore.record import INTERRUPTED, RunRecord
 from tlcore.training.recorder import RunRecorder
 from tlcore.training.report import finish_run
@@ -89,6 +94,10 @@ def execute(run_dir: str | Path, world: World = SOLO) -> str:
         except Interrupted:
             run.set_status(INTERRUPTED, message="Interrupted", error=INTERRUPTED_TEXT)
             return INTERRUPTED
+        except StopAsked:
+            _stopped(run, forced=True)
+            run.set_status("cancelled", message=NOTHING_KEPT)
+            return "cancelled"
         except TLError as e:
             run.set_status("failed", error=str(e), message="Failed")
             raise
@@ -129,45 +138,88 @@ def _slot(device: torch.device, world: World, on_wait, should_stop) -> Iterator[
         yield None if got is None else (torch.device(got[0]) if torch.device(got[0]).type == device.type else device)
 
 
+def _work(cfg: TrainConfig, recipe: str, spec: ModelSpec, size: int, labelled: int, val: int, test: int,
+          device: torch.device) -> Work:
+    """The work of a run of ``cfg`` (its depth, epochs and augmentation decided) with ``recipe``."""
+    stages = resolve_trainable(cfg.trainable_stages, len(spec.stages))
+    return timings.work_for(recipe=recipe, spec=spec, size=size, stages=stages,
+                            frozen=backbone_is_frozen(spec, stages, cfg.train_bn), epochs=cfg.epochs,
+                            augment=cfg.augment, labelled=labelled, val=val, test=test, device=device.type,
+                            pretrained=cfg.weights == "pretrained" and not cfg.init_from)
+
+
+def _decide(cfg: TrainConfig, spec: ModelSpec, size: int, labelled: dict[str, int], val: int, test: int,
+            given_val: bool, device: torch.device, natural: float | None,
+            kind: str | None) -> tuple[TrainConfig, Recommendation, Work]:
+    """Fill "auto" choices from the recommender: the resolved config, the recommendation and the
+    work of the run it makes (``val`` validation images among the ``labelled``, ``test`` images)."""
+    chosen = None if cfg.trainable_stages == "auto" else resolve_trainable(cfg.trainable_stages, len(spec.stages))
+    rec = recommend(labelled, natural, len(spec.stages), gpu=device.type == "cuda", chosen_stages=chosen)
+    resolved = cfg.with_(
+        trainable_stages=rec.trainable_stages if cfg.trainable_stages == "auto" else cfg.trainable_stages,
+        epochs=cfg.epochs or rec.epochs,
+        augment=rec.augment if cfg.augment == "auto" else cfg.augment,
+    )
+    stages = resolve_trainable(resolved.trainable_stages, len(spec.stages))
+    frozen = backbone_is_frozen(spec, stages, resolved.train_bn)
+    rec = choose_evaluation(rec, resolved, frozen, labelled, given_val=given_val)
+    held = 0 if rec.evaluation == "cv" else val
+    works = {r: _work(resolved, r, spec, size, sum(labelled.values()), held, test, device)
+             for r in ((FASTEST, MOST_ACCURATE) if frozen else (FASTEST,))}
+    runs = timings.observations()
+    estimates = {r: timings.estimate_work(w, runs) for r, w in works.items()}
+    rec = choose_recipe(rec, resolved, frozen, labelled, ensemble.ready(), estimates, kind)
+    rec = replace(rec, estimates={r: timings.with_typical(works[r], e) for r, e in estimates.items()})
+    # The size the images were read at (a model's own, or its processor size) is recorded, so the run
+    # reproduces on any device.
+    return resolved.with_(evaluation=rec.evaluation, recipe=rec.recipe, image_size=size), rec, works[rec.recipe]
+
+
+def _record_plan(run: RunDir, work: Work, start: str = "decode") -> None:
+    """Record the typical seconds of the phases from ``start`` on, for the share of the run done."""
+    names = list(PHASES)
+    left = {k: round(v, 3) for k, v in phases(work).items() if names.index(k) >= names.index(start)}
+    run.append_event("plan", phases=list(left.items()), after=run_fraction(run))
+
+
+def _first_plan(run: RunDir, cfg: TrainConfig, device: torch.device) -> Callable:
+    """What ``load_inputs`` calls before reading the images: the plan of the whole run, as far as it
+    is known before the images are looked at (an "auto" depth is decided again after)."""
+    def planned(ds: Dataset, spec: ModelSpec, size: int, test: int, given_val: bool) -> None:
+        labelled = {c: ds.counts("train").get(c, 0) + ds.counts("val").get(c, 0) for c in ds.classes}
+        val = sum(ds.counts("val").values())
+        work = (_work(cfg, cfg.recipe, spec, size, sum(labelled.values()), 0 if cfg.evaluation == "cv" else val,
+                      test, device) if cfg.is_resolved
+                else _decide(cfg, spec, size, labelled, val, test, given_val, device, None, None)[2])
+        _record_plan(run, work)
+    return planned
+
+
 def _resolve(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device) -> TrainConfig:
-    """Fill "auto" choices from the recommender, and record them in config.json."""
+    """Fill "auto" choices from the recommender, and record them in config.json, with the plan of
+    the phases to come."""
+    test = 0 if inputs.test is None else len(inputs.test.x)
     if cfg.is_resolved:
+        held = 0 if cfg.evaluation == "cv" else len(inputs.val.x)
+        labelled = len(inputs.train.x) + len(inputs.val.x)
+        _record_plan(run, _work(cfg, cfg.recipe, inputs.spec, inputs.image_size, labelled, held, test, device),
+                     start="embed")
         return cfg
     natural = None
-    if inputs.imagenet is not None:  # the images the Strategy page asked about, at the same size
+    if inputs.imagenet is not None:
+        report(run.append_event, "export", 0, 1)  # its ONNX model is exported first, unless kept
+        # the images the Strategy page asked about, at the same size
         decoded = {f: x for part in (inputs.train, inputs.val) for f, x in zip(part.files, part.x)}
         sample = torch.stack([decoded[f] for f in natural_sample(list(decoded), cfg.seed)])
         natural = naturalness(inputs.net.backbone, inputs.imagenet, sample, inputs.prep, device,
                               key=embedder_key(FASTEST, inputs.spec.name, inputs.image_size))
     labelled = {c: inputs.train.class_counts(inputs.classes)[c] + inputs.val.class_counts(inputs.classes)[c]
                 for c in inputs.classes}
-    chosen = (None if cfg.trainable_stages == "auto"
-              else resolve_trainable(cfg.trainable_stages, len(inputs.spec.stages)))
-    rec = recommend(labelled, natural, len(inputs.spec.stages), gpu=device.type == "cuda", chosen_stages=chosen)
-    resolved = cfg.with_(
-        trainable_stages=rec.trainable_stages if cfg.trainable_stages == "auto" else cfg.trainable_stages,
-        epochs=cfg.epochs or rec.epochs,
-        augment=rec.augment if cfg.augment == "auto" else cfg.augment,
-    )
-    stages = resolve_trainable(resolved.trainable_stages, len(inputs.spec.stages))
-    frozen = backbone_is_frozen(inputs.spec, stages, resolved.train_bn)
-    rec = choose_evaluation(rec, resolved, frozen, labelled, given_val=inputs.given_val)
-    test = 0 if inputs.test is None else len(inputs.test.x)
-    val = 0 if rec.evaluation == "cv" else len(inputs.val.x)
-    works = {r: timings.work_for(recipe=r, spec=inputs.spec, size=inputs.image_size, stages=stages, frozen=frozen,
-                                 epochs=resolved.epochs, augment=resolved.augment, labelled=sum(labelled.values()),
-                                 val=val, test=test, device=device.type,
-                                 pretrained=resolved.weights == "pretrained" and not resolved.init_from)
-             for r in ((FASTEST, MOST_ACCURATE) if frozen else (FASTEST,))}
-    runs = timings.observations()
-    estimates = {r: timings.estimate_work(w, runs) for r, w in works.items()}
-    rec = choose_recipe(rec, resolved, frozen, labelled, ensemble.ready(), estimates, image_kind(inputs.train.x))
-    rec = replace(rec, estimates={r: timings.with_typical(works[r], e) for r, e in estimates.items()})
-    # The size the images were read at (a model's own, or its processor size) is recorded, so the run
-    # reproduces on any device.
-    resolved = resolved.with_(evaluation=rec.evaluation, recipe=rec.recipe, image_size=inputs.image_size)
+    resolved, rec, work = _decide(cfg, inputs.spec, inputs.image_size, labelled, len(inputs.val.x), test,
+                                  inputs.given_val, device, natural, image_kind(inputs.train.x))
     run.write_record(replace(run.record(), config=resolved, recommendation=rec.to_json()))
     run.append_event("recommendation", **rec.to_json())
+    _record_plan(run, work, start="embed")
     return resolved
 
 
@@ -175,7 +227,7 @@ def _prepare(run: RunDir, cfg: TrainConfig, device: torch.device) -> tuple[Train
     """The run's inputs and its resolved choices (rank 0 resolves them and records them; the
     other ranks of a distributed run read them back)."""
     torch.manual_seed(cfg.seed)  # the new head's initial weights
-    inputs = load_inputs(run, cfg, device)
+    inputs = load_inputs(run, cfg, device, _first_plan(run, cfg, device) if run.records else None)
     cfg = _resolve(run, cfg, inputs, device)
     if cfg.recipe == MOST_ACCURATE:
         run.set_status("running", message="Loading the most accurate model's networks")
@@ -183,6 +235,13 @@ def _prepare(run: RunDir, cfg: TrainConfig, device: torch.device) -> tuple[Train
     if cfg.evaluation == "cv":
         inputs = use_all_for_training(run, inputs)
     return cfg, inputs
+
+
+def _stopped(run: RunDir, forced: bool) -> None:
+    """Record the phase in which the user's Stop ended the run, and whether it ended a step that
+    has no stop check of its own (``forced``)."""
+    latest = run.events("progress")
+    run.append_event("stopped", phase=latest[-1]["phase"] if latest else None, forced=forced)
 
 
 def _follow(run: QuietRun, world: World) -> str:
@@ -200,10 +259,16 @@ def _follow(run: QuietRun, world: World) -> str:
 
 def _train(run: RunDir, cfg: TrainConfig, device: torch.device, world: World = SOLO) -> str:
     """Load the run's inputs, resolve its choices, let the engine train, and record the result."""
-    started = time.time()
-    cfg, inputs = _prepare(run, cfg, device)
-    world.barrier()  # the other ranks load what rank 0 decided
-    trained = train_model(inputs, cfg, device, RunRecorder(run), world)
+    started, recorder = time.time(), RunRecorder(run)
+    # One process: a Stop also ends a step with no stop check of its own, while nothing is kept yet.
+    promptly = (stop_promptly(run.cancel_requested, lambda: recorder.acted, lambda: recorder.kept)
+                if not world.active else contextlib.nullcontext())
+    with promptly:
+        cfg, inputs = _prepare(run, cfg, device)
+        world.barrier()  # the other ranks load what rank 0 decided
+        trained = train_model(inputs, cfg, device, recorder, world)
+    if trained.cancelled:
+        _stopped(run, forced=False)
     lost = [e["message"] for e in run.events("checkpoint_lost")]  # what a resume could not recover
     if trained.held is None:
         run.set_status("cancelled", message=NOTHING_KEPT)
@@ -215,5 +280,5 @@ def _train(run: RunDir, cfg: TrainConfig, device: torch.device, world: World = S
         timings.record(run, started)  # this computer's speed, for the next runs' estimates
     message = (f"Stopped; the best model so far (epoch {trained.epoch}) was kept" if trained.cancelled else
                "Stopped early: the held-out loss stopped improving" if trained.early else "Finished")
-    run.set_status(state, message=" ".join([message] + warnings))
+    run.set_status(state, message=" ".join([f"{message}." if warnings else message] + warnings))
     return state

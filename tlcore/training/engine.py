@@ -25,7 +25,7 @@ from tlcore.training.checkpoint import clone_state
 from tlcore.training.inputs import Inputs
 from tlcore.training.loop import LoopState, identity_prep, pick_views, predict_logits, recipe, train_one_epoch
 from tlcore.training.metrics import classification_metrics
-from tlcore.training.progress import Throttle
+from tlcore.training.progress import Throttle, report
 from tlcore.record import EpochEvent, SplitMetrics
 from tlcore.training.reporter import Reporter
 from tlcore.training.report import Scored
@@ -37,6 +37,8 @@ MAX_VIEWS = 8
 # saved twice has nothing to set aside.
 NO_VALIDATION = ("No image could be set aside to check the model: a class needs at least 2 different pictures "
                  "for that (exact copies count as one). Add more different pictures to each class, then train again.")
+TEST_SKIPPED = ("Stopped before the test images were scored; the score is on the images set aside to check "
+                "the model.")
 RISING_EPOCHS = 3  # epochs in a row with the training loss above its start that count as diverging
 # After the first epoch, a training loss over this many times a blind guess's (ln of the classes: every class
 # as likely) is confidently wrong on the model's own training images: diverging, however short the run.
@@ -153,24 +155,33 @@ def _plan(reporter: Reporter, cfg: TrainConfig, inputs: Inputs, device: torch.de
         return _Plan(net, x_train, x_val, prep, lambda: set_train_mode(net, spec, stages, cfg.train_bn),
                      learner=_data_parallel(net, device) if world.active else None)
     soup = HeadSoup(net.head).to(device)
+    n_train, pretrained = len(inputs.train.x), cfg.weights == "pretrained" and not cfg.init_from
+    total_views = augmented_views(cfg.epochs, n_train, net.head[-1].in_features) if cfg.augment != "none" else 1
+    # All passes (the training, validation and test images, the augmented versions) are one step
+    # of the run's progress: the features of so many images.
+    passes = [n_train, len(inputs.val.x), 0 if inputs.test is None else len(inputs.test.x)]
+    passes += [n_train] * (total_views - 1)
     reporter.status("Computing image features once (frozen network)")
+    report(reporter.event, "embed", 0, sum(passes))
     throttle, start = Throttle(reporter.event, "embed"), time.perf_counter()
-    pretrained = cfg.weights == "pretrained" and not cfg.init_from
     embedder = Embedder(net.backbone, inputs.prep, device, inputs.train.x,
                         key=embedder_key(cfg.recipe, spec.name, inputs.image_size) if pretrained else None)
     setup = time.perf_counter() - start  # loading (or first exporting) the ONNX model: not per image
     if pretrained and cfg.recipe == FASTEST:
         net.norm = FeatureNorm()  # the head learns on normalised features (measured: tlcore.models.net)
-    sharded = _sharded(embedder, world, reporter, throttle.batch)
-    embed = lambda images, augment=None: net.norm(sharded(images, augment))
-    x_train, x_val = (embed(part.x) for part in (inputs.train, inputs.val))
-    x_test = embed(inputs.test.x) if inputs.test is not None else None
+
+    def embed(k: int, images: torch.Tensor, augment: Callable | None = None) -> torch.Tensor:
+        """The features of pass ``k``."""
+        part = throttle.part(sum(passes[:k]), sum(passes)) if world.size == 1 else throttle.batch
+        return net.norm(_sharded(embedder, world, reporter, part)(images, augment))
+
+    x_train, x_val = embed(0, inputs.train.x), embed(1, inputs.val.x)
+    x_test = embed(2, inputs.test.x) if inputs.test is not None else None
     views = [x_train]
+    while len(views) < total_views:
+        reporter.status(f"Computing features of augmented images ({len(views)} of {total_views - 1})")
+        views.append(embed(2 + len(views), inputs.train.x, augment=prep))
     if cfg.augment != "none":
-        total = augmented_views(cfg.epochs, len(x_train), x_train.shape[1])
-        while len(views) < total:
-            reporter.status(f"Computing features of augmented images ({len(views)} of {total - 1})")
-            views.append(embed(inputs.train.x, augment=prep))
         x_train = torch.stack(views)
     reporter.event("features", engine=embedder.engine, images=len(x_val) + len(views) * len(inputs.train.x)
                    + (0 if x_test is None else len(x_test)),
@@ -178,7 +189,12 @@ def _plan(reporter: Reporter, cfg: TrainConfig, inputs: Inputs, device: torch.de
     x_train, x_val = place_on_device(x_train, device), place_on_device(x_val, device)
     oof = None
     if cfg.evaluation == "cv":
-        on_epoch = lambda e, epochs: reporter.status(f"Cross-validation: epoch {e} of {epochs}")
+        report(reporter.event, "cv", 0, cfg.epochs)
+        folds = Throttle(reporter.event, "cv", rates=False)
+
+        def on_epoch(e: int, epochs: int) -> None:
+            reporter.status(f"Cross-validation: epoch {e} of {epochs}")
+            folds.batch(e - 1, epochs)
         oof = out_of_fold_logits(x_train, inputs.train.y, len(inputs.classes), cfg, device, on_epoch,
                                  _agreed(reporter, world))
     return _Plan(soup, x_train, x_val, identity_prep(device), soup.train, soup, embedder, oof, x_test)
@@ -221,7 +237,10 @@ def train_model(inputs: Inputs, cfg: TrainConfig, device: torch.device, reporter
     if plan.soup is not None:
         plan.soup.collapse_into(inputs.net.head)
     test_images = len(inputs.test.y) if inputs.test is not None else 0
-    reporter.status(stopping_text(test_images) if out.cancelled else "Evaluating and saving the model")
+    # A frozen network's test features are computed already; a network that learned would score its
+    # test images one by one, which a Stop skips.
+    reporter.status(stopping_text(test_images if plan.fast else 0) if out.cancelled
+                    else "Evaluating and saving the model")
     if plan.oof is not None:
         held = Scored("cv", plan.oof[out.epoch - 1], inputs.train.y, inputs.train.files)
     else:  # the kept epoch's validation logits when the loop has them: a Stop need not score them again
@@ -230,12 +249,22 @@ def train_model(inputs: Inputs, cfg: TrainConfig, device: torch.device, reporter
             logits = predict_logits(plan.model, plan.x_val, plan.prep, cfg.batch_size, device)
         held = Scored("val", logits, inputs.val.y, inputs.val.files)
     test = None
-    if inputs.test is not None:
-        if not out.cancelled:
-            reporter.status(f"Scoring the {test_images} test images")
-        test_x = plan.x_test if plan.fast else inputs.test.x
-        test = Scored("test", predict_logits(plan.model, test_x, plan.prep, cfg.batch_size, device),
+    if inputs.test is not None and plan.fast:
+        test = Scored("test", predict_logits(plan.model, plan.x_test, plan.prep, cfg.batch_size, device),
                       inputs.test.y, inputs.test.files)
+    elif inputs.test is not None and not out.cancelled:
+        reporter.status(f"Scoring the {test_images} test images")
+        report(reporter.event, "test", 0, test_images)
+        try:
+            logits = predict_logits(plan.model, inputs.test.x, plan.prep, cfg.batch_size, device,
+                                    _stoppable(_agreed(reporter, world), Throttle(reporter.event, "test").batch))
+            test = Scored("test", logits, inputs.test.y, inputs.test.files)
+        except _StopNow:
+            out.cancelled = True
+            reporter.status(stopping_text(0))
+    if inputs.test is not None and test is None:
+        out.warnings.append(TEST_SKIPPED)
+    report(reporter.event, "save", 0, 1)
     return Trained(held, test, stages, out.epoch, out.cancelled, out.early, out.warnings)
 
 
@@ -290,6 +319,7 @@ def _fit(reporter: Reporter, cfg: TrainConfig, inputs: Inputs, plan: _Plan, devi
     state, best_weights = _restore(reporter, world, plan.model, optimizer, scheduler, generator)
     should_stop = _agreed(reporter, world)
     keep = lambda: clone_state(plan.model.state_dict())
+    report(reporter.event, "train", 0, 1)
     throttle = Throttle(reporter.event, "train", epochs=cfg.epochs)
     out = _Outcome()
     held_out = "cv" if plan.oof is not None else "val"

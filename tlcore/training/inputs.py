@@ -3,6 +3,7 @@ starting network (pretrained, from scratch, a user's weights, or an earlier run'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from tlcore.data.dataset import Dataset, Item, assign_splits, check_trainable, l
 from tlcore.errors import TLError
 from tlcore.data.images import decode_many
 from tlcore.models.net import Net, build_backbone
-from tlcore.training.progress import Throttle
+from tlcore.training.progress import Throttle, report
 from tlcore.record import DatasetRef
 from tlcore.rundir import RunDir
 from tlcore.workspace import datasets_dir
@@ -90,9 +91,10 @@ def _dataset(run: RunDir, cfg: TrainConfig) -> tuple[Dataset, bool]:
     return ds, given_val
 
 
-def _decode(run: RunDir, items: list[Item], classes: list[str], size: int, what: str) -> Part:
+def _decode(run: RunDir, items: list[Item], classes: list[str], size: int, what: str,
+            progress: Callable[[int, int], None]) -> Part:
     run.set_status("running", message=f"Loading the {what} images")
-    x, failed = decode_many([it.path for it in items], size, progress=Throttle(run.append_event, f"decode {what}").batch)
+    x, failed = decode_many([it.path for it in items], size, progress=progress)
     unreadable = set(failed)
     kept = [it for i, it in enumerate(items) if i not in unreadable]
     if failed:
@@ -103,7 +105,7 @@ def _decode(run: RunDir, items: list[Item], classes: list[str], size: int, what:
     return Part(x, y, [it.path for it in kept])
 
 
-def _test_part(run: RunDir, cfg: TrainConfig, ds: Dataset, size: int) -> Part | None:
+def _test_items(cfg: TrainConfig, ds: Dataset) -> list[Item]:
     """Every held-out test image: the dataset's own test folder and the ``test_data`` set."""
     items = ds.subset("test")
     if cfg.test_data:
@@ -115,7 +117,7 @@ def _test_part(run: RunDir, cfg: TrainConfig, ds: Dataset, size: int) -> Part | 
         if not test.items:
             raise TLError(f"No usable test images were found in {Path(cfg.test_data).name}.")
         items += test.items
-    return _decode(run, items, ds.classes, size, "test") if items else None
+    return items
 
 
 def image_size_for(cfg: TrainConfig, device_type: str) -> int:
@@ -129,8 +131,10 @@ def image_size_for(cfg: TrainConfig, device_type: str) -> int:
     return get_spec(cfg.model).size_on(device_type)
 
 
-def load_inputs(run: RunDir, cfg: TrainConfig, device: torch.device) -> Inputs:
-    """Load the data and the starting network for ``cfg``."""
+def load_inputs(run: RunDir, cfg: TrainConfig, device: torch.device,
+                planned: Callable[[Dataset, ModelSpec, int, int, bool], None] | None = None) -> Inputs:
+    """Load the data and the starting network for ``cfg``. ``planned(dataset, spec, image size,
+    test images, given validation)`` is told what will be loaded before the images are read."""
     ds, given_val = _dataset(run, cfg)
     parent = read_bundle_meta(RunDir(cfg.init_from).bundle_path) if cfg.init_from else None
     spec = get_spec(parent["model"] if parent else cfg.model)
@@ -138,16 +142,23 @@ def load_inputs(run: RunDir, cfg: TrainConfig, device: torch.device) -> Inputs:
     if spec.fixed_size and size != spec.image_size:
         raise TLError(f"{spec.title} only works at {spec.image_size} pixels; set the image size to "
                       f"{spec.image_size} or 0.")
-    classes = ds.classes
-    train = _decode(run, ds.subset("train"), classes, size, "training")
-    val = _decode(run, ds.subset("val"), classes, size, "validation")
-    test = _test_part(run, cfg, ds, size)
+    classes, train_items, val_items, test_items = ds.classes, ds.subset("train"), ds.subset("val"), _test_items(cfg, ds)
+    if planned:
+        planned(ds, spec, size, len(test_items), given_val)
+    # The three passes are one step of the run's progress: reading its images.
+    decoding, total = Throttle(run.append_event, "decode"), len(train_items) + len(val_items) + len(test_items)
+    train = _decode(run, train_items, classes, size, "training", decoding.part(0, total))
+    val = _decode(run, val_items, classes, size, "validation", decoding.part(len(train_items), total))
+    test = (_decode(run, test_items, classes, size, "test", decoding.part(len(train_items) + len(val_items), total))
+            if test_items else None)
     run.set_status("running", message="Loading the pretrained model")
+    report(run.append_event, "load", 0, 1)
     if parent:
         net, imagenet = _from_run(Path(cfg.init_from), classes), None
     else:
         backbone, imagenet = build_backbone(spec, cfg.weights, size)
         net = Net(backbone, spec.feature_dim, len(classes))
+    report(run.append_event, "load", 1, 1)
     prep = BatchPrep(spec.mean, spec.std, device, "none", size)
     return Inputs(spec, classes, size, train, val, test, net.to(device), imagenet, prep, given_val)
 

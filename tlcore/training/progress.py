@@ -1,21 +1,48 @@
-"""Progress events inside long steps, written at most every couple of seconds."""
+"""Progress of a run through its phases, written at most every couple of seconds, and the share of
+the whole run done, which the Train page's bar shows.
+
+A run goes through its phases in the order of PHASES. Each "progress" event names its phase and
+how far it is (``done`` of ``total``); a "plan" event gives each phase still to come its typical
+seconds (``tlcore.training.timing.phases``) and the share of the run done before it (``after``),
+so the bar moves in every phase and never goes back when a plan is made again."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
+from tlcore.record import RecordError
+
 EVERY_SECONDS = 2.0
 MIN_SECONDS = 0.5  # a rate over less time than this is noise (a cached step can "run" at 10^10 images/s)
+
+# A run's phases, in order -> (what it is doing, what a Stop lets it finish first).
+PHASES = {
+    "decode": ("Reading the images", "Stopping: finishing the current batch of images…"),
+    "load": ("Loading the pretrained model", "Stopping: ending the loading of the pretrained model…"),
+    "export": ("Preparing the pretrained model for this computer",
+               "Stopping: ending the preparation of the pretrained model…"),
+    "embed": ("Computing image features", "Stopping: finishing the current batch of features…"),
+    "cv": ("Cross-validation", "Stopping: finishing the current step of the cross-validation…"),
+    "train": ("Training", "Stopping: finishing the current batch of training; the best model so far is kept…"),
+    "test": ("Scoring the test images", "Stopping: finishing the current batch of test images…"),
+    "save": ("Saving the model", "Stopping: saving the model…"),
+}
+STOPPING = "Stopping: finishing the current step…"  # before the first phase is known
+
+
+def stopping_words(phase: str | None) -> str:
+    """What a Stop asked during ``phase`` waits for, in one line."""
+    return PHASES[phase][1] if phase in PHASES else STOPPING
 
 
 class Throttle:
     """A ``(done, total)`` callback that reports a "progress" event through ``emit(kind, **data)``
-    (a reporter's ``event``) when enough time passed, with images per second and the time left in
-    this step."""
+    (a reporter's ``event``) when enough time passed, with images per second (``rates``) and the
+    time left in this step."""
 
-    def __init__(self, emit: Callable[..., None], phase: str, epochs: int | None = None) -> None:
-        self.emit, self.phase, self.epochs, self.epoch = emit, phase, epochs, None
+    def __init__(self, emit: Callable[..., None], phase: str, epochs: int | None = None, rates: bool = True) -> None:
+        self.emit, self.phase, self.epochs, self.epoch, self.rates = emit, phase, epochs, None, rates
         self._start = self._last = time.monotonic()
         self._last_done = 0
 
@@ -30,5 +57,48 @@ class Throttle:
         elapsed = now - self._start
         rate = done / elapsed if elapsed >= MIN_SECONDS and done else None
         self.emit("progress", phase=self.phase, epoch=self.epoch, epochs=self.epochs,
-                              done=done, total=total, images_per_second=rate,
+                              done=done, total=total, images_per_second=rate if self.rates else None,
                               eta_seconds=(total - done) / rate if rate else None)
+
+    def part(self, offset: int, total: int) -> Callable[[int, int], None]:
+        """The callback of one pass among several that make up this step: its ``done`` counts
+        from ``offset`` on, out of the step's ``total``."""
+        return lambda done, _: self.batch(offset + done, total)
+
+
+def report(emit: Callable[..., None], phase: str, done: int, total: int) -> None:
+    """A "progress" event at once, for a step of few parts (loading a network)."""
+    emit("progress", phase=phase, epoch=None, epochs=None, done=done, total=total, images_per_second=None,
+         eta_seconds=None)
+
+
+def fraction(events: list[dict], epochs_done: int, planned_epochs: int | None) -> float:
+    """The share of a run done (0..1) from its ``events`` (in order): the latest "plan" and the
+    latest "progress" event; ``epochs_done`` the epochs finished and ``planned_epochs`` the run's."""
+    plan = next((e for e in reversed(events) if e.get("type") == "plan"), None)
+    latest = next((e for e in reversed(events) if e.get("type") == "progress"), None)
+    if plan is None:
+        return 0.0
+    after = float(plan.get("after") or 0.0)
+    if latest is None or latest.get("time", 0) < plan.get("time", 0):
+        return after
+    names = [name for name, _ in plan["phases"]]
+    weights = [max(0.0, float(w)) for _, w in plan["phases"]]
+    if latest["phase"] not in names or not sum(weights):
+        return after
+    at = names.index(latest["phase"])
+    inside = latest["done"] / max(latest["total"], 1)
+    epochs = latest.get("epochs") or planned_epochs or 0
+    if latest["phase"] == "train" and epochs:
+        inside = (max(epochs_done, (latest.get("epoch") or 1) - 1) + inside) / epochs
+    share = (sum(weights[:at]) + weights[at] * min(1.0, inside)) / sum(weights)
+    return min(1.0, after + (1.0 - after) * share)
+
+
+def run_fraction(run) -> float:
+    """The share done of the run in a run folder (a tlcore.rundir.RunDir)."""
+    try:
+        planned = run.record().config.epochs
+    except RecordError:
+        planned = None
+    return fraction(run.events(), len(run.epochs()), planned)

@@ -14,6 +14,8 @@ class RunRecorder:
 
     def __init__(self, run: RunDir) -> None:
         self.run = run
+        self.acted = False  # training has seen the Stop (it acts on it at once)
+        self.kept = False  # an epoch's model is kept: a Stop saves it
 
     def status(self, message: str, **fields) -> None:
         self.run.set_status("running", message=message, **fields)
@@ -23,9 +25,12 @@ class RunRecorder:
 
     def epoch(self, event: EpochEvent) -> None:
         self.run.append_epoch(event)
+        self.kept = True
 
     def should_stop(self) -> bool:
-        return self.run.cancel_requested()
+        stop = self.run.cancel_requested()
+        self.acted = self.acted or stop
+        return stop
 
     def checkpoint(self, model, optimizer, scheduler, generator, state: LoopState, best_weights: dict | None,
                    event: dict) -> None:

@@ -111,25 +111,40 @@ def _machine_scale(device: str) -> float:
     return min(2.0, max(0.25, CPU_CORES / (os.cpu_count() or CPU_CORES)))
 
 
-def parts(work: Work) -> dict[str, float]:
-    """Typical seconds of each part of ``work`` on the CI machine (scaled by this computer's cores):
-    start-up, features, fine-tuning steps, and the rest (loading, reading images, exports, the final
-    layer, scoring)."""
+def phases(work: Work) -> dict[str, float]:
+    """Typical seconds of each phase of ``work`` after start-up, in the order a run goes through
+    them (tlcore.training.progress.PHASES) and scaled by this computer's cores: reading the images;
+    loading the network(s) and the fixed costs; exporting their ONNX model; the frozen network's
+    features; the final layers of a frozen network, cross-validated (when nothing is set aside to
+    validate) and then on all images, or the fine-tuning steps; the test images through a network
+    that learned."""
     p, scale = PRIOR[work.device], _machine_scale(work.device)
-    n_all = work.labelled + work.test
-    steps = 0.0
+    train = test = 0.0
     if not work.frozen:
-        train = work.labelled - work.val
-        per_epoch = train * (p["train"] + p["backward"] * work.trained) + work.val * p["forward"]
-        steps = work.gflops * (work.epochs * per_epoch + work.test * p["forward"])
+        learn = work.labelled - work.val
+        per_epoch = learn * (p["train"] + p["backward"] * work.trained) + work.val * p["forward"]
+        train, test = work.gflops * work.epochs * per_epoch, work.gflops * work.test * p["forward"]
     export = (p["export_fixed"] + p["export"] * work.export_gflops) if work.export_gflops else 0.0
     # The final layers of a frozen network (cross-validated, then on all images): README, 0.8 s at 15 a
     # class and 2 s at 50 (Lite1's 1280 features); the ensemble's 3 x 1280 cost about 3 times that.
     head = (p["head_fixed"] + p["head"] * work.labelled * work.views) * work.networks * work.epochs / 40 \
         if work.frozen else 0.0
-    rest = p["fixed"] + LOAD_PER_NETWORK * work.networks + p["decode"] * n_all + head + export
-    return {k: v * scale for k, v in {"start": p["start"], "embed": work.gflops * p["embed"] * work.embedded,
-                                        "steps": steps, "rest": rest}.items()}
+    cv = head / 2 if work.frozen and not work.val else 0.0
+    out = {"decode": p["decode"] * (work.labelled + work.test), "load": p["fixed"] + LOAD_PER_NETWORK * work.networks,
+           "export": export, "embed": work.gflops * p["embed"] * work.embedded, "cv": cv,
+           "train": train + head - cv, "test": test, "save": 0.0}
+    return {k: v * scale for k, v in out.items()}
+
+
+def parts(work: Work) -> dict[str, float]:
+    """Typical seconds of each part of ``work`` on the CI machine (scaled by this computer's cores):
+    start-up, features, fine-tuning steps, and the rest (loading, reading images, exports, the final
+    layer, scoring)."""
+    ph = phases(work)
+    steps = 0.0 if work.frozen else ph["train"] + ph["test"]
+    head = ph["cv"] + ph["train"] if work.frozen else 0.0
+    return {"start": PRIOR[work.device]["start"] * _machine_scale(work.device), "embed": ph["embed"],
+            "steps": steps, "rest": ph["decode"] + ph["load"] + ph["export"] + head}
 
 
 def _ratio(runs: list[dict], part: str, typical: str) -> float | None:
