@@ -5,6 +5,21 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+FAST = "not slow and not browser"  # `python -m pytest` with no paths and no -m: answers in minutes
+NO_PATHS = (pytest.Config.ArgsSource.TESTPATHS, pytest.Config.ArgsSource.INVOCATION_DIR)
+
+
+def pytest_configure(config):
+    """With no test paths and no -m, run the fast default; naming files, tests or -m runs just those
+    (so `python -m pytest tests/test_e2e_browser.py` still runs the browser test)."""
+    if not config.option.markexpr and config.args_source in NO_PATHS:
+        config.option.markexpr = FAST
+
+
+def pytest_report_header(config):
+    if config.option.markexpr == FAST:
+        return f'fast default: -m "{FAST}" (bash tests/run.sh runs everything, as CI does)'
+
 
 @pytest.fixture(autouse=True)
 def _workspace(tmp_path_factory, monkeypatch):

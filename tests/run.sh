@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything the tests need on a fresh Debian machine, then runs them.
+# Installs everything the tests need on a fresh Debian machine, then runs them all: the fast default
+# (what `python -m pytest` runs), then the slow and browser tests. Arguments go to both runs
+# (e.g. -x); it fails if either run fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -10,4 +12,8 @@ if [ ${#need[@]} -gt 0 ]; then
   else echo "Missing Debian packages (install them as root): ${need[*]}" >&2; fi
 fi
 python3 -m pip install -q -r requirements-dev.txt
-python3 -m pytest "$@"
+status=0
+run() { python3 -m pytest "$@" || { rc=$?; [ $rc = 5 ] || status=$rc; }; }  # 5: no test of that kind in the paths given
+run -m "not slow and not browser" "$@"
+run -m "slow or browser" "$@"
+exit $status

@@ -29,13 +29,12 @@ UPLOADED = 6  # blue pictures uploaded
 COMPONENT = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
 
 pytestmark = [
+    pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
     # On a 2-core machine, on 2026-12-01: 1 of 6 runs passed early on (before the restarts below),
     # then 4 of 5, then 5 of 5 (about 51 s each); the failures seen: a click lost in a redraw, a
     # stalled burst, the live stream dropping by itself, and once no 'Start' button after 'Stop'.
-    # The test starts a dropped stream again, as a user would; a failure beyond that gets one more
-    # run from scratch (a fresh studio and browser), which the summary reports as a rerun.
-    pytest.mark.flaky(reruns=1),
+    # The test starts a dropped stream again, as a user would.
 ]
 
 

@@ -127,6 +127,7 @@ for i, s in enumerate({nasty!r}):
 LIVE_ELEMENTS = "a, img, .katex, span[role=img], strong, em, code, h1, h2, li, del, table, span[style*=color]"
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)")
 def test_streamlit_in_a_browser_renders_escaped_text_as_written_and_nothing_else(tmp_path):
     """The real check: Streamlit's own Markdown renderer in Chromium, for Markdown and button labels."""

@@ -12,7 +12,8 @@ from browser import CHROMIUM, CHROMIUM_ARGS, STEP, VIEWPORT, settle, studio_url 
 from datasets import FASHION_CLASSES, fashion_mnist, pick_per_class, write_class_folders
 from playwright.sync_api import expect, sync_playwright
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)")]
 CLASSES = [0, 1, 5, 8]  # t-shirt, trouser, sandal, bag
 LINE = "1 test image is a copy of a training image; the test score would be too high."
 

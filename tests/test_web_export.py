@@ -125,6 +125,7 @@ def test_zip_holds_the_page_model_and_runtime_and_nothing_from_the_internet(demo
     assert "--format web" in card and "python -m http.server" in card and "index.html" in card
 
 
+@pytest.mark.browser
 def test_page_opened_from_disk_offline_agrees_with_the_engine(demo, run_dir, fashion_small, tmp_path):
     from playwright.sync_api import sync_playwright
 
