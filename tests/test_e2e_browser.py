@@ -3,8 +3,11 @@
 A new user's first hour: the first paint shows the studio's steps; on the Data page a class is
 renamed without losing its images, a zip is imported and a second action keeps its section; the
 bundled model trains for 2 epochs with 0 trainable stages; Evaluate, Use (download the bundle) and
-Runs follow. Then a longer fine-tune survives a reload (the run's own settings, the Strategy
-choices kept) and Stop ends it within 10 s. A screenshot of each main page is taken on the way, into
+Runs follow; the Runs row, Evaluate and the sidebar give the same score. A model whose weights are
+not on the computer says so before it is picked; the progress bar moves within 5 s of Start, and one
+Stop control shows. Then a longer fine-tune survives a reload (the run's own settings, the Strategy
+choices kept) and Stop ends it within 10 s; Use keeps the model picked on Evaluate, naming the newer
+stopped one; and a Stop during cross-validation ends that run within 10 s. A screenshot of each main page is taken on the way, into
 pytest's tmp folder and also $STUDIO_SCREENSHOTS when it is set:
 `STUDIO_SCREENSHOTS=assets python -m pytest tests/test_e2e_browser.py` refreshes the README's pictures.
 """
@@ -30,6 +33,7 @@ CLASSES = [0, 1, 7]  # t-shirt, trouser, sneaker
 PER_CLASS = 8
 TRAINING = 240_000  # ms: starting the worker and 2 epochs on the CPU
 STOP_SECONDS = 10  # from the click on Stop to the run shown as stopped
+MOVES_SECONDS = 5  # from the click on Start to the progress bar above 0%
 MODULES = {p.stem for p in (ROOT / "pages").glob("*.py")} - {name for name, _, _ in STEPS}  # helpers' names
 THIS_RUN = re.compile(r"This run: fine-tunes the last 1 of 7 stages of EfficientNet-Lite1, 200 epochs, "
                       r"images at 64 pixels, on this computer's processor \(CPU\)\.")
@@ -68,8 +72,10 @@ def test_a_new_users_first_hour_in_a_browser(studio_url, fashion_zip, tmp_path):
             run_id = _train(page, shot)
             _evaluate(page, shot)
             _use(page, shot, fashion_zip, run_id, tmp_path)
-            _runs(page, shot)
+            score = _runs(page, shot)
             _reload_then_stop(page)
+            _use_keeps_the_pick(page, score)
+            _stop_during_cross_validation(page)
         finally:
             browser.close()
     assert [p.name for p in shot.taken] == [f"{n}.png" for n in (
@@ -155,8 +161,11 @@ def _model(page: Page, shot: Shots) -> None:
     expect(card.get_by_role("heading")).to_contain_text("EfficientNet-Lite1")
     expect(card).to_contain_text("Ready: weights included, works offline")
     expect(lite1).to_have_text("Chosen")  # the default
-    page.locator(".st-key-use_resnet18").get_by_role("button").click()
-    expect(sidebar).to_contain_text("Model: ResNet-18", timeout=STEP)
+    # Weights that would need a download are said missing on the card, before any click.
+    resnet = page.get_by_test_id("stColumn").filter(has=page.locator(".st-key-use_resnet18"))
+    expect(resnet).to_contain_text(re.compile(r"Weights (missing, and this computer is offline|not on this computer yet)"))
+    page.locator(".st-key-use_efficientnet_lite0").get_by_role("button").click()
+    expect(sidebar).to_contain_text("Model: EfficientNet-Lite0", timeout=STEP)
     expect(lite1).to_have_text("Use this model")
     lite1.click()
     expect(lite1).to_have_text("Chosen", timeout=STEP)
@@ -223,6 +232,7 @@ def _train(page: Page, shot: Shots) -> str:
     expect(main).to_contain_text("fashion-e2e: keeps EfficientNet-Lite1 as it is and trains only a new last layer")
     expect(main).to_contain_text("2 epochs, images at 64 pixels")
     page.get_by_role("button", name="Start training").click()
+    _bar_moves_and_one_stop(page)
     expect(page.get_by_text("Training finished and the model is saved.")).to_be_visible(timeout=TRAINING)
     title = "fashion-e2e · Lite1 · last layer only"
     expect(page.get_by_role("heading", name=f"Run {title}: Finished")).to_be_visible()
@@ -232,6 +242,17 @@ def _train(page: Page, shot: Shots) -> str:
     expect(sidebar).to_contain_text(f"Run: {title} — Finished")
     shot("04-train")
     return parse_qs(urlparse(page.url).query)["run"][0]
+
+
+def _bar_moves_and_one_stop(page: Page) -> None:
+    """Right after Start: the progress bar leaves 0% within MOVES_SECONDS, and only the run's own
+    Stop button shows (never Streamlit's beside it)."""
+    started = time.monotonic()
+    bar = page.get_by_test_id("stProgress").get_by_role("progressbar")
+    expect(bar).not_to_have_attribute("aria-valuenow", re.compile(r"^0?$"), timeout=MOVES_SECONDS * 1000)
+    print(f"Start to a moving progress bar: {time.monotonic() - started:.1f} s")
+    stops = page.get_by_role("button", name=re.compile(r"^Stop$"))
+    expect(stops.filter(visible=True)).to_have_count(1)
 
 
 def _evaluate(page: Page, shot: Shots) -> None:
@@ -285,15 +306,23 @@ def _use(page: Page, shot: Shots, zip_path: Path, run_id: str, tmp_path: Path) -
     assert meta["classes"] == ["sneaker", "t-shirt", "trouser"] and meta["image_size"] == 64
 
 
-def _runs(page: Page, shot: Shots) -> None:
-    """The run is listed under its readable name and its curves can be compared."""
+def _runs(page: Page, shot: Shots) -> str:
+    """The run is listed under its readable name and its curves can be compared; its row's score is the
+    one Evaluate and the sidebar show. The score, as shown."""
+    score = page.get_by_test_id("stSidebar").get_by_text(re.compile(r"^Run: .* — Finished · "))
+    expect(score).to_be_visible()
+    shown = score.inner_text().split(" — Finished · ", 1)[1].strip()
+    go(page, "evaluate", "How good is the model?")
+    expect(page.get_by_role("heading", name=re.compile(rf"^{re.escape(shown.split()[0])}, likely between"))).to_be_visible()
     go(page, "runs", "All runs")
+    expect(page.get_by_test_id("stDataFrame").first).to_contain_text(shown)
     expect(page.get_by_role("heading", name="Compare runs")).to_be_visible()
     expect(page.get_by_test_id("stMultiSelect").filter(has_text="Runs to compare")).to_contain_text(
         "fashion-e2e · Lite1 · last layer only")
     expect(plots(page, ".st-key-compare_curves")).to_be_visible(timeout=STEP)
     expect(page.get_by_role("heading", name="Open, label or repeat a run")).to_be_visible()
     shot("07-runs")
+    return shown
 
 
 def _reload_then_stop(page: Page) -> None:
@@ -324,3 +353,31 @@ def _reload_then_stop(page: Page) -> None:
     print(f"Stop to Stopped: {took:.1f} s")
     assert took <= STOP_SECONDS
     expect(page.get_by_text(re.compile(r"^Stopped; the best model so far \(epoch \d+\) was kept"))).to_be_visible()
+
+
+def _use_keeps_the_pick(page: Page, score: str) -> None:
+    """The model picked on Evaluate (the finished one) stays the one Use uses; the newer stopped run is
+    named, not switched to."""
+    go(page, "evaluate", "How good is the model?")
+    picked = page.get_by_role("combobox", name="Trained model")
+    expect(picked).to_have_value(re.compile(rf"^fashion-e2e · Lite1 · last layer only · {re.escape(score)}"))
+    go(page, "use", "Use your model")
+    expect(page.get_by_role("combobox", name="Trained model")).to_have_value(
+        re.compile(rf"^fashion-e2e · Lite1 · last layer only · {re.escape(score)}"))
+    expect(page.get_by_text("A newer model is not used unless you pick it above:")).to_be_visible()
+
+
+def _stop_during_cross_validation(page: Page) -> None:
+    """A frozen run of many epochs is cross-validated; Stop while it is ends the run within STOP_SECONDS."""
+    _strategy(page, None, stages=0, epochs=1000)
+    go(page, "train", "Train")
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_test_id("stProgress")).to_contain_text("ross-validation", timeout=TRAINING)
+    stop = page.get_by_test_id("stMain").get_by_role("button", name="Stop", exact=True)
+    started = time.monotonic()
+    stop.click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Run .+: Stopped$"))).to_be_visible(
+        timeout=STOP_SECONDS * 1000)
+    took = time.monotonic() - started
+    print(f"Stop during cross-validation to Stopped: {took:.1f} s")
+    assert took <= STOP_SECONDS
