@@ -37,7 +37,7 @@ from bench.datasets import digits_arrays, draw, fashion_arrays  # noqa: E402
 SETS = ("digits-pixels", "digits", "fashion")
 START_PER_CLASS, BATCH, LABELS = 2, 10, 200
 CHECKPOINTS = (50, 100, 200)
-EXTEND_STEP, EXTEND_TO = 50, 1000
+EXTEND_STEP, EXTEND_TO = 10, 1000
 THRESHOLDS = (0.80, 0.90, 0.95)
 SHARE = 0.95  # of the full pool's accuracy
 FASHION_POOL, FASHION_TEST = 200, 100  # images a class
@@ -154,12 +154,13 @@ def needed(curves: list[dict], target: float) -> int | None:
     return next((n for n in counts if statistics.mean(c[n] for c in curves) >= target), None)
 
 
-def bench_set(name: str, seeds: int, cache: Path, log=print) -> dict:
+def bench_set(name: str, seeds: int, cache: Path, orders: tuple[str, ...] = ("studio", "random"),
+              log=print) -> dict:
     x, y, tx, ty, names = load_set(name, cache)
     full = statistics.mean(accuracy(x, y, tx, ty, len(names), s) for s in range(seeds))
     target = SHARE * full
     out = {"set": name, "pool": len(y), "test": len(ty), "full_pool_accuracy": full, "target": target}
-    for order in ("studio", "random"):
+    for order in orders:
         runs = [run_order(order, x, y, tx, ty, names, s) for s in range(seeds)]
         upto = LABELS
         while needed([r["curve"] for r in runs], target) is None and upto < min(EXTEND_TO, len(y)):
@@ -173,7 +174,7 @@ def bench_set(name: str, seeds: int, cache: Path, log=print) -> dict:
             out["bulk"] = [{k: _mean([r["bulk"][i][k] for r in runs]) if k != "threshold" else t
                             for k in runs[0]["bulk"][i]} for i, t in enumerate(THRESHOLDS)]
         log(f"{name} {order}: {json.dumps(out[order])}")
-    s_need, r_need = out["studio"]["needed"], out["random"]["needed"]
+    s_need, r_need = (out.get(o, {}).get("needed") for o in ("studio", "random"))
     out["ratio"] = s_need / r_need if s_need and r_need else None
     return out
 
@@ -222,16 +223,25 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--per-pick", type=int, default=None, help="candidates a pick (tuning)")
+    parser.add_argument("--orders", nargs="+", default=["studio", "random"], choices=["studio", "random"])
     parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "out" / "labeling")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "labeling.json")
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_limits
 
+    from tlcore.training import labelling_order
+
+    if args.per_pick:
+        labelling_order.CANDIDATES_PER_PICK = args.per_pick
+
     with threadpool_limits(1):  # as tlcore.training.suggest trains: tiny matrices, one thread
-        results = [bench_set(name, args.seeds, args.cache) for name in args.sets]
+        results = [bench_set(name, args.seeds, args.cache, tuple(args.orders)) for name in args.sets]
     timing = retrain_seconds(args.cache) if "fashion" in args.sets else None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"results": results, "retrain": timing}, indent=2, default=str))
+    if args.orders != ["studio", "random"]:
+        return
     print(table(results))
     if timing:
         print(f"\nRetrain after a batch: {timing['seconds']:.2f} s ({timing['labelled']} labelled, "

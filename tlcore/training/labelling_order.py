@@ -3,20 +3,27 @@
 An image the model is torn about (a small margin between its two likeliest classes) teaches more
 than one it is sure of; but the most uncertain images are often near-copies of each other (a burst
 of 20 photos of the same part), and asking about all of them teaches what one answer would. So the
-order takes a short list of the most uncertain images and picks among them by k-center greedy on
-the features: each next image is the one farthest from everything already labelled or already
-picked. Exact copies of labelled images go last: their label is already known.
+order takes a short list of the most uncertain images, groups it into as many k-means clusters (on
+the features) as a batch has images, and takes turns among the clusters, most uncertain first: a
+batch asks about one image of each group. Exact copies of labelled images go last: their label is
+already known. bench/labeling.py measured this against k-center greedy on the short list (fewer
+labels to 95% of the full pool's accuracy on Fashion-MNIST, 250 against 300 in batches of 50, but
+1-2 points below random order at 50 and 100 labels, where clusters were 0.2-0.3 points above).
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 # The short list holds this many images for each one a batch asks about: more favours diversity,
-# fewer favours uncertainty (bench/labeling.py measured 2, 4 and 8; see its README table).
+# fewer favours uncertainty. bench/labeling.py, Fashion-MNIST: 2 and 4 alike (2 was 1.7 and 0.9
+# points higher at 50 and 100 labels), but with 2 a burst of 20 near-copies fills the list.
 CANDIDATES_PER_PICK = 4
 # A pool image this close to a labelled one (squared distance between unit-length features) is a copy.
 COPY_DISTANCE = 1e-6
+
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
@@ -43,33 +50,37 @@ def margins(probs: np.ndarray) -> np.ndarray:
     return top[:, -1] - top[:, -2] if top.shape[1] > 1 else np.ones(len(top))
 
 
-def k_center_greedy(x: np.ndarray, start: np.ndarray, picks: int) -> np.ndarray:
-    """Indices of ``picks`` rows of ``x``, each the farthest from the rows picked before it and from
-    ``start`` (each row's squared distance to what is already covered); ties go to the lower index."""
-    dist = start.astype(np.float32).copy()
-    chosen = []
-    for _ in range(min(picks, len(x))):
-        i = int(np.argmax(dist))
-        chosen.append(i)
-        dist = np.minimum(dist, np.maximum(2 - 2 * (x @ x[i]), 0))
-        dist[i] = -1.0  # never picked twice, even when every distance is 0
-    return np.array(chosen, dtype=np.int64)
+def by_cluster(x: np.ndarray, clusters: int, seed: int) -> np.ndarray:
+    """Indices of every row of ``x`` (already in margin order), taking turns among ``clusters`` k-means
+    clusters: the first (most uncertain) row of each cluster, then the second of each, and so on."""
+    from sklearn.cluster import KMeans
+
+    which = np.zeros(len(x), dtype=np.int64)
+    if clusters > 1:
+        with warnings.catch_warnings():  # fewer distinct rows than clusters only leaves some clusters empty
+            warnings.simplefilter("ignore")
+            which = KMeans(clusters, n_init=1, random_state=seed % 2**32).fit_predict(x)
+    rank = np.zeros(len(x), dtype=np.int64)
+    for c in np.unique(which):
+        members = np.flatnonzero(which == c)
+        rank[members] = np.arange(len(members))
+    return np.lexsort((np.arange(len(x)), rank))
 
 
 def teaching_order(pool: np.ndarray, probs: np.ndarray, labelled: np.ndarray, batch: int = 10,
-                   seed: int = 0, per_pick: int = CANDIDATES_PER_PICK) -> np.ndarray:
+                   seed: int = 0, per_pick: int | None = None) -> np.ndarray:
     """Every pool index, in the order to ask about them.
 
-    The ``per_pick * batch`` smallest-margin images (ties broken by a seeded shuffle) are ordered by
-    k-center greedy on unit-length features, counting the labelled images as already covered; the
-    rest follow by margin, smallest first; copies of labelled images come last.
+    The ``per_pick * batch`` smallest-margin images (ties broken by a seeded shuffle) come first,
+    taking turns among ``batch`` k-means clusters of their unit-length features (``by_cluster``);
+    the rest follow by margin, smallest first; copies of labelled images come last.
 
     Args:
         pool: [P, D] features of the unlabelled images.
         probs: [P, C] the model's probabilities for them.
         labelled: [L, D] features of the labelled images.
         batch: how many images the user is asked about at a time.
-        seed: the tie-breaking shuffle's seed.
+        seed: the tie-breaking shuffle's and the clustering's seed.
         per_pick: candidates on the short list for each image of a batch (1: margin alone).
     Returns:
         [P] a permutation of range(P).
@@ -81,6 +92,6 @@ def teaching_order(pool: np.ndarray, probs: np.ndarray, labelled: np.ndarray, ba
     by_margin = shuffle[np.argsort(margins(probs)[shuffle], kind="stable")]
     by_margin = np.concatenate([by_margin[~copies[by_margin]], by_margin[copies[by_margin]]])
     fresh = int((~copies).sum())
-    short = by_margin[:min(fresh, max(per_pick * batch, batch))]
-    spread = short[k_center_greedy(x[short], covered[short], len(short))]
+    short = by_margin[:min(fresh, max((per_pick or CANDIDATES_PER_PICK) * batch, batch))]
+    spread = short[by_cluster(x[short], min(batch, len(short)), seed)]
     return np.concatenate([spread, by_margin[len(short):]])
