@@ -10,7 +10,7 @@ from sklearn.datasets import load_digits
 from tlcore.errors import TLError
 from tlcore.models.net import FeatureNorm
 from tlcore.training.labelling_order import teaching_order
-from tlcore.training.suggest import MIN_LABELLED, fit_head, head_logits, suggest
+from tlcore.training.suggest import MIN_LABELLED, accept_precision, fit_head, head_logits, suggest
 
 NAMES = [str(i) for i in range(10)]
 
@@ -84,9 +84,22 @@ def test_bulk_accept_precision_is_withheld_with_too_few_labels(digits):
                              "needed to check suggestions against labels the model did not see.")
 
 
+def test_bulk_accept_precision_is_withheld_when_few_were_that_sure():
+    y = np.arange(40) % 4
+    probs = np.full((40, 4), 0.1)
+    probs[np.arange(40), y] = 0.7
+    probs[:5] = 0.01
+    probs[np.arange(5), y[:5]] = 0.97  # only 5 held-out images at 95% or more
+    assert accept_precision(probs, y, 0.5)["precision"] == 1.0
+    got = accept_precision(probs, y, 0.95)
+    assert (got["precision"], got["accepted"], got["right"]) == (None, 5, 5)
+    assert got["reason"] == ("Not measured: only 5 of the 40 labelled images checked were suggested at least "
+                             "95% sure (at least 10 are needed).")
+
+
 @pytest.mark.parametrize("pool, line", [
-    (0, "The unlabelled pool holds 0 image(s); add at least 2 unlabelled images to get suggestions."),
-    (1, "The unlabelled pool holds 1 image(s); add at least 2 unlabelled images to get suggestions."),
+    (0, "The unlabelled pool is empty; add at least 2 unlabelled images to get suggestions."),
+    (1, "The unlabelled pool holds only 1 image; add at least 2 unlabelled images to get suggestions."),
 ])
 def test_a_pool_of_fewer_than_two_images_is_said_plainly(digits, pool, line):
     x, y = digits

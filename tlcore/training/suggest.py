@@ -127,8 +127,8 @@ def check_inputs(labelled: np.ndarray, y: np.ndarray, pool: np.ndarray, classes:
     if len(classes) < 2:
         raise TLError("Suggestions need at least 2 classes; add another class with a few labelled images.")
     if pool.ndim != 2 or len(pool) < 2:
-        raise TLError(f"The unlabelled pool holds {len(pool) if pool.ndim else 0} image(s); add at least 2 "
-                      "unlabelled images to get suggestions.")
+        held = "is empty" if pool.ndim != 2 or len(pool) == 0 else "holds only 1 image"
+        raise TLError(f"The unlabelled pool {held}; add at least 2 unlabelled images to get suggestions.")
     if labelled.ndim != 2 or y.ndim != 1 or len(labelled) != len(y) or labelled.shape[1] != pool.shape[1]:
         raise TLError("The labelled and unlabelled images' features do not match; compute the pool's features "
                       "again with the same model.")
