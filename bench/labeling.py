@@ -1,7 +1,7 @@
 """Labelling with the model: how many labels the studio's order saves, with an oracle for a user.
 
     python bench/labeling.py                  # digits (pixels), digits and Fashion-MNIST (Lite0 features); 5 seeds
-    python bench/labeling.py --sets digits --seeds 2     # quick look (about a minute on 2 cores)
+    python bench/labeling.py --sets digits-pixels --seeds 2   # a quick look
 
 Each set is a fixed pool of unlabelled images and a fixed test set, both with true labels. A seed draws
 2 labelled images a class from the pool; the "user" then labels batches of 10 until 200 labels, in the
@@ -10,7 +10,7 @@ tlcore.training.labelling_order) or in a random order of the same pool from the 
 batch the frozen head is trained on the labels so far and scored on the test set. "Full pool" is the
 head trained on the whole pool with its true labels. Labels needed: the first count at which the mean
 accuracy over seeds reaches 95% of the full pool's; where an order has not reached it by 200, it goes on
-in batches of 50 (up to EXTEND_TO). Bulk accept: at 200 labels in the studio's order, the precision
+in batches of 10 (up to EXTEND_TO). Bulk accept: at 200 labels in the studio's order, the precision
 "accept all at least X% sure" claims (cross-validated on the labelled images, as the studio states it)
 and the precision it has on the rest of the pool.
 
@@ -37,7 +37,7 @@ from bench.datasets import digits_arrays, draw, fashion_arrays  # noqa: E402
 SETS = ("digits-pixels", "digits", "fashion")
 START_PER_CLASS, BATCH, LABELS = 2, 10, 200
 CHECKPOINTS = (50, 100, 200)
-EXTEND_STEP, EXTEND_TO = 10, 1000
+EXTEND_TO = 1000
 THRESHOLDS = (0.80, 0.90, 0.95)
 SHARE = 0.95  # of the full pool's accuracy
 FASHION_POOL, FASHION_TEST = 200, 100  # images a class
@@ -78,7 +78,7 @@ def load_set(name: str, cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """(pool features, pool labels, test features, test labels, class names) of a set."""
     if name.startswith("digits"):
         images, y, names = digits_arrays()
-        pool, test = draw(y, 0, seed=7, test_cap=None)  # a fixed split: 50 a class for the test set
+        _, test = draw(y, 0, seed=7)  # a fixed split: 50 a class for the test set
         test_idx = np.concatenate([test[y[test] == c][:50] for c in range(len(names))])
         pool = np.setdiff1d(np.arange(len(y)), test_idx)
         x = _pixels(images) if name == "digits-pixels" else _cached(cache, "digits", images)
@@ -139,10 +139,10 @@ def run_order(order: str, x, y, tx, ty, names, seed: int) -> dict:
 
 
 def extend(run: dict, order: str, x, y, tx, ty, names, seed: int, upto: int) -> None:
-    """Go on labelling in batches of EXTEND_STEP to ``upto`` labels."""
+    """Go on labelling in batches of BATCH to ``upto`` labels."""
     labelled = run["labelled"]
     while len(labelled) < min(upto, len(y)):
-        picked, _ = next_batch(order, x, y, labelled, names, seed, EXTEND_STEP, run["rng"])
+        picked, _ = next_batch(order, x, y, labelled, names, seed, BATCH, run["rng"])
         labelled = np.concatenate([labelled, picked])
         run["curve"][len(labelled)] = accuracy(x[labelled], y[labelled], tx, ty, len(names), seed)
     run["labelled"] = labelled
@@ -164,7 +164,7 @@ def bench_set(name: str, seeds: int, cache: Path, orders: tuple[str, ...] = ("st
         runs = [run_order(order, x, y, tx, ty, names, s) for s in range(seeds)]
         upto = LABELS
         while needed([r["curve"] for r in runs], target) is None and upto < min(EXTEND_TO, len(y)):
-            upto += EXTEND_STEP
+            upto += BATCH
             for s, r in enumerate(runs):
                 extend(r, order, x, y, tx, ty, names, s, upto)
         curves = [r["curve"] for r in runs]

@@ -8,7 +8,7 @@ the features) as a batch has images, and takes turns among the clusters, most un
 batch asks about one image of each group. Exact copies of labelled images go last: their label is
 already known. bench/labeling.py measured this against k-center greedy on the short list (fewer
 labels to 95% of the full pool's accuracy on Fashion-MNIST, 250 against 300 in batches of 50, but
-1-2 points below random order at 50 and 100 labels, where clusters were 0.2-0.3 points above).
+0.9-1.3 points below random order at 50 and 100 labels, where clusters were 0.2-0.3 points above).
 """
 
 from __future__ import annotations
