@@ -77,7 +77,7 @@ def test_learning_rate_one_with_class_weighting_warns_and_keeps_the_best_epoch(f
     run = create_run(cfg, tmp_path / "run")
     assert execute(run.path) == "finished"
     message = run.status().message
-    assert message.startswith("Finished Training became unstable (the training loss in epoch 2 was more than 2 "
+    assert message.startswith("Finished. Training became unstable (the training loss in epoch 2 was more than 2 "
                               "times that of a blind guess, so the model was sure of wrong answers); the model "
                               "from epoch 2, the best on the held-out images, was kept."), message
     assert all(np.isfinite(e["train"]["loss"]) for e in run.events("epoch"))

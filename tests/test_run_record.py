@@ -109,7 +109,7 @@ def test_the_runs_page_names_each_damaged_run(damaged):
     table = at.dataframe[0].value.set_index("Run")
     for which in ("status", "config", "metrics"):
         name = Path(damaged[which]).name
-        assert table.loc[name, "State"] == "damaged" and name in table.loc[name, "Note"]
+        assert table.loc[name, "State"] == "Damaged record" and name in table.loc[name, "Note"]
 
 
 def test_a_damaged_current_run_gets_one_plain_line(damaged, digits):
