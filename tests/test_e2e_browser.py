@@ -155,8 +155,8 @@ def _model(page: Page, shot: Shots) -> None:
     expect(card.get_by_role("heading")).to_contain_text("EfficientNet-Lite1")
     expect(card).to_contain_text("Ready: weights included, works offline")
     expect(lite1).to_have_text("Chosen")  # the default
-    page.locator(".st-key-use_resnet18").get_by_role("button").click()
-    expect(sidebar).to_contain_text("Model: ResNet-18", timeout=STEP)
+    page.locator(".st-key-use_efficientnet_lite0").get_by_role("button").click()  # bundled: no download, offline too
+    expect(sidebar).to_contain_text("Model: EfficientNet-Lite0", timeout=STEP)
     expect(lite1).to_have_text("Use this model")
     lite1.click()
     expect(lite1).to_have_text("Chosen", timeout=STEP)
