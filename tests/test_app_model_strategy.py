@@ -1,5 +1,6 @@
 """The studio's Model and Strategy pages: catalog cards, choosing, the stages figure, settings."""
 
+import pytest
 from app_fixtures import charts, goto, studio, texts
 
 from pages import ui
@@ -208,6 +209,7 @@ def test_strategy_choices_survive_a_restart_and_reach_the_next_run(digits):
     assert choices_path().is_file()
 
 
+@pytest.mark.slow
 def test_damaged_or_impossible_kept_choices_fall_back_to_defaults(digits):
     import json
 
@@ -270,6 +272,7 @@ def _colour_set() -> str:
     return store.dataset_folder(store.import_class_images("colours", classes))
 
 
+@pytest.mark.slow
 def test_strategy_shows_each_choices_time_and_announces_kept_choices_with_theirs():
     import json
 

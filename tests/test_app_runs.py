@@ -6,6 +6,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from app_fixtures import charts, studio, texts
 
 from pages import ui
@@ -188,6 +189,7 @@ def test_a_sweep_runs_in_the_background_and_its_table_shows(tiny_digits):
     assert not at.get("progress")  # finished: no progress bar, and no more polling
 
 
+@pytest.mark.slow
 def test_a_learning_curve_is_drawn_per_class_from_the_runs_page(tiny_digits):
     at = studio("runs", **{ui.DATASET: tiny_digits})
     _button(at, "Draw the learning curve").click()

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from polling import wait_for
 
 from tlcore.rundir import RunDir
@@ -55,6 +56,7 @@ def test_a_frozen_network_on_two_processes_predicts_what_one_process_does(fashio
     assert features["images"] == 48 + 40  # each image embedded once, in shares, by the two ranks
 
 
+@pytest.mark.slow
 def test_a_one_stage_fine_tune_on_two_processes_lands_near_one_process(fashion_small, tmp_path):
     settings = ("--trainable-stages", "1", "--epochs", "8", "--lr", "0.01")
     one = _train(fashion_small, tmp_path / "one", 1, *settings)
@@ -79,6 +81,7 @@ def _rank_pid(workspace: Path, rank: int) -> int | None:
     return None
 
 
+@pytest.mark.slow
 def test_a_killed_rank_ends_the_run_interrupted_and_torchrun_resumes_it(fashion_small, tmp_path):
     out, workspace = tmp_path / "run", tmp_path / "workspace"
     launcher = subprocess.Popen(_torchrun(2, "train", "--data", str(fashion_small / "train"), "--out", str(out),

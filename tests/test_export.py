@@ -84,6 +84,7 @@ def test_onnx_refuses_a_temperature_that_is_not_positive(temperature, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_pt2_export_matches_pytorch(model, tmp_path):
     out = tmp_path / "model.pt2"
     diff = export_pt2(model, SIZE, out)
@@ -142,6 +143,7 @@ def test_export_leaves_a_gpu_model_on_the_gpu(tmp_path):
     assert next(m.parameters()).is_cuda and m.training
 
 
+@pytest.mark.slow
 def test_predicting_many_images_from_the_cli_keeps_memory_bounded(tmp_path):
     """240 images through `python -m tlcore predict` at the default model's full 224 px, peak memory
     measured in the child (one batch of them all took ~17 MB an image: 4 GB)."""

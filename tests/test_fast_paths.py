@@ -1,5 +1,6 @@
 """The fast paths give the same answers as the plain ones (speed is measured in bench/, not here)."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -58,6 +59,7 @@ def test_the_workspace_keeps_only_the_most_recently_used_graphs(fashion_small, m
     assert torch.equal(again(images), first) and kept_graph(key).stat().st_mtime > 1e9 + 100
 
 
+@pytest.mark.slow
 def test_a_pretrained_backbones_onnx_model_is_kept_for_later_runs_and_replaced_when_it_is_not_that_backbones(
         fashion_small, monkeypatch):
     spec = get_spec("efficientnet_lite0")
@@ -95,6 +97,7 @@ def test_a_pretrained_backbones_onnx_model_is_kept_for_later_runs_and_replaced_w
     assert exported == [1, 1]
 
 
+@pytest.mark.slow
 def test_head_training_on_cached_features_equals_training_through_the_frozen_backbone(fashion_small):
     spec = get_spec("efficientnet_lite0")
     images, labels = _images(fashion_small)

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="needs Debian's
 OLD, NEW = [0, 1, 5, 8], [7, 9]  # t-shirt, trouser, sandal, bag; then sneaker, ankle-boot
 
 
+@pytest.mark.slow
 def test_init_from_grows_four_classes_to_six_and_keeps_the_old_ones(tmp_path):
     x, y = fashion_mnist("train")
     picks = pick_per_class(y, 40, OLD + NEW, seed=3)

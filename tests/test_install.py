@@ -37,6 +37,7 @@ def venv(tmp_path_factory) -> Path:
     return env
 
 
+@pytest.mark.slow
 def test_console_scripts_and_the_module_work_from_any_folder(venv, tmp_path):
     clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     for command in ([str(venv / "bin" / "tlcore"), "models"], [str(venv / "bin" / "python"), "-m", "tlcore", "models"]):
@@ -48,6 +49,7 @@ def test_console_scripts_and_the_module_work_from_any_folder(venv, tmp_path):
     assert str(venv) in where  # the installed copy, not the checkout
 
 
+@pytest.mark.slow
 def test_the_studio_starts_from_the_installed_script(venv, tmp_path):
     clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     port = "8617"

@@ -2,6 +2,8 @@
 
 import shutil
 
+import pytest
+
 from tlcore.jobs import runs
 from tlcore.config import TrainConfig
 from tlcore.training.progress import Throttle
@@ -24,6 +26,7 @@ def _replayed(run: RunDir, tmp_path) -> list[dict]:
     return shown
 
 
+@pytest.mark.slow
 def test_progress_of_a_real_run_never_shows_nonsense(fashion_small, tmp_path, monkeypatch):
     monkeypatch.setattr("tlcore.training.progress.EVERY_SECONDS", 0.0)  # every batch reports, as a slow machine would
     cfg = TrainConfig(data=str(fashion_small / "train"), trainable_stages=1, augment="light", epochs=3,

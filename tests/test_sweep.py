@@ -19,6 +19,7 @@ def test_depths_parse_half_all_and_reject_nonsense():
         parse_depths("0,9", 7)
 
 
+@pytest.mark.slow
 def test_sweep_writes_every_strategy_and_pretrained_beats_from_scratch(tmp_path):
     x, y = fashion_mnist("train")
     data = write_class_folders(tmp_path / "data", x, y, FASHION_CLASSES, pick_per_class(y, 20, list(range(5))))

@@ -55,6 +55,7 @@ def test_cli_train_writes_the_whole_run_directory(fashion_small, tmp_path, capsy
     assert f"score: {run.metrics().score.sentence()}" in out
 
 
+@pytest.mark.slow
 def test_seeded_runs_are_reproducible_on_cpu(fashion_small, tmp_path):
     def train(name, **kw):
         cfg = TrainConfig(data=str(fashion_small / "train"), epochs=2, seed=3, **SMALL, **kw)
@@ -70,6 +71,7 @@ def test_seeded_runs_are_reproducible_on_cpu(fashion_small, tmp_path):
     assert features["views"] == 2 and all(e["fast_path"] for e in RunDir(tmp_path / "e").events("epoch"))
 
 
+@pytest.mark.slow
 def test_cancel_keeps_the_best_model_and_a_killed_run_resumes(fashion_small, tmp_path):
     cfg = TrainConfig(data=str(fashion_small / "train"), epochs=200, trainable_stages=2, augment="light", **SMALL)
     run = create_run(cfg, tmp_path / "run")
