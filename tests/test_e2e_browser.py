@@ -7,8 +7,8 @@ Runs follow; the Runs row, Evaluate and the sidebar give the same score. A model
 not on the computer says so before it is picked; the progress bar moves within 5 s of Start, and one
 Stop control shows. Then a longer fine-tune survives a reload (the run's own settings, the Strategy
 choices kept) and Stop ends it within 10 s; Use keeps the model picked on Evaluate, naming the newer
-stopped one; and a Stop during cross-validation ends that run within 10 s. A screenshot of each main page is taken on the way, into
-pytest's tmp folder and also $STUDIO_SCREENSHOTS when it is set:
+stopped one; and a Stop during cross-validation ends that run within 10 s. A screenshot of each main
+page is taken on the way, into pytest's tmp folder and also $STUDIO_SCREENSHOTS when it is set:
 `STUDIO_SCREENSHOTS=assets python -m pytest tests/test_e2e_browser.py` refreshes the README's pictures.
 """
 
@@ -163,7 +163,8 @@ def _model(page: Page, shot: Shots) -> None:
     expect(lite1).to_have_text("Chosen")  # the default
     # Weights that would need a download are said missing on the card, before any click.
     resnet = page.get_by_test_id("stColumn").filter(has=page.locator(".st-key-use_resnet18"))
-    expect(resnet).to_contain_text(re.compile(r"Weights (missing, and this computer is offline|not on this computer yet)"))
+    missing = re.compile(r"Weights (missing, and this computer is offline|not on this computer yet)")
+    expect(resnet).to_contain_text(missing)
     page.locator(".st-key-use_efficientnet_lite0").get_by_role("button").click()
     expect(sidebar).to_contain_text("Model: EfficientNet-Lite0", timeout=STEP)
     expect(lite1).to_have_text("Use this model")
@@ -313,7 +314,8 @@ def _runs(page: Page, shot: Shots) -> str:
     expect(score).to_be_visible()
     shown = score.inner_text().split(" — Finished · ", 1)[1].strip()
     go(page, "evaluate", "How good is the model?")
-    expect(page.get_by_role("heading", name=re.compile(rf"^{re.escape(shown.split()[0])}, likely between"))).to_be_visible()
+    score_heading = re.compile(rf"^{re.escape(shown.split()[0])}, likely between")
+    expect(page.get_by_role("heading", name=score_heading)).to_be_visible()
     go(page, "runs", "All runs")
     expect(page.get_by_test_id("stDataFrame").first).to_contain_text(shown)
     expect(page.get_by_role("heading", name="Compare runs")).to_be_visible()
