@@ -22,7 +22,7 @@ AVAILABILITY = {
     "cached": ":green[**Ready:** weights already on this computer]",
     "download": ":orange[**Weights not on this computer yet** ({mb:g} MB): they download by themselves when "
                 "training starts, or download them now below.]",
-    "offline": ":red[**Weights missing, and this computer is offline:** to use this model, upload its weights "
+    "offline": ":orange[**Weights missing, and this computer is offline:** to use this model, upload its weights "
                "file below, copied from a computer with internet.]",
     "package": ":orange[**Weights not on this computer:** they come with a package to install (below).]",
 }

