@@ -346,14 +346,7 @@ def _reload_then_stop(page: Page) -> None:
     expect(page.locator(".st-key-opt_epochs").get_by_role("spinbutton")).to_have_value("200")
     go(page, "train", "Train")
     expect(page.get_by_role("heading", name=re.compile(r"^Run .+: Training$"))).to_be_visible()
-    stop = page.get_by_test_id("stMain").get_by_role("button", name="Stop", exact=True)
-    started = time.monotonic()
-    stop.click()
-    expect(page.get_by_role("heading", name=re.compile(r"^Run .+: Stopped$"))).to_be_visible(
-        timeout=STOP_SECONDS * 1000)
-    took = time.monotonic() - started
-    print(f"Stop to Stopped: {took:.1f} s")
-    assert took <= STOP_SECONDS
+    _stop_within(page, "Stop")
     expect(page.get_by_text(re.compile(r"^Stopped; the best model so far \(epoch \d+\) was kept"))).to_be_visible()
 
 
@@ -375,11 +368,16 @@ def _stop_during_cross_validation(page: Page) -> None:
     go(page, "train", "Train")
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_test_id("stProgress")).to_contain_text("ross-validation", timeout=TRAINING)
+    _stop_within(page, "Stop during cross-validation")
+
+
+def _stop_within(page: Page, what: str) -> None:
+    """Click the run's Stop; the run shows as stopped within STOP_SECONDS."""
     stop = page.get_by_test_id("stMain").get_by_role("button", name="Stop", exact=True)
     started = time.monotonic()
     stop.click()
     expect(page.get_by_role("heading", name=re.compile(r"^Run .+: Stopped$"))).to_be_visible(
         timeout=STOP_SECONDS * 1000)
     took = time.monotonic() - started
-    print(f"Stop during cross-validation to Stopped: {took:.1f} s")
+    print(f"{what} to Stopped: {took:.1f} s")
     assert took <= STOP_SECONDS
