@@ -105,6 +105,7 @@ def test_cancel_before_the_first_epoch_saves_no_model(fashion_small, tmp_path):
     assert not run.bundle_path.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,words", [
     (["--data", "/no/such/folder"], "does not exist"),
     (["--data", "{one_class}"], "Only one class"),
