@@ -163,6 +163,7 @@ def test_sweep_without_images_points_to_data():
     assert not any(b.label == "Start the sweep" for b in at.button)
 
 
+@pytest.mark.slow
 def test_a_sweep_runs_in_the_background_and_its_table_shows(tiny_digits):
     at = studio("runs", **{ui.DATASET: tiny_digits})
     depths = at.multiselect(key="sweep_depths_efficientnet_lite1")

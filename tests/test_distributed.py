@@ -43,6 +43,7 @@ def _predictions(run: RunDir, split: str) -> pd.DataFrame:
     return pd.read_csv(run.predictions_path(split)).sort_values("file").reset_index(drop=True)
 
 
+@pytest.mark.slow
 def test_a_frozen_network_on_two_processes_predicts_what_one_process_does(fashion_small, tmp_path):
     one = _train(fashion_small, tmp_path / "one", 1, "--trainable-stages", "0", "--epochs", "20")
     two = _train(fashion_small, tmp_path / "two", 2, "--trainable-stages", "0", "--epochs", "20")

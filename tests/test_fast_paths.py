@@ -138,6 +138,7 @@ def test_a_soup_collapses_into_one_head_with_the_same_outputs():
     assert torch.allclose(net.head(x), mean_of_heads, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_features_of_augmented_views_are_the_backbone_on_augmented_images(fashion_small):
     spec = get_spec("efficientnet_lite0")
     images, _ = _images(fashion_small)

@@ -113,6 +113,7 @@ def _onnx_not_sure(path: Path) -> float:
     return float({p.key: p.value for p in onnx.load(str(path)).metadata_props}["not_sure_below"])
 
 
+@pytest.mark.slow
 def test_card_web_page_and_onnx_carry_the_same_rule(trained_run, tmp_path):
     run = RunDir(shutil.copytree(trained_run, tmp_path / "run"))
     card = model_card(run)

@@ -51,6 +51,7 @@ def test_a_two_slot_hold_waits_until_both_are_free_and_takes_none_meanwhile(two_
         assert both == ["cpu", "cpu"] and too_many is None
 
 
+@pytest.mark.slow
 def test_two_runs_on_a_pool_of_two_slots_train_at_the_same_time(fashion_small, tmp_path, two_slots):
     runs = [create_run(TrainConfig(data=str(fashion_small / "train"), trainable_stages=1, epochs=100, **SMALL),
                        tmp_path / name) for name in ("a", "b")]

@@ -127,6 +127,7 @@ def test_divergence_is_named_not_hidden():
     assert "too large to compute in epoch 6" in _diverging(float("nan"), 6, LoopState(), 10)
 
 
+@pytest.mark.slow
 def test_a_run_that_diverges_fails_with_advice(fashion_small, tmp_path):
     # Every stage at a learning rate of 10: the network collapses to one answer, no better than
     # the most common class (one stage alone could land above it by chance, and did).

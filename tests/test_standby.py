@@ -83,6 +83,7 @@ def test_a_job_goes_to_one_live_standby_of_the_current_code(warm, tmp_path):
             proc.wait()
 
 
+@pytest.mark.slow
 def test_an_unclaimed_standby_leaves_after_its_idle_time(warm):
     proc = subprocess.Popen([sys.executable, "-c", "from tlcore.jobs.standby import serve; raise SystemExit(serve(1.0))"])
     assert proc.wait(timeout=300) == 0

@@ -105,6 +105,7 @@ def test_cancel_before_the_first_epoch_saves_no_model(fashion_small, tmp_path):
     assert not run.bundle_path.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,words", [
     (["--data", "/no/such/folder"], "does not exist"),
     (["--data", "{one_class}"], "Only one class"),
@@ -125,6 +126,7 @@ def test_cli_bad_input_exits_non_zero_with_one_line(fashion_small, tmp_path, arg
     assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], proc.stderr
 
 
+@pytest.mark.slow
 def test_rerun_from_the_record_gives_the_same_metrics(fashion_small, tmp_path):
     first = tmp_path / "first"
     assert main(["train", "--data", str(fashion_small / "train"), "--out", str(first), "--epochs", "2",
