@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, fields, replace
 
 from tlcore.errors import TLError
+from tlcore.schema import check, setting
 
 AUGMENTS = ("none", "light", "strong")
 DEVICES = ("auto", "cpu", "cuda")
@@ -50,69 +51,122 @@ class TrainConfig:
             torchrun: one GPU each, or CPU processes); set by torchrun, or asked of the device pool.
     """
 
-    data: str
-    test_data: str = ""
-    model: str = DEFAULT_MODEL
-    weights: str = "pretrained"
-    init_from: str = ""
-    trainable_stages: int | str = AUTO
-    train_bn: bool = False
-    epochs: int | None = None
-    batch_size: int = 32
-    lr: float = 3e-3
-    backbone_lr_mult: float = 0.1
-    weight_decay: float = 1e-4
-    warmup_epochs: float = 1.0
-    augment: str = AUTO
-    early_stopping: int = 0
-    class_weighting: bool = True
-    label_smoothing: float = 0.1
-    image_size: int = 0
-    val_fraction: float = 0.2
-    evaluation: str = AUTO
-    folds: int = 5
-    recipe: str = AUTO
-    seed: int = 0
-    device: str = AUTO
-    world_size: int = 1
+    data: str = setting(
+        label="Images", kind="path", required=True, flag="--data",
+        help="A folder of class folders, or a zip of one.",
+        error="Choose the images to train on (a folder of class folders or a zip).")
+    test_data: str = setting(
+        "", label="Separate test images", kind="path", advanced=True, on_page=True, flag="--test",
+        help="Images the model never trains on, scored once at the end: the most honest measure of how it will do.")
+    model: str = setting(
+        DEFAULT_MODEL, label="Model", kind="text", flag="--model",
+        help="The network to start from, by its name in the model catalog (see 'models').")
+    weights: str = setting(
+        "pretrained", label="Starting weights", kind="path", advanced=True, on_page=True, flag="--weights",
+        help="Pretrained weights are what makes transfer learning work; from scratch needs far more images.")
+    init_from: str = setting(
+        "", label="Start from an earlier run", kind="path", flag="--init-from",
+        help="The folder of an earlier run whose trained model is the starting point.")
+    trainable_stages: int | str = setting(
+        AUTO, label="Train the last N stages", kind="int", low=0, also=("all", AUTO), flag="--trainable-stages",
+        also_text="all: every stage; auto: as recommended",
+        help="How many of the network's last stages learn from your images; the others keep what they learned.",
+        error="'Stages to train' must be a number, 'all' or 'auto', not {value!r}.")
+    train_bn: bool = setting(
+        False, label="Let normalisation layers of frozen stages adapt", kind="bool", advanced=True, on_page=True,
+        flag="--train-bn",
+        help="A light touch on frozen stages (BatchNorm) that often helps when your images look unlike everyday photos.")
+    epochs: int | None = setting(
+        None, label="Epochs", kind="int", low=1, high=1000, also=(None,), also_text="as recommended",
+        on_page=True, flag="--epochs", step=1,
+        help="How many times training goes through all your images.",
+        error="Epochs must be a whole number from 1 to 1000, not {value!r}.")
+    batch_size: int = setting(
+        32, label="Batch size", kind="int", low=1, high=4096, advanced=True, on_page=True, flag="--batch-size", step=1,
+        help="Images processed together in one step; lower it if the computer runs out of memory.",
+        error="Batch size must be a whole number from 1 to 4096, not {value!r}.")
+    lr: float = setting(
+        3e-3, label="Learning rate", kind="float", low=0, open_low=True, high=1, advanced=True, on_page=True,
+        flag="--lr", step=1e-4,
+        help="How big each learning step is for the new final layer.",
+        error="Learning rate must be above 0 and at most 1, not {value!r}.")
+    backbone_lr_mult: float = setting(
+        0.1, label="Learning-rate factor for pretrained stages", kind="float", low=0, high=10, advanced=True,
+        on_page=True, flag="--backbone-lr-mult", step=0.05,
+        help="Pretrained stages learn this many times slower than the new layer, so they keep what they know.",
+        error="The pretrained-layer learning-rate multiplier must be between 0 and 10, not {value!r}.")
+    weight_decay: float = setting(
+        1e-4, label="Weight decay", kind="float", low=0, high=1, advanced=True, on_page=True, flag="--weight-decay",
+        step=1e-4, help="A gentle pull towards small weights that reduces memorising.",
+        error="Weight decay must be between 0 and 1, not {value!r}.")
+    warmup_epochs: float = setting(
+        1.0, label="Warm-up epochs", kind="float", low=0, high=100, advanced=True, on_page=True,
+        flag="--warmup-epochs", step=0.5, help="Epochs at the start with a slowly rising step size.",
+        error="Warm-up epochs must be between 0 and 100, not {value!r}.")
+    augment: str = setting(
+        AUTO, label="Augmentation", kind="choice", choices=(AUTO,) + AUGMENTS, shown=((AUTO, "as recommended"),),
+        advanced=True, on_page=True, flag="--augment",
+        help="Randomly flips, crops and recolours training images so the model learns the object, not the exact photo.",
+        error="Augmentation must be one of none, light, strong or auto, not {value!r}.")
+    early_stopping: int = setting(
+        0, label="Early stopping patience (0 = off)", kind="int", low=0, advanced=True, on_page=True,
+        flag="--early-stopping", step=1,
+        help="Stop when the validation loss has not improved for this many epochs.",
+        error="Early stopping patience must be 0 (off) or a positive number of epochs.")
+    class_weighting: bool = setting(
+        True, label="Balance rare classes", kind="bool", advanced=True, on_page=True, flag="--no-class-weighting",
+        help="Count mistakes on rare classes more, so they are not ignored.")
+    label_smoothing: float = setting(
+        0.1, label="Label smoothing", kind="float", low=0, high=1, open_high=True, advanced=True, on_page=True,
+        flag="--label-smoothing", step=0.05,
+        help="Teaches the model to be a little less sure, which often generalises better.",
+        error="Label smoothing must be at least 0 and below 1, not {value!r}.")
+    image_size: int = setting(
+        0, label="Image size in pixels", kind="int", low=32, high=1024, also=(0,), also_text="the model's own",
+        advanced=True, on_page=True, flag="--image-size", step=16,
+        help="Images are resized to this square; smaller is faster, larger keeps detail.",
+        error="Image size must be 0 (the model's own) or between 32 and 1024 pixels, not {value!r}.")
+    val_fraction: float = setting(
+        0.2, label="Share of images kept for checking (validation)", kind="float", low=0.05, high=0.5,
+        advanced=True, on_page=True, flag="--val-fraction", step=0.05,
+        help="These images are never trained on; they show how well the model does on images it has not seen. "
+             "Ignored when the data has a val folder.",
+        error="The validation share must be between 0.05 and 0.5, not {value!r}.")
+    evaluation: str = setting(
+        AUTO, label="How the score is measured", kind="choice", choices=(AUTO,) + EVALUATIONS,
+        shown=((AUTO, "as recommended"), ("cv", "cross-validation (all images train)"),
+               ("holdout", "validation split")),
+        advanced=True, on_page=True, flag="--evaluation",
+        help="Cross-validation scores every image with a model trained without it, then trains the final model "
+             "on all of them: best with few images, only with a frozen network. A validation split keeps some "
+             "images aside to check the model.",
+        error="Evaluation must be cv (cross-validation), holdout or auto, not {value!r}.")
+    folds: int = setting(
+        5, label="Cross-validation folds", kind="int", low=2, high=20, advanced=True, flag="--folds",
+        help="The k of k-fold cross-validation: how many parts the images are split into.",
+        error="Cross-validation folds must be a whole number from 2 to 20, not {value!r}.")
+    recipe: str = setting(
+        AUTO, label="Which model to make", kind="choice", choices=(AUTO, FASTEST, MOST_ACCURATE), advanced=True,
+        on_page=True, flag="--recipe",
+        help="The most accurate model reads each image with three pretrained networks and learns one final layer "
+             "on what they all see.",
+        error="The recipe must be fastest, most_accurate or auto, not {value!r}.")
+    seed: int = setting(
+        0, label="Random seed", kind="int", low=0, high=MAX_SEED, advanced=True, on_page=True, flag="--seed", step=1,
+        help="The same seed and settings give the same result.",
+        error=f"The seed must be a whole number from 0 to {MAX_SEED}, not {{value!r}}.")
+    device: str = setting(
+        AUTO, label="Device", kind="choice", choices=DEVICES, advanced=True, on_page=True,
+        flag="--device", help="auto uses the graphics card (GPU) when there is one.",
+        error="Device must be auto, cpu or cuda, not {value!r}.")
+    world_size: int = setting(
+        1, label="Processes", kind="int", low=1, high=MAX_PROCESSES, flag="--processes",
+        help="Train on this many devices of the pool at once (DistributedDataParallel under torchrun); under "
+             "torchrun, its --nproc_per_node decides.",
+        error=f"The number of processes must be a whole number from 1 to {MAX_PROCESSES}, not {{value!r}}.")
 
     def __post_init__(self) -> None:
-        _check(bool(self.data), "Choose the images to train on (a folder of class folders or a zip).")
-        ts = self.trainable_stages
-        _check(ts in (AUTO, "all") or (isinstance(ts, int) and not isinstance(ts, bool) and ts >= 0),
-               f"'Stages to train' must be a number, 'all' or 'auto', not {ts!r}.")
-        _check(self.epochs is None or (isinstance(self.epochs, int) and 1 <= self.epochs <= 1000),
-               f"Epochs must be a whole number from 1 to 1000, not {self.epochs!r}.")
-        _check(isinstance(self.batch_size, int) and 1 <= self.batch_size <= 4096,
-               f"Batch size must be a whole number from 1 to 4096, not {self.batch_size!r}.")
-        _check(_num(self.lr) and 0 < self.lr <= 1, f"Learning rate must be above 0 and at most 1, not {self.lr!r}.")
-        _check(_num(self.backbone_lr_mult) and 0 <= self.backbone_lr_mult <= 10,
-               f"The pretrained-layer learning-rate multiplier must be between 0 and 10, not {self.backbone_lr_mult!r}.")
-        _check(_num(self.weight_decay) and 0 <= self.weight_decay <= 1,
-               f"Weight decay must be between 0 and 1, not {self.weight_decay!r}.")
-        _check(_num(self.warmup_epochs) and self.warmup_epochs >= 0, "Warm-up epochs cannot be negative.")
-        _check(self.augment in AUGMENTS + (AUTO,),
-               f"Augmentation must be one of none, light, strong or auto, not {self.augment!r}.")
-        _check(isinstance(self.early_stopping, int) and self.early_stopping >= 0,
-               "Early stopping patience must be 0 (off) or a positive number of epochs.")
-        _check(_num(self.label_smoothing) and 0 <= self.label_smoothing < 1,
-               f"Label smoothing must be at least 0 and below 1, not {self.label_smoothing!r}.")
-        _check(isinstance(self.image_size, int) and (self.image_size == 0 or 32 <= self.image_size <= 1024),
-               f"Image size must be 0 (the model's own) or between 32 and 1024 pixels, not {self.image_size!r}.")
-        _check(_num(self.val_fraction) and 0.05 <= self.val_fraction <= 0.5,
-               f"The validation share must be between 0.05 and 0.5, not {self.val_fraction!r}.")
-        _check(self.evaluation in EVALUATIONS + (AUTO,),
-               f"Evaluation must be cv (cross-validation), holdout or auto, not {self.evaluation!r}.")
-        _check(isinstance(self.folds, int) and not isinstance(self.folds, bool) and 2 <= self.folds <= 20,
-               f"Cross-validation folds must be a whole number from 2 to 20, not {self.folds!r}.")
-        _check(self.recipe in RECIPES + (AUTO,),
-               f"The recipe must be fastest, most_accurate or auto, not {self.recipe!r}.")
-        _check(isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed <= MAX_SEED,
-               f"The seed must be a whole number from 0 to {MAX_SEED}, not {self.seed!r}.")
-        _check(self.device in DEVICES, f"Device must be auto, cpu or cuda, not {self.device!r}.")
-        _check(isinstance(self.world_size, int) and not isinstance(self.world_size, bool)
-               and 1 <= self.world_size <= MAX_PROCESSES,
-               f"The number of processes must be a whole number from 1 to {MAX_PROCESSES}, not {self.world_size!r}.")
+        check(self)
 
     @property
     def is_resolved(self) -> bool:
@@ -150,11 +204,3 @@ def seed_within(seed: int, bits: int = 64) -> int:
     unchanged, so the runs made before replay exactly."""
     return seed % 2**bits
 
-
-def _num(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise TLError(message)
