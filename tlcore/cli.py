@@ -9,8 +9,9 @@ import gc
 import sys
 from pathlib import Path
 
-from tlcore.config import DEFAULT_MODEL
+from tlcore.config import AUGMENTS, TrainConfig
 from tlcore.errors import TLError
+from tlcore.schema import Setting, defaults_of, settings_of
 from tlcore.jobs.outcome import guarded
 from tlcore.startup import loading
 from tlcore.workspace import writable_workspace
@@ -20,6 +21,9 @@ def _stages(value: str) -> int | str:
     return value if value in ("all", "auto") else int(value)
 
 
+SETTINGS, DEFAULTS = settings_of(TrainConfig), defaults_of(TrainConfig)
+
+
 class _Parser(argparse.ArgumentParser):
     """A mistyped command line gets one error line too, pointing at --help instead of a usage dump."""
 
@@ -27,40 +31,40 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see '{self.prog} --help').\n")
 
 
+def _options(parser: argparse.ArgumentParser, names, **changes: dict) -> None:
+    """Add the options of the run settings ``names``, each as TrainConfig describes it (its flag, kind,
+    choices, default and help); ``changes``: a command's own argparse keywords for some of them."""
+    for name in names:
+        s = SETTINGS[name]
+        kw = {"default": DEFAULTS.get(name)} if name in DEFAULTS else {"required": True}
+        if s.kind == "bool":  # a switch that turns the default around ("--no-class-weighting")
+            kw |= {"action": "store_true", "default": False}
+        elif s.kind in ("int", "float"):
+            kw["type"] = _stages if any(isinstance(a, str) for a in s.also) else int if s.kind == "int" else float
+        elif s.kind == "choice":
+            kw["choices"] = s.choices
+        kw |= changes.get(name, {})
+        parser.add_argument(s.flag, help=_help(s, kw.get("choices", ()), kw.get("default")), **kw)
+
+
+def _help(s: Setting, choices, default) -> str:
+    """A setting's help on the command line: its sentence, and what its choices and other values mean."""
+    words = [f"{c}: {w}" for c, w in s.words().items() if w != c and c in choices]
+    if s.also_text and isinstance(s.also[0], str):
+        words.append(s.also_text)
+    elif s.also_text and s.also[0] is None:  # None cannot be typed: it is the option left out
+        words += [f"left out: {s.also_text}"] if default is None else []
+    elif s.also_text:
+        words.append(f"{s.also[0]}: {s.also_text}")
+    return (s.help + (f" ({'; '.join(words)})" if words else "")).replace("%", "%%")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m tlcore", description="Transfer learning for image classifiers.")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a classifier on a folder or zip of class folders")
-    t.add_argument("--data", required=True, help="folder of class folders, or a zip of one")
     t.add_argument("--out", required=True, help="new run folder to create")
-    t.add_argument("--model", default=DEFAULT_MODEL, help="catalog name (see 'models')")
-    t.add_argument("--weights", default="pretrained", help="pretrained | none (from scratch) | weights file")
-    t.add_argument("--init-from", default="", help="start from the model of an earlier run folder")
-    t.add_argument("--trainable-stages", type=_stages, default="auto", help="N | all | auto (recommended)")
-    t.add_argument("--train-bn", action="store_true", help="let BatchNorm layers of frozen stages learn")
-    t.add_argument("--epochs", type=int, default=None)
-    t.add_argument("--test", default="", help="held-out images, reported at the end only")
-    t.add_argument("--val-fraction", type=float, default=0.2)
-    t.add_argument("--evaluation", choices=["auto", "cv", "holdout"], default="auto",
-                   help="cv: k-fold cross-validation over all images (frozen network), then train on all; "
-                        "holdout: a validation split; auto: recommended")
-    t.add_argument("--folds", type=int, default=5, help="k of k-fold cross-validation")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--augment", choices=["none", "light", "strong", "auto"], default="auto")
-    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    t.add_argument("--recipe", choices=["auto", "fastest", "most_accurate"], default="auto",
-                   help="most_accurate: a frozen ensemble of the bundled models (small datasets)")
-    t.add_argument("--image-size", type=int, default=0, help="pixels; 0 = the model's own")
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--lr", type=float, default=None, help="learning rate of the new head")
-    t.add_argument("--backbone-lr-mult", type=float, default=None)
-    t.add_argument("--weight-decay", type=float, default=None)
-    t.add_argument("--label-smoothing", type=float, default=None)
-    t.add_argument("--early-stopping", type=int, default=None, help="patience in epochs; 0 = off")
-    t.add_argument("--no-class-weighting", action="store_true")
-    t.add_argument("--processes", type=int, default=1,
-                   help="train on this many devices of the pool at once (DistributedDataParallel under torchrun); "
-                        "under torchrun, its --nproc_per_node decides")
+    _options(t, SETTINGS)
     r = sub.add_parser("run", help="start or resume the run prepared in a run folder (the app's worker)")
     r.add_argument("folder", nargs="?", default="", help="the run folder (torchrun: write it without --run, "
                    "which torchrun would take for its own --run-path)")
@@ -82,25 +86,16 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=["onnx", "pt2", "card", "web"], required=True)
     e.add_argument("--out", required=True)
     sw = sub.add_parser("sweep", help="train the same data at several freezing depths and compare")
-    sw.add_argument("--data", help="folder of class folders, or a zip of one")
     sw.add_argument("--request", default="", help="(the studio's worker) a sweep folder's request.json")
-    sw.add_argument("--model", default=DEFAULT_MODEL)
     sw.add_argument("--depths", default="0,1,half,all", help="comma-separated: numbers, half, all")
     sw.add_argument("--from-scratch", action="store_true", help="also train from random weights")
-    sw.add_argument("--epochs", type=int, default=10)
     sw.add_argument("--out", help="new folder for the sweep's runs and summary.json")
-    sw.add_argument("--augment", choices=["none", "light", "strong"], default="none")
-    sw.add_argument("--image-size", type=int, default=0)
-    sw.add_argument("--seed", type=int, default=0)
-    sw.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    _options(sw, ("data", "model", "epochs", "augment", "image_size", "seed", "device"), data={"required": False},
+             epochs={"default": 10}, augment={"default": "none", "choices": AUGMENTS})
     lc = sub.add_parser("curve", help="learning curve: accuracy per class with 25/50/75/100%% of the images")
-    lc.add_argument("--data")
     lc.add_argument("--out")
     lc.add_argument("--request", default="", help="(the studio's worker) a curve folder's request.json")
-    lc.add_argument("--model", default=DEFAULT_MODEL)
-    lc.add_argument("--epochs", type=int, default=40)
-    lc.add_argument("--image-size", type=int, default=0)
-    lc.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    _options(lc, ("data", "model", "epochs", "image_size", "device"), data={"required": False}, epochs={"default": 40})
     sub.add_parser("models", help="list the model catalog and whether weights are available")
     return p
 
@@ -115,7 +110,8 @@ def _train(args) -> int:
 
     launched = distributed.from_env()  # under torchrun: its processes
     optional = {"lr": args.lr, "backbone_lr_mult": args.backbone_lr_mult, "weight_decay": args.weight_decay,
-                "label_smoothing": args.label_smoothing, "early_stopping": args.early_stopping}
+                "label_smoothing": args.label_smoothing, "early_stopping": args.early_stopping,
+                "warmup_epochs": args.warmup_epochs}
     cfg = TrainConfig(
         data=str(args.data), test_data=str(args.test), model=args.model, weights=args.weights,
         init_from=str(args.init_from), trainable_stages=args.trainable_stages, train_bn=args.train_bn,

@@ -78,8 +78,8 @@ class Setting:
         low = math.nextafter(self.low, math.inf) if self.open_low else self.low
         high = math.nextafter(self.high, -math.inf) if self.open_high else self.high
         if self.kind == "int":
-            high = BROWSER_INT if high is None else min(high, BROWSER_INT)
-        return low, high
+            return low, BROWSER_INT if high is None else min(high, BROWSER_INT)
+        return tuple(None if b is None else float(b) for b in (low, high))  # a float field takes float bounds
 
     def words(self) -> dict[str, str]:
         """The page's words for each choice (the value itself where it has none)."""

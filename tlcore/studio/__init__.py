@@ -11,3 +11,8 @@ from __future__ import annotations
 from tlcore.errors import TLError
 
 __all__ = ["TLError"]
+
+# Settings: the run's settings as the pages offer them (tlcore.studio.settings).
+from tlcore.studio import settings
+
+__all__ += ["settings"]
