@@ -7,7 +7,6 @@ from pages import nav
 nav.first_visit()  # before the imports below, which load PyTorch
 
 import logging
-from dataclasses import MISSING, fields
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -17,7 +16,7 @@ from tlcore import workspace
 from tlcore.data import store
 from tlcore.jobs import runs
 from tlcore.models.catalog import ModelSpec, get_spec, params_text
-from tlcore.config import AUTO, FASTEST, MOST_ACCURATE, TrainConfig
+from tlcore.config import AUTO, TrainConfig
 from tlcore.data.dataset import check_trainable
 from tlcore.models.freeze import backbone_is_frozen, resolve_trainable
 from tlcore.training.devices import gpu_name, resolve_device
@@ -27,22 +26,22 @@ from tlcore.models.net import stage_param_counts
 from tlcore.training.recommend import Recommendation, choose_evaluation, dataset_kind, dataset_naturalness, recommend
 from tlcore.training.timing import Estimate
 from tlcore.rundir import RunDir
+from tlcore.studio import settings
 
 DURATIONS = {"quick": 0.3, "standard": 1.0, "thorough": 2.0}  # times the recommended epochs
 DURATION_TEXT = {"quick": "Quick look", "standard": "Standard", "thorough": "Thorough"}
-ADVANCED = ("recipe", "weights", "test_data", "train_bn", "batch_size", "lr", "backbone_lr_mult", "weight_decay",
-            "warmup_epochs", "augment", "early_stopping", "class_weighting", "label_smoothing",
-            "image_size", "val_fraction", "evaluation", "seed", "device")
-DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+# The settings' widgets, made from TrainConfig's description of each (tlcore.studio.settings).
+SETTINGS, ADVANCED, DEFAULTS = settings.SETTINGS, settings.ADVANCED, settings.DEFAULTS
 SHOWN_DEFAULTS = {**DEFAULTS, "duration": "standard", "epochs": 0}  # as the widgets start
 STAGES, DURATION, EPOCHS = ui.OPT + "stages", ui.OPT + "duration", ui.OPT + "epochs"
-# Number settings: (type, lowest, highest) as their widgets allow; None: no bound.
-NUMBERS = {"epochs": (int, 0, 1000), "lr": (float, 1e-6, 1.0), "backbone_lr_mult": (float, 0.0, 10.0),
-           "weight_decay": (float, 0.0, 1.0), "warmup_epochs": (float, 0.0, 100.0), "batch_size": (int, 1, 4096),
-           "image_size": (int, 0, 1024), "early_stopping": (int, 0, 1000), "label_smoothing": (float, 0.0, 0.9),
-           "seed": (int, 0, 2**53 - 1), "val_fraction": (float, 0.05, 0.5)}  # a browser's largest whole number
-CHOICES = {"augment": ("auto", "none", "light", "strong"), "evaluation": ("auto", "cv", "holdout"),
-           "device": ("auto", "cpu", "cuda"), "duration": tuple(DURATIONS), "recipe": (AUTO, FASTEST, MOST_ACCURATE)}
+OWN_SIZE, SIZE = "image_size_own", "image_size_pixels"  # the image size's two widgets
+# Number settings: (type, lowest, highest) as their widgets allow; epochs 0: as chosen above.
+NUMBERS = {**settings.NUMBERS, "epochs": (int, 0, settings.NUMBERS["epochs"][2])}
+CHOICES = {**settings.CHOICES, "duration": tuple(DURATIONS)}
+# Where each advanced setting's widget sits (the model to make shows above, for a frozen network).
+COLUMNS = (("epochs", "lr", "backbone_lr_mult", "weight_decay", "warmup_epochs"),
+           ("batch_size", "image_size", "augment", "early_stopping", "label_smoothing", "seed"),
+           ("evaluation", "val_fraction", "class_weighting", "train_bn", "device", "weights", "test_data"))
 KEPT = ("duration", "epochs", *(k for k in ADVANCED if k != "weights"))  # settings kept between sessions
 LOADED, SAVED, RESTORED, DROPPED = "choices_loaded", "choices_saved", "choices_restored", "choices_dropped"
 _log = logging.getLogger(__name__)
@@ -110,7 +109,8 @@ def _valid(name: str, value):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
             return None
         value = kind(value)
-        return value if (low is None or value >= low) and (high is None or value <= high) else None
+        fits = (low is None or value >= low) and (high is None or value <= high)
+        return value if fits or value in SETTINGS[name].also else None
     if name in CHOICES:
         return value if value in CHOICES[name] and not (value == "cuda" and gpu_name() is None) else None
     if isinstance(DEFAULTS.get(name), bool):
@@ -313,74 +313,61 @@ def _duration(rec: Recommendation) -> None:
         st.caption(f"{max(2, round(rec.epochs * DURATIONS[choice]))} passes over your images (epochs).")
 
 
-def _number(name: str, label: str, help: str, **options) -> None:
-    _, low, high = NUMBERS[name]
-    st.session_state.setdefault(ui.OPT + name, DEFAULTS[name])
-    st.number_input(label, key=ui.OPT + name, help=help, min_value=low, max_value=high, **options)
-
-
 def _advanced(spec: ModelSpec, rec: Recommendation) -> None:
     ss = st.session_state
     st.caption("Every setting has a sensible default; change them only if you know why.")
     if ss.get(ui.INIT_FROM):
         st.caption(f"Starting from run {ui.md_safe(runs.title_of(RunDir(ss[ui.INIT_FROM])))} (change this on the Model page).")
-    a, b, c = st.columns(3)
-    with a:
-        ss.setdefault(EPOCHS, 0)
-        st.number_input("Epochs (0 = as chosen above)", *NUMBERS["epochs"][1:], step=1, key=EPOCHS,
-                        help="How many times training goes through all your images.")
-        _number("lr", "Learning rate", "How big each learning step is for the new final layer.",
-                step=1e-4, format="%g")
-        _number("backbone_lr_mult", "Learning-rate factor for pretrained stages",
-                "Pretrained stages learn this many times slower than the new layer, so they keep what "
-                "they know.", step=0.05, format="%g")
-        _number("weight_decay", "Weight decay", "A gentle pull towards small weights that reduces "
-                "memorising.", step=1e-4, format="%g")
-        _number("warmup_epochs", "Warm-up epochs", "Epochs at the start with a slowly rising step size.",
-                step=0.5, format="%g")
-    with b:
-        _number("batch_size", "Batch size", "Images processed together in one step; lower it if the "
-                "computer runs out of memory.", step=1)
-        _number("image_size", "Image size in pixels (0 = the model's own)", "Images are resized to this "
-                "square; smaller is faster, larger keeps detail. 0 uses the size the model was trained at, or "
-                "for EfficientNet-Lite1 on a processor 208 pixels (about as accurate there, and faster).", step=16)
-        ss.setdefault(ui.OPT + "augment", DEFAULTS["augment"])
-        # The option's words stay the same when the recommendation changes: a selectbox whose shown
-        # words change under it can hand back the old words as its value.
-        st.selectbox("Augmentation", list(CHOICES["augment"]), key=ui.OPT + "augment",
-                     format_func=lambda v: "as recommended" if v == "auto" else v,
-                     help="Randomly flips, crops and recolours training images so the model learns the "
-                          f"object, not the exact photo. Recommended for these settings: {rec.augment}.")
-        _number("early_stopping", "Early stopping patience (0 = off)", "Stop when the validation loss has "
-                "not improved for this many epochs.", step=1)
-        _number("label_smoothing", "Label smoothing", "Teaches the model to be a little less sure, which "
-                "often generalises better.", step=0.05, format="%g")
-        _number("seed", "Random seed", "The same seed and settings give the same result.", step=1)
-    with c:
-        ss.setdefault(ui.OPT + "evaluation", DEFAULTS["evaluation"])
-        st.selectbox("How the score is measured", list(CHOICES["evaluation"]), key=ui.OPT + "evaluation",
-                     format_func={"auto": "as recommended", "cv": "cross-validation (all images train)",
-                                  "holdout": "validation split"}.get,
-                     help="Cross-validation scores every image with a model trained without it, then trains "
-                          "the final model on all of them: best with few images, only with a frozen network. "
-                          "A validation split keeps some images aside to check the model.")
-        ss.setdefault(ui.OPT + "val_fraction", DEFAULTS["val_fraction"])
-        st.slider("Share of images kept for checking (validation)", *NUMBERS["val_fraction"][1:], step=0.05,
-                  key=ui.OPT + "val_fraction", help="These images are never trained on; they show how "
-                  "well the model does on images it has not seen. Ignored when the data has a val folder.")
-        ss.setdefault(ui.OPT + "class_weighting", DEFAULTS["class_weighting"])
-        st.checkbox("Balance rare classes", key=ui.OPT + "class_weighting",
-                    help="Count mistakes on rare classes more, so they are not ignored.")
-        ss.setdefault(ui.OPT + "train_bn", DEFAULTS["train_bn"])
-        st.checkbox("Let normalisation layers of frozen stages adapt", key=ui.OPT + "train_bn",
-                    help="A light touch on frozen stages (BatchNorm) that often helps when your images "
-                         "look unlike everyday photos.")
-        ss.setdefault(ui.OPT + "device", DEFAULTS["device"])
-        st.selectbox("Device", list(CHOICES["device"]), key=ui.OPT + "device",
-                     help="auto uses the graphics card (GPU) when there is one.")
-        strategy_inputs.weights_select(spec)
-        strategy_inputs.test_select()
+    for column, names in zip(st.columns(len(COLUMNS)), COLUMNS):
+        with column:
+            for name in names:
+                _widget(name, spec, rec)
 
+
+def _widget(name: str, spec: ModelSpec, rec: Recommendation) -> None:
+    """The widget of one setting, as TrainConfig describes it."""
+    ss, s, key = st.session_state, SETTINGS[name], ui.OPT + name
+    if name == "epochs":
+        ss.setdefault(EPOCHS, 0)
+        st.number_input("Epochs (0 = as chosen above)", *NUMBERS["epochs"][1:], step=1, key=EPOCHS, help=s.help)
+        return
+    if name == "image_size":
+        return _image_size(spec)
+    if name == "weights":
+        return strategy_inputs.weights_select(spec)
+    if name == "test_data":
+        return strategy_inputs.test_select()
+    ss.setdefault(key, DEFAULTS[name])
+    if name == "val_fraction":
+        st.slider(s.label, *NUMBERS[name][1:], step=s.step, key=key, help=s.help)
+    elif s.kind in ("int", "float"):
+        st.number_input(s.label, *NUMBERS[name][1:], step=s.step, key=key, help=s.help,
+                        format="%g" if s.kind == "float" else None)
+    elif s.kind == "bool":
+        st.checkbox(s.label, key=key, help=s.help)
+    else:  # the options' words stay the same when the recommendation changes: a selectbox whose
+        # shown words change under it can hand back the old words as its value
+        extra = f" Recommended for these settings: {rec.augment}." if name == "augment" else ""
+        st.selectbox(s.label, list(CHOICES[name]), key=key, format_func=s.words().get, help=s.help + extra)
+
+
+def _image_size(spec: ModelSpec) -> None:
+    """The model's own image size, or a size in pixels: two widgets, so no size the run refuses can be
+    typed. The setting itself (``opt_image_size``) is written by their callbacks, before the page runs."""
+    ss, s, key = st.session_state, SETTINGS["image_size"], ui.OPT + "image_size"
+    own = s.also[0]
+    ss.setdefault(key, DEFAULTS["image_size"])
+    ss.setdefault(OWN_SIZE, ss[key] == own)
+
+    def chosen() -> None:
+        ss[key] = own if ss[OWN_SIZE] else ss.get(SIZE, spec.image_size)
+
+    st.checkbox(f"Use {s.also_text} image size", key=OWN_SIZE, on_change=chosen,
+                help="The size the model was trained at, or for EfficientNet-Lite1 on a processor 208 pixels "
+                     "(about as accurate there, and faster).")
+    if not ss[OWN_SIZE]:
+        ss.setdefault(SIZE, spec.image_size if ss[key] == own else ss[key])
+        st.number_input(s.label, *NUMBERS["image_size"][1:], step=s.step, key=SIZE, on_change=chosen, help=s.help)
 
 if __name__ == "__main__":
     render()

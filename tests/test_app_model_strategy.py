@@ -86,14 +86,13 @@ def test_duration_and_advanced_settings_reach_the_run_configuration(digits):
     for label in ("Learning rate", "Batch size", "Augmentation", "Early stopping patience (0 = off)",
                   "Balance rare classes", "Label smoothing", "Random seed", "Device", "Starting weights",
                   "Separate test images", "Warm-up epochs", "Weight decay", "Epochs (0 = as chosen above)",
-                  "Image size in pixels (0 = the model's own)", "Let normalisation layers of frozen stages adapt",
+                  "Use the model's own image size", "Let normalisation layers of frozen stages adapt",
                   "Share of images kept for checking (validation)", "Learning-rate factor for pretrained stages"):
         assert label in labels
-    at.number_input(key="opt_image_size").set_value(16).run()
-    assert "Image size must be 0 (the model's own) or between 32 and 1024 pixels, not 16." in texts(at.error)
-    links = [link.proto.label for link in at.get("page_link")]
-    assert "Next: start training" not in links  # no way on to training with a setting that cannot work
-    at.number_input(key="opt_image_size").set_value(64).run()
+    at.checkbox(key="image_size_own").uncheck().run()
+    size = at.number_input(key="image_size_pixels")
+    assert (size.label, size.min, size.max) == ("Image size in pixels", 32, 1024)  # no size a run refuses
+    size.set_value(64).run()
     assert not at.error
     goto(at, "train")  # the settings survive the page change and make the run's configuration
     assert f"keeps EfficientNet-Lite1 as it is and trains only a new last layer, **{quick}** epochs, images at 64 pixels" in texts(at.markdown)

@@ -63,8 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m tlcore", description="Transfer learning for image classifiers.")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a classifier on a folder or zip of class folders")
-    t.add_argument("--out", required=True, help="new run folder to create")
     _options(t, SETTINGS)
+    t.add_argument("--out", required=True, help="new run folder to create")
     r = sub.add_parser("run", help="start or resume the run prepared in a run folder (the app's worker)")
     r.add_argument("folder", nargs="?", default="", help="the run folder (torchrun: write it without --run, "
                    "which torchrun would take for its own --run-path)")
