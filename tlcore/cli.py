@@ -21,6 +21,7 @@ def _stages(value: str) -> int | str:
     return value if value in ("all", "auto") else int(value)
 
 
+# From the schema itself, not tlcore.studio: the command line starts without the studio's imports.
 SETTINGS, DEFAULTS = settings_of(TrainConfig), defaults_of(TrainConfig)
 
 
