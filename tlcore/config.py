@@ -12,7 +12,6 @@ AUGMENTS = ("none", "light", "strong")
 DEVICES = ("auto", "cpu", "cuda")
 EVALUATIONS = ("cv", "holdout")
 FASTEST, MOST_ACCURATE = "fastest", "most_accurate"
-RECIPES = (FASTEST, MOST_ACCURATE)
 AUTO = "auto"
 DEFAULT_MODEL = "efficientnet_lite1"  # the catalog's first model: bundled, so it works offline
 
