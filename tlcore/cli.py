@@ -27,6 +27,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see '{self.prog} --help').\n")
 
 
+def _text_options(t: argparse.ArgumentParser) -> None:
+    """The train command's options for a table of texts (a .csv or .tsv given as --data)."""
+    t.add_argument("--text-column", default="", help="a table's column of texts (guessed when obvious)")
+    t.add_argument("--label-column", default="", help="a table's column of labels (guessed when obvious)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m tlcore", description="Transfer learning for image classifiers.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -61,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--processes", type=int, default=1,
                    help="train on this many devices of the pool at once (DistributedDataParallel under torchrun); "
                         "under torchrun, its --nproc_per_node decides")
+    _text_options(t)
     r = sub.add_parser("run", help="start or resume the run prepared in a run folder (the app's worker)")
     r.add_argument("folder", nargs="?", default="", help="the run folder (torchrun: write it without --run, "
                    "which torchrun would take for its own --run-path)")
@@ -112,12 +119,14 @@ def _train(args) -> int:
         from tlcore.config import TrainConfig
         from tlcore.jobs.entry import report_run
         from tlcore.jobs.train import create_run, execute
+        from tlcore.training.text_inputs import model_for
 
     launched = distributed.from_env()  # under torchrun: its processes
     optional = {"lr": args.lr, "backbone_lr_mult": args.backbone_lr_mult, "weight_decay": args.weight_decay,
                 "label_smoothing": args.label_smoothing, "early_stopping": args.early_stopping}
     cfg = TrainConfig(
-        data=str(args.data), test_data=str(args.test), model=args.model, weights=args.weights,
+        data=str(args.data), test_data=str(args.test), weights=args.weights,
+        model=model_for(str(args.data), args.model), text_column=args.text_column, label_column=args.label_column,
         init_from=str(args.init_from), trainable_stages=args.trainable_stages, train_bn=args.train_bn,
         epochs=args.epochs, batch_size=args.batch_size, augment=args.augment, image_size=args.image_size,
         val_fraction=args.val_fraction, evaluation=args.evaluation, folds=args.folds, seed=args.seed,

@@ -48,6 +48,7 @@ class TrainConfig:
             tlcore.models.ensemble) or "auto" (the recommender's choice).
         world_size: how many processes train the run together (DistributedDataParallel under
             torchrun: one GPU each, or CPU processes); set by torchrun, or asked of the device pool.
+        text_column, label_column: a table of texts' columns of texts and of labels ("": guessed).
     """
 
     data: str
@@ -75,6 +76,8 @@ class TrainConfig:
     seed: int = 0
     device: str = AUTO
     world_size: int = 1
+    text_column: str = ""
+    label_column: str = ""
 
     def __post_init__(self) -> None:
         _check(bool(self.data), "Choose the images to train on (a folder of class folders or a zip).")
