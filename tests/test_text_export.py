@@ -9,13 +9,13 @@ import io
 import os
 import re
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
 import numpy as np
 import onnxruntime
 import pytest
+from isolation import BLOCKED, isolated
 from text_fixtures import TOPICS, UNSEEN, train
 
 from tlcore.cli import main
@@ -25,21 +25,7 @@ from tlcore.use import export_text_script
 from tlcore.use.predict_text import TextPredictor
 
 ROOT = Path(__file__).resolve().parent.parent
-BLOCKED = ("torch", "torchvision", "tlcore", "transformers", "sklearn", "scipy", "pandas", "PIL")
-# `python -I -c ISOLATED script args`: the script runs as __main__ where the project and its heavy
-# dependencies cannot be imported (as in tests/test_card.py).
-ISOLATED = f"""
-import runpy, sys
-
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] in {BLOCKED!r}:
-            raise ImportError(f"{{name}} is not available here")
-
-sys.meta_path.insert(0, Block())
-sys.argv = sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")
-"""
+BLOCKED = BLOCKED + ("transformers", "PIL")  # the script needs neither
 HOSTILE = ["=1+2", "+cmd", "-2+3", "@sum(A1)", "'=quoted", "-0.5", "tab\there", "line\nbreak", "\x1b[31mred",
            "plain", "\u2028sep", "<script>alert(1)</script>", "**bold**"]
 TEXTS = UNSEEN + [t for ts in TOPICS.values() for t in ts[:2]] + ["line one\nline two about the rain"]
@@ -123,8 +109,8 @@ def test_the_card_script_without_the_project_agrees_with_predict(run, exported, 
     (block,) = python_blocks((exported / "card.md").read_text())
     snippet = tmp_path / "snippet.py"
     snippet.write_text(block)
-    done = subprocess.run([sys.executable, "-I", "-c", ISOLATED, str(snippet), str(exported / "model.onnx"),
-                           str(exported / "tokenizer.json"), *TEXTS], capture_output=True, text=True, timeout=300)
+    done = isolated(snippet, exported / "model.onnx", exported / "tokenizer.json", *TEXTS, cwd=tmp_path,
+                    blocked=BLOCKED)
     assert done.returncode == 0, done.stderr
     _agree(list(csv.reader(io.StringIO(done.stdout))), _engine(run, TEXTS, capsys))
 

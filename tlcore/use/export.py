@@ -9,13 +9,11 @@ from __future__ import annotations
 import io
 import json
 import math
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime
 import torch
 from torch import nn
 
@@ -25,7 +23,7 @@ from tlcore.errors import TLError
 from tlcore.rundir import RunDir
 from tlcore.use.export_text import export_text_bundle, text_onnx_metadata
 from tlcore.use.export_write import TOLERANCE, atomic_target as _atomic_target, cpu_copy as _cpu_copy
-from tlcore.use.export_write import export_failed as _export_failed
+from tlcore.use.export_write import export_failed as _export_failed, write_onnx
 from tlcore.use.predict import not_sure_below_of, temperature_of
 from tlcore.use.predict_text import is_text_model
 
@@ -85,31 +83,8 @@ def export_onnx(model: nn.Module, image_size: int | tuple[int, int], out_path: P
     cpu_model = _WithProbabilities(_cpu_copy(model), float(temperature)).eval()
     metadata = dict(metadata or {})
     with _atomic_target(out_path) as tmp:
-        try:
-            # The classic TorchScript exporter (dynamo=False): the dynamo exporter needs the
-            # onnxscript package, which is not a dependency. It still ships in torch 2.11-2.14;
-            # it only warns that dynamo is now the default, so that warning is silenced, as is its
-            # note that a Slice could not be constant-folded (it changes nothing in the graph).
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", "You are using the legacy TorchScript",
-                                        DeprecationWarning)
-                warnings.filterwarnings("ignore", "Constant folding - Only steps=1", UserWarning)
-                torch.onnx.export(
-                    cpu_model, (_images(image_size, _TRACE_BATCH, seed=0),), str(tmp),
-                    dynamo=False, input_names=["image"], output_names=ONNX_OUTPUTS,
-                    dynamic_axes={name: {0: "batch"} for name in ["image", *ONNX_OUTPUTS]},
-                    opset_version=opset,
-                )
-            graph = onnx.load(str(tmp))
-            onnx.helper.set_model_props(graph, metadata)
-            onnx.save(graph, str(tmp))
-        except Exception as e:  # exporters raise many types; all mean "cannot export this"
-            raise _export_failed("ONNX", e, out_path) from e
-        session = onnxruntime.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
-        stored = session.get_modelmeta().custom_metadata_map
-        if any(stored.get(k) != v for k, v in metadata.items()):
-            raise TLError("The ONNX file lost its metadata (class names, image size) on saving, "
-                          "so it was not saved.")
+        session = write_onnx(cpu_model, (_images(image_size, _TRACE_BATCH, seed=0),), tmp, out_path, ["image"],
+                             ONNX_OUTPUTS, {name: {0: "batch"} for name in ["image", *ONNX_OUTPUTS]}, metadata, opset)
         return _check(cpu_model, lambda x: session.run(ONNX_OUTPUTS, {"image": x.numpy()}),
                       image_size, "ONNX")
 

@@ -13,12 +13,9 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
-import onnx
-import onnxruntime
 import torch
 from torch import nn
 
@@ -26,7 +23,7 @@ from tlcore.errors import TLError
 from tlcore.models.bundle import TOKENIZER
 from tlcore.models.net import Net
 from tlcore.models.text_net import TextTokenizer, mean_pool
-from tlcore.use.export_write import TOLERANCE, atomic_target, cpu_copy, export_failed
+from tlcore.use.export_write import TOLERANCE, atomic_target, cpu_copy, write_onnx
 from tlcore.use.predict import not_sure_below_of, temperature_of
 
 TEXT_INPUTS = ["input_ids", "attention_mask"]
@@ -78,17 +75,8 @@ def export_text_onnx(net: Net, tokenizer_path: Path, out_path: Path, temperature
             "logits": {0: "batch"}, "probabilities": {0: "batch"}}
     out_path = Path(out_path)
     with atomic_target(out_path) as tmp:
-        try:
-            with warnings.catch_warnings():  # the TorchScript exporter's deprecation and folding notes
-                warnings.simplefilter("ignore")
-                torch.onnx.export(model, _inputs(tokenizer, _TRACE), str(tmp), dynamo=False, input_names=TEXT_INPUTS,
-                                  output_names=TEXT_OUTPUTS, dynamic_axes=axes, opset_version=opset)
-            graph = onnx.load(str(tmp))
-            onnx.helper.set_model_props(graph, metadata)
-            onnx.save(graph, str(tmp))
-        except Exception as e:  # exporters raise many types; all mean "cannot export this"
-            raise export_failed("ONNX", e, out_path) from e
-        session = onnxruntime.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        session = write_onnx(model, _inputs(tokenizer, _TRACE), tmp, out_path, TEXT_INPUTS, TEXT_OUTPUTS, axes,
+                             metadata, opset)
         diff = 0.0
         for texts in (_CHECK, _CHECK[1:]):
             ids, mask = _inputs(tokenizer, texts)
