@@ -144,3 +144,15 @@ def test_predict_classifies_typed_texts_files_and_tables(frozen, tmp_path, capsy
     assert capsys.readouterr().err == 'error: Give the texts to classify: --text "...", .txt files or a table (.csv) of texts.\n'
     assert main(["predict", "--run", str(frozen.path), *UNSEEN[:1]]) != 0  # a text given without --text
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_folder_of_txt_files_trains_on_from_an_earlier_text_run(frozen, tmp_path):
+    """Class folders of .txt files (one text a file), detected as texts, continuing the frozen run's model."""
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(write_folders(tmp_path / "texts")), "--out", str(out), "--device", "cpu",
+                 "--init-from", str(frozen.path), "--epochs", "2", "--evaluation", "holdout"]) == 0
+    run = RunDir(out)
+    assert run.record().config.model == TEXT_MODEL and run.record().dataset.classes == sorted(TOPICS)
+    assert run.metrics().growth["old_classes"] == sorted(TOPICS) and run.metrics().val.count == 6
+    texts = json.loads((run.path / "texts.json").read_text())
+    assert all(key.endswith(".txt") for key in texts) and len(texts) == TEXTS
