@@ -146,3 +146,11 @@ def test_the_card_script_in_a_fresh_venv_agrees_with_predict_on_every_text(run, 
                            input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert piped.returncode == 0, piped.stderr
     _agree(list(csv.reader(io.StringIO(piped.stdout))), _engine(run, lines, capsys), lines)
+
+
+def test_the_web_page_is_refused_for_a_text_model_in_one_line(run, tmp_path, capsys):
+    assert main(["export", "--run", str(run), "--format", "web", "--out", str(tmp_path / "demo.zip")]) != 0
+    assert capsys.readouterr().err == ("error: The web page classifies pictures from a camera or image files, so it is "
+                                       "made for image models; use a text model through its ONNX file and the model "
+                                       "card's script.\n")
+    assert not (tmp_path / "demo.zip").exists()
