@@ -16,6 +16,7 @@ import onnxruntime
 import pytest
 import torch
 from app_fixtures import studio, texts
+from isolation import isolated
 from PIL import Image
 
 from pages import ui
@@ -28,27 +29,7 @@ from tlcore.use.predict import Predictor
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = 64
-BLOCKED = ("torch", "torchvision", "tlcore", "sklearn", "scipy", "pandas")
-# `python -I -c ISOLATED script args`: the script runs as __main__ where the project and its heavy
-# dependencies cannot be imported, as on a machine that has only onnxruntime, numpy and Pillow.
-ISOLATED = f"""
-import runpy, sys
-
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] in {BLOCKED!r}:
-            raise ImportError(f"{{name}} is not available here")
-
-sys.meta_path.insert(0, Block())
-sys.argv = sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")
-"""
 pytestmark = pytest.mark.filterwarnings("ignore:Constant folding")
-
-
-def isolated(script: Path, *args, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-I", "-c", ISOLATED, str(script), *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
 def tlcore(*args) -> subprocess.CompletedProcess:

@@ -28,3 +28,15 @@ def test_gpu_embeddings_under_bf16_autocast_match_the_cpu():
 def test_gpu_fine_tunes_the_last_layers_of_the_text_net():
     first, last = train_text_net(torch.device("cuda"))
     assert last < 0.7 * first  # from about ln 3 (a guess among 3 topics) to about half that
+
+
+def test_gpu_text_run_through_the_cli_fine_tunes_and_scores(tmp_path_factory):
+    """A whole text run on the GPU: the engine's placement, channels_last and autocast, as for images."""
+    from text_fixtures import train
+
+    from tlcore.rundir import RunDir
+
+    run = RunDir(train(tmp_path_factory, "gpu", "--device", "cuda", "--trainable-stages", "2", "--evaluation",
+                       "holdout", "--epochs", "4", "--batch-size", "8"))
+    assert run.record().environment["cuda"] and run.record().config.device == "cuda"
+    assert not any(e.fast_path for e in run.epochs()) and run.metrics().val.accuracy >= 0.5

@@ -76,9 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("standby", help="(the studio's warm start) prepare, then wait for a job to run")
     c = sub.add_parser("cancel", help="ask a running run to stop and keep its best model")
     c.add_argument("--run", required=True)
-    pr = sub.add_parser("predict", help="classify image files with a trained run")
+    pr = sub.add_parser("predict", help="classify image files (or texts, with a text model) with a trained run")
     pr.add_argument("--run", required=True)
-    pr.add_argument("images", nargs="+")
+    pr.add_argument("images", nargs="*", help="image files; for a text model, .txt files or a table (.csv) of texts")
+    pr.add_argument("--text", action="append", default=[], help="a text to classify (text models; repeatable)")
+    pr.add_argument("--text-column", default="", help="a table's column of texts (guessed when obvious)")
     pr.add_argument("--csv", default="", help="also write all probabilities to this CSV file")
     pr.add_argument("--top", type=int, default=3)
     e = sub.add_parser("export", help="export a trained run to ONNX, a torch.export program, a model card "
@@ -108,13 +110,15 @@ def _train(args) -> int:
         from tlcore.config import TrainConfig
         from tlcore.jobs.entry import report_run
         from tlcore.jobs.train import create_run, execute
+        from tlcore.training.text_inputs import model_for
 
     launched = distributed.from_env()  # under torchrun: its processes
     optional = {"lr": args.lr, "backbone_lr_mult": args.backbone_lr_mult, "weight_decay": args.weight_decay,
                 "label_smoothing": args.label_smoothing, "early_stopping": args.early_stopping,
                 "warmup_epochs": args.warmup_epochs}
     cfg = TrainConfig(
-        data=str(args.data), test_data=str(args.test), model=args.model, weights=args.weights,
+        data=str(args.data), test_data=str(args.test), weights=args.weights,
+        model=model_for(str(args.data), args.model), text_column=args.text_column, label_column=args.label_column,
         init_from=str(args.init_from), trainable_stages=args.trainable_stages, train_bn=args.train_bn,
         epochs=args.epochs, batch_size=args.batch_size, augment=args.augment, image_size=args.image_size,
         val_fraction=args.val_fraction, evaluation=args.evaluation, folds=args.folds, seed=args.seed,
@@ -186,8 +190,15 @@ def _predict(args) -> int:
     if args.csv:
         _writable_file(args.csv)
     from tlcore.data.names import printable
+    from tlcore.models.bundle import read_bundle_meta
+    from tlcore.rundir import RunDir
     from tlcore.use.predict import Predictor, results_csv
+    from tlcore.use.predict_text import is_text_model
 
+    if is_text_model(read_bundle_meta(RunDir(args.run).bundle_path)):
+        return _predict_texts(args)
+    if not args.images:
+        raise TLError("Name the image files to classify: python -m tlcore predict --run RUN photo.jpg ...")
     with _model_of(args.run):
         predictor = Predictor.from_run(args.run)
     rows = predictor.predict_files(args.images, top=args.top)
@@ -200,6 +211,23 @@ def _predict(args) -> int:
         with open(args.csv, "w", newline="") as f:
             f.write(results_csv(rows))
     return 0 if all("error" not in r for r in rows) else 4
+
+
+def _predict_texts(args) -> int:
+    """``predict`` with a text model: ``text,class,probability`` lines, as the model card's script prints."""
+    from tlcore.rundir import RunDir
+    from tlcore.use.predict_text import TextPredictor, printed_rows, text_results_csv, texts_from
+
+    texts = args.text + texts_from(args.images, args.text_column)
+    if not texts:
+        raise TLError("Give the texts to classify: --text \"...\", .txt files or a table (.csv) of texts.")
+    with _model_of(args.run):
+        rows = TextPredictor(RunDir(args.run).bundle_path).predict_texts(texts, top=args.top)
+    sys.stdout.write(printed_rows(rows))
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            f.write(text_results_csv(rows))
+    return 0
 
 
 def _export(args) -> int:

@@ -48,6 +48,7 @@ class TrainConfig:
             tlcore.models.ensemble) or "auto" (the recommender's choice).
         world_size: how many processes train the run together (DistributedDataParallel under
             torchrun: one GPU each, or CPU processes); set by torchrun, or asked of the device pool.
+        text_column, label_column: a table of texts' columns of texts and of labels ("": guessed).
     """
 
     data: str = setting(
@@ -163,6 +164,12 @@ class TrainConfig:
         help="Train on this many devices of the pool at once (DistributedDataParallel under torchrun); under "
              "torchrun, its --nproc_per_node decides.",
         error=f"The number of processes must be a whole number from 1 to {MAX_PROCESSES}, not {{value!r}}.")
+    text_column: str = setting(
+        "", label="Column of texts", kind="text", flag="--text-column",
+        help="A table of texts' column that holds the texts (guessed when obvious).")
+    label_column: str = setting(
+        "", label="Column of labels", kind="text", flag="--label-column",
+        help="A table of texts' column that holds the labels (guessed when obvious).")
 
     def __post_init__(self) -> None:
         check(self)

@@ -158,7 +158,7 @@ def _decide(cfg: TrainConfig, spec: ModelSpec, size: int, labelled: dict[str, in
     resolved = cfg.with_(
         trainable_stages=rec.trainable_stages if cfg.trainable_stages == "auto" else cfg.trainable_stages,
         epochs=cfg.epochs or rec.epochs,
-        augment=rec.augment if cfg.augment == "auto" else cfg.augment,
+        augment="none" if spec.kind == "text" else rec.augment if cfg.augment == "auto" else cfg.augment,
     )
     stages = resolve_trainable(resolved.trainable_stages, len(spec.stages))
     frozen = backbone_is_frozen(spec, stages, resolved.train_bn)
@@ -168,7 +168,7 @@ def _decide(cfg: TrainConfig, spec: ModelSpec, size: int, labelled: dict[str, in
              for r in ((FASTEST, MOST_ACCURATE) if frozen else (FASTEST,))}
     runs = timings.observations()
     estimates = {r: timings.estimate_work(w, runs) for r, w in works.items()}
-    rec = choose_recipe(rec, resolved, frozen, labelled, ensemble.ready(), estimates, kind)
+    rec = choose_recipe(rec, resolved, frozen, labelled, ensemble.ready() and spec.kind == "image", estimates, kind)
     rec = replace(rec, estimates={r: timings.with_typical(works[r], e) for r, e in estimates.items()})
     # The size the images were read at (a model's own, or its processor size) is recorded, so the run
     # reproduces on any device.
@@ -216,7 +216,8 @@ def _resolve(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device
     labelled = {c: inputs.train.class_counts(inputs.classes)[c] + inputs.val.class_counts(inputs.classes)[c]
                 for c in inputs.classes}
     resolved, rec, work = _decide(cfg, inputs.spec, inputs.image_size, labelled, len(inputs.val.x), test,
-                                  inputs.given_val, device, natural, image_kind(inputs.train.x))
+                                  inputs.given_val, device, natural,
+                                  image_kind(inputs.train.x) if inputs.spec.kind == "image" else inputs.spec.kind)
     run.write_record(replace(run.record(), config=resolved, recommendation=rec.to_json()))
     run.append_event("recommendation", **rec.to_json())
     _record_plan(run, work, start="embed")

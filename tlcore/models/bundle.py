@@ -17,6 +17,7 @@ from tlcore.atomic import atomic_write_bytes, atomic_write_json
 
 WEIGHTS = "model.safetensors"
 META = "model.json"
+TOKENIZER = "tokenizer.json"  # a text model's tokenizer, as it cuts texts (tlcore.models.text_net)
 T_MIN, T_MAX = 0.05, 20.0  # the calibration temperatures training fits (and so a bundle carries)
 PREPROCESSING = ("tlcore.data.portable: EXIF orientation; RGB with transparency on white; Pillow BILINEAR resize "
                  "so the shorter side is image_size; crop image_size x image_size at ((w - s) // 2, (h - s) // 2); "
@@ -35,6 +36,10 @@ def save_bundle(folder: Path, net: Net, classes: list[str], model: str, image_si
         extra = {**(extra or {}), "feature_norm": True}
     state = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
     atomic_write_bytes(folder / WEIGHTS, save(state))  # a full disk: one line, and no half-written file
+    if spec.kind == "text":
+        from tlcore.models.text_net import text_tokenizer
+
+        atomic_write_bytes(folder / TOKENIZER, text_tokenizer(spec).to_str().encode())
     meta = {
         "format": 1, "classes": list(classes), "model": model, "image_size": image_size,
         "mean": list(spec.mean), "std": list(spec.std), "preprocessing": PREPROCESSING,

@@ -39,10 +39,12 @@ _log = logging.getLogger(__name__)
 
 def _export(module: nn.Module, example: torch.Tensor) -> bytes:
     buf = io.BytesIO()
+    # Token ids [N, L] (tlcore.models.text_net) come as long as a batch's longest text.
+    length = {1: "length"} if not example.is_floating_point() and example.dim() == 2 else {}
     with warnings.catch_warnings():  # the TorchScript-based exporter warns it is deprecated
         warnings.simplefilter("ignore")
         torch.onnx.export(module, (example[:1],), buf, input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=17,
+                          dynamic_axes={"x": {0: "batch", **length}, "y": {0: "batch"}}, opset_version=17,
                           dynamo=False)
     return buf.getvalue()
 

@@ -149,7 +149,9 @@ def _plan(reporter: Reporter, cfg: TrainConfig, inputs: Inputs, device: torch.de
     ranks the features are computed in shares and gathered, and every rank trains the same heads;
     a network that learns is wrapped in DistributedDataParallel."""
     spec, net = inputs.spec, inputs.net
-    prep = BatchPrep(spec.mean, spec.std, device, cfg.augment, inputs.image_size)
+    # Token ids need no preparation but the move to the device (inputs.prep); images are augmented.
+    prep = (BatchPrep(spec.mean, spec.std, device, cfg.augment, inputs.image_size) if spec.kind == "image"
+            else inputs.prep)
     if not backbone_is_frozen(spec, stages, cfg.train_bn):
         x_train, x_val = (place_on_device(part.x, device) for part in (inputs.train, inputs.val))
         return _Plan(net, x_train, x_val, prep, lambda: set_train_mode(net, spec, stages, cfg.train_bn),

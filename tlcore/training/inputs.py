@@ -21,6 +21,7 @@ from tlcore.models.net import Net, build_backbone
 from tlcore.training.progress import Throttle, report
 from tlcore.record import DatasetRef
 from tlcore.rundir import RunDir
+from tlcore.training.text_inputs import is_text_run, load_text_inputs
 from tlcore.workspace import datasets_dir
 
 
@@ -135,6 +136,10 @@ def load_inputs(run: RunDir, cfg: TrainConfig, device: torch.device,
                 planned: Callable[[Dataset, ModelSpec, int, int, bool], None] | None = None) -> Inputs:
     """Load the data and the starting network for ``cfg``. ``planned(dataset, spec, image size,
     test images, given validation)`` is told what will be loaded before the images are read."""
+    if is_text_run(cfg):  # token ids instead of images: tlcore.training.text_inputs
+        t = load_text_inputs(run, cfg, device, planned, _from_run)
+        parts = [Part(*p) if p else None for p in t.parts]
+        return Inputs(t.spec, t.classes, t.size, *parts, t.net, None, t.prep, t.given_val)
     ds, given_val = _dataset(run, cfg)
     parent = read_bundle_meta(RunDir(cfg.init_from).bundle_path) if cfg.init_from else None
     spec = get_spec(parent["model"] if parent else cfg.model)

@@ -8,11 +8,14 @@ from tlcore.data.dataset import Dataset
 from tlcore.data.fingerprint import file_sha256, file_size
 from tlcore.data.leakage import count_copies
 from tlcore.training.inputs import Inputs, Part
+from tlcore.training.text_inputs import text_copies
 
 
 def scored_copies(dataset_path: Path, inputs: Inputs, held: str) -> dict[str, int]:
     """Copies of training images among the ``held`` split's images ("val", or "cv" where every
     training image is scored and copies are counted among them) and the test images."""
+    if inputs.spec.kind == "text":
+        return text_copies(dataset_path, inputs, held)
     known = {i.path: (i.sha256, (i.width, i.height))
              for i in (Dataset.load(dataset_path).items if dataset_path.is_file() else [])}
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Callable
 
 import PIL
 
 from tlcore.data import portable
+from tlcore.use import card_text
 from tlcore.use.advice import advise
 from tlcore.models.bundle import read_bundle_meta
 from tlcore.models.catalog import get_spec
@@ -17,6 +19,7 @@ from tlcore.data.dataset import Dataset
 from tlcore.markdown import escape
 from tlcore.use.notsure import calibration_sentence, rule_words
 from tlcore.use.predict import temperature_of
+from tlcore.use.predict_text import is_text_model
 from tlcore.record import Metrics, SplitMetrics
 from tlcore.rundir import RunDir
 
@@ -85,8 +88,8 @@ def _standalone(run: RunDir) -> list[str]:
     ]
 
 
-def _metric_table(metrics: SplitMetrics) -> list[str]:
-    lines = ["| class | precision | recall | F1 | images |", "| --- | --- | --- | --- | --- |"]
+def _metric_table(metrics: SplitMetrics, unit: str = "images") -> list[str]:
+    lines = [f"| class | precision | recall | F1 | {unit} |", "| --- | --- | --- | --- | --- |"]
     for name, s in metrics.per_class.items():
         lines.append(f"| {escape(name)} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |")
     return lines
@@ -97,26 +100,27 @@ SPLIT_TITLES = {"test": "Test images (never used in training)",
                 "val": "Validation images (kept aside from training)"}
 
 
-def _data_line(ds: Dataset) -> str:
+def _data_line(ds: Dataset, unit: str = "images") -> str:
     counts = {split: sum(ds.counts(split).values()) for split in ("train", "val", "test")}
-    parts = [f"{counts['train']} training images"] + [f"{n} {name} images" for name, n in
+    parts = [f"{counts['train']} training {unit}"] + [f"{n} {name} {unit}" for name, n in
                                                       (("validation", counts["val"]), ("test", counts["test"])) if n]
     return ", ".join(parts)
 
 
-def _scores(metrics: Metrics) -> list[str]:
-    """The kept model's one score, then every split's report, then how far its confidence can be trusted."""
-    lines = ["", f"**Score: {metrics.score.sentence()}.** The range is a 95% interval.", ""]
+def _scores(metrics: Metrics, words: Callable[[str], str] = str) -> list[str]:
+    """The kept model's one score, then every split's report, then how far its confidence can be trusted
+    (``words``: the sentences for a text model, card_text.in_texts)."""
+    lines = ["", words(f"**Score: {metrics.score.sentence()}.** The range is a 95% interval."), ""]
     if metrics.estimate != metrics.score:
-        lines += [f"Estimate from the labelled images: {metrics.estimate.sentence()}.", ""]
+        lines += [words(f"Estimate from the labelled images: {metrics.estimate.sentence()}."), ""]
     for split in metrics.splits:
         m = metrics.split(split)
-        lines += [f"{SPLIT_TITLES[split]}: accuracy {m.accuracy:.3f}, macro precision {m.precision_macro:.3f}, "
-                  f"macro recall {m.recall_macro:.3f}, macro F1 {m.f1_macro:.3f} ({m.count} images).", ""]
-        lines += _metric_table(m) + [""]
+        lines += [words(f"{SPLIT_TITLES[split]}: accuracy {m.accuracy:.3f}, macro precision {m.precision_macro:.3f}, "
+                        f"macro recall {m.recall_macro:.3f}, macro F1 {m.f1_macro:.3f} ({m.count} images)."), ""]
+        lines += _metric_table(m, words("images")) + [""]
     if metrics.calibration:
-        lines += [f"**Confidence.** {calibration_sentence(metrics.calibration)} (The calibration error is how far, "
-                  "on average, the stated confidence is from how often the model is right.)", ""]
+        lines += [words(f"**Confidence.** {calibration_sentence(metrics.calibration)} (The calibration error is how "
+                        "far, on average, the stated confidence is from how often the model is right.)"), ""]
     return lines
 
 
@@ -135,27 +139,31 @@ def model_card(run: RunDir) -> str:
     record, metrics = run.record(), run.metrics()
     cfg, spec = record.config, get_spec(meta["model"])
     ds = Dataset.load(run.dataset_path)
-    stages, not_sure = meta["trainable_stages"], rule_words(run)
+    text = is_text_model(meta)
+    words, unit = (card_text.in_texts, "texts") if text else (str, "images")
+    stages, not_sure = meta["trainable_stages"], words(rule_words(run))
     strategy = ("feature extraction: the pretrained network was frozen and only a new final layer was trained"
                 if stages == 0 else f"fine-tuning: the last {stages} of {len(spec.stages)} stages and a new "
                 "final layer were trained")
     lines = [
         f"# Model card: {escape(ds.name)} classifier", "",
         f"- **Classes ({len(meta['classes'])}):** {', '.join(map(escape, meta['classes']))}",
-        f"- **Base model:** {_base_model(meta, spec)}",
+        f"- **Base model:** {card_text.base_model(spec) if text else _base_model(meta, spec)}",
         f"- **Strategy:** {strategy}; {cfg.epochs} epochs, augmentation '{cfg.augment}', seed {cfg.seed}",
+        card_text.input_line(meta) if text else
         f"- **Input:** {meta['image_size']} x {meta['image_size']} RGB, prepared as described under Preprocessing",
-        f"- **Data:** {_data_line(ds)} (dataset id {ds.id})",
+        f"- **Data:** {_data_line(ds, unit)} (dataset id {ds.id})",
         f"- **Run:** {escape(run.name)}, made with torch {record.environment['torch']}, code {record.environment.get('code_version')}",
         "",
         "## How well it does",
     ]
-    lines += _scores(metrics)
-    lines += ["", "## Limits", "",
-              "- It only knows the classes above: any other image is still given one of them.",
-              "- Scores were measured on images like the training images; other cameras, lighting or "
-              "backgrounds may score lower.",
-              *[f"- {escape(a)}" for a in advise(run)],
-              "", "## How to use it", "", f"**\"Not sure\".** {not_sure}", "", _USAGE, "", _WEB, "",
-              *_preprocessing(meta, not_sure), "", *_standalone(run)]
+    lines += _scores(metrics, words)
+    limits = card_text.LIMITS if text else [
+        "- It only knows the classes above: any other image is still given one of them.",
+        "- Scores were measured on images like the training images; other cameras, lighting or backgrounds may "
+        "score lower."]
+    use = ([card_text.USAGE, "", *card_text.preprocessing(meta, not_sure), "", *card_text.standalone(run.name)]
+           if text else [_USAGE, "", _WEB, "", *_preprocessing(meta, not_sure), "", *_standalone(run)])
+    lines += ["", "## Limits", "", *limits, *[f"- {escape(words(a))}" for a in advise(run)],
+              "", "## How to use it", "", f"**\"Not sure\".** {not_sure}", "", *use]
     return "\n".join(lines) + "\n"

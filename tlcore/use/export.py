@@ -6,29 +6,27 @@ model card's standalone script) needs to use it."""
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import math
-import os
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime
 import torch
 from torch import nn
 
-from tlcore.atomic import atomic_write_bytes, disk_full, is_disk_full, temp_beside
+from tlcore.atomic import atomic_write_bytes
 from tlcore.models.bundle import META, WEIGHTS, load_bundle, read_bundle_meta
 from tlcore.errors import TLError
 from tlcore.rundir import RunDir
+from tlcore.use.export_text import export_text_bundle, text_onnx_metadata
+from tlcore.use.export_write import TOLERANCE, atomic_target as _atomic_target, cpu_copy as _cpu_copy
+from tlcore.use.export_write import export_failed as _export_failed, write_onnx
 from tlcore.use.predict import not_sure_below_of, temperature_of
+from tlcore.use.predict_text import is_text_model
 
-TOLERANCE = 1e-4
 # Trace on 3 images and verify on 2, so a batch size frozen into the export is caught.
 _TRACE_BATCH = 3
 _CHECK_BATCH = 2
@@ -47,30 +45,10 @@ class _WithProbabilities(nn.Module):
         return logits, (logits / self.temperature).softmax(1)
 
 
-def _cpu_copy(model: nn.Module) -> nn.Module:
-    """An fp32 eval-mode copy on CPU, so the caller's model keeps its device and mode."""
-    return copy.deepcopy(model).cpu().float().eval()
-
-
 def _images(image_size: int | tuple[int, int], n: int, seed: int) -> torch.Tensor:
     """A fixed random batch shaped like normalised images (zero mean, unit spread)."""
     h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
     return torch.randn(n, 3, h, w, generator=torch.Generator().manual_seed(seed))
-
-
-@contextmanager
-def _atomic_target(out_path: Path) -> Iterator[Path]:
-    """A temporary file beside ``out_path`` that replaces it on success and vanishes on error (or
-    at a later export, when this one is killed). It keeps the extension, for writers that go by it."""
-    out_path = Path(out_path)
-    try:
-        with temp_beside(out_path, suffix=out_path.suffix) as tmp:
-            yield tmp
-            os.replace(tmp, out_path)
-    except OSError as e:
-        if is_disk_full(e):
-            raise disk_full(out_path) from e
-        raise
 
 
 def _check(model: nn.Module, run_exported: Callable[[torch.Tensor], list[np.ndarray]],
@@ -93,13 +71,6 @@ def _check(model: nn.Module, run_exported: Callable[[torch.Tensor], list[np.ndar
     return diff
 
 
-def _export_failed(fmt: str, error: Exception, out_path: Path) -> TLError:
-    if is_disk_full(error):
-        return disk_full(out_path)
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return TLError(f"This model could not be exported to {fmt}: {reason}")
-
-
 def export_onnx(model: nn.Module, image_size: int | tuple[int, int], out_path: Path,
                 temperature: float = 1.0, metadata: dict[str, str] | None = None, opset: int = 17) -> float:
     """Export ``model`` to ONNX at ``out_path``, verify it with onnxruntime, return the max diff.
@@ -112,31 +83,8 @@ def export_onnx(model: nn.Module, image_size: int | tuple[int, int], out_path: P
     cpu_model = _WithProbabilities(_cpu_copy(model), float(temperature)).eval()
     metadata = dict(metadata or {})
     with _atomic_target(out_path) as tmp:
-        try:
-            # The classic TorchScript exporter (dynamo=False): the dynamo exporter needs the
-            # onnxscript package, which is not a dependency. It still ships in torch 2.11-2.14;
-            # it only warns that dynamo is now the default, so that warning is silenced, as is its
-            # note that a Slice could not be constant-folded (it changes nothing in the graph).
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", "You are using the legacy TorchScript",
-                                        DeprecationWarning)
-                warnings.filterwarnings("ignore", "Constant folding - Only steps=1", UserWarning)
-                torch.onnx.export(
-                    cpu_model, (_images(image_size, _TRACE_BATCH, seed=0),), str(tmp),
-                    dynamo=False, input_names=["image"], output_names=ONNX_OUTPUTS,
-                    dynamic_axes={name: {0: "batch"} for name in ["image", *ONNX_OUTPUTS]},
-                    opset_version=opset,
-                )
-            graph = onnx.load(str(tmp))
-            onnx.helper.set_model_props(graph, metadata)
-            onnx.save(graph, str(tmp))
-        except Exception as e:  # exporters raise many types; all mean "cannot export this"
-            raise _export_failed("ONNX", e, out_path) from e
-        session = onnxruntime.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
-        stored = session.get_modelmeta().custom_metadata_map
-        if any(stored.get(k) != v for k, v in metadata.items()):
-            raise TLError("The ONNX file lost its metadata (class names, image size) on saving, "
-                          "so it was not saved.")
+        session = write_onnx(cpu_model, (_images(image_size, _TRACE_BATCH, seed=0),), tmp, out_path, ["image"],
+                             ONNX_OUTPUTS, {name: {0: "batch"} for name in ["image", *ONNX_OUTPUTS]}, metadata, opset)
         return _check(cpu_model, lambda x: session.run(ONNX_OUTPUTS, {"image": x.numpy()}),
                       image_size, "ONNX")
 
@@ -155,6 +103,8 @@ def export_bundle(bundle_dir: Path, fmt: str, out_path: Path, not_sure_below: fl
     """Export a trained bundle as "onnx" (calibrated, with its metadata and the "not sure" threshold)
     or "pt2"; the max diff."""
     net, meta = load_bundle(Path(bundle_dir))
+    if is_text_model(meta):  # token ids in, and its tokenizer.json beside the file
+        return export_text_bundle(net, meta, Path(bundle_dir), fmt, out_path, not_sure_below)
     if fmt == "onnx":
         return export_onnx(net, meta["image_size"], out_path, temperature=temperature_of(meta),
                            metadata=onnx_metadata(meta, not_sure_below))
@@ -187,7 +137,8 @@ def current_export(run: RunDir, fmt: str, not_sure_below: float) -> bytes | None
     except Exception:  # a damaged or foreign file is simply not a current export
         return None
     stored = {p.key: p.value for p in graph.metadata_props}
-    expected = onnx_metadata(read_bundle_meta(run.bundle_path), not_sure_below)
+    meta = read_bundle_meta(run.bundle_path)
+    expected = (text_onnx_metadata if is_text_model(meta) else onnx_metadata)(meta, not_sure_below)
     same = [o.name for o in graph.graph.output] == ONNX_OUTPUTS and all(stored.get(k) == v for k, v in expected.items())
     return data if same else None
 

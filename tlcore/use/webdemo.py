@@ -23,6 +23,7 @@ from tlcore.models.bundle import read_bundle_meta
 from tlcore.errors import TLError
 from tlcore.use.export import current_export, export_bundle
 from tlcore.use.notsure import rule_of, rule_words
+from tlcore.use.predict_text import is_text_model
 from tlcore.rundir import RunDir
 
 WEB = Path(__file__).parents[1] / "web"
@@ -30,6 +31,8 @@ ORT = WEB / "onnxruntime-web"
 ORT_VERBATIM = ["ort.wasm.min.js", "LICENSE", "VERSION"]  # copied into the zip unchanged
 ORT_GLUE, ORT_WASM = "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"
 PAGE_SCRIPTS = ("prepare.js", "demo.js")  # the page's own scripts, next to index.html in tlcore/web
+WEB_IS_FOR_IMAGES = ("The web page classifies pictures from a camera or image files, so it is made for image models; use a "
+                     "text model through its ONNX file and the model card's script.")
 RUNTIME_SCRIPT = "onnxruntime-web/ort-wasm-simd-threaded.js"  # the loader and binary, for <script>
 README = """{title}: a web page that classifies images with the model trained in the transfer-learning studio.
 
@@ -125,6 +128,8 @@ def write_web_demo(run_dir: str | Path, out_path: str | Path | None = None) -> i
     """Write the run's web demo zip (see ``web_demo_zip``) to ``out_path``, or, without one, into the
     run folder, recorded there to be offered for download (``current_export``); its size in bytes."""
     run = RunDir(run_dir)
+    if is_text_model(read_bundle_meta(run.bundle_path)):
+        raise TLError(WEB_IS_FOR_IMAGES)
     out = Path(out_path) if out_path is not None else run.export_path("web")
     data = web_demo_zip(run_dir, out)
     atomic_write_bytes(out, data)

@@ -1,0 +1,54 @@
+"""Tiny labelled texts for the text-run tests: 3 topics x 8 short sentences, written as a table or as
+class folders of .txt files, and a module-wide run trained on them through the command line."""
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from tlcore.cli import main
+
+TOPICS = {"sport": ["The striker scored twice in the final.", "Our team won the football match.",
+                    "She ran the marathon in under three hours.", "The tennis player served an ace.",
+                    "The goalkeeper saved a penalty.", "He swims fifty laps every morning.",
+                    "The cyclist won the mountain stage.", "Fans cheered as the batter hit a home run."],
+          "food": ["This soup needs more salt.", "Bake the bread for forty minutes.",
+                   "The pasta was cooked al dente.", "Add sugar and stir the sauce.",
+                   "We grilled fish for dinner.", "Fresh strawberries taste sweet.",
+                   "Chop the onions and fry them in butter.", "The cake was rich with chocolate."],
+          "weather": ["Heavy rain is expected tomorrow.", "It will be sunny and warm all week.",
+                      "Snow covered the roads overnight.", "A strong wind blew from the north.",
+                      "The forecast says thunderstorms.", "Fog made the morning cold and grey.",
+                      "Temperatures will drop below freezing tonight.", "A heatwave is coming this weekend."]}
+UNSEEN = ["Our goalkeeper was the hero of the cup final.", "Simmer the stew for an hour with garlic.",
+          "Expect showers and a cold breeze this afternoon.", "<b>Great</b> **match** today",
+          "=1+2 a formula-looking line about rain", "@sum(A1) the chef baked a pie",
+          "A much longer text about the weather: " + "clouds and rain and wind, " * 40]
+
+
+def write_table(path: Path, header=("text", "label")) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows([t, label] for label, texts in TOPICS.items() for t in texts)
+    return path
+
+
+def write_folders(root: Path) -> Path:
+    for label, texts in TOPICS.items():
+        (root / label).mkdir(parents=True)
+        for i, t in enumerate(texts):
+            (root / label / f"{i}.txt").write_text(t, encoding="utf-8")
+    return root
+
+
+def train(tmp_path_factory, name: str, *args: str) -> Path:
+    """A run trained through ``python -m tlcore train`` (in this process) on the table, in a workspace
+    of its own; its folder."""
+    base = tmp_path_factory.mktemp(name)
+    out = base / "run"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TLSTUDIO_HOME", str(base / "workspace"))
+        assert main(["train", "--data", str(write_table(base / "reviews.csv")), "--out", str(out),
+                     "--device", "cpu", *args]) == 0
+    return out

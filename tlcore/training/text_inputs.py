@@ -1,0 +1,220 @@
+"""Everything a text run trains on, loaded once: the labelled texts split and turned into token ids
+(int64 [N, L], padded with the padding id: ``tlcore.models.text_net``), and the starting network.
+
+A text run goes through the same engine as an image run: its token ids are the rows the loop,
+the cached-features path and the scores index, and batches need no preparation but moving to the
+device (no augmentation). The run folder keeps the split as for images (``dataset.json``: one item a
+text, named by where it came from, with the sha256 of its text, so copies stay in one split), and
+the texts themselves beside it (``texts.json``), so a resumed run reads exactly what it started with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from tlcore.atomic import atomic_write_json
+from tlcore.config import DEFAULT_MODEL, TrainConfig
+from tlcore.data.dataset import Dataset, Item, assign_splits
+from tlcore.data.leakage import plural
+from tlcore.data.texts import TABLE_SUFFIXES, TextData, cut_note, read_texts
+from tlcore.errors import TLError
+from tlcore.models.bundle import read_bundle_meta
+from tlcore.models.catalog import ModelSpec, get_spec
+from tlcore.models.net import Net, build_backbone
+from tlcore.models.text_net import text_tokenizer
+from tlcore.record import DatasetRef
+from tlcore.rundir import RunDir
+from tlcore.training.progress import report
+from tlcore.workspace import datasets_dir
+
+TEXT_MODEL = "all_minilm_l6_v2"  # the bundled sentence encoder: what a text run uses unless told
+TEXTS = "texts.json"  # in the run folder: each item's text, by the item's path in dataset.json
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def is_text_source(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds texts: a table (.csv, .tsv), or a folder or zip whose first example
+    file is a ``.txt`` file rather than an image."""
+    source = Path(path).expanduser()
+    if source.is_dir():
+        names = (p.name for p in source.rglob("*") if p.is_file())
+    elif source.suffix.lower() == ".zip" and zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as z:
+            names = iter(z.namelist())
+    else:
+        return source.suffix.lower() in TABLE_SUFFIXES
+    for name in names:
+        suffix = Path(name).suffix.lower()
+        if suffix == ".txt":
+            return True
+        if suffix in _IMAGE_SUFFIXES:
+            return False
+    return False
+
+
+def model_for(data: str, model: str) -> str:
+    """The model a run of ``data`` uses when ``model`` was left at the default: the text model for texts."""
+    return TEXT_MODEL if model == DEFAULT_MODEL and is_text_source(data) else model
+
+
+def is_text_run(cfg: TrainConfig) -> bool:
+    """Whether ``cfg`` trains on texts: its model (or the earlier run's it continues) reads texts, or its
+    data is texts."""
+    model = read_bundle_meta(RunDir(cfg.init_from).bundle_path)["model"] if cfg.init_from else cfg.model
+    return get_spec(model).kind == "text" or is_text_source(cfg.data)
+
+
+@dataclass
+class TokenPrep:
+    """A batch of token ids made ready for the network: moved to its device, nothing else (a text
+    has no augmentation); called as the image preparation is, ``prep(x, train)``."""
+
+    device: torch.device
+
+    def __call__(self, x: torch.Tensor, train: bool = False) -> torch.Tensor:
+        return x.to(self.device, non_blocking=True)
+
+
+def _key(data: TextData, item_origin: str, source: Path) -> str:
+    """An example's name in the run: its file, or 'table.csv row N'."""
+    return item_origin if data.columns is None else f"{source} {item_origin}"
+
+
+def _items(data: TextData, source: Path, split: str | None = None) -> tuple[list[Item], dict[str, str]]:
+    items, texts = [], {}
+    for t in data.items:
+        key = _key(data, t.origin, source)
+        sha = hashlib.sha256(t.text.encode("utf-8")).hexdigest()
+        items.append(Item(key, t.label, split if split is not None else t.split, sha, 0, 0))
+        texts[key] = t.text
+    return items, texts
+
+
+def _check_trainable(ds: Dataset) -> None:
+    few = [f"'{c}' ({plural(n, 'text')})" for c, n in ds.counts().items() if n < 2]
+    if few:
+        raise TLError("Every class needs at least 2 texts (one to learn from, one to check with); these have "
+                      f"fewer: {', '.join(few)}.")
+
+
+def _read(cfg: TrainConfig) -> tuple[TextData, Dataset, dict[str, str]]:
+    source = Path(cfg.data).expanduser().resolve()
+    data = read_texts(source, datasets_dir(), cfg.text_column or None, cfg.label_column or None)
+    items, texts = _items(data, source)
+    if cfg.test_data:
+        test_source = Path(cfg.test_data).expanduser().resolve()
+        test = read_texts(test_source, datasets_dir(), cfg.text_column or None, cfg.label_column or None)
+        unknown = sorted(set(test.classes) - set(data.classes))
+        if unknown:
+            raise TLError(f"The test texts have labels the model is not trained on: {', '.join(unknown)}. "
+                          "Use the same labels as in the training texts.")
+        test_items, test_texts = _items(test, test_source, "test")
+        items, texts = items + test_items, texts | test_texts
+    root = os.path.commonpath([str(source if source.is_dir() else source.parent)]
+                              + [os.path.dirname(i.path) for i in items if os.path.isabs(i.path)])
+    return data, Dataset.create(data.name, root, items, classes=data.classes), texts
+
+
+def _dataset(run: RunDir, cfg: TrainConfig) -> tuple[Dataset, dict[str, str], bool]:
+    """The run's split texts (from the run folder when resuming, else read and split now), and
+    whether they came with their own validation texts."""
+    texts_path = run.path / TEXTS
+    if run.dataset_path.is_file() and texts_path.is_file():
+        ds = Dataset.load(run.dataset_path)
+        return ds, json.loads(texts_path.read_text(encoding="utf-8")), any(i.split == "val" for i in ds.items)
+    run.set_status("running", message="Reading the texts")
+    data, ds, texts = _read(cfg)
+    given_val = any(i.split == "val" for i in ds.items)
+    ds = assign_splits(ds, cfg.val_fraction, cfg.seed)
+    _check_trainable(ds)
+    atomic_write_json(texts_path, texts)  # before dataset.json, whose presence says both are written
+    ds.save(run.dataset_path)
+    run.write_record(replace(run.record(), dataset=DatasetRef(ds.id, ds.name, ds.classes)))
+    run.append_event("dataset", id=ds.id, classes=ds.classes, train=ds.counts("train"),
+                     val=ds.counts("val"), test=ds.counts("test"), skipped=0)
+    for note in data.notes:
+        run.append_event("warning", message=note)
+    return ds, texts, given_val
+
+
+def _tokenized(spec: ModelSpec, splits: dict[str, list[Item]], texts: dict[str, str],
+               classes: list[str]) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor, list[str]]], list[int]]:
+    """Each split as (token ids, labels, names), all padded to one width (cross-validation joins
+    the training and validation texts), and every text's length in tokens."""
+    index, every = {c: i for i, c in enumerate(classes)}, [i for items in splits.values() for i in items]
+    tokens = text_tokenizer(spec)([texts[i.path] for i in every])
+    parts, start = {}, 0
+    for split, items in splits.items():
+        y = torch.tensor([index[i.label] for i in items], dtype=torch.long)
+        parts[split] = (tokens.ids[start:start + len(items)], y, [i.path for i in items])
+        start += len(items)
+    return parts, tokens.lengths
+
+
+@dataclass
+class TextInputs:
+    """What ``load_text_inputs`` loads, as ``tlcore.training.inputs.Inputs`` holds it: each split as
+    (token ids, labels, names), the test split None when there are no test texts."""
+
+    spec: ModelSpec
+    classes: list[str]
+    size: int
+    parts: list[tuple[torch.Tensor, torch.Tensor, list[str]] | None]
+    net: Net
+    prep: TokenPrep
+    given_val: bool
+
+
+def load_text_inputs(run: RunDir, cfg: TrainConfig, device: torch.device, planned: Callable | None,
+                     from_run: Callable[[Path, list[str]], Net]) -> TextInputs:
+    """The split texts as token ids and the text network: pretrained, or the earlier text run's model
+    with a head for these classes (``from_run(folder, classes)``)."""
+    parent = read_bundle_meta(RunDir(cfg.init_from).bundle_path) if cfg.init_from else None
+    spec = get_spec(parent["model"] if parent else cfg.model)
+    if spec.kind != "text":
+        raise TLError(f"{Path(cfg.data).name} holds texts, and {spec.title} reads images; choose a text model "
+                      f"({TEXT_MODEL}) to train on texts.")
+    if cfg.augment not in ("none", "auto"):
+        raise TLError("Augmentation changes images; a text run uses none. Set augmentation to none or auto.")
+    ds, texts, given_val = _dataset(run, cfg)
+    size = spec.image_size  # no image size: the catalog's, so the run records one and its kept graphs match
+    classes, splits = ds.classes, {s: ds.subset(s) for s in ("train", "val", "test")}
+    if planned:
+        planned(ds, spec, size, len(splits["test"]), given_val)
+    report(run.append_event, "decode", 0, 1)
+    run.set_status("running", message="Reading the texts into tokens")
+    parts, lengths = _tokenized(spec, splits, texts, classes)
+    note = cut_note(lengths, spec.max_tokens)
+    if note:
+        run.append_event("warning", message=note)
+    report(run.append_event, "decode", 1, 1)
+    run.set_status("running", message="Loading the pretrained model")
+    report(run.append_event, "load", 0, 1)
+    if parent:
+        net = from_run(Path(cfg.init_from), classes)
+    else:
+        net = Net(build_backbone(spec, cfg.weights)[0], spec.feature_dim, len(classes))
+    report(run.append_event, "load", 1, 1)
+    held = [parts["train"], parts["val"], parts["test"] if splits["test"] else None]
+    return TextInputs(spec, classes, size, held, net.to(device),
+                      TokenPrep(device), given_val)
+
+
+def text_copies(dataset_path: Path, inputs, held: str) -> dict[str, int]:
+    """``tlcore.training.leaks.scored_copies`` for texts: how many scored texts are, character for
+    character, a training text (the sha256 of each text, kept in dataset.json)."""
+    sha = {i.path: i.sha256 for i in Dataset.load(dataset_path).items}
+    train = [sha[f] for f in inputs.train.files]
+    if held == "cv":
+        return {"cv": len(train) - len(set(train))}
+    seen = set(train)
+    scored = {"val": inputs.val} | ({"test": inputs.test} if inputs.test is not None else {})
+    return {split: sum(sha[f] in seen for f in part.files) for split, part in scored.items()}
