@@ -24,15 +24,15 @@ from tlcore.sharing import GUESSES, PASSWORD_SECRET, client_of, password_problem
 from tlcore.workspace import tidy_workspace, writable_workspace
 
 # Operations, each in the submodule named for what it holds, loaded when a page first asks for
-# one of its names (they load PyTorch).
+# one of its names (they load PyTorch). A submodule imports some names only to offer them here.
 _OPERATIONS = {
     "datasets": ("FEW_IMAGES", "BurstPace", "BurstRecorder", "audit_dataset", "available_samples",
                  "check_trainable", "class_folders", "class_names", "dataset_folder", "dataset_summary",
                  "import_class_images", "import_zip", "list_datasets", "load_sample", "open_dataset", "picture",
                  "remove_blank", "remove_copies"),
     "models": ("availability", "download_weights", "import_weights", "model_of_run", "model_title",
-               "weights_package", "weights_state", "weights_url"),
-    "runs": ("config_of", "delete_run", "diff", "history", "is_trained", "keep_picked", "list_runs",
+               "reachable", "weights_package", "weights_state", "weights_url"),
+    "runs": ("config_of", "delete_run", "diff", "history", "is_trained", "keep_picked", "keep_warm", "list_runs",
              "newest_active_run", "picked_run", "progress", "refuse_outside_workspace", "rerun", "run_config",
              "run_named", "run_score", "start_run", "summary", "title_of", "trained_runs"),
     "studies": ("CURVE_POINTS", "list_curves", "list_sweeps", "start_curve", "start_sweep"),

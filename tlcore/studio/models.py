@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from tlcore.config import DEFAULT_MODEL
 from tlcore.errors import TLError
 from tlcore.models.bundle import read_bundle_meta
-from tlcore.models.catalog import ModelSpec, get_spec, list_specs, params_text
+from tlcore.models.catalog import ModelSpec, get_spec
 from tlcore.models.net import availability, build_backbone
 from tlcore.models.weights import cache_path, download, reachable, torchvision_weights
 from tlcore.workspace import workspace_dir

@@ -8,6 +8,7 @@ from pathlib import Path
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
 from tlcore.jobs.runs import config_of, delete_run, diff, history, list_runs, progress, start_run, summary, title_of
+from tlcore.jobs.worker import keep_warm
 from tlcore.paths import outside_workspace
 from tlcore.record import ACTIVE, DAMAGED, RecordError
 from tlcore.rundir import RunDir
@@ -68,9 +69,10 @@ def newest_active_run() -> str:
 def run_score(run: RunDir):
     """The saved model's one score of a finished run, or None (damaged scores too: the Runs page says so)."""
     try:
-        return run.metrics().score if run.is_trained() else None
+        metrics = run.metrics() if run.is_trained() else None
     except RecordError:
         return None
+    return metrics.score if metrics else None
 
 
 def picked_run() -> str:
