@@ -38,9 +38,10 @@ _OPERATIONS = {
     "studies": ("CURVE_POINTS", "list_curves", "list_sweeps", "start_curve", "start_sweep"),
     "exports": ("bundle_zip", "export_file", "export_is_current", "export_stamps", "export_to_run", "model_card",
                 "write_card", "write_web_demo"),
-    "use": ("FrameClassifier", "LiveFeed", "Predictor", "advise", "calibration_sentence", "coverage_of",
-            "coverage_sentence", "frame_jpeg", "gradcam", "keep_not_sure_rule", "live_classifier", "load_predictor",
-            "model_changed", "predict_uploads", "results_csv", "rule_of", "rule_sentence"),
+    "predictions": ("FrameClassifier", "LiveFeed", "Predictor", "frame_jpeg", "live_classifier", "load_predictor",
+                    "model_changed", "predict_uploads", "results_csv"),
+    "notsure": ("coverage_of", "coverage_sentence", "keep_not_sure_rule", "rule_of", "rule_sentence"),
+    "evaluation": ("advise", "calibration_sentence", "gradcam"),
 }
 _HOLDER = {name: module for module, names in _OPERATIONS.items() for name in names}
 

@@ -1,5 +1,5 @@
-"""Using a trained model: its predictions for uploaded images and camera frames, the "not sure"
-rule the user chooses, where the model looked (Grad-CAM), and the advice on what to do next."""
+"""Predictions of a trained model: for image files the user uploads or names, and for single
+camera frames."""
 
 from __future__ import annotations
 
@@ -9,11 +9,7 @@ from pathlib import Path
 
 from tlcore.models.bundle import WEIGHTS
 from tlcore.rundir import RunDir
-from tlcore.use.advice import advise
-from tlcore.use.explain import gradcam
 from tlcore.use.live import FrameClassifier, LiveFeed, frame_jpeg
-from tlcore.use.notsure import (calibration_sentence, coverage_of, coverage_sentence, rule_for, rule_of,
-                                rule_sentence)
 from tlcore.use.predict import Predictor, results_csv
 
 
@@ -44,9 +40,3 @@ def predict_uploads(predictor: Predictor, named: list[tuple[str, bytes]], top: i
             paths.append(path)
         rows = predictor.predict_files(paths, top=top, on_batch=on_batch)
     return [{**row, "file": name} for row, (name, _) in zip(rows, named)]
-
-
-def keep_not_sure_rule(run: RunDir, target: float | None, as_it_came: bool) -> None:
-    """Save the "not sure" rule the user chose in the run folder: right at least ``target`` of the
-    time (None: off), or the model's own threshold as it came (the saved rule is forgotten)."""
-    run.set_not_sure_rule(None if as_it_came else rule_for(target, coverage_of(run)))
