@@ -11,6 +11,7 @@ from tlcore.models.bundle import read_bundle_meta
 from tlcore.models.catalog import ModelSpec, get_spec
 from tlcore.models.net import availability, build_backbone
 from tlcore.models.weights import cache_path, download, reachable, torchvision_weights
+from tlcore.rundir import RunDir
 from tlcore.workspace import workspace_dir
 
 
@@ -24,7 +25,7 @@ def model_title(name: str | None) -> str:
 
 def model_of_run(run_folder: str | Path) -> str:
     """The catalog name of the model a trained run's bundle holds."""
-    return read_bundle_meta(Path(run_folder) / "bundle")["model"]
+    return read_bundle_meta(RunDir(run_folder).bundle_path)["model"]
 
 
 def weights_url(spec: ModelSpec) -> str:
