@@ -12,7 +12,7 @@ if not unlocked:
     st.stop()
 with st.spinner(nav.LOADING, show_time=True):
     from pages import ui
-    from tlcore.jobs.worker import keep_warm
+    from tlcore.studio import keep_warm
 if not ui.workspace_ready():  # a folder it cannot write: one line saying so, not an error on every page
     st.stop()
 ui.keep_settings()

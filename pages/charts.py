@@ -8,7 +8,7 @@ import math
 
 import plotly.graph_objects as go
 
-from tlcore.markdown import plot_text
+from tlcore.studio import plot_text
 
 METRICS = {  # per-epoch curve -> (title, one-line explanation)
     "loss": ("Loss", "How wrong the model's guesses are on average; lower is better."),

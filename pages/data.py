@@ -13,9 +13,8 @@ import streamlit as st
 
 from pages import data_classes, ui
 from pages.data_audit import plural, show_audit
-from tlcore.data import samples, store
-from tlcore.data.dataset import check_trainable
-from tlcore.errors import TLError
+from tlcore.studio import (TLError, available_samples, check_trainable, dataset_folder, import_zip, list_datasets,
+                           load_sample, open_dataset)
 
 SECTIONS = ("Zip of class folders", "Class by class", "Sample dataset", "Earlier datasets")
 # The open section is kept by Streamlit (a keyed, stateful st.tabs): a message appearing above the
@@ -58,7 +57,7 @@ def use(ds, how: str, then: Callable[[], object] | None = None) -> None:
     except TLError as e:
         st.error(ui.md_safe(str(e)), icon=":material/error:")
         return
-    st.session_state[ui.DATASET] = store.dataset_folder(ds)
+    st.session_state[ui.DATASET] = dataset_folder(ds)
     if then:
         then()
     ui.done(f"{how}: '{ds.name}' with {plural(len(ds.classes), 'class')} and "
@@ -73,23 +72,23 @@ def _zip_tab() -> None:
     if upload and st.button("Import this zip", type="primary", help="Unpack, check every image and keep "
                             "the dataset in the workspace, so later runs can use it again."):
         with ui.friendly_errors():
-            use(store.import_zip(upload.getvalue(), upload.name, progress=_progress_bar("images")),
+            use(import_zip(upload.getvalue(), upload.name, progress=_progress_bar("images")),
                  "Imported")
 
 
 def _sample_tab() -> None:
-    options = samples.available_samples()
+    options = available_samples()
     name = st.selectbox("Sample", list(options), format_func=lambda n: f"{n}: {options[n]}",
                         help="Ready-made labelled images that work without internet; good for a first try.")
     per_class = st.slider("Images per class", 10, 300, 30, step=10,
                           help="More images give a better model but take longer to train.")
     if st.button("Load sample", type="primary", help="Copy the sample into the workspace and check it."):
         with ui.friendly_errors(), st.spinner("Preparing the sample…"):
-            use(samples.load_sample(name, per_class), "Loaded")
+            use(load_sample(name, per_class), "Loaded")
 
 
 def _earlier_tab() -> None:
-    rows = store.list_datasets()
+    rows = list_datasets()
     if not rows:
         st.caption("No datasets yet. The ones you import appear here.")
         return
@@ -102,7 +101,7 @@ def _earlier_tab() -> None:
                           format_func=lambda f: f"{by_folder[f]['name']} ({plural(by_folder[f]['images'], 'image')})")
     if st.button("Open this dataset", help="Make it the dataset the next run trains on."):
         with ui.friendly_errors():
-            use(store.open_dataset(folder), "Opened")
+            use(open_dataset(folder), "Opened")
 
 
 if __name__ == "__main__":

@@ -10,10 +10,7 @@ import streamlit as st
 from PIL import Image, ImageOps
 
 from pages import ui
-from tlcore.data import store
-from tlcore.data.dataset import FEW_IMAGES, audit, check_trainable
-from tlcore.errors import TLError
-from tlcore.data.images import ImageProblem, open_rgb
+from tlcore.studio import FEW_IMAGES, audit_dataset, picture, remove_blank, remove_copies
 
 THUMBS = 6  # thumbnails shown per class
 MAX_CLASSES_SHOWN = 30
@@ -36,23 +33,14 @@ def square(img: Image.Image | None) -> Image.Image | None:
 @st.cache_data(show_spinner=False, max_entries=500)
 def preview(data: bytes) -> Image.Image | None:
     """A square thumbnail of an image file's bytes (e.g. an upload), or None if it cannot be read."""
-    try:
-        return square(open_rgb(data, draft_size=ui.THUMB_PX))
-    except ImageProblem:
-        return None
+    return square(picture(data, ui.THUMB_PX))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _audit(folder: str) -> tuple[dict, pd.DataFrame, str]:
     """The engine's audit, one row per image, and what blocks training ("" if nothing)."""
-    ds = store.open_dataset(folder)
-    items = pd.DataFrame([{"path": i.path, "class": i.label, "width": i.width, "height": i.height}
-                          for i in ds.items], columns=["path", "class", "width", "height"])
-    try:
-        check_trainable(ds)
-    except TLError as e:
-        return audit(ds), items, str(e)
-    return audit(ds), items, ""
+    report, rows, blocker = audit_dataset(folder)
+    return report, pd.DataFrame(rows, columns=["path", "class", "width", "height"]), blocker
 
 
 def show_audit(folder: str) -> None:
@@ -102,7 +90,7 @@ def _copies_of_training(folder: str, split: str, copies: list[dict]) -> None:
     if st.button(label, key=f"remove_copies_{split}", help="Only these images leave the dataset; the training "
                  "images they copy stay. Runs trained before keep their own record."):
         with ui.friendly_errors():
-            store.remove_copies(folder, split)
+            remove_copies(folder, split)
             _audit.clear()
             ui.dataset_summary.clear()
             st.rerun()
@@ -122,7 +110,7 @@ def _blank(folder: str, blank: list[str], root: Path) -> None:
     if st.button(label, key="remove_blank", help="Only these images leave the dataset. Runs trained before keep "
                  "their own record."):
         with ui.friendly_errors():
-            store.remove_blank(folder)
+            remove_blank(folder)
             _audit.clear()
             ui.dataset_summary.clear()
             st.rerun()

@@ -8,7 +8,7 @@ import streamlit as st
 from pages import ui
 from pages.camera import live_camera
 from pages.data_audit import plural, preview
-from tlcore.use.live import BurstPace, BurstRecorder
+from tlcore.studio import BurstPace, BurstRecorder
 
 RECORDER = "burst_recorder"  # this session's BurstRecorder (the camera thread feeds it)
 TARGET = "burst_slot"  # the slot the frames being recorded go to

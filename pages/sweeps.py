@@ -7,10 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from pages import ui
-from tlcore.jobs import runs, studies
-from tlcore.models.catalog import get_spec
-from tlcore.config import TrainConfig
-from tlcore.rundir import RunDir
+from tlcore.studio import RunDir, get_spec, history, list_sweeps, model_title, start_sweep
 
 POLL_SECONDS = 2.0
 
@@ -23,7 +20,7 @@ def render() -> None:
         with ui.friendly_errors():
             _start()
     with ui.friendly_errors():
-        unfinished = any(not s["done"] for s in studies.list_sweeps())
+        unfinished = any(not s["done"] for s in list_sweeps())
         st.fragment(run_every=POLL_SECONDS if unfinished else None)(_sweeps)(unfinished)
 
 
@@ -38,7 +35,7 @@ def _start() -> None:
     model, data = ss[ui.MODEL], ss[ui.DATASET]
     stages = len(get_spec(model).stages)
     summary = ui.dataset_summary(data)
-    st.caption(f"Images: **{ui.md_safe(summary['name'] if summary else data)}** · Model: **{ui.model_title(model)}**. "
+    st.caption(f"Images: **{ui.md_safe(summary['name'] if summary else data)}** · Model: **{model_title(model)}**. "
                "Each choice below is one training run; they run one after another in the background.")
     default = list(dict.fromkeys([0, 1, stages // 2, stages]))
     depths = st.multiselect("Stages to train", list(range(stages + 1)), default=default, key=f"sweep_depths_{model}",
@@ -53,14 +50,13 @@ def _start() -> None:
                                 help="Passes over the training images in each run. More takes longer.")
     if st.button("Start the sweep", icon=":material/play_arrow:", disabled=not depths,
                  help="Runs in the background; you can leave this page and come back."):
-        cfg = TrainConfig(data=data, model=model, epochs=int(epochs), augment="none", device="auto")
-        folder = studies.start_sweep(cfg, sorted(depths), scratch)
+        folder = start_sweep(data, model, depths, scratch, int(epochs))
         ui.done(f"Sweep {folder.name} started.")
 
 
 def _sweeps(was_unfinished: bool) -> None:
     with ui.friendly_errors():
-        found = studies.list_sweeps()
+        found = list_sweeps()
         if not found:
             st.caption("No sweeps yet.")
         for s in found:
@@ -89,7 +85,7 @@ def _one(s: dict) -> None:
                 "F1 score", format="%.2f", help="Precision and recall in one number (1 is perfect)."),
             "Seconds": st.column_config.NumberColumn("Seconds", format="%.1f", help="How long the run took."),
         })
-        curves = [pd.DataFrame(runs.history(RunDir(r["run"]))).assign(strategy=r["strategy"])
+        curves = [pd.DataFrame(history(RunDir(r["run"]))).assign(strategy=r["strategy"])
                   for r in s["rows"] if RunDir(r["run"]).exists()]
         curves = [c for c in curves if "val_accuracy" in c]
         if curves:

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import streamlit as st
 
 from pages.nav import page
-from tlcore.data import store
-from tlcore.jobs import runs
-from tlcore.models.bundle import read_bundle_meta
-from tlcore.models.catalog import get_spec
-from tlcore.config import DEFAULT_MODEL, TrainConfig
-from tlcore.errors import TLError
-from tlcore.data.images import ImageProblem, open_rgb
-from tlcore.markdown import escape, plot_text
-from tlcore.paths import outside_workspace
-from tlcore.record import DAMAGED, RecordError, Score
-from tlcore.rundir import RunDir
-from tlcore.workspace import load_picked, runs_dir, save_picked, tidy_workspace, workspace_dir, writable_workspace
+from tlcore.studio import (ACTIVE, DAMAGED, DEFAULT_MODEL, RunDir, Score, TLError, escape, get_spec, is_trained,
+                           keep_picked, model_of_run, newest_active_run, picked_run as kept_pick, picture, progress,
+                           plot_text, run_config, run_named, run_score, tidy_workspace, title_of, trained_runs,
+                           writable_workspace)
+from tlcore.studio import refuse_outside_workspace  # noqa: F401 (ui.refuse_outside_workspace: the Train page's)
+from tlcore.studio import dataset_summary as stored_summary, summary as run_summary
 
 # Session-state keys: the user's choices so far.
 DATASET = "dataset"  # folder of the stored dataset (what TrainConfig.data gets)
@@ -34,7 +28,6 @@ PICKED = "picked"  # folder of the run whose model was picked last on Evaluate, 
 OPT = "opt_"  # prefix of settings widgets whose values must survive page changes
 WEIGHTS_FILES = "weights_files"  # model name -> path of a weights file the user uploaded on the Model page
 
-ACTIVE = ("queued", "running")
 STATE_TEXT = {  # a run's state in the words every page and the sidebar use
     "queued": "Waiting to start", "running": "Training", "finished": "Finished",
     "cancelled": "Stopped", "failed": "Failed", "interrupted": "Interrupted", "damaged": "Damaged record",
@@ -44,8 +37,6 @@ IMAGE_TYPES = ["jpg", "jpeg", "png", "bmp", "gif", "tif", "tiff", "webp", "heic"
 _NEEDS = {DATASET: ("data", "Data", "First bring your labelled images on the Data page.")}
 GENERIC_ERROR = ("Something went wrong on this page. Please try again; if it keeps happening, "
                  "the details are in the studio's log.")
-SETTING_NAMES = {"data": "images", "test_data": "test images", "init_from": "earlier run",
-                 "weights": "starting weights"}
 _log = logging.getLogger("studio")
 # Every user-provided string (names of datasets, classes, runs, files; tags; engine messages that
 # quote them) passes through md_safe where it meets Markdown, so it shows as written.
@@ -90,16 +81,6 @@ def guard(*needs: str) -> bool:
         st.info(text, icon=":material/info:")
         st.page_link(page(name), label=f"Go to {title}", icon=":material/arrow_forward:")
     return not missing
-
-
-def refuse_outside_workspace(cfg: TrainConfig) -> None:
-    """Raise a one-line TLError when ``cfg`` reads files outside the workspace: a run record can
-    be edited by hand, and the studio must not read whatever it names (the CLI may)."""
-    outside = outside_workspace(cfg)
-    if outside:
-        what = " and ".join(SETTING_NAMES.get(name, name) for name in outside)
-        raise TLError(f"Not started: this run reads its {what} from outside the studio's folder {workspace_dir()}; "
-                      "the studio only reads files there (python -m tlcore on the command line reads any path).")
 
 
 def done(message: str) -> None:
@@ -158,35 +139,17 @@ def duration(seconds: float | None) -> str:
 @st.cache_data(show_spinner=False, max_entries=64)
 def dataset_summary(folder: str) -> dict | None:
     """Name, class count and image count of a stored dataset, or None if it cannot be opened."""
-    try:
-        ds = store.open_dataset(folder)
-    except TLError:
-        return None
-    return {"name": ds.name, "classes": len(ds.classes), "images": len(ds.items)}
+    return stored_summary(folder)
 
 
 @st.cache_data(show_spinner=False, max_entries=2000)
 def thumbnail(path: str):
     """A small RGB preview of an image file (decoded at reduced size), or None if it cannot be read."""
-    try:
-        img = open_rgb(path, draft_size=THUMB_PX)
-    except ImageProblem:
+    img = picture(path, THUMB_PX)
+    if img is None:
         return None
     img.thumbnail((THUMB_PX, THUMB_PX))
     return img
-
-
-def model_title(name: str | None) -> str:
-    """The catalog's display name of a model ("EfficientNet-Lite0"), or the name as given."""
-    try:
-        return get_spec(name).title
-    except TLError:
-        return str(name)
-
-
-def is_trained(path: str) -> bool:
-    """True when the run folder holds a model and its evaluation."""
-    return RunDir(path).is_trained()
 
 
 def state_text(state: str) -> str:
@@ -201,10 +164,7 @@ def score_text(score: Score | None) -> str:
 
 def _recovered_run() -> str:
     """The run this tab showed before a reload (named in its address), else the newest active run."""
-    named = runs_dir() / Path(st.query_params.get("run", "")).name
-    if st.query_params.get("run") and RunDir(named).exists():
-        return str(named)
-    return next((str(r["path"]) for r in runs.list_runs() if r["state"] in ACTIVE), "")
+    return run_named(st.query_params.get("run", "")) or newest_active_run()
 
 
 def recover() -> None:
@@ -213,10 +173,7 @@ def recover() -> None:
     if RUN not in ss:
         ss[RUN] = _recovered_run()
         if ss[RUN]:
-            try:
-                cfg = RunDir(ss[RUN]).record().config
-            except RecordError:
-                cfg = None
+            cfg = run_config(ss[RUN])
             if cfg and not ss.get(DATASET) and dataset_summary(cfg.data):
                 ss[DATASET] = cfg.data
             ss.setdefault(MODEL, cfg.model if cfg else DEFAULT_MODEL)
@@ -226,7 +183,7 @@ def recover() -> None:
     if not (ss.get(INIT_FROM) and is_trained(ss[INIT_FROM])):  # e.g. that run's folder was deleted
         ss[INIT_FROM] = ""
     if ss[INIT_FROM]:  # a run to continue from decides the model
-        ss[MODEL] = read_bundle_meta(Path(ss[INIT_FROM]) / "bundle")["model"]
+        ss[MODEL] = model_of_run(ss[INIT_FROM])
 
 
 def sidebar() -> None:
@@ -238,7 +195,7 @@ def sidebar() -> None:
         summary = dataset_summary(ss[DATASET]) if ss.get(DATASET) else None
         st.markdown(f"**Images:** {md_safe(summary['name'])} ({summary['classes']} classes, {summary['images']} images)"
                     if summary else "**Images:** none yet")
-        start = f" (starting from run {md_safe(runs.title_of(RunDir(ss[INIT_FROM])))})" if ss.get(INIT_FROM) else ""
+        start = f" (starting from run {md_safe(title_of(RunDir(ss[INIT_FROM])))})" if ss.get(INIT_FROM) else ""
         st.markdown(f"**Model:** {get_spec(ss[MODEL]).title}{start}")
         if ss.get(RUN):
             active = RunDir(ss[RUN]).status().active
@@ -251,21 +208,15 @@ def _run_line(path: str, was_active: bool) -> None:
     with friendly_errors():
         run = RunDir(path)
         state = run.status().state
-        line = f"**Run:** {md_safe(runs.title_of(run))} — {state_text(state)}"
-        progress = runs.progress(run) if state in ACTIVE else None
-        if progress and progress.get("fraction") is not None:
-            line += f" ({progress['fraction']:.0%})"
-        elif state not in ACTIVE and run.is_trained():  # the score the Runs table and Evaluate show
-            with suppress(RecordError):  # a damaged score: the Runs page says so
-                line += f" · {score_text(run.metrics().score)}"
+        line = f"**Run:** {md_safe(title_of(run))} — {state_text(state)}"
+        now = progress(run) if state in ACTIVE else None
+        if now and now.get("fraction") is not None:
+            line += f" ({now['fraction']:.0%})"
+        elif state not in ACTIVE and (score := run_score(run)):  # as the Runs table and Evaluate show it
+            line += f" · {score_text(score)}"
         st.markdown(line)
         if was_active and state not in ACTIVE:
             st.rerun()
-
-
-def trained_runs() -> list[dict]:
-    """Runs in the workspace that hold a model, newest first."""
-    return [r for r in runs.list_runs() if r["state"] != DAMAGED and is_trained(str(r["path"]))]
 
 
 def picked_run() -> str:
@@ -273,8 +224,7 @@ def picked_run() -> str:
     else the one kept in the workspace (so a reload keeps it); "" when none."""
     ss = st.session_state
     if PICKED not in ss:
-        name = load_picked()
-        ss[PICKED] = str(runs_dir() / name) if name else ""
+        ss[PICKED] = kept_pick()
     return ss[PICKED]
 
 
@@ -284,7 +234,7 @@ def pick(path: str) -> None:
         return
     st.session_state[PICKED] = path
     try:
-        save_picked(Path(path).name)
+        keep_picked(path)
     except (OSError, TLError) as e:  # keeping it is a convenience: never break the page for it
         _log.warning("Could not keep the picked model: %s", e)
 
@@ -305,7 +255,7 @@ def pick_trained_run(where: str) -> RunDir | None:
     rows = {str(r["path"]): r for r in trained_runs()}
     current = ss.get(RUN)
     if current and current not in rows and is_trained(current):
-        row = runs.summary(RunDir(current))
+        row = run_summary(RunDir(current))
         if row["state"] != DAMAGED:
             rows = {current: row, **rows}
     if not rows:

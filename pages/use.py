@@ -7,24 +7,15 @@ from pages import nav
 nav.first_visit()  # before the imports below, which load PyTorch
 
 import hashlib
-import io
-import tempfile
-import zipfile
-from pathlib import Path
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
 from pages import ui, use_live
-from tlcore.models.bundle import META, WEIGHTS
-from tlcore.use.card import model_card
-from tlcore.use.export import current_export, export_to_run
-from tlcore.record import NotSureRule
-from tlcore.use.notsure import coverage_of, coverage_sentence, rule_for, rule_of, rule_sentence
-from tlcore.use.predict import Predictor, results_csv
-from tlcore.rundir import RunDir
-from tlcore.use.webdemo import write_web_demo
+from tlcore.studio import (NotSureRule, Predictor, RunDir, bundle_zip, coverage_of, coverage_sentence, export_is_current,
+                           export_stamps, export_to_run, keep_not_sure_rule, load_predictor, model_card, model_changed,
+                           predict_uploads, results_csv, rule_of, rule_sentence, write_web_demo)
 
 TOP = 5
 EXPORTS = {  # file in the run folder -> (format name, export format, what it is for, details for programmers)
@@ -72,7 +63,7 @@ def _not_sure_rule(run: RunDir) -> NotSureRule:
     names = {AS_IT_CAME: f"as the model came (under {rule.below:.0%})", OFF: "off"}
     st.select_slider("Answers should be right at least … of the time", [AS_IT_CAME] * came + [OFF, *range(50, 100)],
                      start, format_func=lambda v: names.get(v, f"{v}%"), key=key, on_change=_keep_rule,
-                     args=(run, key, coverage),
+                     args=(run, key),
                      help="Off: every answer is the model's top class. Otherwise answers the model is less sure "
                           "of are marked \"not sure\", so that the others are right at least this often.")
     rule = rule_of(run)
@@ -82,42 +73,33 @@ def _not_sure_rule(run: RunDir) -> NotSureRule:
     return rule
 
 
-def _keep_rule(run: RunDir, key: str, coverage: dict | None) -> None:
+def _keep_rule(run: RunDir, key: str) -> None:
     """Save the rule just chosen in the run folder (as it came: the saved one is forgotten)."""
     choice = st.session_state[key]
-    target = None if choice in (AS_IT_CAME, OFF) else choice / 100
-    run.set_not_sure_rule(None if choice == AS_IT_CAME else rule_for(target, coverage))
+    keep_not_sure_rule(run, None if choice in (AS_IT_CAME, OFF) else choice / 100, as_it_came=choice == AS_IT_CAME)
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def _predictor(run_dir: str, changed: float) -> Predictor:
     """The run's model, loaded once; ``changed`` (the weights file's time) makes a new bundle load anew."""
-    return Predictor.from_run(run_dir)
+    return load_predictor(run_dir)
 
 
 def _predict(run: RunDir, named: list[tuple[str, bytes]], key: str) -> list[dict]:
     """Predictions for uploaded images, each row with the name it was uploaded under. A progress
     bar follows the batches; the rows are kept for this session, so looking at one image or moving
     the slider does not classify them all again."""
-    weights = run.bundle_path / "model.safetensors"
-    fingerprint = (str(run.path), weights.stat().st_mtime,
+    fingerprint = (str(run.path), model_changed(run),
                    tuple((name, hashlib.sha256(data).hexdigest()) for name, data in named))
     kept = st.session_state.get(f"rows_{key}")
     if kept and kept[0] == fingerprint:
         return kept[1]
     predictor = _predictor(str(run.path), fingerprint[1])
     bar = st.progress(0.0, text=f"Classifying {len(named)} images…") if len(named) > 1 else None
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for i, (name, data) in enumerate(named):
-            path = Path(tmp) / f"{i:05d}{Path(name).suffix.lower()}"
-            path.write_bytes(data)
-            paths.append(path)
-        rows = predictor.predict_files(paths, top=TOP, on_batch=None if bar is None else (
-            lambda done, total: bar.progress(done / total, text=f"Classifying images: {done} of {total}")))
+    rows = predict_uploads(predictor, named, TOP, on_batch=None if bar is None else (
+        lambda done, total: bar.progress(done / total, text=f"Classifying images: {done} of {total}")))
     if bar:
         bar.empty()
-    rows = [{**row, "file": name} for row, (name, _) in zip(rows, named)]
     st.session_state[f"rows_{key}"] = (fingerprint, rows)
     return rows
 
@@ -176,27 +158,14 @@ def _results(run: RunDir, named: list[tuple[str, bytes]], rule: NotSureRule, key
 
 def _is_current(run: RunDir, fmt: str, below: float) -> bool:
     """Whether the run folder's export ``fmt`` can be offered for download as it is (``current_export``)."""
-    path = run.export_path(fmt)
-    if not path.is_file():
-        return False
-    # Its change time (which no one can set), and the times of the files it was made from.
-    stamps = (path.stat().st_ctime_ns, *(p.stat().st_mtime_ns for p in (run.bundle_path / WEIGHTS,
-                                         run.bundle_path / META, run.not_sure_path) if p.is_file()))
-    return _current(str(run.path), fmt, stamps, below)
+    stamps = export_stamps(run, fmt)
+    return stamps is not None and _current(str(run.path), fmt, stamps, below)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _current(run_dir: str, fmt: str, stamps: tuple[int, ...], below: float) -> bool:
     """current_export, read once per version of the files (``stamps``) and rule."""
-    return current_export(RunDir(run_dir), fmt, below) is not None
-
-
-def _bundle_zip(run: RunDir) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(run.bundle_path.iterdir()):
-            zf.write(path, f"{run.name}/{path.name}")
-    return buf.getvalue()
+    return export_is_current(RunDir(run_dir), fmt, below)
 
 
 def _downloads(run: RunDir) -> None:
@@ -204,7 +173,7 @@ def _downloads(run: RunDir) -> None:
                 "this studio and its command line.")
     st.caption("Inside: the weights as model.safetensors and the rest as model.json; `python -m tlcore predict` "
                "and the Python API load it.")
-    st.download_button("Download the model bundle (.zip)", lambda: _bundle_zip(run), f"{run.name}-bundle.zip",
+    st.download_button("Download the model bundle (.zip)", lambda: bundle_zip(run), f"{run.name}-bundle.zip",
                        "application/zip", on_click="ignore", key="bundle",
                        help="model.safetensors and model.json in one zip.")
     below = rule_of(run).below

@@ -9,12 +9,8 @@ import streamlit as st
 
 from pages import ui
 from pages.camera import SMALL, live_camera
-from tlcore.use.explain import gradcam
-from tlcore.use.live import FrameClassifier, LiveFeed, frame_jpeg
-from tlcore.record import NotSureRule
-from tlcore.use.notsure import rule_sentence
-from tlcore.use.predict import Predictor
-from tlcore.rundir import RunDir
+from tlcore.studio import (FrameClassifier, LiveFeed, NotSureRule, RunDir, frame_jpeg, gradcam, live_classifier,
+                           model_changed, rule_sentence)
 
 FEED = "live_feed"  # this session's LiveFeed (the camera thread feeds it)
 FROZEN = "live_frozen"  # (run folder, JPEG bytes, probabilities) of the frozen frame
@@ -24,7 +20,7 @@ REFRESH_S = 0.3  # how often the answer on the page is redrawn: reads as live, c
 @st.cache_resource(show_spinner="Getting the model ready for the live camera…", max_entries=2)
 def _classifier(run_dir: str, changed: float) -> FrameClassifier:
     """The run's model for single frames, made once; ``changed`` (the weights' time) renews it."""
-    return FrameClassifier(Predictor.from_run(run_dir))
+    return live_classifier(run_dir)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -46,7 +42,7 @@ def section(run: RunDir, rule: NotSureRule) -> None:
         st.caption("Press 'Start the camera'; your browser asks for permission.")
     else:
         with ui.friendly_errors():
-            feed.classifier = _classifier(str(run.path), (run.bundle_path / "model.safetensors").stat().st_mtime)
+            feed.classifier = _classifier(str(run.path), model_changed(run))
         _answer(feed, rule)
         if st.button("Freeze this frame and show where the model looked", key="live_freeze",
                      help="Keeps the current picture and colours the parts that weighed most in the answer."):

@@ -192,7 +192,7 @@ def _predict(args) -> int:
     from tlcore.data.names import printable
     from tlcore.models.bundle import read_bundle_meta
     from tlcore.rundir import RunDir
-    from tlcore.use.predict import Predictor, results_csv
+    from tlcore.studio import load_predictor, results_csv
     from tlcore.use.predict_text import is_text_model
 
     if is_text_model(read_bundle_meta(RunDir(args.run).bundle_path)):
@@ -200,7 +200,7 @@ def _predict(args) -> int:
     if not args.images:
         raise TLError("Name the image files to classify: python -m tlcore predict --run RUN photo.jpg ...")
     with _model_of(args.run):
-        predictor = Predictor.from_run(args.run)
+        predictor = load_predictor(args.run)
     rows = predictor.predict_files(args.images, top=args.top)
     for row in rows:  # escaped: a file or class name with a line break must not make a line of its own
         if "error" in row:
@@ -232,27 +232,20 @@ def _predict_texts(args) -> int:
 
 def _export(args) -> int:
     _writable_file(args.out)
-    from tlcore.atomic import atomic_write_bytes
-    from tlcore.use.card import model_card
-    from tlcore.use.export import export_bundle
-    from tlcore.rundir import RunDir
+    from tlcore.studio import export_file, write_card, write_web_demo
 
     if args.format == "card":
-        atomic_write_bytes(Path(args.out), model_card(RunDir(args.run)).encode())
+        write_card(args.run, Path(args.out))
         print(f"wrote {args.out}")
         return 0
     if args.format == "web":
-        from tlcore.use.webdemo import write_web_demo
-
         with _model_of(args.run):
             size = write_web_demo(args.run, Path(args.out))
         print(f"wrote {args.out} ({size / 1e6:.1f} MB): unzip it and open index.html, or put the folder on "
               "any static web host")
         return 0
-    from tlcore.use.notsure import rule_of
-
     with _model_of(args.run):
-        diff = export_bundle(Path(args.run) / "bundle", args.format, Path(args.out), rule_of(RunDir(args.run)).below)
+        diff = export_file(args.run, args.format, Path(args.out))
     print(f"wrote {args.out}; largest difference from the PyTorch model: {diff:.2e}")
     return 0
 
@@ -313,8 +306,7 @@ def _curve(args) -> int:
 
 
 def _models(args) -> int:
-    from tlcore.models.catalog import list_specs
-    from tlcore.models.net import availability
+    from tlcore.studio import availability, list_specs
 
     print(f"{'name':<20} {'params':>8} {'top-1':>6} {'MB':>6} {'speed':<7} {'stages':>6}  weights")
     for s in list_specs():
