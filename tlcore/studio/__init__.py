@@ -10,4 +10,11 @@ from __future__ import annotations
 
 from tlcore.errors import TLError
 
-__all__ = ["TLError"]
+# Text projects
+from tlcore.studio.texts import (TextData, TextItem, add_typed_texts, audit_texts, dataset_kind, import_text_path,
+                                 import_texts, open_texts, type_texts)
+
+__all__ = ["TLError",
+           # Text projects
+           "TextData", "TextItem", "add_typed_texts", "audit_texts", "dataset_kind", "import_text_path",
+           "import_texts", "open_texts", "type_texts"]
