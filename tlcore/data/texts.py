@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tlcore.data.dataset import _SPLIT_NAMES, _class_folders, _place, _unwrap, unpacked_once
 from tlcore.data.folders import subfolders, walk
-from tlcore.data.names import class_name, refuse_case_twins
+from tlcore.data.names import class_name, same_name
 from tlcore.data.encoding import WESTERN, NotText, decode_text, encoding_note
 from tlcore.data.leakage import plural
 from tlcore.errors import TLError
@@ -83,6 +83,17 @@ def checked(data: TextData, where: str) -> TextData:
         raise TLError(f"Every text in {where} has the same label ('{data.classes[0]}'); at least two classes "
                       "are needed to train a classifier.")
     return data
+
+
+def refuse_label_twins(labels: list[str]) -> None:
+    """A TLError naming the first two ``labels`` that differ only in upper and lower case (one class
+    written two ways, most likely)."""
+    seen: dict[str, str] = {}
+    for label in labels:
+        other = seen.setdefault(same_name(label), label)
+        if other != label:
+            raise TLError(f"The labels '{other}' and '{label}' differ only in upper and lower case; write them "
+                          "the same way if they are one class, or rename one of them.")
 
 
 def table_too_large(name: str, size: int) -> TLError:
@@ -213,7 +224,7 @@ def read_table(path: str | os.PathLike, text_column: str | None = None,
             items.append(TextItem(body.strip(), class_name(label.strip(), "label"), split, f"row {row}"))
     notes = [n for n in (encoding_note(name, encoding), _left_out(no_label, "label"), _left_out(no_text, "text"))
              if n]
-    refuse_case_twins(sorted({i.label for i in items}), "labels")
+    refuse_label_twins(sorted({i.label for i in items}))
     data = TextData(Path(name).stem, sorted({i.label for i in items}), items, notes, (text_col, label_col))
     return checked(data, name)
 

@@ -20,9 +20,9 @@ from pathlib import Path
 from tlcore.atomic import atomic_write_json, disk_full, is_disk_full
 from tlcore.data.archive import extract_zip
 from tlcore.data.dataset import MANIFEST
-from tlcore.data.names import class_name, refuse_case_twins
+from tlcore.data.names import class_name, same_name
 from tlcore.data.texts import (MAX_TABLE_BYTES, TABLE_SUFFIXES, TextData, TextItem, checked, read_table,
-                               read_text_folder, table_too_large)
+                               read_text_folder, refuse_label_twins, table_too_large)
 from tlcore.errors import TLError
 from tlcore.workspace import datasets_dir
 
@@ -128,7 +128,7 @@ def type_texts(name: str, classes: dict[str, str]) -> TextData:
     """Store a new text dataset from lines typed or pasted per class (one example a line; empty
     lines are skipped)."""
     labels = {label: class_name(label.strip(), "class name") for label in classes if label.strip()}
-    refuse_case_twins(sorted(set(labels.values())), "class names")
+    refuse_label_twins(sorted(set(labels.values())))
     items = [i for given, label in labels.items() for i in _typed(classes[given], label, "typed")]
     if not items:
         raise TLError("Type or paste at least one text (one a line) into a class before saving the dataset.")
@@ -137,17 +137,17 @@ def type_texts(name: str, classes: dict[str, str]) -> TextData:
 
 
 def add_typed_texts(folder: str | Path, label: str, lines: str) -> TextData:
-    """Add lines typed or pasted into class ``label`` (a new class or one it has) of the text
-    dataset stored in ``folder``; only its manifest changes."""
+    """Add lines typed or pasted into class ``label`` (a new class or one it has, in any case) of the
+    text dataset stored in ``folder``; only its manifest changes."""
     data = open_texts(folder)
     label = class_name(label.strip(), "class name") if label.strip() else ""
     if not label:
         raise TLError("Choose the class the typed texts belong to.")
+    label = next((c for c in data.classes if same_name(c) == same_name(label)), label)  # 'Refund' is 'refund'
     new = _typed(lines, label, "typed")
     if not new:
         raise TLError("Type or paste at least one text (one a line) before adding them.")
     classes = sorted(set(data.classes) | {label})
-    refuse_case_twins(classes, "class names")
     grown = replace(data, classes=classes, items=data.items + new)
     save_texts(grown, Path(folder))
     return grown
