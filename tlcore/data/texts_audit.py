@@ -44,12 +44,12 @@ def token_lengths(texts: list[str], model: str = DEFAULT_MODEL) -> tuple[list[in
         return None
 
 
-def _counts_line(data: TextData, splits: list[str]) -> str:
+def _counts_line(totals: dict[str, int], per_split: dict[str, dict[str, int]]) -> str:
     def per_class(label: str) -> str:
-        parts = ", ".join(f"{s} {data.counts(s)[label]}" for s in splits)
-        return f"'{escape(label)}' {data.counts()[label]}" + (f" ({parts})" if parts else "")
-    return (f"{plural(len(data.items), 'text')} in {len(data.classes)} classes: "
-            + "; ".join(per_class(c) for c in data.classes) + ".")
+        parts = ", ".join(f"{s} {counts[label]}" for s, counts in per_split.items())
+        return f"'{escape(label)}' {totals[label]}" + (f" ({parts})" if parts else "")
+    return (f"{plural(sum(totals.values()), 'text')} in {len(totals)} classes: "
+            + "; ".join(per_class(c) for c in totals) + ".")
 
 
 def _few_line(totals: dict[str, int]) -> str:
@@ -90,19 +90,19 @@ def _copies(items: list[TextItem]) -> tuple[list[str], dict[str, int]]:
 def audit_texts(data: TextData, model: str = DEFAULT_MODEL) -> dict:
     """A JSON-safe report on ``data``: counts per class and split, repeated, short and long texts,
     what was left out in reading, and ``lines``: the report in sentences (Markdown, escaped)."""
-    splits = [s for s in ("train", "val", "test") if any(i.split == s for i in data.items)]
     totals = data.counts()
+    per_split = {s: data.counts(s) for s in ("train", "val", "test") if any(i.split == s for i in data.items)}
     copy_lines, copies = _copies(data.items)
     short = [i for i in data.items if len(i.text.split()) < SHORT_WORDS]
     measured = token_lengths([i.text for i in data.items], model)
     cut = sum(n > measured[1] for n in measured[0]) if measured else None
-    lines = [_counts_line(data, splits), _few_line(totals), *map(escape, data.notes), *copy_lines]
+    lines = [_counts_line(totals, per_split), _few_line(totals), *map(escape, data.notes), *copy_lines]
     if short:
         lines.append(f"{plural(len(short), 'text')} {'has' if len(short) == 1 else 'have'} fewer than "
                      f"{SHORT_WORDS} words (for example {_quoted(short[0].text)}); the model has little to go on "
                      f"in {'it' if len(short) == 1 else 'them'}.")
     if measured:
         lines.append(cut_note(*measured))
-    return {"counts": {c: {"total": n, **{s: data.counts(s)[c] for s in splits}} for c, n in totals.items()},
+    return {"counts": {c: {"total": n, **{s: counts[c] for s, counts in per_split.items()}} for c, n in totals.items()},
             "total": len(data.items), "copies": copies, "short": len(short), "cut": cut,
             "limit": measured[1] if measured else None, "notes": data.notes, "lines": [x for x in lines if x]}
