@@ -73,7 +73,8 @@ def test_a_split_column_is_honoured_in_the_store():
 
 
 def test_typed_lines_make_a_dataset_and_join_a_class_of_it():
-    data = type_texts("Tickets", {"refund": "I want my money back\n\n  Please refund me  \n", "login": "I cannot log in"})
+    data = type_texts("Tickets", {"refund": "I want my money back\n\n  Please refund me  \n",
+                                  "login": "I cannot log in"})
     assert data.classes == ["login", "refund"] and [i.text for i in data.items] == [
         "I want my money back", "Please refund me", "I cannot log in"]
     folder = _folder_of("Tickets")
@@ -83,7 +84,8 @@ def test_typed_lines_make_a_dataset_and_join_a_class_of_it():
     assert add_typed_texts(folder, "Refund", "Money back").counts()["refund"] == 3  # the class, as typed before
     before = fingerprint(workspace_dir())
     for call, args, line in [
-            (add_typed_texts, (folder, "refund", " \n \n"), "Type or paste at least one text (one a line) before adding them."),
+            (add_typed_texts, (folder, "refund", " \n \n"),
+             "Type or paste at least one text (one a line) before adding them."),
             (add_typed_texts, (folder, " ", "text"), "Choose the class the typed texts belong to."),
             (type_texts, ("Twins", {"Refund": "a", "refund": "b"}), "The labels 'Refund' and 'refund' differ only "
              "in upper and lower case; write them the same way if they are one class, or rename one of them."),
