@@ -9,7 +9,7 @@ Recipes, each given exactly the same training texts per draw and scored on the s
   (scikit-learn's defaults);
 - ``minilm_lr``: logistic regression (scikit-learn's defaults) on frozen all-MiniLM-L6-v2 sentence
   embeddings (tlcore.models.text_net: mean-pooled, normalised);
-- ``default``: the candidate default (``candidate_default`` below): ``minilm_lr`` with the class
+- ``default``: the studio's default (tlcore.training.text_recipe): ``minilm_lr`` with the class
   names embedded and added as examples of their classes.
 
 Seconds: a recipe's training (embedding its training texts, then fitting) and its predicting the
@@ -36,7 +36,6 @@ sys.path.insert(0, str(ROOT))
 from bench.text_data import OUT as DATA  # noqa: E402
 
 BATCH = 32
-NAME_EXAMPLES = 3  # how many times each class name joins the training examples (1, 3, 5, 10 tried)
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -109,18 +108,12 @@ def minilm_lr(e: np.ndarray, y: np.ndarray, e_test: np.ndarray) -> tuple[np.ndar
     return pred, trained - start, time.perf_counter() - trained
 
 
-def candidate_default(e: np.ndarray, y: np.ndarray, e_test: np.ndarray, names: np.ndarray
-                      ) -> tuple[np.ndarray, float, float]:
-    """Logistic regression on the frozen embeddings, with each class's name (embedded like a text)
-    added NAME_EXAMPLES times as an example of its class, when the names mean something to the
-    encoder: the name nearest to each training example's embedding is its class for at least
-    twice the chance rate. Names like "class_1" then change nothing."""
+def default(e: np.ndarray, y: np.ndarray, e_test: np.ndarray, names: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """The studio's default (tlcore.training.text_recipe)."""
+    from tlcore.training.text_recipe import fit_text_recipe
+
     start = time.perf_counter()
-    nearest = float(((e @ names.T).argmax(1) == y).mean())
-    if nearest >= 2 / len(names):
-        e = np.vstack([e] + [names] * NAME_EXAMPLES)
-        y = np.concatenate([y] + [np.arange(len(names))] * NAME_EXAMPLES)
-    model = _lr().fit(e, y)
+    model = fit_text_recipe(e, y, names)
     trained = time.perf_counter()
     pred = model.predict(e_test)
     return pred, trained - start, time.perf_counter() - trained
@@ -158,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                 embed_train = embed_test = 0.0
             else:
                 pred, fit, predict = (minilm_lr(emb[train], y, emb[test]) if name == "minilm_lr"
-                                      else candidate_default(emb[train], y, emb[test], names))
+                                      else default(emb[train], y, emb[test], names))
                 embed_train, embed_test = float(cost[train].sum()), float(cost[test].sum())
                 embed_train += float(name_cost.sum()) if name == "default" else 0.0
             rows.append({"recipe": name, "per_class": n, "seed": seed, "accuracy": float((pred == y_test).mean()),

@@ -113,7 +113,8 @@ def import_class_images(name: str, classes: dict[str, list[tuple[str, bytes]]],
 
 
 def list_datasets() -> list[dict]:
-    """Every stored dataset, newest first, without loading its images."""
+    """Every stored dataset, newest first, without loading its images; ``kind`` is "image" or
+    "text" (tlcore.data.texts_store), ``images`` counts its examples."""
     out = []
     for manifest in datasets_dir().glob(f"*/{MANIFEST}"):
         try:
@@ -122,12 +123,22 @@ def list_datasets() -> list[dict]:
             continue
         out.append({"id": data["id"], "name": data["name"], "folder": str(manifest.parent),
                     "classes": data["classes"], "images": len(data["items"]),
-                    "created": manifest.stat().st_mtime})
+                    "kind": data.get("kind", "image"), "created": manifest.stat().st_mtime})
     return sorted(out, key=lambda d: d["created"], reverse=True)
 
 
+def dataset_kind(folder: str | Path) -> str:
+    """"text" for a stored text dataset, else "image" (what every page follows)."""
+    try:
+        return json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8")).get("kind", "image")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return "image"
+
+
 def open_dataset(folder: str | Path) -> Dataset:
-    """A stored dataset by its folder."""
+    """A stored image dataset by its folder (a text dataset opens with tlcore.data.texts_store)."""
+    if dataset_kind(folder) != "image":
+        raise TLError("This dataset holds texts, not images; open it as a text project.")
     return Dataset.load(folder)
 
 

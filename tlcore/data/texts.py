@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tlcore.data.dataset import _SPLIT_NAMES, _class_folders, _place, _unwrap, unpacked_once
 from tlcore.data.folders import subfolders, walk
-from tlcore.data.names import class_name, refuse_case_twins
+from tlcore.data.names import class_name, same_name
 from tlcore.data.encoding import WESTERN, NotText, decode_text, encoding_note
 from tlcore.data.leakage import plural
 from tlcore.errors import TLError
@@ -74,7 +74,7 @@ def _left_out(rows: list[int], missing: str) -> str:
     return f"{plural(len(rows), 'row')} with no {missing} {'was' if len(rows) == 1 else 'were'} left out ({_rows(rows)})."
 
 
-def _checked(data: TextData, where: str) -> TextData:
+def checked(data: TextData, where: str) -> TextData:
     """``data`` when it can teach a classifier something, else a TLError saying what to fix."""
     left = " ".join(data.notes)
     if not data.items:
@@ -85,17 +85,33 @@ def _checked(data: TextData, where: str) -> TextData:
     return data
 
 
-def _table_text(path: Path) -> tuple[str, str]:
+def refuse_label_twins(labels: list[str]) -> None:
+    """A TLError naming the first two ``labels`` that differ only in upper and lower case (one class
+    written two ways, most likely)."""
+    seen: dict[str, str] = {}
+    for label in labels:
+        other = seen.setdefault(same_name(label), label)
+        if other != label:
+            raise TLError(f"The labels '{other}' and '{label}' differ only in upper and lower case; write them "
+                          "the same way if they are one class, or rename one of them.")
+
+
+def table_too_large(name: str, size: int) -> TLError:
+    """The refusal of a table of ``size`` bytes, larger than MAX_TABLE_BYTES."""
+    return TLError(f"{name} is {size / 2**20:,.0f} MB; tables up to {MAX_TABLE_BYTES // 2**20} MB can be "
+                   "imported. Keep fewer rows (a few hundred a class is plenty) and import it again.")
+
+
+def _table_text(path: Path, name: str) -> tuple[str, str]:
     size = path.stat().st_size
     if size > MAX_TABLE_BYTES:
-        raise TLError(f"{path.name} is {size / 2**20:,.0f} MB; tables up to {MAX_TABLE_BYTES // 2**20} MB can be "
-                      "imported. Keep fewer rows (a few hundred a class is plenty) and import it again.")
+        raise table_too_large(name, size)
     data = path.read_bytes()
     try:
-        return decode_text(data, path.name)
+        return decode_text(data, name)
     except NotText as e:
         if "binary" in str(e):
-            raise TLError(f"{path.name} is not a table of texts: it holds binary data. Save it as CSV "
+            raise TLError(f"{name} is not a table of texts: it holds binary data. Save it as CSV "
                           "and import it again.") from None
         raise
 
@@ -109,18 +125,18 @@ def _delimiter(path: Path, text: str) -> str:
         return ","
 
 
-def _frame(path: Path, text: str):
+def _frame(path: Path, text: str, name: str):
     import pandas as pd
 
     try:
         frame = pd.read_csv(io.StringIO(text), sep=_delimiter(path, text), dtype=str, keep_default_na=False,
                             skip_blank_lines=True)
     except pd.errors.EmptyDataError:
-        raise TLError(f"{path.name} is empty.") from None
+        raise TLError(f"{name} is empty.") from None
     except (pd.errors.ParserError, ValueError) as e:
         line = re.search(r"line (\d+)", str(e))
         where = f" at line {line.group(1)}" if line else ""
-        raise TLError(f"{path.name} could not be read as a table{where}: a row has more cells than the header. "
+        raise TLError(f"{name} could not be read as a table{where}: a row has more cells than the header. "
                       "A text with commas must be in double quotes.") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
@@ -184,15 +200,17 @@ def _split_of(value: str, name: str, row: int) -> str:
 
 
 def read_table(path: str | os.PathLike, text_column: str | None = None,
-               label_column: str | None = None) -> TextData:
+               label_column: str | None = None, name: str | None = None) -> TextData:
     """Labelled texts from a CSV or TSV file whose first row names its columns. The text and label
     columns are guessed when not given and obvious; rows with an empty text or label are left out
-    (``notes`` says how many, and which rows)."""
+    (``notes`` says how many, and which rows). ``name``: the file's name in sentences and the
+    dataset's (its stem), when it is not ``path``'s own (an upload kept under another name)."""
     path = Path(path)
-    text, encoding = _table_text(path)
-    frame = _frame(path, text)
+    name = name or path.name
+    text, encoding = _table_text(path, name)
+    frame = _frame(path, text, name)
     columns = {c: frame[c].tolist() for c in frame.columns}
-    text_col, label_col = _pick_columns(path.name, columns, text_column, label_column)
+    text_col, label_col = _pick_columns(name, columns, text_column, label_column)
     split_col = next((c for c in columns if c.lower() == SPLIT_COLUMN and c not in (text_col, label_col)), None)
     items, no_text, no_label = [], [], []
     for k, (body, label) in enumerate(zip(columns[text_col], columns[label_col])):
@@ -202,13 +220,13 @@ def read_table(path: str | os.PathLike, text_column: str | None = None,
         elif not body.strip():
             no_text.append(row)
         else:
-            split = _split_of(columns[split_col][k], path.name, row) if split_col else ""
+            split = _split_of(columns[split_col][k], name, row) if split_col else ""
             items.append(TextItem(body.strip(), class_name(label.strip(), "label"), split, f"row {row}"))
-    notes = [n for n in (encoding_note(path.name, encoding), _left_out(no_label, "label"), _left_out(no_text, "text"))
+    notes = [n for n in (encoding_note(name, encoding), _left_out(no_label, "label"), _left_out(no_text, "text"))
              if n]
-    refuse_case_twins(sorted({i.label for i in items}), "labels")
-    data = TextData(path.stem, sorted({i.label for i in items}), items, notes, (text_col, label_col))
-    return _checked(data, path.name)
+    refuse_label_twins(sorted({i.label for i in items}))
+    data = TextData(Path(name).stem, sorted({i.label for i in items}), items, notes, (text_col, label_col))
+    return checked(data, name)
 
 
 def read_text_folder(root: str | os.PathLike, name: str | None = None) -> TextData:
@@ -242,7 +260,7 @@ def read_text_folder(root: str | os.PathLike, name: str | None = None) -> TextDa
         notes.append(f"{plural(len(skipped), 'file')} {'was' if len(skipped) == 1 else 'were'} left out: "
                      f"{'; '.join(skipped[:3])}{more}.")
     data = TextData(name or given.name, sorted({i.label for i in items}), items, notes)
-    return _checked(data, name or given.name)
+    return checked(data, name or given.name)
 
 
 def _txt_problem(path: Path) -> str | tuple[str, str]:
