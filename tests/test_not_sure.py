@@ -18,12 +18,13 @@ from tlcore.record import NotSureRule, RecordError
 from tlcore.rundir import RunDir
 from tlcore.use.card import model_card
 from tlcore.use.export import export_bundle
-from tlcore.use.notsure import calibration_sentence, coverage_of, coverage_sentence, rule_for, rule_of, rule_sentence, rule_words
+from tlcore.use.notsure import (ANSWERS_UNDER, ASKED, COVERAGE, NO_HELD_OUT, OFF_WORDS, UNREACHABLE,
+                                 calibration_sentence, coverage_of, coverage_sentence, rule_for, rule_of, rule_sentence,
+                                 rule_words)
 from tlcore.use.webdemo import web_demo_zip
 
 # 30 answers: 10 at >= 0.95 all right, 20 at >= 0.8 with 18 right, all 30 with 20 right.
 TABLE = {"split": "test", "images": 30, "rows": [[0.0, 30, 20], [0.8, 20, 18], [0.95, 10, 10]]}
-OFF_WORDS = "Every answer is the model's top class, with its probability"
 
 
 def test_a_target_becomes_the_lowest_threshold_that_reaches_it():
@@ -34,20 +35,18 @@ def test_a_target_becomes_the_lowest_threshold_that_reaches_it():
 
 
 def test_the_coverage_sentence_says_what_the_rule_keeps_and_when_nothing_reaches_it():
-    assert coverage_sentence(0.9, TABLE) == ("At 90%: 20 of 30 test images get an answer; those were right 90% "
-                                             "of the time.")
+    assert coverage_sentence(0.9, TABLE) == COVERAGE.format(target=0.9, answered=20, n=30, where="test images",
+                                                            right=0.9)
     unreachable = coverage_sentence(1.0, {**TABLE, "rows": TABLE["rows"][:2]})
-    assert unreachable.startswith("No threshold gets answers right 100% of the time on the 30 test images")
-    assert "(at best 90%, for the 20 answered from 80% sure), so every answer is marked" in unreachable
+    assert unreachable == UNREACHABLE.format(target=1.0, n=30, where="test images", best=0.9, answered=20, sure=0.8)
     assert rule_for(1.0, {**TABLE, "rows": TABLE["rows"][:2]}) == NotSureRule(1.0, 1.0)  # none can be vouched for
     assert rule_for(0.9, {**TABLE, "rows": TABLE["rows"][:1]}) == NotSureRule(1.0, 0.9)  # not even by keeping all
-    assert coverage_sentence(0.9, None) == "There were no held-out images to check this rule on."
+    assert coverage_sentence(0.9, None) == NO_HELD_OUT
 
 
 def test_rule_sentences():
     assert rule_sentence(NotSureRule(0.0)).startswith(OFF_WORDS)
-    assert rule_sentence(NotSureRule(0.8, 0.9)) == ('Answers under 80% sure are marked "not sure" (asked for: '
-                                                    'answers right at least 90% of the time).')
+    assert rule_sentence(NotSureRule(0.8, 0.9)) == ANSWERS_UNDER.format(below=0.8, asked=ASKED.format(target=0.9))
     assert rule_sentence(NotSureRule(0.89)) == 'Answers under 89% sure are marked "not sure".'
     assert "already right at least 60% of the time" in rule_sentence(NotSureRule(0.0, 0.6))
     with pytest.raises(RecordError):

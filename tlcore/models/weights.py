@@ -38,6 +38,8 @@ _NETWORK_ERRORS = (urllib.error.URLError, TimeoutError, ConnectionError, http.cl
 _TORCH_SUFFIXES = (".pth", ".pt", ".bin")
 # Checkpoints often wrap the weights together with optimizer state, epoch, etc.
 _CONTAINER_KEYS = ("state_dict", "model_state_dict", "model")
+NOT_WEIGHTS = ('{name} is not a weights file tlcore can read safely: save only the weights, with '
+               'torch.save(model.state_dict(), "weights.pth") in PyTorch, or as a .safetensors file.')
 # Old DenseNet checkpoints (still the ones torchvision serves) name layers "norm.1"; the
 # current modules call them "norm1". torchvision's densenet builder renames them the same way.
 _DENSENET_LEGACY_KEY = re.compile(
@@ -187,10 +189,7 @@ def load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     # One sentence without torch's details: they end in advice (weights_only=False) that would
     # run whatever code the file carries.
-    not_readable = (
-        f"{path.name} is not a weights file tlcore can read safely: save only the weights, with "
-        'torch.save(model.state_dict(), "weights.pth") in PyTorch, or as a .safetensors file.'
-    )
+    not_readable = NOT_WEIGHTS.format(name=path.name)
     if not path.is_file():
         raise TLError(f"The weights file {path} does not exist.")
     try:

@@ -27,6 +27,8 @@ MIN_IMAGES = 20  # fewer held-out images than this: no temperature is fitted at 
 # photo went from 39% to 98% sure (issue 24); the benchmark's draws hold 3 or more a class.
 MIN_PER_CLASS = 3
 ALREADY_RIGHT = 0.05  # a raw calibration error this small reads as "already about right"
+FEW_A_CLASS = ("There were too few held-out images in some classes (as few as {fewest}; at least {needed} a class are "
+               "needed) to calibrate reliably, so the confidence is the model's own.")
 
 
 def _array(x, dtype) -> np.ndarray:
@@ -116,8 +118,7 @@ def _reason(kept: bool, images: int, fewest: int, raw_ece: float, temperature: f
     if images < MIN_IMAGES:
         return f"There were too few held-out images ({images}) to calibrate reliably, so the confidence is the model's own."
     if fewest < MIN_PER_CLASS:
-        return (f"There were too few held-out images in some classes (as few as {fewest}; at least {MIN_PER_CLASS} "
-                "a class are needed) to calibrate reliably, so the confidence is the model's own.")
+        return FEW_A_CLASS.format(fewest=fewest, needed=MIN_PER_CLASS)
     if kept:
         return ("Adjusting the confidence made it more trustworthy on held-out images that the adjustment "
                 "was not fitted on, so the adjusted confidence is used.")

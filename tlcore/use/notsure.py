@@ -16,6 +16,18 @@ from tlcore.rundir import RunDir
 from tlcore.training.calibration import MIN_IMAGES
 from tlcore.use.predict import not_sure_below_of
 
+# The rule in words, the same on every surface ({...:.0%} fields are shares).
+OFF_WORDS = "Every answer is the model's top class, with its probability"
+OFF = OFF_WORDS + "; no answer is marked \"not sure\"."
+OFF_REACHED = (OFF_WORDS + ": on the held-out images its answers were already right at least {target:.0%} of "
+               "the time.")
+ANSWERS_UNDER = "Answers under {below:.0%} sure are marked \"not sure\"{asked}."
+ASKED = " (asked for: answers right at least {target:.0%} of the time)"
+NO_HELD_OUT = "There were no held-out images to check this rule on."
+UNREACHABLE = ("No threshold gets answers right {target:.0%} of the time on the {n} {where} (at best {best:.0%}, "
+               "for the {answered} answered from {sure:.0%} sure), so every answer is marked \"not sure\": choose "
+               "a lower share to get answers.")
+COVERAGE = "At {target:.0%}: {answered} of {n} {where} get an answer; those were right {right:.0%} of the time."
 SPLIT_WORDS = {"test": "test images", "cv": "labelled images (each scored by a model trained without it)",
                "val": "validation images"}
 
@@ -55,27 +67,23 @@ def rule_sentence(rule: NotSureRule) -> str:
     """The rule in one plain sentence, the same on every surface."""
     if not rule.on:
         if rule.target is not None:
-            return (f"Every answer is the model's top class, with its probability: on the held-out images its "
-                    f"answers were already right at least {rule.target:.0%} of the time.")
-        return "Every answer is the model's top class, with its probability; no answer is marked \"not sure\"."
-    asked = (f" (asked for: answers right at least {rule.target:.0%} of the time)" if rule.target is not None
-             else "")
-    return f"Answers under {rule.below:.0%} sure are marked \"not sure\"{asked}."
+            return OFF_REACHED.format(target=rule.target)
+        return OFF
+    asked = ASKED.format(target=rule.target) if rule.target is not None else ""
+    return ANSWERS_UNDER.format(below=rule.below, asked=asked)
 
 
 def coverage_sentence(target: float, coverage: dict | None) -> str:
     """What "right at least ``target`` of the time" did on the held-out images, in one sentence."""
     if not coverage or not coverage["rows"]:
-        return "There were no held-out images to check this rule on."
+        return NO_HELD_OUT
     where, n = SPLIT_WORDS.get(coverage["split"], "held-out images"), coverage["images"]
     row = _row_for(coverage, target)
     if row is None:
         best = coverage["rows"][-1]
-        return (f"No threshold gets answers right {target:.0%} of the time on the {n} {where} (at best "
-                f"{best[2] / best[1]:.0%}, for the {best[1]} answered from {best[0]:.0%} sure), so every answer is "
-                "marked \"not sure\": choose a lower share to get answers.")
-    return (f"At {target:.0%}: {row[1]} of {n} {where} get an answer; those were right "
-            f"{row[2] / row[1]:.0%} of the time.")
+        return UNREACHABLE.format(target=target, n=n, where=where, best=best[2] / best[1], answered=best[1],
+                                  sure=best[0])
+    return COVERAGE.format(target=target, answered=row[1], n=n, where=where, right=row[2] / row[1])
 
 
 def rule_words(run: RunDir) -> str:
