@@ -142,6 +142,7 @@ def test_a_run_that_diverges_fails_with_advice(fashion_small, tmp_path):
     assert not run.bundle_path.exists()
 
 
+@pytest.mark.slow  # fast: test_hostile_process's SIGINT resume to identical results and its SIGKILL'd worker
 def test_a_run_killed_mid_training_resumes_to_identical_results(fashion_small, tmp_path):
     cfg = TrainConfig(data=str(fashion_small / "train"), trainable_stages=1, augment="light", epochs=4,
                       image_size=64, batch_size=8, seed=5, device="cpu")
