@@ -93,7 +93,7 @@ def read_only_home(small_disk):
 
 
 def test_a_read_only_workspace_is_one_line_everywhere(read_only_home, tmp_path, capsys, monkeypatch):
-    shown = _ws_shown(read_only_home, READ_ONLY)
+    shown = _ws_line(read_only_home, READ_ONLY)
     with pytest.raises(TLError) as e:
         writable_workspace()
     assert str(e.value) == shown
