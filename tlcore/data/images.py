@@ -65,6 +65,7 @@ THIN = ("is {w}×{h} pixels, too long and thin to use; crop it so the long side 
 TOO_LARGE = "is too large ({w}×{h} pixels; the limit is {megapixels:g} megapixels)"
 JPEG_TOO_LARGE = "is too large ({w}×{h} pixels; the limit is {megapixels:g} megapixels for JPEG photos)"
 TOO_LARGE_TO_OPEN = "is too large (the limit is {megapixels:g} megapixels)"
+COLOURS = "uses a colour format ({colours}) that cannot be converted to RGB"
 HIDDEN_DATA = ("holds more than {mb} MB of hidden text or colour-profile data, far more than a picture needs, so it "
                "was not read; save a copy of it without that data")
 # EXIF orientations 5-8 include a quarter turn, so width and height swap.
@@ -197,7 +198,7 @@ def _decode(source: Source, max_pixels: int, draft_size: int | None) -> tuple[Im
                 rgb = portable.decode_rgb(img, draft_size)
                 quarter = img.getexif().get(ExifTags.Base.Orientation) in _QUARTER_TURNS
             except portable.UnsupportedColours as err:
-                raise ImageProblem(f"uses a colour format ({err}) that cannot be converted to RGB") from err
+                raise ImageProblem(COLOURS.format(colours=err)) from err
             except (Image.DecompressionBombError, Image.DecompressionBombWarning):
                 raise
             except Exception as err:
