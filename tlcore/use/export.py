@@ -33,6 +33,11 @@ TOLERANCE = 1e-4
 _TRACE_BATCH = 3
 _CHECK_BATCH = 2
 ONNX_OUTPUTS = ["logits", "probabilities"]
+UNFAITHFUL = ("The {fmt} export does not reproduce the model's predictions (largest difference {diff:.3g}, allowed "
+              "{allowed:g}), so it was not saved. The model probably does something the exporter cannot record; use "
+              "the model bundle instead.")
+NOT_EXPORTED = "This model could not be exported to {fmt}: {reason}"
+BAD_TEMPERATURE = "The calibration temperature must be a positive number, not {temperature}."
 
 
 class _WithProbabilities(nn.Module):
@@ -85,11 +90,7 @@ def _check(model: nn.Module, run_exported: Callable[[torch.Tensor], list[np.ndar
     same_shapes = [e.shape for e in expected] == [a.shape for a in actual]
     diff = max(float(np.abs(e - a).max()) for e, a in zip(expected, actual)) if same_shapes else np.inf
     if not diff <= TOLERANCE:  # also catches NaN
-        raise TLError(
-            f"The {fmt} export does not reproduce the model's predictions (largest difference "
-            f"{diff:.3g}, allowed {TOLERANCE:g}), so it was not saved. The model probably does "
-            "something the exporter cannot record; use the model bundle instead."
-        )
+        raise TLError(UNFAITHFUL.format(fmt=fmt, diff=diff, allowed=TOLERANCE))
     return diff
 
 
@@ -97,7 +98,7 @@ def _export_failed(fmt: str, error: Exception, out_path: Path) -> TLError:
     if is_disk_full(error):
         return disk_full(out_path)
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return TLError(f"This model could not be exported to {fmt}: {reason}")
+    return TLError(NOT_EXPORTED.format(fmt=fmt, reason=reason))
 
 
 def export_onnx(model: nn.Module, image_size: int | tuple[int, int], out_path: Path,
@@ -108,7 +109,7 @@ def export_onnx(model: nn.Module, image_size: int | tuple[int, int], out_path: P
     "probabilities" (softmax(logits / temperature)); ``metadata`` goes into its metadata_props.
     """
     if not (math.isfinite(temperature) and temperature > 0):
-        raise TLError(f"The calibration temperature must be a positive number, not {temperature}.")
+        raise TLError(BAD_TEMPERATURE.format(temperature=temperature))
     cpu_model = _WithProbabilities(_cpu_copy(model), float(temperature)).eval()
     metadata = dict(metadata or {})
     with _atomic_target(out_path) as tmp:

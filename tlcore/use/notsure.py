@@ -28,6 +28,18 @@ UNREACHABLE = ("No threshold gets answers right {target:.0%} of the time on the 
                "for the {answered} answered from {sure:.0%} sure), so every answer is marked \"not sure\": choose "
                "a lower share to get answers.")
 COVERAGE = "At {target:.0%}: {answered} of {n} {where} get an answer; those were right {right:.0%} of the time."
+# What was done to the confidence, then what it measured (each later part starts with a space).
+DIVIDED_OLD = ("The model's scores are divided by {temperature:.3g}, fitted on {images} held-out images (by an older "
+               "version, which did not check that this helps on other images).")
+DIVIDED = "The model's scores are divided by {temperature:.3g}, fitted on {images} held-out images. {reason}"
+OWN = "The confidence shown is the model's own, not adjusted. {reason}"
+CHECKED = (" On the held-out images, each checked with an adjustment fitted without it, the calibration error was "
+           "{before:.1%} unadjusted and {after:.1%} adjusted.")
+TEST_BETTER = (" On the test images, which played no part in this, it is {after:.1%} as shipped, better than the "
+               "{before:.1%} unadjusted.")
+TEST_NO_BETTER = (" On the test images, which played no part in this, it is {after:.1%} as shipped, no better than the "
+                  "{before:.1%} unadjusted: the adjustment did not carry over to them.")
+ON_TEST = " On the test images, which played no part in this, it is {ece:.1%}."
 SPLIT_WORDS = {"test": "test images", "cv": "labelled images (each scored by a model trained without it)",
                "val": "validation images"}
 
@@ -98,21 +110,16 @@ def rule_words(run: RunDir) -> str:
 def calibration_sentence(cal: dict) -> str:
     """What was done to the confidence and what it measured, on images it was not fitted on."""
     if "kept" not in cal:  # a run from before the nested check: its numbers are on the fitting images
-        said = (f"The model's scores are divided by {cal['temperature']:.3g}, fitted on {cal['images']} held-out "
-                "images (by an older version, which did not check that this helps on other images).")
+        said = DIVIDED_OLD.format(temperature=cal["temperature"], images=cal["images"])
     elif cal["kept"]:
-        said = (f"The model's scores are divided by {cal['temperature']:.3g}, fitted on {cal['images']} held-out "
-                f"images. {cal['reason']}")
+        said = DIVIDED.format(temperature=cal["temperature"], images=cal["images"], reason=cal["reason"])
     else:
-        said = f"The confidence shown is the model's own, not adjusted. {cal['reason']}"
+        said = OWN.format(reason=cal["reason"])
     if "log_loss_before" in cal and cal["images"] >= MIN_IMAGES:
-        said += (f" On the held-out images, each checked with an adjustment fitted without it, the calibration error "
-                 f"was {cal['ece_before']:.1%} unadjusted and {cal['ece_after']:.1%} adjusted.")
+        said += CHECKED.format(before=cal["ece_before"], after=cal["ece_after"])
     if "test_ece_before" in cal and cal.get("kept", True):
         after, before = cal["test_ece_after"], cal["test_ece_before"]
-        said += (f" On the test images, which played no part in this, it is {after:.1%} as shipped, "
-                 + (f"better than the {before:.1%} unadjusted." if after < before else
-                    f"no better than the {before:.1%} unadjusted: the adjustment did not carry over to them."))
+        said += (TEST_BETTER if after < before else TEST_NO_BETTER).format(after=after, before=before)
     elif "test_ece_before" in cal:
-        said += f" On the test images, which played no part in this, it is {cal['test_ece_before']:.1%}."
+        said += ON_TEST.format(ece=cal["test_ece_before"])
     return said
