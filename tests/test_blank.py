@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 
 from pages import ui
 from tlcore.data import store
-from tlcore.data.blank import BLANK_STD, spread
+from tlcore.data.blank import BLANK_STD, blank_tip, spread
 from tlcore.data.dataset import Dataset, audit
 
 SIDE = 160
@@ -84,8 +84,7 @@ def test_the_audit_flags_blank_images_and_the_data_page_leaves_them_out_in_one_c
     folder = _dataset(tmp_path)
     report = audit(Dataset.load(folder))
     assert sorted(p.rsplit("-", 1)[-1] for p in report["blank"]) == ["empty.png", "red.png", "scan.png"]
-    tip = ("3 images are blank or nearly blank (one colour, or fully transparent): nothing to learn from, and a "
-           "score on them means nothing. Leave them out.")
+    tip = blank_tip(3)  # the audit's sentence, said where it is made
     assert tip in report["advice"]
     at = studio(**{ui.DATASET: folder})
     assert not at.exception

@@ -10,9 +10,12 @@ from PIL import Image
 
 from tlcore.data import archive as archive_mod
 from tlcore.data import dataset as dataset_mod
-from tlcore.data.dataset import (Dataset, Item, Skipped, assign_splits, audit, check_trainable, extract_zip,
-                            load_source, scan_folder)
+from tlcore.data.archive import NOT_A_ZIP
+from tlcore.data.dataset import (NO_IMAGES, NOT_IN_CLASS, NOT_IN_SPLIT, ONE_CLASS, TOO_FEW, Dataset, Item, Skipped,
+                                 assign_splits, audit, check_trainable, extract_zip, load_source, scan_folder)
+from tlcore.data.images import DAMAGED, NOT_AN_IMAGE
 from tlcore.errors import TLError
+from wording import line
 
 
 def image(path: Path, seed: int, size=(32, 24)) -> Path:
@@ -55,8 +58,7 @@ def test_scan_class_layout_with_skipped_reasons(tmp_path):
     assert (b.width, b.height) == (20, 50) and Path(b.path).is_absolute()
     assert b.sha256 == hashlib.sha256(Path(b.path).read_bytes()).hexdigest()
     reasons = {Path(s.path).name: s.reason for s in ds.skipped}
-    assert reasons == {"d.png": "is not inside a class folder", "loose.png": "is not inside a class folder",
-                       "notes.txt": "is not an image file"}
+    assert reasons == {"d.png": NOT_IN_CLASS, "loose.png": NOT_IN_CLASS, "notes.txt": NOT_AN_IMAGE}
 
 
 def test_scan_split_layout_with_aliases(tmp_path):
@@ -72,7 +74,7 @@ def test_scan_split_layout_with_aliases(tmp_path):
     assert got == [("a.png", "cats", "train"), ("b.png", "dogs", "train"), ("c.png", "cats", "val"),
                    ("d.png", "dogs", "val"), ("e.png", "dogs", "test")]
     assert [(Path(s.path).name, s.reason) for s in ds.skipped] == [
-        ("f.png", "is not inside a train, val or test folder")]
+        ("f.png", NOT_IN_SPLIT)]
 
 
 def test_scan_descends_into_a_lone_wrapper_folder(tmp_path):
@@ -144,7 +146,7 @@ def test_extract_zip_stops_when_written_bytes_pass_the_cap(tmp_path, monkeypatch
 def test_extract_zip_rejects_a_non_zip(tmp_path):
     fake = tmp_path / "photos.zip"
     fake.write_text("not a zip")
-    with pytest.raises(TLError, match="photos.zip is not a zip file"):
+    with pytest.raises(TLError, match=line(NOT_A_ZIP, name="photos.zip")):
         extract_zip(fake, tmp_path / "out")
 
 
@@ -235,13 +237,13 @@ def test_assign_splits_rejects_bad_fraction():
 # --- checks and audit ---------------------------------------------------------------------
 
 def test_check_trainable_messages():
-    skipped = [Skipped("/data/a.txt", "is not an image file")]
-    with pytest.raises(TLError, match=r"No usable images were found in /data\. .*1 file was skipped: "
-                                      r"a\.txt is not an image file\."):
+    skipped = [Skipped("/data/a.txt", NOT_AN_IMAGE)]
+    note = f" 1 file was skipped: a.txt {NOT_AN_IMAGE}."
+    with pytest.raises(TLError, match=line(NO_IMAGES, where="/data", note=note)):
         check_trainable(make_ds([], skipped))
-    with pytest.raises(TLError, match=r"Only one class \('cats'\) was found; at least two"):
+    with pytest.raises(TLError, match=line(ONE_CLASS, name="cats", note="")):
         check_trainable(make_ds([item(1, "cats"), item(2, "cats")]))
-    with pytest.raises(TLError, match=r"these have fewer: 'bolt' \(1 image\)\."):
+    with pytest.raises(TLError, match=line(TOO_FEW, classes="'bolt' (1 image)", note="")):
         check_trainable(make_ds([item(1, "bolt"), item(1, "nut"), item(2, "nut")]))
     check_trainable(make_ds([item(1, "bolt"), item(2, "bolt"), item(1, "nut"), item(2, "nut")]))
 
@@ -250,13 +252,13 @@ def test_audit_reports_and_advises():
     items = ([item(n, "bolt", "train", side=32) for n in range(4)]
              + [item(n, "nut", "train" if n % 5 else "val") for n in range(40)]
              + [item(99, "nut", "val", sha="bolt-0")])
-    ds = make_ds(items, [Skipped("/data/bolt/x.gif", "is damaged or incomplete and could not be read")])
+    ds = make_ds(items, [Skipped("/data/bolt/x.gif", DAMAGED)])
     report = audit(ds)
     json.dumps(report)  # JSON-safe
     assert report["counts"]["bolt"] == {"total": 4, "train": 4, "val": 0}
     assert report["counts"]["nut"] == {"total": 41, "train": 32, "val": 9}
     assert report["total"] == 45 and report["imbalance"] == 10.25
-    assert report["skipped"] == [{"path": "bolt/x.gif", "reason": "is damaged or incomplete and could not be read"}]
+    assert report["skipped"] == [{"path": "bolt/x.gif", "reason": DAMAGED}]
     assert report["duplicates"] == [["bolt/0.png", "nut/99.png"]]
     assert report["sizes"]["width"] == {"min": 32, "median": 100, "max": 100}
     advice = " ".join(report["advice"])

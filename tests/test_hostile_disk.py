@@ -6,6 +6,7 @@ A real 8 MB disk (tmpfs, mounted as root) where possible; the mocked cases need 
 import errno
 import io
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -17,11 +18,13 @@ from PIL import Image
 from test_hostile_input import fingerprint, make_zip, png
 from tlcore import atomic, cli
 from tlcore.data import archive, store
-from tlcore.atomic import atomic_write_bytes
+from tlcore.atomic import STUDIO_DISK_FULL, atomic_write_bytes
 from tlcore.errors import TLError
+from tlcore.jobs.outcome import NOT_ALLOWED, NOT_USABLE
 from tlcore.workspace import datasets_dir, workspace_dir
+from wording import line
 
-FULL = r"^The disk of the studio's folder is full \(\d+ MB free\); delete old runs on the Runs page\.$"
+FULL = line(STUDIO_DISK_FULL, free=re.compile(r"\d+"))
 
 
 @pytest.fixture
@@ -111,19 +114,20 @@ def test_a_full_disk_at_the_rename_removes_the_temporary_file(tmp_path, monkeypa
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
 
 
-@pytest.mark.parametrize("err,line", [
+@pytest.mark.parametrize("err,shown", [
     (OSError(errno.ENOSPC, "No space left on device", "/x/p.csv"), "The disk "),  # the studio's or "/"
-    (PermissionError(errno.EACCES, "Permission denied", "p.csv"), "You are not allowed to use p.csv"),
-    (OSError(errno.EROFS, "Read-only file system", "p.csv"), "p.csv could not be used (read-only file system)"),
+    (PermissionError(errno.EACCES, "Permission denied", "p.csv"), NOT_ALLOWED.format(where="p.csv")),
+    (OSError(errno.EROFS, "Read-only file system", "p.csv"), NOT_USABLE.format(where="p.csv",
+                                                                               reason="read-only file system")),
 ])
-def test_cli_file_and_disk_problems_are_one_line(err, line, monkeypatch, capsys):
+def test_cli_file_and_disk_problems_are_one_line(err, shown, monkeypatch, capsys):
     def fail(args):
         raise err
 
     monkeypatch.setitem(cli.COMMANDS, "models", fail)
     assert cli.main(["models"]) == 2
     stderr = capsys.readouterr().err
-    assert stderr.startswith("error: " + line) and stderr.count("\n") == 1 and "Errno" not in stderr
+    assert stderr.startswith("error: " + shown) and stderr.count("\n") == 1 and "Errno" not in stderr
 
 
 def test_unexpected_problem_is_one_line_unless_debugging(monkeypatch, capsys):

@@ -20,18 +20,22 @@ from test_hostile_disk import FULL, fill, small_disk  # noqa: F401 (small_disk i
 from test_hostile_security import _unescape
 
 from tlcore import cli, launch
-from tlcore.atomic import STALE_SECONDS, atomic_write_bytes, disk_full
+from tlcore.atomic import DISK_FULL, STALE_SECONDS, STUDIO_DISK_FULL, atomic_write_bytes, disk_full
 from tlcore.errors import TLError
 from tlcore.use.webdemo import write_web_demo
-from tlcore.workspace import datasets_dir, runs_dir, writable_workspace
+from tlcore.workspace import (A_FILE, FILE_IN_THE_WAY, READ_ONLY, UNUSABLE, datasets_dir, runs_dir,
+                              writable_workspace)
+from wording import line, pattern
 
-ELSEWHERE = r"^The disk holding {} is full \(\d+ MB free\); make room there or choose a folder on another disk\.$"
-CHOOSE = ("; choose a folder you can write to by setting TLSTUDIO_HOME (for example TLSTUDIO_HOME=~/tlstudio) "
-          "before you start the studio or the command.")
+MB = re.compile(r"\d+")  # free megabytes
+
+
+def elsewhere(folder) -> str:
+    return line(DISK_FULL, folder=folder, free=MB)
 
 
 def _ws_line(path, what: str) -> str:
-    return f"The studio's folder {path} {what}{CHOOSE}"
+    return UNUSABLE.format(path=path, what=what, var="TLSTUDIO_HOME")
 
 
 def _cli(args: list[str], capsys) -> tuple[int, str]:
@@ -54,7 +58,7 @@ def unusable_home(request, tmp_path, monkeypatch):
     (tmp_path / "notes.txt").write_text("mine")
     home = tmp_path / "notes.txt" if request.param == "file" else tmp_path / "notes.txt" / "ws"
     monkeypatch.setenv("TLSTUDIO_HOME", str(home))
-    what = "is a file, not a folder" if request.param == "file" else "cannot be made there: a file stands in its way"
+    what = A_FILE if request.param == "file" else FILE_IN_THE_WAY
     yield _ws_line(home, what)
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
@@ -89,28 +93,28 @@ def read_only_home(small_disk):
 
 
 def test_a_read_only_workspace_is_one_line_everywhere(read_only_home, tmp_path, capsys, monkeypatch):
-    line = _ws_line(read_only_home, "is on a disk that can only be read")
+    shown = _ws_line(read_only_home, READ_ONLY)
     with pytest.raises(TLError) as e:
         writable_workspace()
-    assert str(e.value) == line
+    assert str(e.value) == shown
     at = studio()
-    assert not at.exception and [_unescape(e.value) for e in at.error] == [line] and not at.title
+    assert not at.exception and [_unescape(e.value) for e in at.error] == [shown] and not at.title
     code, err = _cli(["sweep", "--data", str(tmp_path), "--out", str(tmp_path / "s")], capsys)
-    assert code == 2 and err == f"error: {line}\n"
+    assert code == 2 and err == f"error: {shown}\n"
     _no_exec(monkeypatch)
     with pytest.raises(SystemExit) as stop:
         launch.main([])
-    assert str(stop.value) == f"error: {line}"
+    assert str(stop.value) == f"error: {shown}"
 
 
 # --- which disk is full ------------------------------------------------------------------------
 
 def test_a_full_disk_that_is_not_the_studios_is_named_and_runs_are_not_mentioned(small_disk, tmp_path,
                                                                                  monkeypatch):
-    assert str(disk_full(small_disk / "ws" / "x.csv")).startswith("The disk of the studio's folder is full")
+    assert re.match(line(STUDIO_DISK_FULL, free=MB), str(disk_full(small_disk / "ws" / "x.csv")))
     monkeypatch.setenv("TLSTUDIO_HOME", str(tmp_path / "ws"))  # the studio on another disk
     fill(small_disk)
-    with pytest.raises(TLError, match=ELSEWHERE.format(small_disk / "out")) as e:
+    with pytest.raises(TLError, match=elsewhere(small_disk / "out")) as e:
         atomic_write_bytes(small_disk / "out" / "predictions.csv", bytes(1 << 20))
     assert "Runs page" not in str(e.value)
     assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "out"] and not any((small_disk / "out").iterdir())
@@ -128,7 +132,7 @@ def test_a_second_run_on_a_full_disk_ends_in_one_line(trained_run, small_disk, t
     lines = err.splitlines()
     assert code == 2 and "Traceback" not in err and "unexpected" not in err
     assert len(lines) == 1 and lines[0].startswith("error: ") and re.match(FULL, lines[0][7:])
-    assert (out / "status.json").read_text().count("The disk of the studio's folder is full") == 1
+    assert len(re.findall(pattern(STUDIO_DISK_FULL, free=MB), (out / "status.json").read_text())) == 1
     assert not [p for p in out.rglob(".*") if p.name != "worker.lock"]  # no half-written file
 
 
@@ -150,7 +154,7 @@ def test_a_web_export_onto_another_full_disk_names_it(small_disk, trained_run, t
     code, err = _cli(["export", "--run", str(trained_run), "--format", "web", "--out",
                       str(small_disk / "usb" / "demo.zip")], capsys)
     assert code == 2 and "Errno" not in err
-    assert re.match(ELSEWHERE.format(small_disk / "usb"), err[len("error: "):].rstrip("\n"))
+    assert re.match(elsewhere(small_disk / "usb"), err[len("error: "):].rstrip("\n"))
     assert not any((small_disk / "usb").iterdir())
 
 

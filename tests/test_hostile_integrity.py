@@ -23,7 +23,7 @@ from torch import nn
 
 from tlcore.cli import main
 from tlcore.data.images import load_square_uint8
-from tlcore.models.bundle import META, save_bundle
+from tlcore.models.bundle import DAMAGED_META, META, save_bundle
 from tlcore.models.net import build_net
 from tlcore.record import NotSureRule
 from tlcore.rundir import RunDir
@@ -32,8 +32,8 @@ from tlcore.training.augment import BatchPrep
 from tlcore.training.embed import Embedder, kept_graph
 from tlcore.errors import TLError
 from tlcore.use.export import current_export, export_to_run
-from tlcore.use.notsure import rule_of, rule_sentence
-from tlcore.use.predict import Predictor
+from tlcore.use.notsure import ANSWERS_UNDER, rule_of, rule_sentence
+from tlcore.use.predict import BAD_TEMPERATURE, NOT_NUMBERS, Predictor
 from tlcore.use.webdemo import write_web_demo
 
 CPU = torch.device("cpu")
@@ -216,8 +216,7 @@ def set_meta(run: RunDir, **values) -> None:
 
 
 def temperature_line(shown: str) -> str:
-    return (f"error: The model's calibration temperature ({shown}) is not a number from 0.05 to 20, as training "
-            "makes it, so its probabilities cannot be trusted; train the model again.")
+    return "error: " + BAD_TEMPERATURE.format(value=shown, low=0.05, high=20)
 
 
 # 5e-324 is a subnormal: a process where a library turned on flush-to-zero reads it from JSON as 0.0.
@@ -243,16 +242,14 @@ def test_probabilities_that_are_not_numbers_are_refused_not_printed(run, tmp_pat
     image, before = photo(tmp_path), fingerprint(run.path)
     assert main(["predict", "--run", str(run.path), str(image)]) == 2
     out, err = capsys.readouterr()
-    assert "nan" not in out + err and err.strip() == (
-        "error: The model gives no usable probabilities (they are not numbers), so its weights are damaged; "
-        "train the model again.")
+    assert "nan" not in out + err and err.strip() == "error: " + NOT_NUMBERS
     assert fingerprint(run.path) == before
 
 
 def test_a_threshold_written_as_a_percent_is_read_as_one(run):
     set_meta(run, not_sure_below=70)
     rule = rule_of(run)
-    assert rule == NotSureRule(0.7) and rule_sentence(rule) == 'Answers under 70% sure are marked "not sure".'
+    assert rule == NotSureRule(0.7) and rule_sentence(rule) == ANSWERS_UNDER.format(below=0.7, asked="")
 
 
 @pytest.mark.parametrize("value, shown", [(7000, "7000"), (-0.5, "-0.5"), ("70%", "70%"), (math.nan, "nan"),
@@ -284,6 +281,5 @@ def test_a_damaged_model_description_is_one_line(run, tmp_path, capsys, text):
     image, before = photo(tmp_path), fingerprint(run.path)
     assert main(["predict", "--run", str(run.path), str(image)]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and err.strip() == ("error: The model's description (model.json) is damaged and cannot be read; "
-                                         "train the model again.")
+    assert out == "" and err.strip() == "error: " + DAMAGED_META.format(meta="model.json")
     assert fingerprint(run.path) == before

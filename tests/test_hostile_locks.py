@@ -6,6 +6,7 @@ changed."""
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -21,9 +22,12 @@ from tlcore import cli
 from tlcore.errors import TLError
 from tlcore.jobs import pool, runs, worker
 from tlcore.jobs.interrupt import ALREADY_RUNNING
+from tlcore.jobs.runs import STILL_TRAINING
+from tlcore.jobs.spread import TOO_FEW_DEVICES
 from tlcore.jobs.train import create_run, execute
 from tlcore.rundir import RunDir
 from tlcore.training import distributed
+from tlcore.training.distributed import LEFTOVER, NO_ADDRESS, NOT_JOINED, NOT_SET, NOT_WHOLE
 from tlcore.workspace import locks_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +96,7 @@ def test_a_live_run_whatever_its_status_file_says_shows_running_and_is_not_delet
         assert row["state"] == ("finished" if "finished" in hostile else "running")
         with pytest.raises(TLError) as refused:
             runs.delete_run(run)
-        assert str(refused.value) == f"Run {row['title']} is still training; stop it before deleting it."
+        assert str(refused.value) == STILL_TRAINING.format(title=row["title"])
         _plain(str(refused.value))
         assert _snapshot(run) == before
 
@@ -141,9 +145,8 @@ def test_the_held_slots_variable_set_from_outside_skips_neither_lock(fashion_sma
 
 def test_a_device_list_in_another_form_is_one_plain_line(fashion_small, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(pool.ENV, "gpu0;gpu1")
-    line = ('TLSTUDIO_DEVICES is "gpu0;gpu1", which is not a list of devices: write them separated by commas, '
-            'such as "cuda:0,cuda:1" for graphics cards or "cpu,cpu" for processor slots.')
-    with pytest.raises(TLError, match="^" + line.replace(".", r"\.").replace("(", r"\(") + "$"):
+    line = pool.NOT_A_LIST.format(var="TLSTUDIO_DEVICES", value="gpu0;gpu1")
+    with pytest.raises(TLError, match="^" + re.escape(line) + "$"):
         pool.slots("cuda")
     _plain(line)
     code = cli.main(["train", "--data", str(fashion_small / "train"), "--out", str(tmp_path / "run"),
@@ -159,16 +162,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-LEFTOVER = ("unset WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT to train in one process, or start the run with "
-            "torchrun, which sets them.")
+def _late(rank: int) -> str:
+    return NOT_JOINED.format(seconds=1, s="", size=2, rank=rank, address="127.0.0.1", port="{port}")
+
+
 TORCHRUN_LEFTOVERS = {
-    "no other process comes (rank 0)": ({"RANK": "0"}, "The other processes of this run did not join within 1 "
-                                        "second (WORLD_SIZE is 2, RANK 0, MASTER_ADDR 127.0.0.1, MASTER_PORT {port})"),
-    "no first process answers (rank 1)": ({"RANK": "1"}, "The other processes of this run did not join within 1 "
-                                          "second (WORLD_SIZE is 2, RANK 1, MASTER_ADDR 127.0.0.1, MASTER_PORT {port})"),
-    "WORLD_SIZE not a number": ({"WORLD_SIZE": "two", "RANK": "0"}, 'WORLD_SIZE is "two", which is not a whole number'),
-    "no master address": ({"RANK": "0", "MASTER_ADDR": ""}, "WORLD_SIZE is 2, but MASTER_ADDR is not set"),
-    "no RANK": ({}, "WORLD_SIZE is set, but RANK is not"),
+    "no other process comes (rank 0)": ({"RANK": "0"}, _late(0)),
+    "no first process answers (rank 1)": ({"RANK": "1"}, _late(1)),
+    "WORLD_SIZE not a number": ({"WORLD_SIZE": "two", "RANK": "0"}, NOT_WHOLE.format(name="WORLD_SIZE", value="two")),
+    "no master address": ({"RANK": "0", "MASTER_ADDR": ""}, NO_ADDRESS.format(size=2)),
+    "no RANK": ({}, NOT_SET.format(name="RANK")),
 }
 
 
@@ -194,7 +197,7 @@ def test_more_processes_than_slots_prints_the_reason(fashion_small, tmp_path, mo
     monkeypatch.delenv(pool.ENV, raising=False)
     code = cli.main(["train", "--data", str(fashion_small / "train"), "--out", str(tmp_path / "run"),
                      "--device", "cpu", "--processes", "2"])
-    line = "This run asks for 2 devices, and this computer has 1. Train it again with 1 or fewer."
+    line = TOO_FEW_DEVICES.format(processes=2, have=1)
     out = capsys.readouterr()
     assert code == 3 and out.err.strip() == f"error: {line}" and out.out.splitlines()[-1] == "state: failed"
     _plain(line)

@@ -19,7 +19,7 @@ from tlcore import cli
 from tlcore.config import DEFAULT_MODEL
 from tlcore.data import portable, store
 from tlcore.data.dataset import load_source
-from tlcore.data.names import printable
+from tlcore.data.names import CASE_TWINS, CONTROL_IN_NAME, printable
 from tlcore.errors import TLError
 from tlcore.models.bundle import save_bundle
 from tlcore.models.catalog import get_spec
@@ -123,8 +123,8 @@ def test_exported_snippet_csv_keeps_names_as_text(tmp_path, monkeypatch, capsys)
 
 # --- control characters: refused in class names, escaped where printed ----------------------
 
-FORGED_LINE = (r"The class folder 'ok\nother.jpg: cat 0.999' has a line break (\n) in it; rename it without one "
-               "and try again.")
+FORGED_LINE = CONTROL_IN_NAME.format(what="class folder", name=r"ok\nother.jpg: cat 0.999", kind="a line break",
+                                     char=r"\n")
 
 
 def test_zip_with_a_forged_line_class_is_refused(earlier):  # noqa: F811
@@ -149,16 +149,15 @@ def test_folder_with_a_forged_line_class_is_refused(tmp_path, capsys):
     assert fingerprint(tmp_path / "data") == before
 
 
-@pytest.mark.parametrize("name,kind", [
-    ("a\tb", r"a tab (\t)"), ("a\rb", r"a line break (\r)"), ("a\x1b[31mb", r"a control character (\x1b)"),
-    ("a\x7fb", r"a control character (\x7f)"), ("a\x85b", r"a line break (\x85)"),
-    ("a\u2028b", r"a line break (\u2028)"), ("a\x00b", r"a control character (\x00)")])
-def test_typed_class_name_with_a_control_character_is_refused(name, kind, earlier):  # noqa: F811
+@pytest.mark.parametrize("name,kind,char", [
+    ("a\tb", "a tab", r"\t"), ("a\rb", "a line break", r"\r"), ("a\x1b[31mb", "a control character", r"\x1b"),
+    ("a\x7fb", "a control character", r"\x7f"), ("a\x85b", "a line break", r"\x85"),
+    ("a\u2028b", "a line break", r"\u2028"), ("a\x00b", "a control character", r"\x00")])
+def test_typed_class_name_with_a_control_character_is_refused(name, kind, char, earlier):  # noqa: F811
     with pytest.raises(TLError) as err:
         store.import_class_images("mine", {name: [("1.png", png(1)), ("2.png", png(2))],
                                            "b": [("1.png", png(3)), ("2.png", png(4))]})
-    assert str(err.value) == (f"The class name '{printable(name)}' has {kind} in it; rename it without one and "
-                              "try again.")
+    assert str(err.value) == CONTROL_IN_NAME.format(what="class name", name=printable(name), kind=kind, char=char)
     one_line(str(err.value))
     assert fingerprint(workspace_dir()) == earlier[1]
 
@@ -169,8 +168,8 @@ def test_data_page_says_at_once_that_a_typed_name_holds_a_tab():
     at = studio()
     at.text_input(key="opt_class_names").set_value("bolt\tnut, washer").run()
     assert not at.exception
-    assert [e.value for e in at.error] == [r"The class name 'bolt\\tnut' has a tab (\\t) in it; rename it without "
-                                           "one and try again."]
+    assert [e.value for e in at.error] == [CONTROL_IN_NAME.format(what="class name", name=r"bolt\\tnut", kind="a tab",
+                                                                  char=r"\\t")]
 
 
 def test_cli_lines_cannot_be_forged_by_file_or_class_names(tmp_path, monkeypatch, capsys):
@@ -228,9 +227,7 @@ def test_class_folders_differing_only_in_case_are_refused(a, b, earlier):  # noq
         store.import_zip(make_zip({f"{a}/1.png": png(1), f"{a}/2.png": png(2), f"{b}/1.png": png(3),
                                    f"{b}/2.png": png(4)}), "twins.zip")
     first, second = sorted(unicodedata.normalize("NFC", n) for n in (a, b))
-    assert str(err.value) == (f"The class folders '{first}' and '{second}' differ only in upper and lower case, so "
-                              "they would be one class on some disks; put their images together under one name, "
-                              "or rename one of them.")
+    assert str(err.value) == CASE_TWINS.format(what="class folders", first=first, second=second)
     one_line(str(err.value))
     assert fingerprint(workspace_dir()) == before and len(list(datasets_dir().iterdir())) == 1
 

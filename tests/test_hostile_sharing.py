@@ -130,7 +130,7 @@ def test_clients_are_addresses_and_an_ipv6_network_is_one():
 @pytest.mark.parametrize("seconds,words", [(0.2, "1 second"), (1.5, "2 seconds"), (64, "64 seconds"),
                                            (300, "5 minutes")])
 def test_the_wait_is_said_in_plain_words(seconds, words):
-    assert too_many(seconds) == f"Too many wrong passwords; wait {words} before the next try."
+    assert too_many(seconds) == sharing.TOO_MANY.format(wait=words)
 
 
 def test_a_guess_during_the_wait_is_refused_unread_even_the_right_one(clock):

@@ -15,9 +15,9 @@ from tlcore.config import MAX_SEED, TrainConfig, seed_within
 from tlcore.errors import TLError
 from tlcore.jobs.train import create_run, execute
 from tlcore.training import calibration
-from tlcore.training.calibration import T_MIN, calibrate, fit_temperature
-from tlcore.training.engine import _diverging
-from tlcore.training.label_issues import label_check, probably_mislabelled
+from tlcore.training.calibration import FEW_A_CLASS, T_MIN, calibrate, fit_temperature
+from tlcore.training.engine import NO_VALIDATION, SURE_OF_WRONG, UNSTABLE, _diverging
+from tlcore.training.label_issues import TOO_FEW_A_CLASS, label_check, probably_mislabelled
 from tlcore.training.loop import LoopState
 from tlcore.workspace import choices_path, load_choices
 
@@ -38,8 +38,7 @@ def test_holdout_with_nothing_to_set_aside_fails_in_one_line(tmp_path):
     run = create_run(TrainConfig(data=str(data), **{**TINY, "evaluation": "holdout"}), tmp_path / "run")
     with pytest.raises(TLError) as err:
         execute(run.path)
-    line = ("No image could be set aside to check the model: a class needs at least 2 different pictures for that "
-            "(exact copies count as one). Add more different pictures to each class, then train again.")
+    line = NO_VALIDATION
     assert str(err.value) == line and run.status().error == line and run.status().state == "failed"
     plain(line)
     assert fingerprint(data) == before and not run.bundle_path.exists()
@@ -77,9 +76,8 @@ def test_learning_rate_one_with_class_weighting_warns_and_keeps_the_best_epoch(f
     run = create_run(cfg, tmp_path / "run")
     assert execute(run.path) == "finished"
     message = run.status().message
-    assert message.startswith("Finished. Training became unstable (the training loss in epoch 2 was more than 2 "
-                              "times that of a blind guess, so the model was sure of wrong answers); the model "
-                              "from epoch 2, the best on the held-out images, was kept."), message
+    assert message.startswith("Finished. " + UNSTABLE.format(why=SURE_OF_WRONG.format(epoch=2, times=2), epoch=2)), \
+        message
     assert all(np.isfinite(e["train"]["loss"]) for e in run.events("epoch"))
 
 
@@ -87,7 +85,7 @@ def test_a_loss_worse_than_a_blind_guess_is_diverging_however_short_the_run():
     state = LoopState()
     assert _diverging(9.0, 1, state, 4) == ""  # the first epoch may start anywhere
     assert _diverging(2.7, 2, state, 4) == ""  # under twice ln 4 = 2.77
-    assert "epoch 3 was more than 2 times that of a blind guess" in _diverging(2.8, 3, state, 4)
+    assert _diverging(2.8, 3, state, 4) == SURE_OF_WRONG.format(epoch=3, times=2)
 
 
 def few_a_class(per_class: dict[int, int], seed: int = 0, margin: float = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -104,8 +102,7 @@ def test_one_held_out_image_a_class_is_never_calibrated(monkeypatch):
     assert fit_temperature(z, y) == pytest.approx(T_MIN, abs=1e-3)  # every image right: the fit makes it sure of all
     report = calibrate(z, y)
     assert not report["kept"] and report["temperature"] == 1.0 and report["ece_after"] == report["ece_before"]
-    assert report["reason"] == ("There were too few held-out images in some classes (as few as 1; at least 3 a class "
-                                "are needed) to calibrate reliably, so the confidence is the model's own.")
+    assert report["reason"] == FEW_A_CLASS.format(fewest=1, needed=3)
     monkeypatch.setattr(calibration, "MIN_PER_CLASS", 1)  # without the rule, the floor was shipped
     assert calibrate(z, y)["temperature"] == pytest.approx(T_MIN, abs=1e-3)
 
@@ -118,6 +115,5 @@ def test_two_images_a_class_withhold_the_label_list_and_say_why():
     assert len(probably_mislabelled(y, z)) >= 20  # what the list would have shown
     rows, check = label_check(y, z)
     assert rows == [] and not check["shown"] and check["precision"] is None
-    assert check["reason"] == ("Not shown: with 2 held-out images a class on average (at least 5 are needed), there "
-                               "are too few to tell a wrong label from a picture unlike the rest of its class.")
+    assert check["reason"] == TOO_FEW_A_CLASS.format(per_class=2, needed=5)
     assert check["found"] == len(probably_mislabelled(y, z))

@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from tlcore.data import portable
-from tlcore.data.images import ImageProblem, check_image, decode_many, load_square_uint8, open_rgb
+from tlcore.data.images import (COLOURS, DAMAGED, TOO_LARGE, ImageProblem, check_image, decode_many, load_square_uint8,
+                                open_rgb)
 
 WHITE, RED, GREEN, BLUE = (255, 255, 255), (255, 0, 0), (0, 255, 0), (0, 0, 255)
 
@@ -107,14 +108,14 @@ def test_truncated_jpeg_is_damaged():
     data = encode(Image.fromarray(noise), "JPEG")
     with pytest.raises(ImageProblem) as err:
         open_rgb(data[: len(data) // 2])
-    assert err.value.reason == "is damaged or incomplete and could not be read"
+    assert err.value.reason == DAMAGED
 
 
 def test_pixel_limit_is_checked_before_decoding():
     data = encode(Image.new("RGB", (100, 60)))
     with pytest.raises(ImageProblem) as err:
         open_rgb(data, max_pixels=5_000)
-    assert err.value.reason.startswith("is too large (100×60 pixels; the limit is")
+    assert err.value.reason == TOO_LARGE.format(w=100, h=60, megapixels=0.005)
     assert open_rgb(data, max_pixels=6_000).size == (100, 60)
 
 
@@ -158,7 +159,7 @@ def test_unconvertible_colours_are_named(monkeypatch):
     monkeypatch.setattr(portable, "to_rgb", refuse)
     with pytest.raises(ImageProblem) as err:
         open_rgb(encode(Image.new("RGB", (4, 4))))
-    assert err.value.reason == "uses a colour format (XYZ) that cannot be converted to RGB"
+    assert err.value.reason == COLOURS.format(colours="XYZ")
 
 
 def test_square_resizes_shorter_side_to_size():
@@ -194,4 +195,4 @@ def test_png_is_checked_by_its_chunk_checksums_and_a_damaged_one_still_named():
     for damaged in (bytes(flipped), data[: len(data) // 2]):
         with pytest.raises(ImageProblem) as err:
             check_image(damaged)
-        assert err.value.reason == "is damaged or incomplete and could not be read"
+        assert err.value.reason == DAMAGED

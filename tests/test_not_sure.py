@@ -5,6 +5,7 @@ the same words by the Use page, the ONNX file, the model card and the web page."
 import html
 import io
 import json
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -18,12 +19,14 @@ from tlcore.record import NotSureRule, RecordError
 from tlcore.rundir import RunDir
 from tlcore.use.card import model_card
 from tlcore.use.export import export_bundle
-from tlcore.use.notsure import calibration_sentence, coverage_of, coverage_sentence, rule_for, rule_of, rule_sentence, rule_words
+from tlcore.use.notsure import (ANSWERS_UNDER, ASKED, COVERAGE, DIVIDED_OLD, NO_HELD_OUT, OFF_REACHED, OFF_WORDS, OWN,
+                                 TEST_BETTER, TEST_NO_BETTER, UNREACHABLE, calibration_sentence, coverage_of,
+                                 coverage_sentence, rule_for, rule_of, rule_sentence, rule_words)
 from tlcore.use.webdemo import web_demo_zip
+from wording import line
 
 # 30 answers: 10 at >= 0.95 all right, 20 at >= 0.8 with 18 right, all 30 with 20 right.
 TABLE = {"split": "test", "images": 30, "rows": [[0.0, 30, 20], [0.8, 20, 18], [0.95, 10, 10]]}
-OFF_WORDS = "Every answer is the model's top class, with its probability"
 
 
 def test_a_target_becomes_the_lowest_threshold_that_reaches_it():
@@ -34,22 +37,20 @@ def test_a_target_becomes_the_lowest_threshold_that_reaches_it():
 
 
 def test_the_coverage_sentence_says_what_the_rule_keeps_and_when_nothing_reaches_it():
-    assert coverage_sentence(0.9, TABLE) == ("At 90%: 20 of 30 test images get an answer; those were right 90% "
-                                             "of the time.")
+    assert coverage_sentence(0.9, TABLE) == COVERAGE.format(target=0.9, answered=20, n=30, where="test images",
+                                                            right=0.9)
     unreachable = coverage_sentence(1.0, {**TABLE, "rows": TABLE["rows"][:2]})
-    assert unreachable.startswith("No threshold gets answers right 100% of the time on the 30 test images")
-    assert "(at best 90%, for the 20 answered from 80% sure), so every answer is marked" in unreachable
+    assert unreachable == UNREACHABLE.format(target=1.0, n=30, where="test images", best=0.9, answered=20, sure=0.8)
     assert rule_for(1.0, {**TABLE, "rows": TABLE["rows"][:2]}) == NotSureRule(1.0, 1.0)  # none can be vouched for
     assert rule_for(0.9, {**TABLE, "rows": TABLE["rows"][:1]}) == NotSureRule(1.0, 0.9)  # not even by keeping all
-    assert coverage_sentence(0.9, None) == "There were no held-out images to check this rule on."
+    assert coverage_sentence(0.9, None) == NO_HELD_OUT
 
 
 def test_rule_sentences():
     assert rule_sentence(NotSureRule(0.0)).startswith(OFF_WORDS)
-    assert rule_sentence(NotSureRule(0.8, 0.9)) == ('Answers under 80% sure are marked "not sure" (asked for: '
-                                                    'answers right at least 90% of the time).')
-    assert rule_sentence(NotSureRule(0.89)) == 'Answers under 89% sure are marked "not sure".'
-    assert "already right at least 60% of the time" in rule_sentence(NotSureRule(0.0, 0.6))
+    assert rule_sentence(NotSureRule(0.8, 0.9)) == ANSWERS_UNDER.format(below=0.8, asked=ASKED.format(target=0.9))
+    assert rule_sentence(NotSureRule(0.89)) == ANSWERS_UNDER.format(below=0.89, asked="")
+    assert rule_sentence(NotSureRule(0.0, 0.6)) == OFF_REACHED.format(target=0.6)
     with pytest.raises(RecordError):
         NotSureRule(1.5)
 
@@ -89,8 +90,7 @@ def test_use_page_answers_the_top_class_until_a_rule_is_chosen(workspace_run, fa
         rule = run.not_sure_rule()
         assert rule.target == target and rule == rule_for(target, coverage)
         assert coverage_sentence(target, coverage) in texts(at.caption) and rule_sentence(rule) in texts(at.caption)
-    assert coverage_sentence(0.99, coverage).startswith("At 99%: ") and " of 40 test images get an answer" in (
-        coverage_sentence(0.99, coverage))
+    assert re.match(line(COVERAGE, target=0.99, n=40, where="test images"), coverage_sentence(0.99, coverage))
     table = at.dataframe[0].value
     assert rule.below > 0 and table["not_sure"].tolist() == (table["confidence"] < rule.below).tolist()
     at.select_slider[0].set_value(0).run()
@@ -103,7 +103,7 @@ def test_use_page_keeps_an_older_models_threshold_until_the_user_chooses(workspa
     meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "not_sure_below": 0.89}))
     at = studio("use", **{ui.RUN: workspace_run})
     assert at.select_slider[0].value == -1  # "as the model came"
-    assert 'Answers under 89% sure are marked "not sure".' in texts(at.caption)
+    assert ANSWERS_UNDER.format(below=0.89, asked="") in texts(at.caption)
     at.select_slider[0].set_value(0).run()
     assert RunDir(workspace_run).not_sure_rule() == NotSureRule(0.0)
     assert texts(at.caption).count(OFF_WORDS) == 1 and not at.exception
@@ -129,7 +129,7 @@ def test_card_web_page_and_onnx_carry_the_same_rule(trained_run, tmp_path):
         page = html.unescape(zf.read("index.html").decode())
         model_js = zf.read("model.js").decode().splitlines()[0]
         assert words in zf.read("README.txt").decode()
-    assert words in page and "asked for: answers right at least 99% of the time" in page
+    assert words in page and ASKED.format(target=0.99) in page
     assert json.loads(model_js.removeprefix("window.tlModel = ").removesuffix(";"))["not_sure_below"] == rule.below
     export_bundle(run.bundle_path, "onnx", tmp_path / "model.onnx", rule.below)
     assert _onnx_not_sure(tmp_path / "model.onnx") == rule.below
@@ -139,13 +139,13 @@ def test_the_calibration_sentence_never_sells_a_worse_confidence_as_better():
     kept = {"kept": True, "reason": "It helped.", "temperature": 1.8, "images": 80, "ece_before": 0.129,
             "ece_after": 0.1, "log_loss_before": 0.9, "log_loss_after": 0.8}
     worse = calibration_sentence({**kept, "test_ece_before": 0.101, "test_ece_after": 0.149})
-    assert "14.9% as shipped, no better than the 10.1% unadjusted" in worse and ", better than" not in worse
+    assert worse.endswith(TEST_NO_BETTER.format(after=0.149, before=0.101)) and ", better than" not in worse
     better = calibration_sentence({**kept, "test_ece_before": 0.149, "test_ece_after": 0.101})
-    assert "10.1% as shipped, better than the 14.9% unadjusted" in better
+    assert better.endswith(TEST_BETTER.format(after=0.101, before=0.149))
     refused = calibration_sentence({**kept, "kept": False, "reason": "Too few.", "temperature": 1.0,
                                     "test_ece_before": 0.12, "test_ece_after": 0.12})
-    assert refused.startswith("The confidence shown is the model's own, not adjusted. Too few.")
+    assert refused.startswith(OWN.format(reason="Too few."))
     assert refused.endswith("it is 12.0%.") and "divided" not in refused
     old = calibration_sentence({"temperature": 1.5, "ece_before": 0.1, "ece_after": 0.05, "images": 60,
                                 "threshold": 0.8, "bins_before": [], "bins_after": []})
-    assert "did not check that this helps" in old and "5.0%" not in old  # an in-sample number is not shown
+    assert old == DIVIDED_OLD.format(temperature=1.5, images=60)  # an in-sample number is not shown

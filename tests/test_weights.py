@@ -2,6 +2,7 @@
 
 import hashlib
 import http.server
+import re
 import socket
 import threading
 import time
@@ -14,7 +15,13 @@ import torch
 import torchvision
 
 from tlcore.errors import TLError
+from wording import line, pattern
 from tlcore.models.weights import (
+    DOES_NOT_FIT,
+    NOT_HERE,
+    NOT_WEIGHTS,
+    OFFLINE,
+    REFUSED,
     availability,
     cache_path,
     download,
@@ -82,7 +89,8 @@ def test_unknown_model_name_is_a_tlerror():
 
 def test_cached_weights_are_found_and_loaded_offline(torch_home):
     assert availability("resnet18") == "download"
-    with pytest.raises(TLError, match="not on this computer.*upload the file on the Model page"):
+    here = pattern(NOT_HERE, name="resnet18")
+    with pytest.raises(TLError, match=f"^{here}.*upload the file on the Model page"):
         pretrained_state_dict("resnet18", allow_download=False)
 
     reference = torchvision.models.resnet18(weights=None).state_dict()
@@ -136,7 +144,7 @@ def test_download_without_a_name_server_says_offline_in_one_line(tmp_path, monke
     with pytest.raises(TLError) as err:
         download(url, tmp_path / "w.pth")
     message = str(err.value)
-    assert message.startswith("There is no internet connection") and "\n" not in message
+    assert re.match(line(OFFLINE), message) and "\n" not in message
     assert "download.pytorch.org" not in message and "/" not in message
     assert "URLError" not in message and "name resolution" not in message
 
@@ -146,7 +154,7 @@ def test_download_refused_by_the_server_says_so_plainly(served, tmp_path):
     with pytest.raises(TLError) as err:
         download(f"{base}/missing-deadbeef.pth", tmp_path / "missing-deadbeef.pth")
     message = str(err.value)
-    assert message.startswith("The weights of missing could not be downloaded (the server answered 404)")
+    assert message == REFUSED.format(name="missing", code=404)
     assert "/" not in message and "HTTPError" not in message and "127.0.0.1" not in message
 
 
@@ -170,8 +178,7 @@ def test_download_without_network_explains_what_to_do(tmp_path):
     with pytest.raises(TLError) as err:
         download(url, dst, timeout=5)
     message = str(err.value)
-    assert message.startswith("There is no internet connection, so the weights of resnet18 could not")
-    assert "Upload the weights file (resnet18-f37072fd.pth) on the Model page" in message
+    assert message == OFFLINE.format(name="resnet18", file="resnet18-f37072fd.pth")
     assert "\n" not in message and "http" not in message and "127.0.0.1" not in message
     assert "/" not in message and str(tmp_path) not in message  # no address, no folder
     assert "Error" not in message and "refused" not in message.lower()  # no exception's name or text
@@ -217,7 +224,7 @@ def test_load_state_dict_file_unwraps_checkpoints(tmp_path, wrap):
 )
 def test_load_state_dict_file_refuses_what_it_cannot_read_safely(tmp_path, content):
     torch.save(content, tmp_path / "bad.pth")
-    with pytest.raises(TLError, match="not a weights file tlcore can read safely"):
+    with pytest.raises(TLError, match=line(NOT_WEIGHTS)):
         load_state_dict_file(tmp_path / "bad.pth")
 
 
@@ -267,8 +274,8 @@ def test_load_into_rejects_a_file_that_does_not_fit_and_changes_nothing():
     source = torchvision.models.resnet18(weights=None, num_classes=10)
     target = torchvision.models.resnet18(weights=None, num_classes=3)
     before = {k: v.clone() for k, v in target.state_dict().items()}
-    with pytest.raises(TLError, match=r"does not fit ResNet: 0 missing and 0 unexpected layers, "
-                                      r"2 of the wrong size .*fc.weight is 10x512"):
+    with pytest.raises(TLError, match=line(DOES_NOT_FIT, model="ResNet", missing=0, unexpected=0, wrong=2,
+                                           examples=re.compile(r".*fc\.weight is 10x512.*"))):
         load_into(target, source.state_dict())
     _assert_same(target.state_dict(), before)
 
@@ -295,8 +302,7 @@ def test_the_model_page_says_offline_in_one_line_and_offers_the_upload(monkeypat
     assert not at.exception
     [error] = [e.value for e in at.error]
     shown = error.replace("\\", "")  # Markdown escapes, not seen on the page
-    assert shown.startswith("There is no internet connection, so the weights of resnet18 could not be downloaded.")
-    assert "Upload the weights file (resnet18-f37072fd.pth) on the Model page" in shown
+    assert shown.startswith(OFFLINE.format(name="resnet18", file="resnet18-f37072fd.pth"))
     assert "\n" not in shown and "/" not in shown and "http" not in shown and str(tmp_path) not in shown
     assert "Error" not in shown and "unreachable" not in shown and "Something went wrong" not in shown
     upload = at.file_uploader(key="weights_resnet18")  # the way in that the message names, right there

@@ -21,6 +21,8 @@ from tlcore.home import home
 _FULL = {errno.ENOSPC, errno.EDQUOT}
 # A temporary file unchanged this long, and locked by no live writer, was left by a killed one.
 STALE_SECONDS = 300.0
+STUDIO_DISK_FULL = "The disk of the studio's folder is full ({free} MB free); delete old runs on the Runs page."
+DISK_FULL = "The disk holding {folder} is full ({free} MB free); make room there or choose a folder on another disk."
 
 
 def _nearest(path: str | os.PathLike) -> Path:
@@ -47,9 +49,8 @@ def disk_full(path: str | os.PathLike) -> TLError:
     folder = near if near.is_dir() else near.parent
     free = free_bytes(folder) // 2**20
     if os.stat(folder).st_dev == os.stat(_nearest(home())).st_dev:
-        return TLError(f"The disk of the studio's folder is full ({free} MB free); delete old runs on the Runs page.")
-    return TLError(f"The disk holding {folder} is full ({free} MB free); make room there or choose a folder "
-                   "on another disk.")
+        return TLError(STUDIO_DISK_FULL.format(free=free))
+    return TLError(DISK_FULL.format(folder=folder, free=free))
 
 
 def _temp_names(name: str | None) -> re.Pattern:

@@ -14,6 +14,14 @@ from tlcore.home import ENV_VAR, home
 
 CHOICES_VERSION = 1
 _log = logging.getLogger(__name__)
+# Why the studio's folder cannot be used: {what} is one of the reasons below.
+UNUSABLE = ("The studio's folder {path} {what}; choose a folder you can write to by setting {var} (for example "
+            "{var}=~/tlstudio) before you start the studio or the command.")
+A_FILE = "is a file, not a folder"
+FILE_IN_THE_WAY = "cannot be made there: a file stands in its way"
+READ_ONLY = "is on a disk that can only be read"
+NOT_YOURS = "cannot be written by you"
+CANNOT_USE = "cannot be used ({reason})"
 
 
 def unusable(path: Path, err: OSError) -> TLError:
@@ -21,17 +29,16 @@ def unusable(path: Path, err: OSError) -> TLError:
     if is_disk_full(err):
         return disk_full(path)
     if path.exists() and not path.is_dir():
-        what = "is a file, not a folder"
+        what = A_FILE
     elif isinstance(err, NotADirectoryError):
-        what = "cannot be made there: a file stands in its way"
+        what = FILE_IN_THE_WAY
     elif err.errno == errno.EROFS:
-        what = "is on a disk that can only be read"
+        what = READ_ONLY
     elif isinstance(err, PermissionError):
-        what = "cannot be written by you"
+        what = NOT_YOURS
     else:
-        what = f"cannot be used ({(err.strerror or 'input/output error').lower()})"
-    return TLError(f"The studio's folder {path} {what}; choose a folder you can write to by setting "
-                   f"{ENV_VAR} (for example {ENV_VAR}=~/tlstudio) before you start the studio or the command.")
+        what = CANNOT_USE.format(reason=(err.strerror or "input/output error").lower())
+    return TLError(UNUSABLE.format(path=path, what=what, var=ENV_VAR))
 
 
 def workspace_dir() -> Path:

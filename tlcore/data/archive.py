@@ -39,6 +39,16 @@ MAX_NAME_BYTES = 255  # the longest file or folder name most file systems accept
 DECLARING_FORMATS = ("BMP", "DIB", "TIFF", "PPM", "PNG")
 HEADER_BYTES = 16 * 2**10
 
+# What a user sees; {name} is the zip's name. A skipped entry's reason completes a sentence naming it.
+NOT_A_ZIP = "{name} is not a zip file (or it is damaged), so it could not be opened."
+BOMB = ("{name} would grow from {size} to {unpacked} when unpacked, which photos never do, so it was refused "
+        "as unsafe; zip the image folders again.")
+EMPTY_ZIP = "{name} is empty; put one folder of images per class in it and zip it again."
+PASSWORD = "{name} is protected by a password; unpack it yourself and zip the folders again without one."
+LINK = "is a link, and links inside a zip are not unpacked"
+OUTSIDE = "points outside the zip's folders, so it was not unpacked"
+LONG_NAME = "has a name longer than {limit} characters, so it was not unpacked"
+
 ZipSource = str | os.PathLike | bytes
 Cap = Callable[[int], TLError]
 
@@ -98,12 +108,11 @@ def _open(source: ZipSource, name: str) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
     except (zipfile.BadZipFile, OSError, ValueError) as err:
-        raise TLError(f"{name} is not a zip file (or it is damaged), so it could not be opened.") from err
+        raise TLError(NOT_A_ZIP.format(name=name)) from err
 
 
 def _bomb(name: str, size: int, unpacked: int) -> TLError:
-    return TLError(f"{name} would grow from {_human(size)} to {_human(unpacked)} when unpacked, which photos "
-                   "never do, so it was refused as unsafe; zip the image folders again.")
+    return TLError(BOMB.format(name=name, size=_human(size), unpacked=_human(unpacked)))
 
 
 def _check_caps(name: str, infos: list[zipfile.ZipInfo], max_entries: int, max_total_bytes: int) -> None:
@@ -112,14 +121,13 @@ def _check_caps(name: str, infos: list[zipfile.ZipInfo], max_entries: int, max_t
         raise TLError(f"{name} holds {len(infos):,} entries; the limit is {max_entries:,}. "
                       "Split it into smaller zips.")
     if all(i.is_dir() for i in infos):
-        raise TLError(f"{name} is empty; put one folder of images per class in it and zip it again.")
+        raise TLError(EMPTY_ZIP.format(name=name))
     declared = sum(i.file_size for i in infos)
     if declared > max_total_bytes:
         raise TLError(f"{name} would unpack to {_human(declared)}; the limit is {_human(max_total_bytes)}. "
                       "Split it into smaller zips.")
     if any(i.flag_bits & 0x1 for i in infos):  # bit 0: the entry is encrypted
-        raise TLError(f"{name} is protected by a password; unpack it yourself and zip the folders "
-                      "again without one.")
+        raise TLError(PASSWORD.format(name=name))
 
 
 def _write_entries(archive: zipfile.ZipFile, root: Path, honest: list[int], caps: list[tuple[int, Cap]],
@@ -170,13 +178,13 @@ def _image_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
 def _unsafe(info: zipfile.ZipInfo) -> str:
     """Why an entry must not be written ("" when it is safe)."""
     if (info.external_attr >> 16) & 0o170000 == 0o120000:
-        return "is a link, and links inside a zip are not unpacked"
+        return LINK
     name = info.filename.replace("\\", "/")
     parts = name.split("/")
     if name.startswith("/") or re.match(r"[A-Za-z]:", name) or ".." in parts:
-        return "points outside the zip's folders, so it was not unpacked"
+        return OUTSIDE
     if any(len(p.encode()) > MAX_NAME_BYTES for p in parts):
-        return f"has a name longer than {MAX_NAME_BYTES} characters, so it was not unpacked"
+        return LONG_NAME.format(limit=MAX_NAME_BYTES)
     return ""
 
 

@@ -37,8 +37,16 @@ FEW_IMAGES = 20  # below this per class, transfer learning results get noticeabl
 MAX_IMBALANCE = 3.0
 SMALL_SIDE = 64
 _SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
-_NOT_IN_CLASS = "is not inside a class folder"
-_READ_ALREADY = "leads to a folder that was already read, so its images were not counted twice"
+NOT_IN_CLASS = "is not inside a class folder"
+NOT_IN_SPLIT = "is not inside a train, val or test folder"
+READ_ALREADY = "leads to a folder that was already read, so its images were not counted twice"
+DAMAGED_DATASET = "The saved dataset in {where} is damaged; import or scan the images again."
+ONE_CLASS = ("Only one class ('{name}') was found; at least two are needed to train a classifier. Add a folder of "
+             "images for each other class next to it.{note}")
+TOO_FEW = ("Every class needs at least 2 images (one to learn from, one to check with); these have fewer: "
+           "{classes}.{note}")
+NO_IMAGES = ("No usable images were found in {where}. Put images in one folder per class, e.g. cats/1.jpg, "
+             "dogs/2.jpg.{note}")
 _log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
@@ -127,8 +135,7 @@ class Dataset:
         except FileNotFoundError as err:
             raise TLError(f"There is no saved dataset in {_shown(source.parent)}.") from err
         except (ValueError, KeyError, TypeError) as err:
-            raise TLError(f"The saved dataset in {_shown(source.parent)} is damaged; import or scan the "
-                          "images again.") from err
+            raise TLError(DAMAGED_DATASET.format(where=_shown(source.parent))) from err
 
     def counts(self, split: str | None = None) -> dict[str, int]:
         """Images per class (every class listed, zeros included), in one split or in all."""
@@ -165,7 +172,7 @@ def scan_folder(root: str | os.PathLike, max_pixels: int = MAX_PIXELS,
             skipped.append(Skipped(str(path), where))
         else:
             placed.append((path, *where))
-    skipped += [Skipped(str(link), _READ_ALREADY) for link in repeated]
+    skipped += [Skipped(str(link), READ_ALREADY) for link in repeated]
     results = run_parallel(lambda p: _inspect(p[0], max_pixels), placed, progress=progress)
     items = []
     for (path, label, split), result in zip(placed, results):
@@ -203,12 +210,12 @@ def _place(parts: tuple[str, ...], split_layout: bool) -> tuple[str, str] | str:
     folders, split = list(parts[:-1]), ""
     if split_layout:
         if not folders:
-            return _NOT_IN_CLASS
+            return NOT_IN_CLASS
         split = _SPLIT_NAMES.get(folders.pop(0).strip().lower(), "")
         if not split:
-            return "is not inside a train, val or test folder"
+            return NOT_IN_SPLIT
     if len(folders) != 1 or not folders[0].strip():
-        return _NOT_IN_CLASS
+        return NOT_IN_CLASS
     return normal(folders[0]), split
 
 
@@ -280,15 +287,12 @@ def check_trainable(ds: Dataset) -> None:
     """Raise a TLError that says what to fix if ``ds`` cannot train a classifier."""
     note = _skipped_note(ds.skipped)
     if not ds.items:
-        raise TLError(f"No usable images were found in {_shown(Path(ds.root), ds.name)}. Put images in one "
-                      f"folder per class, e.g. cats/1.jpg, dogs/2.jpg.{note}")
+        raise TLError(NO_IMAGES.format(where=_shown(Path(ds.root), ds.name), note=note))
     if len(ds.classes) < 2:
-        raise TLError(f"Only one class ('{ds.classes[0]}') was found; at least two are needed to train a "
-                      f"classifier. Add a folder of images for each other class next to it.{note}")
+        raise TLError(ONE_CLASS.format(name=ds.classes[0], note=note))
     few = [f"'{c}' ({plural(n, 'image')})" for c, n in ds.counts().items() if n < 2]
     if few:
-        raise TLError("Every class needs at least 2 images (one to learn from, one to check with); "
-                      f"these have fewer: {', '.join(few)}.{note}")
+        raise TLError(TOO_FEW.format(classes=", ".join(few), note=note))
 
 
 def _shown(folder: Path, name: str = "") -> str:

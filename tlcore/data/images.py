@@ -57,7 +57,17 @@ MAX_ASPECT = 20
 if Image.MAX_IMAGE_PIXELS is not None:
     Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS, MAX_REDUCED_PIXELS)
 PROGRESS_EVERY_S = 0.5
+# Why an image was not used: each completes a sentence that starts with the file's name.
 DAMAGED = "is damaged or incomplete and could not be read"
+NOT_AN_IMAGE = "is not an image file"
+THIN = ("is {w}×{h} pixels, too long and thin to use; crop it so the long side is at most {ratio} times the short "
+        "side")
+TOO_LARGE = "is too large ({w}×{h} pixels; the limit is {megapixels:g} megapixels)"
+JPEG_TOO_LARGE = "is too large ({w}×{h} pixels; the limit is {megapixels:g} megapixels for JPEG photos)"
+TOO_LARGE_TO_OPEN = "is too large (the limit is {megapixels:g} megapixels)"
+COLOURS = "uses a colour format ({colours}) that cannot be converted to RGB"
+HIDDEN_DATA = ("holds more than {mb} MB of hidden text or colour-profile data, far more than a picture needs, so it "
+               "was not read; save a copy of it without that data")
 # EXIF orientations 5-8 include a quarter turn, so width and height swap.
 _QUARTER_TURNS = {5, 6, 7, 8}
 
@@ -172,26 +182,23 @@ def run_parallel(
 
 def _decode(source: Source, max_pixels: int, draft_size: int | None) -> tuple[Image.Image, tuple[int, int]]:
     """Decode to RGB; also return the full-resolution size after EXIF orientation."""
-    limit = f"the limit is {max_pixels / 1e6:g} megapixels"
     try:
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
             w, h = img.size
             if max(w, h) > MAX_ASPECT * min(w, h):
-                raise ImageProblem(f"is {w}×{h} pixels, too long and thin to use; crop it so the long side "
-                                   f"is at most {MAX_ASPECT} times the short side")
+                raise ImageProblem(THIN.format(w=w, h=h, ratio=MAX_ASPECT))
             reducible = img.format == "JPEG"
             if reducible and w * h > MAX_REDUCED_PIXELS:
-                raise ImageProblem(f"is too large ({w}×{h} pixels; the limit is "
-                                   f"{MAX_REDUCED_PIXELS / 1e6:g} megapixels for JPEG photos)")
+                raise ImageProblem(JPEG_TOO_LARGE.format(w=w, h=h, megapixels=MAX_REDUCED_PIXELS / 1e6))
             if reducible:
                 _reduce(img, max_pixels, draft_size)
             if img.width * img.height > max_pixels:  # what would be decoded, after any reduction
-                raise ImageProblem(f"is too large ({w}×{h} pixels; {limit})")
+                raise ImageProblem(TOO_LARGE.format(w=w, h=h, megapixels=max_pixels / 1e6))
             try:
                 rgb = portable.decode_rgb(img, draft_size)
                 quarter = img.getexif().get(ExifTags.Base.Orientation) in _QUARTER_TURNS
             except portable.UnsupportedColours as err:
-                raise ImageProblem(f"uses a colour format ({err}) that cannot be converted to RGB") from err
+                raise ImageProblem(COLOURS.format(colours=err)) from err
             except (Image.DecompressionBombError, Image.DecompressionBombWarning):
                 raise
             except Exception as err:
@@ -201,9 +208,9 @@ def _decode(source: Source, max_pixels: int, draft_size: int | None) -> tuple[Im
             return rgb, ((h, w) if quarter else (w, h))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         # The warning only arrives here when warnings are turned into errors.
-        raise ImageProblem(f"is too large ({limit})") from err
+        raise ImageProblem(TOO_LARGE_TO_OPEN.format(megapixels=max_pixels / 1e6)) from err
     except UnidentifiedImageError as err:
-        raise ImageProblem("is not an image file") from err
+        raise ImageProblem(NOT_AN_IMAGE) from err
     except ValueError as err:  # raised by Image.open itself for a chunk read with the header
         raise ImageProblem(_metadata_too_large(err) or DAMAGED) from err
     except OSError as err:
@@ -216,8 +223,7 @@ def _metadata_too_large(err: Exception) -> str:
     """The reason for Pillow's refusal of a text or colour-profile chunk that unpacks past its guard
     (a decompression bomb in the metadata), or "" for any other error."""
     if isinstance(err, ValueError) and "MAX_TEXT_CHUNK" in str(err):
-        return (f"holds more than {PngImagePlugin.MAX_TEXT_CHUNK // 2**20} MB of hidden text or colour-profile "
-                "data, far more than a picture needs, so it was not read; save a copy of it without that data")
+        return HIDDEN_DATA.format(mb=PngImagePlugin.MAX_TEXT_CHUNK // 2**20)
     return ""
 
 

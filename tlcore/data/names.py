@@ -22,6 +22,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # Every character Python's str.splitlines() ends a line at.
 _LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+# {what} says what the names belong to ("class folder", "class name"; plural in CASE_TWINS).
+CONTROL_IN_NAME = "The {what} '{name}' has {kind} ({char}) in it; rename it without one and try again."
+CASE_TWINS = ("The {what} '{first}' and '{second}' differ only in upper and lower case, so they would be one class "
+              "on some disks; put their images together under one name, or rename one of them.")
 
 
 def printable(text: object) -> str:
@@ -51,8 +55,7 @@ def class_name(name: str, what: str) -> str:
     if found:
         char = found[0]
         kind = "a line break" if char in _LINE_BREAKS else "a tab" if char == "\t" else "a control character"
-        raise TLError(f"The {what} '{printable(name)}' has {kind} ({printable(char)}) in it; "
-                      "rename it without one and try again.")
+        raise TLError(CONTROL_IN_NAME.format(what=what, name=printable(name), kind=kind, char=printable(char)))
     return normal(name)
 
 
@@ -63,6 +66,4 @@ def refuse_case_twins(names: Iterable[str], what: str) -> None:
     for name in names:
         other = seen.setdefault(same_name(name), name)
         if other != name:
-            raise TLError(f"The {what} '{other}' and '{name}' differ only in upper and lower case, so they "
-                          "would be one class on some disks; put their images together under one name, or "
-                          "rename one of them.")
+            raise TLError(CASE_TWINS.format(what=what, first=other, second=name))

@@ -23,6 +23,10 @@ from tlcore.workspace import datasets_dir
 
 Progress = Callable[[int, int], None] | None
 MAX_CLASS_NAME = 100  # characters; file systems allow 255 bytes, and accents take two
+NOT_A_CLASS_NAME = "'{name}' cannot be a class name; use letters, digits, spaces or dashes."
+LONG_CLASS_NAME = "The class name '{start}…' is {length} characters long; use at most {limit}."
+SAME_FOLDER = ("The class names '{first}' and '{second}' would be saved as the same folder '{folder}'; rename one "
+               "of them.")
 
 
 def _slug(text: str) -> str:
@@ -61,10 +65,9 @@ def _clean_class(name: str) -> str:
     "." and ".." are not folders)."""
     cleaned = re.sub(r'[\\/:*?"<>|]+', " ", class_name(name, "class name")).strip(" .")
     if not cleaned:
-        raise TLError(f"'{name}' cannot be a class name; use letters, digits, spaces or dashes.")
+        raise TLError(NOT_A_CLASS_NAME.format(name=name))
     if len(cleaned) > MAX_CLASS_NAME:
-        raise TLError(f"The class name '{cleaned[:30]}…' is {len(cleaned)} characters long; "
-                      f"use at most {MAX_CLASS_NAME}.")
+        raise TLError(LONG_CLASS_NAME.format(start=cleaned[:30], length=len(cleaned), limit=MAX_CLASS_NAME))
     return cleaned
 
 
@@ -78,8 +81,7 @@ def class_folders(labels: list[str]) -> dict[str, str]:
         folder = _clean_class(label)
         other = seen.setdefault(same_name(folder), label)
         if normal(other) != normal(label):
-            raise TLError(f"The class names '{other}' and '{label}' would be saved as the same folder "
-                          f"'{folder}'; rename one of them.")
+            raise TLError(SAME_FOLDER.format(first=other, second=label, folder=folder))
         folders[label] = folder
     return folders
 

@@ -11,6 +11,12 @@ from tlcore.atomic import disk_full, is_disk_full
 from tlcore.data.names import printable
 from tlcore.errors import TLError
 
+# A file problem, naming the file ({where}) and not the library call.
+NO_FILE = "{where} does not exist; check the path."
+A_FOLDER = "{where} is a folder; give the name of a file."
+NOT_ALLOWED = "You are not allowed to use {where}; choose another place or ask the owner of the folder."
+NOT_USABLE = "{where} could not be used ({reason})."
+
 
 def guarded(command: str, work: Callable[[], int]) -> int:
     """``work()``'s exit code; bad input ends with a one-line reason and a non-zero exit code."""
@@ -39,9 +45,9 @@ def os_message(err: OSError) -> str:
     if is_disk_full(err):
         return str(disk_full(where if err.filename else "."))
     if isinstance(err, FileNotFoundError):
-        return f"{where} does not exist; check the path."
+        return NO_FILE.format(where=where)
     if isinstance(err, IsADirectoryError):
-        return f"{where} is a folder; give the name of a file."
+        return A_FOLDER.format(where=where)
     if isinstance(err, PermissionError):
-        return f"You are not allowed to use {where}; choose another place or ask the owner of the folder."
-    return f"{where} could not be used ({(err.strerror or 'input/output error').lower()})."
+        return NOT_ALLOWED.format(where=where)
+    return NOT_USABLE.format(where=where, reason=(err.strerror or "input/output error").lower())

@@ -20,6 +20,8 @@ from tlcore.errors import TLError
 from tlcore.workspace import locks_dir
 
 ENV = "TLSTUDIO_DEVICES"
+NOT_A_LIST = ('{var} is "{value}", which is not a list of devices: write them separated by commas, such as '
+              '"cuda:0,cuda:1" for graphics cards or "cpu,cpu" for processor slots.')
 
 
 def slots(device_type: str) -> list[str]:
@@ -28,9 +30,7 @@ def slots(device_type: str) -> list[str]:
     setting = os.environ.get(ENV, "")
     listed = [s.strip() for s in setting.split(",") if s.strip()]
     if not all(re.fullmatch(r"cpu|cuda(:\d+)?", s) for s in listed):
-        raise TLError(f'{ENV} is "{" ".join(setting.split())}", which is not a list of devices: write them '
-                      'separated by commas, such as "cuda:0,cuda:1" for graphics cards or "cpu,cpu" for processor '
-                      'slots.')
+        raise TLError(NOT_A_LIST.format(var=ENV, value=" ".join(setting.split())))
     if listed:
         return listed
     if device_type == "cuda":

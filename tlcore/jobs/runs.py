@@ -18,6 +18,8 @@ from tlcore.training.inputs import image_size_for  # noqa: F401 (the worker's de
 from tlcore.jobs.worker import launch
 from tlcore.workspace import runs_dir
 
+STILL_TRAINING = "Run {title} is still training; stop it before deleting it."
+
 
 def start_run(cfg: TrainConfig, parent: str = "") -> RunDir:
     """Create a run folder in the workspace and start its worker process."""
@@ -175,7 +177,7 @@ def delete_run(run: RunDir) -> None:
     if not run.exists():
         raise TLError(f"{run.path} is not a run folder.")
     if run.worker_alive() or run.status().state in ACTIVE:
-        raise TLError(f"Run {title_of(run)} is still training; stop it before deleting it.")
+        raise TLError(STILL_TRAINING.format(title=title_of(run)))
     shutil.rmtree(run.path)
 
 

@@ -19,6 +19,9 @@ from tlcore.training.distributed import World
 from tlcore.jobs.interrupt import Interrupted
 from tlcore.rundir import RunDir
 
+TOO_FEW_DEVICES = ("This run asks for {processes} devices, and this computer has {have}. Train it again with {have} "
+                   "or fewer.")
+
 
 def _die_with_parent() -> None:
     """In the child: end when the process that holds the slots ends (Linux prctl PDEATHSIG)."""
@@ -43,8 +46,8 @@ def spread(run: RunDir, processes: int, device_choice: str) -> str:
                 run.set_status("cancelled", message="Stopped before it started")
                 return "cancelled"
             have = len(pool.slots(device_type))
-            run.set_status("failed", message="Failed", error=f"This run asks for {processes} devices, and this "
-                           f"computer has {have}. Train it again with {have} or fewer.")
+            run.set_status("failed", message="Failed",
+                           error=TOO_FEW_DEVICES.format(processes=processes, have=have))
             return "failed"
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
                    str(processes), "-m", "tlcore", "run", str(run.path)]

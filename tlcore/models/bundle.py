@@ -18,6 +18,7 @@ from tlcore.atomic import atomic_write_bytes, atomic_write_json
 WEIGHTS = "model.safetensors"
 META = "model.json"
 TOKENIZER = "tokenizer.json"  # a text model's tokenizer, as it cuts texts (tlcore.models.text_net)
+DAMAGED_META = "The model's description ({meta}) is damaged and cannot be read; train the model again."
 T_MIN, T_MAX = 0.05, 20.0  # the calibration temperatures training fits (and so a bundle carries)
 PREPROCESSING = ("tlcore.data.portable: EXIF orientation; RGB with transparency on white; Pillow BILINEAR resize "
                  "so the shorter side is image_size; crop image_size x image_size at ((w - s) // 2, (h - s) // 2); "
@@ -60,7 +61,7 @@ def read_bundle_meta(folder: Path) -> dict:
     except ValueError:  # not JSON, or not text
         meta = None
     if not isinstance(meta, dict):
-        raise TLError(f"The model's description ({META}) is damaged and cannot be read; train the model again.")
+        raise TLError(DAMAGED_META.format(meta=META))
     return meta
 
 

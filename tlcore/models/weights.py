@@ -38,6 +38,15 @@ _NETWORK_ERRORS = (urllib.error.URLError, TimeoutError, ConnectionError, http.cl
 _TORCH_SUFFIXES = (".pth", ".pt", ".bin")
 # Checkpoints often wrap the weights together with optimizer state, epoch, etc.
 _CONTAINER_KEYS = ("state_dict", "model_state_dict", "model")
+OFFLINE = ("There is no internet connection, so the weights of {name} could not be downloaded. Upload the weights "
+           "file ({file}) on the Model page instead, after copying it from a computer with internet.")
+REFUSED = ("The weights of {name} could not be downloaded (the server answered {code}). Please try again later, or "
+           "upload the weights file on the Model page.")
+NOT_HERE = "The pretrained weights for {name} are not on this computer. "
+DOES_NOT_FIT = ("This weights file does not fit {model}: {missing} missing and {unexpected} unexpected layers, {wrong} "
+                "of the wrong size (e.g. {examples}).")
+NOT_WEIGHTS = ('{name} is not a weights file tlcore can read safely: save only the weights, with '
+               'torch.save(model.state_dict(), "weights.pth") in PyTorch, or as a .safetensors file.')
 # Old DenseNet checkpoints (still the ones torchvision serves) name layers "norm.1"; the
 # current modules call them "norm1". torchvision's densenet builder renames them the same way.
 _DENSENET_LEGACY_KEY = re.compile(
@@ -88,9 +97,7 @@ def _label(url: str) -> str:
 def _offline(url: str) -> str:
     """One plain line for a download that found no internet: no address, no folder, no error type
     (the Model page shows it; the file name is what the user fetches elsewhere)."""
-    return (f"There is no internet connection, so the weights of {_label(url)} could not be downloaded. "
-            f"Upload the weights file ({os.path.basename(urlparse(url).path)}) on the Model page instead, "
-            "after copying it from a computer with internet.")
+    return OFFLINE.format(name=_label(url), file=os.path.basename(urlparse(url).path))
 
 
 def _how_to_get(url: str, dst: Path) -> str:
@@ -143,10 +150,7 @@ def download(url: str, dst: Path, progress: Progress | None = None, timeout: flo
             )
         os.replace(part, dst)
     except urllib.error.HTTPError as e:  # the internet works; the server refused
-        raise TLError(
-            f"The weights of {_label(url)} could not be downloaded (the server answered {e.code}). "
-            "Please try again later, or upload the weights file on the Model page."
-        ) from e
+        raise TLError(REFUSED.format(name=_label(url), code=e.code)) from e
     except _NETWORK_ERRORS as e:
         raise TLError(_offline(url)) from e
     except OSError as e:  # not the network (checked above): the disk
@@ -187,10 +191,7 @@ def load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     # One sentence without torch's details: they end in advice (weights_only=False) that would
     # run whatever code the file carries.
-    not_readable = (
-        f"{path.name} is not a weights file tlcore can read safely: save only the weights, with "
-        'torch.save(model.state_dict(), "weights.pth") in PyTorch, or as a .safetensors file.'
-    )
+    not_readable = NOT_WEIGHTS.format(name=path.name)
     if not path.is_file():
         raise TLError(f"The weights file {path} does not exist.")
     try:
@@ -227,10 +228,7 @@ def pretrained_state_dict(
     path = cache_path(url)
     if not path.is_file():
         if not allow_download:
-            raise TLError(
-                f"The pretrained weights for {name} are not on this computer. "
-                + _how_to_get(url, path)
-            )
+            raise TLError(NOT_HERE.format(name=name) + _how_to_get(url, path))
         download(url, path, progress)
     return _fix_legacy_keys(name, load_state_dict_file(path))
 
@@ -262,11 +260,8 @@ def load_into(
             + [f"{k} is {_shape(given[k])} in the file but {_shape(wanted[k])} in the model"
                for k in wrong[:2]]
         )
-        raise TLError(
-            f"This weights file does not fit {type(model).__name__}: {len(missing)} missing and "
-            f"{len(unexpected)} unexpected layers, {len(wrong)} of the wrong size "
-            f"(e.g. {'; '.join(examples)})."
-        )
+        raise TLError(DOES_NOT_FIT.format(model=type(model).__name__, missing=len(missing),
+                                          unexpected=len(unexpected), wrong=len(wrong), examples="; ".join(examples)))
     # Keep the per-module versions that some modules (e.g. MNASNet) need to load; a file without
     # them (safetensors) was made for this model's current layout.
     kept = OrderedDict(given)

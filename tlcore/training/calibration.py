@@ -27,6 +27,10 @@ MIN_IMAGES = 20  # fewer held-out images than this: no temperature is fitted at 
 # photo went from 39% to 98% sure (issue 24); the benchmark's draws hold 3 or more a class.
 MIN_PER_CLASS = 3
 ALREADY_RIGHT = 0.05  # a raw calibration error this small reads as "already about right"
+NO_HELP = ("There were too few images to calibrate reliably: an adjustment fitted on some of them did not make the "
+           "confidence more trustworthy on the others, so the confidence is the model's own.")
+FEW_A_CLASS = ("There were too few held-out images in some classes (as few as {fewest}; at least {needed} a class are "
+               "needed) to calibrate reliably, so the confidence is the model's own.")
 
 
 def _array(x, dtype) -> np.ndarray:
@@ -116,16 +120,14 @@ def _reason(kept: bool, images: int, fewest: int, raw_ece: float, temperature: f
     if images < MIN_IMAGES:
         return f"There were too few held-out images ({images}) to calibrate reliably, so the confidence is the model's own."
     if fewest < MIN_PER_CLASS:
-        return (f"There were too few held-out images in some classes (as few as {fewest}; at least {MIN_PER_CLASS} "
-                "a class are needed) to calibrate reliably, so the confidence is the model's own.")
+        return FEW_A_CLASS.format(fewest=fewest, needed=MIN_PER_CLASS)
     if kept:
         return ("Adjusting the confidence made it more trustworthy on held-out images that the adjustment "
                 "was not fitted on, so the adjusted confidence is used.")
     if raw_ece <= ALREADY_RIGHT or abs(math.log(temperature)) < 0.1:
         return ("The model's confidence was already about right: adjusting it did not make it more trustworthy "
                 "on images the adjustment was not fitted on.")
-    return ("There were too few images to calibrate reliably: an adjustment fitted on some of them did not make "
-            "the confidence more trustworthy on the others, so the confidence is the model's own.")
+    return NO_HELP
 
 
 def calibrate(logits, labels, seed: int = 0) -> dict:

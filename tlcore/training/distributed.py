@@ -82,17 +82,28 @@ RENDEZVOUS_ENV = "TLSTUDIO_RENDEZVOUS_SECONDS"  # how long a process waits for t
 RENDEZVOUS_SECONDS = 60.0
 LEFTOVER = ("unset WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT to train in one process, or start the run with "
             "torchrun, which sets them.")
+# What is wrong with the torchrun variables; the user sees "<reason>: <LEFTOVER>".
+NOT_SET = "WORLD_SIZE is set, but {name} is not"
+NOT_WHOLE = '{name} is "{value}", which is not a whole number'
+NO_ADDRESS = "WORLD_SIZE is {size}, but MASTER_ADDR is not set"
+NOT_JOINED = ("The other processes of this run did not join within {seconds:g} second{s} (WORLD_SIZE is {size}, "
+              "RANK {rank}, MASTER_ADDR {address}, MASTER_PORT {port})")
+
+
+def _leftover(reason: str) -> TLError:
+    """The one line for torchrun's variables that make no sense here: ``reason``, then what to do."""
+    return TLError(f"{reason}: {LEFTOVER}")
 
 
 def _whole(name: str, default: str | None = None) -> int:
     """The whole number in the environment variable ``name``; TLError when it is missing or not one."""
     value = os.environ.get(name, default)
     if not value:
-        raise TLError(f"WORLD_SIZE is set, but {name} is not: {LEFTOVER}")
+        raise _leftover(NOT_SET.format(name=name))
     try:
         return int(value)
     except ValueError:
-        raise TLError(f'{name} is "{" ".join(value.split())}", which is not a whole number: {LEFTOVER}') from None
+        raise _leftover(NOT_WHOLE.format(name=name, value=" ".join(value.split()))) from None
 
 
 def from_env() -> World:
@@ -145,7 +156,7 @@ def _join(world: World) -> dist.Store:
     run wait forever for processes that will never come."""
     address = os.environ.get("MASTER_ADDR", "")
     if not address:
-        raise TLError(f"WORLD_SIZE is {world.size}, but MASTER_ADDR is not set: {LEFTOVER}")
+        raise _leftover(NO_ADDRESS.format(size=world.size))
     port = _whole("MASTER_PORT")
     if not 0 < port < 65536:
         raise TLError(f"MASTER_PORT is {port}, which is not a port number: {LEFTOVER}")
@@ -154,9 +165,8 @@ def _join(world: World) -> dist.Store:
     except OSError:
         raise TLError(f"MASTER_ADDR is {address}, which names no computer that can be found: {LEFTOVER}") from None
     seconds = _rendezvous_seconds()
-    late = TLError(f"The other processes of this run did not join within {seconds:g} second{'s' * (seconds != 1)} "
-                   f"(WORLD_SIZE is {world.size}, RANK {world.rank}, MASTER_ADDR {address}, MASTER_PORT {port}): "
-                   f"{LEFTOVER}")
+    late = _leftover(NOT_JOINED.format(seconds=seconds, s="s" * (seconds != 1), size=world.size, rank=world.rank,
+                                       address=address, port=port))
     deadline = time.monotonic() + seconds
     # the first process must answer before torch's own client tries, which prints C++ traces while it waits
     if world.rank > 0 and not _reachable(address, port, deadline):

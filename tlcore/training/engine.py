@@ -43,6 +43,12 @@ RISING_EPOCHS = 3  # epochs in a row with the training loss above its start that
 # After the first epoch, a training loss over this many times a blind guess's (ln of the classes: every class
 # as likely) is confidently wrong on the model's own training images: diverging, however short the run.
 BLIND_GUESSES = 2
+TOO_LARGE_LOSS = "the training loss became too large to compute in epoch {epoch}"
+GREW = "the training loss grew above where it started for {epochs} epochs in a row"
+SURE_OF_WRONG = ("the training loss in epoch {epoch} was more than {times} times that of a blind guess, so the model "
+                 "was sure of wrong answers")
+UNSTABLE = ("Training became unstable ({why}); the model from epoch {epoch}, the best on the held-out images, was "
+            "kept. A lower learning rate (under Advanced) may give a better model.")
 
 
 def _agreed(reporter: Reporter, world: World) -> Callable[[], bool]:
@@ -286,15 +292,14 @@ class _Outcome:
 def _diverging(loss: float, epoch: int, state: LoopState, classes: int) -> str:
     """Why training is diverging, in words, or "" while it is not."""
     if not math.isfinite(loss):
-        return f"the training loss became too large to compute in epoch {epoch}"
+        return TOO_LARGE_LOSS.format(epoch=epoch)
     if state.start_loss is None:
         state.start_loss = loss
     state.rising = state.rising + 1 if epoch > 1 and loss > state.start_loss else 0
     if state.rising >= RISING_EPOCHS:
-        return f"the training loss grew above where it started for {RISING_EPOCHS} epochs in a row"
+        return GREW.format(epochs=RISING_EPOCHS)
     if epoch > 1 and loss > BLIND_GUESSES * math.log(classes):
-        return (f"the training loss in epoch {epoch} was more than {BLIND_GUESSES} times that of a blind guess, "
-                "so the model was sure of wrong answers")
+        return SURE_OF_WRONG.format(epoch=epoch, times=BLIND_GUESSES)
     return ""
 
 
@@ -391,7 +396,5 @@ def _diverged(out: _Outcome, state: LoopState, best_weights: dict | None, why: s
                        f"under Advanced (it was {cfg.lr:g}; try {cfg.lr / 10:g}) and train again.")
         return out
     out.state, out.epoch = best_weights, state.best_epoch
-    out.warnings.append(f"Training became unstable ({why}); the model from epoch {state.best_epoch}, the best on "
-                        "the held-out images, was kept. A lower learning rate (under Advanced) may give a better "
-                        "model.")
+    out.warnings.append(UNSTABLE.format(why=why, epoch=state.best_epoch))
     return out

@@ -39,6 +39,8 @@ MIN_ABOVE_CHANCE = 0.55
 # a couple of images, and 200 classes of 2 correctly labelled images had 128 of their 400 listed (issue 24).
 # The benchmark measured 15 and 50 a class; digits at 2-5 a class (pixel features) listed none of a clean set.
 MIN_PER_CLASS = 5
+TOO_FEW_A_CLASS = ("Not shown: with {per_class:.2g} held-out images a class on average (at least {needed} are "
+                   "needed), there are too few to tell a wrong label from a picture unlike the rest of its class.")
 # Measured precision (the share of listed images whose label had been moved, flip rates 0, 5, 10 and
 # 20% pooled) by accuracy above chance: (lowest, precision), highest band first. bench/judge_labels.py
 # rerun once auto came to make the three-network model on small colour sets (its clip-art draws use
@@ -131,8 +133,7 @@ def label_check(labels, logits) -> tuple[list[dict], dict]:
     per_class = len(y) / z.shape[1]
     precision = measured_precision(accuracy, z.shape[1]) if per_class >= MIN_PER_CLASS else None
     if per_class < MIN_PER_CLASS:
-        reason = (f"Not shown: with {per_class:.2g} held-out images a class on average (at least {MIN_PER_CLASS} "
-                  "are needed), there are too few to tell a wrong label from a picture unlike the rest of its class.")
+        reason = TOO_FEW_A_CLASS.format(per_class=per_class, needed=MIN_PER_CLASS)
     elif precision is None:
         reason = (f"Not shown: at {accuracy:.0%} held-out accuracy the model is too often wrong itself to tell a "
                   "wrong label from its own mistake (measured on images with labels moved on purpose).")

@@ -23,7 +23,7 @@ from tlcore.errors import TLError
 from tlcore.rundir import RunDir
 from tlcore.use.export_text import export_text_bundle, text_onnx_metadata
 from tlcore.use.export_write import TOLERANCE, atomic_target as _atomic_target, cpu_copy as _cpu_copy
-from tlcore.use.export_write import export_failed as _export_failed, write_onnx
+from tlcore.use.export_write import NOT_EXPORTED, export_failed as _export_failed, write_onnx
 from tlcore.use.predict import not_sure_below_of, temperature_of
 from tlcore.use.predict_text import is_text_model
 
@@ -31,6 +31,10 @@ from tlcore.use.predict_text import is_text_model
 _TRACE_BATCH = 3
 _CHECK_BATCH = 2
 ONNX_OUTPUTS = ["logits", "probabilities"]
+UNFAITHFUL = ("The {fmt} export does not reproduce the model's predictions (largest difference {diff:.3g}, allowed "
+              "{allowed:g}), so it was not saved. The model probably does something the exporter cannot record; use "
+              "the model bundle instead.")
+BAD_TEMPERATURE = "The calibration temperature must be a positive number, not {temperature}."
 
 
 class _WithProbabilities(nn.Module):
@@ -63,11 +67,7 @@ def _check(model: nn.Module, run_exported: Callable[[torch.Tensor], list[np.ndar
     same_shapes = [e.shape for e in expected] == [a.shape for a in actual]
     diff = max(float(np.abs(e - a).max()) for e, a in zip(expected, actual)) if same_shapes else np.inf
     if not diff <= TOLERANCE:  # also catches NaN
-        raise TLError(
-            f"The {fmt} export does not reproduce the model's predictions (largest difference "
-            f"{diff:.3g}, allowed {TOLERANCE:g}), so it was not saved. The model probably does "
-            "something the exporter cannot record; use the model bundle instead."
-        )
+        raise TLError(UNFAITHFUL.format(fmt=fmt, diff=diff, allowed=TOLERANCE))
     return diff
 
 
@@ -79,7 +79,7 @@ def export_onnx(model: nn.Module, image_size: int | tuple[int, int], out_path: P
     "probabilities" (softmax(logits / temperature)); ``metadata`` goes into its metadata_props.
     """
     if not (math.isfinite(temperature) and temperature > 0):
-        raise TLError(f"The calibration temperature must be a positive number, not {temperature}.")
+        raise TLError(BAD_TEMPERATURE.format(temperature=temperature))
     cpu_model = _WithProbabilities(_cpu_copy(model), float(temperature)).eval()
     metadata = dict(metadata or {})
     with _atomic_target(out_path) as tmp:

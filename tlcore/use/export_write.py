@@ -37,11 +37,14 @@ def atomic_target(out_path: Path) -> Iterator[Path]:
         raise
 
 
+NOT_EXPORTED = "This model could not be exported to {fmt}: {reason}"
+
+
 def export_failed(fmt: str, error: Exception, out_path: Path) -> TLError:
     if is_disk_full(error):
         return disk_full(out_path)
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return TLError(f"This model could not be exported to {fmt}: {reason}")
+    return TLError(NOT_EXPORTED.format(fmt=fmt, reason=reason))
 
 
 def write_onnx(module: nn.Module, args: tuple, tmp: Path, out_path: Path, inputs: list[str], outputs: list[str],

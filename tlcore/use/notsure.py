@@ -16,6 +16,30 @@ from tlcore.rundir import RunDir
 from tlcore.training.calibration import MIN_IMAGES
 from tlcore.use.predict import not_sure_below_of
 
+# The rule in words, the same on every surface ({...:.0%} fields are shares).
+OFF_WORDS = "Every answer is the model's top class, with its probability"
+OFF = OFF_WORDS + "; no answer is marked \"not sure\"."
+OFF_REACHED = (OFF_WORDS + ": on the held-out images its answers were already right at least {target:.0%} of "
+               "the time.")
+ANSWERS_UNDER = "Answers under {below:.0%} sure are marked \"not sure\"{asked}."
+ASKED = " (asked for: answers right at least {target:.0%} of the time)"
+NO_HELD_OUT = "There were no held-out images to check this rule on."
+UNREACHABLE = ("No threshold gets answers right {target:.0%} of the time on the {n} {where} (at best {best:.0%}, "
+               "for the {answered} answered from {sure:.0%} sure), so every answer is marked \"not sure\": choose "
+               "a lower share to get answers.")
+COVERAGE = "At {target:.0%}: {answered} of {n} {where} get an answer; those were right {right:.0%} of the time."
+# What was done to the confidence, then what it measured (each later part starts with a space).
+DIVIDED_OLD = ("The model's scores are divided by {temperature:.3g}, fitted on {images} held-out images (by an older "
+               "version, which did not check that this helps on other images).")
+DIVIDED = "The model's scores are divided by {temperature:.3g}, fitted on {images} held-out images. {reason}"
+OWN = "The confidence shown is the model's own, not adjusted. {reason}"
+CHECKED = (" On the held-out images, each checked with an adjustment fitted without it, the calibration error was "
+           "{before:.1%} unadjusted and {after:.1%} adjusted.")
+TEST_BETTER = (" On the test images, which played no part in this, it is {after:.1%} as shipped, better than the "
+               "{before:.1%} unadjusted.")
+TEST_NO_BETTER = (" On the test images, which played no part in this, it is {after:.1%} as shipped, no better than the "
+                  "{before:.1%} unadjusted: the adjustment did not carry over to them.")
+ON_TEST = " On the test images, which played no part in this, it is {ece:.1%}."
 SPLIT_WORDS = {"test": "test images", "cv": "labelled images (each scored by a model trained without it)",
                "val": "validation images"}
 
@@ -55,27 +79,23 @@ def rule_sentence(rule: NotSureRule) -> str:
     """The rule in one plain sentence, the same on every surface."""
     if not rule.on:
         if rule.target is not None:
-            return (f"Every answer is the model's top class, with its probability: on the held-out images its "
-                    f"answers were already right at least {rule.target:.0%} of the time.")
-        return "Every answer is the model's top class, with its probability; no answer is marked \"not sure\"."
-    asked = (f" (asked for: answers right at least {rule.target:.0%} of the time)" if rule.target is not None
-             else "")
-    return f"Answers under {rule.below:.0%} sure are marked \"not sure\"{asked}."
+            return OFF_REACHED.format(target=rule.target)
+        return OFF
+    asked = ASKED.format(target=rule.target) if rule.target is not None else ""
+    return ANSWERS_UNDER.format(below=rule.below, asked=asked)
 
 
 def coverage_sentence(target: float, coverage: dict | None) -> str:
     """What "right at least ``target`` of the time" did on the held-out images, in one sentence."""
     if not coverage or not coverage["rows"]:
-        return "There were no held-out images to check this rule on."
+        return NO_HELD_OUT
     where, n = SPLIT_WORDS.get(coverage["split"], "held-out images"), coverage["images"]
     row = _row_for(coverage, target)
     if row is None:
         best = coverage["rows"][-1]
-        return (f"No threshold gets answers right {target:.0%} of the time on the {n} {where} (at best "
-                f"{best[2] / best[1]:.0%}, for the {best[1]} answered from {best[0]:.0%} sure), so every answer is "
-                "marked \"not sure\": choose a lower share to get answers.")
-    return (f"At {target:.0%}: {row[1]} of {n} {where} get an answer; those were right "
-            f"{row[2] / row[1]:.0%} of the time.")
+        return UNREACHABLE.format(target=target, n=n, where=where, best=best[2] / best[1], answered=best[1],
+                                  sure=best[0])
+    return COVERAGE.format(target=target, answered=row[1], n=n, where=where, right=row[2] / row[1])
 
 
 def rule_words(run: RunDir) -> str:
@@ -90,21 +110,16 @@ def rule_words(run: RunDir) -> str:
 def calibration_sentence(cal: dict) -> str:
     """What was done to the confidence and what it measured, on images it was not fitted on."""
     if "kept" not in cal:  # a run from before the nested check: its numbers are on the fitting images
-        said = (f"The model's scores are divided by {cal['temperature']:.3g}, fitted on {cal['images']} held-out "
-                "images (by an older version, which did not check that this helps on other images).")
+        said = DIVIDED_OLD.format(temperature=cal["temperature"], images=cal["images"])
     elif cal["kept"]:
-        said = (f"The model's scores are divided by {cal['temperature']:.3g}, fitted on {cal['images']} held-out "
-                f"images. {cal['reason']}")
+        said = DIVIDED.format(temperature=cal["temperature"], images=cal["images"], reason=cal["reason"])
     else:
-        said = f"The confidence shown is the model's own, not adjusted. {cal['reason']}"
+        said = OWN.format(reason=cal["reason"])
     if "log_loss_before" in cal and cal["images"] >= MIN_IMAGES:
-        said += (f" On the held-out images, each checked with an adjustment fitted without it, the calibration error "
-                 f"was {cal['ece_before']:.1%} unadjusted and {cal['ece_after']:.1%} adjusted.")
+        said += CHECKED.format(before=cal["ece_before"], after=cal["ece_after"])
     if "test_ece_before" in cal and cal.get("kept", True):
         after, before = cal["test_ece_after"], cal["test_ece_before"]
-        said += (f" On the test images, which played no part in this, it is {after:.1%} as shipped, "
-                 + (f"better than the {before:.1%} unadjusted." if after < before else
-                    f"no better than the {before:.1%} unadjusted: the adjustment did not carry over to them."))
+        said += (TEST_BETTER if after < before else TEST_NO_BETTER).format(after=after, before=before)
     elif "test_ece_before" in cal:
-        said += f" On the test images, which played no part in this, it is {cal['test_ece_before']:.1%}."
+        said += ON_TEST.format(ece=cal["test_ece_before"])
     return said

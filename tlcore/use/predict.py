@@ -21,6 +21,10 @@ from tlcore.rundir import RunDir
 DEFAULT_TEMPERATURE = 1.0  # a bundle without "temperature" was not calibrated
 DEFAULT_NOT_SURE_BELOW = 0.0  # off: every answer is the top class, unless the user sets a rule
 BATCH = 32  # images decoded and classified at a time: memory grows by ~17 MB an image in one batch
+BAD_TEMPERATURE = ("The model's calibration temperature ({value}) is not a number from {low:g} to {high:g}, as "
+                   "training makes it, so its probabilities cannot be trusted; train the model again.")
+NOT_NUMBERS = ("The model gives no usable probabilities (they are not numbers), so its weights are damaged; train "
+               "the model again.")
 
 
 def temperature_of(meta: dict) -> float:
@@ -29,8 +33,7 @@ def temperature_of(meta: dict) -> float:
     the division overflows and the probabilities come out as nan) is refused."""
     value = meta.get("temperature", DEFAULT_TEMPERATURE)
     if not (isinstance(value, (int, float)) and not isinstance(value, bool) and T_MIN <= value <= T_MAX):
-        raise TLError(f"The model's calibration temperature ({str(value)[:12]}) is not a number from {T_MIN:g} to "
-                      f"{T_MAX:g}, as training makes it, so its probabilities cannot be trusted; train the model again.")
+        raise TLError(BAD_TEMPERATURE.format(value=str(value)[:12], low=T_MIN, high=T_MAX))
     return float(value)
 
 
@@ -64,8 +67,7 @@ class Predictor:
         [N, classes], as the ONNX export's "probabilities" output computes them."""
         p = (self.net(self._prep(images)) / self.temperature).softmax(1)
         if not torch.isfinite(p).all():
-            raise TLError("The model gives no usable probabilities (they are not numbers), so its weights are "
-                          "damaged; train the model again.")
+            raise TLError(NOT_NUMBERS)
         return p
 
     def predict_files(self, paths: list[str | Path], top: int = 3,
