@@ -226,7 +226,7 @@ def recover() -> None:
     if not (ss.get(INIT_FROM) and is_trained(ss[INIT_FROM])):  # e.g. that run's folder was deleted
         ss[INIT_FROM] = ""
     if ss[INIT_FROM]:  # a run to continue from decides the model
-        ss[MODEL] = read_bundle_meta(Path(ss[INIT_FROM]) / "bundle")["model"]
+        ss[MODEL] = read_bundle_meta(RunDir(ss[INIT_FROM]).bundle_path)["model"]
 
 
 def sidebar() -> None:

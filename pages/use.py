@@ -17,7 +17,6 @@ import plotly.express as px
 import streamlit as st
 
 from pages import ui, use_live
-from tlcore.models.bundle import META, WEIGHTS
 from tlcore.use.card import model_card
 from tlcore.use.export import current_export, export_to_run
 from tlcore.record import NotSureRule
@@ -99,7 +98,7 @@ def _predict(run: RunDir, named: list[tuple[str, bytes]], key: str) -> list[dict
     """Predictions for uploaded images, each row with the name it was uploaded under. A progress
     bar follows the batches; the rows are kept for this session, so looking at one image or moving
     the slider does not classify them all again."""
-    weights = run.bundle_path / "model.safetensors"
+    weights = run.bundle.weights
     fingerprint = (str(run.path), weights.stat().st_mtime,
                    tuple((name, hashlib.sha256(data).hexdigest()) for name, data in named))
     kept = st.session_state.get(f"rows_{key}")
@@ -180,8 +179,8 @@ def _is_current(run: RunDir, fmt: str, below: float) -> bool:
     if not path.is_file():
         return False
     # Its change time (which no one can set), and the times of the files it was made from.
-    stamps = (path.stat().st_ctime_ns, *(p.stat().st_mtime_ns for p in (run.bundle_path / WEIGHTS,
-                                         run.bundle_path / META, run.not_sure_path) if p.is_file()))
+    stamps = (path.stat().st_ctime_ns, *(p.stat().st_mtime_ns for p in (run.bundle.weights,
+                                         run.bundle.meta, run.not_sure_path) if p.is_file()))
     return _current(str(run.path), fmt, stamps, below)
 
 

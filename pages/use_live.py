@@ -46,7 +46,7 @@ def section(run: RunDir, rule: NotSureRule) -> None:
         st.caption("Press 'Start the camera'; your browser asks for permission.")
     else:
         with ui.friendly_errors():
-            feed.classifier = _classifier(str(run.path), (run.bundle_path / "model.safetensors").stat().st_mtime)
+            feed.classifier = _classifier(str(run.path), run.bundle.weights.stat().st_mtime)
         _answer(feed, rule)
         if st.button("Freeze this frame and show where the model looked", key="live_freeze",
                      help="Keeps the current picture and colours the parts that weighed most in the answer."):

@@ -227,7 +227,7 @@ def _export(args) -> int:
     from tlcore.use.notsure import rule_of
 
     with _model_of(args.run):
-        diff = export_bundle(Path(args.run) / "bundle", args.format, Path(args.out), rule_of(RunDir(args.run)).below)
+        diff = export_bundle(RunDir(args.run).bundle_path, args.format, Path(args.out), rule_of(RunDir(args.run)).below)
     print(f"wrote {args.out}; largest difference from the PyTorch model: {diff:.2e}")
     return 0
 
