@@ -7,8 +7,8 @@ import plotly.express as px
 import streamlit as st
 
 from pages import ui
-from tlcore.jobs import curve, studies
 from tlcore.config import TrainConfig
+from tlcore.studio import CURVE_POINTS, curves, start_curve
 
 POLL_SECONDS = 2.0
 
@@ -26,21 +26,21 @@ def render() -> None:
     with ui.friendly_errors():
         if st.button("Draw the learning curve", icon=":material/show_chart:",
                      help="Four quick runs with the pretrained network frozen, in the background."):
-            studies.start_curve(TrainConfig(data=data, model=st.session_state[ui.MODEL], trainable_stages=0,
-                                            augment="none", epochs=40, device="auto"))
+            start_curve(TrainConfig(data=data, model=st.session_state[ui.MODEL], trainable_stages=0,
+                                    augment="none", epochs=40, device="auto"))
             ui.done("Learning curve started.")
-        latest = next(iter(studies.list_curves(data)), None)
+        latest = next(iter(curves(data)), None)
         if latest is not None:
             st.fragment(run_every=None if latest["done"] else POLL_SECONDS)(_draw)(latest["path"], latest["done"])
 
 
 def _draw(path: str, was_done: bool) -> None:
-    found = next((c for c in studies.list_curves() if c["path"] == path), None)
+    found = next((c for c in curves() if c["path"] == path), None)
     if found is None:
         return
     rows = found["rows"]
     if not found["done"]:
-        st.progress(len(rows) / len(curve.FRACTIONS), text=f"{len(rows)} of {len(curve.FRACTIONS)} points done")
+        st.progress(len(rows) / CURVE_POINTS, text=f"{len(rows)} of {CURVE_POINTS} points done")
     if rows:
         points = [{"images per class": r["images_per_class"][c], "class": ui.plot_safe(c), "recall": v}
                   for r in rows for c, v in r["recall"].items()]

@@ -7,10 +7,11 @@ import plotly.express as px
 import streamlit as st
 
 from pages import ui
-from tlcore.jobs import runs, studies
+from tlcore.jobs import runs
 from tlcore.models.catalog import get_spec
 from tlcore.config import TrainConfig
 from tlcore.rundir import RunDir
+from tlcore.studio import start_sweep, sweeps
 
 POLL_SECONDS = 2.0
 
@@ -23,7 +24,7 @@ def render() -> None:
         with ui.friendly_errors():
             _start()
     with ui.friendly_errors():
-        unfinished = any(not s["done"] for s in studies.list_sweeps())
+        unfinished = any(not s["done"] for s in sweeps())
         st.fragment(run_every=POLL_SECONDS if unfinished else None)(_sweeps)(unfinished)
 
 
@@ -54,13 +55,13 @@ def _start() -> None:
     if st.button("Start the sweep", icon=":material/play_arrow:", disabled=not depths,
                  help="Runs in the background; you can leave this page and come back."):
         cfg = TrainConfig(data=data, model=model, epochs=int(epochs), augment="none", device="auto")
-        folder = studies.start_sweep(cfg, sorted(depths), scratch)
+        folder = start_sweep(cfg, sorted(depths), scratch)
         ui.done(f"Sweep {folder.name} started.")
 
 
 def _sweeps(was_unfinished: bool) -> None:
     with ui.friendly_errors():
-        found = studies.list_sweeps()
+        found = sweeps()
         if not found:
             st.caption("No sweeps yet.")
         for s in found:

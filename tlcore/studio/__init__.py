@@ -10,4 +10,8 @@ from __future__ import annotations
 
 from tlcore.errors import TLError
 
+# Studies: sweeps and learning curves
+from tlcore.studio.studies import CURVE_POINTS, curves, start_curve, start_sweep, sweeps
+
 __all__ = ["TLError"]
+__all__ += ["CURVE_POINTS", "curves", "start_curve", "start_sweep", "sweeps"]
