@@ -61,4 +61,5 @@ def test_the_time_left_is_worked_out_from_the_event_as_written(tmp_path):
     assert runs.progress(run)["eta_seconds"] == 7.0 and runs.progress(run)["images_per_second"] is None
     emit_progress(run.append_event, Progress("train", 40, 80, epoch=2, epochs=3, per_second=40.0))
     assert runs.progress(run)["eta_seconds"] == 1.5 * 80 / 40  # half of epoch 2 and all of epoch 3, at its rate
-    assert Progress("train", 40, 80, epoch=2, epochs=3).seconds_left([10.0, 14.0]) == 1.5 * 12.0  # epochs' mean
+    # in epoch 3 of 4, two finished: half of it and all of epoch 4, at the finished epochs' mean time
+    assert Progress("train", 40, 80, epoch=3, epochs=4).seconds_left([10.0, 14.0]) == 1.5 * 12.0
