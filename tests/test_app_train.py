@@ -13,6 +13,7 @@ from tlcore.rundir import RunDir
 from tlcore.jobs.runs import title_of
 from tlcore.jobs.train import create_run
 from tlcore.workspace import runs_dir
+from tlcore.training.progress import Progress, emit_progress
 
 RUNNING = "20250105-120000-efficientnet_lite0"  # a run folder name
 CURVES = {"Loss", "Accuracy", "Precision", "Recall", "Recall of each class (held-out images)"}
@@ -61,8 +62,7 @@ def _running_run(data: str, **settings) -> RunDir:
     run = create_run(TrainConfig(data=data, **{**TINY, **settings}), runs_dir() / RUNNING)
     run.set_status("running", message="Training: epoch 1 of 2", epoch=1)
     run.append_event("plan", phases=[["decode", 1.0], ["train", 3.0]], after=0.0)
-    run.append_event("progress", phase="train", epoch=1, epochs=2, done=40, total=80, images_per_second=20.0,
-                     eta_seconds=2.0)
+    emit_progress(run.append_event, Progress("train", 40, 80, epoch=1, epochs=2, per_second=20.0))
     return run
 
 
@@ -95,8 +95,7 @@ def test_the_bar_moves_and_the_words_match_the_phase_before_training(digits):
     run = _running_run(digits)
     run.set_status("running", message="Cross-validation: epoch 14 of 40")
     run.append_event("plan", phases=[["embed", 2.0], ["cv", 1.0], ["train", 1.0]], after=0.2)
-    run.append_event("progress", phase="cv", epoch=None, epochs=None, done=13, total=40, images_per_second=None,
-                     eta_seconds=9.0)
+    emit_progress(run.append_event, Progress("cv", 13, 40, per_second=3.0, images=False))  # 27 epochs at 3 a second
     at = studio("train", **{ui.DATASET: digits, ui.RUN: str(run.path)})
     bar = at.get("progress")[0]
     # 20% before this plan, then the features (2 of 4) and 13 of 40 cross-validation epochs (1 of 4)

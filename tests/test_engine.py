@@ -9,8 +9,9 @@ from tlcore.training.augment import BatchPrep
 from tlcore.models.catalog import get_spec
 from tlcore.config import TrainConfig
 from tlcore.training.engine import train_model
-from tlcore.training.inputs import Inputs, Part
+from tlcore.training.inputs import Inputs, Part, load_inputs, split_dataset
 from tlcore.models.net import Net, build_backbone
+from tlcore.training.report import finish_run
 from tlcore.training.reporter import MemoryReporter
 
 SIZE = 64
@@ -65,3 +66,25 @@ def test_a_one_stage_fine_tune_runs_in_memory_too():
     reporter = MemoryReporter()
     trained = train_model(_inputs(), _cfg(trainable_stages=1, epochs=1, batch_size=8), torch.device("cpu"), reporter)
     assert trained.stages == 1 and not reporter.epochs[-1].fast_path and trained.epoch == 1
+
+
+def test_loading_the_images_and_scoring_the_model_need_no_run_folder_either(fashion_small, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = _cfg(data=str(fashion_small / "train"), test_data=str(fashion_small / "test"), epochs=2)
+    device = torch.device("cpu")
+    reporter = MemoryReporter()
+    ds, given_val = split_dataset(cfg, reporter)
+    torch.manual_seed(cfg.seed)
+    inputs = load_inputs(ds, given_val, cfg, device, reporter)
+    assert len(inputs.train.y) + len(inputs.val.y) == 48 and len(inputs.test.y) == 40 and not given_val
+    trained = train_model(inputs, cfg, device, reporter)
+    done = finish_run(cfg, inputs, trained.held, trained.test, trained.stages, trained.epoch, ["a warning"], ds, "mine")
+    assert reporter.statuses[:2] == ["Checking the images", "Loading the training images"]
+    assert next(data["phase"] for kind, data in reporter.events if kind == "progress") == "decode"
+    assert done.metrics.kept_epoch == trained.epoch and done.metrics.warnings == ["a warning"]
+    assert done.metrics.score.split == "test" and done.metrics.score.images == 40
+    assert done.metrics.val.count == len(inputs.val.y)
+    assert set(done.predictions) == {"val", "test"}
+    assert len(done.predictions["test"].decode().splitlines()) == 41  # a header and a row per test image
+    assert done.bundle["run"] == "mine" and done.bundle["epoch"] == trained.epoch
+    assert not list(tmp_path.iterdir())  # nothing written where it ran

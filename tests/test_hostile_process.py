@@ -18,8 +18,8 @@ import pytest
 from app_fixtures import TINY
 from polling import wait_for
 from tlcore.jobs import interrupt, standby, worker
-from tlcore.training import recorder
-from tlcore.training.checkpoint import LOST_ALL, LOST_LATEST
+from tlcore.jobs import recorder
+from tlcore.jobs.checkpoint import LOST_ALL, LOST_LATEST
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
 from tlcore.processes import pid_alive, process_start

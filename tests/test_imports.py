@@ -120,3 +120,25 @@ def test_every_benchmark_script_imports(monkeypatch):
                                          "quality", "run"}
     for path in scripts:
         importlib.import_module(f"bench.{path.stem}")
+
+
+def _reached(start: str) -> set[str]:
+    """Every tlcore module ``start`` imports, directly or through others."""
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in GRAPH.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_the_training_engine_never_reaches_a_run_folder():
+    """tlcore.training loads, trains, checkpoints and scores through a Reporter and return values;
+    only tlcore.jobs writes a run folder (tlcore.rundir)."""
+    folder = lambda m: m == "rundir" or m == "jobs" or m.startswith("jobs.")
+    training = sorted(m for m in GRAPH if m.startswith("training."))
+    assert "training.inputs" in training and "training.report" in training
+    offenders = {m: sorted(filter(folder, _reached(m))) for m in training}
+    assert not any(offenders.values()), {m: v for m, v in offenders.items() if v}
+    assert folder("rundir") and any(map(folder, _reached("jobs.recorder")))  # the check sees a folder when there is one

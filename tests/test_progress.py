@@ -6,7 +6,7 @@ import pytest
 
 from tlcore.jobs import runs
 from tlcore.config import TrainConfig
-from tlcore.training.progress import Throttle
+from tlcore.training.progress import Progress, Throttle, emit_progress, read_progress
 from tlcore.rundir import RunDir
 from tlcore.jobs.train import create_run, execute
 
@@ -48,4 +48,18 @@ def test_a_step_over_in_an_instant_reports_no_rate(tmp_path):
     throttle = Throttle(run.append_event, "decode training")
     throttle.batch(64, 64)  # all at once: a rate over no time would be 10^10 images/s
     [event] = run.events("progress")
-    assert event["images_per_second"] is None and event["eta_seconds"] is None
+    assert read_progress(event) == Progress("decode training", 64, 64) and runs.progress(run)["eta_seconds"] is None
+
+
+def test_the_time_left_is_worked_out_from_the_event_as_written(tmp_path):
+    run = RunDir(tmp_path)
+    emit_progress(run.append_event, Progress("decode", 10, 70, per_second=20.0))
+    assert read_progress(run.events("progress")[0]) == Progress("decode", 10, 70, per_second=20.0)
+    shown = runs.progress(run)
+    assert shown["eta_seconds"] == 3.0 and shown["images_per_second"] == 20.0 and shown["phase"] == "decode"
+    emit_progress(run.append_event, Progress("cv", 5, 40, per_second=5.0, images=False))  # epochs, not images
+    assert runs.progress(run)["eta_seconds"] == 7.0 and runs.progress(run)["images_per_second"] is None
+    emit_progress(run.append_event, Progress("train", 40, 80, epoch=2, epochs=3, per_second=40.0))
+    assert runs.progress(run)["eta_seconds"] == 1.5 * 80 / 40  # half of epoch 2 and all of epoch 3, at its rate
+    # in epoch 3 of 4, two finished: half of it and all of epoch 4, at the finished epochs' mean time
+    assert Progress("train", 40, 80, epoch=3, epochs=4).seconds_left([10.0, 14.0]) == 1.5 * 12.0

@@ -164,7 +164,7 @@ def test_a_run_killed_mid_training_resumes_to_identical_results(fashion_small, t
 def test_cross_validated_runs_see_their_images_in_the_same_order_after_a_resume(fashion_small, tmp_path):
     import torch
 
-    from tlcore.training.inputs import load_inputs, use_all_for_training
+    from tlcore.jobs.recorder import load_inputs, use_all_for_training
 
     cfg = TrainConfig(data=str(fashion_small / "train"), evaluation="cv", **{**TINY, "epochs": 2})
     run = create_run(cfg, tmp_path / "run")

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from tlcore import lockfile
 from tlcore.atomic import atomic_write_bytes, atomic_write_json
+from tlcore.models.bundle_paths import run_bundle
 from tlcore.processes import pid_alive
 from tlcore.record import (ACTIVE, DAMAGED, INTERRUPTED, STATES, EpochEvent, Metrics, NotSureRule, RecordError,
                            RunRecord, Status)
@@ -59,7 +60,8 @@ class RunDir:
     dataset_path = property(lambda self: self.path / "dataset.json")
     checkpoint_path = property(lambda self: self.path / "checkpoint.pt")
     metrics_path = property(lambda self: self.path / "metrics.json")
-    bundle_path = property(lambda self: self.path / "bundle")
+    bundle = property(lambda self: run_bundle(self.path))
+    bundle_path = property(lambda self: self.bundle.folder)
     previous_checkpoint_path = property(lambda self: self.path / "checkpoint-previous.pt")
     log_path = property(lambda self: self.path / "worker.log")
     not_sure_path = property(lambda self: self.path / "not-sure.json")
@@ -105,7 +107,7 @@ class RunDir:
 
     def is_trained(self) -> bool:
         """True when the folder holds a model and its evaluation."""
-        return self.metrics_path.is_file() and (self.bundle_path / "model.json").is_file()
+        return self.metrics_path.is_file() and self.bundle.meta.is_file()
 
     def _read(self, path: Path, default=None):
         """A record file's JSON; ``default`` when absent; RecordError naming the run when damaged."""

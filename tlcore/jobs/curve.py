@@ -8,10 +8,10 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
-from tlcore.atomic import atomic_write_json, read_json
 from tlcore.config import TrainConfig
 from tlcore.data.dataset import Dataset, assign_splits, load_source
 from tlcore.jobs.train import create_run, execute
+from tlcore.studydir import StudyDir
 from tlcore.workspace import datasets_dir
 
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
@@ -29,15 +29,15 @@ def subset(ds: Dataset, fraction: float, seed: int) -> Dataset:
 
 
 def learning_curve(base: TrainConfig, out: Path, fractions: tuple[float, ...] = FRACTIONS) -> list[dict]:
-    """Train ``base`` on growing shares of the training images; ``out/curve.json`` holds one row
-    per share with images per class, accuracy and each class's recall on the shared validation set
-    (a validation split, not cross-validation, so that every share is scored on the same images)."""
-    out = Path(out)
+    """Train ``base`` on growing shares of the training images; the rows of the curve in ``out``
+    (one per share) hold images per class, accuracy and each class's recall on the shared validation
+    set (a validation split, not cross-validation, so that every share is scored on the same images)."""
+    study = StudyDir(out, "curve")
     ds = assign_splits(load_source(base.data, datasets_dir()), base.val_fraction, base.seed)
     rows: list[dict] = []
     for fraction in fractions:
         part = subset(ds, fraction, base.seed)
-        folder = out / f"{round(fraction * 100)}pct"
+        folder = study.point_path(fraction)
         (folder / "data").mkdir(parents=True, exist_ok=True)
         part.save(folder / "data")
         run = create_run(base.with_(data=str(folder / "data"), evaluation="holdout"), folder / "run")
@@ -48,10 +48,11 @@ def learning_curve(base: TrainConfig, out: Path, fractions: tuple[float, ...] = 
                      "accuracy": val.accuracy if val else None,
                      "recall": {c: s["recall"] for c, s in val.per_class.items()} if val else {},
                      "run": str(run.path)})
-        atomic_write_json(out / "curve.json", rows)
+        study.write_rows(rows)
     return rows
 
 
 def run_request(request: Path) -> list[dict]:
     """The worker side of a curve started in the workspace (studies.start_curve): its request, in its folder."""
-    return learning_curve(TrainConfig.from_json(read_json(request)["config"]), request.parent)
+    study = StudyDir(request.parent, "curve")
+    return learning_curve(study.config(), study.path)

@@ -4,17 +4,18 @@ either way), and the lines it prints."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from tlcore.jobs import curve, sweep
+from tlcore.jobs.command import WorkerCommand
 from tlcore.data.names import printable
 from tlcore.training.distributed import SOLO, World
 from tlcore.errors import TLError
 from tlcore.jobs.interrupt import ALREADY_RUNNING
 from tlcore.jobs.outcome import guarded
 from tlcore.rundir import RunDir
+from tlcore.studydir import StudyDir
 from tlcore.jobs.train import execute
 
 
@@ -55,7 +56,7 @@ def report_sweep(rows: list[dict], out: Path) -> int:
     for r in rows:
         acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}"
         print(f"{r['strategy']:<45} accuracy {acc}  {r['seconds']:>7.1f} s")
-    print(f"summary: {out / 'summary.json'}")
+    print(f"summary: {StudyDir(out, 'sweep').rows_path}")
     return 0
 
 
@@ -77,20 +78,9 @@ def curve_request(request: Path) -> int:
     return report_curve(curve.run_request(request))
 
 
-def _parser() -> argparse.ArgumentParser:
-    """The command lines a worker is started with (the launchers write them)."""
-    p = argparse.ArgumentParser(prog="python -m tlcore")
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("run").add_argument("--run", required=True)
-    sub.add_parser("sweep").add_argument("--request", required=True)
-    sub.add_parser("curve").add_argument("--request", required=True)
-    return p
-
-
 def main(argv: list[str]) -> int:
-    """Run the job of a worker's command line (``run --run RUN``, ``sweep --request R`` or
-    ``curve --request R``); a failure ends in one line, as on the command line."""
-    args = _parser().parse_args(argv)
-    jobs = {"run": lambda: run_folder(args.run), "sweep": lambda: sweep_request(Path(args.request)),
-            "curve": lambda: curve_request(Path(args.request))}
-    return guarded(args.command, jobs[args.command])
+    """Run the job of a worker's command line (``tlcore.jobs.command``); a failure ends in one
+    line, as on the command line."""
+    command = WorkerCommand.parse(argv)
+    jobs = {"run": run_folder, "sweep": sweep_request, "curve": curve_request}
+    return guarded(command.job, lambda: jobs[command.job](command.target))

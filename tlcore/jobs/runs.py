@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from tlcore.models.catalog import get_spec
@@ -12,7 +13,7 @@ from tlcore.config import TrainConfig
 from tlcore.errors import TLError
 from tlcore.record import ACTIVE, DAMAGED, RecordError, RunRecord, SPLITS
 from tlcore.rundir import RunDir
-from tlcore.training.progress import PHASES, fraction, stopping_words
+from tlcore.training.progress import PHASES, fraction, read_progress, stopping_words
 from tlcore.jobs.train import create_run
 from tlcore.training.inputs import image_size_for  # noqa: F401 (the worker's decision, for the pages' previews)
 from tlcore.jobs.worker import launch
@@ -63,33 +64,23 @@ def class_history(run: RunDir) -> list[dict]:
 
 
 def progress(run: RunDir) -> dict | None:
-    """The latest progress report, with ``fraction`` of the whole run done (0..1), the phase's
-    words (``doing``) and what a Stop now waits for (``stopping``)."""
+    """The latest progress report (``tlcore.training.progress.Progress``'s fields), with its rate of
+    images (``images_per_second``) and time left (``eta_seconds``), ``fraction`` of the whole run
+    done (0..1), the phase's words (``doing``) and what a Stop now waits for (``stopping``)."""
     events = run.events()
-    latest = next((dict(e) for e in reversed(events) if e.get("type") == "progress"), None)
-    if latest is None:
+    event = next((e for e in reversed(events) if e.get("type") == "progress"), None)
+    if event is None:
         return None
-    if latest["done"] >= latest["total"] and latest["phase"] != "train":
-        # That step is over and the run is on to the next one: its rate and time left are not news.
-        latest["images_per_second"] = latest["eta_seconds"] = None
-    done = run.epochs()
+    latest, done = read_progress(event), run.epochs()
     try:
         planned = run.record().config.epochs
     except RecordError:
         planned = None
-    epochs = latest.get("epochs") or planned or 0
-    inside = latest["done"] / max(latest["total"], 1)
-    latest["fraction"] = fraction(events, len(done), planned)
-    latest["doing"] = PHASES.get(latest["phase"], ("", ""))[0]
-    latest["stopping"] = stopping_words(latest["phase"])
-    seconds = [e.seconds for e in done]
-    if latest["phase"] == "train" and epochs:
-        left = epochs - max(len(done), (latest["epoch"] or 1) - 1) - inside  # epochs still to run
-        if seconds:
-            latest["eta_seconds"] = left * (sum(seconds) / len(seconds))
-        elif latest.get("images_per_second"):  # the first epoch: from its rate so far, for the whole run
-            latest["eta_seconds"] = left * latest["total"] / latest["images_per_second"]
-    return latest
+    over = latest.done >= latest.total and latest.phase != "train"  # its rate is not news: the run is on to the next
+    return {**asdict(latest), "images_per_second": None if over else latest.images_per_second,
+            "eta_seconds": latest.seconds_left([e.seconds for e in done], planned),
+            "fraction": fraction(events, len(done), planned), "doing": PHASES.get(latest.phase, ("", ""))[0],
+            "stopping": stopping_words(latest.phase)}
 
 
 def _strategy(cfg: TrainConfig) -> str:

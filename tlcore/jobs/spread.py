@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from tlcore.jobs import pool
+from tlcore.jobs.command import WorkerCommand
 from tlcore.training.devices import resolve_device
 from tlcore.training.distributed import World
 from tlcore.jobs.interrupt import Interrupted
@@ -50,7 +51,7 @@ def spread(run: RunDir, processes: int, device_choice: str) -> str:
                            error=TOO_FEW_DEVICES.format(processes=processes, have=have))
             return "failed"
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-                   str(processes), "-m", "tlcore", "run", str(run.path)]
+                   str(processes), "-m", "tlcore", *WorkerCommand("run", run.path).args(positional=True)]
         root = Path(__file__).resolve().parents[2]
         # the ranks see that this process holds their slots (pool.inherited) and the run's lock
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}

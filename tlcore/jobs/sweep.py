@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tlcore.atomic import atomic_write_json, read_json
 from tlcore.models.catalog import get_spec
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
 from tlcore.rundir import RunDir
+from tlcore.studydir import StudyDir
 from tlcore.jobs.train import create_run, execute
 
 
@@ -44,22 +44,22 @@ def _row(cfg: TrainConfig, folder: Path, depth: int, scratch: bool) -> dict:
 
 
 def sweep(base: TrainConfig, depths: list[int], from_scratch: bool, out: Path) -> list[dict]:
-    """Train ``base`` once per depth (and from scratch), writing ``out/summary.json`` as it goes.
-    Every depth is scored on the same validation images (cross-validation is for frozen networks
-    only, and would make the depths incomparable)."""
-    out = Path(out)
-    if (out / "summary.json").exists() and not (out / "request.json").exists():
-        raise TLError(f"{out} already holds a sweep. Choose a new folder.")
+    """Train ``base`` once per depth (and from scratch), writing the sweep's rows in ``out`` as it
+    goes. Every depth is scored on the same validation images (cross-validation is for frozen
+    networks only, and would make the depths incomparable)."""
+    study = StudyDir(out, "sweep")
+    if study.rows_path.exists() and not study.requested():
+        raise TLError(f"{study.path} already holds a sweep. Choose a new folder.")
     plan = [(d, False) for d in depths] + ([(len(get_spec(base.model).stages), True)] if from_scratch else [])
     rows: list[dict] = []
     for depth, scratch in plan:
         cfg = base.with_(trainable_stages=depth, weights="none" if scratch else base.weights, evaluation="holdout")
-        rows.append(_row(cfg, out / ("scratch" if scratch else f"depth-{depth}"), depth, scratch))
-        atomic_write_json(out / "summary.json", rows)
+        rows.append(_row(cfg, study.run_path(depth, scratch), depth, scratch))
+        study.write_rows(rows)
     return rows
 
 
 def run_request(request: Path) -> list[dict]:
     """The worker side of a sweep started in the workspace (studies.start_sweep): its request, in its folder."""
-    spec = read_json(request)
-    return sweep(TrainConfig.from_json(spec["config"]), spec["depths"], spec["from_scratch"], request.parent)
+    study = StudyDir(request.parent, "sweep")
+    return sweep(study.config(), study.depths, study.from_scratch, study.path)

@@ -32,7 +32,7 @@ from tlcore.training.embed import embedder_key
 from tlcore.training.engine import train_model
 from tlcore.errors import TLError
 from tlcore.models.freeze import backbone_is_frozen, resolve_trainable
-from tlcore.training.inputs import Inputs, load_inputs, use_all_for_training
+from tlcore.training.inputs import Inputs
 from tlcore.jobs.interrupt import (ALREADY_RUNNING, INTERRUPTED_TEXT, Interrupted, StopAsked, interruptible,
                                    stop_promptly)
 from tlcore.training.progress import PHASES, report, run_fraction
@@ -40,8 +40,7 @@ from tlcore.training.recommend import (Recommendation, choose_evaluation, choose
                                        naturalness, recommend)
 from tlcore.training.timing import Work, phases
 from tlcore.record import INTERRUPTED, RunRecord
-from tlcore.training.recorder import RunRecorder
-from tlcore.training.report import finish_run
+from tlcore.jobs.recorder import RunRecorder, finish, load_inputs, use_all_for_training
 from tlcore.rundir import Heartbeat, QuietRun, RunDir
 from tlcore.jobs.spread import device_of, spread
 
@@ -275,7 +274,7 @@ def _train(run: RunDir, cfg: TrainConfig, device: torch.device, world: World = S
         run.set_status("cancelled", message=NOTHING_KEPT)
         return "cancelled"
     warnings = lost + trained.warnings
-    finish_run(run, cfg, inputs, trained.held, trained.test, trained.stages, trained.epoch, warnings)
+    finish(run, cfg, inputs, trained.held, trained.test, trained.stages, trained.epoch, warnings)
     state = "cancelled" if trained.cancelled else "finished"
     if state == "finished" and world.size == 1:
         timings.record(run, started)  # this computer's speed, for the next runs' estimates

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from tlcore.jobs import standby
+from tlcore.jobs.command import WorkerCommand
 from tlcore.errors import TLError
 from tlcore.jobs.interrupt import ALREADY_RUNNING
 from tlcore.rundir import RunDir
@@ -90,4 +91,4 @@ def launch(run_dir: str | Path) -> int:
     if run.worker_alive():
         raise TLError(ALREADY_RUNNING)
     run.clear_cancel()
-    return launch_detached(["run", "--run", str(run.path)], run.log_path)
+    return launch_detached(WorkerCommand("run", run.path).args(), run.log_path)

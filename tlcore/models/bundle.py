@@ -14,9 +14,8 @@ from tlcore.models.ensemble import EnsembleBackbone, build_ensemble
 from tlcore.errors import TLError
 from tlcore.models.net import Net, build_backbone
 from tlcore.atomic import atomic_write_bytes, atomic_write_json
+from tlcore.models.bundle_paths import META, Bundle
 
-WEIGHTS = "model.safetensors"
-META = "model.json"
 TOKENIZER = "tokenizer.json"  # a text model's tokenizer, as it cuts texts (tlcore.models.text_net)
 DAMAGED_META = "The model's description ({meta}) is damaged and cannot be read; train the model again."
 T_MIN, T_MAX = 0.05, 20.0  # the calibration temperatures training fits (and so a bundle carries)
@@ -36,7 +35,7 @@ def save_bundle(folder: Path, net: Net, classes: list[str], model: str, image_si
     if net.normalised:
         extra = {**(extra or {}), "feature_norm": True}
     state = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
-    atomic_write_bytes(folder / WEIGHTS, save(state))  # a full disk: one line, and no half-written file
+    atomic_write_bytes(Bundle(folder).weights, save(state))  # a full disk: one line, and no half-written file
     if spec.kind == "text":
         from tlcore.models.text_net import text_tokenizer
 
@@ -47,13 +46,13 @@ def save_bundle(folder: Path, net: Net, classes: list[str], model: str, image_si
         "catalog": spec.to_json(), "tlcore_version": __version__, "torch": torch.__version__,
         **(extra or {}),
     }
-    atomic_write_json(folder / META, meta)
+    atomic_write_json(Bundle(folder).meta, meta)
     return folder
 
 
 def read_bundle_meta(folder: Path) -> dict:
     """The bundle's JSON, or a TLError saying the folder holds no trained model."""
-    path = Path(folder) / META
+    path = Bundle(Path(folder)).meta
     if not path.is_file():
         raise TLError(f"{folder} holds no trained model (no {META}). Pick a run that finished.")
     try:
@@ -76,5 +75,5 @@ def load_bundle(folder: Path) -> tuple[Net, dict]:
         backbone, _ = build_backbone(spec, weights="none", image_size=meta["image_size"])
         width = spec.feature_dim
     net = Net(backbone, width, len(meta["classes"]), norm=meta.get("feature_norm", False))
-    net.load_state_dict(load_file(str(Path(folder) / WEIGHTS)))
+    net.load_state_dict(load_file(str(Bundle(Path(folder)).weights)))
     return net.eval(), meta

@@ -8,7 +8,6 @@ import zipfile
 from pathlib import Path
 
 from tlcore.atomic import atomic_write_bytes
-from tlcore.models.bundle import META, WEIGHTS
 from tlcore.rundir import RunDir
 from tlcore.use.card import model_card
 from tlcore.use.export import current_export, export_bundle, export_to_run
@@ -22,7 +21,7 @@ def export_stamps(run: RunDir, fmt: str) -> tuple[int, ...] | None:
     path = run.export_path(fmt)
     if not path.is_file():
         return None
-    made_from = (run.bundle_path / WEIGHTS, run.bundle_path / META, run.not_sure_path)
+    made_from = (run.bundle.weights, run.bundle.meta, run.not_sure_path)
     return (path.stat().st_ctime_ns, *(p.stat().st_mtime_ns for p in made_from if p.is_file()))
 
 

@@ -7,7 +7,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from tlcore.models.bundle import WEIGHTS
 from tlcore.rundir import RunDir
 from tlcore.use.live import FrameClassifier, LiveFeed, frame_jpeg
 from tlcore.use.predict import Predictor, results_csv
@@ -15,7 +14,7 @@ from tlcore.use.predict import Predictor, results_csv
 
 def model_changed(run: RunDir) -> float:
     """When the run's model was last written (its weights file's time): a new one loads anew."""
-    return (run.bundle_path / WEIGHTS).stat().st_mtime
+    return run.bundle.weights.stat().st_mtime
 
 
 def load_predictor(run_folder: str | Path) -> Predictor:

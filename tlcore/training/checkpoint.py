@@ -1,26 +1,16 @@
-"""The training state on disk: written atomically after every epoch, read back to resume.
-
-The checkpoint before the latest is kept too: a file can still end up damaged (a full disk, a
-machine that lost power before the data reached it, a copy cut short), and then the run resumes
-from the one before, saying so, instead of not at all."""
+"""The training state as bytes and back: what a reporter keeps after every epoch to resume from
+(the run folder keeps it on disk: ``tlcore.jobs.checkpoint``)."""
 
 from __future__ import annotations
 
 import io
 import json
-import os
-import sys
-from pathlib import Path
 
 import torch
 
-from tlcore.atomic import atomic_write_bytes
 from tlcore.training.loop import LoopState
-from tlcore.rundir import RunDir
 
 PARTS = {"epoch", "model", "optimizer", "scheduler", "generator", "rng", "event"}
-LOST_LATEST = "The last saved epoch could not be read; resumed from epoch {epoch}."
-LOST_ALL = "The saved training state could not be read; training started again from the first epoch."
 
 
 def clone_state(state: dict) -> dict:
@@ -28,75 +18,31 @@ def clone_state(state: dict) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
 
-def _keep_previous(run: RunDir) -> None:
-    """Make the current checkpoint the previous one, without a moment when neither is complete:
-    a hard link (no copy) replaces the previous one, and the current one stays in place until the
-    new one replaces it."""
-    current, previous = run.checkpoint_path, run.previous_checkpoint_path
-    if not current.is_file():
-        return
-    link = previous.with_name(f".{previous.name}.link")
-    link.unlink(missing_ok=True)
-    try:
-        os.link(current, link)
-    except OSError:  # a file system without hard links
-        atomic_write_bytes(previous, current.read_bytes())
-        return
-    os.replace(link, previous)
-
-
-def save_checkpoint(run: RunDir, model, optimizer, scheduler, generator, state: LoopState,
-                    best_weights: dict | None, event: dict) -> None:
-    """The full training state, written atomically so a kill never leaves half a checkpoint."""
+def checkpoint_bytes(model, optimizer, scheduler, generator, state: LoopState, best_weights: dict | None,
+                     event: dict) -> bytes:
+    """The full training state after an epoch (``event`` is that epoch's, as JSON)."""
     buf = io.BytesIO()
     torch.save({"model": clone_state(model.state_dict()), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
                 "rng": torch.get_rng_state(), "event": json.dumps(event), "best_state": best_weights,
                 **state.to_json()}, buf)
-    _keep_previous(run)
-    atomic_write_bytes(run.checkpoint_path, buf.getvalue())
+    return buf.getvalue()
 
 
-def _read(path: Path) -> dict | None:
-    """A checkpoint's contents, or None when the file is missing, cut short or not a checkpoint."""
+def read_checkpoint(data: bytes) -> dict | None:
+    """A checkpoint's contents, or None when the bytes are cut short or not a checkpoint."""
     try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # torch.load fails on a damaged file with errors of many kinds (zip, pickle, EOF)
+        ck = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception:  # torch.load fails on damaged bytes with errors of many kinds (zip, pickle, EOF)
         return None
     return ck if isinstance(ck, dict) and PARTS <= ck.keys() else None
 
 
-def _readable(run: RunDir) -> dict | None:
-    """The latest checkpoint that can be read. When it is not the latest saved one, the event log
-    and worker.log say what was lost, and the unreadable file is removed so that the next save
-    keeps the good one as its previous."""
-    ck = _read(run.checkpoint_path)
-    if ck is not None:
-        return ck
-    ck = _read(run.previous_checkpoint_path)
-    lost = LOST_ALL if ck is None else LOST_LATEST.format(epoch=ck["epoch"])
-    run.append_event("checkpoint_lost", message=lost)
-    print(lost, file=sys.stderr)
-    run.checkpoint_path.unlink(missing_ok=True)
-    if ck is None:
-        run.previous_checkpoint_path.unlink(missing_ok=True)
-    return ck
-
-
-def load_checkpoint(run: RunDir, model, optimizer, scheduler, generator) -> tuple[LoopState, dict | None]:
-    """Restore the training state if this run was interrupted: where the loop was and the best
-    epoch's weights; a fresh state for a fresh start."""
-    if not (run.checkpoint_path.is_file() or run.previous_checkpoint_path.is_file()):
-        return LoopState(), None
-    ck = _readable(run)
-    if ck is None:
-        return LoopState(), None
+def restore(ck: dict, model, optimizer, scheduler, generator) -> tuple[LoopState, dict | None]:
+    """Load a checkpoint's contents into these objects: where the loop was, and the best epoch's weights."""
     model.load_state_dict(ck["model"])
     optimizer.load_state_dict(ck["optimizer"])
     scheduler.load_state_dict(ck["scheduler"])
     generator.set_state(ck["generator"])
     torch.set_rng_state(ck["rng"])
-    if max((e.epoch for e in run.epochs()), default=0) < ck["epoch"]:
-        run.append_event("epoch", **json.loads(ck["event"]))  # killed between checkpoint and event
-    run.append_event("resumed", epoch=ck["epoch"])
     return LoopState.from_json(ck), ck.get("best_state")

@@ -12,6 +12,7 @@ from torch import nn
 
 from tlcore.training.augment import BatchPrep
 from tlcore.models.bundle import load_bundle, read_bundle_meta
+from tlcore.models.bundle_paths import run_bundle
 from tlcore.models.catalog import ModelSpec, get_spec
 from tlcore.config import TrainConfig
 from tlcore.data.dataset import Dataset, Item, assign_splits, check_trainable, load_source
@@ -19,8 +20,7 @@ from tlcore.errors import TLError
 from tlcore.data.images import decode_many
 from tlcore.models.net import Net, build_backbone
 from tlcore.training.progress import Throttle, report
-from tlcore.record import DatasetRef
-from tlcore.rundir import RunDir
+from tlcore.training.reporter import Reporter
 from tlcore.training.text_inputs import is_text_run, load_text_inputs
 from tlcore.workspace import datasets_dir
 
@@ -56,51 +56,41 @@ def _concat(a: Part, b: Part) -> Part:
     return Part(torch.cat([a.x, b.x]), torch.cat([a.y, b.y]), a.files + b.files)
 
 
-def use_all_for_training(run: RunDir, inputs: Inputs) -> Inputs:
+def use_all_for_training(ds: Dataset, inputs: Inputs) -> tuple[Dataset, Inputs]:
     """Cross-validation: every labelled image trains (and is scored out of fold), none is set
-    aside; the run's dataset.json says so too."""
+    aside; the dataset ``ds`` the run trains on says so too (returned, to be kept with the run)."""
     if not len(inputs.val.y):
-        return inputs
-    ds = Dataset.load(run.dataset_path)
+        return ds, inputs
     ds = ds.with_items([replace(i, split="train") if i.split == "val" else i for i in ds.items])
-    if run.records:
-        ds.save(run.dataset_path)
     # In the manifest's order, which is the order a resumed run decodes them in: the folds and
     # every epoch's batches then come out the same after a resume.
     position = {item.path: k for k, item in enumerate(ds.subset("train"))}
     both = _concat(inputs.train, inputs.val)
     order = sorted(range(len(both.files)), key=lambda k: position[both.files[k]])
     empty = Part(inputs.val.x[:0], inputs.val.y[:0], [])
-    return replace(inputs, train=Part(both.x[order], both.y[order], [both.files[k] for k in order]), val=empty)
+    return ds, replace(inputs, train=Part(both.x[order], both.y[order], [both.files[k] for k in order]), val=empty)
 
 
-def _dataset(run: RunDir, cfg: TrainConfig) -> tuple[Dataset, bool]:
-    """The run's dataset and split (from dataset.json when resuming, else loaded and split now),
-    and whether the data came with its own validation images."""
-    if run.dataset_path.is_file():
-        ds = Dataset.load(run.dataset_path)
-        return ds, any(i.split == "val" for i in ds.items)
-    run.set_status("running", message="Checking the images")
+def split_dataset(cfg: TrainConfig, reporter: Reporter) -> tuple[Dataset, bool]:
+    """The images of ``cfg.data`` checked and split, and whether they came with their own
+    validation images."""
+    reporter.status("Checking the images")
     ds = load_source(cfg.data, datasets_dir())
     given_val = any(i.split == "val" for i in ds.items)
     ds = assign_splits(ds, cfg.val_fraction, cfg.seed)
     check_trainable(ds)
-    ds.save(run.dataset_path)
-    run.write_record(replace(run.record(), dataset=DatasetRef(ds.id, ds.name, ds.classes)))
-    run.append_event("dataset", id=ds.id, classes=ds.classes, train=ds.counts("train"),
-                     val=ds.counts("val"), test=ds.counts("test"), skipped=len(ds.skipped))
     return ds, given_val
 
 
-def _decode(run: RunDir, items: list[Item], classes: list[str], size: int, what: str,
+def _decode(reporter: Reporter, items: list[Item], classes: list[str], size: int, what: str,
             progress: Callable[[int, int], None]) -> Part:
-    run.set_status("running", message=f"Loading the {what} images")
+    reporter.status(f"Loading the {what} images")
     x, failed = decode_many([it.path for it in items], size, progress=progress)
     unreadable = set(failed)
     kept = [it for i, it in enumerate(items) if i not in unreadable]
     if failed:
-        run.append_event("warning", message=f"{len(failed)} {what} image(s) could not be read any more "
-                                            "and were left out.")
+        reporter.event("warning", message=f"{len(failed)} {what} image(s) could not be read any more "
+                                          "and were left out.")
     index = {c: i for i, c in enumerate(classes)}
     y = torch.tensor([index[it.label] for it in kept], dtype=torch.long)
     return Part(x, y, [it.path for it in kept])
@@ -128,20 +118,21 @@ def image_size_for(cfg: TrainConfig, device_type: str) -> int:
     if cfg.image_size:
         return cfg.image_size
     if cfg.init_from:
-        return read_bundle_meta(RunDir(cfg.init_from).bundle_path)["image_size"]
+        return read_bundle_meta(run_bundle(cfg.init_from).folder)["image_size"]
     return get_spec(cfg.model).size_on(device_type)
 
 
-def load_inputs(run: RunDir, cfg: TrainConfig, device: torch.device,
-                planned: Callable[[Dataset, ModelSpec, int, int, bool], None] | None = None) -> Inputs:
-    """Load the data and the starting network for ``cfg``. ``planned(dataset, spec, image size,
+def load_inputs(ds: Dataset, given_val: bool, cfg: TrainConfig, device: torch.device, reporter: Reporter,
+                planned: Callable[[Dataset, ModelSpec, int, int, bool], None] | None = None,
+                texts: dict[str, str] | None = None) -> Inputs:
+    """Load the examples of the split dataset ``ds`` (``split_dataset``; a text run's also needs their
+    ``texts``, by item path) and the starting network for ``cfg``. ``planned(dataset, spec, image size,
     test images, given validation)`` is told what will be loaded before the images are read."""
     if is_text_run(cfg):  # token ids instead of images: tlcore.training.text_inputs
-        t = load_text_inputs(run, cfg, device, planned, _from_run)
+        t = load_text_inputs(ds, texts or {}, given_val, cfg, device, reporter, planned, _from_run)
         parts = [Part(*p) if p else None for p in t.parts]
         return Inputs(t.spec, t.classes, t.size, *parts, t.net, None, t.prep, t.given_val)
-    ds, given_val = _dataset(run, cfg)
-    parent = read_bundle_meta(RunDir(cfg.init_from).bundle_path) if cfg.init_from else None
+    parent = read_bundle_meta(run_bundle(cfg.init_from).folder) if cfg.init_from else None
     spec = get_spec(parent["model"] if parent else cfg.model)
     size = image_size_for(cfg, device.type)
     if spec.fixed_size and size != spec.image_size:
@@ -151,19 +142,19 @@ def load_inputs(run: RunDir, cfg: TrainConfig, device: torch.device,
     if planned:
         planned(ds, spec, size, len(test_items), given_val)
     # The three passes are one step of the run's progress: reading its images.
-    decoding, total = Throttle(run.append_event, "decode"), len(train_items) + len(val_items) + len(test_items)
-    train = _decode(run, train_items, classes, size, "training", decoding.part(0, total))
-    val = _decode(run, val_items, classes, size, "validation", decoding.part(len(train_items), total))
-    test = (_decode(run, test_items, classes, size, "test", decoding.part(len(train_items) + len(val_items), total))
-            if test_items else None)
-    run.set_status("running", message="Loading the pretrained model")
-    report(run.append_event, "load", 0, 1)
+    decoding, total = Throttle(reporter.event, "decode"), len(train_items) + len(val_items) + len(test_items)
+    train = _decode(reporter, train_items, classes, size, "training", decoding.part(0, total))
+    val = _decode(reporter, val_items, classes, size, "validation", decoding.part(len(train_items), total))
+    test = (_decode(reporter, test_items, classes, size, "test",
+                    decoding.part(len(train_items) + len(val_items), total)) if test_items else None)
+    reporter.status("Loading the pretrained model")
+    report(reporter.event, "load", 0, 1)
     if parent:
         net, imagenet = _from_run(Path(cfg.init_from), classes), None
     else:
         backbone, imagenet = build_backbone(spec, cfg.weights, size)
         net = Net(backbone, spec.feature_dim, len(classes))
-    report(run.append_event, "load", 1, 1)
+    report(reporter.event, "load", 1, 1)
     prep = BatchPrep(spec.mean, spec.std, device, "none", size)
     return Inputs(spec, classes, size, train, val, test, net.to(device), imagenet, prep, given_val)
 
@@ -171,7 +162,7 @@ def load_inputs(run: RunDir, cfg: TrainConfig, device: torch.device,
 def _from_run(folder: Path, classes: list[str]) -> Net:
     """An earlier run's network with a head for ``classes``: rows of classes it already knew
     are kept, new classes start fresh, classes no longer present are dropped."""
-    old, meta = load_bundle(RunDir(folder).bundle_path)
+    old, meta = load_bundle(run_bundle(folder).folder)
     width = getattr(old.backbone, "feature_dim", get_spec(meta["model"]).feature_dim)  # an ensemble has its own
     net = Net(old.backbone, width, len(classes), norm=old.normalised)
     old_linear, new_linear = old.head[-1], net.head[-1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
 
 from tlcore.record import RecordError
 
@@ -36,10 +37,54 @@ def stopping_words(phase: str | None) -> str:
     return PHASES[phase][1] if phase in PHASES else STOPPING
 
 
+@dataclass(frozen=True)
+class Progress:
+    """One "progress" event: how far the run is in ``phase`` (``done`` of ``total``; in training, in
+    ``epoch`` of ``epochs``) and how fast ``done`` grows (``per_second``, None until measured over
+    long enough; ``images`` when ``done`` counts images)."""
+
+    phase: str
+    done: int
+    total: int
+    epoch: int | None = None
+    epochs: int | None = None
+    per_second: float | None = None
+    images: bool = True
+
+    @property
+    def images_per_second(self) -> float | None:
+        return self.per_second if self.images else None
+
+    def seconds_left(self, epoch_seconds: list[float] = (), planned_epochs: int | None = None) -> float | None:
+        """The time left: in training, of all of it (``epoch_seconds``, the finished epochs' times,
+        else the first epoch's rate so far); in another phase, of this step; None when the step
+        is over or it is too soon to tell."""
+        if self.done >= self.total and self.phase != "train":
+            return None
+        epochs = self.epochs or planned_epochs or 0
+        if self.phase == "train" and epochs:
+            left = epochs - max(len(epoch_seconds), (self.epoch or 1) - 1) - self.done / max(self.total, 1)
+            if epoch_seconds:
+                return left * (sum(epoch_seconds) / len(epoch_seconds))
+            return left * self.total / self.per_second if self.per_second else None
+        return (self.total - self.done) / self.per_second if self.per_second else None
+
+
+def emit_progress(emit: Callable[..., None], progress: Progress) -> None:
+    """Report ``progress`` through ``emit(kind, **data)`` (a reporter's ``event``)."""
+    emit("progress", **asdict(progress))
+
+
+def read_progress(event: dict) -> Progress:
+    """A "progress" event as written by ``emit_progress`` (its record's "type" and "time" aside)."""
+    data = {f.name: event[f.name] for f in fields(Progress) if f.name in event}
+    data.setdefault("per_second", event.get("images_per_second"))  # a run recorded before "per_second"
+    return Progress(**data)
+
+
 class Throttle:
     """A ``(done, total)`` callback that reports a "progress" event through ``emit(kind, **data)``
-    (a reporter's ``event``) when enough time passed, with images per second (``rates``) and the
-    time left in this step."""
+    (a reporter's ``event``) when enough time passed, with its rate (of images, with ``rates``)."""
 
     def __init__(self, emit: Callable[..., None], phase: str, epochs: int | None = None, rates: bool = True) -> None:
         self.emit, self.phase, self.epochs, self.epoch, self.rates = emit, phase, epochs, None, rates
@@ -56,9 +101,7 @@ class Throttle:
         self._last = now
         elapsed = now - self._start
         rate = done / elapsed if elapsed >= MIN_SECONDS and done else None
-        self.emit("progress", phase=self.phase, epoch=self.epoch, epochs=self.epochs,
-                              done=done, total=total, images_per_second=rate if self.rates else None,
-                              eta_seconds=(total - done) / rate if rate else None)
+        emit_progress(self.emit, Progress(self.phase, done, total, self.epoch, self.epochs, rate, self.rates))
 
     def part(self, offset: int, total: int) -> Callable[[int, int], None]:
         """The callback of one pass among several that make up this step: its ``done`` counts
@@ -68,8 +111,7 @@ class Throttle:
 
 def report(emit: Callable[..., None], phase: str, done: int, total: int) -> None:
     """A "progress" event at once, for a step of few parts (loading a network)."""
-    emit("progress", phase=phase, epoch=None, epochs=None, done=done, total=total, images_per_second=None,
-         eta_seconds=None)
+    emit_progress(emit, Progress(phase, done, total))
 
 
 def fraction(events: list[dict], epochs_done: int, planned_epochs: int | None) -> float:

@@ -1,5 +1,6 @@
 """The end of a run: calibration, the kept model's scores on every held-out split, predictions,
-images probably labelled wrong, and the model bundle."""
+images probably labelled wrong, and what the model bundle says of itself. It writes nothing: the
+run folder keeps what ``finish_run`` returns (``tlcore.jobs.recorder``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from dataclasses import dataclass, replace
 import torch
 
 from tlcore.data.portable import spreadsheet_safe
-from tlcore.models.bundle import load_bundle, save_bundle
+from tlcore.data.dataset import Dataset
+from tlcore.models.bundle import load_bundle
+from tlcore.models.bundle_paths import run_bundle
 from tlcore.training.calibration import calibrate, coverage_table, expected_calibration_error, reliability
 from tlcore.config import TrainConfig
 from tlcore.training.estimate import wilson_interval
@@ -20,7 +23,6 @@ from tlcore.training.leaks import scored_copies
 from tlcore.training.loop import predict_logits
 from tlcore.training.metrics import classification_metrics
 from tlcore.record import Metrics, Score, SplitMetrics
-from tlcore.rundir import RunDir
 
 METHODS = {"val": "validation split", "test": "test images"}
 
@@ -33,6 +35,16 @@ class Scored:
     logits: torch.Tensor
     y: torch.Tensor
     files: list[str]
+
+
+@dataclass
+class Finished:
+    """A finished run's results: its metrics, each held-out split's predictions (CSV) and what the
+    model bundle records beside the weights (``tlcore.models.bundle.save_bundle``'s ``extra``)."""
+
+    metrics: Metrics
+    predictions: dict[str, bytes]
+    bundle: dict
 
 
 def predictions_csv(files: list[str], y: torch.Tensor, probs: torch.Tensor, classes: list[str]) -> bytes:
@@ -51,7 +63,7 @@ def predictions_csv(files: list[str], y: torch.Tensor, probs: torch.Tensor, clas
 def growth_report(parent_run: str, inputs: Inputs, predicted: torch.Tensor, batch_size: int) -> dict:
     """For a model grown from an earlier run: validation accuracy on the classes it already knew,
     before (the earlier model) and after, and on the classes it learned now."""
-    parent, meta = load_bundle(RunDir(parent_run).bundle_path)
+    parent, meta = load_bundle(run_bundle(parent_run).folder)
     classes, truth = inputs.classes, inputs.val.y
     old = torch.tensor([classes[t] in meta["classes"] for t in truth.tolist()], dtype=torch.bool)
     before = None
@@ -97,24 +109,25 @@ def _test_calibration(calibration: dict, test: Scored, probs: torch.Tensor) -> N
                        bins_before=reliability(raw, y), bins_after=reliability(probs.numpy(), y))
 
 
-def finish_run(run: RunDir, cfg: TrainConfig, inputs: Inputs, held: Scored, test: Scored | None,
-               trainable_stages: int, kept_epoch: int, warnings: list[str]) -> Metrics:
-    """Calibrate on the held-out split, then write metrics.json, the predictions and bundle/."""
+def finish_run(cfg: TrainConfig, inputs: Inputs, held: Scored, test: Scored | None, trainable_stages: int,
+               kept_epoch: int, warnings: list[str], dataset: Dataset | None, name: str) -> Finished:
+    """Calibrate on the held-out split, then score every held-out split; ``dataset`` is the run's
+    split dataset (its files' fingerprints, when known) and ``name`` the run's."""
     classes = inputs.classes
     calibration = {**calibrate(held.logits, held.y, seed=cfg.seed), "bins_on": held.split, "split": held.split}
     temperature = calibration["temperature"]
-    reports, probs = {}, {}
+    reports, probs, predictions = {}, {}, {}
     for part in filter(None, (held, test)):
         probs[part.split] = (part.logits.double() / temperature).softmax(1).float()
         reports[part.split] = SplitMetrics(**classification_metrics(
             part.y.tolist(), probs[part.split].argmax(1).tolist(), classes))
-        run.write_predictions(part.split, predictions_csv(part.files, part.y, probs[part.split], classes))
+        predictions[part.split] = predictions_csv(part.files, part.y, probs[part.split], classes)
     answered = test if test is not None and len(test.y) else held
     if answered is test:
         _test_calibration(calibration, test, probs["test"])
     calibration["coverage"] = coverage_table(probs[answered.split].numpy(), answered.y.numpy(), answered.split)
     folds = min(cfg.folds, int(torch.bincount(held.y).clamp(min=1).min())) if held.split == "cv" else 0
-    copies = scored_copies(run.dataset_path, inputs, held.split)
+    copies = scored_copies(dataset, inputs, held.split)
     estimate = replace(score_of(held.split, reports[held.split], folds), copies=copies[held.split])
     growth = None
     if cfg.init_from and held.split == "val":
@@ -126,9 +139,6 @@ def finish_run(run: RunDir, cfg: TrainConfig, inputs: Inputs, held: Scored, test
         kept_epoch=kept_epoch, val=reports.get("val"), cv=reports.get("cv"), test=reports.get("test"),
         calibration=calibration, label_issues=issues, label_check=checked, growth=growth,
         warnings=list(warnings))
-    save_bundle(run.bundle_path, inputs.net, classes, inputs.spec.name, inputs.image_size,
-                extra={"trainable_stages": trainable_stages, "train_bn": cfg.train_bn, "run": run.name,
-                       "epoch": kept_epoch, "config": cfg.to_json(), "temperature": temperature,
-                       "not_sure_below": 0.0})
-    run.write_metrics(metrics)
-    return metrics
+    bundle = {"trainable_stages": trainable_stages, "train_bn": cfg.train_bn, "run": name, "epoch": kept_epoch,
+              "config": cfg.to_json(), "temperature": temperature, "not_sure_below": 0.0}
+    return Finished(metrics, predictions, bundle)

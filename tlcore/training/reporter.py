@@ -2,8 +2,9 @@
 and Hugging Face's TrainerState/TrainerControl: status lines, events (progress, features, early
 stop...), one typed event per epoch, whether to stop, and where to keep the training state.
 
-The run folder implements it (``tlcore.training.recorder.RunRecorder``); ``MemoryReporter`` keeps
-everything in lists, so a test or a notebook can train with no run folder at all."""
+The run folder implements it (``tlcore.jobs.recorder.RunRecorder``, which also keeps what loading
+and finishing return); ``MemoryReporter`` keeps everything in lists, so a test or a notebook can
+load data, train and score with no run folder at all."""
 
 from __future__ import annotations
 

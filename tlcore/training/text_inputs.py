@@ -11,32 +11,29 @@ the texts themselves beside it (``texts.json``), so a resumed run reads exactly 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from tlcore.atomic import atomic_write_json
 from tlcore.config import DEFAULT_MODEL, TrainConfig
 from tlcore.data.dataset import Dataset, Item, assign_splits
 from tlcore.data.leakage import plural
 from tlcore.data.texts import TABLE_SUFFIXES, TextData, cut_note, read_texts
 from tlcore.errors import TLError
 from tlcore.models.bundle import read_bundle_meta
+from tlcore.models.bundle_paths import run_bundle
 from tlcore.models.catalog import ModelSpec, get_spec
 from tlcore.models.net import Net, build_backbone
 from tlcore.models.text_net import text_tokenizer
-from tlcore.record import DatasetRef
-from tlcore.rundir import RunDir
 from tlcore.training.progress import report
+from tlcore.training.reporter import Reporter
 from tlcore.workspace import datasets_dir
 
 TEXT_MODEL = "all_minilm_l6_v2"  # the bundled sentence encoder: what a text run uses unless told
-TEXTS = "texts.json"  # in the run folder: each item's text, by the item's path in dataset.json
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
@@ -68,7 +65,7 @@ def model_for(data: str, model: str) -> str:
 def is_text_run(cfg: TrainConfig) -> bool:
     """Whether ``cfg`` trains on texts: its model (or the earlier run's it continues) reads texts, or its
     data is texts."""
-    model = read_bundle_meta(RunDir(cfg.init_from).bundle_path)["model"] if cfg.init_from else cfg.model
+    model = read_bundle_meta(run_bundle(cfg.init_from).folder)["model"] if cfg.init_from else cfg.model
     return get_spec(model).kind == "text" or is_text_source(cfg.data)
 
 
@@ -123,25 +120,16 @@ def _read(cfg: TrainConfig) -> tuple[TextData, Dataset, dict[str, str]]:
     return data, Dataset.create(data.name, root, items, classes=data.classes), texts
 
 
-def _dataset(run: RunDir, cfg: TrainConfig) -> tuple[Dataset, dict[str, str], bool]:
-    """The run's split texts (from the run folder when resuming, else read and split now), and
-    whether they came with their own validation texts."""
-    texts_path = run.path / TEXTS
-    if run.dataset_path.is_file() and texts_path.is_file():
-        ds = Dataset.load(run.dataset_path)
-        return ds, json.loads(texts_path.read_text(encoding="utf-8")), any(i.split == "val" for i in ds.items)
-    run.set_status("running", message="Reading the texts")
+def split_texts(cfg: TrainConfig, reporter: Reporter) -> tuple[Dataset, dict[str, str], bool]:
+    """The texts of ``cfg.data`` read, checked and split (each item's text by its path), and whether
+    they came with their own validation texts; what reading left out is reported as warnings."""
+    reporter.status("Reading the texts")
     data, ds, texts = _read(cfg)
     given_val = any(i.split == "val" for i in ds.items)
     ds = assign_splits(ds, cfg.val_fraction, cfg.seed)
     _check_trainable(ds)
-    atomic_write_json(texts_path, texts)  # before dataset.json, whose presence says both are written
-    ds.save(run.dataset_path)
-    run.write_record(replace(run.record(), dataset=DatasetRef(ds.id, ds.name, ds.classes)))
-    run.append_event("dataset", id=ds.id, classes=ds.classes, train=ds.counts("train"),
-                     val=ds.counts("val"), test=ds.counts("test"), skipped=0)
     for note in data.notes:
-        run.append_event("warning", message=note)
+        reporter.event("warning", message=note)
     return ds, texts, given_val
 
 
@@ -173,45 +161,45 @@ class TextInputs:
     given_val: bool
 
 
-def load_text_inputs(run: RunDir, cfg: TrainConfig, device: torch.device, planned: Callable | None,
+def load_text_inputs(ds: Dataset, texts: dict[str, str], given_val: bool, cfg: TrainConfig, device: torch.device,
+                     reporter: Reporter, planned: Callable | None,
                      from_run: Callable[[Path, list[str]], Net]) -> TextInputs:
-    """The split texts as token ids and the text network: pretrained, or the earlier text run's model
-    with a head for these classes (``from_run(folder, classes)``)."""
-    parent = read_bundle_meta(RunDir(cfg.init_from).bundle_path) if cfg.init_from else None
+    """The split texts (``split_texts``) as token ids and the text network: pretrained, or the earlier
+    text run's model with a head for these classes (``from_run(folder, classes)``)."""
+    parent = read_bundle_meta(run_bundle(cfg.init_from).folder) if cfg.init_from else None
     spec = get_spec(parent["model"] if parent else cfg.model)
     if spec.kind != "text":
         raise TLError(f"{Path(cfg.data).name} holds texts, and {spec.title} reads images; choose a text model "
                       f"({TEXT_MODEL}) to train on texts.")
     if cfg.augment not in ("none", "auto"):
         raise TLError("Augmentation changes images; a text run uses none. Set augmentation to none or auto.")
-    ds, texts, given_val = _dataset(run, cfg)
     size = spec.image_size  # no image size: the catalog's, so the run records one and its kept graphs match
     classes, splits = ds.classes, {s: ds.subset(s) for s in ("train", "val", "test")}
     if planned:
         planned(ds, spec, size, len(splits["test"]), given_val)
-    report(run.append_event, "decode", 0, 1)
-    run.set_status("running", message="Reading the texts into tokens")
+    report(reporter.event, "decode", 0, 1)
+    reporter.status("Reading the texts into tokens")
     parts, lengths = _tokenized(spec, splits, texts, classes)
     note = cut_note(lengths, spec.max_tokens)
     if note:
-        run.append_event("warning", message=note)
-    report(run.append_event, "decode", 1, 1)
-    run.set_status("running", message="Loading the pretrained model")
-    report(run.append_event, "load", 0, 1)
+        reporter.event("warning", message=note)
+    report(reporter.event, "decode", 1, 1)
+    reporter.status("Loading the pretrained model")
+    report(reporter.event, "load", 0, 1)
     if parent:
         net = from_run(Path(cfg.init_from), classes)
     else:
         net = Net(build_backbone(spec, cfg.weights)[0], spec.feature_dim, len(classes))
-    report(run.append_event, "load", 1, 1)
+    report(reporter.event, "load", 1, 1)
     held = [parts["train"], parts["val"], parts["test"] if splits["test"] else None]
     return TextInputs(spec, classes, size, held, net.to(device),
                       TokenPrep(device), given_val)
 
 
-def text_copies(dataset_path: Path, inputs, held: str) -> dict[str, int]:
+def text_copies(dataset: Dataset, inputs, held: str) -> dict[str, int]:
     """``tlcore.training.leaks.scored_copies`` for texts: how many scored texts are, character for
-    character, a training text (the sha256 of each text, kept in dataset.json)."""
-    sha = {i.path: i.sha256 for i in Dataset.load(dataset_path).items}
+    character, a training text (the sha256 of each text, kept in the dataset's items)."""
+    sha = {i.path: i.sha256 for i in dataset.items}
     train = [sha[f] for f in inputs.train.files]
     if held == "cv":
         return {"cv": len(train) - len(set(train))}

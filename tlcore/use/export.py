@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from tlcore.atomic import atomic_write_bytes
-from tlcore.models.bundle import META, WEIGHTS, load_bundle, read_bundle_meta
+from tlcore.models.bundle import load_bundle, read_bundle_meta
 from tlcore.errors import TLError
 from tlcore.rundir import RunDir
 from tlcore.use.export_text import export_text_bundle, text_onnx_metadata
@@ -126,7 +126,7 @@ def current_export(run: RunDir, fmt: str, not_sure_below: float) -> bytes | None
     and, for ONNX, with both outputs and the bundle's metadata, "not sure" threshold included.
     None otherwise: then it is made again."""
     path = run.export_path(fmt)
-    made_from = [run.bundle_path / WEIGHTS] + ([run.bundle_path / META, run.not_sure_path] if fmt == "web" else [])
+    made_from = [run.bundle.weights] + ([run.bundle.meta, run.not_sure_path] if fmt == "web" else [])
     if not path.is_file() or any(f.is_file() and f.stat().st_mtime > path.stat().st_mtime for f in made_from):
         return None
     data = run.export_bytes(fmt)
