@@ -10,7 +10,7 @@ import pytest
 from app_fixtures import charts, studio, texts
 
 from pages import ui
-from tlcore.studio import curves, sweeps
+from tlcore.studio import list_curves, list_sweeps
 from tlcore.rundir import RunDir
 from tlcore.workspace import sweeps_dir
 
@@ -173,11 +173,11 @@ def test_a_sweep_runs_in_the_background_and_its_table_shows(tiny_digits):
     _button(at, "Start the sweep").click()
     at.run()
     assert not at.exception and not at.error
-    [started] = sweeps()
+    [started] = list_sweeps()
     assert "0 of 1 strategies finished" in [p.proto.text for p in at.get("progress")]  # the worker is still starting
     assert Path(started["path"]).parent == sweeps_dir() and (Path(started["path"]) / "request.json").is_file()
     end = time.time() + 90
-    while not sweeps()[0]["done"]:
+    while not list_sweeps()[0]["done"]:
         assert time.time() < end, (Path(started["path"]) / "sweep.log").read_text()
         time.sleep(1)
     at.run()
@@ -196,9 +196,9 @@ def test_a_learning_curve_is_drawn_per_class_from_the_runs_page(tiny_digits):
     _button(at, "Draw the learning curve").click()
     at.run()
     assert not at.exception and not at.error
-    [started] = curves(tiny_digits)
+    [started] = list_curves(tiny_digits)
     end = time.time() + 120
-    while not curves(tiny_digits)[0]["done"]:
+    while not list_curves(tiny_digits)[0]["done"]:
         assert time.time() < end, (Path(started["path"]) / "curve.log").read_text()
         time.sleep(1)
     at.run()

@@ -10,7 +10,7 @@ from tlcore import cli
 from tlcore.config import TrainConfig
 from tlcore.jobs.command import WorkerCommand
 from tlcore.rundir import RunDir
-from tlcore.studio import curves, sweeps
+from tlcore.studio import list_curves as curves, list_sweeps as sweeps
 from tlcore.studydir import StudyDir
 from tlcore.workspace import curves_dir, sweeps_dir
 

@@ -144,7 +144,8 @@ def test_tags_diff_and_delete(finished_run, fashion_small, tmp_path):
 def test_a_sweep_started_from_the_studio_runs_in_the_background(fashion_small):
     import time
 
-    from tlcore.studio import start_sweep, sweeps as list_sweeps
+    from tlcore.jobs.studies import start_sweep
+    from tlcore.studio import list_sweeps
 
     cfg = TrainConfig(data=str(fashion_small / "train"), epochs=2, augment="none", image_size=64, device="cpu")
     folder = start_sweep(cfg, [0], from_scratch=False)

@@ -18,7 +18,7 @@ from tlcore.config import DEFAULT_MODEL
 from tlcore.models.catalog import get_spec
 from tlcore.models.net import build_backbone
 from tlcore.rundir import RunDir
-from tlcore.training.inputs import load_inputs
+from tlcore.jobs.recorder import load_inputs
 from tlcore.training.text_inputs import TEXT_MODEL, is_text_source, model_for
 
 TEXTS = sum(map(len, TOPICS.values()))

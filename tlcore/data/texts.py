@@ -102,7 +102,7 @@ def table_too_large(name: str, size: int) -> TLError:
                    "imported. Keep fewer rows (a few hundred a class is plenty) and import it again.")
 
 
-def _table_text(path: Path, name: str) -> tuple[str, str]:
+def table_text(path: Path, name: str) -> tuple[str, str]:
     size = path.stat().st_size
     if size > MAX_TABLE_BYTES:
         raise table_too_large(name, size)
@@ -125,7 +125,7 @@ def _delimiter(path: Path, text: str) -> str:
         return ","
 
 
-def _frame(path: Path, text: str, name: str):
+def table_frame(path: Path, text: str, name: str):
     import pandas as pd
 
     try:
@@ -207,8 +207,8 @@ def read_table(path: str | os.PathLike, text_column: str | None = None,
     dataset's (its stem), when it is not ``path``'s own (an upload kept under another name)."""
     path = Path(path)
     name = name or path.name
-    text, encoding = _table_text(path, name)
-    frame = _frame(path, text, name)
+    text, encoding = table_text(path, name)
+    frame = table_frame(path, text, name)
     columns = {c: frame[c].tolist() for c in frame.columns}
     text_col, label_col = _pick_columns(name, columns, text_column, label_column)
     split_col = next((c for c in columns if c.lower() == SPLIT_COLUMN and c not in (text_col, label_col)), None)

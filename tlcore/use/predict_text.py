@@ -12,7 +12,7 @@ import torch
 from tlcore.data.encoding import NotText, decode_text
 from tlcore.data.names import printable
 from tlcore.data.portable import spreadsheet_safe
-from tlcore.data.texts import MAX_FILE_BYTES, TABLE_SUFFIXES, TEXT_NAMES, _frame, _table_text
+from tlcore.data.texts import MAX_FILE_BYTES, TABLE_SUFFIXES, TEXT_NAMES, table_frame, table_text
 from tlcore.errors import TLError
 from tlcore.models.bundle import TOKENIZER, load_bundle
 from tlcore.models.text_net import TextTokenizer
@@ -63,7 +63,7 @@ class TextPredictor:
 def _table_column(path: Path, column: str) -> list[str]:
     """The texts of a table: ``column``, else its only column, else the one named like texts
     ("text", "review", ...), else the one with the longest values."""
-    frame = _frame(path, _table_text(path)[0])
+    frame = table_frame(path, table_text(path, path.name)[0], path.name)
     names = list(frame.columns)
     if column and column not in names:
         raise TLError(f"{path.name} has no column '{column}'; its columns are {', '.join(map(repr, names))}.")
