@@ -18,14 +18,11 @@ from tlcore.data import store
 from tlcore.jobs import runs
 from tlcore.models.catalog import ModelSpec, get_spec, params_text
 from tlcore.config import AUTO, FASTEST, MOST_ACCURATE, TrainConfig
-from tlcore.data.dataset import check_trainable
-from tlcore.models.freeze import backbone_is_frozen, resolve_trainable
 from tlcore.training.devices import gpu_name, resolve_device
 from tlcore.models import ensemble
-from tlcore.errors import TLError
 from tlcore.models.net import stage_param_counts
-from tlcore.training.recommend import Recommendation, choose_evaluation, dataset_kind, dataset_naturalness, recommend
-from tlcore.training.timing import Estimate
+from tlcore.studio import Plan, TLError, plan
+from tlcore.training.recommend import Recommendation
 from tlcore.rundir import RunDir
 
 DURATIONS = {"quick": 0.3, "standard": 1.0, "thorough": 2.0}  # times the recommended epochs
@@ -53,52 +50,54 @@ def opt(name: str):
     return st.session_state.get(ui.OPT + name, DEFAULTS[name])
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _labelled(folder: str) -> tuple[dict[str, int], bool]:
-    """Labelled images per class (test images left out), as the engine's recommender counts them,
-    and whether the data brings its own validation images (a TLError if it cannot train)."""
-    ds = store.open_dataset(folder)
-    check_trainable(ds)
-    counts = {c: n - ds.counts("test")[c] for c, n in ds.counts().items()}
-    return counts, any(i.split == "val" for i in ds.items)
-
-
 @st.cache_data(show_spinner=False)
 def _param_counts(name: str) -> tuple[list[int], int]:
     return stage_param_counts(name)
 
 
-@st.cache_data(show_spinner="Looking at your images with the pretrained model...")
-def _naturalness(folder: str, model: str, size: int, seed: int) -> float | None:
-    return dataset_naturalness(folder, model, size, seed)
+def _device() -> str:
+    """Where a run with the settings as they stand computes: "cuda" or "cpu"."""
+    return "cuda" if opt("device") != "cpu" and resolve_device("auto").type == "cuda" else "cpu"
 
 
-def _natural(spec: ModelSpec, gpu: bool) -> float | None:
-    """The pretrained model's confidence on the images, as the run will measure it: the same images
-    (its seed's), at the size it will read them; None from an earlier run or with a setting that cannot work."""
-    if st.session_state.get(ui.INIT_FROM):
-        return None
-    try:
-        cfg = TrainConfig(data=st.session_state[ui.DATASET], model=spec.name, image_size=opt("image_size"))
-    except TLError:
-        return None
-    return _naturalness(cfg.data, spec.name, runs.image_size_for(cfg, "cuda" if gpu else "cpu"), opt("seed"))
+def _request(spec: ModelSpec, stages: int | str, epochs: int | None, recipe: str | None) -> TrainConfig:
+    """The request with the settings as they stand, ``stages`` trained ("auto": as recommended), for
+    ``epochs`` (None: as recommended) and with ``recipe`` (None: as chosen)."""
+    advanced = {k: opt(k) for k in ADVANCED}
+    if stages:  # the most accurate model is a frozen one; deeper training uses the chosen model
+        advanced["recipe"] = AUTO
+    if recipe is not None:
+        advanced["recipe"] = recipe
+    if advanced["weights"] not in strategy_inputs.weights_options(spec):
+        advanced["weights"] = "pretrained"
+    ss = st.session_state
+    return TrainConfig(data=ss[ui.DATASET], model=spec.name, init_from=ss.get(ui.INIT_FROM, ""),
+                       trainable_stages=stages, epochs=epochs, **advanced)
+
+
+def planned(spec: ModelSpec, stages: int | str = AUTO, recipe: str | None = None) -> Plan:
+    """The Plan of a run with the settings as they stand, ``stages`` trained ("auto": as recommended)
+    and ``recipe`` (None: as chosen), for as long as chosen: the epochs set, else the recommended
+    epochs times the duration. The run started from these settings records this Plan."""
+    first = plan(_request(spec, stages, opt("epochs") or None, recipe), _device())
+    if opt("epochs"):
+        return first
+    factor = DURATIONS[st.session_state.get(DURATION, "standard")]
+    return plan(_request(spec, stages, max(2, round(first.recommendation.epochs * factor)), recipe), _device())
 
 
 def recommendation(spec: ModelSpec, chosen: int | None = None) -> Recommendation:
-    """The engine's advice for the current dataset and model; with ``chosen`` stages, the epochs and
-    augmentation that suit that depth, as the engine decides them when the run starts."""
-    counts, _ = _labelled(st.session_state[ui.DATASET])
-    gpu = opt("device") != "cpu" and resolve_device("auto").type == "cuda"
-    return recommend(counts, _natural(spec, gpu), len(spec.stages), gpu=gpu, chosen_stages=chosen)
-
-
-def evaluation(cfg: TrainConfig, spec: ModelSpec, rec: Recommendation) -> Recommendation:
-    """The recommendation with how the score will be estimated for the settings as they stand."""
-    counts, given_val = _labelled(cfg.data)
-    stages = resolve_trainable(cfg.trainable_stages, len(spec.stages))
-    frozen = backbone_is_frozen(spec, stages, cfg.train_bn)
-    return choose_evaluation(rec, cfg, frozen, counts, given_val)
+    """The Plan's recommendation for the current dataset and model, as recommended (or with
+    ``chosen`` stages: the epochs and augmentation that suit that depth). With a setting that cannot
+    work, the one the defaults of the other settings give."""
+    stages = AUTO if chosen is None else chosen
+    try:
+        return planned(spec, stages).recommendation
+    except TLError:
+        ss = st.session_state
+        request = TrainConfig(data=ss[ui.DATASET], model=spec.name, init_from=ss.get(ui.INIT_FROM, ""),
+                              trainable_stages=stages)
+        return plan(request, _device()).recommendation
 
 
 def _valid(name: str, value):
@@ -187,20 +186,13 @@ def _sync_stages(spec: ModelSpec, rec: Recommendation) -> None:
 
 
 def build_config() -> TrainConfig:
-    """The run configuration from the user's choices (raises TLError with what to fix)."""
+    """The run configuration from the user's choices (raises TLError with what to fix): the request
+    of ``planned`` at the chosen depth."""
     ss = st.session_state
     _restore_choices()
     spec = get_spec(ss[ui.MODEL])
     _sync_stages(spec, recommendation(spec))
-    rec = recommendation(spec, chosen=ss[STAGES])
-    epochs = opt("epochs") or max(2, round(rec.epochs * DURATIONS[ss.get(DURATION, "standard")]))
-    advanced = {k: opt(k) for k in ADVANCED}
-    if ss[STAGES]:  # the most accurate model is a frozen one; deeper training uses the chosen model
-        advanced["recipe"] = AUTO
-    if advanced["weights"] not in strategy_inputs.weights_options(spec):
-        advanced["weights"] = "pretrained"
-    return TrainConfig(data=ss[ui.DATASET], model=spec.name, init_from=ss.get(ui.INIT_FROM, ""),
-                       trainable_stages=ss[STAGES], epochs=epochs, **advanced)
+    return planned(spec, ss[STAGES]).request
 
 
 def render() -> None:
@@ -210,11 +202,12 @@ def render() -> None:
     ss = st.session_state
     _restore_choices()
     spec = get_spec(ss[ui.MODEL])
-    rec = recommendation(spec)
+    with st.spinner("Looking at your images with the pretrained model..."):
+        rec = recommendation(spec)
     _sync_stages(spec, rec)
     suggested = rec.trainable_stages
     with ui.friendly_errors():
-        rec = evaluation(build_config(), spec, rec)
+        build_config()
     what = ("keep the pretrained network as it is and train only a new last layer"
             if rec.trainable_stages == 0 else f"fine-tune the last {rec.trainable_stages} of {len(spec.stages)} "
             "stages and a new final layer")
@@ -228,7 +221,7 @@ def render() -> None:
                        "Frozen stages keep what they learned from ImageNet; the last N stages adapt to your "
                        "images. 0 = only a new final layer learns (fastest, best with few images).")
     counts, total = _param_counts(spec.name)
-    classes = len(_labelled(ss[ui.DATASET])[0])
+    classes = _classes(spec)
     head = spec.feature_dim * classes + classes
     learning = sum(counts[len(counts) - n:]) + head
     st.plotly_chart(_stages_figure(spec, counts, n, head), config=charts.STATIC)
@@ -269,35 +262,26 @@ def _stages_figure(spec: ModelSpec, counts: list[int], n: int, head: int) -> go.
                                 f"{spec.title}, from the image (left) to the answer (right)")
 
 
+def _classes(spec: ModelSpec) -> int:
+    """How many classes the new final layer tells apart."""
+    try:
+        return len(planned(spec).stats.labelled)
+    except TLError:
+        return len(plan(TrainConfig(data=st.session_state[ui.DATASET], model=spec.name), _device()).stats.labelled)
+
+
 def _times(spec: ModelSpec) -> dict | None:
     """The estimated times of the choices here (``strategy_time.plan_times``); None while a setting cannot work."""
     try:
-        cfg = build_config()
-        base = evaluation(cfg.with_(trainable_stages=0, recipe=AUTO), spec, recommendation(spec, chosen=0))
+        return strategy_time.plan_times(lambda k, recipe=None: planned(spec, k, recipe), len(spec.stages),
+                                        st.session_state[STAGES], opt("recipe"), _ensemble_ready())
     except TLError:
         return None
-    device = "cuda" if opt("device") != "cpu" and resolve_device("auto").type == "cuda" else "cpu"
-    factor = DURATIONS[st.session_state.get(DURATION, "standard")]
-    epochs = lambda rec: opt("epochs") or max(2, round(rec.epochs * factor))
-    return strategy_time.plan_times(cfg, spec, lambda k: recommendation(spec, chosen=k), base, _labelled(cfg.data)[0],
-                                    epochs, device, _ensemble_ready(), st.session_state[STAGES], opt("recipe"),
-                                    _kind(cfg.data))
-
-
-def estimated_time() -> Estimate | None:
-    """How long a run with the settings as chosen should take here (None while a setting cannot work)."""
-    times = _times(get_spec(st.session_state[ui.MODEL]))
-    return times["chosen"] if times else None
 
 
 @st.cache_data(show_spinner=False)
 def _ensemble_ready() -> bool:
     return ensemble.ready()
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _kind(folder: str) -> str:
-    return dataset_kind(folder)
 
 
 def _duration(rec: Recommendation) -> None:

@@ -112,6 +112,7 @@ def _train(args) -> int:
         from tlcore.config import TrainConfig
         from tlcore.jobs.entry import report_run
         from tlcore.jobs.train import create_run, execute
+        from tlcore.studio import plan
 
     launched = distributed.from_env()  # under torchrun: its processes
     optional = {"lr": args.lr, "backbone_lr_mult": args.backbone_lr_mult, "weight_decay": args.weight_decay,
@@ -128,7 +129,7 @@ def _train(args) -> int:
     )
     with distributed.session(cfg.device) as world:  # under torchrun: every rank trains, rank 0 records
         if world.main:
-            print(f"run folder: {create_run(cfg, args.out).path}", flush=True)
+            print(f"run folder: {create_run(cfg, args.out, plan=plan(cfg)).path}", flush=True)
         world.barrier()
         state = execute(args.out, world)
         return report_run(Path(args.out), state) if world.main else int(state != "finished")

@@ -10,4 +10,8 @@ from __future__ import annotations
 
 from tlcore.errors import TLError
 
-__all__ = ["TLError"]
+# Planning and running
+from tlcore.jobs.plan import Plan
+from tlcore.studio.plans import plan, start
+
+__all__ = ["TLError", "Plan", "plan", "start"]
