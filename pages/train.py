@@ -9,7 +9,7 @@ nav.first_visit()  # before the imports below, which load PyTorch
 import streamlit as st
 
 from pages import charts, ui
-from pages.strategy import build_config
+from pages.choices import build_config
 from tlcore.jobs import pool, runs
 from tlcore.models.catalog import get_spec
 from tlcore.config import AUTO, DEFAULT_MODEL, MOST_ACCURATE, TrainConfig
