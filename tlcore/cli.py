@@ -129,10 +129,19 @@ def _train(args) -> int:
     )
     with distributed.session(cfg.device) as world:  # under torchrun: every rank trains, rank 0 records
         if world.main:
-            print(f"run folder: {create_run(cfg, args.out, plan=plan(cfg)).path}", flush=True)
+            print(f"run folder: {create_run(cfg, args.out, plan=_plan_of(cfg, plan)).path}", flush=True)
         world.barrier()
         state = execute(args.out, world)
         return report_run(Path(args.out), state) if world.main else int(state != "finished")
+
+
+def _plan_of(cfg, plan):
+    """The run's Plan, decided before it starts; None where the request cannot work, so the run
+    records why (its worker decides again and fails with that reason, as a run always reported it)."""
+    try:
+        return plan(cfg)
+    except TLError:
+        return None
 
 
 def _outside(data: str, out: str) -> None:
