@@ -10,13 +10,10 @@ from dataclasses import MISSING, fields
 import streamlit as st
 
 from pages import strategy_inputs, ui
-from tlcore import workspace
-from tlcore.config import AUTO, FASTEST, MOST_ACCURATE, TrainConfig
 from tlcore.data import store
 from tlcore.models.catalog import ModelSpec, get_spec
-from tlcore.studio import Plan, TLError, plan
-from tlcore.training.devices import gpu_name, resolve_device
-from tlcore.training.recommend import Recommendation
+from tlcore.studio import (AUTO, FASTEST, MOST_ACCURATE, Plan, Recommendation, TLError, TrainConfig, gpu_name,
+                           load_choices, plan, resolve_device, save_choices)
 
 DURATIONS = {"quick": 0.3, "standard": 1.0, "thorough": 2.0}  # times the recommended epochs
 ADVANCED = ("recipe", "weights", "test_data", "train_bn", "batch_size", "lr", "backbone_lr_mult", "weight_decay",
@@ -117,7 +114,7 @@ def restore_choices() -> None:
     if ss.get(LOADED):
         return
     ss[LOADED] = True
-    kept = workspace.load_choices()
+    kept = load_choices()
     settings = kept.get("settings") if isinstance(kept.get("settings"), dict) else {}
     ss[RESTORED], ss[DROPPED] = {}, []
     for name in KEPT:
@@ -143,7 +140,7 @@ def _kept_stages(spec: ModelSpec) -> int | None:
     return min(max(value, 0), len(spec.stages))
 
 
-def save_choices(recommended_stages: int) -> None:
+def keep_choices(recommended_stages: int) -> None:
     """Keep the settings that differ from the defaults (and the stage count when it differs from
     the recommendation, per dataset and model) for the next session; written only on a change."""
     ss = st.session_state
@@ -157,7 +154,7 @@ def save_choices(recommended_stages: int) -> None:
     choices = {"settings": settings, "stages": stages}
     if choices != old:
         try:
-            workspace.save_choices(choices)
+            save_choices(choices)
         except (OSError, TLError) as e:  # keeping settings is a convenience: never break the page for it
             _log.warning("Could not keep the settings: %s", e)
         ss[SAVED] = choices

@@ -12,10 +12,7 @@ import streamlit as st
 from pages import charts, choices, strategy_inputs, strategy_time, ui
 from tlcore.jobs import runs
 from tlcore.models.catalog import ModelSpec, get_spec, params_text
-from tlcore.models import ensemble
-from tlcore.models.net import stage_param_counts
-from tlcore.studio import TLError
-from tlcore.training.recommend import Recommendation
+from tlcore.studio import Recommendation, TLError, ensemble_ready, stage_param_counts
 from tlcore.rundir import RunDir
 
 DURATION_TEXT = {"quick": "Quick look", "standard": "Standard", "thorough": "Thorough"}
@@ -79,7 +76,7 @@ def render() -> None:
     # shows only for a frozen network); unkeyed, each such change redrew it closed.
     with st.expander("Advanced settings", key="advanced"):
         _advanced(spec, chosen)
-    choices.save_choices(suggested)
+    choices.keep_choices(suggested)
     with ui.friendly_errors():
         choices.build_config()
         st.page_link(ui.page("train"), label="Next: start training", icon=":material/arrow_forward:")
@@ -109,7 +106,7 @@ def _times(spec: ModelSpec) -> dict | None:
 
 @st.cache_data(show_spinner=False)
 def _ensemble_ready() -> bool:
-    return ensemble.ready()
+    return ensemble_ready()
 
 
 def _duration(rec: Recommendation) -> None:

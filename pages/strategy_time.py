@@ -8,12 +8,9 @@ from collections.abc import Callable
 import streamlit as st
 
 from pages import ui
-from tlcore.config import AUTO, FASTEST, MOST_ACCURATE
 from tlcore.data import store
 from tlcore.models.catalog import ModelSpec
-from tlcore.models.ensemble import recipe_costs
-from tlcore.studio import Plan
-from tlcore.training.timing import Estimate
+from tlcore.studio import AUTO, FASTEST, MOST_ACCURATE, Estimate, Plan, recipe_costs
 
 KEPT_NAMES = {"duration": "how long to train", "epochs": "epochs", "recipe": "model to make", "augment": "augmentation",
               "evaluation": "how the score is measured", "image_size": "image size", "batch_size": "batch size",

@@ -12,13 +12,10 @@ from pages import charts, ui
 from pages.choices import build_config
 from tlcore.jobs import pool, runs
 from tlcore.models.catalog import get_spec
-from tlcore.config import AUTO, DEFAULT_MODEL, MOST_ACCURATE, TrainConfig
-from tlcore.training.devices import device_words, gpu_name, resolve_device
-from tlcore.models.ensemble import recipe_costs
-from tlcore.errors import TLError
 from tlcore.record import RunRecord
 from tlcore.rundir import RunDir
-from tlcore.studio import plan, start as start_plan
+from tlcore.studio import (AUTO, DEFAULT_MODEL, MOST_ACCURATE, TLError, TrainConfig, device_words, gpu_name, plan,
+                           recipe_costs, resolve_device, start as start_plan)
 
 POLL_SECONDS = 1.5
 ALL_DEVICES = ui.OPT + "all_devices"
