@@ -62,11 +62,9 @@ def create_run(cfg: TrainConfig, run_dir: str | Path, parent: str = "", plan: Pl
         raise TLError(f"{run.path} already holds a run. Choose a new folder, or resume that run.")
     check_sources(cfg)
     run.path.mkdir(parents=True, exist_ok=True)
-    decided = {} if plan is None else dict(config=plan.config, recommendation=plan.recommendation.to_json(),
-                                           plan=plan.to_json())
-    run.write_record(RunRecord(**{"config": cfg, "requested": cfg, "created": time.time(),
-                                  "environment": environment.describe(), "parent": parent or cfg.init_from,
-                                  **decided}))
+    record = RunRecord(config=cfg, requested=cfg, created=time.time(), environment=environment.describe(),
+                       parent=parent or cfg.init_from)
+    run.write_record(record if plan is None else _following(record, plan))
     run.set_status("queued", message="Waiting to start")
     return run
 
@@ -149,6 +147,11 @@ def _record_plan(run: RunDir, work: Work, start: str = "decode") -> None:
     run.append_event("plan", phases=list(left.items()), after=run_fraction(run))
 
 
+def _following(record: RunRecord, plan: Plan) -> RunRecord:
+    """``record`` of a run that follows ``plan``: its settings and recommendation are the Plan's."""
+    return replace(record, config=plan.config, recommendation=plan.recommendation.to_json(), plan=plan.to_json())
+
+
 def _planned(run: RunDir, device: torch.device) -> Plan:
     """The run's Plan: the one it was created (or first started) with; a run created without one
     (a sweep's, a rerun's) gets it here, once, from the images' statistics, and records it."""
@@ -158,8 +161,7 @@ def _planned(run: RunDir, device: torch.device) -> Plan:
     run.set_status("running", message="Looking at the images with the pretrained model")
     cfg = record.config
     chosen = plan_run(cfg, device.type)
-    run.write_record(replace(run.record(), config=chosen.config, recommendation=chosen.recommendation.to_json(),
-                             plan=chosen.to_json()))
+    run.write_record(_following(run.record(), chosen))
     run.append_event("recommendation", **chosen.recommendation.to_json())
     return chosen
 
