@@ -8,14 +8,9 @@ from collections.abc import Callable
 import streamlit as st
 
 from pages import ui
-from tlcore.config import AUTO, FASTEST, MOST_ACCURATE, TrainConfig
 from tlcore.data import store
-from tlcore.jobs import runs, timings
 from tlcore.models.catalog import ModelSpec
-from tlcore.models.ensemble import recipe_costs
-from tlcore.models.freeze import backbone_is_frozen
-from tlcore.training.recommend import Recommendation, choose_recipe
-from tlcore.training.timing import Estimate
+from tlcore.studio import AUTO, FASTEST, MOST_ACCURATE, Estimate, Plan, recipe_costs
 
 KEPT_NAMES = {"duration": "how long to train", "epochs": "epochs", "recipe": "model to make", "augment": "augmentation",
               "evaluation": "how the score is measured", "image_size": "image size", "batch_size": "batch size",
@@ -32,45 +27,21 @@ def image_counts(folder: str) -> tuple[int, int, int]:
             sum(1 for i in ds.items if i.split == "test"))
 
 
-def estimate_for(cfg: TrainConfig, spec: ModelSpec, stages: int, recipe: str, rec: Recommendation, cv: bool,
-                 epochs: int, device: str, observed: list[dict]) -> Estimate:
-    """How long a run of ``cfg`` with ``stages`` trained and ``recipe`` should take here, for ``epochs``;
-    ``rec`` is the recommendation for that depth (its augmentation fills what ``cfg`` leaves to it) and
-    ``cv`` whether a frozen network is scored by cross-validation."""
-    labelled, own_val, test = image_counts(cfg.data)
-    if cfg.test_data:
-        test += sum(image_counts(cfg.test_data)[::2])
-    frozen = backbone_is_frozen(spec, stages, cfg.train_bn)
-    val = 0 if cv and frozen else own_val or round(labelled * cfg.val_fraction)
-    work = timings.work_for(recipe=recipe, spec=spec, size=runs.image_size_for(cfg, device), stages=stages,
-                            frozen=frozen, epochs=epochs, augment=rec.augment if cfg.augment == "auto" else cfg.augment,
-                            labelled=labelled, val=val, test=test, device=device,
-                            pretrained=cfg.weights == "pretrained" and not cfg.init_from)
-    return timings.estimate_work(work, observed)
-
-
-def plan_times(cfg: TrainConfig, spec: ModelSpec, recommend_at: Callable[[int], Recommendation],
-               base: Recommendation, counts: dict[str, int], epochs_of: Callable[[Recommendation], int], device: str,
-               ensemble_ready: bool, stages: int, recipe: str, kind: str | None) -> dict:
+def plan_times(planned_at: Callable[..., Plan], stages_total: int, stages: int, recipe: str,
+               ensemble_ready: bool) -> dict:
     """Each depth's estimated time here ("depths"), the most accurate model's ("accurate", None where it
     cannot be made), the model "as recommended" makes ("auto"), and the times of the settings as
-    chosen (``stages``, ``recipe``) and as recommended. ``base`` is the frozen network's recommendation
-    with its evaluation; ``recommend_at(k)`` the recommendation for k stages trained; ``kind`` the images'
-    (tlcore.training.recommend.image_kind)."""
-    observed, cv = timings.observations(), base.evaluation == "cv"
-    recs = {k: recommend_at(k) for k in range(len(spec.stages) + 1)}
-    time_of = lambda k, r: estimate_for(cfg, spec, k, r, recs[k], cv, epochs_of(recs[k]), device, observed)
-    depths = {k: time_of(k, FASTEST) for k in recs}
-    fresh = cfg.weights == "pretrained" and not cfg.init_from and not cfg.image_size and ensemble_ready
-    accurate = time_of(0, MOST_ACCURATE) if fresh else None
-    auto = choose_recipe(base, cfg.with_(trainable_stages=0, recipe=AUTO), True, counts, fresh,
-                         {FASTEST: depths[0], **({MOST_ACCURATE: accurate} if accurate else {})}, kind).recipe
-
-    def pick(k: int, r: str) -> Estimate:
-        return accurate if k == 0 and accurate and MOST_ACCURATE in (r, auto if r == AUTO else r) else depths[k]
-
-    return {"depths": depths, "accurate": accurate, "auto": auto, "chosen": pick(stages, recipe),
-            "recommended": pick(recs[0].trainable_stages, AUTO)}
+    chosen (``stages``, ``recipe``) and as recommended, from the Plans of those runs:
+    ``planned_at(k, recipe=None)`` is the Plan with k stages trained ("auto": as recommended)."""
+    plans = {k: planned_at(k) for k in range(stages_total + 1)}
+    depths = {k: p.estimate(FASTEST) for k, p in plans.items()}
+    frozen = plans[0] if recipe == AUTO else planned_at(0, AUTO)
+    cfg = frozen.config
+    fresh = cfg.weights == "pretrained" and not cfg.init_from and not frozen.request.image_size and ensemble_ready
+    accurate = frozen.estimate(MOST_ACCURATE) if fresh else None
+    recommended = planned_at(AUTO, AUTO)
+    return {"depths": depths, "accurate": accurate, "auto": cfg.recipe, "chosen": plans[stages].estimate(),
+            "recommended": recommended.estimate()}
 
 
 def times_caption(spec: ModelSpec, by_depth: dict[int, Estimate], accurate: Estimate | None, images: str) -> str:

@@ -9,15 +9,13 @@ nav.first_visit()  # before the imports below, which load PyTorch
 import streamlit as st
 
 from pages import charts, ui
-from pages.strategy import build_config, estimated_time
+from pages.choices import build_config
 from tlcore.jobs import pool, runs
 from tlcore.models.catalog import get_spec
-from tlcore.config import AUTO, DEFAULT_MODEL, MOST_ACCURATE, TrainConfig
-from tlcore.training.devices import device_words, gpu_name, resolve_device
-from tlcore.models.ensemble import recipe_costs
-from tlcore.errors import TLError
 from tlcore.record import RunRecord
 from tlcore.rundir import RunDir
+from tlcore.studio import (AUTO, DEFAULT_MODEL, MOST_ACCURATE, TLError, TrainConfig, device_words, gpu_name, plan,
+                           recipe_costs, resolve_device, start as start_plan)
 
 POLL_SECONDS = 1.5
 ALL_DEVICES = ui.OPT + "all_devices"
@@ -85,18 +83,19 @@ def _processes(cfg: TrainConfig) -> str:
 
 
 def _start(cfg: TrainConfig, run_shown: bool) -> None:
+    """What the next run will do, from its Plan (the one Strategy shows and the run records), and Start."""
     cfg = _spread_choice(cfg)
-    spec = get_spec(cfg.model)
+    decided = plan(cfg)
+    spec, will = get_spec(cfg.model), decided.config
     summary = ui.dataset_summary(cfg.data) or {"name": cfg.data}
     start = f", continuing run {ui.md_safe(runs.title_of(RunDir(cfg.init_from)))}" if cfg.init_from else ""
     st.markdown(("**Next run:** " if run_shown else "") + f"**{ui.md_safe(summary['name'])}**{start}: "
-                + f"{stages_words(cfg.trainable_stages, len(spec.stages), spec.title, cfg.recipe)}, **{cfg.epochs}** epochs, "
-                  f"images at {runs.image_size_for(cfg, resolve_device(cfg.device).type)} pixels, "
+                + f"{stages_words(will.trainable_stages, len(spec.stages), spec.title, will.recipe)}, "
+                  f"**{will.epochs}** epochs, images at {will.image_size} pixels, "
                   f"augmentation {'as recommended' if cfg.augment == 'auto' else cfg.augment}, "
                   f"{device_words(cfg.device, gpu_name())}{_processes(cfg)}.")
-    took = estimated_time()
-    if took is not None:
-        st.caption(f"It should take {took.words()} on this computer ({took.basis()}).")
+    took = decided.estimate()
+    st.caption(f"It should take {took.words()} on this computer ({took.basis()}).")
     st.page_link(ui.page("strategy"), label="Change these settings", icon=":material/tune:")
     path = st.session_state.get(ui.RUN)
     busy = bool(path) and RunDir(path).status().active
@@ -104,7 +103,7 @@ def _start(cfg: TrainConfig, run_shown: bool) -> None:
     if st.button(label, type="primary", help="Training runs in the background: you can close this tab and "
                  "come back; the run keeps going and shows up here and on the Runs page."):
         ui.refuse_outside_workspace(cfg)
-        run = runs.start_run(cfg)
+        run = start_plan(decided)
         st.session_state[ui.RUN] = str(run.path)
         st.rerun()
 

@@ -63,13 +63,13 @@ def test_cross_validation_cannot_be_forced_on_a_network_that_learns():
 
 
 def test_the_strategy_pages_confidence_is_the_one_the_run_records(workspace_run):
-    """The pretrained model's confidence on the images, as the Strategy page measures it before the
-    run, is the run's own: the same images (natural_sample), at the run's size."""
+    """The pretrained model's confidence on the images, as the Strategy page's Plan measures it before
+    the run, is the run's own: the same images (natural_sample), at the run's size."""
     from tlcore.rundir import RunDir
-    from tlcore.training.recommend import dataset_naturalness
+    from tlcore.studio import plan
 
     record = RunDir(workspace_run).record()
     cfg = record.config
     assert cfg.image_size == 64  # read small, far from the model's own 224: a size mismatch would show
-    measured = dataset_naturalness(cfg.data, cfg.model, cfg.image_size, cfg.seed)
-    assert measured == pytest.approx(record.recommendation["naturalness"], abs=1e-3)
+    measured = plan(record.requested, "cpu").stats.naturalness
+    assert measured == record.recommendation["naturalness"] == record.plan["stats"]["naturalness"]

@@ -111,6 +111,7 @@ def _train(args) -> int:
         from tlcore.jobs.entry import report_run
         from tlcore.jobs.train import create_run, execute
         from tlcore.training.text_inputs import model_for
+        from tlcore.studio import plan
 
     launched = distributed.from_env()  # under torchrun: its processes
     optional = {"lr": args.lr, "backbone_lr_mult": args.backbone_lr_mult, "weight_decay": args.weight_decay,
@@ -129,10 +130,19 @@ def _train(args) -> int:
     )
     with distributed.session(cfg.device) as world:  # under torchrun: every rank trains, rank 0 records
         if world.main:
-            print(f"run folder: {create_run(cfg, args.out).path}", flush=True)
+            print(f"run folder: {create_run(cfg, args.out, plan=_plan_of(cfg, plan)).path}", flush=True)
         world.barrier()
         state = execute(args.out, world)
         return report_run(Path(args.out), state) if world.main else int(state != "finished")
+
+
+def _plan_of(cfg, plan):
+    """The run's Plan, decided before it starts; None where the request cannot work, so the run
+    records why (its worker decides again and fails with that reason, as a run always reported it)."""
+    try:
+        return plan(cfg)
+    except TLError:
+        return None
 
 
 def _outside(data: str, out: str) -> None:

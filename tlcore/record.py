@@ -91,6 +91,7 @@ class RunRecord:
     parent: str = ""
     dataset: DatasetRef | None = None
     recommendation: dict | None = None
+    plan: dict | None = None  # the Plan it follows (tlcore.jobs.plan), once decided
 
     def to_json(self) -> dict:
         out = asdict(self)

@@ -14,6 +14,7 @@ from tlcore.errors import TLError
 from tlcore.record import ACTIVE, DAMAGED, RecordError, RunRecord, SPLITS
 from tlcore.rundir import RunDir
 from tlcore.training.progress import PHASES, fraction, read_progress, stopping_words
+from tlcore.jobs.plan import Plan
 from tlcore.jobs.train import create_run
 from tlcore.training.inputs import image_size_for  # noqa: F401 (the worker's decision, for the pages' previews)
 from tlcore.jobs.worker import launch
@@ -22,13 +23,14 @@ from tlcore.workspace import runs_dir
 STILL_TRAINING = "Run {title} is still training; stop it before deleting it."
 
 
-def start_run(cfg: TrainConfig, parent: str = "") -> RunDir:
-    """Create a run folder in the workspace and start its worker process."""
+def start_run(cfg: TrainConfig, parent: str = "", plan: Plan | None = None) -> RunDir:
+    """Create a run folder in the workspace and start its worker process (on ``plan``, when it was
+    decided before: tlcore.jobs.train.create_run)."""
     base = runs_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.model}"
     path, n = base, 1
     while path.exists():
         path, n = base.with_name(f"{base.name}-{n}"), n + 1
-    run = create_run(cfg, path, parent=parent)
+    run = create_run(cfg, path, parent=parent, plan=plan)
     launch(run.path)
     return run
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Collection
 from dataclasses import asdict
 
 from tlcore.atomic import atomic_write_json
@@ -53,21 +54,24 @@ def recipe_gflops(recipe: str, spec: ModelSpec, size: int) -> tuple[float, int]:
     return sum(gflops_at(get_spec(m.model), size) for m in MEMBERS), len(MEMBERS)
 
 
-def _to_export(recipe: str, spec: ModelSpec, size: int, frozen: bool, pretrained: bool, device: str) -> float:
-    """The computing of the networks whose ONNX model a run on a processor exports first: the model's
-    own (it measures how photo-like the images are) and, frozen, the recipe's, unless kept."""
-    if device != "cpu" or not pretrained:
+def _to_export(recipe: str, spec: ModelSpec, size: int, frozen: bool, pretrained: bool, device: str,
+               kept: Collection[str] | None) -> float:
+    """The computing of the network(s) whose ONNX model a frozen run on a processor exports before its
+    features, unless kept (``kept``: the recipes whose model is kept at this size; None: look)."""
+    if device != "cpu" or not pretrained or not frozen:
         return 0.0
-    from tlcore.training.embed import embedder_key, kept_graph
+    if kept is None:
+        from tlcore.training.embed import embedder_key, kept_graph
 
-    needed = {FASTEST} | ({recipe} if frozen else set())
-    return sum(recipe_gflops(r, spec, size)[0] for r in needed
-               if not kept_graph(embedder_key(r, spec.name, size)).exists())
+        kept = [r for r in (recipe,) if kept_graph(embedder_key(r, spec.name, size)).exists()]
+    return 0.0 if recipe in kept else recipe_gflops(recipe, spec, size)[0]
 
 
 def work_for(*, recipe: str, spec: ModelSpec, size: int, stages: int, frozen: bool, epochs: int, augment: str,
-             labelled: int, val: int, test: int, device: str, pretrained: bool) -> Work:
-    """The work of a run with these settings and image counts (``val``: validation images of ``labelled``)."""
+             labelled: int, val: int, test: int, device: str, pretrained: bool,
+             kept: Collection[str] | None = None) -> Work:
+    """The work of a run with these settings and image counts (``val``: validation images of ``labelled``;
+    ``kept``: the recipes whose ONNX model is kept at this model and size, None to look)."""
     from tlcore.training.engine import augmented_views
 
     gflops, networks = recipe_gflops(recipe, spec, size)
@@ -78,7 +82,7 @@ def work_for(*, recipe: str, spec: ModelSpec, size: int, stages: int, frozen: bo
     trained = 0.0 if frozen else max(stages, 1) / len(spec.stages)
     return Work(device=device, recipe=recipe, gflops=round(gflops, 4), networks=networks, labelled=labelled,
                 test=test, trained=trained, epochs=epochs, views=views, val=val,
-                export_gflops=round(_to_export(recipe, spec, size, frozen, pretrained, device), 4))
+                export_gflops=round(_to_export(recipe, spec, size, frozen, pretrained, device, kept), 4))
 
 
 def estimate_work(work: Work, runs: list[dict] | None = None) -> Estimate:

@@ -13,32 +13,27 @@ import sys
 import time
 import traceback
 from dataclasses import replace
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 
 from tlcore import environment
 
-from tlcore.jobs import pool, timings
+from tlcore.jobs import pool, stats, timings
 
 from tlcore.models import ensemble
 from tlcore.atomic import disk_full, is_disk_full
-from tlcore.config import FASTEST, MOST_ACCURATE, TrainConfig
-from tlcore.data.dataset import Dataset
-from tlcore.models.catalog import ModelSpec
+from tlcore.config import MOST_ACCURATE, TrainConfig
 from tlcore.training.distributed import SOLO, World, peer_lost
-from tlcore.training.embed import embedder_key
 from tlcore.training.engine import train_model
 from tlcore.errors import TLError
-from tlcore.models.freeze import backbone_is_frozen, resolve_trainable
 from tlcore.training.inputs import Inputs
 from tlcore.jobs.interrupt import (ALREADY_RUNNING, INTERRUPTED_TEXT, Interrupted, StopAsked, interruptible,
                                    stop_promptly)
-from tlcore.training.progress import PHASES, report, run_fraction
-from tlcore.training.recommend import (Recommendation, choose_evaluation, choose_recipe, image_kind, natural_sample,
-                                       naturalness, recommend)
+from tlcore.training.progress import PHASES, run_fraction
 from tlcore.training.timing import Work, phases
+from tlcore.jobs.plan import Plan, resolve
 from tlcore.record import INTERRUPTED, RunRecord
 from tlcore.jobs.recorder import RunRecorder, finish, load_inputs, use_all_for_training
 from tlcore.rundir import Heartbeat, QuietRun, RunDir
@@ -49,19 +44,26 @@ PEER_LOST = ("One of the processes training this run stopped unexpectedly. Resum
              "last checkpoint.")
 
 
-def create_run(cfg: TrainConfig, run_dir: str | Path, parent: str = "") -> RunDir:
-    """Make a new run folder holding the request; the worker fills in the rest.
+def check_sources(cfg: TrainConfig) -> None:
+    """A TLError naming the first of a request's images, test images or earlier run that is not there."""
+    for path in filter(None, (cfg.data, cfg.test_data, cfg.init_from)):
+        if not Path(path).exists():
+            raise TLError(f"{path} does not exist. Check the path, or choose the images again.")
+
+
+def create_run(cfg: TrainConfig, run_dir: str | Path, parent: str = "", plan: Plan | None = None) -> RunDir:
+    """Make a new run folder holding the request and, when it was decided before (``plan``, from
+    ``plan_run``), its Plan, which the worker then follows; without one the worker decides it.
 
     ``parent`` is the run this one continues or copies, kept in the record."""
     run = RunDir(run_dir)
     if run.exists():
         raise TLError(f"{run.path} already holds a run. Choose a new folder, or resume that run.")
-    for path in filter(None, (cfg.data, cfg.test_data, cfg.init_from)):
-        if not Path(path).exists():
-            raise TLError(f"{path} does not exist. Check the path, or choose the images again.")
+    check_sources(cfg)
     run.path.mkdir(parents=True, exist_ok=True)
-    run.write_record(RunRecord(config=cfg, requested=cfg, created=time.time(), environment=environment.describe(),
-                               parent=parent or cfg.init_from))
+    record = RunRecord(config=cfg, requested=cfg, created=time.time(), environment=environment.describe(),
+                       parent=parent or cfg.init_from)
+    run.write_record(record if plan is None else _following(record, plan))
     run.set_status("queued", message="Waiting to start")
     return run
 
@@ -137,43 +139,6 @@ def _slot(device: torch.device, world: World, on_wait, should_stop) -> Iterator[
         yield None if got is None else (torch.device(got[0]) if torch.device(got[0]).type == device.type else device)
 
 
-def _work(cfg: TrainConfig, recipe: str, spec: ModelSpec, size: int, labelled: int, val: int, test: int,
-          device: torch.device) -> Work:
-    """The work of a run of ``cfg`` (its depth, epochs and augmentation decided) with ``recipe``."""
-    stages = resolve_trainable(cfg.trainable_stages, len(spec.stages))
-    return timings.work_for(recipe=recipe, spec=spec, size=size, stages=stages,
-                            frozen=backbone_is_frozen(spec, stages, cfg.train_bn), epochs=cfg.epochs,
-                            augment=cfg.augment, labelled=labelled, val=val, test=test, device=device.type,
-                            pretrained=cfg.weights == "pretrained" and not cfg.init_from)
-
-
-def _decide(cfg: TrainConfig, spec: ModelSpec, size: int, labelled: dict[str, int], val: int, test: int,
-            given_val: bool, device: torch.device, natural: float | None,
-            kind: str | None) -> tuple[TrainConfig, Recommendation, Work]:
-    """Fill "auto" choices from the recommender: the resolved config, the recommendation and the
-    work of the run it makes (``val`` validation images among the ``labelled``, ``test`` images)."""
-    chosen = None if cfg.trainable_stages == "auto" else resolve_trainable(cfg.trainable_stages, len(spec.stages))
-    rec = recommend(labelled, natural, len(spec.stages), gpu=device.type == "cuda", chosen_stages=chosen)
-    resolved = cfg.with_(
-        trainable_stages=rec.trainable_stages if cfg.trainable_stages == "auto" else cfg.trainable_stages,
-        epochs=cfg.epochs or rec.epochs,
-        augment="none" if spec.kind == "text" else rec.augment if cfg.augment == "auto" else cfg.augment,
-    )
-    stages = resolve_trainable(resolved.trainable_stages, len(spec.stages))
-    frozen = backbone_is_frozen(spec, stages, resolved.train_bn)
-    rec = choose_evaluation(rec, resolved, frozen, labelled, given_val=given_val)
-    held = 0 if rec.evaluation == "cv" else val
-    works = {r: _work(resolved, r, spec, size, sum(labelled.values()), held, test, device)
-             for r in ((FASTEST, MOST_ACCURATE) if frozen else (FASTEST,))}
-    runs = timings.observations()
-    estimates = {r: timings.estimate_work(w, runs) for r, w in works.items()}
-    rec = choose_recipe(rec, resolved, frozen, labelled, ensemble.ready() and spec.kind == "image", estimates, kind)
-    rec = replace(rec, estimates={r: timings.with_typical(works[r], e) for r, e in estimates.items()})
-    # The size the images were read at (a model's own, or its processor size) is recorded, so the run
-    # reproduces on any device.
-    return resolved.with_(evaluation=rec.evaluation, recipe=rec.recipe, image_size=size), rec, works[rec.recipe]
-
-
 def _record_plan(run: RunDir, work: Work, start: str = "decode") -> None:
     """Record the typical seconds of the phases from ``start`` on, for the share of the run done."""
     names = list(PHASES)
@@ -181,54 +146,44 @@ def _record_plan(run: RunDir, work: Work, start: str = "decode") -> None:
     run.append_event("plan", phases=list(left.items()), after=run_fraction(run))
 
 
-def _first_plan(run: RunDir, cfg: TrainConfig, device: torch.device) -> Callable:
-    """What ``load_inputs`` calls before reading the images: the plan of the whole run, as far as it
-    is known before the images are looked at (an "auto" depth is decided again after)."""
-    def planned(ds: Dataset, spec: ModelSpec, size: int, test: int, given_val: bool) -> None:
-        labelled = {c: ds.counts("train").get(c, 0) + ds.counts("val").get(c, 0) for c in ds.classes}
-        val = sum(ds.counts("val").values())
-        work = (_work(cfg, cfg.recipe, spec, size, sum(labelled.values()), 0 if cfg.evaluation == "cv" else val,
-                      test, device) if cfg.is_resolved
-                else _decide(cfg, spec, size, labelled, val, test, given_val, device, None, None)[2])
-        _record_plan(run, work)
-    return planned
+def _following(record: RunRecord, plan: Plan) -> RunRecord:
+    """``record`` of a run that follows ``plan``: its settings and recommendation are the Plan's."""
+    return replace(record, config=plan.config, recommendation=plan.recommendation.to_json(), plan=plan.to_json())
 
 
-def _resolve(run: RunDir, cfg: TrainConfig, inputs: Inputs, device: torch.device) -> TrainConfig:
-    """Fill "auto" choices from the recommender, and record them in config.json, with the plan of
-    the phases to come."""
-    test = 0 if inputs.test is None else len(inputs.test.x)
-    if cfg.is_resolved:
-        held = 0 if cfg.evaluation == "cv" else len(inputs.val.x)
-        labelled = len(inputs.train.x) + len(inputs.val.x)
-        _record_plan(run, _work(cfg, cfg.recipe, inputs.spec, inputs.image_size, labelled, held, test, device),
-                     start="embed")
-        return cfg
-    natural = None
-    if inputs.imagenet is not None:
-        report(run.append_event, "export", 0, 1)  # its ONNX model is exported first, unless kept
-        # the images the Strategy page asked about, at the same size
-        decoded = {f: x for part in (inputs.train, inputs.val) for f, x in zip(part.files, part.x)}
-        sample = torch.stack([decoded[f] for f in natural_sample(list(decoded), cfg.seed)])
-        natural = naturalness(inputs.net.backbone, inputs.imagenet, sample, inputs.prep, device,
-                              key=embedder_key(FASTEST, inputs.spec.name, inputs.image_size))
-    labelled = {c: inputs.train.class_counts(inputs.classes)[c] + inputs.val.class_counts(inputs.classes)[c]
-                for c in inputs.classes}
-    resolved, rec, work = _decide(cfg, inputs.spec, inputs.image_size, labelled, len(inputs.val.x), test,
-                                  inputs.given_val, device, natural,
-                                  image_kind(inputs.train.x) if inputs.spec.kind == "image" else inputs.spec.kind)
-    run.write_record(replace(run.record(), config=resolved, recommendation=rec.to_json()))
-    run.append_event("recommendation", **rec.to_json())
-    _record_plan(run, work, start="embed")
-    return resolved
+def _planned(run: RunDir, device: torch.device) -> Plan:
+    """The run's Plan: the one it was created (or first started) with; a run created without one
+    (a sweep's, a rerun's) gets it here, once, from the images' statistics, and records it."""
+    record = run.record()
+    if record.plan is not None:
+        return Plan.from_json(record.plan)
+    run.set_status("running", message="Looking at the images with the pretrained model")
+    cfg = record.config
+    chosen = plan_run(cfg, device.type)
+    run.write_record(_following(run.record(), chosen))
+    run.append_event("recommendation", **chosen.recommendation.to_json())
+    return chosen
+
+
+def plan_run(request: TrainConfig, device: str) -> Plan:
+    """The Plan of a run of ``request`` on ``device`` ("cpu" or "cuda"), from its images' statistics
+    (measured once: tlcore.jobs.stats) and what this computer has observed."""
+    check_sources(request)
+    measured = stats.dataset_stats(request, device)
+    return resolve(request, measured, device, stats.observe(measured.model, measured.image_size))
 
 
 def _prepare(run: RunDir, cfg: TrainConfig, device: torch.device) -> tuple[TrainConfig, Inputs]:
-    """The run's inputs and its resolved choices (rank 0 resolves them and records them; the
-    other ranks of a distributed run read them back)."""
+    """The run's inputs and its settings as its Plan decided them (rank 0 decides them, if the run
+    was created without a Plan, and records them; the other ranks of a distributed run read them back)."""
     torch.manual_seed(cfg.seed)  # the new head's initial weights
-    inputs = load_inputs(run, cfg, device, _first_plan(run, cfg, device) if run.records else None)
-    cfg = _resolve(run, cfg, inputs, device)
+    plan = _planned(run, device) if run.records else Plan.from_json(run.record().plan)
+    cfg = plan.config
+    if run.records:
+        _record_plan(run, plan.work)
+    inputs = load_inputs(run, cfg, device)
+    if run.records:
+        _record_plan(run, plan.work, start="embed")
     if cfg.recipe == MOST_ACCURATE:
         run.set_status("running", message="Loading the most accurate model's networks")
         inputs = ensemble.with_ensemble(inputs, device)

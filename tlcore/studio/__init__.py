@@ -15,13 +15,13 @@ from tlcore.errors import TLError
 # Data, models, runs and exports.
 # Values and light helpers, imported at once: none of them loads PyTorch, so the navigation's
 # log-in check (which needs only the password helpers) draws within a second of a visit.
-from tlcore.config import DEFAULT_MODEL, TrainConfig
+from tlcore.config import AUTO, DEFAULT_MODEL, FASTEST, MOST_ACCURATE, TrainConfig
 from tlcore.markdown import escape, plot_text
 from tlcore.models.catalog import ModelSpec, get_spec, list_specs, params_text
 from tlcore.record import ACTIVE, DAMAGED, NotSureRule, RecordError, RunRecord, Score
 from tlcore.rundir import TITLE_CHARS, RunDir
 from tlcore.sharing import GUESSES, PASSWORD_SECRET, client_of, password_problem, too_many
-from tlcore.workspace import tidy_workspace, writable_workspace
+from tlcore.workspace import load_choices, save_choices, tidy_workspace, writable_workspace
 
 # Settings: the run's settings as the pages offer them (tlcore.studio.settings).
 from tlcore.studio import settings
@@ -29,6 +29,10 @@ from tlcore.studio import settings
 # Operations, each in the submodule named for what it holds, loaded when a page first asks for
 # one of its names (they load PyTorch). A submodule imports some names only to offer them here.
 _OPERATIONS = {
+    # Planning and running: a run's Plan is decided once (the Strategy page previews it, the Train page
+    # and the command line start it, the run records and follows it: tlcore.jobs.plan).
+    "plans": ("Estimate", "Plan", "Recommendation", "device_words", "ensemble_ready", "gpu_name", "plan",
+              "recipe_costs", "resolve_device", "stage_param_counts", "start"),
     "datasets": ("FEW_IMAGES", "BurstPace", "BurstRecorder", "audit_dataset", "available_samples",
                  "check_trainable", "class_folders", "class_names", "dataset_folder", "dataset_summary",
                  "import_class_images", "import_zip", "list_datasets", "load_sample", "open_dataset", "picture",
@@ -54,7 +58,7 @@ _HOLDER = {name: module for module, names in _OPERATIONS.items() for name in nam
 __all__ = [
     "TLError",
     # Data, models, runs and exports
-    "ACTIVE", "DAMAGED", "DEFAULT_MODEL", "GUESSES", "PASSWORD_SECRET", "TITLE_CHARS", "ModelSpec", "NotSureRule",
+    "ACTIVE", "AUTO", "DAMAGED", "DEFAULT_MODEL", "FASTEST", "MOST_ACCURATE", "load_choices", "save_choices", "GUESSES", "PASSWORD_SECRET", "TITLE_CHARS", "ModelSpec", "NotSureRule",
     "RecordError", "RunDir", "RunRecord", "Score", "TrainConfig", "client_of", "escape", "get_spec", "list_specs",
     "params_text", "password_problem", "plot_text", "tidy_workspace", "too_many", "writable_workspace",
     # Settings

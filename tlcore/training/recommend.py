@@ -54,20 +54,11 @@ class Recommendation:
 
 
 def naturalness(backbone: nn.Module, imagenet_head: nn.Module, images: torch.Tensor,
-                prepare: Prepare, device: torch.device, key: tuple | None = None) -> float:
+                prepare: Prepare, device: torch.device) -> float:
     """How much the images look like ImageNet photos: the pretrained model's mean top-1
-    confidence on them (0..1). With ``key`` (tlcore.training.embed.Embedder's name for this
-    pretrained backbone), the features come from the fast engine, whose session the run's
-    feature pass then reuses."""
-    if key is None:
-        model = nn.Sequential(backbone, imagenet_head).to(device)
-        logits = predict_logits(model, images, prepare, 32, device)
-    else:
-        from tlcore.training.embed import Embedder
-
-        features = Embedder(backbone, prepare, device, images, key=key)(images)
-        with torch.no_grad():
-            logits = imagenet_head.to(device).eval()(features.to(device)).float().cpu()
+    confidence on them (0..1)."""
+    model = nn.Sequential(backbone, imagenet_head).to(device)
+    logits = predict_logits(model, images, prepare, 32, device)
     return float(logits.softmax(1).max(1).values.mean())
 
 
@@ -159,25 +150,20 @@ def natural_sample(paths: list[str], seed: int) -> list[str]:
     return [ordered[i] for i in sorted(picks.tolist())]
 
 
-def dataset_naturalness(data: str, model: str, size: int, seed: int) -> float | None:
-    """``naturalness`` of a dataset folder (or zip) for a catalog model, on the images a run with
-    ``seed`` asks about (``natural_sample``) read at the run's ``size``; None when that model's
-    pretrained weights are not on this machine."""
+def sample_naturalness(model: str, weights: str, images: torch.Tensor, size: int) -> float | None:
+    """``naturalness`` of uint8 ``images`` read at ``size`` (a run's ``natural_sample``), on the
+    processor, for a catalog model with its starting ``weights``; None when there is no ImageNet
+    classifier to ask (no weights) or the pretrained weights are not on this machine."""
     from tlcore.training.augment import BatchPrep
     from tlcore.models.catalog import get_spec
-    from tlcore.data.dataset import load_source
-    from tlcore.data.images import decode_many
     from tlcore.models.net import availability, build_backbone
-    from tlcore.workspace import datasets_dir
 
     spec = get_spec(model)
-    if availability(spec) == "download":
+    if weights == "none" or (weights == "pretrained" and availability(spec) == "download"):
         return None
-    labelled = [i.path for i in load_source(data, datasets_dir()).items if i.split != "test"]
-    images, _ = decode_many(natural_sample(labelled, seed), size)
-    backbone, imagenet = build_backbone(spec, image_size=size)
+    backbone, imagenet = build_backbone(spec, weights, image_size=size)
     cpu = torch.device("cpu")
-    return naturalness(backbone, imagenet, images, BatchPrep(spec.mean, spec.std, cpu), cpu)
+    return None if imagenet is None else naturalness(backbone, imagenet, images, BatchPrep(spec.mean, spec.std, cpu), cpu)
 
 
 def image_kind(images: torch.Tensor, sample: int = 64) -> str:
@@ -186,17 +172,6 @@ def image_kind(images: torch.Tensor, sample: int = 64) -> str:
     x = images[:sample].to(torch.int16)
     spread = torch.maximum((x[:, 0] - x[:, 1]).abs().amax((1, 2)), (x[:, 1] - x[:, 2]).abs().amax((1, 2)))
     return "greyscale" if len(x) and float((spread <= 8).float().mean()) >= 0.9 else "colour"
-
-
-def dataset_kind(data: str, sample: int = 32, seed: int = 0) -> str:
-    """``image_kind`` of up to ``sample`` images of a dataset folder (or zip)."""
-    from tlcore.data.dataset import load_source
-    from tlcore.data.images import decode_many
-    from tlcore.workspace import datasets_dir
-
-    items = load_source(data, datasets_dir()).items
-    picks = torch.randperm(len(items), generator=torch.Generator().manual_seed(seed))[:sample].tolist()
-    return image_kind(decode_many([items[i].path for i in picks], 32)[0])
 
 
 def choose_recipe(rec: Recommendation, cfg: TrainConfig, frozen: bool, images_per_class: dict[str, int],
