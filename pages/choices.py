@@ -9,10 +9,8 @@ import logging
 import streamlit as st
 
 from pages import strategy_inputs, ui
-from tlcore.data import store
-from tlcore.models.catalog import ModelSpec, get_spec
-from tlcore.studio import (AUTO, Plan, Recommendation, TLError, TrainConfig, gpu_name, load_choices, plan,
-                           resolve_device, save_choices)
+from tlcore.studio import (AUTO, ModelSpec, Plan, Recommendation, TLError, TrainConfig, get_spec, gpu_name,
+                           list_datasets, load_choices, plan, resolve_device, save_choices)
 from tlcore.studio import settings as described
 
 DURATIONS = {"quick": 0.3, "standard": 1.0, "thorough": 2.0}  # times the recommended epochs
@@ -98,7 +96,7 @@ def _valid(name: str, value):
     if isinstance(DEFAULTS.get(name), bool):
         return value if isinstance(value, bool) else None
     if name == "test_data":  # a stored dataset that is still there
-        return value if value in {d["folder"] for d in store.list_datasets()} else None
+        return value if value in {d["folder"] for d in list_datasets()} else None
     return value if isinstance(value, str) else None
 
 

@@ -10,10 +10,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages import charts, choices, strategy_inputs, strategy_time, ui
-from tlcore.jobs import runs
-from tlcore.models.catalog import ModelSpec, get_spec, params_text
-from tlcore.studio import Recommendation, TLError, ensemble_ready, stage_param_counts
-from tlcore.rundir import RunDir
+from tlcore.studio import (ModelSpec, Recommendation, RunDir, TLError, ensemble_ready, get_spec, params_text,
+                           stage_param_counts, title_of)
 
 OWN_SIZE, SIZE = "image_size_own", "image_size_pixels"  # the image size's two widgets
 # Where each advanced setting's widget sits (the model to make shows above, for a frozen network).
@@ -132,7 +130,7 @@ def _advanced(spec: ModelSpec, rec: Recommendation) -> None:
     ss = st.session_state
     st.caption("Every setting has a sensible default; change them only if you know why.")
     if ss.get(ui.INIT_FROM):
-        st.caption(f"Starting from run {ui.md_safe(runs.title_of(RunDir(ss[ui.INIT_FROM])))} (change this on the Model page).")
+        st.caption(f"Starting from run {ui.md_safe(title_of(RunDir(ss[ui.INIT_FROM])))} (change this on the Model page).")
     for column, names in zip(st.columns(len(COLUMNS)), COLUMNS):
         with column:
             for name in names:

@@ -9,8 +9,7 @@ import streamlit as st
 
 from pages import ui
 from pages.strategy_time import image_counts
-from tlcore.data import store
-from tlcore.models.catalog import ModelSpec
+from tlcore.studio import ModelSpec, list_datasets
 
 
 def weights_options(spec: ModelSpec) -> list[str]:
@@ -33,7 +32,7 @@ def weights_select(spec: ModelSpec) -> None:
 def test_select() -> None:
     """An extra stored dataset to score at the end; the images' own test folder is always scored."""
     ss, key = st.session_state, ui.OPT + "test_data"
-    datasets = {d["folder"]: d for d in store.list_datasets() if d["folder"] != ss[ui.DATASET]}
+    datasets = {d["folder"]: d for d in list_datasets() if d["folder"] != ss[ui.DATASET]}
     own = image_counts(ss[ui.DATASET])[2]
     options = ["", *datasets]
     if ss.get(key) not in options:

@@ -8,9 +8,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from pages import ui
-from tlcore.data import store
-from tlcore.models.catalog import ModelSpec
-from tlcore.studio import AUTO, FASTEST, MOST_ACCURATE, Estimate, Plan, recipe_costs
+from tlcore.studio import AUTO, FASTEST, MOST_ACCURATE, Estimate, ModelSpec, Plan, open_dataset, recipe_costs
 
 KEPT_NAMES = {"duration": "how long to train", "epochs": "epochs", "recipe": "model to make", "augment": "augmentation",
               "evaluation": "how the score is measured", "image_size": "image size", "batch_size": "batch size",
@@ -22,7 +20,7 @@ KEPT_VALUES = {"most_accurate": "most accurate", "fastest": "fastest", "cv": "cr
 @st.cache_data(show_spinner=False, max_entries=32)
 def image_counts(folder: str) -> tuple[int, int, int]:
     """A stored dataset's labelled images, its own validation images among them, and its test images."""
-    ds = store.open_dataset(folder)
+    ds = open_dataset(folder)
     return (sum(1 for i in ds.items if i.split != "test"), sum(1 for i in ds.items if i.split == "val"),
             sum(1 for i in ds.items if i.split == "test"))
 

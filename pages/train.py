@@ -10,12 +10,10 @@ import streamlit as st
 
 from pages import charts, ui
 from pages.choices import build_config
-from tlcore.jobs import pool, runs
-from tlcore.models.catalog import get_spec
-from tlcore.record import RunRecord
-from tlcore.rundir import RunDir
-from tlcore.studio import (AUTO, DEFAULT_MODEL, MOST_ACCURATE, TLError, TrainConfig, device_words, gpu_name, plan,
-                           recipe_costs, resolve_device, start as start_plan)
+from tlcore.studio import (AUTO, DEFAULT_MODEL, MOST_ACCURATE, RunDir, RunRecord, TLError, TrainConfig, class_history,
+                           config_of, device_slots, device_words, get_spec, gpu_name, image_size_for, plan,
+                           recipe_costs, refuse_outside_workspace, resolve_device, title_of)
+from tlcore.studio import history as run_history, progress as run_progress, resume as resume_run, start as start_plan
 
 POLL_SECONDS = 1.5
 ALL_DEVICES = ui.OPT + "all_devices"
@@ -56,7 +54,7 @@ def describe_run(record: RunRecord) -> str:
     try:
         spec = get_spec(cfg.model)
         kind = "cuda" if cfg.device != "cpu" and record.environment.get("cuda") else "cpu"
-        title, total, size = spec.title, len(spec.stages), runs.image_size_for(cfg, kind)
+        title, total, size = spec.title, len(spec.stages), image_size_for(cfg, kind)
     except TLError:  # a model this studio no longer lists
         title, total, size = ui.md_safe(cfg.model), 0, cfg.image_size
     epochs = f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}" if cfg.epochs else "the recommended number of epochs"
@@ -69,9 +67,10 @@ def _spread_choice(cfg: TrainConfig) -> TrainConfig:
     """Where the device pool has several slots (a computer with several graphics cards), the
     choice to train this run on all the free ones at once."""
     kind = resolve_device(cfg.device).type
-    if len(pool.slots(kind)) < 2:
+    slots, free = device_slots(kind)
+    if slots < 2:
         return cfg
-    free, what = pool.free(kind), "graphics cards" if kind == "cuda" else "processor slots"
+    what = "graphics cards" if kind == "cuda" else "processor slots"
     every = st.checkbox(f"Train this run on all {free} free {what} at once", key=ALL_DEVICES, disabled=free < 2,
                         help="One run split over several devices (PyTorch DistributedDataParallel): each takes "
                              "a share of every batch. Without it, each run takes one and runs go side by side.")
@@ -88,7 +87,7 @@ def _start(cfg: TrainConfig, run_shown: bool) -> None:
     decided = plan(cfg)
     spec, will = get_spec(cfg.model), decided.config
     summary = ui.dataset_summary(cfg.data) or {"name": cfg.data}
-    start = f", continuing run {ui.md_safe(runs.title_of(RunDir(cfg.init_from)))}" if cfg.init_from else ""
+    start = f", continuing run {ui.md_safe(title_of(RunDir(cfg.init_from)))}" if cfg.init_from else ""
     st.markdown(("**Next run:** " if run_shown else "") + f"**{ui.md_safe(summary['name'])}**{start}: "
                 + f"{stages_words(will.trainable_stages, len(spec.stages), spec.title, will.recipe)}, "
                   f"**{will.epochs}** epochs, images at {will.image_size} pixels, "
@@ -102,7 +101,7 @@ def _start(cfg: TrainConfig, run_shown: bool) -> None:
     label = "Start another run (it waits for the current one)" if busy else "Start training"
     if st.button(label, type="primary", help="Training runs in the background: you can close this tab and "
                  "come back; the run keeps going and shows up here and on the Runs page."):
-        ui.refuse_outside_workspace(cfg)
+        refuse_outside_workspace(cfg)
         run = start_plan(decided)
         st.session_state[ui.RUN] = str(run.path)
         st.rerun()
@@ -114,12 +113,12 @@ def _live(path: str, was_active: bool) -> None:
         status = run.status()
         state = status.state
         stopping = state in ui.ACTIVE and run.cancel_requested()
-        st.subheader(f"Run {ui.md_safe(runs.title_of(run))}: {'Stopping' if stopping else ui.state_text(state)}")
+        st.subheader(f"Run {ui.md_safe(title_of(run))}: {'Stopping' if stopping else ui.state_text(state)}")
         try:
             st.markdown(describe_run(run.record()))
         except TLError:
             pass  # a damaged record: the status below says what is known
-        progress = (runs.progress(run) or {}) if state in ui.ACTIVE else None
+        progress = (run_progress(run) or {}) if state in ui.ACTIVE else None
         if progress is not None:
             _progress(run, status.message, progress)
         elif state in ("failed", "damaged"):
@@ -127,8 +126,8 @@ def _live(path: str, was_active: bool) -> None:
         elif state == "interrupted":
             st.warning(ui.md_safe(status.error), icon=":material/warning:")
             if st.button("Resume the run", help="Continue from the last saved epoch."):
-                ui.refuse_outside_workspace(runs.config_of(run))
-                runs.resume(run)
+                refuse_outside_workspace(config_of(run))
+                resume_run(run)
                 st.rerun()
         else:
             done = "Training finished and the model is saved." if state == "finished" else status.message
@@ -167,7 +166,7 @@ def _progress(run: RunDir, message: str, progress: dict) -> None:
 def _charts(run: RunDir, progress: dict | None) -> None:
     """The curves of the epochs so far; while a run has none, when they come (``progress``: the
     active run's, else None)."""
-    rows = runs.history(run)
+    rows = run_history(run)
     if not rows:
         if progress is not None:
             doing = progress.get("doing")
@@ -186,7 +185,7 @@ def _charts(run: RunDir, progress: dict | None) -> None:
         for column, metric in zip(st.columns(2), metrics):
             column.plotly_chart(charts.curves_figure(rows, metric), key=f"curve_{metric}")
             column.caption(charts.METRICS[metric][1])
-    per_class = runs.class_history(run)
+    per_class = class_history(run)
     if per_class:
         st.plotly_chart(charts.class_recall_figure(per_class), key="curve_per_class")
 

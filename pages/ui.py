@@ -15,7 +15,6 @@ from tlcore.studio import (ACTIVE, DAMAGED, DEFAULT_MODEL, RunDir, Score, TLErro
                            keep_picked, model_of_run, newest_active_run, picked_run as kept_pick, picture, progress,
                            plot_text, run_config, run_named, run_score, tidy_workspace, title_of, trained_runs,
                            writable_workspace)
-from tlcore.studio import refuse_outside_workspace  # noqa: F401 (ui.refuse_outside_workspace: the Train page's)
 from tlcore.studio import dataset_summary as stored_summary, summary as run_summary
 
 # Session-state keys: the user's choices so far.

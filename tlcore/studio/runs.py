@@ -7,7 +7,10 @@ from pathlib import Path
 
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
-from tlcore.jobs.runs import config_of, delete_run, diff, history, list_runs, progress, start_run, summary, title_of
+from tlcore.jobs import pool
+from tlcore.jobs.runs import (class_history, config_of, delete_run, diff, history, list_runs, progress, resume,  # noqa: F401
+                              start_run, summary, title_of)
+from tlcore.training.inputs import image_size_for  # noqa: F401 (offered by the front door: the size a run reads)
 from tlcore.jobs.worker import keep_warm
 from tlcore.paths import outside_workspace
 from tlcore.record import ACTIVE, DAMAGED, RecordError
@@ -84,3 +87,8 @@ def picked_run() -> str:
 def keep_picked(path: str | Path) -> None:
     """Keep ``path``'s run as the one picked last, for the next visit."""
     save_picked(Path(path).name)
+
+
+def device_slots(kind: str) -> tuple[int, int]:
+    """The device pool's slots of ``kind`` ("cuda" or "cpu"): how many there are, and how many are free."""
+    return len(pool.slots(kind)), pool.free(kind)
