@@ -10,4 +10,12 @@ from __future__ import annotations
 
 from tlcore.errors import TLError
 
-__all__ = ["TLError"]
+# Labelling
+from tlcore.studio.labelling import (Suggested, add_to_pool, apply_labels_csv, bulk_accept, compute_features,
+                                     confirm, history, how_labelled, pool_images, skip, suggest_for_run,
+                                     suggestions, suggestions_csv, undo)
+
+__all__ = ["TLError",
+           # Labelling
+           "Suggested", "add_to_pool", "apply_labels_csv", "bulk_accept", "compute_features", "confirm", "history",
+           "how_labelled", "pool_images", "skip", "suggest_for_run", "suggestions", "suggestions_csv", "undo"]
