@@ -94,8 +94,8 @@ def confirm(data: str | os.PathLike, labels: Sequence[tuple[str, str]], how: str
             if not pool and not done:
                 raise TLError(POOL_GONE)
             shown = ", ".join(repr(n) for n in missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-            raise TLError(f"{plural(len(missing), 'image')} named {'is' if len(missing) == 1 else 'are'} not in the "
-                          f"unlabelled pool: {shown}; check the names. Nothing was labelled.")
+            raise TLError(f"{plural(len(missing), 'image')} to label {'is' if len(missing) == 1 else 'are'} not in "
+                          f"the unlabelled pool: {shown}; check the names. Nothing was labelled.")
         wanted = [(by_name[n], c) for n, c in dict(labels).items() if n in by_name]
         if any(not pool_path(where, p).is_file() for p, _ in wanted):
             raise TLError(POOL_GONE)

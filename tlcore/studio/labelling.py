@@ -84,10 +84,11 @@ class Suggested:
 def suggestions(data: str | os.PathLike, model: str = DEFAULT_MODEL, image_size: int = 0, seed: int = 0,
                 batch: int = 10, progress: Progress = None) -> Suggested:
     """Suggestions for the whole pool, skipped images last, and a point of the accuracy history."""
-    from tlcore.training.suggest import suggest
+    from tlcore.training.suggest import check_pool_size, suggest
 
     where = home(data)
     pool, labelled = [i for i in read_pool(where) if pool_path(where, i).is_file()], _labelled(where)
+    check_pool_size(len(pool))  # before the features: a second's wait for nothing
     ds_classes = where.dataset().classes
     files = [(str(pool_path(where, i)), i.sha256) for i in pool] + [(i.path, i.sha256) for i in labelled]
     got = features(where.pool_dir, files, model, _size(model, image_size), progress)

@@ -122,13 +122,18 @@ class Suggestions:
             "pool": int((self.probability >= threshold).sum())}
 
 
+def check_pool_size(images: int) -> None:
+    """Raise TLError with one plain line when a pool of ``images`` is too small for suggestions."""
+    if images < 2:
+        held = "is empty" if images == 0 else "holds only 1 image"
+        raise TLError(f"The unlabelled pool {held}; add at least 2 unlabelled images to get suggestions.")
+
+
 def check_inputs(labelled: np.ndarray, y: np.ndarray, pool: np.ndarray, classes: list[str]) -> None:
     """Raise TLError with one plain line when suggestions cannot be made from these arrays."""
     if len(classes) < 2:
         raise TLError("Suggestions need at least 2 classes; add another class with a few labelled images.")
-    if pool.ndim != 2 or len(pool) < 2:
-        held = "is empty" if pool.ndim != 2 or len(pool) == 0 else "holds only 1 image"
-        raise TLError(f"The unlabelled pool {held}; add at least 2 unlabelled images to get suggestions.")
+    check_pool_size(len(pool) if pool.ndim == 2 else 0)
     if labelled.ndim != 2 or y.ndim != 1 or len(labelled) != len(y) or labelled.shape[1] != pool.shape[1]:
         raise TLError("The labelled and unlabelled images' features do not match; compute the pool's features "
                       "again with the same model.")
