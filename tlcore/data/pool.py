@@ -222,7 +222,7 @@ def _add(where: Home, found: list[_Candidate], label: str, progress: Progress) -
                 repeated += 1
                 continue
             have.add(c.sha256)
-            file = f"files/{c.sha256[:24]}{c.path.suffix.lower()[:8]}"
+            file = f"files/{c.sha256[:24]}{Path(c.name).suffix.lower()[:8]}"
             (where.pool_dir / "files").mkdir(parents=True, exist_ok=True)
             shutil.copyfile(c.path, where.pool_dir / file)
             added.append(PoolItem(_unique(c.name, names), file, c.sha256, *c.size))
