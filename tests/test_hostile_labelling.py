@@ -41,7 +41,8 @@ def test_a_pool_of_one_image_is_said_plainly(tmp_path):
     studio.add_to_pool(data, [("only.png", image(0, 50))])
     with pytest.raises(TLError) as e:
         studio.suggestions(data, MODEL, SIZE)
-    assert str(e.value) == "The unlabelled pool holds only 1 image; add at least 2 unlabelled images to get suggestions."
+    assert str(e.value) == ("The unlabelled pool holds only 1 image; add at least 2 unlabelled images to get "
+                            "suggestions.")
     assert [p["name"] for p in studio.pool_images(data)] == ["only.png"]
 
 
@@ -53,7 +54,8 @@ def test_a_pool_of_copies_of_labelled_images_is_said_plainly(tmp_path):
     ds = Dataset.load(data)
     from PIL import Image
 
-    Image.open(ds.items[-1].path).resize((80, 80), Image.NEAREST).save(copies / "bigger.png")  # the same picture, resized
+    resized = Image.open(ds.items[-1].path).resize((80, 80), Image.NEAREST)
+    resized.save(copies / "bigger.png")  # the same picture, resized
     before = saved(data)
     with pytest.raises(TLError) as e:
         studio.add_to_pool(data, copies)
@@ -97,11 +99,12 @@ def test_a_label_csv_naming_unknown_files_or_classes_is_said_plainly(tmp_path, r
     assert saved(data) == before
 
 
-def test_the_pool_deleted_while_labelling_is_said_plainly(tmp_path):
+@pytest.mark.parametrize("deleted", ["pool/files", "pool"])
+def test_the_pool_deleted_while_labelling_is_said_plainly(tmp_path, deleted):
     data = dataset()
     studio.add_to_pool(data, pool_folder(tmp_path / "pool", 2))
     studio.confirm(data, [("u0-10.png", "red")])
-    shutil.rmtree(home(data).pool_dir / "files")  # another tab, or a person, deleted the pool's images
+    shutil.rmtree(home(data).folder / deleted)  # another tab, or a person, deleted the pool's images
     before = Dataset.load(data)
     with pytest.raises(TLError) as e:
         studio.confirm(data, [("u1-10.png", "green")])

@@ -25,7 +25,7 @@ from pathlib import Path
 from tlcore.atomic import atomic_write_bytes
 from tlcore.data.dataset import SPLITS, Item
 from tlcore.data.leakage import plural
-from tlcore.data.pool import Home, PoolItem, home, locked, pool_path, read_pool, write_pool
+from tlcore.data.pool import POOL_FILE, Home, PoolItem, home, locked, pool_path, read_pool, write_pool
 from tlcore.data.store import class_folders
 from tlcore.errors import TLError
 
@@ -91,9 +91,10 @@ def confirm(data: str | os.PathLike, labels: Sequence[tuple[str, str]], how: str
         by_name = {i.name: i for i in pool}
         missing = [n for n, _ in labels if n not in by_name and n not in done]
         if missing:
-            if not pool and not done:
+            if not (where.pool_dir / POOL_FILE).is_file():
                 raise TLError(POOL_GONE)
-            shown = ", ".join(repr(n) for n in missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+            shown = ", ".join(repr(n) for n in missing[:3]) + more
             raise TLError(f"{plural(len(missing), 'image')} to label {'is' if len(missing) == 1 else 'are'} not in "
                           f"the unlabelled pool: {shown}; check the names. Nothing was labelled.")
         wanted = [(by_name[n], c) for n, c in dict(labels).items() if n in by_name]
