@@ -108,3 +108,15 @@ def test_bulk_accept_records_the_threshold_and_the_precision_stated(tmp_path):
     assert done["labelled"] == stated["pool"] == len(record)
     assert {(e["how"], e["threshold"], e["precision"]) for e in record} == {("bulk", 0.5, stated["precision"])}
     assert studio.how_labelled(data)["bulk"] == len(record)
+
+
+def test_skipped_images_are_asked_about_last_and_each_new_count_adds_a_history_point(tmp_path):
+    data = dataset(per_class=2)
+    studio.add_to_pool(data, pool_folder(tmp_path / "pool", 3, start=20))
+    first = studio.suggestions(data, MODEL, SIZE)
+    assert studio.skip(data, [first.rows[0]["name"]]) == 1
+    again = studio.suggestions(data, MODEL, SIZE)
+    assert again.rows[-1]["name"] == first.rows[0]["name"] and again.rows[-1]["skipped"]
+    studio.confirm(data, [(r["name"], r["class"]) for r in again.rows[:3]])
+    studio.suggestions(data, MODEL, SIZE)
+    assert [p["labels"] for p in studio.history(data)] == [6, 9]
