@@ -31,9 +31,10 @@ from tlcore import lockfile
 from tlcore.atomic import atomic_write_json, read_json
 from tlcore.data.archive import extract_zip
 from tlcore.data.dataset import MANIFEST, Dataset, scan_folder, unpacked_once
+from tlcore.data.dataset import _inspect as inspect
 from tlcore.data.fingerprint import fingerprints
 from tlcore.data.folders import walk
-from tlcore.data.images import ImageProblem, check_image, run_parallel
+from tlcore.data.images import MAX_PIXELS, ImageProblem, run_parallel
 from tlcore.data.leakage import matches, plural
 from tlcore.errors import TLError
 from tlcore.workspace import datasets_dir, workspace_dir
@@ -152,12 +153,6 @@ def _gather(source: Source, staging: Path, label: str) -> list[_Candidate]:
     return out
 
 
-def _inspect(c: _Candidate) -> tuple[int, int, str]:
-    width, height = check_image(c.path)
-    with open(c.path, "rb") as f:
-        return width, height, hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def _copies_of_labelled(ds: Dataset, fresh: list[_Candidate]) -> set[str]:
     """The sha256 of the candidates that copy a labelled image (same file, or same picture)."""
     if not ds.items or not fresh:
@@ -200,7 +195,7 @@ def _add(where: Home, found: list[_Candidate], label: str, progress: Progress) -
     if not found:
         raise TLError(f"No images were found in {label}; nothing was added to the unlabelled pool.")
     skipped, readable = [], []
-    for c, result in zip(found, run_parallel(_inspect, found, progress=progress)):
+    for c, result in zip(found, run_parallel(lambda c: inspect(c.path, MAX_PIXELS), found, progress=progress)):
         if isinstance(result, ImageProblem):
             skipped.append((c.name, result.reason))
         else:

@@ -60,9 +60,15 @@ def compute_features(data: str | os.PathLike, model: str = DEFAULT_MODEL, image_
     how many of each have features."""
     where = home(data)
     pool, labelled = read_pool(where), _labelled(where)
-    files = [(str(pool_path(where, i)), i.sha256) for i in pool] + [(i.path, i.sha256) for i in labelled]
-    got = features(where.pool_dir, files, model, _size(model, image_size), progress)
+    got = _features(where, pool, labelled, model, image_size, progress)
     return {"pool": sum(i.sha256 in got for i in pool), "labelled": sum(i.sha256 in got for i in labelled)}
+
+
+def _features(where: Home, pool: list, labelled: list, model: str, image_size: int,
+              progress: Progress) -> dict[str, np.ndarray]:
+    """The features of pool and labelled images by sha256, computed once (tlcore.data.pool_features)."""
+    files = [(str(pool_path(where, i)), i.sha256) for i in pool] + [(i.path, i.sha256) for i in labelled]
+    return features(where.pool_dir, files, model, _size(model, image_size), progress)
 
 
 @dataclass
@@ -90,8 +96,7 @@ def suggestions(data: str | os.PathLike, model: str = DEFAULT_MODEL, image_size:
     pool, labelled = [i for i in read_pool(where) if pool_path(where, i).is_file()], _labelled(where)
     check_pool_size(len(pool))  # before the features: a second's wait for nothing
     ds_classes = where.dataset().classes
-    files = [(str(pool_path(where, i)), i.sha256) for i in pool] + [(i.path, i.sha256) for i in labelled]
-    got = features(where.pool_dir, files, model, _size(model, image_size), progress)
+    got = _features(where, pool, labelled, model, image_size, progress)
     pool = [i for i in pool if i.sha256 in got]
     labelled = [i for i in labelled if i.sha256 in got]
     dim = len(next(iter(got.values()))) if got else 0
