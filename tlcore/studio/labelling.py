@@ -90,12 +90,12 @@ class Suggested:
 def suggestions(data: str | os.PathLike, model: str = DEFAULT_MODEL, image_size: int = 0, seed: int = 0,
                 batch: int = 10, progress: Progress = None) -> Suggested:
     """Suggestions for the whole pool, skipped images last, and a point of the accuracy history."""
-    from tlcore.training.suggest import check_pool_size, suggest
+    from tlcore.training.suggest import check_counts, suggest
 
     where = home(data)
     pool, labelled = [i for i in read_pool(where) if pool_path(where, i).is_file()], _labelled(where)
-    check_pool_size(len(pool))  # before the features: a second's wait for nothing
     ds_classes = where.dataset().classes
+    check_counts(len(pool), np.array([ds_classes.index(i.label) for i in labelled]), ds_classes)  # before waiting
     got = _features(where, pool, labelled, model, image_size, progress)
     pool = [i for i in pool if i.sha256 in got]
     labelled = [i for i in labelled if i.sha256 in got]
