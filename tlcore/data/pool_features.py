@@ -92,7 +92,8 @@ def features(pool_dir: Path, files: Sequence[tuple[str, str]], model: str, image
     for start in range(0, total, CHUNK):
         shas = missing[start:start + CHUNK]
         images, failed = decode_many([wanted[s] for s in shas], image_size)
-        read = [s for k, s in enumerate(shas) if k not in set(failed)]
+        unread = set(failed)
+        read = [s for k, s in enumerate(shas) if k not in unread]
         if read:
             new = dict(zip(read, compute(images)))
             found.update(new)
