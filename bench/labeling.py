@@ -1,6 +1,6 @@
 """Labelling with the model: how many labels the studio's order saves, with an oracle for a user.
 
-    python bench/labeling.py                  # digits (pixels), digits and Fashion-MNIST (Lite0 features); 5 seeds
+    python bench/labeling.py                  # digits (pixels), digits, Fashion-MNIST and clip art (Lite0); 5 seeds
     python bench/labeling.py --sets digits-pixels --seeds 2   # a quick look
 
 Each set is a fixed pool of unlabelled images and a fixed test set, both with true labels. A seed draws
@@ -13,6 +13,11 @@ accuracy over seeds reaches 95% of the full pool's; where an order has not reach
 in batches of 10 (up to EXTEND_TO). Bulk accept: at 200 labels in the studio's order, the precision
 "accept all at least X% sure" claims (cross-validated on the labelled images, as the studio states it)
 and the precision it has on the rest of the pool.
+
+Clip art: five top-level category folders of Debian's openclipart-png (animals, food, people,
+recreation, transportation: every PNG under each, read as the engine reads them), built at bench time
+from /usr/share/openclipart/png (``apt-get install openclipart-png``), CLIPART_POOL a class as the pool
+and CLIPART_TEST a class as the test set, a fixed draw.
 
 The images' features are the studio's (EfficientNet-Lite0, through FeatureNorm, by the engine's own
 Embedder), computed once and cached as .npy under --cache.
@@ -32,24 +37,28 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.datasets import digits_arrays, draw, fashion_arrays  # noqa: E402
+from bench.datasets import CLIPART_DIR, clipart_files, digits_arrays, draw, fashion_arrays  # noqa: E402
 
-SETS = ("digits-pixels", "digits", "fashion")
+SETS = ("digits-pixels", "digits", "fashion", "clipart")
 START_PER_CLASS, BATCH, LABELS = 2, 10, 200
 CHECKPOINTS = (50, 100, 200)
 EXTEND_TO = 1000
 THRESHOLDS = (0.80, 0.90, 0.95)
 SHARE = 0.95  # of the full pool's accuracy
 FASHION_POOL, FASHION_TEST = 200, 100  # images a class
+CLIPART_CLASSES = ("animals", "food", "people", "recreation", "transportation")  # 316-614 PNGs each
+CLIPART_POOL, CLIPART_TEST = 200, 60  # images a class
 
 
-def _features(images: np.ndarray) -> np.ndarray:
-    """The fastest recipe's features of uint8 grey images [N, H, W], as a default run computes them."""
+def _features(images) -> np.ndarray:
+    """The fastest recipe's features of uint8 grey images [N, H, W] (or image files), as a default
+    run computes them."""
     from bench.judge_labels import Features, _png, decoded
     from tlcore.config import FASTEST
 
     features = Features(FASTEST)
-    out = [features(decoded([_png(im) for im in images[i:i + 256]], features.size)).numpy()
+    source = (lambda im: im) if isinstance(images, list) else _png
+    out = [features(decoded([source(im) for im in images[i:i + 256]], features.size)).numpy()
            for i in range(0, len(images), 256)]
     return np.concatenate(out).astype(np.float32)
 
@@ -63,7 +72,7 @@ def _pixels(images: np.ndarray) -> np.ndarray:
     return FeatureNorm()(torch.as_tensor(images.reshape(len(images), -1), dtype=torch.float32)).numpy()
 
 
-def _cached(cache: Path, name: str, images: np.ndarray) -> np.ndarray:
+def _cached(cache: Path, name: str, images) -> np.ndarray:
     path = cache / f"{name}-lite0-{len(images)}.npy"
     if not path.is_file():
         start = time.perf_counter()
@@ -89,6 +98,14 @@ def load_set(name: str, cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray
         _, test = draw(ty, 0, seed=7, test_cap=FASHION_TEST)
         both = _cached(cache, "fashion", np.concatenate([x[pool], tx[test]]))
         return both[:len(pool)], y[pool], both[len(pool):], ty[test], names
+    if name == "clipart":
+        if not CLIPART_DIR.is_dir():
+            raise SystemExit("The clip-art set needs Debian's openclipart-png: apt-get install openclipart-png")
+        files, y, names = clipart_files(CLIPART_CLASSES, "**/*.png")
+        pool, rest = draw(y, CLIPART_POOL, seed=7)
+        test = np.concatenate([rest[y[rest] == c][:CLIPART_TEST] for c in range(len(names))])
+        both = _cached(cache, "clipart", [files[i] for i in np.concatenate([pool, test])])
+        return both[:len(pool)], y[pool], both[len(pool):], y[test], names
     raise SystemExit(f"Unknown set {name!r}; choose from {', '.join(SETS)}")
 
 

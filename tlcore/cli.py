@@ -1,4 +1,4 @@
-"""The command line: ``python -m tlcore {train,run,rerun,cancel,predict,export,sweep,curve,models}``
+"""The command line: ``python -m tlcore {train,run,rerun,cancel,predict,export,sweep,curve,models,suggest,label}``
 (and ``standby``, the studio's warm worker)."""
 
 from __future__ import annotations
@@ -100,7 +100,20 @@ def _parser() -> argparse.ArgumentParser:
     lc.add_argument("--request", default="", help="(the studio's worker) a curve folder's request.json")
     _options(lc, ("data", "model", "epochs", "image_size", "device"), data={"required": False}, epochs={"default": 40})
     sub.add_parser("models", help="list the model catalog and whether weights are available")
+    _labelling_parsers(sub)
     return p
+
+
+def _labelling_parsers(sub) -> None:
+    """``suggest`` and ``label``: labelling an unlabelled pool with a run's model, from a script."""
+    s = sub.add_parser("suggest", help="suggest classes for unlabelled images, in the order to check them")
+    s.add_argument("--run", required=True, help="a run folder: its images and model")
+    s.add_argument("--pool", required=True, help="folder or zip of unlabelled images")
+    s.add_argument("--csv", required=True, help="write the suggestions here: file,class,probability")
+    s.add_argument("--seed", type=int, default=0)
+    lb = sub.add_parser("label", help="apply a reviewed suggestions CSV: its files join the dataset")
+    lb.add_argument("--data", required=True, help="the dataset the run was trained on")
+    lb.add_argument("--from", dest="csv", required=True, help="the CSV that suggest wrote, reviewed")
 
 
 def _train(args) -> int:
@@ -315,6 +328,35 @@ def _curve(args) -> int:
     return report_curve(learning_curve(base, Path(args.out)))
 
 
+def _suggest(args) -> int:
+    _writable_file(args.csv)
+    from tlcore.atomic import atomic_write_bytes
+    from tlcore.data.names import printable
+
+    with loading():
+        from tlcore.studio import suggest_for_run, suggestions_csv
+    found, added = suggest_for_run(args.run, args.pool, args.seed)
+    atomic_write_bytes(Path(args.csv), suggestions_csv(found.rows).encode())
+    print(printable(added["message"]))
+    stated = found.accept(0.9)
+    precision = (f"{stated['precision']:.0%} right on held-out labelled images" if stated["precision"] is not None
+                 else stated["reason"])
+    print(f"wrote {args.csv}: {len(found.rows)} suggestions, the most useful to check first; "
+          f"{stated['pool']} are at least 90% sure ({precision})")
+    return 0
+
+
+def _label(args) -> int:
+    from tlcore.studio import apply_labels_csv, how_labelled
+
+    done = apply_labels_csv(args.data, args.csv)
+    already = f" ({done['already']} were already labelled)" if done["already"] else ""
+    counts = how_labelled(args.data)
+    print(f"labelled {done['labelled']} images{already}; the dataset now holds {counts['person']} checked by a "
+          f"person, {counts['bulk']} accepted in bulk and {counts['imported']} from class folders")
+    return 0
+
+
 def _models(args) -> int:
     from tlcore.studio import availability, list_specs
 
@@ -326,9 +368,10 @@ def _models(args) -> int:
 
 
 # Commands that write in the studio's folder (the device pool's locks, stored images): it is checked first.
-NEEDS_WORKSPACE = {"train", "run", "rerun", "standby", "sweep", "curve"}
+NEEDS_WORKSPACE = {"train", "run", "rerun", "standby", "sweep", "curve", "suggest", "label"}
 COMMANDS = {"train": _train, "run": _run, "standby": _standby, "rerun": _rerun, "cancel": _cancel,
-            "predict": _predict, "export": _export, "sweep": _sweep, "curve": _curve, "models": _models}
+            "predict": _predict, "export": _export, "sweep": _sweep, "curve": _curve, "models": _models,
+            "suggest": _suggest, "label": _label}
 
 
 def main(argv: list[str] | None = None) -> int:

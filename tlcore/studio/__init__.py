@@ -50,6 +50,10 @@ _OPERATIONS = {
                     "model_changed", "predict_uploads", "results_csv"),
     "notsure": ("coverage_of", "coverage_sentence", "keep_not_sure_rule", "rule_of", "rule_sentence"),
     "evaluation": ("advise", "calibration_sentence", "gradcam"),
+    # Labelling: the unlabelled pool, suggestions in the order to check them, confirmed labels and undo.
+    "labelling": ("Suggested", "accuracy_history", "add_to_pool", "apply_labels_csv", "bulk_accept",
+                  "compute_features", "confirm", "how_labelled", "pool_images", "skip", "suggest_for_run",
+                  "suggestions", "suggestions_csv", "undo"),
     # Text projects
     "texts": ("TextData", "TextItem", "add_typed_texts", "audit_texts", "dataset_kind", "import_text_path",
               "import_texts", "open_texts", "type_texts"),

@@ -122,13 +122,23 @@ class Suggestions:
             "pool": int((self.probability >= threshold).sum())}
 
 
-def check_inputs(labelled: np.ndarray, y: np.ndarray, pool: np.ndarray, classes: list[str]) -> None:
-    """Raise TLError with one plain line when suggestions cannot be made from these arrays."""
+def check_counts(images: int, y: np.ndarray, classes: list[str]) -> None:
+    """Raise TLError with one plain line when a pool of ``images`` is too small for suggestions,
+    or a class has no labelled image among ``y`` (what can be checked before any feature is computed)."""
     if len(classes) < 2:
         raise TLError("Suggestions need at least 2 classes; add another class with a few labelled images.")
-    if pool.ndim != 2 or len(pool) < 2:
-        held = "is empty" if pool.ndim != 2 or len(pool) == 0 else "holds only 1 image"
+    if images < 2:
+        held = "is empty" if images == 0 else "holds only 1 image"
         raise TLError(f"The unlabelled pool {held}; add at least 2 unlabelled images to get suggestions.")
+    missing = [c for i, c in enumerate(classes) if not (y == i).any()]
+    if missing:
+        raise TLError(f"Class {', '.join(repr(c) for c in missing)} has no labelled images yet; label at least "
+                      "one of each class (two is better) before asking for suggestions.")
+
+
+def check_inputs(labelled: np.ndarray, y: np.ndarray, pool: np.ndarray, classes: list[str]) -> None:
+    """Raise TLError with one plain line when suggestions cannot be made from these arrays."""
+    check_counts(len(pool) if pool.ndim == 2 else 0, y, classes)
     if labelled.ndim != 2 or y.ndim != 1 or len(labelled) != len(y) or labelled.shape[1] != pool.shape[1]:
         raise TLError("The labelled and unlabelled images' features do not match; compute the pool's features "
                       "again with the same model.")
@@ -136,10 +146,6 @@ def check_inputs(labelled: np.ndarray, y: np.ndarray, pool: np.ndarray, classes:
         raise TLError("Some image features are not numbers; compute the pool's features again.")
     if len(y) and (y.min() < 0 or y.max() >= len(classes)):
         raise TLError(f"Some labels name no class; the classes are {', '.join(classes)}.")
-    missing = [c for i, c in enumerate(classes) if not (y == i).any()]
-    if missing:
-        raise TLError(f"Class {', '.join(repr(c) for c in missing)} has no labelled images yet; label at least "
-                      "one of each class (two is better) before asking for suggestions.")
     copies = nearest_distance(unit_rows(pool), unit_rows(labelled)) <= COPY_DISTANCE
     if copies.all():
         raise TLError(f"All {len(pool)} images in the pool are copies of images already labelled; there is "
