@@ -12,7 +12,7 @@ import pytest
 from tlcore import cli
 from tlcore.config import TrainConfig
 from tlcore.errors import TLError
-from tlcore.schema import BROWSER_INT
+from tlcore.schema import BROWSER_INT, next_normal
 from tlcore.studio import settings
 
 SETTINGS, DEFAULTS = settings.SETTINGS, settings.DEFAULTS
@@ -31,7 +31,7 @@ def takes(name: str, value) -> bool:
 
 def _past(value, kind, direction: int):
     """The next value beyond ``value`` that ``kind`` can hold, going up (1) or down (-1)."""
-    return value + direction if kind is int else math.nextafter(value, direction * math.inf)
+    return value + direction if kind is int else next_normal(value, direction * math.inf)
 
 
 def test_every_field_is_described_once_with_its_words():
@@ -116,7 +116,10 @@ def test_sweep_and_curve_options_are_the_settings_own_with_their_commands_defaul
 def test_each_number_widget_offers_exactly_what_the_config_takes(name):
     s, (kind, low, high) = SETTINGS[name], settings.NUMBERS[name]
     assert kind is (int if s.kind == "int" else float) and s.on_page
-    assert low is not None and takes(name, low) and not takes(name, _past(low, kind, -1))
+    # below the lowest: the next value down, or an open bound at 0 itself (the widget starts at the
+    # smallest normal float above it, as the subnormals between may read as 0)
+    below = s.low if s.open_low and s.low == 0 else _past(low, kind, -1)
+    assert low is not None and takes(name, low) and not takes(name, below)
     assert takes(name, high)
     if kind is int and high == BROWSER_INT and (s.high is None or s.high > BROWSER_INT):
         assert takes(name, BROWSER_INT + 1)  # the browser holds no larger whole number; the config takes more

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from dataclasses import MISSING, dataclass, field
 
 from tlcore.errors import TLError
@@ -75,8 +76,8 @@ class Setting:
     def widget_range(self) -> tuple[float | None, float | None]:
         """The lowest and highest value a page's number field offers: the bounds, just inside an
         open one, and no whole number beyond what a browser holds."""
-        low = math.nextafter(self.low, math.inf) if self.open_low else self.low
-        high = math.nextafter(self.high, -math.inf) if self.open_high else self.high
+        low = next_normal(self.low, math.inf) if self.open_low else self.low
+        high = next_normal(self.high, -math.inf) if self.open_high else self.high
         if self.kind == "int":
             return low, BROWSER_INT if high is None else min(high, BROWSER_INT)
         return tuple(None if b is None else float(b) for b in (low, high))  # a float field takes float bounds
@@ -84,6 +85,14 @@ class Setting:
     def words(self) -> dict[str, str]:
         """The page's words for each choice (the value itself where it has none)."""
         return {c: dict(self.shown).get(c, c) for c in self.choices}
+
+
+def next_normal(value: float, toward: float) -> float:
+    """The float next to ``value`` toward ``toward``; next to 0, the smallest normal one (PyTorch may set
+    the processor to flush subnormals to zero, which reads the subnormal next to 0 as 0)."""
+    if value == 0:
+        return math.copysign(sys.float_info.min, toward)
+    return math.nextafter(value, toward)
 
 
 def setting(default=MISSING, **description) -> dataclasses.Field:
