@@ -9,6 +9,7 @@ import torch
 
 from tlcore.config import AUTO, FASTEST, MOST_ACCURATE, TrainConfig
 from tlcore.jobs import timings
+from tlcore.jobs.plan import DatasetStats, Observations, Plan, resolve
 from tlcore.jobs.train import create_run, execute
 from tlcore.record import EpochEvent, Metrics, Score, SplitMetrics
 from tlcore.training.recommend import WAIT_SECONDS, choose_recipe, image_kind, recommend
@@ -85,11 +86,11 @@ def test_a_run_records_its_estimates_and_then_its_measured_times(fashion_small, 
     assert row["typical_rest"] == rec["estimates"][FASTEST]["typical"]["rest"]
 
 
-def _overfit_run(tmp_path, augment: str, recommended: dict):
-    tmp_path.mkdir()
+def _overfit_run(tmp_path, augment: str, recommended: dict | None, plan: Plan | None = None):
+    tmp_path.mkdir(exist_ok=True)
     cfg = TrainConfig(data=str(tmp_path), trainable_stages=0, epochs=40, augment=augment, evaluation="cv",
                       recipe=FASTEST)
-    run = create_run(cfg, tmp_path / "run")
+    run = create_run(cfg, tmp_path / "run", plan=plan)
     run.write_record(replace(run.record(), recommendation=recommended))
     per_class = {"a": {"precision": 1, "recall": 1, "f1": 1, "support": 20}}
     val = SplitMetrics(0.55, 0.5, 0.5, 0.5, per_class, ["a"], [[20]], 20, loss=1.5)
@@ -110,6 +111,25 @@ def test_advice_against_the_recommendation_says_what_changed_since_it(tmp_path):
     [tip] = [a for a in advise(_overfit_run(tmp_path / "b", "light", {**recommended, "augment": "light"}))
              if a.startswith("Over-fitting")]
     assert "augmentation" not in tip and "add images" in tip
+
+
+def test_advice_follows_the_recorded_plan_not_a_recommendation_decided_again(tmp_path):
+    (tmp_path / "a").mkdir()
+    stats = DatasetStats(model="efficientnet_lite1", labelled=COUNTS, val=0, test=0, given_val=False,
+                         image_size=64, naturalness=0.2, kind="colour")
+    plan = resolve(TrainConfig(data=str(tmp_path / "a")), stats, "cpu", Observations([], False))
+    assert plan.config.augment == "none" and plan.work.frozen and plan.work.views == 1
+    # the record's copy says what deciding again (other images, another size) might say; the Plan rules
+    again = {"augment": "light", "trainable_stages": 2, "recipe": FASTEST, "estimates": {}}
+    [tip] = [a for a in advise(_overfit_run(tmp_path / "a", "none", again, plan)) if a.startswith("Over-fitting")]
+    assert "recommended augmentation off" in tip  # the Plan's recommendation, read from the record's Plan
+    # the time with augmentation on is the Plan's work with the views the engine would embed (8 of 40 epochs)
+    assert estimate(replace(plan.work, views=8), []).words() + " on this computer" in tip
+    # a Plan that recommended augmentation: the tip says nothing of a recommendation to keep it off
+    light = replace(plan, recommendation=replace(plan.recommendation, augment="light"))
+    [tip] = [a for a in advise(_overfit_run(tmp_path / "b", "none", {**again, "augment": "none"}, light))
+             if a.startswith("Over-fitting")]
+    assert "turn on augmentation" in tip and "recommended augmentation off" not in tip
 
 
 def test_the_workspace_timings_survive_damage(monkeypatch):
