@@ -23,6 +23,7 @@ INTERRUPTED, DAMAGED = "interrupted", "damaged"
 STATES = ("queued", "running", "finished", "failed", "cancelled", INTERRUPTED)
 ACTIVE = ("queued", "running")
 SPLITS = {"val": "validation images", "cv": "cross-validation", "test": "test images"}
+NOT_A_SHARE = "{what} ({value}) is not a share between 0 and 1 (nor a percent up to 100)."
 
 
 class RecordError(TLError):
@@ -316,7 +317,7 @@ def read_share(value: Any, what: str) -> float:
     percent (70 for 0.7, as people write it); RecordError naming ``what`` for anything else."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and finite(value) and 0 <= value <= 100:
         return value / 100 if value > 1 else float(value)
-    raise RecordError(f"{what} ({str(value)[:12]}) is not a share between 0 and 1 (nor a percent up to 100).")
+    raise RecordError(NOT_A_SHARE.format(what=what, value=str(value)[:12]))
 
 
 @dataclass(frozen=True)

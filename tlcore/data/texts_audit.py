@@ -20,6 +20,8 @@ DEFAULT_MODEL = "all_minilm_l6_v2"
 FEW_TEXTS = 10  # a class; the text benchmark (bench/quality_text.py) measures from 10 a class up
 SHORT_WORDS = 3  # fewer words than this give the model little to go on
 SHOWN_CHARS = 60  # of an example quoted in a sentence
+MIXED = ("{texts} {appear} under more than one class (for example {example} under '{first}' and '{second}'); keep "
+         "each text in its right class only.")
 
 
 def _key(text: str) -> str:
@@ -76,9 +78,8 @@ def _copies(items: list[TextItem]) -> tuple[list[str], dict[str, int]]:
                      f"class (for example {_quoted(within[0][0].text)}); remove the copies, as they count twice.")
     if mixed:
         labels = sorted({i.label for i in mixed[0]})
-        lines.append(f"{plural(len(mixed), 'text')} {'appears' if len(mixed) == 1 else 'appear'} under more than "
-                     f"one class (for example {_quoted(mixed[0][0].text)} under '{escape(labels[0])}' and "
-                     f"'{escape(labels[1])}'); keep each text in its right class only.")
+        lines.append(MIXED.format(texts=plural(len(mixed), 'text'), appear='appears' if len(mixed) == 1 else 'appear',
+                                  example=_quoted(mixed[0][0].text), first=escape(labels[0]), second=escape(labels[1])))
     if leaked:
         lines.append(f"{plural(len(leaked), 'validation or test text')} {'repeats' if len(leaked) == 1 else 'repeat'}"
                      f" a training text (for example {_quoted(leaked[0].text)}); remove "
