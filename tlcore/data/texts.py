@@ -43,6 +43,19 @@ ONE_COLUMN = ("{name} has only one column ({listed}); it needs a column of texts
               "(the class of each text).")
 FILES_LEFT_OUT = "{files} {were} left out: {which}{more}."
 BINARY_FILE = "holds binary data, not text"
+LABEL_TWINS = ("The labels '{first}' and '{second}' differ only in upper and lower case; write them the same "
+               "way if they are one class, or rename one of them.")
+EMPTY_TABLE = "{name} is empty."
+NOT_A_TABLE = ("{name} could not be read as a table{where}: a row has more cells than the header. A text with "
+               "commas must be in double quotes.")
+AT_LINE = " at line {line}"
+NO_COLUMN = "{name} has no column '{given}'; its columns are {listed}."
+UNSURE_COLUMNS = ("Which column of {name} holds the texts and which their labels could not be told (columns: "
+                  "{listed}); choose the text column and the label column.")
+BAD_SPLIT = "The split column of {name} says '{value}' in row {row}; it may only say train, val or test (or be empty)."
+NOT_TEXTS = "{name} is not a table (.csv or .tsv), a folder or a .zip file of texts."
+EMPTY_FILE = "is empty"
+NOT_TXT = "is not a .txt file"
 CUT = ("{texts} {are} longer than the model reads ({limit} tokens, about {words} words); only the beginning of "
        "{which} is used.")
 
@@ -105,8 +118,7 @@ def refuse_label_twins(labels: list[str]) -> None:
     for label in labels:
         other = seen.setdefault(same_name(label), label)
         if other != label:
-            raise TLError(f"The labels '{other}' and '{label}' differ only in upper and lower case; write them "
-                          "the same way if they are one class, or rename one of them.")
+            raise TLError(LABEL_TWINS.format(first=other, second=label))
 
 
 def table_too_large(name: str, size: int) -> TLError:
@@ -143,12 +155,11 @@ def table_frame(path: Path, text: str, name: str):
         frame = pd.read_csv(io.StringIO(text), sep=_delimiter(path, text), dtype=str, keep_default_na=False,
                             skip_blank_lines=True)
     except pd.errors.EmptyDataError:
-        raise TLError(f"{name} is empty.") from None
+        raise TLError(EMPTY_TABLE.format(name=name)) from None
     except (pd.errors.ParserError, ValueError) as e:
         line = re.search(r"line (\d+)", str(e))
-        where = f" at line {line.group(1)}" if line else ""
-        raise TLError(f"{name} could not be read as a table{where}: a row has more cells than the header. "
-                      "A text with commas must be in double quotes.") from None
+        where = AT_LINE.format(line=line.group(1)) if line else ""
+        raise TLError(NOT_A_TABLE.format(name=name, where=where)) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
@@ -182,7 +193,7 @@ def _pick_columns(name: str, columns: dict[str, list[str]], text_column: str | N
     listed = ", ".join(f"'{c}'" for c in columns)
     for given in (text_column, label_column):
         if given is not None and given not in columns:
-            raise TLError(f"{name} has no column '{given}'; its columns are {listed}.")
+            raise TLError(NO_COLUMN.format(name=name, given=given, listed=listed))
     if text_column and label_column:
         if text_column == label_column:
             raise TLError("The text column and the label column must be two different columns.")
@@ -194,8 +205,7 @@ def _pick_columns(name: str, columns: dict[str, list[str]], text_column: str | N
                           | ({text_column: columns[text_column]} if text_column else {})
                           | ({label_column: columns[label_column]} if label_column else {}))
     if guess is None or (text_column and guess[0] != text_column) or (label_column and guess[1] != label_column):
-        raise TLError(f"Which column of {name} holds the texts and which their labels could not be told "
-                      f"(columns: {listed}); choose the text column and the label column.")
+        raise TLError(UNSURE_COLUMNS.format(name=name, listed=listed))
     return guess
 
 
@@ -204,8 +214,7 @@ def _split_of(value: str, name: str, row: int) -> str:
     if not key:
         return ""
     if key not in _SPLIT_NAMES:
-        raise TLError(f"The split column of {name} says '{value.strip()}' in row {row}; it may only say train, "
-                      "val or test (or be empty).")
+        raise TLError(BAD_SPLIT.format(name=name, value=value.strip(), row=row))
     return _SPLIT_NAMES[key]
 
 
@@ -277,7 +286,7 @@ def read_text_folder(root: str | os.PathLike, name: str | None = None) -> TextDa
 def _txt_problem(path: Path) -> str | tuple[str, str]:
     """A ``.txt`` file's (text, encoding), or why it cannot be an example (a phrase after its name)."""
     if path.suffix.lower() != ".txt":
-        return "is not a .txt file"
+        return NOT_TXT
     if path.stat().st_size > MAX_FILE_BYTES:
         return f"is larger than {MAX_FILE_BYTES // 2**20} MB (one file holds one example: a message or a page)"
     try:
@@ -285,7 +294,7 @@ def _txt_problem(path: Path) -> str | tuple[str, str]:
     except NotText as e:
         return BINARY_FILE if "binary" in str(e) else "is not saved as UTF-8"
     if not body.strip():
-        return "is empty"
+        return EMPTY_FILE
     return body.strip(), encoding
 
 
@@ -302,7 +311,7 @@ def read_texts(path: str | os.PathLike, datasets_dir: str | os.PathLike, text_co
     if suffix in TABLE_SUFFIXES:
         return read_table(source, text_column, label_column)
     if suffix != ".zip":
-        raise TLError(f"{source.name} is not a table (.csv or .tsv), a folder or a .zip file of texts.")
+        raise TLError(NOT_TEXTS.format(name=source.name))
     return read_text_folder(unpacked_once(source, datasets_dir), source.stem)
 
 
