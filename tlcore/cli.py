@@ -22,6 +22,7 @@ def _stages(value: str) -> int | str:
 
 
 DAMAGED_MODEL = "The saved model in {run} is damaged; train that run again (rerun) or use another run."
+NO_TEXTS = 'Give the texts to classify: --text "...", .txt files or a table (.csv) of texts.'
 INSIDE_IMAGES = "The folder {out} cannot be inside the images folder {data}; choose a folder outside it."
 
 # From the schema itself, not tlcore.studio: the command line starts without the studio's imports.
@@ -232,7 +233,7 @@ def _predict_texts(args) -> int:
 
     texts = args.text + texts_from(args.images, args.text_column)
     if not texts:
-        raise TLError("Give the texts to classify: --text \"...\", .txt files or a table (.csv) of texts.")
+        raise TLError(NO_TEXTS)
     with _model_of(args.run):
         rows = TextPredictor(RunDir(args.run).bundle_path).predict_texts(texts, top=args.top)
     sys.stdout.write(printed_rows(rows))
