@@ -23,6 +23,7 @@ INTERRUPTED, DAMAGED = "interrupted", "damaged"
 STATES = ("queued", "running", "finished", "failed", "cancelled", INTERRUPTED)
 ACTIVE = ("queued", "running")
 SPLITS = {"val": "validation images", "cv": "cross-validation", "test": "test images"}
+WRONG_KIND = "{where}: the entry '{name}' has a value of the wrong kind ({value!r:.40})."
 NOT_A_SHARE = "{what} ({value}) is not a share between 0 and 1 (nor a percent up to 100)."
 
 
@@ -67,7 +68,7 @@ def strict_fields(cls: type, data: Any, where: str) -> dict:
     hints = typing.get_type_hints(cls)
     for name, value in data.items():
         if not _typecheck(value, hints[name]):
-            raise RecordError(f"{where}: the entry '{name}' has a value of the wrong kind ({value!r:.40}).")
+            raise RecordError(WRONG_KIND.format(where=where, name=name, value=value))
     return dict(data)
 
 

@@ -40,6 +40,8 @@ from tlcore.rundir import Heartbeat, QuietRun, RunDir
 from tlcore.jobs.spread import device_of, spread
 
 WAITING = "Waiting for the {device}: another run is using it"
+STOPPED_KEPT = "Stopped; the best model so far (epoch {epoch}) was kept"
+STOPPED_EARLY = "Stopped early: the held-out loss stopped improving"
 NOTHING_KEPT = "Stopped before the first epoch finished; no model was saved."
 PEER_LOST = ("One of the processes training this run stopped unexpectedly. Resume the run to continue from its "
              "last checkpoint.")
@@ -233,7 +235,7 @@ def _train(run: RunDir, cfg: TrainConfig, device: torch.device, world: World = S
     state = "cancelled" if trained.cancelled else "finished"
     if state == "finished" and world.size == 1:
         timings.record(run, started)  # this computer's speed, for the next runs' estimates
-    message = (f"Stopped; the best model so far (epoch {trained.epoch}) was kept" if trained.cancelled else
-               "Stopped early: the held-out loss stopped improving" if trained.early else "Finished")
+    message = (STOPPED_KEPT.format(epoch=trained.epoch) if trained.cancelled else
+               STOPPED_EARLY if trained.early else "Finished")
     run.set_status(state, message=" ".join([f"{message}." if warnings else message] + warnings))
     return state
