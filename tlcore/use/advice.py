@@ -20,6 +20,12 @@ from tlcore.training.timing import Work
 FEW_IMAGES = 20
 GAP = 0.15  # train minus held-out accuracy that signals memorising
 WEAK_RECALL = 0.6
+OVER_FITTING = ("Over-fitting: the kept model (epoch {epoch}) gets {train:.0%} of training images right but only "
+                "{held_out:.0%} of {held}, so it is memorising. To fix it, {cure}.{since}")
+AUGMENTATION_SINCE = (" The Strategy page recommended augmentation off, before training, so that each image passes "
+                      "through the network once and training stays fast; it could not see then that the model would "
+                      "memorise. The held-out scores now show it does, so augmentation is worth its extra time{time}.")
+ON_THIS_COMPUTER = " ({time} on this computer)"
 
 
 def _augmented_work(plan: Plan | None, rec: dict, recipe: str) -> Work | None:
@@ -41,7 +47,7 @@ def _augmented_work(plan: Plan | None, rec: dict, recipe: str) -> Work | None:
 def _augmented_time(plan: Plan | None, rec: dict, recipe: str) -> str:
     """" (about 40 s on this computer)": the run's own planned work, with augmentation on."""
     work = _augmented_work(plan, rec, recipe)
-    return "" if work is None else f" ({estimate_work(work).words()} on this computer)"
+    return "" if work is None else ON_THIS_COMPUTER.format(time=estimate_work(work).words())
 
 
 def _since_recommendation(cfg: TrainConfig, rec: dict | None, over: bool, plan: Plan | None) -> str:
@@ -50,10 +56,7 @@ def _since_recommendation(cfg: TrainConfig, rec: dict | None, over: bool, plan: 
     if not rec:
         return ""
     if over and cfg.augment == "none" and rec.get("augment") == "none":
-        return (" The Strategy page recommended augmentation off, before training, so that each image passes "
-                "through the network once and training stays fast; it could not see then that the model would "
-                "memorise. The held-out scores now show it does, so augmentation is worth its extra time"
-                f"{_augmented_time(plan, rec, cfg.recipe)}.")
+        return AUGMENTATION_SINCE.format(time=_augmented_time(plan, rec, cfg.recipe))
     stages = cfg.trainable_stages if isinstance(cfg.trainable_stages, int) else None
     if over and stages and stages > rec.get("trainable_stages", stages):
         return (f" You chose to train {stages} stage(s); the recommendation was {rec['trainable_stages']}, which "
@@ -77,9 +80,8 @@ def _fit_advice(rows: list[dict], kept_epoch: int, cfg: TrainConfig, rec: dict |
         cures = (["train fewer stages"] if stages else []) + (["turn on augmentation"] if cfg.augment == "none"
                                                               else []) + ["add images"]
         cure = ", ".join(cures[:-1]) + (" or " if len(cures) > 1 else "") + cures[-1]
-        out.append(f"Over-fitting: the kept model (epoch {kept['epoch']}) gets {kept['train_accuracy']:.0%} of "
-                   f"training images right but only {kept['val_accuracy']:.0%} of {held}, so it is memorising. "
-                   f"To fix it, {cure}.{_since_recommendation(cfg, rec, True, plan)}")
+        out.append(OVER_FITTING.format(epoch=kept["epoch"], train=kept["train_accuracy"], held_out=kept["val_accuracy"],
+                                       held=held, cure=cure, since=_since_recommendation(cfg, rec, True, plan)))
     elif kept["train_accuracy"] < 0.7 and kept["val_accuracy"] < 0.7:
         more = "train for more epochs" + ("" if stages else ", or train some stages of the network")
         since = _since_recommendation(cfg, rec, False, plan)
