@@ -11,7 +11,7 @@ from pages.train import describe_run
 from tlcore.config import TrainConfig
 from tlcore.rundir import RunDir
 from tlcore.jobs.runs import title_of
-from tlcore.jobs.train import create_run
+from tlcore.jobs.train import STOPPED_KEPT, create_run
 from tlcore.workspace import runs_dir
 from tlcore.training.progress import Progress, emit_progress
 
@@ -85,10 +85,10 @@ def test_a_running_run_shows_progress_and_can_be_stopped(digits):
     run.set_status("running", message="Stopping: saving the model and scoring it on 261 test images…", epoch=1)
     at.run()
     assert "Stopping: saving the model and scoring it on 261 test images…" in texts(at.caption)
-    run.set_status("cancelled", message="Stopped; the best model so far (epoch 1) was kept")
+    run.set_status("cancelled", message=STOPPED_KEPT.format(epoch=1))
     at.run()
     assert f"Run {title_of(run)}: Stopped" in texts(at.subheader)
-    assert "Stopped; the best model so far (epoch 1) was kept" in texts(at.success)
+    assert STOPPED_KEPT.format(epoch=1) in texts(at.success)
 
 
 def test_the_bar_moves_and_the_words_match_the_phase_before_training(digits):

@@ -17,7 +17,7 @@ from tlcore.use.explain import gradcam
 from tlcore.use.export import TOLERANCE, export_bundle
 from tlcore.data.images import load_square_uint8
 from tlcore.use.predict import Predictor
-from tlcore.training.recommend import Recommendation, choose_recipe
+from tlcore.training.recommend import STILL_A_CHOICE, Recommendation, choose_recipe
 from tlcore.training.timing import Estimate
 from tlcore.rundir import RunDir
 
@@ -35,7 +35,7 @@ def test_small_frozen_data_gets_the_most_accurate_model_when_it_fits_the_wait_an
     assert choose_recipe(_rec(), auto, True, SMALL, True, fits).recipe == "most_accurate"
     assert "most accurate model" in choose_recipe(_rec(), auto, True, SMALL, True, fits).reason
     on_slow = choose_recipe(_rec(), auto, True, SMALL, True, slow)
-    assert on_slow.recipe == "fastest" and "a choice on the Strategy page" in on_slow.reason
+    assert on_slow.recipe == "fastest" and STILL_A_CHOICE in on_slow.reason
     assert choose_recipe(_rec(), auto.with_(recipe="most_accurate"), True, SMALL, True, slow).recipe == "most_accurate"
     assert choose_recipe(_rec(), auto, False, SMALL, True, fits).recipe == "fastest"  # stages train
     assert choose_recipe(_rec(), auto, True, {"a": 500, "b": 400}, True, fits).recipe == "fastest"

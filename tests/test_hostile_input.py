@@ -15,6 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tlcore.cli import DAMAGED_MODEL, INSIDE_IMAGES
 from tlcore.data import store
 from tlcore.data.archive import BOMB, EMPTY_ZIP, LINK, LONG_NAME, NOT_A_ZIP, OUTSIDE, PASSWORD
 from tlcore.data.dataset import DAMAGED_DATASET, NO_IMAGES, audit
@@ -23,6 +24,7 @@ from tlcore.errors import TLError
 from tlcore.data.images import (DAMAGED, JPEG_TOO_LARGE, NOT_AN_IMAGE, THIN, TOO_LARGE, TOO_LARGE_TO_OPEN,
                                 ImageProblem, check_image, load_square_uint8, open_rgb)
 from tlcore.models.weights import NOT_WEIGHTS, load_state_dict_file
+from tlcore.rundir import DAMAGED_FILE, RUN_FILE
 from tlcore.workspace import datasets_dir, workspace_dir
 from wording import line, pattern
 
@@ -262,13 +264,13 @@ def cli_cases(tmp: Path) -> dict:
         "export onto a folder": (["export", "--run", str(tmp / "damaged"), "--format", "onnx", "--out",
                                   str(tmp / "exists")], f"{tmp / 'exists'} is a folder"),
         "damaged bundle": (["predict", "--run", str(tmp / "damaged"), str(data / "a" / "0.png")],
-                           f"The saved model in {tmp / 'damaged'} is damaged"),
+                           DAMAGED_MODEL.format(run=tmp / "damaged")),
         "config with a trailing comma": (["rerun", "--run", str(tmp / "comma"), "--out", str(tmp / "r")],
-                                         "The file config.json of run comma is damaged"),
+                                         DAMAGED_FILE.format(where=RUN_FILE.format(file="config.json", run="comma"))),
         "password zip as data": (["train", "--data", str(tmp / "clothes.zip"), "--out", str(tmp / "run")],
                                  PASSWORD.format(name="clothes.zip")),
         "run folder inside the images": (["train", "--data", str(data), "--out", str(data / "run")],
-                                         f"The folder {data / 'run'} cannot be inside the images folder"),
+                                         INSIDE_IMAGES.format(out=data / "run", data=data)),
     }
 
 

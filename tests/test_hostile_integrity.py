@@ -25,7 +25,7 @@ from tlcore.cli import main
 from tlcore.data.images import load_square_uint8
 from tlcore.models.bundle import DAMAGED_META, META, save_bundle
 from tlcore.models.net import build_net
-from tlcore.record import NotSureRule
+from tlcore.record import NOT_A_SHARE, NotSureRule
 from tlcore.rundir import RunDir
 from tlcore.training import embed
 from tlcore.training.augment import BatchPrep
@@ -259,8 +259,8 @@ def test_a_threshold_that_is_no_share_is_refused_in_one_line(run, value, shown):
     before = fingerprint(run.path)
     with pytest.raises(TLError) as refused:
         rule_of(run)
-    assert str(refused.value) == (f"The model's \"not sure\" threshold ({shown}) is not a share between 0 and 1 (nor "
-                                  "a percent up to 100). Train the model again.")
+    shown_as = NOT_A_SHARE.format(what="The model's \"not sure\" threshold", value=shown)
+    assert str(refused.value) == f"{shown_as} Train the model again."
     assert fingerprint(run.path) == before
 
 

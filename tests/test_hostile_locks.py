@@ -24,14 +24,14 @@ from tlcore.jobs import pool, runs, worker
 from tlcore.jobs.interrupt import ALREADY_RUNNING
 from tlcore.jobs.runs import STILL_TRAINING
 from tlcore.jobs.spread import TOO_FEW_DEVICES
-from tlcore.jobs.train import create_run, execute
+from tlcore.jobs.train import WAITING as WAITING_FOR, create_run, execute
 from tlcore.rundir import RunDir
 from tlcore.training import distributed
 from tlcore.training.distributed import LEFTOVER, NO_ADDRESS, NOT_JOINED, NOT_SET, NOT_WHOLE
 from tlcore.workspace import locks_dir
 
 ROOT = Path(__file__).resolve().parent.parent
-WAITING = "Waiting for the CPU: another run is using it"
+WAITING = WAITING_FOR.format(device="CPU")
 
 
 def _env(**extra) -> dict:

@@ -24,10 +24,11 @@ from tlcore.errors import TLError
 from tlcore.models.bundle import save_bundle
 from tlcore.models.catalog import get_spec
 from tlcore.models.net import Net, build_backbone
-from tlcore.rundir import RunDir
+from tlcore.rundir import DAMAGED_FILE, RUN_FILE, RunDir
 from tlcore.training.report import predictions_csv
 from tlcore.use.predict import results_csv
 from tlcore.workspace import datasets_dir, workspace_dir
+from wording import line
 
 FORMULA = "@SUM(1+1)*cmd|' -C calc'!A0"
 FILE = "=cmd.png"
@@ -94,7 +95,7 @@ def test_run_predictions_csv_keeps_names_as_text_and_reads_back(tmp_path):
     assert [(r["file"], r["true"], r["predicted"], r["confidence"]) for r in back] == [
         (FILE, FORMULA, "-cat", 0.75), ("/photos/b.png", "-cat", FORMULA, 0.5)]
     run.predictions_path("val").write_text("file,true,predicted,confidence\na.png,x,y,not a number\n")
-    with pytest.raises(TLError, match=r"^The file predictions\.csv of run run is damaged and cannot be read\.$"):
+    with pytest.raises(TLError, match=line(DAMAGED_FILE, where=RUN_FILE.format(file="predictions.csv", run="run"))):
         run.predictions("val")
 
 

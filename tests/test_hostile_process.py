@@ -24,7 +24,7 @@ from tlcore.config import TrainConfig
 from tlcore.errors import TLError
 from tlcore.processes import pid_alive, process_start
 from tlcore.rundir import RunDir
-from tlcore.jobs.train import create_run, execute
+from tlcore.jobs.train import WAITING, create_run, execute
 from tlcore.workspace import locks_dir, standby_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -262,7 +262,7 @@ def test_a_folder_in_place_of_a_pid_file_does_not_break_the_studio(monkeypatch, 
 
     monkeypatch.setattr(worker, "_spawn", cannot_start)
     worker.keep_warm()  # the warm start is only an optimisation: trouble with it is logged, not raised
-    assert "Could not start a standby worker" in caplog.text
+    assert worker.NO_STANDBY in caplog.text
 
 
 # --- a standby whose app is gone ------------------------------------------------------------------
@@ -301,7 +301,7 @@ def test_a_standby_started_by_an_app_that_ends_leaves_too():
 
 def test_a_worker_told_to_end_with_sigterm_records_interrupted(queued_worker):
     run, pid = queued_worker
-    _wait(lambda: run.status().message.startswith("Waiting for the CPU"), 120)
+    _wait(lambda: run.status().message == WAITING.format(device="CPU"), 120)
     os.kill(pid, signal.SIGTERM)
     os.waitpid(pid, 0)
     written = RunDir(run.path).status()

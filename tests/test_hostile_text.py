@@ -4,6 +4,10 @@ sentence (a refusal, or a note on what was left out or cut) and changes nothing 
 import pytest
 
 from test_hostile_input import fingerprint, make_zip, one_line
+from tlcore.data.encoding import UNKNOWN_ENCODING
+from tlcore.data.texts import (BINARY_FILE, BINARY_TABLE, CUT, FILES_LEFT_OUT, MAX_TABLE_BYTES, NO_USABLE_TEXTS,
+                               ONE_COLUMN, ONE_LABEL, ROWS_LEFT_OUT, TABLE_TOO_LARGE)
+from tlcore.data.texts_audit import MIXED
 from tlcore.errors import TLError
 from tlcore.studio import audit_texts, import_text_path, import_texts, open_texts
 from tlcore.data import store
@@ -46,22 +50,21 @@ def _added(earlier) -> dict:
 
 def test_a_csv_with_one_column_is_refused(earlier):
     data = b"text\n" + b"".join(f'"{t}"\n'.encode() for t, _ in REVIEWS)
-    assert _refused(earlier, import_texts, data, "reviews.csv") == (
-        "reviews.csv has only one column ('text'); it needs a column of texts and a column of their labels "
-        "(the class of each text).")
+    assert _refused(earlier, import_texts, data, "reviews.csv") == ONE_COLUMN.format(name="reviews.csv",
+                                                                                      listed="'text'")
 
 
 def test_labels_all_the_same_are_refused(earlier):
     assert _refused(earlier, import_texts, _table([(t, "spam") for t, _ in REVIEWS]), "reviews.csv") == (
-        "Every text in reviews.csv has the same label ('spam'); at least two classes are needed to train a "
-        "classifier.")
+        ONE_LABEL.format(where="reviews.csv", label="spam"))
 
 
 def test_an_empty_label_cell_leaves_its_row_out_and_says_which(earlier):
     data = import_texts(_table(REVIEWS[:1] + [("Where is my order?", "")] + REVIEWS[1:]), "reviews.csv")
-    assert data.notes == ["1 row with no label was left out (row 3)."]
+    left_out = ROWS_LEFT_OUT.format(rows="1 row", missing="label", were="was", which="row 3")
+    assert data.notes == [left_out]
     assert len(data.items) == 6 and "Where is my order?" not in {i.text for i in data.items}
-    assert "1 row with no label was left out (row 3)." in audit_texts(data)["lines"]
+    assert left_out in audit_texts(data)["lines"]
     assert _added(earlier)
 
 
@@ -73,8 +76,7 @@ def test_a_200_mb_csv_is_refused_with_its_size_from_a_path_or_an_upload(earlier,
         while f.tell() < 200 * 2**20:
             f.write(chunk)
         f.truncate(200 * 2**20)
-    line = ("huge.csv is 200 MB; tables up to 100 MB can be imported. Keep fewer rows (a few hundred a class "
-            "is plenty) and import it again.")
+    line = TABLE_TOO_LARGE.format(name="huge.csv", mb=200, limit=MAX_TABLE_BYTES // 2**20)
     try:
         assert _refused(earlier, import_text_path, path) == line
         assert _refused(earlier, import_texts, path.read_bytes(), "huge.csv") == line
@@ -89,29 +91,28 @@ def test_a_text_of_100000_characters_is_kept_and_said_to_be_cut(earlier):
     assert data.items[0].text == long.strip()
     report = audit_texts(data)
     assert report["cut"] == 1 and report["limit"] == 256
-    assert ("1 text is longer than the model reads (256 tokens, about 190 words); only the beginning of it is "
-            "used.") in report["lines"]
+    assert CUT.format(texts="1 text", are="is", limit=256, words=190, which="it") in report["lines"]
     assert _added(earlier)
 
 
 def test_binary_data_named_txt_is_left_out_or_refused_and_named_csv_is_refused(earlier):
     texts = {f"shop/{label}/{k}.txt": text.encode() for k, (text, label) in enumerate(REVIEWS)}
     data = import_texts(make_zip(texts | {"shop/praise/photo.txt": PNG}), "shop.zip")
-    assert data.notes == ["1 file was left out: photo.txt holds binary data, not text."] and len(data.items) == 6
-    assert "1 file was left out: photo.txt holds binary data, not text." in audit_texts(data)["lines"]
+    left_out = FILES_LEFT_OUT.format(files="1 file", were="was", which=f"photo.txt {BINARY_FILE}", more="")
+    assert data.notes == [left_out] and len(data.items) == 6
+    assert left_out in audit_texts(data)["lines"]
     before = fingerprint(workspace_dir())
+    both = FILES_LEFT_OUT.format(files="2 files", were="were", which=f"1.txt {BINARY_FILE}; 2.txt {BINARY_FILE}",
+                                 more="")
     assert _refused(before, import_texts, make_zip({"a/1.txt": PNG, "b/2.txt": PNG}), "photos.zip") == (
-        "No usable texts were found in photos. 2 files were left out: 1.txt holds binary data, not text; "
-        "2.txt holds binary data, not text.")
-    assert _refused(before, import_texts, PNG, "photo.csv") == (
-        "photo.csv is not a table of texts: it holds binary data. Save it as CSV and import it again.")
+        f"{NO_USABLE_TEXTS.format(where='photos')} {both}")
+    assert _refused(before, import_texts, PNG, "photo.csv") == BINARY_TABLE.format(name="photo.csv")
 
 
 def test_a_table_in_an_encoding_that_cannot_be_told_is_refused(earlier):
     russian = _table([("Посылка пришла поздно", "жалоба"), ("Спасибо, всё отлично", "похвала")])
     assert _refused(earlier, import_texts, russian.decode().encode("cp1251"), "ru.csv") == (
-        "ru.csv is not saved as UTF-8, and its encoding could not be told; save it as UTF-8 (in Excel: "
-        "'CSV UTF-8') and import it again.")
+        UNKNOWN_ENCODING.format(name="ru.csv"))
 
 
 def test_html_and_markdown_are_stored_literally_and_escaped_in_the_audit(earlier):
@@ -123,8 +124,7 @@ def test_html_and_markdown_are_stored_literally_and_escaped_in_the_audit(earlier
     assert [(i.text, i.label) for i in open_texts(folder).items[:3]] == odd
     assert "<b>praise</b>" in data.classes
     lines = audit_texts(data)["lines"]
-    assert ("1 text appears under more than one class (for example '\\<script\\>alert(\"x\")\\</script\\> "
-            "\\*\\*now\\*\\*' under '\\<b\\>praise\\</b\\>' and 'complaint'); keep each text in its right class "
-            "only.") in lines
+    assert MIXED.format(texts="1 text", appear="appears", example="'\\<script\\>alert(\"x\")\\</script\\> \\*\\*now\\*\\*'",
+                        first="\\<b\\>praise\\</b\\>", second="complaint") in lines
     assert not any("<" in line.replace("\\<", "") for line in lines)
     assert _added(earlier)

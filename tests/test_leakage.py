@@ -19,7 +19,7 @@ from tlcore.data import fingerprint, store
 from tlcore.data.dataset import Dataset, audit, scan_folder
 from tlcore.data.leakage import count_copies, find_copies
 from tlcore.jobs.train import create_run, execute
-from tlcore.record import Score
+from tlcore.record import COPIES_OF_TRAINING, LEAKED, WITH_COPIES, Score
 from tlcore.rundir import RunDir
 from tlcore.workspace import datasets_dir, runs_dir
 
@@ -148,7 +148,8 @@ def test_never_saw_is_written_only_when_it_was_checked_and_true(copies, says, ne
     metrics = type("M", (), {"score": score, "estimate": Score("cv", 0.7, 0.6, 0.8, 48, "5-fold", 0)})
     shown = _measured_on("test", 40, metrics)
     assert says in shown and never_says not in shown
-    assert ("4 of them copies of training images" in score.sentence()) == bool(copies)
+    assert (WITH_COPIES.format(where="40 test images", copies=4, copied=COPIES_OF_TRAINING) in score.sentence()
+            ) == bool(copies)
     assert bool(score.leaked) == bool(copies)
 
 
@@ -160,10 +161,12 @@ def test_a_run_records_its_copies_and_every_score_says_so(planted):
     assert execute(run.path) == "finished"
     metrics = RunDir(run.path).metrics()
     assert (metrics.score.split, metrics.score.copies, metrics.estimate.copies) == ("test", 3, 0)
-    assert metrics.score.sentence().endswith("(11 test images, 3 of them copies of training images)")
+    scored = WITH_COPIES.format(where="11 test images", copies=3, copied=COPIES_OF_TRAINING)
+    assert metrics.score.sentence().endswith(f"({scored})")
     at = studio("evaluate", **{ui.RUN: str(run.path)})
     assert not at.exception
-    assert "3 of the 11 test images are copies of images the model trained on" in texts(at.warning)
+    assert LEAKED.format(copies=3, images=11, split="test images", are_copies="are copies",
+                         images_trained="images") in texts(at.warning)
     assert "never saw" not in texts(at.caption) and "3 of them are copies" in texts(at.caption)
 
 

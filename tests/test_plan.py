@@ -16,6 +16,8 @@ from tlcore.jobs.plan import DatasetStats, Observations, Plan, resolve
 from tlcore.jobs.train import create_run, execute
 from tlcore.rundir import RunDir
 from tlcore.studio import plan
+from tlcore.training.recommend import CONFIDENCE, CV_NEEDS_FROZEN
+from wording import pattern
 
 SMALL = dict(image_size=64, batch_size=16, trainable_stages=0, epochs=2, augment="none", device="cpu")
 
@@ -54,7 +56,7 @@ def test_the_worker_follows_the_plan_and_decides_only_a_run_without_one(digits, 
 def test_the_pages_and_the_run_agree_on_size_confidence_and_time(digits):
     settings = {"opt_device": "cpu", "opt_stages": 0, "opt_epochs": 2, "opt_augment": "none", "opt_recipe": "fastest"}
     at = studio("strategy", **{ui.DATASET: digits, **settings})
-    confidence = re.search(r"The pretrained model's confidence on your images is (\d+)%", texts(at.info)).group(1)
+    confidence = re.search(pattern(CONFIDENCE, natural=re.compile(r"(\d+)%")), texts(at.info)).group(1)
     goto(at, "train")
     next_run = re.search(r"images at (\d+) pixels", texts(at.markdown)).group(1)
     took = re.search(r"It should take (.+?) on this computer", texts(at.caption)).group(1)
@@ -106,5 +108,5 @@ def test_resolve_is_pure(monkeypatch):
 
 
 def test_a_request_that_cannot_work_is_refused_before_any_run(digits):
-    with pytest.raises(TLError, match="only when the pretrained network stays frozen"):
+    with pytest.raises(TLError, match=pattern(CV_NEEDS_FROZEN)):
         plan(TrainConfig(data=digits, **{**SMALL, "trainable_stages": 2, "evaluation": "cv"}))

@@ -2,6 +2,7 @@
 since the recommendation (issue 23, "The recipe" and "Advice")."""
 
 import json
+import re
 from dataclasses import asdict, replace
 
 import pytest
@@ -9,11 +10,13 @@ import torch
 
 from tlcore.config import AUTO, FASTEST, MOST_ACCURATE, TrainConfig
 from tlcore.jobs import timings
+from tlcore.jobs.plan import DatasetStats, Observations, Plan, resolve
 from tlcore.jobs.train import create_run, execute
 from tlcore.record import EpochEvent, Metrics, Score, SplitMetrics
 from tlcore.training.recommend import WAIT_SECONDS, choose_recipe, image_kind, recommend
 from tlcore.training.timing import Estimate, Work, estimate, parts
-from tlcore.use.advice import advise
+from tlcore.use.advice import AUGMENTATION_SINCE, ON_THIS_COMPUTER, OVER_FITTING, advise
+from wording import pattern
 
 COUNTS = {c: 15 for c in "abcdef"}  # 90 images, as in issue 23
 
@@ -85,11 +88,11 @@ def test_a_run_records_its_estimates_and_then_its_measured_times(fashion_small, 
     assert row["typical_rest"] == rec["estimates"][FASTEST]["typical"]["rest"]
 
 
-def _overfit_run(tmp_path, augment: str, recommended: dict):
-    tmp_path.mkdir()
+def _overfit_run(tmp_path, augment: str, recommended: dict | None, plan: Plan | None = None):
+    tmp_path.mkdir(exist_ok=True)
     cfg = TrainConfig(data=str(tmp_path), trainable_stages=0, epochs=40, augment=augment, evaluation="cv",
                       recipe=FASTEST)
-    run = create_run(cfg, tmp_path / "run")
+    run = create_run(cfg, tmp_path / "run", plan=plan)
     run.write_record(replace(run.record(), recommendation=recommended))
     per_class = {"a": {"precision": 1, "recall": 1, "f1": 1, "support": 20}}
     val = SplitMetrics(0.55, 0.5, 0.5, 0.5, per_class, ["a"], [[20]], 20, loss=1.5)
@@ -99,17 +102,43 @@ def _overfit_run(tmp_path, augment: str, recommended: dict):
     return run
 
 
+def _over_fitting(run) -> str:
+    [tip] = [a for a in advise(run) if re.match(pattern(OVER_FITTING), a)]
+    return tip
+
+
+def _augmentation_since(work: Work) -> str:
+    """What the over-fitting tip adds when the recommendation had augmentation off, with its time on."""
+    return AUGMENTATION_SINCE.format(time=ON_THIS_COMPUTER.format(time=estimate(work, []).words()))
+
+
 def test_advice_against_the_recommendation_says_what_changed_since_it(tmp_path):
     work = _work()
     recommended = {"augment": "none", "trainable_stages": 0, "recipe": FASTEST,
                    "estimates": {FASTEST: {"seconds": 10.0, "measured": 0, "work": asdict(work)}}}
-    [tip] = [a for a in advise(_overfit_run(tmp_path / "a", "none", recommended)) if a.startswith("Over-fitting")]
-    assert "turn on augmentation" in tip and "recommended augmentation off" in tip
-    assert "now show" in tip and estimate(replace(work, views=8), []).words() + " on this computer" in tip
+    tip = _over_fitting(_overfit_run(tmp_path / "a", "none", recommended))
+    assert "turn on augmentation" in tip and _augmentation_since(replace(work, views=8)) in tip
     # augmentation already on: the tip neither repeats it as a cure nor explains a change
-    [tip] = [a for a in advise(_overfit_run(tmp_path / "b", "light", {**recommended, "augment": "light"}))
-             if a.startswith("Over-fitting")]
+    tip = _over_fitting(_overfit_run(tmp_path / "b", "light", {**recommended, "augment": "light"}))
     assert "augmentation" not in tip and "add images" in tip
+
+
+def test_advice_follows_the_recorded_plan_not_a_recommendation_decided_again(tmp_path):
+    (tmp_path / "a").mkdir()
+    stats = DatasetStats(model="efficientnet_lite1", labelled=COUNTS, val=0, test=0, given_val=False,
+                         image_size=64, naturalness=0.2, kind="colour")
+    plan = resolve(TrainConfig(data=str(tmp_path / "a")), stats, "cpu", Observations([], False))
+    assert plan.config.augment == "none" and plan.work.frozen and plan.work.views == 1
+    # the record's copy says what deciding again (other images, another size) might say; the Plan rules
+    again = {"augment": "light", "trainable_stages": 2, "recipe": FASTEST, "estimates": {}}
+    tip = _over_fitting(_overfit_run(tmp_path / "a", "none", again, plan))
+    # the Plan's recommendation, read from the record's Plan; the time with augmentation on is the Plan's
+    # work with the views the engine would embed (8 of 40 epochs)
+    assert _augmentation_since(replace(plan.work, views=8)) in tip
+    # a Plan that recommended augmentation: the tip says nothing of a recommendation to keep it off
+    light = replace(plan, recommendation=replace(plan.recommendation, augment="light"))
+    tip = _over_fitting(_overfit_run(tmp_path / "b", "none", {**again, "augment": "none"}, light))
+    assert "turn on augmentation" in tip and not re.search(pattern(AUGMENTATION_SINCE), tip)
 
 
 def test_the_workspace_timings_survive_damage(monkeypatch):

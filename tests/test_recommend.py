@@ -3,14 +3,15 @@
 import pytest
 
 from tlcore.config import TrainConfig
+from wording import line
 from tlcore.errors import TLError
-from tlcore.training.recommend import choose_evaluation, recommend
+from tlcore.training.recommend import CHOSE_STAGES, CV_HOW, CV_NEEDS_FROZEN, SMALLEST, choose_evaluation, recommend
 
 
 def test_few_images_mean_feature_extraction_and_fast_training_on_a_cpu():
     rec = recommend({"a": 12, "b": 30}, natural=0.6, num_stages=7, gpu=False)
     assert (rec.trainable_stages, rec.augment) == (0, "none")
-    assert "The smallest class has 12 images" in rec.reason and "60%" in rec.reason
+    assert SMALLEST.format(smallest=12) in rec.reason and "60%" in rec.reason
 
 
 def test_more_images_and_unusual_images_train_more_stages():
@@ -40,7 +41,7 @@ def test_auto_augmentation_follows_the_depth_the_user_chose():
     # ... but a user who trains 3 stages gets the augmentation that fine-tuning on few images needs
     chosen = recommend({"a": 20, "b": 25}, natural=0.6, num_stages=7, gpu=False, chosen_stages=3)
     assert (chosen.trainable_stages, chosen.augment) == (3, "strong")
-    assert "You chose to train the last 3 stage(s)" in chosen.reason
+    assert CHOSE_STAGES.format(stages=3, smallest=20) in chosen.reason
 
 
 @pytest.mark.parametrize("counts,frozen,given_val,expected", [
@@ -53,12 +54,12 @@ def test_the_recommender_decides_how_the_score_is_measured(counts, frozen, given
     rec = recommend(counts, natural=0.6, num_stages=7, gpu=False)
     out = choose_evaluation(rec, TrainConfig(data="x"), frozen, counts, given_val)
     assert out.evaluation == expected
-    assert ("used for both training and checking, 5 times over" in out.reason) == (expected == "cv")
+    assert (CV_HOW.format(images=sum(counts.values()), k=5) in out.reason) == (expected == "cv")
 
 
 def test_cross_validation_cannot_be_forced_on_a_network_that_learns():
     rec = recommend({"a": 15, "b": 15}, natural=0.6, num_stages=7, gpu=False)
-    with pytest.raises(TLError, match="only when the pretrained network stays frozen"):
+    with pytest.raises(TLError, match=line(CV_NEEDS_FROZEN)):
         choose_evaluation(rec, TrainConfig(data="x", evaluation="cv"), False, {"a": 15, "b": 15}, False)
 
 

@@ -16,12 +16,13 @@ from pages import ui
 from tlcore.jobs import runs
 from tlcore.cli import main
 from tlcore.config import TrainConfig
-from tlcore.record import EpochEvent, Metrics, RecordError, RunRecord, Status
+from tlcore.record import WRONG_KIND, EpochEvent, Metrics, RecordError, RunRecord, Status
 from tlcore.rundir import RunDir
 from tlcore.training.engine import GREW, TOO_LARGE_LOSS, _diverging
 from tlcore.training.loop import LoopState
 from tlcore.jobs.train import create_run, execute
 from tlcore.jobs.worker import launch
+from wording import pattern
 
 PAGES = ("data", "model", "strategy", "train", "evaluate", "use", "runs")
 
@@ -48,7 +49,7 @@ def test_record_parts_round_trip_and_refuse_unknown_or_missing_entries(tmp_path)
         Status.from_json({**status.to_json(), "colour": "red"})
     with pytest.raises(RecordError, match="missing entries state"):
         Status.from_json({"pid": 3})
-    with pytest.raises(RecordError, match="'heartbeat' has a value of the wrong kind"):
+    with pytest.raises(RecordError, match=pattern(WRONG_KIND, where="status.json", name="heartbeat")):
         Status.from_json({"state": "running", "heartbeat": "soon"})
     cfg = TrainConfig(data="photos")
     record = RunRecord(cfg, cfg, created=1.0, environment={"torch": "x"})

@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 
 from test_hostile_input import fingerprint, one_line
-from tlcore.data.texts import cut_note, guess_columns, read_table, read_text_folder, read_texts
+from tlcore.data.encoding import READ_AS_WESTERN, UNKNOWN_ENCODING
+from tlcore.data.texts import (AT_LINE, BAD_SPLIT, BINARY_FILE, BINARY_TABLE, CUT, EMPTY_FILE, EMPTY_TABLE,
+                               FILES_LEFT_OUT, MAX_TABLE_BYTES, NO_COLUMN, NOT_A_TABLE, NOT_TEXTS, NOT_TXT, ONE_COLUMN,
+                               ONE_LABEL, ROWS_LEFT_OUT, TABLE_TOO_LARGE, UNSURE_COLUMNS, cut_note, guess_columns,
+                               read_table, read_text_folder, read_texts)
 from tlcore.errors import TLError
 
 REVIEWS = [("The parcel came two weeks late and nobody answered my emails.", "complaint"),
@@ -56,8 +60,7 @@ def test_the_guess_is_withheld_when_it_is_not_obvious(tmp_path):
     assert guess_columns({"a": ["x", "y", "x", "y"], "b": ["p", "q", "q", "p"]}) is None
     path = _csv(tmp_path, "first,second\n" + "".join(f"{t[:10]},{t[-10:]}\n" for t, _ in REVIEWS))
     message = _refused(read_table, path)
-    assert message == ("Which column of reviews.csv holds the texts and which their labels could not be told "
-                       "(columns: 'first', 'second'); choose the text column and the label column.")
+    assert message == UNSURE_COLUMNS.format(name="reviews.csv", listed="'first', 'second'")
     assert len(read_table(path, "first", "second").items) == 6  # chosen, it reads
 
 
@@ -82,22 +85,20 @@ def test_quoted_texts_keep_their_commas_quotes_and_line_breaks(tmp_path):
 
 def test_a_table_with_one_column_is_refused(tmp_path):
     path = _csv(tmp_path, "text\n" + "".join(f'"{t}"\n' for t, _ in REVIEWS))
-    assert _refused(read_table, path) == ("reviews.csv has only one column ('text'); it needs a column of texts "
-                                          "and a column of their labels (the class of each text).")
+    assert _refused(read_table, path) == ONE_COLUMN.format(name="reviews.csv", listed="'text'")
 
 
 def test_a_table_whose_labels_are_all_the_same_is_refused(tmp_path):
     path = _csv(tmp_path, _table([(t, "spam") for t, _ in REVIEWS]))
-    assert _refused(read_table, path) == ("Every text in reviews.csv has the same label ('spam'); at least two "
-                                          "classes are needed to train a classifier.")
+    assert _refused(read_table, path) == ONE_LABEL.format(where="reviews.csv", label="spam")
 
 
 def test_rows_with_an_empty_label_or_text_are_left_out_and_counted(tmp_path):
     rows = REVIEWS[:2] + [("No label on this one", " "), ("", "praise")] + REVIEWS[2:] + [("Nor this", "")]
     data = read_table(_csv(tmp_path, _table(rows)))
     assert len(data.items) == 6
-    assert data.notes == ["2 rows with no label were left out (rows 4, 10).",
-                          "1 row with no text was left out (row 5)."]
+    assert data.notes == [ROWS_LEFT_OUT.format(rows="2 rows", missing="label", were="were", which="rows 4, 10"),
+                          ROWS_LEFT_OUT.format(rows="1 row", missing="text", were="was", which="row 5")]
 
 
 def test_a_200_mb_table_is_refused_with_its_size(tmp_path):
@@ -106,8 +107,7 @@ def test_a_200_mb_table_is_refused_with_its_size(tmp_path):
         f.write(_table(REVIEWS).encode())
         f.truncate(200 * 2**20)  # sparse: nothing is written to the disk
     before = fingerprint(tmp_path)
-    assert _refused(read_table, path) == ("huge.csv is 200 MB; tables up to 100 MB can be imported. Keep fewer "
-                                          "rows (a few hundred a class is plenty) and import it again.")
+    assert _refused(read_table, path) == TABLE_TOO_LARGE.format(name="huge.csv", mb=200, limit=MAX_TABLE_BYTES // 2**20)
     assert fingerprint(tmp_path) == before
 
 
@@ -121,45 +121,40 @@ def test_a_100000_character_text_is_kept_and_said_to_be_cut_at_the_models_limit(
     assert data.items[0].text == long.strip()
     spec = get_spec("all_minilm_l6_v2")
     note = cut_note(text_tokenizer(spec).lengths([i.text for i in data.items]), spec.max_tokens)
-    assert note == ("1 text is longer than the model reads (256 tokens, about 190 words); only the beginning "
-                    "of it is used.")
+    assert note == CUT.format(texts="1 text", are="is", limit=256, words=190, which="it")
 
 
 def test_binary_data_is_refused_as_a_table_and_left_out_as_a_txt_file(tmp_path):
     png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
-    assert _refused(read_table, _csv(tmp_path, png, "photo.csv")) == (
-        "photo.csv is not a table of texts: it holds binary data. Save it as CSV and import it again.")
+    assert _refused(read_table, _csv(tmp_path, png, "photo.csv")) == BINARY_TABLE.format(name="photo.csv")
     root = _folder(tmp_path / "texts")
     (root / "praise" / "photo.txt").write_bytes(png)
     data = read_text_folder(root)
     assert len(data.items) == 6
-    assert data.notes == ["1 file was left out: photo.txt holds binary data, not text."]
+    assert data.notes == [FILES_LEFT_OUT.format(files="1 file", were="was", which=f"photo.txt {BINARY_FILE}",
+                                                more="")]
 
 
 def test_windows_1252_is_read_and_said_other_encodings_are_refused(tmp_path):
     rows = [("Café crème brûlée, très bon – merci", "praise")] + REVIEWS
     data = read_table(_csv(tmp_path, _table(rows), encoding="cp1252"))
     assert data.items[0].text == rows[0][0]
-    assert data.notes == ["reviews.csv is not saved as UTF-8; it was read as Windows-1252 (Western European). "
-                          "If some letters look wrong, save it as UTF-8 and import it again."]
+    assert data.notes == [READ_AS_WESTERN.format(name="reviews.csv")]
     russian = _table([("Посылка пришла поздно, коробка была повреждена", "жалоба"),
                       ("Спасибо, всё отлично", "похвала")])
     assert _refused(read_table, _csv(tmp_path, russian, "ru.csv", encoding="cp1251")) == (
-        "ru.csv is not saved as UTF-8, and its encoding could not be told; save it as UTF-8 (in Excel: "
-        "'CSV UTF-8') and import it again.")
+        UNKNOWN_ENCODING.format(name="ru.csv"))
 
 
 def test_unreadable_tables_and_missing_columns_are_refused_in_words(tmp_path):
     bad = _csv(tmp_path, "text,label\n" + "a,b\n" * 3 + "one,two,three,four\n")
-    assert _refused(read_table, bad) == ("reviews.csv could not be read as a table at line 5: a row has more "
-                                         "cells than the header. A text with commas must be in double quotes.")
+    assert _refused(read_table, bad) == NOT_A_TABLE.format(name="reviews.csv", where=AT_LINE.format(line=5))
     good = _csv(tmp_path, _table(REVIEWS), "good.csv")
     assert _refused(read_table, good, "review", "label") == (
-        "good.csv has no column 'review'; its columns are 'text', 'label'.")
+        NO_COLUMN.format(name="good.csv", given="review", listed="'text', 'label'"))
     split = _csv(tmp_path, "text,label,split\n" + "".join(f'"{t}",{label},later\n' for t, label in REVIEWS))
-    assert _refused(read_table, split) == ("The split column of reviews.csv says 'later' in row 2; it may only say "
-                                           "train, val or test (or be empty).")
-    assert _refused(read_table, _csv(tmp_path, "", "empty.csv")) == "empty.csv is empty."
+    assert _refused(read_table, split) == BAD_SPLIT.format(name="reviews.csv", value="later", row=2)
+    assert _refused(read_table, _csv(tmp_path, "", "empty.csv")) == EMPTY_TABLE.format(name="empty.csv")
 
 
 def _folder(root: Path, splits: tuple[str, ...] = ()) -> Path:
@@ -178,7 +173,8 @@ def test_a_folder_of_class_folders_with_split_folders_is_read(tmp_path):
     assert data.classes == ["complaint", "praise", "question"]
     assert sorted((i.text, i.label, i.split) for i in data.items) == sorted(
         (t, label, ("train", "val", "test")[k % 3]) for k, (t, label) in enumerate(REVIEWS))
-    assert data.notes == ["2 files were left out: empty.txt is empty; notes.md is not a .txt file."]
+    assert data.notes == [FILES_LEFT_OUT.format(files="2 files", were="were",
+                                                which=f"empty.txt {EMPTY_FILE}; notes.md {NOT_TXT}", more="")]
 
 
 def test_a_zip_of_class_folders_is_unpacked_once_and_read(tmp_path):
@@ -198,8 +194,6 @@ def test_a_folder_with_one_class_or_another_kind_of_file_is_refused(tmp_path):
     (root / "praise").mkdir(parents=True)
     for k in range(3):
         (root / "praise" / f"{k}.txt").write_text(f"Great service {k}")
-    assert _refused(read_texts, root, tmp_path) == ("Every text in one has the same label ('praise'); at least "
-                                                    "two classes are needed to train a classifier.")
+    assert _refused(read_texts, root, tmp_path) == ONE_LABEL.format(where="one", label="praise")
     other = _csv(tmp_path, b"{}", "data.json")
-    assert _refused(read_texts, other, tmp_path) == ("data.json is not a table (.csv or .tsv), a folder or a "
-                                                     ".zip file of texts.")
+    assert _refused(read_texts, other, tmp_path) == NOT_TEXTS.format(name="data.json")

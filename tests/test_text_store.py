@@ -8,7 +8,9 @@ import pytest
 
 from test_hostile_input import fingerprint, one_line
 from tlcore.data import store
-from tlcore.data.texts import TextData, TextItem
+from tlcore.data.texts import LABEL_TWINS, ONE_LABEL, TextData, TextItem
+from tlcore.data.texts_audit import COUNTS, FEW, LEAKED, MIXED, REPEATS, SHORT
+from tlcore.data.texts_store import DAMAGED_TEXTS, NO_CLASS, NO_TEXTS_TO_ADD, NO_TYPED_TEXTS
 from tlcore.errors import TLError
 from tlcore.studio import (add_typed_texts, audit_texts, dataset_kind, import_text_path, import_texts, open_texts,
                            type_texts)
@@ -84,15 +86,12 @@ def test_typed_lines_make_a_dataset_and_join_a_class_of_it():
     assert add_typed_texts(folder, "Refund", "Money back").counts()["refund"] == 3  # the class, as typed before
     before = fingerprint(workspace_dir())
     for call, args, line in [
-            (add_typed_texts, (folder, "refund", " \n \n"),
-             "Type or paste at least one text (one a line) before adding them."),
-            (add_typed_texts, (folder, " ", "text"), "Choose the class the typed texts belong to."),
-            (type_texts, ("Twins", {"Refund": "a", "refund": "b"}), "The labels 'Refund' and 'refund' differ only "
-             "in upper and lower case; write them the same way if they are one class, or rename one of them."),
-            (type_texts, ("Empty", {"a": "", "b": " "}), "Type or paste at least one text (one a line) into a class "
-             "before saving the dataset."),
-            (type_texts, ("One", {"a": "one\ntwo"}), "Every text in the typed texts has the same label ('a'); at least "
-             "two classes are needed to train a classifier.")]:
+            (add_typed_texts, (folder, "refund", " \n \n"), NO_TEXTS_TO_ADD),
+            (add_typed_texts, (folder, " ", "text"), NO_CLASS),
+            (type_texts, ("Twins", {"Refund": "a", "refund": "b"}),
+             LABEL_TWINS.format(first="Refund", second="refund")),
+            (type_texts, ("Empty", {"a": "", "b": " "}), NO_TYPED_TEXTS),
+            (type_texts, ("One", {"a": "one\ntwo"}), ONE_LABEL.format(where="the typed texts", label="a"))]:
         with pytest.raises(TLError) as e:
             call(*args)
         one_line(str(e.value))
@@ -107,8 +106,7 @@ def test_a_damaged_text_manifest_is_one_line():
     manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "items": "oops"}))
     with pytest.raises(TLError) as e:
         open_texts(folder)
-    assert str(e.value).startswith("The saved text dataset '") and str(e.value).endswith(
-        "' is damaged; import the texts again.")
+    assert str(e.value) == DAMAGED_TEXTS.format(folder=(datasets_dir() / folder).name)
 
 
 def _data(rows: list[tuple[str, str, str]]) -> TextData:
@@ -127,21 +125,18 @@ def test_the_audit_counts_classes_and_splits_and_names_copies_short_and_few():
     assert report["copies"] == {"within_class": 1, "across_classes": 1, "across_splits": 1}
     assert report["short"] == 1 and report["cut"] == 0 and report["limit"] == 256
     assert report["lines"] == [
-        "10 texts in 3 classes: 'complaint' 3 (train 2, test 1); 'praise' 4 (train 3, test 1); "
-        "'question' 3 (train 3, test 0).",
-        "Classes 'complaint' (3), 'praise' (4), 'question' (3) have fewer than 10 texts; 10 or more a class "
-        "gives much better results.",
-        "1 text repeats another text of the same class (for example 'Fast delivery and great quality, thank you\\!'); "
-        "remove the copies, as they count twice.",
-        "1 text appears under more than one class (for example 'Lovely shop, the staff helped me pick the right "
-        "size.' under 'praise' and 'question'); keep each text in its right class only.",
-        "1 validation or test text repeats a training text (for example 'the parcel came two weeks LATE and  nobody "
-        "answered my email…'); remove it from val or test, as copies make scores look better than they are.",
-        "1 text has fewer than 3 words (for example 'Thanks\\!'); the model has little to go on in it."]
+        COUNTS.format(texts="10 texts", classes=3, each="'complaint' 3 (train 2, test 1); 'praise' 4 (train 3, "
+                      "test 1); 'question' 3 (train 3, test 0)"),
+        FEW.format(which="Classes 'complaint' (3), 'praise' (4), 'question' (3) have", few=10),
+        REPEATS.format(texts="1 text", repeat="repeats", example="'Fast delivery and great quality, thank you\\!'"),
+        MIXED.format(texts="1 text", appear="appears", example=f"'{REVIEWS[1][0]}'", first="praise", second="question"),
+        LEAKED.format(texts="1 validation or test text", repeat="repeats", them="it",
+                      example="'the parcel came two weeks LATE and  nobody answered my email…'"),
+        SHORT.format(texts="1 text", have="has", words=3, example="'Thanks\\!'", them="it")]
 
 
 def test_a_clean_audit_says_only_the_counts():
     rows = [(f"{t} (order {k})", label, "") for k in range(4) for t, label in REVIEWS]
-    assert audit_texts(_data(rows))["lines"] == ["24 texts in 3 classes: 'complaint' 8; 'praise' 8; 'question' 8.",
-                                                 "Classes 'complaint' (8), 'praise' (8), 'question' (8) have fewer "
-                                                 "than 10 texts; 10 or more a class gives much better results."]
+    assert audit_texts(_data(rows))["lines"] == [
+        COUNTS.format(texts="24 texts", classes=3, each="'complaint' 8; 'praise' 8; 'question' 8"),
+        FEW.format(which="Classes 'complaint' (8), 'praise' (8), 'question' (8) have", few=10)]

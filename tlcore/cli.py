@@ -21,6 +21,10 @@ def _stages(value: str) -> int | str:
     return value if value in ("all", "auto") else int(value)
 
 
+DAMAGED_MODEL = "The saved model in {run} is damaged; train that run again (rerun) or use another run."
+NO_TEXTS = 'Give the texts to classify: --text "...", .txt files or a table (.csv) of texts.'
+INSIDE_IMAGES = "The folder {out} cannot be inside the images folder {data}; choose a folder outside it."
+
 # From the schema itself, not tlcore.studio: the command line starts without the studio's imports.
 SETTINGS, DEFAULTS = settings_of(TrainConfig), defaults_of(TrainConfig)
 
@@ -161,8 +165,7 @@ def _plan_of(cfg, plan):
 def _outside(data: str, out: str) -> None:
     """Refuse a new folder inside the images folder: it would be scanned as one more class."""
     if Path(data).is_dir() and Path(out).resolve().is_relative_to(Path(data).resolve()):
-        raise TLError(f"The folder {out} cannot be inside the images folder {data}; choose a folder "
-                      "outside it.")
+        raise TLError(INSIDE_IMAGES.format(out=out, data=data))
 
 
 def _run(args) -> int:
@@ -243,7 +246,7 @@ def _predict_texts(args) -> int:
 
     texts = args.text + texts_from(args.images, args.text_column)
     if not texts:
-        raise TLError("Give the texts to classify: --text \"...\", .txt files or a table (.csv) of texts.")
+        raise TLError(NO_TEXTS)
     with _model_of(args.run):
         rows = TextPredictor(RunDir(args.run).bundle_path).predict_texts(texts, top=args.top)
     sys.stdout.write(printed_rows(rows))
@@ -289,8 +292,7 @@ def _model_of(run: str):
     try:
         yield
     except (safetensors.SafetensorError, ValueError, KeyError, RuntimeError) as err:
-        raise TLError(f"The saved model in {run} is damaged; train that run again (rerun) or use "
-                      "another run.") from err
+        raise TLError(DAMAGED_MODEL.format(run=run)) from err
 
 
 def _sweep(args) -> int:

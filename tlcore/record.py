@@ -23,6 +23,13 @@ INTERRUPTED, DAMAGED = "interrupted", "damaged"
 STATES = ("queued", "running", "finished", "failed", "cancelled", INTERRUPTED)
 ACTIVE = ("queued", "running")
 SPLITS = {"val": "validation images", "cv": "cross-validation", "test": "test images"}
+WRONG_KIND = "{where}: the entry '{name}' has a value of the wrong kind ({value!r:.40})."
+CHECKED_WITHOUT = "{images} images, each checked by a model trained without it"
+WITH_COPIES = "{where}, {copies} of them {copied}"
+COPY_OF_TRAINING, COPIES_OF_TRAINING = "a copy of a training image", "copies of training images"
+LEAKED = ("{copies} of the {images} {split} {are_copies} of {images_trained} the model trained on, so this score is "
+          "likely too high. Remove the copies on the Data page and train again for an honest score.")
+NOT_A_SHARE = "{what} ({value}) is not a share between 0 and 1 (nor a percent up to 100)."
 
 
 class RecordError(TLError):
@@ -66,7 +73,7 @@ def strict_fields(cls: type, data: Any, where: str) -> dict:
     hints = typing.get_type_hints(cls)
     for name, value in data.items():
         if not _typecheck(value, hints[name]):
-            raise RecordError(f"{where}: the entry '{name}' has a value of the wrong kind ({value!r:.40}).")
+            raise RecordError(WRONG_KIND.format(where=where, name=name, value=value))
     return dict(data)
 
 
@@ -217,14 +224,14 @@ class Score:
         """Where the score was measured, in words: "150 images, each checked by a model trained
         without it" (cross-validation, whose ``method`` the Evaluate page names), "40 test images, 4
         of them copies of training images"."""
-        where = (f"{self.images} images, each checked by a model trained without it" if self.split == "cv"
+        where = (CHECKED_WITHOUT.format(images=self.images) if self.split == "cv"
                  else f"{self.images} {SPLITS[self.split]}")
         if not self.copies:
             return where
         if self.split == "cv":
-            return f"{where}, {self.copies} of them with a copy among the others"
-        one = self.copies == 1
-        return f"{where}, {self.copies} of them {'a copy of a training image' if one else 'copies of training images'}"
+            return WITH_COPIES.format(where=where, copies=self.copies, copied="with a copy among the others")
+        copied = COPY_OF_TRAINING if self.copies == 1 else COPIES_OF_TRAINING
+        return WITH_COPIES.format(where=where, copies=self.copies, copied=copied)
 
     @property
     def leaked(self) -> str:
@@ -236,9 +243,9 @@ class Score:
             return (f"{self.copies} of the {self.images} images {'has' if one else 'have'} a copy among the others, "
                     "so the cross-validated score is likely too high. Remove the copies from your images and "
                     "train again for an honest score.")
-        return (f"{self.copies} of the {self.images} {SPLITS[self.split]} {'is a copy' if one else 'are copies'} "
-                f"of {'an image' if one else 'images'} the model trained on, so this score is likely too high. "
-                "Remove the copies on the Data page and train again for an honest score.")
+        return LEAKED.format(copies=self.copies, images=self.images, split=SPLITS[self.split],
+                             are_copies='is a copy' if one else 'are copies',
+                             images_trained='an image' if one else 'images')
 
     def sentence(self) -> str:
         """"72%, likely between 64% and 79% (40 test images)"."""
@@ -316,7 +323,7 @@ def read_share(value: Any, what: str) -> float:
     percent (70 for 0.7, as people write it); RecordError naming ``what`` for anything else."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and finite(value) and 0 <= value <= 100:
         return value / 100 if value > 1 else float(value)
-    raise RecordError(f"{what} ({str(value)[:12]}) is not a share between 0 and 1 (nor a percent up to 100).")
+    raise RecordError(NOT_A_SHARE.format(what=what, value=str(value)[:12]))
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ from tlcore.record import (ACTIVE, DAMAGED, INTERRUPTED, STATES, EpochEvent, Met
                            RunRecord, Status)
 
 HEARTBEAT_SECONDS = 5.0
+RUN_FILE = "The file {file} of run {run}"
+DAMAGED_FILE = "{where} is damaged and cannot be read."
 STALE_SECONDS = 60.0
 LOCK_RETRY_SECONDS = 1.0  # a status check holds a run's lock for an instant; a worker outlasts that
 EXPORTS = {"onnx": "model.onnx", "pt2": "model.pt2", "card": "model-card.md", "web": "web-demo.zip"}
@@ -116,10 +118,10 @@ class RunDir:
         except FileNotFoundError:
             return default
         except (ValueError, UnicodeDecodeError, OSError) as e:
-            raise RecordError(f"The file {path.name} of run {self.name} is damaged and cannot be read.") from e
+            raise RecordError(DAMAGED_FILE.format(where=self._where(path))) from e
 
     def _where(self, path: Path) -> str:
-        return f"The file {path.name} of run {self.name}"
+        return RUN_FILE.format(file=path.name, run=self.name)
 
     def record(self) -> RunRecord:
         """The run's record (config.json); RecordError when it is missing or damaged."""
@@ -280,7 +282,7 @@ class RunDir:
         except FileNotFoundError:
             return []
         except (ValueError, TypeError, UnicodeDecodeError, csv.Error, OSError) as e:
-            raise RecordError(f"{self._where(path)} is damaged and cannot be read.") from e
+            raise RecordError(DAMAGED_FILE.format(where=self._where(path))) from e
 
     def tags(self) -> list[str]:
         """The labels a user gave the run (none when the file is damaged)."""

@@ -9,6 +9,10 @@ import codecs
 from tlcore.errors import TLError
 
 WESTERN = "cp1252"
+READ_AS_WESTERN = ("{name} is not saved as UTF-8; it was read as Windows-1252 (Western European). If some "
+                   "letters look wrong, save it as UTF-8 and import it again.")
+UNKNOWN_ENCODING = ("{name} is not saved as UTF-8, and its encoding could not be told; save it as UTF-8 (in Excel: "
+                    "'CSV UTF-8') and import it again.")
 # In Western European text most letters are plain ASCII (French has about 4% accented letters);
 # text in another alphabet read as Windows-1252 turns into almost nothing but accented letters.
 MAX_ACCENTED_SHARE = 0.3
@@ -52,8 +56,7 @@ def decode_text(data: bytes, name: str) -> tuple[str, str]:
         pass
     text = _western(data)
     if text is None:
-        raise NotText(f"{name} is not saved as UTF-8, and its encoding could not be told; save it as UTF-8 "
-                      "(in Excel: 'CSV UTF-8') and import it again.")
+        raise NotText(UNKNOWN_ENCODING.format(name=name))
     return text, WESTERN
 
 
@@ -61,5 +64,4 @@ def encoding_note(name: str, encoding: str) -> str:
     """The sentence that says a file was not UTF-8 and how it was read ("" for UTF-8)."""
     if encoding != WESTERN:
         return ""
-    return (f"{name} is not saved as UTF-8; it was read as Windows-1252 (Western European). If some "
-            "letters look wrong, save it as UTF-8 and import it again.")
+    return READ_AS_WESTERN.format(name=name)

@@ -32,6 +32,32 @@ TEXT_NAMES = ("text", "texts", "sentence", "review", "message", "content", "body
               "utterance", "document", "title")
 SPLIT_COLUMN = "split"
 MAX_LABEL_SHARE = 0.5  # a label column repeats its values: at most half the rows hold distinct ones
+ROWS_LEFT_OUT = "{rows} with no {missing} {were} left out ({which})."
+NO_USABLE_TEXTS = "No usable texts were found in {where}."
+ONE_LABEL = ("Every text in {where} has the same label ('{label}'); at least two classes are needed to train a "
+             "classifier.")
+TABLE_TOO_LARGE = ("{name} is {mb:,.0f} MB; tables up to {limit} MB can be imported. Keep fewer rows (a few hundred "
+                   "a class is plenty) and import it again.")
+BINARY_TABLE = "{name} is not a table of texts: it holds binary data. Save it as CSV and import it again."
+ONE_COLUMN = ("{name} has only one column ({listed}); it needs a column of texts and a column of their labels "
+              "(the class of each text).")
+FILES_LEFT_OUT = "{files} {were} left out: {which}{more}."
+BINARY_FILE = "holds binary data, not text"
+LABEL_TWINS = ("The labels '{first}' and '{second}' differ only in upper and lower case; write them the same "
+               "way if they are one class, or rename one of them.")
+EMPTY_TABLE = "{name} is empty."
+NOT_A_TABLE = ("{name} could not be read as a table{where}: a row has more cells than the header. A text with "
+               "commas must be in double quotes.")
+AT_LINE = " at line {line}"
+NO_COLUMN = "{name} has no column '{given}'; its columns are {listed}."
+UNSURE_COLUMNS = ("Which column of {name} holds the texts and which their labels could not be told (columns: "
+                  "{listed}); choose the text column and the label column.")
+BAD_SPLIT = "The split column of {name} says '{value}' in row {row}; it may only say train, val or test (or be empty)."
+NOT_TEXTS = "{name} is not a table (.csv or .tsv), a folder or a .zip file of texts."
+EMPTY_FILE = "is empty"
+NOT_TXT = "is not a .txt file"
+CUT = ("{texts} {are} longer than the model reads ({limit} tokens, about {words} words); only the beginning of "
+       "{which} is used.")
 
 
 @dataclass(frozen=True)
@@ -71,17 +97,17 @@ def _left_out(rows: list[int], missing: str) -> str:
     """'2 rows with no label were left out (rows 4, 9).' ("" for no rows)."""
     if not rows:
         return ""
-    return f"{plural(len(rows), 'row')} with no {missing} {'was' if len(rows) == 1 else 'were'} left out ({_rows(rows)})."
+    return ROWS_LEFT_OUT.format(rows=plural(len(rows), 'row'), missing=missing,
+                                were='was' if len(rows) == 1 else 'were', which=_rows(rows))
 
 
 def checked(data: TextData, where: str) -> TextData:
     """``data`` when it can teach a classifier something, else a TLError saying what to fix."""
     left = " ".join(data.notes)
     if not data.items:
-        raise TLError(f"No usable texts were found in {where}.{' ' + left if left else ''}")
+        raise TLError(NO_USABLE_TEXTS.format(where=where) + (' ' + left if left else ''))
     if len(data.classes) < 2:
-        raise TLError(f"Every text in {where} has the same label ('{data.classes[0]}'); at least two classes "
-                      "are needed to train a classifier.")
+        raise TLError(ONE_LABEL.format(where=where, label=data.classes[0]))
     return data
 
 
@@ -92,14 +118,12 @@ def refuse_label_twins(labels: list[str]) -> None:
     for label in labels:
         other = seen.setdefault(same_name(label), label)
         if other != label:
-            raise TLError(f"The labels '{other}' and '{label}' differ only in upper and lower case; write them "
-                          "the same way if they are one class, or rename one of them.")
+            raise TLError(LABEL_TWINS.format(first=other, second=label))
 
 
 def table_too_large(name: str, size: int) -> TLError:
     """The refusal of a table of ``size`` bytes, larger than MAX_TABLE_BYTES."""
-    return TLError(f"{name} is {size / 2**20:,.0f} MB; tables up to {MAX_TABLE_BYTES // 2**20} MB can be "
-                   "imported. Keep fewer rows (a few hundred a class is plenty) and import it again.")
+    return TLError(TABLE_TOO_LARGE.format(name=name, mb=size / 2**20, limit=MAX_TABLE_BYTES // 2**20))
 
 
 def table_text(path: Path, name: str) -> tuple[str, str]:
@@ -111,8 +135,7 @@ def table_text(path: Path, name: str) -> tuple[str, str]:
         return decode_text(data, name)
     except NotText as e:
         if "binary" in str(e):
-            raise TLError(f"{name} is not a table of texts: it holds binary data. Save it as CSV "
-                          "and import it again.") from None
+            raise TLError(BINARY_TABLE.format(name=name)) from None
         raise
 
 
@@ -132,12 +155,11 @@ def table_frame(path: Path, text: str, name: str):
         frame = pd.read_csv(io.StringIO(text), sep=_delimiter(path, text), dtype=str, keep_default_na=False,
                             skip_blank_lines=True)
     except pd.errors.EmptyDataError:
-        raise TLError(f"{name} is empty.") from None
+        raise TLError(EMPTY_TABLE.format(name=name)) from None
     except (pd.errors.ParserError, ValueError) as e:
         line = re.search(r"line (\d+)", str(e))
-        where = f" at line {line.group(1)}" if line else ""
-        raise TLError(f"{name} could not be read as a table{where}: a row has more cells than the header. "
-                      "A text with commas must be in double quotes.") from None
+        where = AT_LINE.format(line=line.group(1)) if line else ""
+        raise TLError(NOT_A_TABLE.format(name=name, where=where)) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
@@ -171,21 +193,19 @@ def _pick_columns(name: str, columns: dict[str, list[str]], text_column: str | N
     listed = ", ".join(f"'{c}'" for c in columns)
     for given in (text_column, label_column):
         if given is not None and given not in columns:
-            raise TLError(f"{name} has no column '{given}'; its columns are {listed}.")
+            raise TLError(NO_COLUMN.format(name=name, given=given, listed=listed))
     if text_column and label_column:
         if text_column == label_column:
             raise TLError("The text column and the label column must be two different columns.")
         return text_column, label_column
     if len(columns) < 2:
-        raise TLError(f"{name} has only one column ({listed}); it needs a column of texts and a column of "
-                      "their labels (the class of each text).")
+        raise TLError(ONE_COLUMN.format(name=name, listed=listed))
     guess = guess_columns({c: v for c, v in columns.items()
                            if c.lower() != SPLIT_COLUMN and c not in (text_column, label_column)}
                           | ({text_column: columns[text_column]} if text_column else {})
                           | ({label_column: columns[label_column]} if label_column else {}))
     if guess is None or (text_column and guess[0] != text_column) or (label_column and guess[1] != label_column):
-        raise TLError(f"Which column of {name} holds the texts and which their labels could not be told "
-                      f"(columns: {listed}); choose the text column and the label column.")
+        raise TLError(UNSURE_COLUMNS.format(name=name, listed=listed))
     return guess
 
 
@@ -194,8 +214,7 @@ def _split_of(value: str, name: str, row: int) -> str:
     if not key:
         return ""
     if key not in _SPLIT_NAMES:
-        raise TLError(f"The split column of {name} says '{value.strip()}' in row {row}; it may only say train, "
-                      "val or test (or be empty).")
+        raise TLError(BAD_SPLIT.format(name=name, value=value.strip(), row=row))
     return _SPLIT_NAMES[key]
 
 
@@ -257,8 +276,9 @@ def read_text_folder(root: str | os.PathLike, name: str | None = None) -> TextDa
                      "Windows-1252 (Western European). If some letters look wrong, save them as UTF-8.")
     if skipped:
         more = f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
-        notes.append(f"{plural(len(skipped), 'file')} {'was' if len(skipped) == 1 else 'were'} left out: "
-                     f"{'; '.join(skipped[:3])}{more}.")
+        notes.append(FILES_LEFT_OUT.format(files=plural(len(skipped), 'file'),
+                                           were='was' if len(skipped) == 1 else 'were',
+                                           which='; '.join(skipped[:3]), more=more))
     data = TextData(name or given.name, sorted({i.label for i in items}), items, notes)
     return checked(data, name or given.name)
 
@@ -266,15 +286,15 @@ def read_text_folder(root: str | os.PathLike, name: str | None = None) -> TextDa
 def _txt_problem(path: Path) -> str | tuple[str, str]:
     """A ``.txt`` file's (text, encoding), or why it cannot be an example (a phrase after its name)."""
     if path.suffix.lower() != ".txt":
-        return "is not a .txt file"
+        return NOT_TXT
     if path.stat().st_size > MAX_FILE_BYTES:
         return f"is larger than {MAX_FILE_BYTES // 2**20} MB (one file holds one example: a message or a page)"
     try:
         body, encoding = decode_text(path.read_bytes(), path.name)
     except NotText as e:
-        return "holds binary data, not text" if "binary" in str(e) else "is not saved as UTF-8"
+        return BINARY_FILE if "binary" in str(e) else "is not saved as UTF-8"
     if not body.strip():
-        return "is empty"
+        return EMPTY_FILE
     return body.strip(), encoding
 
 
@@ -291,7 +311,7 @@ def read_texts(path: str | os.PathLike, datasets_dir: str | os.PathLike, text_co
     if suffix in TABLE_SUFFIXES:
         return read_table(source, text_column, label_column)
     if suffix != ".zip":
-        raise TLError(f"{source.name} is not a table (.csv or .tsv), a folder or a .zip file of texts.")
+        raise TLError(NOT_TEXTS.format(name=source.name))
     return read_text_folder(unpacked_once(source, datasets_dir), source.stem)
 
 
@@ -302,5 +322,5 @@ def cut_note(lengths: list[int], limit: int) -> str:
     if not cut:
         return ""
     words = round(limit * 0.75 / 10) * 10  # English runs about 4 tokens to 3 words
-    return (f"{plural(cut, 'text')} {'is' if cut == 1 else 'are'} longer than the model reads ({limit} tokens, "
-            f"about {words} words); only the beginning of {'it' if cut == 1 else 'each'} is used.")
+    return CUT.format(texts=plural(cut, 'text'), are='is' if cut == 1 else 'are', limit=limit, words=words,
+                      which='it' if cut == 1 else 'each')

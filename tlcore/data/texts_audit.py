@@ -20,6 +20,15 @@ DEFAULT_MODEL = "all_minilm_l6_v2"
 FEW_TEXTS = 10  # a class; the text benchmark (bench/quality_text.py) measures from 10 a class up
 SHORT_WORDS = 3  # fewer words than this give the model little to go on
 SHOWN_CHARS = 60  # of an example quoted in a sentence
+COUNTS = "{texts} in {classes} classes: {each}."
+FEW = "{which} fewer than {few} texts; {few} or more a class gives much better results."
+REPEATS = ("{texts} {repeat} another text of the same class (for example {example}); remove the copies, as they "
+           "count twice.")
+LEAKED = ("{texts} {repeat} a training text (for example {example}); remove {them} from val or test, as copies make "
+          "scores look better than they are.")
+SHORT = "{texts} {have} fewer than {words} words (for example {example}); the model has little to go on in {them}."
+MIXED = ("{texts} {appear} under more than one class (for example {example} under '{first}' and '{second}'); keep "
+         "each text in its right class only.")
 
 
 def _key(text: str) -> str:
@@ -48,8 +57,8 @@ def _counts_line(totals: dict[str, int], per_split: dict[str, dict[str, int]]) -
     def per_class(label: str) -> str:
         parts = ", ".join(f"{s} {counts[label]}" for s, counts in per_split.items())
         return f"'{escape(label)}' {totals[label]}" + (f" ({parts})" if parts else "")
-    return (f"{plural(sum(totals.values()), 'text')} in {len(totals)} classes: "
-            + "; ".join(per_class(c) for c in totals) + ".")
+    return COUNTS.format(texts=plural(sum(totals.values()), 'text'), classes=len(totals),
+                         each="; ".join(per_class(c) for c in totals))
 
 
 def _few_line(totals: dict[str, int]) -> str:
@@ -57,7 +66,7 @@ def _few_line(totals: dict[str, int]) -> str:
     if not few:
         return ""
     which = f"Class {few[0]} has" if len(few) == 1 else f"Classes {', '.join(few)} have"
-    return f"{which} fewer than {FEW_TEXTS} texts; {FEW_TEXTS} or more a class gives much better results."
+    return FEW.format(which=which, few=FEW_TEXTS)
 
 
 def _copies(items: list[TextItem]) -> tuple[list[str], dict[str, int]]:
@@ -72,18 +81,17 @@ def _copies(items: list[TextItem]) -> tuple[list[str], dict[str, int]]:
               and any(o.split == "train" and o.label == i.label for o in g)]
     lines = []
     if extra:
-        lines.append(f"{plural(extra, 'text')} {'repeats' if extra == 1 else 'repeat'} another text of the same "
-                     f"class (for example {_quoted(within[0][0].text)}); remove the copies, as they count twice.")
+        lines.append(REPEATS.format(texts=plural(extra, 'text'), repeat='repeats' if extra == 1 else 'repeat',
+                                    example=_quoted(within[0][0].text)))
     if mixed:
         labels = sorted({i.label for i in mixed[0]})
-        lines.append(f"{plural(len(mixed), 'text')} {'appears' if len(mixed) == 1 else 'appear'} under more than "
-                     f"one class (for example {_quoted(mixed[0][0].text)} under '{escape(labels[0])}' and "
-                     f"'{escape(labels[1])}'); keep each text in its right class only.")
+        lines.append(MIXED.format(texts=plural(len(mixed), 'text'), appear='appears' if len(mixed) == 1 else 'appear',
+                                  example=_quoted(mixed[0][0].text), first=escape(labels[0]), second=escape(labels[1])))
     if leaked:
-        lines.append(f"{plural(len(leaked), 'validation or test text')} {'repeats' if len(leaked) == 1 else 'repeat'}"
-                     f" a training text (for example {_quoted(leaked[0].text)}); remove "
-                     f"{'it' if len(leaked) == 1 else 'them'} from val or test, as copies make scores look better "
-                     "than they are.")
+        one = len(leaked) == 1
+        lines.append(LEAKED.format(texts=plural(len(leaked), 'validation or test text'),
+                                   repeat='repeats' if one else 'repeat', example=_quoted(leaked[0].text),
+                                   them='it' if one else 'them'))
     return lines, {"within_class": extra, "across_classes": len(mixed), "across_splits": len(leaked)}
 
 
@@ -98,9 +106,9 @@ def audit_texts(data: TextData, model: str = DEFAULT_MODEL) -> dict:
     cut = sum(n > measured[1] for n in measured[0]) if measured else None
     lines = [_counts_line(totals, per_split), _few_line(totals), *map(escape, data.notes), *copy_lines]
     if short:
-        lines.append(f"{plural(len(short), 'text')} {'has' if len(short) == 1 else 'have'} fewer than "
-                     f"{SHORT_WORDS} words (for example {_quoted(short[0].text)}); the model has little to go on "
-                     f"in {'it' if len(short) == 1 else 'them'}.")
+        one = len(short) == 1
+        lines.append(SHORT.format(texts=plural(len(short), 'text'), have='has' if one else 'have', words=SHORT_WORDS,
+                                  example=_quoted(short[0].text), them='it' if one else 'them'))
     if measured:
         lines.append(cut_note(*measured))
     return {"counts": {c: {"total": n, **{s: counts[c] for s, counts in per_split.items()}} for c, n in totals.items()},

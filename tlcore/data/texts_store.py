@@ -29,6 +29,10 @@ from tlcore.workspace import datasets_dir
 KIND = "text"
 VERSION = 1
 _KEYS = {"version", "kind", "id", "name", "classes", "items", "notes", "columns"}
+DAMAGED_TEXTS = "The saved text dataset '{folder}' is damaged; import the texts again."
+NO_TYPED_TEXTS = "Type or paste at least one text (one a line) into a class before saving the dataset."
+NO_CLASS = "Choose the class the typed texts belong to."
+NO_TEXTS_TO_ADD = "Type or paste at least one text (one a line) before adding them."
 
 
 def text_id(data: TextData) -> str:
@@ -60,7 +64,7 @@ def open_texts(folder: str | Path) -> TextData:
     except FileNotFoundError:
         raise TLError(f"There is no saved dataset in '{folder.name}'.") from None
     except (OSError, ValueError, KeyError, TypeError):
-        raise TLError(f"The saved text dataset '{folder.name}' is damaged; import the texts again.") from None
+        raise TLError(DAMAGED_TEXTS.format(folder=folder.name)) from None
 
 
 def _stored(key: str, build) -> TextData:
@@ -131,7 +135,7 @@ def type_texts(name: str, classes: dict[str, str]) -> TextData:
     refuse_label_twins(sorted(set(labels.values())))
     items = [i for given, label in labels.items() for i in _typed(classes[given], label, "typed")]
     if not items:
-        raise TLError("Type or paste at least one text (one a line) into a class before saving the dataset.")
+        raise TLError(NO_TYPED_TEXTS)
     data = checked(TextData(name.strip() or "typed texts", sorted(set(labels.values())), items), "the typed texts")
     return _stored(f"{time.strftime('%Y%m%d-%H%M%S')}-{text_id(data)[:6]}", lambda _: data)
 
@@ -142,11 +146,11 @@ def add_typed_texts(folder: str | Path, label: str, lines: str) -> TextData:
     data = open_texts(folder)
     label = class_name(label.strip(), "class name") if label.strip() else ""
     if not label:
-        raise TLError("Choose the class the typed texts belong to.")
+        raise TLError(NO_CLASS)
     label = next((c for c in data.classes if same_name(c) == same_name(label)), label)  # 'Refund' is 'refund'
     new = _typed(lines, label, "typed")
     if not new:
-        raise TLError("Type or paste at least one text (one a line) before adding them.")
+        raise TLError(NO_TEXTS_TO_ADD)
     classes = sorted(set(data.classes) | {label})
     grown = replace(data, classes=classes, items=data.items + new)
     save_texts(grown, Path(folder))

@@ -39,6 +39,9 @@ from tlcore.jobs.recorder import RunRecorder, finish, load_inputs, use_all_for_t
 from tlcore.rundir import Heartbeat, QuietRun, RunDir
 from tlcore.jobs.spread import device_of, spread
 
+WAITING = "Waiting for the {device}: another run is using it"
+STOPPED_KEPT = "Stopped; the best model so far (epoch {epoch}) was kept"
+STOPPED_EARLY = "Stopped early: the held-out loss stopped improving"
 NOTHING_KEPT = "Stopped before the first epoch finished; no model was saved."
 PEER_LOST = ("One of the processes training this run stopped unexpectedly. Resume the run to continue from its "
              "last checkpoint.")
@@ -83,8 +86,7 @@ def execute(run_dir: str | Path, world: World = SOLO) -> str:
             if cfg.world_size > 1 and not world.active:
                 return spread(run, cfg.world_size, cfg.device)
             device = device_of(world, cfg.device)
-            waiting = lambda: run.set_status("queued", message=f"Waiting for the {device.type.upper()}: "
-                                             "another run is using it")
+            waiting = lambda: run.set_status("queued", message=WAITING.format(device=device.type.upper()))
             with _slot(device, world, waiting, run.cancel_requested) as slot:
                 if slot is None:
                     run.set_status("cancelled", message="Stopped before it started")
@@ -233,7 +235,7 @@ def _train(run: RunDir, cfg: TrainConfig, device: torch.device, world: World = S
     state = "cancelled" if trained.cancelled else "finished"
     if state == "finished" and world.size == 1:
         timings.record(run, started)  # this computer's speed, for the next runs' estimates
-    message = (f"Stopped; the best model so far (epoch {trained.epoch}) was kept" if trained.cancelled else
-               "Stopped early: the held-out loss stopped improving" if trained.early else "Finished")
+    message = (STOPPED_KEPT.format(epoch=trained.epoch) if trained.cancelled else
+               STOPPED_EARLY if trained.early else "Finished")
     run.set_status(state, message=" ".join([f"{message}." if warnings else message] + warnings))
     return state

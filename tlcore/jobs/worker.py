@@ -22,6 +22,7 @@ from tlcore.workspace import standby_dir
 # How long a dead child's exit status is left for a caller that waits for it itself (the
 # command line, tests) before the reaper collects it.
 REAP_GRACE_SECONDS = 2.0
+NO_STANDBY = "Could not start a standby worker"
 _log = logging.getLogger(__name__)
 
 
@@ -77,7 +78,7 @@ def keep_warm() -> None:
         if not standby.available():
             standby.mark_starting(_spawn(["standby"], standby_dir() / "standby.log", standby.app_env()))
     except Exception:
-        _log.warning("Could not start a standby worker", exc_info=True)
+        _log.warning(NO_STANDBY, exc_info=True)
 
 
 def launch(run_dir: str | Path) -> int:

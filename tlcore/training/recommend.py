@@ -33,6 +33,15 @@ WAIT_WORDS = "2 minutes"
 # and +2.0 at 15, Fashion-MNIST -2.0, -3.3 at 15 (-0.2 over the two sets). Where a kind's gain is not
 # above 0, auto keeps the fastest model.
 RECIPE_GAIN = {"colour": 2.8, "greyscale": -0.2}
+SMALLEST = "The smallest class has {smallest} images."
+CHOSE_STAGES = "You chose to train the last {stages} stage(s); the smallest class has {smallest} images."
+CONFIDENCE = "The pretrained model's confidence on your images is {natural:.0%}: they {looks}."
+CV_HOW = ("All {images} labelled images train the final model. For its score, every image is used for both training "
+          "and checking, {k} times over: each is checked once by a model that did not train on it.")
+CV_NEEDS_FROZEN = ("Cross-validation trains the model once per fold, so it is offered only when the pretrained "
+                   "network stays frozen (0 stages trained). Train 0 stages, or choose 'validation split' as the "
+                   "evaluation.")
+STILL_A_CHOICE = "It remains a choice on the Strategy page."
 
 
 @dataclass(frozen=True)
@@ -80,12 +89,12 @@ def recommend(images_per_class: dict[str, int], natural: float | None, num_stage
              else "look different from the everyday photos the model was trained on")
     if smallest < 40:
         stages, epochs = 0, 40
-        why = (f"The smallest class has {smallest} images. With so few, retraining the "
+        why = (f"{SMALLEST.format(smallest=smallest)} With so few, retraining the "
                "network would memorise them, so the pretrained network is kept as it is and only a new "
                "final layer is trained on top of it.")
     elif smallest < CPU_FROZEN_BELOW and not gpu:
         stages, epochs = 0, 40
-        why = (f"The smallest class has {smallest} images. On this computer's processor, retraining part of "
+        why = (f"{SMALLEST.format(smallest=smallest)} On this computer's processor, retraining part of "
                "the network would take many minutes and, with this many images, scores no better than a new "
                "final layer on top of the pretrained network kept as it is, which takes seconds to a minute; "
                "with a graphics card, or more images, the last stages would be fine-tuned.")
@@ -100,7 +109,7 @@ def recommend(images_per_class: dict[str, int], natural: float | None, num_stage
                f"{'half' if like_photos else 'all'} of the network; the images {looks}.")
     if chosen_stages is not None and chosen_stages != stages:
         stages = chosen_stages
-        why = (f"You chose to train the last {stages} stage(s); the smallest class has {smallest} images."
+        why = (CHOSE_STAGES.format(stages=stages, smallest=smallest)
                if stages else f"You chose to train only a new final layer; the smallest class has {smallest} images.")
     if stages == 0 and not gpu:
         augment = "none"
@@ -112,7 +121,7 @@ def recommend(images_per_class: dict[str, int], natural: float | None, num_stage
                "the object rather than the exact photo.")
     reason = f"{why} {how}"
     if natural is not None:
-        reason += f" The pretrained model's confidence on your images is {natural:.0%}: they {looks}."
+        reason += " " + CONFIDENCE.format(natural=natural, looks=looks)
     return Recommendation(stages, epochs, augment, None if natural is None else round(natural, 4), reason)
 
 
@@ -123,16 +132,12 @@ def choose_evaluation(rec: Recommendation, cfg: TrainConfig, frozen: bool, image
     split otherwise. ``cfg`` is the resolved TrainConfig; its ``evaluation`` may be forced."""
     smallest = min(images_per_class.values())
     if cfg.evaluation == "cv" and not frozen:
-        raise TLError("Cross-validation trains the model once per fold, so it is offered only when the "
-                      "pretrained network stays frozen (0 stages trained). Train 0 stages, or choose "
-                      "'validation split' as the evaluation.")
+        raise TLError(CV_NEEDS_FROZEN)
     auto = cfg.evaluation == "auto"
     cv = cfg.evaluation == "cv" or (auto and frozen and smallest < CV_BELOW and not given_val and not cfg.init_from)
     k = min(cfg.folds, smallest)
     if cv:
-        how = (f"All {sum(images_per_class.values())} labelled images train the final model. For its score, every "
-               f"image is used for both training and checking, {k} times over: each is checked once by a model "
-               "that did not train on it.")
+        how = CV_HOW.format(images=sum(images_per_class.values()), k=k)
     elif given_val:
         how = "Your own validation images check the model."
     else:
@@ -206,11 +211,11 @@ def choose_recipe(rec: Recommendation, cfg: TrainConfig, frozen: bool, images_pe
     elif cfg.recipe == AUTO and suits and best is not None and not worth:
         how = (f"The fastest model is used: on {kind} images like yours the most accurate model (three networks "
                f"together) scored no better in the studio's benchmark (Fashion-MNIST and digits), so its extra "
-               f"time ({best.words()} here{alone}) would not pay. It remains a choice on the Strategy page.")
+               f"time ({best.words()} here{alone}) would not pay. {STILL_A_CHOICE}")
     elif cfg.recipe == AUTO and suits and best is not None:
         how = (f"The fastest model is used: for your {images} the most accurate model (three networks together) "
                f"would take {best.words()} on this computer, over the {WAIT_WORDS} worth waiting for it"
-               f"{alone}. It remains a choice on the Strategy page.")
+               f"{alone}. {STILL_A_CHOICE}")
     else:
         how = f"It should take {fast.words()} on this computer." if fast is not None else ""
     return replace(rec, recipe=MOST_ACCURATE if accurate else FASTEST, reason=f"{rec.reason} {how}".rstrip(),
