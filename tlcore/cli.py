@@ -12,7 +12,9 @@ from pathlib import Path
 from tlcore.config import AUGMENTS, TrainConfig
 from tlcore.errors import TLError
 from tlcore.schema import Setting, defaults_of, settings_of
+from tlcore import cli_labelling as labelling
 from tlcore.jobs.outcome import guarded
+from tlcore.paths import writable_file
 from tlcore.startup import loading
 from tlcore.workspace import writable_workspace
 
@@ -104,20 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     lc.add_argument("--request", default="", help="(the studio's worker) a curve folder's request.json")
     _options(lc, ("data", "model", "epochs", "image_size", "device"), data={"required": False}, epochs={"default": 40})
     sub.add_parser("models", help="list the model catalog and whether weights are available")
-    _labelling_parsers(sub)
+    labelling.parsers(sub)
     return p
-
-
-def _labelling_parsers(sub) -> None:
-    """``suggest`` and ``label``: labelling an unlabelled pool with a run's model, from a script."""
-    s = sub.add_parser("suggest", help="suggest classes for unlabelled images, in the order to check them")
-    s.add_argument("--run", required=True, help="a run folder: its images and model")
-    s.add_argument("--pool", required=True, help="folder or zip of unlabelled images")
-    s.add_argument("--csv", required=True, help="write the suggestions here: file,class,probability")
-    s.add_argument("--seed", type=int, default=0)
-    lb = sub.add_parser("label", help="apply a reviewed suggestions CSV: its files join the dataset")
-    lb.add_argument("--data", required=True, help="the dataset the run was trained on")
-    lb.add_argument("--from", dest="csv", required=True, help="the CSV that suggest wrote, reviewed")
 
 
 def _train(args) -> int:
@@ -214,7 +204,7 @@ def _cancel(args) -> int:
 
 def _predict(args) -> int:
     if args.csv:
-        _writable_file(args.csv)
+        writable_file(args.csv)
     from tlcore.data.names import printable
     from tlcore.models.bundle import read_bundle_meta
     from tlcore.rundir import RunDir
@@ -257,7 +247,7 @@ def _predict_texts(args) -> int:
 
 
 def _export(args) -> int:
-    _writable_file(args.out)
+    writable_file(args.out)
     from tlcore.studio import export_file, write_card, write_web_demo
 
     if args.format == "card":
@@ -274,14 +264,6 @@ def _export(args) -> int:
         diff = export_file(args.run, args.format, Path(args.out))
     print(f"wrote {args.out}; largest difference from the PyTorch model: {diff:.2e}")
     return 0
-
-
-def _writable_file(path: str) -> None:
-    """Check, before any work, that ``path`` can become a file."""
-    if Path(path).is_dir():
-        raise TLError(f"{path} is a folder; give the name of a file to write instead.")
-    if not Path(path).absolute().parent.is_dir():
-        raise TLError(f"The folder for {path} does not exist; create it first or choose another place.")
 
 
 @contextlib.contextmanager
@@ -330,35 +312,6 @@ def _curve(args) -> int:
     return report_curve(learning_curve(base, Path(args.out)))
 
 
-def _suggest(args) -> int:
-    _writable_file(args.csv)
-    from tlcore.atomic import atomic_write_bytes
-    from tlcore.data.names import printable
-
-    with loading():
-        from tlcore.studio import suggest_for_run, suggestions_csv
-    found, added = suggest_for_run(args.run, args.pool, args.seed)
-    atomic_write_bytes(Path(args.csv), suggestions_csv(found.rows).encode())
-    print(printable(added["message"]))
-    stated = found.accept(0.9)
-    precision = (f"{stated['precision']:.0%} right on held-out labelled images" if stated["precision"] is not None
-                 else stated["reason"])
-    print(f"wrote {args.csv}: {len(found.rows)} suggestions, the most useful to check first; "
-          f"{stated['pool']} are at least 90% sure ({precision})")
-    return 0
-
-
-def _label(args) -> int:
-    from tlcore.studio import apply_labels_csv, how_labelled
-
-    done = apply_labels_csv(args.data, args.csv)
-    already = f" ({done['already']} were already labelled)" if done["already"] else ""
-    counts = how_labelled(args.data)
-    print(f"labelled {done['labelled']} images{already}; the dataset now holds {counts['person']} checked by a "
-          f"person, {counts['bulk']} accepted in bulk and {counts['imported']} from class folders")
-    return 0
-
-
 def _models(args) -> int:
     from tlcore.studio import availability, list_specs
 
@@ -373,7 +326,7 @@ def _models(args) -> int:
 NEEDS_WORKSPACE = {"train", "run", "rerun", "standby", "sweep", "curve", "suggest", "label"}
 COMMANDS = {"train": _train, "run": _run, "standby": _standby, "rerun": _rerun, "cancel": _cancel,
             "predict": _predict, "export": _export, "sweep": _sweep, "curve": _curve, "models": _models,
-            "suggest": _suggest, "label": _label}
+            **labelling.COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

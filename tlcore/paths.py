@@ -1,10 +1,12 @@
-"""Which files a run started from the studio may read: those in the workspace, or none."""
+"""Which files a run started from the studio may read (those in the workspace, or none), and whether
+a command can write the file it was asked to."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from tlcore.config import TrainConfig
+from tlcore.errors import TLError
 from tlcore.workspace import workspace_dir
 
 PATH_SETTINGS = ("data", "test_data", "init_from", "weights")
@@ -17,3 +19,11 @@ def outside_workspace(cfg: TrainConfig) -> list[str]:
     root = workspace_dir().resolve()
     return [name for name in PATH_SETTINGS if (value := getattr(cfg, name)) not in NO_PATH
             and not Path(value).expanduser().resolve().is_relative_to(root)]
+
+
+def writable_file(path: str) -> None:
+    """Check, before any work, that ``path`` can become a file."""
+    if Path(path).is_dir():
+        raise TLError(f"{path} is a folder; give the name of a file to write instead.")
+    if not Path(path).absolute().parent.is_dir():
+        raise TLError(f"The folder for {path} does not exist; create it first or choose another place.")
