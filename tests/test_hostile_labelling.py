@@ -13,8 +13,11 @@ from pools import dataset, image, pool_folder
 from test_hostile_input import fingerprint
 from tlcore import studio
 from tlcore.data.dataset import Dataset
-from tlcore.data.pool import home
+from tlcore.data.labels import NO_SUCH_CLASS, NOT_IN_POOL, POOL_GONE
+from tlcore.data.labels_csv import NO_FILE_CLASS
+from tlcore.data.pool import ALL_COPIES, NO_POOL_IMAGES, home
 from tlcore.errors import TLError
+from tlcore.training.suggest import NO_EXAMPLES, POOL_OF_ONE, POOL_TOO_SMALL
 
 MODEL, SIZE = "efficientnet_lite0", 32
 
@@ -30,7 +33,7 @@ def test_an_empty_pool_folder_is_said_plainly(tmp_path):
     before = saved(data)
     with pytest.raises(TLError) as e:
         studio.add_to_pool(data, tmp_path / "empty")
-    assert str(e.value) == "No images were found in empty; nothing was added to the unlabelled pool."
+    assert str(e.value) == NO_POOL_IMAGES.format(label="empty")
     assert saved(data) == before
 
 
@@ -39,8 +42,7 @@ def test_a_pool_of_one_image_is_said_plainly(tmp_path):
     studio.add_to_pool(data, [("only.png", image(0, 50))])
     with pytest.raises(TLError) as e:
         studio.suggestions(data, MODEL, SIZE)
-    assert str(e.value) == ("The unlabelled pool holds only 1 image; add at least 2 unlabelled images to get "
-                            "suggestions.")
+    assert str(e.value) == POOL_TOO_SMALL.format(held=POOL_OF_ONE)
     assert [p["name"] for p in studio.pool_images(data)] == ["only.png"]
 
 
@@ -57,8 +59,7 @@ def test_a_pool_of_copies_of_labelled_images_is_said_plainly(tmp_path):
     before = saved(data)
     with pytest.raises(TLError) as e:
         studio.add_to_pool(data, copies)
-    assert str(e.value) == ("All 2 images in copies are copies of images already labelled; nothing was added to "
-                            "the unlabelled pool.")
+    assert str(e.value) == ALL_COPIES.format(images="2 images", label="copies", copies="are copies")
     assert saved(data) == before
 
 
@@ -70,8 +71,7 @@ def test_a_class_with_no_examples_yet_is_said_plainly(tmp_path):
     before = saved(data)
     with pytest.raises(TLError) as e:
         studio.suggestions(data, MODEL, SIZE)
-    assert str(e.value) == ("Class 'blue' has no labelled images yet; label at least one of each class (two is "
-                            "better) before asking for suggestions.")
+    assert str(e.value) == NO_EXAMPLES.format(classes="'blue'")
     assert {k: v for k, v in saved(data).items() if "features-" not in k} == before
     done = studio.confirm(data, [("u2-10.png", "blue")])  # labelling one gives it its first example
     assert done["labelled"] == 1 and Dataset.load(data).counts()["blue"] == 1
@@ -79,12 +79,11 @@ def test_a_class_with_no_examples_yet_is_said_plainly(tmp_path):
 
 @pytest.mark.parametrize("rows, line", [
     ("file,class\nnot-there.png,red\nu0-10.png,red\n",
-     "1 image to label is not in the unlabelled pool: 'not-there.png'; check the names. Nothing was labelled."),
+     NOT_IN_POOL.format(images="1 image", are="is", shown="'not-there.png'")),
     ("file,class\nu0-10.png,purple\nu0-11.png,red\n",
-     "The dataset has no class 'purple' (its classes are blue, green, red); add the class first, or fix the name. "
-     "Nothing was labelled."),
+     NO_SUCH_CLASS.format(unknown="'purple'", classes="blue, green, red")),
     ("name,label\nu0-10.png,red\n",
-     "out.csv needs a 'file' and a 'class' column, as 'python -m tlcore suggest' writes them; nothing was labelled."),
+     NO_FILE_CLASS.format(name="out.csv")),
 ])
 def test_a_label_csv_naming_unknown_files_or_classes_is_said_plainly(tmp_path, rows, line):
     data = dataset()
@@ -106,8 +105,7 @@ def test_the_pool_deleted_while_labelling_is_said_plainly(tmp_path, deleted):
     before = Dataset.load(data)
     with pytest.raises(TLError) as e:
         studio.confirm(data, [("u1-10.png", "green")])
-    assert str(e.value) == ("The unlabelled pool of this dataset is gone (its images were deleted); add the images "
-                            "to the pool again. The labels already given are kept.")
+    assert str(e.value) == POOL_GONE
     after = Dataset.load(data)
     assert after.items == before.items and studio.how_labelled(data)["person"] == 1
 

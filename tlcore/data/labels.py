@@ -33,6 +33,10 @@ RECORD = "labels.jsonl"
 HOW = ("person", "bulk")
 POOL_GONE = ("The unlabelled pool of this dataset is gone (its images were deleted); add the images to the "
              "pool again. The labels already given are kept.")
+NO_SUCH_CLASS = ("The dataset has no class {unknown} (its classes are {classes}); add the class first, or fix the "
+                 "name. Nothing was labelled.")
+NOT_IN_POOL = ("{images} to label {are} not in the unlabelled pool: {shown}; check the names. Nothing was "
+               "labelled.")  # are: 'is' or 'are'
 
 
 def read_record(where: Home) -> list[dict]:
@@ -85,8 +89,8 @@ def confirm(data: str | os.PathLike, labels: Sequence[tuple[str, str]], how: str
         ds = where.dataset()
         unknown = sorted({c for _, c in labels} - set(ds.classes))
         if unknown:
-            raise TLError(f"The dataset has no class {', '.join(repr(c) for c in unknown)} (its classes are "
-                          f"{', '.join(ds.classes)}); add the class first, or fix the name. Nothing was labelled.")
+            raise TLError(NO_SUCH_CLASS.format(unknown=', '.join(repr(c) for c in unknown),
+                                               classes=', '.join(ds.classes)))
         pool, done = read_pool(where), {e["name"]: e for e in read_record(where)}
         by_name = {i.name: i for i in pool}
         missing = [n for n, _ in labels if n not in by_name and n not in done]
@@ -95,8 +99,8 @@ def confirm(data: str | os.PathLike, labels: Sequence[tuple[str, str]], how: str
                 raise TLError(POOL_GONE)
             more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
             shown = ", ".join(repr(n) for n in missing[:3]) + more
-            raise TLError(f"{plural(len(missing), 'image')} to label {'is' if len(missing) == 1 else 'are'} not in "
-                          f"the unlabelled pool: {shown}; check the names. Nothing was labelled.")
+            raise TLError(NOT_IN_POOL.format(images=plural(len(missing), 'image'),
+                                             are='is' if len(missing) == 1 else 'are', shown=shown))
         wanted = [(by_name[n], c) for n, c in dict(labels).items() if n in by_name]
         if any(not pool_path(where, p).is_file() for p, _ in wanted):
             raise TLError(POOL_GONE)

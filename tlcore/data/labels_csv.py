@@ -16,6 +16,8 @@ from tlcore.data.portable import spreadsheet_safe, spreadsheet_text
 from tlcore.errors import TLError
 
 COLUMNS = ("file", "class", "probability")
+NO_FILE_CLASS = ("{name} needs a 'file' and a 'class' column, as 'python -m tlcore suggest' writes them; "
+                 "nothing was labelled.")
 
 
 def suggestions_csv(rows: Iterable[dict]) -> str:
@@ -33,8 +35,7 @@ def read_labels_csv(text: str, name: str = "the CSV") -> list[tuple[str, str]]:
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     header = [spreadsheet_text(c).strip().lower() for c in rows[0]] if rows else []
     if "file" not in header or "class" not in header:
-        raise TLError(f"{name} needs a 'file' and a 'class' column, as 'python -m tlcore suggest' writes them; "
-                      "nothing was labelled.")
+        raise TLError(NO_FILE_CLASS.format(name=name))
     f, c = header.index("file"), header.index("class")
     pairs = [(spreadsheet_text(r[f]), spreadsheet_text(r[c]).strip()) for r in rows[1:] if len(r) > max(f, c)]
     pairs = [(file, label) for file, label in pairs if file and label]

@@ -40,6 +40,9 @@ from tlcore.errors import TLError
 from tlcore.workspace import datasets_dir, workspace_dir
 
 POOL, POOL_FILE, LOCK = "pool", "pool.json", "labelling.lock"
+NO_POOL_IMAGES = "No images were found in {label}; nothing was added to the unlabelled pool."
+ALL_COPIES = ("All {images} in {label} {copies} of images already labelled; nothing was added to the unlabelled "
+              "pool.")  # copies: 'is a copy' or 'are copies'
 LOCK_WAIT_S = 30.0  # another tab's save takes well under a second; past this something is stuck
 Progress = Callable[[int, int], None] | None
 Source = str | os.PathLike | Sequence[str | os.PathLike] | Sequence[tuple[str, bytes]]
@@ -193,7 +196,7 @@ def add_to_pool(data: str | os.PathLike, source: Source, label: str = "", progre
 
 def _add(where: Home, found: list[_Candidate], label: str, progress: Progress) -> dict:
     if not found:
-        raise TLError(f"No images were found in {label}; nothing was added to the unlabelled pool.")
+        raise TLError(NO_POOL_IMAGES.format(label=label))
     skipped, readable = [], []
     for c, result in zip(found, run_parallel(lambda c: inspect(c.path, MAX_PIXELS), found, progress=progress)):
         if isinstance(result, ImageProblem):
@@ -226,8 +229,8 @@ def _add(where: Home, found: list[_Candidate], label: str, progress: Progress) -
             write_pool(where, pool + added)
     copied = sum(c.sha256 in copies for c in readable)
     if not added and not repeated and copied == len(readable):
-        raise TLError(f"All {plural(copied, 'image')} in {label} {'is a copy' if copied == 1 else 'are copies'} "
-                      "of images already labelled; nothing was added to the unlabelled pool.")
+        raise TLError(ALL_COPIES.format(images=plural(copied, 'image'), label=label,
+                                        copies='is a copy' if copied == 1 else 'are copies'))
     report = {"added": len(added), "pool": len(pool) + len(added), "copies": copied, "repeated": repeated,
               "skipped": skipped}
     return report | {"message": _summary(report)}

@@ -33,6 +33,10 @@ FROZEN_EPOCHS = 40  # the recommender's epochs for a head on a frozen network (t
 MIN_LABELLED = 30
 MIN_ACCEPTED = 10
 _CPU = torch.device("cpu")
+POOL_TOO_SMALL = "The unlabelled pool {held}; add at least 2 unlabelled images to get suggestions."
+POOL_EMPTY, POOL_OF_ONE = "is empty", "holds only 1 image"  # what POOL_TOO_SMALL says the pool {held}
+NO_EXAMPLES = ("Class {classes} has no labelled images yet; label at least one of each class (two is better) "
+               "before asking for suggestions.")
 
 
 def head_config(seed: int = 0) -> TrainConfig:
@@ -128,12 +132,10 @@ def check_counts(images: int, y: np.ndarray, classes: list[str]) -> None:
     if len(classes) < 2:
         raise TLError("Suggestions need at least 2 classes; add another class with a few labelled images.")
     if images < 2:
-        held = "is empty" if images == 0 else "holds only 1 image"
-        raise TLError(f"The unlabelled pool {held}; add at least 2 unlabelled images to get suggestions.")
+        raise TLError(POOL_TOO_SMALL.format(held=POOL_EMPTY if images == 0 else POOL_OF_ONE))
     missing = [c for i, c in enumerate(classes) if not (y == i).any()]
     if missing:
-        raise TLError(f"Class {', '.join(repr(c) for c in missing)} has no labelled images yet; label at least "
-                      "one of each class (two is better) before asking for suggestions.")
+        raise TLError(NO_EXAMPLES.format(classes=', '.join(repr(c) for c in missing)))
 
 
 def check_inputs(labelled: np.ndarray, y: np.ndarray, pool: np.ndarray, classes: list[str]) -> None:
