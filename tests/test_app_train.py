@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+import pytest
 from app_fixtures import LAUNCHER, TINY, charts, studio, texts, wait_until
 from streamlit.testing.v1 import AppTest
 
@@ -25,6 +26,7 @@ def test_train_needs_a_dataset_first():
     assert not at.button
 
 
+@pytest.mark.slow
 def test_a_run_started_from_the_page_trains_in_the_background_and_shows_its_charts(digits):
     settings = {f"opt_{k}": v for k, v in TINY.items() if k not in ("model", "trainable_stages")}
     at = studio("train", **{ui.DATASET: digits, "opt_stages": 0, **settings})

@@ -132,6 +132,7 @@ def python_blocks(card: str) -> list[str]:
     return re.findall(r"^```python\n(.*?)^```$", card, re.S | re.M)
 
 
+@pytest.mark.slow
 def test_card_snippet_agrees_with_the_engine(run_dir, exported, images, tmp_path):
     (block,) = python_blocks((exported / "card.md").read_text())
     snippet = tmp_path / "snippet.py"
@@ -203,6 +204,7 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(1, keepdims=True)
 
 
+@pytest.mark.slow
 def test_onnx_outputs_calibrated_probabilities_and_describes_itself(run_dir, tmp_path):
     run = _calibrated_copy(run_dir, tmp_path, 2.0)
     tlcore("export", "--run", run, "--format", "onnx", "--out", tmp_path / "model.onnx")
@@ -218,6 +220,7 @@ def test_onnx_outputs_calibrated_probabilities_and_describes_itself(run_dir, tmp
     assert json.loads(meta["mean"]) == bundle["mean"] and json.loads(meta["std"]) == bundle["std"]
 
 
+@pytest.mark.slow
 def test_predictor_applies_the_temperature(run_dir, fashion_small, tmp_path):
     files = sorted((fashion_small / "test" / "sandal").iterdir())[:4]
     plain = Predictor.from_run(_calibrated_copy(run_dir, tmp_path, 1.0)).predict_files(files)
@@ -237,6 +240,7 @@ def test_portable_normalisation_is_the_engine_s(fashion_small):
     assert np.array_equal(portable.to_input(squares, mean, std), engine.numpy())
 
 
+@pytest.mark.slow
 def test_use_page_remakes_an_onnx_file_that_lacks_probabilities(workspace_run):
     old = Path(workspace_run) / "model.onnx"
     net, meta = load_bundle(Path(workspace_run) / "bundle")

@@ -62,7 +62,7 @@ def test_the_model_and_strategy_pages_show_one_parameter_count(digits):
     assert shown == params_text(count)  # the same number, written the same way
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [n if n == DEFAULT_MODEL else pytest.param(n, marks=pytest.mark.slow) for n in NAMES])
 def test_every_entry_builds_without_weights_and_gives_features(name):
     spec = get_spec(name)
     size = spec.image_size if spec.fixed_size else 64

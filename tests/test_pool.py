@@ -68,6 +68,7 @@ def test_two_runs_on_a_pool_of_two_slots_train_at_the_same_time(fashion_small, t
         _reap(pids)
 
 
+@pytest.mark.slow
 def test_a_run_asking_for_two_slots_waits_for_both_then_trains_on_two_processes(fashion_small, tmp_path,
                                                                                 two_slots):
     cfg = TrainConfig(data=str(fashion_small / "train"), trainable_stages=0, epochs=5, world_size=2, **SMALL)

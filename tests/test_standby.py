@@ -33,6 +33,7 @@ def _ready_pids() -> list[int]:
     return [int(p.stem) for p in standby_dir().glob("*.ready")]
 
 
+@pytest.mark.slow
 def test_a_standby_takes_the_next_run_and_gives_the_same_result(warm, fashion_small):
     worker.keep_warm()
     worker.keep_warm()  # a second call while it prepares starts no other

@@ -35,7 +35,8 @@ def _stop_when(run, phase: str) -> dict:
     return seen
 
 
-@pytest.mark.parametrize("phase,augment", [("embed", "light"), ("cv", "none")], ids=["features", "cross-validation"])
+@pytest.mark.parametrize("phase,augment", [pytest.param("embed", "light", id="features"),
+                                           pytest.param("cv", "none", id="cross-validation", marks=pytest.mark.slow)])
 def test_stop_ends_the_run_within_seconds_before_training(digits, tmp_path, phase, augment):
     # Every setting given: the run goes straight from loading to features, and its 1,000 epochs of
     # cross-validation last long enough to be caught.

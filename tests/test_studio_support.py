@@ -143,6 +143,7 @@ def test_tags_diff_and_delete(finished_run, fashion_small, tmp_path):
     assert not other.path.exists()
 
 
+@pytest.mark.slow
 def test_a_sweep_started_from_the_studio_runs_in_the_background(fashion_small):
     import time
 

@@ -39,6 +39,7 @@ def test_sweep_writes_every_strategy_and_pretrained_beats_from_scratch(tmp_path)
     assert rows[0]["accuracy"] > scratch and rows[1]["accuracy"] > scratch
 
 
+@pytest.mark.slow
 def test_learning_curve_keeps_validation_fixed_and_grows_the_training_images(tmp_path):
     x, y = fashion_mnist("train")
     shirts = [0, 2, 4, 6]  # t-shirt, pullover, coat, shirt: easily confused, so more images help

@@ -194,6 +194,7 @@ def train_text_net(device: torch.device, stages: int = 2, epochs: int = 8) -> tu
     return losses[0], losses[-1]
 
 
+@pytest.mark.slow
 def test_the_engines_loop_fine_tunes_the_last_layers_of_the_text_net():
     first, last = train_text_net(torch.device("cpu"))
     assert last < 0.7 * first  # from about ln 3 (a guess among 3 topics) to about half that

@@ -156,10 +156,10 @@ def fashion_tiny(tmp_path_factory):
 
 # The frozen network scores its test images from features computed before training; a fine-tuned one
 # would run them through the whole network after the Stop, which a Stop skips: its score is on validation.
-# The fine-tune case is slow: Stop stays in the fast default through the frozen case, tests/test_stop.py (the
-# features and cross-validation phases) and test_engine's stop from the reporter.
+# Both cases are slow: Stop stays in the fast default through tests/test_stop.py (the features phase), the
+# Train page's Stop (tests/test_app_train.py) and test_engine's stop from the reporter.
 @pytest.mark.parametrize("stages,evaluation,test,scored", [
-    pytest.param(0, "holdout", "test", "test", id="frozen"),
+    pytest.param(0, "holdout", "test", "test", id="frozen", marks=pytest.mark.slow),
     pytest.param(1, "auto", "test", "val", id="fine-tune", marks=pytest.mark.slow)])
 def test_stop_ends_a_real_run_within_seconds_and_keeps_its_best_model(fashion_tiny, tmp_path, stages, evaluation,
                                                                       test, scored):
