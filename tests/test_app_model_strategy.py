@@ -75,6 +75,7 @@ def test_strategy_shows_the_stages_and_the_count_of_learning_parameters(digits):
     assert int(at.metric[0].value.replace(",", "")) > int(head_only.replace(",", ""))
 
 
+@pytest.mark.slow
 def test_duration_and_advanced_settings_reach_the_run_configuration(digits):
     epochs = recommend({str(d): 8 for d in range(10)}, None, 7, gpu=False).epochs  # 8 training images per class
     at = studio("strategy", **{ui.DATASET: digits})
@@ -184,6 +185,7 @@ def test_the_stages_chart_reads_in_words_without_a_toolbar(digits):
     assert json.loads(chart.proto.config)["displayModeBar"] is False
 
 
+@pytest.mark.slow
 def test_strategy_choices_survive_a_restart_and_reach_the_next_run(digits):
     from tlcore.workspace import choices_path, load_choices
 

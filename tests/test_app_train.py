@@ -93,6 +93,7 @@ def test_a_running_run_shows_progress_and_can_be_stopped(digits):
     assert STOPPED_KEPT.format(epoch=1) in texts(at.success)
 
 
+@pytest.mark.slow
 def test_the_bar_moves_and_the_words_match_the_phase_before_training(digits):
     run = _running_run(digits)
     run.set_status("running", message="Cross-validation: epoch 14 of 40")

@@ -37,6 +37,7 @@ def test_every_parameter_is_in_exactly_one_stage_or_the_head(name):
     assert total == spec.params  # the catalog's count is the built backbone's, exactly
 
 
+@pytest.mark.slow
 def test_the_model_and_strategy_pages_show_one_parameter_count(digits):
     """The Model card and the Strategy page count the same network: the catalog's backbone and
     a new final layer for the 10 digit classes, shown the same way ("3.38 M")."""

@@ -35,6 +35,7 @@ def test_onnx_runtime_features_match_pytorch(fashion_small):
     assert (embedder(images) - expected).abs().max() < 1e-4
 
 
+@pytest.mark.slow
 def test_the_workspace_keeps_only_the_most_recently_used_graphs(fashion_small, monkeypatch):
     import os
 

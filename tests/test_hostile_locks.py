@@ -103,6 +103,7 @@ def test_a_live_run_whatever_its_status_file_says_shows_running_and_is_not_delet
 
 # --- the device pool -------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_deleted_pool_lock_makes_a_second_run_queue_while_the_holder_runs(fashion_small, tmp_path):
     run = create_run(_cfg(fashion_small), tmp_path / "run")
     with contextlib.ExitStack() as holding:
@@ -143,6 +144,7 @@ def test_the_held_slots_variable_set_from_outside_skips_neither_lock(fashion_sma
 
 # --- settings that do not make sense -----------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_device_list_in_another_form_is_one_plain_line(fashion_small, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(pool.ENV, "gpu0;gpu1")
     line = pool.NOT_A_LIST.format(var="TLSTUDIO_DEVICES", value="gpu0;gpu1")

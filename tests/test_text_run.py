@@ -149,6 +149,7 @@ def test_predict_classifies_typed_texts_files_and_tables(frozen, tmp_path, capsy
     assert "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_folder_of_txt_files_trains_on_from_an_earlier_text_run(frozen, tmp_path):
     """Class folders of .txt files (one text a file), detected as texts, continuing the frozen run's model."""
     out = tmp_path / "run"
