@@ -11,8 +11,8 @@ from pathlib import Path
 import streamlit as st
 
 from pages import ui
-from tlcore.studio import (ModelSpec, download_weights, import_weights, list_specs, params_text, reachable,
-                           weights_package, weights_state, weights_url)
+from tlcore.studio import (TEXT_MODEL, ModelSpec, download_weights, get_spec, import_weights, list_specs, params_text,
+                           reachable, weights_package, weights_state, weights_url)
 
 PER_ROW = 3
 AVAILABILITY = {
@@ -34,6 +34,9 @@ LEGEND = ("**Parameters**: the network's size in millions (M) of learned numbers
 
 def render() -> None:
     st.title("Choose a pretrained model")
+    if ui.is_text(st.session_state.get(ui.DATASET)):
+        _text_model()
+        return
     st.caption("Every model here already learned to see from a million everyday photos (ImageNet). "
                "Your training teaches it your classes. If unsure, keep the first one.")
     st.markdown(LEGEND)
@@ -44,6 +47,17 @@ def render() -> None:
         for column, spec in zip(st.columns(PER_ROW), specs[start:start + PER_ROW]):
             with column, ui.friendly_errors():
                 _card(spec, classes)
+    st.divider()
+    _earlier_run()
+
+
+def _text_model() -> None:
+    """A text dataset trains the one bundled sentence encoder: said in one line, with its size."""
+    summary = ui.dataset_summary(st.session_state[ui.DATASET]) or {}
+    spec = get_spec(TEXT_MODEL)
+    st.info(f"Texts use the bundled English sentence encoder, {spec.title} ({spec.file_mb:g} MB, "
+            f"{params_text(spec.network_params(summary.get('classes', 0)))} parameters): it works offline and "
+            "suits short English texts.", icon=":material/text_fields:")
     st.divider()
     _earlier_run()
 

@@ -51,8 +51,9 @@ _OPERATIONS = {
     "notsure": ("coverage_of", "coverage_sentence", "keep_not_sure_rule", "rule_of", "rule_sentence"),
     "evaluation": ("advise", "calibration_sentence", "gradcam"),
     # Text projects
-    "texts": ("TextData", "TextItem", "add_typed_texts", "audit_texts", "dataset_kind", "import_text_path",
-              "import_texts", "open_texts", "type_texts"),
+    "texts": ("TEXT_MODEL", "TextData", "TextItem", "add_typed_texts", "audit_texts", "dataset_kind",
+              "import_text_path", "import_texts", "open_texts", "table_columns", "text_audit", "text_folder",
+              "type_texts"),
 }
 _HOLDER = {name: module for module, names in _OPERATIONS.items() for name in names}
 

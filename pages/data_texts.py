@@ -1,0 +1,71 @@
+"""The Data page's text parts: a table (CSV or TSV) or a zip of class folders of .txt files becomes a
+stored text dataset, and the check of a stored text dataset in plain sentences."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import streamlit as st
+
+from pages import ui
+from pages.data_audit import plural
+from tlcore.studio import TextData, import_texts, table_columns, text_audit, text_folder
+
+TEXT_TYPES = ["csv", "tsv", "tab", "zip"]
+
+
+def section(then: Callable[[], None] | None = None) -> None:
+    """The upload of a table or zip of texts, with the column choice when it cannot be guessed."""
+    st.markdown("A table (CSV or TSV) with a column of texts and a column of their classes, or a zip with one "
+                "folder per class holding `.txt` files (one example a file). A `split` column, or `train/`, "
+                "`val/` and `test/` folders, are honoured.")
+    upload = st.file_uploader("Table or zip of texts", type=TEXT_TYPES, key="text_upload",
+                              help="Texts are kept exactly as written; rows without a text or a class are "
+                                   "left out and counted below.")
+    if not upload:
+        return
+    columns, guess = table_columns(upload.getvalue(), upload.name)
+    chosen = (None, None)
+    if columns and guess is None and len(columns) > 1:
+        st.info("Which column holds the texts and which their classes could not be told: choose them.",
+                icon=":material/help:")
+        left, right = st.columns(2)
+        text = left.selectbox("Text column", columns, key="text_column", format_func=ui.md_safe)
+        label = right.selectbox("Label column", columns, index=1, key="label_column", format_func=ui.md_safe)
+        chosen = (text, label)
+    elif guess:
+        st.caption(f"Texts from column '{ui.md_safe(guess[0])}', classes from column '{ui.md_safe(guess[1])}'.")
+    if st.button("Import these texts", type="primary", help="Read the texts and keep them in the workspace, "
+                 "so later runs can use them again."):
+        with ui.friendly_errors():
+            use_texts(import_texts(upload.getvalue(), upload.name, *chosen), "Imported", then)
+
+
+def use_texts(data: TextData, how: str, then: Callable[[], None] | None = None) -> None:
+    """Make the stored text dataset ``data`` the current dataset and say so."""
+    st.session_state[ui.DATASET] = text_folder(data)
+    if then:
+        then()
+    ui.done(f"{how}: '{data.name}' with {plural(len(data.classes), 'class')} and {plural(len(data.items), 'text')}.")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _audit(folder: str) -> dict:
+    return text_audit(folder)
+
+
+def show_text_audit(folder: str) -> None:
+    """Draw the check of the stored text dataset in ``folder``: counts and the audit's sentences."""
+    summary = ui.dataset_summary(folder) or {"name": folder}
+    st.header(f"Check of '{ui.md_safe(summary['name'])}'")
+    with st.spinner(f"Checking {plural(summary.get('images', 0), 'text')}…"):
+        report = _audit(folder)
+    a, b = st.columns(2)
+    a.metric("Classes", len(report["counts"]), help="Kinds of texts the model will tell apart.")
+    b.metric("Usable texts", report["total"], help="Texts with a class, that will be trained or tested on.")
+    for line in report["lines"]:  # already escaped by the audit
+        st.markdown(line)
+    st.dataframe(pd.DataFrame([{"Class": c, **{k: v for k, v in per.items()}} for c, per in report["counts"].items()])
+                 .rename(columns={"total": "Texts", "train": "Training", "val": "Validation", "test": "Test"}),
+                 hide_index=True)

@@ -1,0 +1,84 @@
+"""Text projects in the studio: a table or zip of texts becomes the current dataset, checked in plain
+sentences, and the Model page offers the bundled sentence encoder only."""
+
+import csv
+import io
+import zipfile
+
+from app_fixtures import goto, studio, texts
+from text_fixtures import TOPICS
+
+from pages import ui
+
+
+def _table(header=("text", "label"), rows=None) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows or [[t, label] for label, items in TOPICS.items() for t in items])
+    return out.getvalue().encode()
+
+
+def _import(at, name: str, data: bytes, columns: tuple[str, str] | None = None):
+    box = next(u for u in at.file_uploader if u.label == "Table or zip of texts")
+    box.set_value((name, data, "text/csv"))
+    at.run()
+    if columns:
+        at.selectbox(key="text_column").set_value(columns[0])
+        at.selectbox(key="label_column").set_value(columns[1])
+        at.run()
+    next(b for b in at.button if b.label == "Import these texts").click()
+    return at.run()
+
+
+def test_a_csv_upload_becomes_the_text_dataset_with_its_audit_and_no_image_parts():
+    rows = [[t, label] for label, items in TOPICS.items() for t in items] + [["<b>bold</b> **match** tonight", "sport"]]
+    at = _import(studio(), "reviews.csv", _table(rows=rows))
+    assert not at.exception and not at.error
+    assert "Imported: 'reviews' with 3 classes and 25 texts." in texts(at.success)
+    assert ui.is_text(at.session_state[ui.DATASET])
+    assert {m.label: m.value for m in at.metric} == {"Classes": "3", "Usable texts": "25"}
+    shown = texts(at.markdown)
+    assert "25 texts in 3 classes: 'food' 8; 'sport' 9; 'weather' 8." in shown
+    assert "Examples from each class" not in texts(at.subheader) and "Image sizes" not in texts(at.subheader)
+    assert "**Texts:** reviews (3 classes, 25 texts)" in texts(at.sidebar.markdown)
+    assert "<b>bold</b>" not in shown  # the audit's lines are escaped
+    assert at.session_state[ui.MODEL] == "all_minilm_l6_v2"
+
+
+def test_columns_that_cannot_be_guessed_are_asked_for():
+    rows = [[t[::-1], t, label] for label, items in TOPICS.items() for t in items]  # two columns of like length
+    at = studio()
+    box = next(u for u in at.file_uploader if u.label == "Table or zip of texts")
+    box.set_value(("mixed.csv", _table(("a", "b", "c"), rows), "text/csv"))
+    at.run()
+    assert [s.label for s in at.selectbox if s.key in ("text_column", "label_column")] == ["Text column", "Label column"]
+    at = _import(at, "mixed.csv", _table(("a", "b", "c"), rows), columns=("b", "c"))
+    assert not at.exception and not at.error
+    assert "Imported: 'mixed' with 3 classes and 24 texts." in texts(at.success)
+
+
+def test_a_zip_of_class_folders_of_texts_is_imported_and_reopened_from_earlier_datasets():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for label, items in TOPICS.items():
+            for i, t in enumerate(items):
+                z.writestr(f"{label}/{i}.txt", t)
+    at = _import(studio(), "topics.zip", buf.getvalue())
+    assert not at.exception and not at.error
+    assert "Imported: 'topics' with 3 classes and 24 texts." in texts(at.success)
+    folder = at.session_state[ui.DATASET]
+    fresh = studio()
+    fresh.selectbox(key="earlier_dataset").set_value(folder)
+    next(b for b in fresh.button if b.label == "Open this dataset").click()
+    fresh.run()
+    assert not fresh.exception and "Opened: 'topics' with 3 classes and 24 texts." in texts(fresh.success)
+
+
+def test_the_model_page_offers_the_sentence_encoder_for_texts_only():
+    at = _import(studio(), "reviews.csv", _table())
+    at = goto(at, "model")
+    assert not at.exception
+    line = texts(at.info)
+    assert "Texts use the bundled English sentence encoder, MiniLM-L6 sentence encoder (90.9 MB" in line
+    assert not [b for b in at.button if b.label in ("Use this model", "Chosen")]
