@@ -5,10 +5,13 @@ import csv
 import io
 import zipfile
 
-from app_fixtures import goto, studio, texts
-from text_fixtures import TOPICS
+import pytest
+from app_fixtures import charts, goto, studio, texts, wait_until
+from text_fixtures import TOPICS, write_table
 
-from pages import ui
+from pages import choices, ui
+from tlcore.rundir import RunDir
+from tlcore.studio import import_text_path, text_folder
 
 
 def _table(header=("text", "label"), rows=None) -> bytes:
@@ -82,3 +85,36 @@ def test_the_model_page_offers_the_sentence_encoder_for_texts_only():
     line = texts(at.info)
     assert "Texts use the bundled English sentence encoder, MiniLM-L6 sentence encoder (90.9 MB" in line
     assert not [b for b in at.button if b.label in ("Use this model", "Chosen")]
+
+
+@pytest.fixture
+def text_dataset(tmp_path) -> str:
+    """The 3 topics x 8 sentences table stored in this test's workspace; its folder."""
+    return text_folder(import_text_path(write_table(tmp_path / "reviews.csv")))
+
+
+def test_strategy_counts_the_encoders_seven_stages_and_plans_a_deeper_run(text_dataset):
+    at = studio("strategy", **{ui.DATASET: text_dataset})
+    assert not at.exception and not at.error
+    slider = at.slider(key=choices.STAGES)
+    assert slider.max == 7
+    names = list(charts(at).values())[0].data[0].x
+    assert list(names) == ["embeddings", *(f"layer {k}" for k in range(1, 7)), "new final layer"]
+    frozen = {m.label: m.value for m in at.metric}["Parameters that will learn"]
+    slider.set_value(2).run()
+    assert not at.exception and not at.error
+    assert int({m.label: m.value for m in at.metric}["Parameters that will learn"].replace(",", "")) > \
+        int(frozen.replace(",", ""))
+    assert "your 24 labelled texts" in texts(at.caption)
+
+
+def test_a_text_run_started_from_the_train_page_shows_its_live_charts(text_dataset):
+    at = studio("train", **{ui.DATASET: text_dataset, choices.STAGES: 0, "opt_epochs": 2, "opt_device": "cpu"})
+    assert "keeps MiniLM-L6 sentence encoder as it is" in texts(at.markdown)
+    next(b for b in at.button if b.label == "Start training").click()
+    at.run()
+    run = RunDir(at.session_state[ui.RUN])
+    wait_until(at, lambda at: "Finished" in texts(at.subheader), timeout=240)
+    assert not at.exception and not at.error
+    assert run.record().config.model == "all_minilm_l6_v2"
+    assert "Loss" in charts(at)

@@ -36,7 +36,7 @@ _OPERATIONS = {
     "datasets": ("FEW_IMAGES", "BurstPace", "BurstRecorder", "audit_dataset", "available_samples",
                  "check_trainable", "class_folders", "class_names", "dataset_folder", "dataset_summary",
                  "import_class_images", "import_zip", "list_datasets", "load_sample", "open_dataset", "picture",
-                 "remove_blank", "remove_copies"),
+                 "remove_blank", "remove_copies", "split_counts"),
     "models": ("availability", "download_weights", "import_weights", "model_of_run", "model_title",
                "reachable", "weights_package", "weights_state", "weights_url"),
     "runs": ("class_history", "config_of", "delete_run", "device_slots", "diff", "history", "image_size_for",

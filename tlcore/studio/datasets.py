@@ -29,6 +29,14 @@ def dataset_summary(folder: str | Path) -> dict | None:
     return {"name": ds.name, "classes": len(ds.classes), "images": len(ds.items), "kind": "image"}
 
 
+def split_counts(folder: str | Path) -> tuple[int, int, int]:
+    """A stored dataset's (images or texts): its labelled examples, its own validation examples among
+    them, and its test examples."""
+    items = open_texts(folder).items if dataset_kind(folder) == "text" else open_dataset(folder).items
+    return (sum(1 for i in items if i.split != "test"), sum(1 for i in items if i.split == "val"),
+            sum(1 for i in items if i.split == "test"))
+
+
 def audit_dataset(folder: str | Path) -> tuple[dict, list[dict], str]:
     """The check of a stored dataset: the audit's report, one row per image (path, class, width,
     height) and what blocks training ("" if nothing)."""
