@@ -52,8 +52,8 @@ _OPERATIONS = {
     "evaluation": ("advise", "calibration_sentence", "gradcam"),
     # Text projects
     "texts": ("TEXT_MODEL", "TextData", "TextItem", "add_typed_texts", "audit_texts", "dataset_kind",
-              "import_text_path", "import_texts", "open_texts", "table_columns", "text_audit", "text_folder",
-              "type_texts"),
+              "import_text_path", "import_texts", "open_texts", "run_texts", "table_columns", "text_audit",
+              "text_folder", "type_texts"),
 }
 _HOLDER = {name: module for module, names in _OPERATIONS.items() for name in names}
 

@@ -1,9 +1,10 @@
 """Text projects at the front door: bring texts into the workspace (an uploaded table or zip, a
 table, zip or folder on this computer, lines typed into classes), open them, tell a stored
-dataset's kind, find a stored dataset's folder, and audit them in plain words."""
+dataset's kind, find a stored dataset's folder, audit them in plain words, and read a text run's texts."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tlcore.data.encoding import NotText, decode_text
@@ -14,10 +15,11 @@ from tlcore.data.texts_audit import audit_texts
 from tlcore.data.texts_store import (add_typed_texts, import_text_path, import_texts, open_texts, text_id,
                                      type_texts)
 from tlcore.errors import TLError
+from tlcore.jobs.recorder import TEXTS
 from tlcore.training.text_inputs import TEXT_MODEL
 
 __all__ = ["TEXT_MODEL", "TextData", "TextItem", "add_typed_texts", "audit_texts", "dataset_kind", "import_text_path",
-           "import_texts", "open_texts", "table_columns", "text_audit", "text_folder", "type_texts"]
+           "import_texts", "open_texts", "run_texts", "table_columns", "text_audit", "text_folder", "type_texts"]
 
 
 def table_columns(data: bytes, filename: str) -> tuple[list[str], tuple[str, str] | None]:
@@ -48,3 +50,16 @@ def text_folder(data: TextData) -> str:
 def text_audit(folder: str | Path) -> dict:
     """``audit_texts`` of the text dataset stored in ``folder``."""
     return audit_texts(open_texts(folder))
+
+
+def run_texts(run_dir: str | Path) -> dict[str, str] | None:
+    """A text run's texts by their items' paths (as its predictions name them), or None for an image
+    run; {} while the run has not read them yet or when its copy is unreadable."""
+    path = Path(run_dir) / TEXTS
+    if not path.is_file():
+        return None
+    try:
+        texts = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return texts if isinstance(texts, dict) else {}
