@@ -4,6 +4,8 @@ classifies a typed text and a table of texts and offers its exports."""
 import csv
 import io
 import shutil
+import zipfile
+from pathlib import Path
 
 import pytest
 from app_fixtures import studio, texts
@@ -12,7 +14,8 @@ from text_fixtures import TOPICS
 from pages import ui
 from tlcore.config import TrainConfig
 from tlcore.jobs.train import create_run, execute
-from tlcore.studio import import_texts, text_folder
+from tlcore.rundir import RunDir
+from tlcore.studio import import_texts, text_folder, text_onnx_zip
 from tlcore.workspace import runs_dir
 
 MISFILED = "<b>Heavy</b> rain and **thunder** all night"  # a weather text filed under sport
@@ -55,3 +58,38 @@ def test_evaluate_shows_mistakes_as_escaped_texts_and_no_grad_cam(workspace_text
     assert "is **sport**" in texts(at.caption)
     assert "Where the model looked" not in texts(at.subheader)
     assert not [b for b in at.button if b.label == "Show where the model looked"]
+
+
+def test_use_classifies_a_typed_text_and_a_table_of_texts(workspace_text_run):
+    at = studio("use", **{ui.RUN: workspace_text_run})
+    assert not at.exception and not at.error
+    assert "Classify images" not in [t.label for t in at.tabs] and "Camera" not in [t.label for t in at.tabs]
+    assert not at.toggle and not at.camera_input  # no camera for a text model
+    at.text_area(key=f"typed_{Path(workspace_text_run).name}").set_value("Heavy snow and icy wind tonight").run()
+    assert not at.exception and not at.error
+    assert any(m.startswith("### weather (") for m in texts(at.markdown).splitlines())
+    upload = next(u for u in at.file_uploader if u.label.startswith("Or a table of texts"))
+    upload.set_value(("new.csv", _table([["=1+2 a goal in the final match", "?"], ["Bake the pie slowly", "?"]]),
+                      "text/csv")).run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert table["text"].tolist() == ["=1+2 a goal in the final match", "Bake the pie slowly"]
+    assert table["predicted"].tolist()[1] == "food"
+    assert "Download all results as CSV" in [b.label for b in at.get("download_button")]
+
+
+@pytest.mark.filterwarnings("ignore:Constant folding")
+def test_use_makes_the_onnx_file_with_its_tokenizer_and_offers_the_card(workspace_text_run):
+    at = studio("use", **{ui.RUN: workspace_text_run})
+    labels = [b.label for b in at.get("download_button")]
+    assert "Download the model bundle (.zip)" in labels and "Download the model card (.md)" in labels
+    assert "Make the PyTorch program (.pt2) file" not in [b.label for b in at.button]
+    assert "Make the web page" not in [b.label for b in at.button]
+    next(b for b in at.button if b.label == "Make the ONNX file").click()
+    at.run()
+    assert not at.exception and not at.error
+    assert "Download model.onnx with its tokenizer.json (.zip)" in [b.label for b in at.get("download_button")]
+    run = RunDir(workspace_text_run)
+    with zipfile.ZipFile(io.BytesIO(text_onnx_zip(run))) as z:
+        assert sorted(z.namelist()) == [f"{run.name}/model.onnx", f"{run.name}/tokenizer.json"]
+    assert "onnxruntime, tokenizers and numpy" in texts(at.markdown)
