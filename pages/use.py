@@ -9,7 +9,6 @@ nav.first_visit()  # before the imports below, which load PyTorch
 import hashlib
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from pages import ui, use_live, use_text
@@ -154,14 +153,7 @@ def _results(run: RunDir, named: list[tuple[str, bytes]], rule: NotSureRule, key
         return
     left, right = st.columns([1, 2])
     left.image(data, caption=ui.md_safe(row["file"]), width=220)
-    right.markdown(f"### {use_live.verdict(dict(row['top']), rule)}")
-    if row["top"][0][1] < rule.below:
-        right.caption(rule_sentence(rule))
-    top = pd.DataFrame([(ui.plot_safe(c), p) for c, p in row["top"]], columns=["class", "probability"])
-    fig = px.bar(top, x="probability", y="class", orientation="h", range_x=[0, 1], text_auto=".0%")
-    fig.update_layout(height=60 + 40 * len(top), margin=dict(t=10, b=10), yaxis=dict(autorange="reversed"),
-                      xaxis_tickformat=".0%")
-    right.plotly_chart(fig, key=f"top_{key}")
+    use_live.answer(right, row, rule, key)
 
 
 def _is_current(run: RunDir, fmt: str, below: float) -> bool:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import hashlib
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from pages import ui
-from pages.use_live import verdict
+from pages.use_live import answer
 from tlcore.studio import (NotSureRule, RunDir, TextPredictor, load_text_predictor, model_changed, predict_text_table,
-                           rule_sentence, text_results_csv)
+                           text_results_csv)
 
 TOP = 5
 
@@ -30,7 +29,7 @@ def section(run: RunDir, rule: NotSureRule) -> None:
                          help="One text (a message, a review, a ticket); the model names its class.")
     if typed.strip():
         with ui.friendly_errors():
-            _answer(predictor.predict_texts([typed.strip()], top=TOP)[0], rule)
+            answer(st, predictor.predict_texts([typed.strip()], top=TOP)[0], rule, "typed")
     st.divider()
     upload = st.file_uploader("Or a table of texts (.csv, .tsv) or a .txt file", type=["csv", "tsv", "tab", "txt"],
                               key=f"texts_{run.name}",
@@ -51,17 +50,6 @@ def _predict_table(run: RunDir, predictor: TextPredictor, name: str, data: bytes
         rows = predict_text_table(predictor, data, name, TOP)
     st.session_state["text_rows"] = (fingerprint, rows)
     return rows
-
-
-def _answer(row: dict, rule: NotSureRule) -> None:
-    st.markdown(f"### {verdict(row['probabilities'], rule)}")
-    if row["top"][0][1] < rule.below:
-        st.caption(rule_sentence(rule))
-    top = pd.DataFrame([(ui.plot_safe(c), p) for c, p in row["top"]], columns=["class", "probability"])
-    fig = px.bar(top, x="probability", y="class", orientation="h", range_x=[0, 1], text_auto=".0%")
-    fig.update_layout(height=60 + 40 * len(top), margin=dict(t=10, b=10), yaxis=dict(autorange="reversed"),
-                      xaxis_tickformat=".0%")
-    st.plotly_chart(fig, key="top_typed")
 
 
 def _table(rows: list[dict]) -> None:
