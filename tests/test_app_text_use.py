@@ -5,6 +5,7 @@ import csv
 import io
 import shutil
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,16 @@ def test_use_makes_the_onnx_file_with_its_tokenizer_and_offers_the_card(workspac
     with zipfile.ZipFile(io.BytesIO(text_onnx_zip(run))) as z:
         assert sorted(z.namelist()) == [f"{run.name}/model.onnx", f"{run.name}/tokenizer.json"]
     assert "onnxruntime, tokenizers and numpy" in texts(at.markdown)
+
+
+def test_a_text_dataset_continues_only_from_text_runs(workspace_text_run):
+    image_run = RunDir(runs_dir() / "20250102-000000-efficientnet_lite0")
+    shutil.copytree(workspace_text_run, image_run.path)
+    record = image_run.record()
+    image_run.write_record(replace(record, config=record.config.with_(model="efficientnet_lite0")))
+    folder = text_folder(import_texts(_table([[t, label] for label, items in TOPICS.items() for t in items]),
+                                      "again.csv"))
+    at = studio("model", **{ui.DATASET: folder})
+    assert not at.exception and not at.error
+    offered = at.selectbox(key="pick_init_from").options[1:]
+    assert len(offered) == 1 and "MiniLM" in offered[0], offered
