@@ -117,4 +117,6 @@ def test_a_text_run_started_from_the_train_page_shows_its_live_charts(text_datas
     wait_until(at, lambda at: "Finished" in texts(at.subheader), timeout=240)
     assert not at.exception and not at.error
     assert run.record().config.model == "all_minilm_l6_v2"
+    assert ("**This run:** keeps MiniLM-L6 sentence encoder as it is and trains only a new last layer, 2 epochs, "
+            "texts read up to 256 tokens, on this computer's processor (CPU).") in texts(at.markdown)
     assert "Loss" in charts(at)
