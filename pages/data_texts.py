@@ -10,7 +10,8 @@ import streamlit as st
 
 from pages import ui
 from pages.data_audit import plural
-from tlcore.studio import TextData, import_texts, table_columns, text_audit, text_folder
+from tlcore.studio import (TextData, add_typed_texts, class_names, import_texts, table_columns, text_audit, text_folder,
+                           type_texts)
 
 TEXT_TYPES = ["csv", "tsv", "tab", "zip"]
 
@@ -23,8 +24,13 @@ def section(then: Callable[[], None] | None = None) -> None:
     upload = st.file_uploader("Table or zip of texts", type=TEXT_TYPES, key="text_upload",
                               help="Texts are kept exactly as written; rows without a text or a class are "
                                    "left out and counted below.")
-    if not upload:
-        return
+    if upload:
+        _import(upload, then)
+    with st.expander("Type or paste texts", key="typed_texts"):
+        _typed(then)
+
+
+def _import(upload, then: Callable[[], None] | None) -> None:
     columns, guess = table_columns(upload.getvalue(), upload.name)
     chosen = (None, None)
     if columns and guess is None and len(columns) > 1:
@@ -40,6 +46,30 @@ def section(then: Callable[[], None] | None = None) -> None:
                  "so later runs can use them again."):
         with ui.friendly_errors():
             use_texts(import_texts(upload.getvalue(), upload.name, *chosen), "Imported", then)
+
+
+def _typed(then: Callable[[], None] | None) -> None:
+    """Texts typed or pasted, one a line: into a class of the current text dataset, or as a new one."""
+    folder = st.session_state.get(ui.DATASET)
+    if ui.is_text(folder):
+        name = ui.dataset_summary(folder)["name"]
+        label = st.text_input("Class", key="typed_class", help="A class it has, or a new one.")
+        lines = st.text_area("Texts, one a line", key="typed_lines")
+        if st.button(f"Add these texts to '{ui.md_safe(name)}'", help="Only this dataset's list of texts changes."):
+            with ui.friendly_errors():
+                data = add_typed_texts(folder, label, lines)
+                _audit.clear()
+                ui.dataset_summary.clear()
+                ui.done(f"Added to '{data.name}': it now has {plural(len(data.classes), 'class')} and "
+                        f"{plural(len(data.items), 'text')}.")
+        return
+    names = class_names(st.text_input("Class names, separated by commas", key="typed_class_names",
+                                      placeholder="e.g. complaint, praise, question"))
+    typed = {c: st.text_area(f"Texts of '{ui.md_safe(c)}', one a line", key=f"typed_lines_{c}") for c in names}
+    name = st.text_input("Dataset name", value="typed texts", key="typed_name")
+    if names and st.button("Save these texts as a dataset", help="Keep the texts in the workspace and check them."):
+        with ui.friendly_errors():
+            use_texts(type_texts(name, typed), "Saved", then)
 
 
 def use_texts(data: TextData, how: str, then: Callable[[], None] | None = None) -> None:

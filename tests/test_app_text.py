@@ -11,7 +11,7 @@ from text_fixtures import TOPICS, write_table
 
 from pages import choices, ui
 from tlcore.rundir import RunDir
-from tlcore.studio import import_text_path, text_folder
+from tlcore.studio import import_text_path, list_datasets, text_folder
 
 
 def _table(header=("text", "label"), rows=None) -> bytes:
@@ -120,3 +120,29 @@ def test_a_text_run_started_from_the_train_page_shows_its_live_charts(text_datas
     assert ("**This run:** keeps MiniLM-L6 sentence encoder as it is and trains only a new last layer, 2 epochs, "
             "texts read up to 256 tokens, on this computer's processor (CPU).") in texts(at.markdown)
     assert "Loss" in charts(at)
+
+
+def test_typed_texts_make_a_dataset_and_join_its_classes():
+    at = studio()
+    at.text_input(key="typed_class_names").set_value("praise, complaint").run()
+    at.text_area(key="typed_lines_praise").set_value("Great service\nLovely staff, <b>thanks</b>\n\n")
+    at.text_area(key="typed_lines_complaint").set_value("My parcel never came\nThe refund is late")
+    next(b for b in at.button if b.label == "Save these texts as a dataset").click()
+    at.run()
+    assert not at.exception and not at.error
+    assert "Saved: 'typed texts' with 2 classes and 4 texts." in texts(at.success)
+    at.text_input(key="typed_class").set_value("Question").run()
+    at.text_area(key="typed_lines").set_value("Where is my order?\nDo you ship abroad?")
+    next(b for b in at.button if b.label == "Add these texts to 'typed texts'").click()
+    at.run()
+    assert not at.exception and not at.error
+    assert "Added to 'typed texts': it now has 3 classes and 6 texts." in texts(at.success)
+    assert {m.label: m.value for m in at.metric} == {"Classes": "3", "Usable texts": "6"}
+
+
+def test_a_table_with_one_column_gets_one_plain_line_and_nothing_is_stored():
+    at = _import(studio(), "one.csv", b"text\nhello there\ngood morning\n")
+    assert not at.exception
+    assert [e.value for e in at.error] == [ui.md_safe("one.csv has only one column ('text'); it needs a column of "
+                                                      "texts and a column of their labels (the class of each text).")]
+    assert not list_datasets() and ui.DATASET not in at.session_state
