@@ -35,17 +35,18 @@ def _import(at, name: str, data: bytes, columns: tuple[str, str] | None = None):
 
 
 def test_a_csv_upload_becomes_the_text_dataset_with_its_audit_and_no_image_parts():
-    rows = [[t, label] for label, items in TOPICS.items() for t in items] + [["<b>bold</b> **match** tonight", "sport"]]
+    marked = "<b>bold</b> **match** tonight"  # in two classes: the audit quotes it
+    rows = [[t, label] for label, items in TOPICS.items() for t in items] + [[marked, "sport"], [marked, "food"]]
     at = _import(studio(), "reviews.csv", _table(rows=rows))
     assert not at.exception and not at.error
-    assert "Imported: 'reviews' with 3 classes and 25 texts." in texts(at.success)
+    assert "Imported: 'reviews' with 3 classes and 26 texts." in texts(at.success)
     assert ui.is_text(at.session_state[ui.DATASET])
-    assert {m.label: m.value for m in at.metric} == {"Classes": "3", "Usable texts": "25"}
+    assert {m.label: m.value for m in at.metric} == {"Classes": "3", "Usable texts": "26"}
     shown = texts(at.markdown)
-    assert "25 texts in 3 classes: 'food' 8; 'sport' 9; 'weather' 8." in shown
+    assert "26 texts in 3 classes: 'food' 9; 'sport' 9; 'weather' 8." in shown
     assert "Examples from each class" not in texts(at.subheader) and "Image sizes" not in texts(at.subheader)
-    assert "**Texts:** reviews (3 classes, 25 texts)" in texts(at.sidebar.markdown)
-    assert "<b>bold</b>" not in shown  # the audit's lines are escaped
+    assert "**Texts:** reviews (3 classes, 26 texts)" in texts(at.sidebar.markdown)
+    assert ui.md_safe("<b>bold</b> **match**") in shown and "<b>" not in shown  # the audit's lines are escaped
     assert at.session_state[ui.MODEL] == "all_minilm_l6_v2"
 
 
