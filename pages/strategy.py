@@ -19,6 +19,7 @@ COLUMNS = (("epochs", "lr", "backbone_lr_mult", "weight_decay", "warmup_epochs")
            ("batch_size", "image_size", "augment", "early_stopping", "label_smoothing", "seed"),
            ("evaluation", "val_fraction", "class_weighting", "train_bn", "device", "weights", "test_data"))
 
+IMAGE_ONLY = ("image_size", "augment")  # settings a text run does not have
 DURATION_TEXT = {"quick": "Quick look", "standard": "Standard", "thorough": "Thorough"}
 
 
@@ -72,7 +73,7 @@ def render() -> None:
                                        times["recommended"])
         if note:
             st.info(note, icon=":material/history:")
-    if n == 0:
+    if n == 0 and not ui.is_text(ss[ui.DATASET]):  # the most accurate model combines image networks
         strategy_time.recipe_choice(spec, times, list(choices.CHOICES["recipe"]), choices.DEFAULTS["recipe"])
     chosen = choices.recommendation(spec, chosen=n)
     _duration(chosen)
@@ -138,8 +139,10 @@ def _advanced(spec: ModelSpec, rec: Recommendation) -> None:
 
 
 def _widget(name: str, spec: ModelSpec, rec: Recommendation) -> None:
-    """The widget of one setting, as TrainConfig describes it."""
+    """The widget of one setting, as TrainConfig describes it (a text run has no image size or augmentation)."""
     ss, s, key = st.session_state, choices.SETTINGS[name], ui.OPT + name
+    if name in IMAGE_ONLY and ui.is_text(ss[ui.DATASET]):
+        return
     if name == "epochs":
         ss.setdefault(choices.EPOCHS, 0)
         st.number_input("Epochs (0 = as chosen above)", *choices.NUMBERS["epochs"][1:], step=1, key=choices.EPOCHS,

@@ -95,7 +95,8 @@ def text_dataset(tmp_path) -> str:
 
 
 def test_strategy_counts_the_encoders_seven_stages_and_plans_a_deeper_run(text_dataset):
-    at = studio("strategy", **{ui.DATASET: text_dataset})
+    # settings kept from an image project that a text run cannot have are left out of its plan
+    at = studio("strategy", **{ui.DATASET: text_dataset, "opt_augment": "strong", "opt_recipe": "most_accurate"})
     assert not at.exception and not at.error
     slider = at.slider(key=choices.STAGES)
     assert slider.max == 7
@@ -107,6 +108,9 @@ def test_strategy_counts_the_encoders_seven_stages_and_plans_a_deeper_run(text_d
     assert int({m.label: m.value for m in at.metric}["Parameters that will learn"].replace(",", "")) > \
         int(frozen.replace(",", ""))
     assert "your 24 labelled texts" in texts(at.caption)
+    assert "Which model to make" not in [r.label for r in at.radio]
+    assert not [w for w in (*at.selectbox, *at.checkbox, *at.number_input)
+                if w.key in ("opt_augment", "image_size_own", "image_size_pixels")]
 
 
 def test_a_text_run_started_from_the_train_page_shows_its_live_charts(text_dataset):
