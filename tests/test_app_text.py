@@ -108,6 +108,7 @@ def test_strategy_counts_the_encoders_seven_stages_and_plans_a_deeper_run(text_d
     assert int({m.label: m.value for m in at.metric}["Parameters that will learn"].replace(",", "")) > \
         int(frozen.replace(",", ""))
     assert "your 24 labelled texts" in texts(at.caption)
+    assert "MiniLM-L6 sentence encoder, from the text (left)" in list(charts(at))[0]
     assert "Which model to make" not in [r.label for r in at.radio]
     assert not [w for w in (*at.selectbox, *at.checkbox, *at.number_input)
                 if w.key in ("opt_augment", "image_size_own", "image_size_pixels")]
