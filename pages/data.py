@@ -100,7 +100,7 @@ def _earlier_tab() -> None:
     st.dataframe(table, hide_index=True)
     folder = st.selectbox("Dataset", list(by_folder), key="earlier_dataset",
                           help="Datasets you imported before, newest first.",
-                          format_func=lambda f: f"{by_folder[f]['name']} ({plural(by_folder[f]['images'], _unit(by_folder[f]))})")
+                          format_func=lambda f: f"{by_folder[f]['name']} ({_count(by_folder[f])})")
     if st.button("Open this dataset", help="Make it the dataset the next run trains on."):
         with ui.friendly_errors():
             if by_folder[folder]["kind"] == "text":
@@ -109,8 +109,9 @@ def _earlier_tab() -> None:
                 use(open_dataset(folder), "Opened")
 
 
-def _unit(row: dict) -> str:
-    return "text" if row["kind"] == "text" else "image"
+def _count(row: dict) -> str:
+    """"12 images" or "24 texts": what a stored dataset holds."""
+    return plural(row["images"], "text" if row["kind"] == "text" else "image")
 
 
 if __name__ == "__main__":

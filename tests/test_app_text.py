@@ -1,25 +1,16 @@
 """Text projects in the studio: a table or zip of texts becomes the current dataset, checked in plain
 sentences, and the Model page offers the bundled sentence encoder only."""
 
-import csv
 import io
 import zipfile
 
 import pytest
 from app_fixtures import charts, goto, studio, texts, wait_until
-from text_fixtures import TOPICS, write_table
+from text_fixtures import TOPICS, table_bytes, write_table
 
 from pages import choices, ui
 from tlcore.rundir import RunDir
 from tlcore.studio import import_text_path, list_datasets, text_folder
-
-
-def _table(header=("text", "label"), rows=None) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows or [[t, label] for label, items in TOPICS.items() for t in items])
-    return out.getvalue().encode()
 
 
 def _import(at, name: str, data: bytes, columns: tuple[str, str] | None = None):
@@ -37,7 +28,7 @@ def _import(at, name: str, data: bytes, columns: tuple[str, str] | None = None):
 def test_a_csv_upload_becomes_the_text_dataset_with_its_audit_and_no_image_parts():
     marked = "<b>bold</b> **match** tonight"  # in two classes: the audit quotes it
     rows = [[t, label] for label, items in TOPICS.items() for t in items] + [[marked, "sport"], [marked, "food"]]
-    at = _import(studio(), "reviews.csv", _table(rows=rows))
+    at = _import(studio(), "reviews.csv", table_bytes(rows))
     assert not at.exception and not at.error
     assert "Imported: 'reviews' with 3 classes and 26 texts." in texts(at.success)
     assert ui.is_text(at.session_state[ui.DATASET])
@@ -54,10 +45,11 @@ def test_columns_that_cannot_be_guessed_are_asked_for():
     rows = [[t[::-1], t, label] for label, items in TOPICS.items() for t in items]  # two columns of like length
     at = studio()
     box = next(u for u in at.file_uploader if u.label == "Table or zip of texts")
-    box.set_value(("mixed.csv", _table(("a", "b", "c"), rows), "text/csv"))
+    box.set_value(("mixed.csv", table_bytes(rows, ("a", "b", "c")), "text/csv"))
     at.run()
-    assert [s.label for s in at.selectbox if s.key in ("text_column", "label_column")] == ["Text column", "Label column"]
-    at = _import(at, "mixed.csv", _table(("a", "b", "c"), rows), columns=("b", "c"))
+    asked = [s.label for s in at.selectbox if s.key in ("text_column", "label_column")]
+    assert asked == ["Text column", "Label column"]
+    at = _import(at, "mixed.csv", table_bytes(rows, ("a", "b", "c")), columns=("b", "c"))
     assert not at.exception and not at.error
     assert "Imported: 'mixed' with 3 classes and 24 texts." in texts(at.success)
 
@@ -80,7 +72,7 @@ def test_a_zip_of_class_folders_of_texts_is_imported_and_reopened_from_earlier_d
 
 
 def test_the_model_page_offers_the_sentence_encoder_for_texts_only():
-    at = _import(studio(), "reviews.csv", _table())
+    at = _import(studio(), "reviews.csv", table_bytes())
     at = goto(at, "model")
     assert not at.exception
     line = texts(at.info)

@@ -1,7 +1,6 @@
 """A trained text model in the studio: Evaluate shows its mistakes as the texts themselves, and Use
 classifies a typed text and a table of texts and offers its exports."""
 
-import csv
 import io
 import shutil
 import zipfile
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from app_fixtures import studio, texts
-from text_fixtures import TOPICS
+from text_fixtures import TOPICS, table_bytes
 
 from pages import ui
 from tlcore.config import TrainConfig
@@ -22,14 +21,6 @@ from tlcore.workspace import runs_dir
 MISFILED = "<b>Heavy</b> rain and **thunder** all night"  # a weather text filed under sport
 
 
-def _table(rows) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["text", "label"])
-    writer.writerows(rows)
-    return out.getvalue().encode()
-
-
 @pytest.fixture(scope="module")
 def text_run(tmp_path_factory):
     """A frozen MiniLM run (2 epochs, cross-validated) on the topics, one weather text filed as sport."""
@@ -37,7 +28,7 @@ def text_run(tmp_path_factory):
     rows = [[t, label] for label, items in TOPICS.items() for t in items] + [[MISFILED, "sport"]]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TLSTUDIO_HOME", str(base / "workspace"))
-        folder = text_folder(import_texts(_table(rows), "topics.csv"))
+        folder = text_folder(import_texts(table_bytes(rows), "topics.csv"))
         run = create_run(TrainConfig(data=folder, model="all_minilm_l6_v2", trainable_stages=0, epochs=2,
                                      device="cpu"), base / "20250101-000000-all_minilm_l6_v2")
         assert execute(run.path) == "finished"
@@ -70,8 +61,8 @@ def test_use_classifies_a_typed_text_and_a_table_of_texts(workspace_text_run):
     assert not at.exception and not at.error
     assert any(m.startswith("### weather (") for m in texts(at.markdown).splitlines())
     upload = next(u for u in at.file_uploader if u.label.startswith("Or a table of texts"))
-    upload.set_value(("new.csv", _table([["=1+2 a goal in the final match", "?"], ["Bake the pie slowly", "?"]]),
-                      "text/csv")).run()
+    rows = [["=1+2 a goal in the final match", "?"], ["Bake the pie slowly", "?"]]
+    upload.set_value(("new.csv", table_bytes(rows), "text/csv")).run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert table["text"].tolist() == ["=1+2 a goal in the final match", "Bake the pie slowly"]
@@ -101,8 +92,7 @@ def test_a_text_dataset_continues_only_from_text_runs(workspace_text_run):
     shutil.copytree(workspace_text_run, image_run.path)
     record = image_run.record()
     image_run.write_record(replace(record, config=record.config.with_(model="efficientnet_lite0")))
-    folder = text_folder(import_texts(_table([[t, label] for label, items in TOPICS.items() for t in items]),
-                                      "again.csv"))
+    folder = text_folder(import_texts(table_bytes(), "again.csv"))
     at = studio("model", **{ui.DATASET: folder})
     assert not at.exception and not at.error
     offered = at.selectbox(key="pick_init_from").options[1:]
