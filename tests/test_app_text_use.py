@@ -15,7 +15,7 @@ from pages import ui
 from tlcore.config import TrainConfig
 from tlcore.jobs.train import create_run, execute
 from tlcore.rundir import RunDir
-from tlcore.studio import import_texts, text_folder, text_onnx_zip
+from tlcore.studio import import_texts, run_texts, text_folder, text_onnx_zip, type_texts
 from tlcore.workspace import runs_dir
 
 MISFILED = "<b>Heavy</b> rain and **thunder** all night"  # a weather text filed under sport
@@ -97,3 +97,11 @@ def test_a_text_dataset_continues_only_from_text_runs(workspace_text_run):
     assert not at.exception and not at.error
     offered = at.selectbox(key="pick_init_from").options[1:]
     assert len(offered) == 1 and "MiniLM" in offered[0], offered
+
+
+def test_typed_texts_stored_in_the_workspace_train_each_as_its_own_example():
+    data = type_texts("typed", {label: "\n".join(items) for label, items in TOPICS.items()})
+    run = create_run(TrainConfig(data=text_folder(data), model="all_minilm_l6_v2", trainable_stages=0, epochs=1,
+                                 device="cpu"), runs_dir() / "20250103-000000-typed")
+    assert execute(run.path) == "finished"
+    assert len(run_texts(run.path)) == 24  # typed lines share their origin, not their name in the run

@@ -85,8 +85,9 @@ class TokenPrep:
 
 
 def _key(data: TextData, item_origin: str, source: Path) -> str:
-    """An example's name in the run: its file, or 'table.csv row N'."""
-    return item_origin if data.columns is None else f"{source} {item_origin}"
+    """An example's name in the run: its file, or 'table.csv row N' (for lines typed into a stored
+    dataset: '<its folder> typed')."""
+    return item_origin if data.columns is None and os.path.isabs(item_origin) else f"{source} {item_origin}"
 
 
 def _items(data: TextData, source: Path, split: str | None = None) -> tuple[list[Item], dict[str, str]]:
