@@ -13,8 +13,8 @@ import streamlit as st
 
 from pages import data_classes, data_texts, ui
 from pages.data_audit import plural, show_audit
-from tlcore.studio import (TLError, available_samples, check_trainable, dataset_folder, dataset_kind, import_zip,
-                           list_datasets, load_sample, open_dataset, open_texts)
+from tlcore.studio import (TLError, available_samples, check_trainable, dataset_folder, import_zip, list_datasets,
+                           load_sample, open_dataset, open_texts)
 
 SECTIONS = ("Zip of class folders", "Class by class", "Sample dataset", "Earlier datasets", "Texts")
 # The open section is kept by Streamlit (a keyed, stateful st.tabs): a message appearing above the
@@ -42,7 +42,7 @@ def render() -> None:
     if folder:
         st.divider()
         with ui.friendly_errors():
-            (data_texts.show_text_audit if dataset_kind(folder) == "text" else show_audit)(folder)
+            (data_texts.show_text_audit if ui.is_text(folder) else show_audit)(folder)
 
 
 def _progress_bar(what: str):

@@ -96,6 +96,6 @@ def show_text_audit(folder: str) -> None:
     b.metric("Usable texts", report["total"], help="Texts with a class, that will be trained or tested on.")
     for line in report["lines"]:  # already escaped by the audit
         st.markdown(line)
-    st.dataframe(pd.DataFrame([{"Class": c, **{k: v for k, v in per.items()}} for c, per in report["counts"].items()])
+    st.dataframe(pd.DataFrame([{"Class": c, **per} for c, per in report["counts"].items()])
                  .rename(columns={"total": "Texts", "train": "Training", "val": "Validation", "test": "Test"}),
                  hide_index=True)
