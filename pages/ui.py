@@ -12,10 +12,9 @@ import streamlit as st
 
 from pages.nav import page
 from tlcore.studio import (ACTIVE, DAMAGED, DEFAULT_MODEL, TEXT_MODEL, RunDir, Score, TLError, escape, get_spec,
-                           is_trained,
-                           keep_picked, model_of_run, newest_active_run, picked_run as kept_pick, picture, progress,
-                           plot_text, run_config, run_named, run_score, tidy_workspace, title_of, trained_runs,
-                           writable_workspace)
+                           is_trained, keep_picked, model_of_run, newest_active_run, picked_run as kept_pick, picture,
+                           progress, plot_text, run_config, run_named, run_score, tidy_workspace, title_of,
+                           trained_runs, writable_workspace)
 from tlcore.studio import dataset_summary as stored_summary, summary as run_summary
 
 # Session-state keys: the user's choices so far.
