@@ -27,6 +27,7 @@ SCORES = {
 
 
 SPLIT_NAMES = {"test": "test images", "cv": "cross-validation (all labelled images)", "val": "validation images"}
+TEXT_SPLIT_NAMES = {"test": "test texts", "cv": "cross-validation (all labelled texts)", "val": "validation texts"}
 SPLIT_HELP = ("Test images were never used while training or choosing the model, so their score is the most "
               "honest. Cross-validation scores every labelled image with a model trained without it. Validation "
               "images were set aside from training and used to pick the kept epoch.")
@@ -60,7 +61,7 @@ def render() -> None:
     _per_class(scores)
     predictions = _predictions(str(run.path), split)
     texts = run_texts(run.path)  # None for an image run
-    _gallery(predictions, SPLIT_NAMES[split], texts)
+    _gallery(predictions, (SPLIT_NAMES if texts is None else TEXT_SPLIT_NAMES)[split], texts)
     _label_issues(metrics, texts)
     if metrics.calibration:
         _calibration(metrics.calibration)
@@ -169,12 +170,13 @@ def _thumbs(rows: list[dict], caption, texts: dict[str, str] | None = None) -> N
 
 def _gallery(predictions: pd.DataFrame, where: str, texts: dict[str, str] | None) -> None:
     st.subheader("Mistakes")
+    unit = "image" if texts is None else "text"
     wrong = predictions[predictions["true"] != predictions["predicted"]]
     if wrong.empty:
-        st.success(f"Every image ({where}) was classified correctly.", icon=":material/check_circle:")
+        st.success(f"Every {unit} ({where}) was classified correctly.", icon=":material/check_circle:")
         return
     wrong = wrong.sort_values("confidence", ascending=False)
-    st.caption(f"{len(wrong)} of {len(predictions)} images ({where}) were put in the wrong class; the most "
+    st.caption(f"{len(wrong)} of {len(predictions)} {unit}s ({where}) were put in the wrong class; the most "
                "confident mistakes come first.")
     _thumbs(wrong.head(GALLERY).to_dict("records"),
             lambda r: f"is **{ui.md_safe(r['true'])}** ({r.get('p_' + r['true'], 0):.0%}), "
@@ -185,7 +187,7 @@ def _gallery(predictions: pd.DataFrame, where: str, texts: dict[str, str] | None
 def _label_issues(metrics, texts: dict[str, str] | None) -> None:
     """The labelled images the model finds probably misfiled, with how sure that list is, or one line
     saying why it is withheld (tlcore.training.label_issues.label_check)."""
-    st.subheader("Images probably labelled wrong")
+    st.subheader("Images probably labelled wrong" if texts is None else "Texts probably labelled wrong")
     check, issues = metrics.label_check, metrics.label_issues
     if check is None:
         st.caption("Not checked: this run was trained before the check of labels was measured for reliability. "

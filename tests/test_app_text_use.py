@@ -48,6 +48,8 @@ def test_evaluate_shows_mistakes_as_escaped_texts_and_no_grad_cam(workspace_text
     shown = texts(at.markdown)
     assert ui.md_safe(MISFILED) in shown  # the text itself, its markup shown as written
     assert "is **sport**" in texts(at.caption)
+    assert "texts (cross-validation (all labelled texts)) were put in the wrong class" in texts(at.caption)
+    assert "Texts probably labelled wrong" in texts(at.subheader)
     assert "Where the model looked" not in texts(at.subheader)
     assert not [b for b in at.button if b.label == "Show where the model looked"]
 
