@@ -11,12 +11,12 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from pages import data_classes, ui
+from pages import data_classes, data_texts, ui
 from pages.data_audit import plural, show_audit
 from tlcore.studio import (TLError, available_samples, check_trainable, dataset_folder, import_zip, list_datasets,
-                           load_sample, open_dataset)
+                           load_sample, open_dataset, open_texts)
 
-SECTIONS = ("Zip of class folders", "Class by class", "Sample dataset", "Earlier datasets")
+SECTIONS = ("Zip of class folders", "Class by class", "Sample dataset", "Earlier datasets", "Texts")
 # The open section is kept by Streamlit (a keyed, stateful st.tabs): a message appearing above the
 # tabs then no longer resets the browser to the first one. Every section is still drawn on each
 # run, so an upload in one section survives a look at another.
@@ -27,7 +27,7 @@ def render() -> None:
     st.title("Your images")
     st.caption("Bring photos sorted by what they show: one group (class) per kind of thing the model "
                "should recognise, for example 'scratch', 'dent' and 'fine'.")
-    zipped, by_class, sample, earlier = st.tabs(SECTIONS, key=SECTION, on_change="rerun")
+    zipped, by_class, sample, earlier, texts = st.tabs(SECTIONS, key=SECTION, on_change="rerun")
     with zipped:
         _zip_tab()
     with by_class:
@@ -36,11 +36,13 @@ def render() -> None:
         _sample_tab()
     with earlier:
         _earlier_tab()
+    with texts:
+        data_texts.section()
     folder = st.session_state.get(ui.DATASET)
     if folder:
         st.divider()
         with ui.friendly_errors():
-            show_audit(folder)
+            (data_texts.show_text_audit if ui.is_text(folder) else show_audit)(folder)
 
 
 def _progress_bar(what: str):
@@ -98,10 +100,18 @@ def _earlier_tab() -> None:
     st.dataframe(table, hide_index=True)
     folder = st.selectbox("Dataset", list(by_folder), key="earlier_dataset",
                           help="Datasets you imported before, newest first.",
-                          format_func=lambda f: f"{by_folder[f]['name']} ({plural(by_folder[f]['images'], 'image')})")
+                          format_func=lambda f: f"{by_folder[f]['name']} ({_count(by_folder[f])})")
     if st.button("Open this dataset", help="Make it the dataset the next run trains on."):
         with ui.friendly_errors():
-            use(open_dataset(folder), "Opened")
+            if by_folder[folder]["kind"] == "text":
+                data_texts.use_texts(open_texts(folder), "Opened")
+            else:
+                use(open_dataset(folder), "Opened")
+
+
+def _count(row: dict) -> str:
+    """"12 images" or "24 texts": what a stored dataset holds."""
+    return plural(row["images"], "text" if row["kind"] == "text" else "image")
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages import ui
-from tlcore.studio import RunDir, advise, calibration_sentence, gradcam
+from pages import evaluate_text, ui
+from tlcore.studio import RunDir, advise, calibration_sentence, gradcam, run_texts
 
 GALLERY = 24  # misclassified images shown at most
 PER_ROW = 6
@@ -27,6 +27,7 @@ SCORES = {
 
 
 SPLIT_NAMES = {"test": "test images", "cv": "cross-validation (all labelled images)", "val": "validation images"}
+TEXT_SPLIT_NAMES = {"test": "test texts", "cv": "cross-validation (all labelled texts)", "val": "validation texts"}
 SPLIT_HELP = ("Test images were never used while training or choosing the model, so their score is the most "
               "honest. Cross-validation scores every labelled image with a model trained without it. Validation "
               "images were set aside from training and used to pick the kept epoch.")
@@ -59,12 +60,14 @@ def render() -> None:
     _confusion(scores)
     _per_class(scores)
     predictions = _predictions(str(run.path), split)
-    _gallery(predictions, SPLIT_NAMES[split])
-    _label_issues(metrics)
+    texts = run_texts(run.path)  # None for an image run
+    _gallery(predictions, (SPLIT_NAMES if texts is None else TEXT_SPLIT_NAMES)[split], texts)
+    _label_issues(metrics, texts)
     if metrics.calibration:
         _calibration(metrics.calibration)
-    with ui.friendly_errors():
-        _where_it_looked(run, predictions)
+    if texts is None:  # Grad-CAM draws on images
+        with ui.friendly_errors():
+            _where_it_looked(run, predictions)
 
 
 def _measured_on(split: str, count: int, metrics) -> str:
@@ -153,8 +156,10 @@ def _predictions(run_dir: str, split: str) -> pd.DataFrame:
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["file", "true", "predicted", "confidence"])
 
 
-def _thumbs(rows: list[dict], caption) -> None:
-    """Rows of thumbnails, each with a caption made from its row."""
+def _thumbs(rows: list[dict], caption, texts: dict[str, str] | None = None) -> None:
+    """Rows of thumbnails, each with a caption made from its row (for a text run: the texts)."""
+    if texts is not None:
+        return evaluate_text.show_texts(rows, texts, caption)
     for start in range(0, len(rows), PER_ROW):
         for column, row in zip(st.columns(PER_ROW), rows[start:start + PER_ROW]):
             thumb = ui.thumbnail(row["file"])
@@ -163,25 +168,26 @@ def _thumbs(rows: list[dict], caption) -> None:
             column.caption(caption(row))
 
 
-def _gallery(predictions: pd.DataFrame, where: str) -> None:
+def _gallery(predictions: pd.DataFrame, where: str, texts: dict[str, str] | None) -> None:
     st.subheader("Mistakes")
+    unit = "image" if texts is None else "text"
     wrong = predictions[predictions["true"] != predictions["predicted"]]
     if wrong.empty:
-        st.success(f"Every image ({where}) was classified correctly.", icon=":material/check_circle:")
+        st.success(f"Every {unit} ({where}) was classified correctly.", icon=":material/check_circle:")
         return
     wrong = wrong.sort_values("confidence", ascending=False)
-    st.caption(f"{len(wrong)} of {len(predictions)} images ({where}) were put in the wrong class; the most "
+    st.caption(f"{len(wrong)} of {len(predictions)} {unit}s ({where}) were put in the wrong class; the most "
                "confident mistakes come first.")
     _thumbs(wrong.head(GALLERY).to_dict("records"),
             lambda r: f"is **{ui.md_safe(r['true'])}** ({r.get('p_' + r['true'], 0):.0%}), "
                       f"guessed **{ui.md_safe(r['predicted'])}** "
-                      f"({r['confidence']:.0%})")
+                      f"({r['confidence']:.0%})", texts)
 
 
-def _label_issues(metrics) -> None:
+def _label_issues(metrics, texts: dict[str, str] | None) -> None:
     """The labelled images the model finds probably misfiled, with how sure that list is, or one line
     saying why it is withheld (tlcore.training.label_issues.label_check)."""
-    st.subheader("Images probably labelled wrong")
+    st.subheader("Images probably labelled wrong" if texts is None else "Texts probably labelled wrong")
     check, issues = metrics.label_check, metrics.label_issues
     if check is None:
         st.caption("Not checked: this run was trained before the check of labels was measured for reliability. "
@@ -202,7 +208,8 @@ def _label_issues(metrics) -> None:
                "labels moved on purpose. Check them and move any that are in the wrong folder; wrong labels teach "
                "the model wrong things.")
     _thumbs(issues[:GALLERY], lambda r: f"filed as **{ui.md_safe(r['given'])}** ({r['given_probability']:.0%}), "
-                                        f"looks like **{ui.md_safe(r['suggested'])}** ({r['suggested_probability']:.0%})")
+                                        f"looks like **{ui.md_safe(r['suggested'])}** ({r['suggested_probability']:.0%})",
+            texts)
 
 
 BINS_ON = {"test": "test images", "cv": "labelled images, each scored without it",

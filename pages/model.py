@@ -11,8 +11,8 @@ from pathlib import Path
 import streamlit as st
 
 from pages import ui
-from tlcore.studio import (ModelSpec, download_weights, import_weights, list_specs, params_text, reachable,
-                           weights_package, weights_state, weights_url)
+from tlcore.studio import (TEXT_MODEL, ModelSpec, TLError, download_weights, get_spec, import_weights, list_specs,
+                           params_text, reachable, weights_package, weights_state, weights_url)
 
 PER_ROW = 3
 AVAILABILITY = {
@@ -34,6 +34,9 @@ LEGEND = ("**Parameters**: the network's size in millions (M) of learned numbers
 
 def render() -> None:
     st.title("Choose a pretrained model")
+    if ui.is_text(st.session_state.get(ui.DATASET)):
+        _text_model()
+        return
     st.caption("Every model here already learned to see from a million everyday photos (ImageNet). "
                "Your training teaches it your classes. If unsure, keep the first one.")
     st.markdown(LEGEND)
@@ -44,6 +47,17 @@ def render() -> None:
         for column, spec in zip(st.columns(PER_ROW), specs[start:start + PER_ROW]):
             with column, ui.friendly_errors():
                 _card(spec, classes)
+    st.divider()
+    _earlier_run()
+
+
+def _text_model() -> None:
+    """A text dataset trains the one bundled sentence encoder: said in one line, with its size."""
+    summary = ui.dataset_summary(st.session_state[ui.DATASET]) or {}
+    spec = get_spec(TEXT_MODEL)
+    st.info(f"Texts use the bundled English sentence encoder, {spec.title} ({spec.file_mb:g} MB, "
+            f"{params_text(spec.network_params(summary.get('classes', 0)))} parameters): it works offline and "
+            "suits short English texts.", icon=":material/text_fields:")
     st.divider()
     _earlier_run()
 
@@ -116,9 +130,18 @@ def _use_weights_file(spec: ModelSpec, name: str, data: bytes) -> None:
     ui.done(f"{spec.title} will start from your file {path.name}.")
 
 
+def _kind(model: str | None) -> str:
+    """What a run's model reads ("image" or "text"): only a model of the dataset's kind can continue."""
+    try:
+        return get_spec(model).kind
+    except TLError:  # a model this studio no longer lists
+        return "image"
+
+
 def _earlier_run() -> None:
     st.subheader("Or continue from a model you trained before")
-    rows = {str(r["path"]): r for r in ui.trained_runs()}
+    kind = "text" if ui.is_text(st.session_state.get(ui.DATASET)) else "image"
+    rows = {str(r["path"]): r for r in ui.trained_runs() if _kind(r["model"]) == kind}
     if not rows:
         st.caption("Models you train appear here; a new run can then start from what they learned.")
         return

@@ -19,6 +19,15 @@ COLUMNS = (("epochs", "lr", "backbone_lr_mult", "weight_decay", "warmup_epochs")
            ("batch_size", "image_size", "augment", "early_stopping", "label_smoothing", "seed"),
            ("evaluation", "val_fraction", "class_weighting", "train_bn", "device", "weights", "test_data"))
 
+IMAGE_ONLY = ("image_size", "augment")  # settings a text run does not have
+STAGES_HELP = {
+    "image": "The network is a chain of stages from the raw image (left) to the answer (right). Frozen stages keep "
+             "what they learned from ImageNet; the last N stages adapt to your images. 0 = only a new final layer "
+             "learns (fastest, best with few images).",
+    "text": "The encoder is a chain of stages from the text's words (embeddings, left) through its 6 layers to the "
+            "answer (right). Frozen stages keep what they learned from a large body of English text; the last "
+            "N stages adapt to your texts. 0 = only a new final layer learns (fastest, best with few texts).",
+}
 DURATION_TEXT = {"quick": "Quick look", "standard": "Standard", "thorough": "Thorough"}
 
 
@@ -49,9 +58,7 @@ def render() -> None:
     if ss.get(choices.DROPPED):
         st.caption(strategy_time.dropped_note(ss[choices.DROPPED]))
     n = st.slider("Train the last N stages", 0, len(spec.stages), key=choices.STAGES,
-                  help="The network is a chain of stages from the raw image (left) to the answer (right). "
-                       "Frozen stages keep what they learned from ImageNet; the last N stages adapt to your "
-                       "images. 0 = only a new final layer learns (fastest, best with few images).")
+                  help=STAGES_HELP["text" if ui.is_text(ss[ui.DATASET]) else "image"])
     counts, total = _param_counts(spec.name)
     classes = _classes(spec)
     head = spec.feature_dim * classes + classes
@@ -72,7 +79,7 @@ def render() -> None:
                                        times["recommended"])
         if note:
             st.info(note, icon=":material/history:")
-    if n == 0:
+    if n == 0 and not ui.is_text(ss[ui.DATASET]):  # the most accurate model combines image networks
         strategy_time.recipe_choice(spec, times, list(choices.CHOICES["recipe"]), choices.DEFAULTS["recipe"])
     chosen = choices.recommendation(spec, chosen=n)
     _duration(chosen)
@@ -91,7 +98,7 @@ def _stages_figure(spec: ModelSpec, counts: list[int], n: int, head: int) -> go.
     names = [s.name for s in spec.stages] + ["new final layer"]
     learns = [i >= first for i in range(len(spec.stages))] + [True]
     return charts.stages_figure(names, counts + [head], learns,
-                                f"{spec.title}, from the image (left) to the answer (right)")
+                                f"{spec.title}, from the {spec.kind} (left) to the answer (right)")
 
 
 def _classes(spec: ModelSpec) -> int:
@@ -138,8 +145,10 @@ def _advanced(spec: ModelSpec, rec: Recommendation) -> None:
 
 
 def _widget(name: str, spec: ModelSpec, rec: Recommendation) -> None:
-    """The widget of one setting, as TrainConfig describes it."""
+    """The widget of one setting, as TrainConfig describes it (a text run has no image size or augmentation)."""
     ss, s, key = st.session_state, choices.SETTINGS[name], ui.OPT + name
+    if name in IMAGE_ONLY and ui.is_text(ss[ui.DATASET]):
+        return
     if name == "epochs":
         ss.setdefault(choices.EPOCHS, 0)
         st.number_input("Epochs (0 = as chosen above)", *choices.NUMBERS["epochs"][1:], step=1, key=choices.EPOCHS,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from pages import ui
-from tlcore.studio import AUTO, FASTEST, MOST_ACCURATE, Estimate, ModelSpec, Plan, open_dataset, recipe_costs
+from tlcore.studio import AUTO, FASTEST, MOST_ACCURATE, Estimate, ModelSpec, Plan, recipe_costs, split_counts
 
 KEPT_NAMES = {"duration": "how long to train", "epochs": "epochs", "recipe": "model to make", "augment": "augmentation",
               "evaluation": "how the score is measured", "image_size": "image size", "batch_size": "batch size",
@@ -19,10 +19,8 @@ KEPT_VALUES = {"most_accurate": "most accurate", "fastest": "fastest", "cv": "cr
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def image_counts(folder: str) -> tuple[int, int, int]:
-    """A stored dataset's labelled images, its own validation images among them, and its test images."""
-    ds = open_dataset(folder)
-    return (sum(1 for i in ds.items if i.split != "test"), sum(1 for i in ds.items if i.split == "val"),
-            sum(1 for i in ds.items if i.split == "test"))
+    """A stored dataset's labelled images (or texts), its own validation ones among them, and its test ones."""
+    return split_counts(folder)
 
 
 def plan_times(planned_at: Callable[..., Plan], stages_total: int, stages: int, recipe: str,
@@ -76,7 +74,8 @@ def dropped_note(names: list[str]) -> str:
 def counts_words(folder: str) -> str:
     """"your 90 labelled images (and 100 test images)"."""
     labelled, _, test = image_counts(folder)
-    return f"your {labelled:,} labelled images" + (f" and {test:,} test images" if test else "")
+    unit = "texts" if ui.is_text(folder) else "images"
+    return f"your {labelled:,} labelled {unit}" + (f" and {test:,} test {unit}" if test else "")
 
 
 def session_kept() -> dict:

@@ -55,10 +55,13 @@ def describe_run(record: RunRecord) -> str:
         spec = get_spec(cfg.model)
         kind = "cuda" if cfg.device != "cpu" and record.environment.get("cuda") else "cpu"
         title, total, size = spec.title, len(spec.stages), image_size_for(cfg, kind)
+        tokens = spec.max_tokens if spec.kind == "text" else 0
     except TLError:  # a model this studio no longer lists
-        title, total, size = ui.md_safe(cfg.model), 0, cfg.image_size
+        title, total, size, tokens = ui.md_safe(cfg.model), 0, cfg.image_size, 0
     epochs = f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}" if cfg.epochs else "the recommended number of epochs"
     pixels = f"images at {size} pixels" if size else "images at the model's own size"
+    if tokens:
+        pixels = f"texts read up to {tokens} tokens"
     return (f"**This run:** {stages_words(cfg.trainable_stages, total, title, cfg.recipe)}, {epochs}, {pixels}, "
             f"{device_words(cfg.device, record.environment.get('cuda'))}{_processes(cfg)}.")
 

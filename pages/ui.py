@@ -11,10 +11,10 @@ from pathlib import Path
 import streamlit as st
 
 from pages.nav import page
-from tlcore.studio import (ACTIVE, DAMAGED, DEFAULT_MODEL, RunDir, Score, TLError, escape, get_spec, is_trained,
-                           keep_picked, model_of_run, newest_active_run, picked_run as kept_pick, picture, progress,
-                           plot_text, run_config, run_named, run_score, tidy_workspace, title_of, trained_runs,
-                           writable_workspace)
+from tlcore.studio import (ACTIVE, DAMAGED, DEFAULT_MODEL, TEXT_MODEL, RunDir, Score, TLError, escape, get_spec,
+                           is_trained, keep_picked, model_of_run, newest_active_run, picked_run as kept_pick, picture,
+                           progress, plot_text, run_config, run_named, run_score, tidy_workspace, title_of,
+                           trained_runs, writable_workspace)
 from tlcore.studio import dataset_summary as stored_summary, summary as run_summary
 
 # Session-state keys: the user's choices so far.
@@ -141,6 +141,12 @@ def dataset_summary(folder: str) -> dict | None:
     return stored_summary(folder)
 
 
+def is_text(folder: str | None) -> bool:
+    """Whether ``folder`` is a stored text dataset (every page follows the kind of the current dataset)."""
+    summary = dataset_summary(folder) if folder else None
+    return bool(summary) and summary.get("kind") == "text"
+
+
 @st.cache_data(show_spinner=False, max_entries=2000)
 def thumbnail(path: str):
     """A small RGB preview of an image file (decoded at reduced size), or None if it cannot be read."""
@@ -179,6 +185,10 @@ def recover() -> None:
     if ss[RUN]:  # kept in the address, so a reload of this tab finds its own run
         st.query_params["run"] = Path(ss[RUN]).name
     ss.setdefault(MODEL, DEFAULT_MODEL)
+    if is_text(ss.get(DATASET)):  # texts train the bundled sentence encoder; images never do
+        ss[MODEL] = TEXT_MODEL
+    elif get_spec(ss[MODEL]).kind == "text":
+        ss[MODEL] = DEFAULT_MODEL
     if not (ss.get(INIT_FROM) and is_trained(ss[INIT_FROM])):  # e.g. that run's folder was deleted
         ss[INIT_FROM] = ""
     if ss[INIT_FROM]:  # a run to continue from decides the model
@@ -192,8 +202,9 @@ def sidebar() -> None:
     with st.sidebar:
         st.markdown("#### Where you are")
         summary = dataset_summary(ss[DATASET]) if ss.get(DATASET) else None
-        st.markdown(f"**Images:** {md_safe(summary['name'])} ({summary['classes']} classes, {summary['images']} images)"
-                    if summary else "**Images:** none yet")
+        unit = "texts" if summary and summary.get("kind") == "text" else "images"
+        st.markdown(f"**{unit.capitalize()}:** {md_safe(summary['name'])} ({summary['classes']} classes, "
+                    f"{summary['images']} {unit})" if summary else "**Images:** none yet")
         start = f" (starting from run {md_safe(title_of(RunDir(ss[INIT_FROM])))})" if ss.get(INIT_FROM) else ""
         st.markdown(f"**Model:** {get_spec(ss[MODEL]).title}{start}")
         if ss.get(RUN):

@@ -9,13 +9,13 @@ nav.first_visit()  # before the imports below, which load PyTorch
 import hashlib
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
-from pages import ui, use_live
+from pages import ui, use_live, use_text
 from tlcore.studio import (NotSureRule, Predictor, RunDir, bundle_zip, coverage_of, coverage_sentence, export_is_current,
                            export_stamps, export_to_run, keep_not_sure_rule, load_predictor, model_card, model_changed,
-                           predict_uploads, results_csv, rule_of, rule_sentence, write_web_demo)
+                           predict_uploads, results_csv, rule_of, rule_sentence, run_texts, text_onnx_zip,
+                           write_web_demo)
 
 TOP = 5
 EXPORTS = {  # file in the run folder -> (format name, export format, what it is for, details for programmers)
@@ -33,6 +33,13 @@ def render() -> None:
     if run is None:
         return
     rule = _not_sure_rule(run)
+    if run_texts(run.path) is not None:  # a text model: no images, camera or web page
+        classify, take_away = st.tabs(["Classify texts", "Download the model"])
+        with classify:
+            use_text.section(run, rule)
+        with take_away, ui.friendly_errors():
+            _downloads(run, text=True)
+        return
     upload, camera, take_away = st.tabs(["Classify images", "Camera", "Download the model"])
     with upload:
         files = st.file_uploader("Images to classify", type=ui.IMAGE_TYPES, accept_multiple_files=True,
@@ -146,14 +153,7 @@ def _results(run: RunDir, named: list[tuple[str, bytes]], rule: NotSureRule, key
         return
     left, right = st.columns([1, 2])
     left.image(data, caption=ui.md_safe(row["file"]), width=220)
-    right.markdown(f"### {use_live.verdict(dict(row['top']), rule)}")
-    if row["top"][0][1] < rule.below:
-        right.caption(rule_sentence(rule))
-    top = pd.DataFrame([(ui.plot_safe(c), p) for c, p in row["top"]], columns=["class", "probability"])
-    fig = px.bar(top, x="probability", y="class", orientation="h", range_x=[0, 1], text_auto=".0%")
-    fig.update_layout(height=60 + 40 * len(top), margin=dict(t=10, b=10), yaxis=dict(autorange="reversed"),
-                      xaxis_tickformat=".0%")
-    right.plotly_chart(fig, key=f"top_{key}")
+    use_live.answer(right, row, rule, key)
 
 
 def _is_current(run: RunDir, fmt: str, below: float) -> bool:
@@ -168,7 +168,7 @@ def _current(run_dir: str, fmt: str, stamps: tuple[int, ...], below: float) -> b
     return export_is_current(RunDir(run_dir), fmt, below)
 
 
-def _downloads(run: RunDir) -> None:
+def _downloads(run: RunDir, text: bool = False) -> None:
     st.markdown("**Model bundle**: the trained model with its class names and how it prepares an image, for "
                 "this studio and its command line.")
     st.caption("Inside: the weights as model.safetensors and the rest as model.json; `python -m tlcore predict` "
@@ -178,10 +178,17 @@ def _downloads(run: RunDir) -> None:
                        help="model.safetensors and model.json in one zip.")
     below = rule_of(run).below
     for filename, (title, fmt, purpose, details) in EXPORTS.items():
+        if text and fmt != "onnx":  # a text model is exported as ONNX, with its tokenizer
+            continue
         st.markdown(f"**{title}**: {purpose}")
         if details:
             st.caption(details)
         path = run.export_path(fmt)
+        if _is_current(run, fmt, below) and text:
+            st.download_button("Download model.onnx with its tokenizer.json (.zip)", lambda: text_onnx_zip(run),
+                               f"{run.name}-onnx.zip", "application/zip", on_click="ignore", key=f"get_{filename}",
+                               help="The model and the tokenizer that turns a text into its input, in one zip.")
+            continue
         if _is_current(run, fmt, below):
             st.download_button(f"Download {filename}", lambda p=path: p.read_bytes(), f"{run.name}-{filename}",
                                "application/octet-stream", on_click="ignore", key=f"get_{filename}",
@@ -196,10 +203,12 @@ def _downloads(run: RunDir) -> None:
             with st.spinner(f"Making {filename}…"):
                 export_to_run(run, fmt, below)
             st.rerun()
-    _web_page(run, below)
+    if not text:
+        _web_page(run, below)
     st.markdown("**Model card**: what the model was trained on, how well it does, its limits, exactly how it "
-                "prepares an image, and a Python script that runs model.onnx with only onnxruntime, numpy and "
-                "Pillow (the same card as `python -m tlcore export --format card`).")
+                f"prepares {'a text' if text else 'an image'}, and a Python script that runs model.onnx with only "
+                f"onnxruntime, {'tokenizers and numpy' if text else 'numpy and Pillow'} (the same card as "
+                "`python -m tlcore export --format card`).")
     card = model_card(run)
     st.download_button("Download the model card (.md)", card, f"{run.name}-model-card.md", "text/markdown",
                        on_click="ignore", key="card", help="A Markdown document to keep with the model.")

@@ -3,6 +3,7 @@ camera moves, and where the model looked in a frozen frame."""
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
@@ -60,6 +61,19 @@ def verdict(probabilities: dict[str, float], rule: NotSureRule) -> str:
     if p < rule.below:
         return f"Not sure — maybe {ui.md_safe(best)} ({p:.0%} sure)"
     return f"{ui.md_safe(best)} ({p:.0%} sure)"
+
+
+def answer(box, row: dict, rule: NotSureRule, key: str) -> None:
+    """A prediction's answer in words (with the rule's sentence when not sure) and its top classes'
+    probabilities as bars, drawn in ``box`` (a column or the page)."""
+    box.markdown(f"### {verdict(dict(row['top']), rule)}")
+    if row["top"][0][1] < rule.below:
+        box.caption(rule_sentence(rule))
+    top = pd.DataFrame([(ui.plot_safe(c), p) for c, p in row["top"]], columns=["class", "probability"])
+    fig = px.bar(top, x="probability", y="class", orientation="h", range_x=[0, 1], text_auto=".0%")
+    fig.update_layout(height=60 + 40 * len(top), margin=dict(t=10, b=10), yaxis=dict(autorange="reversed"),
+                      xaxis_tickformat=".0%")
+    box.plotly_chart(fig, key=f"top_{key}")
 
 
 def _answer(feed: LiveFeed, rule: NotSureRule) -> None:

@@ -2,6 +2,7 @@
 class folders of .txt files, and a module-wide run trained on them through the command line."""
 
 import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,15 @@ def write_table(path: Path, header=("text", "label")) -> Path:
         writer.writerow(header)
         writer.writerows([t, label] for label, texts in TOPICS.items() for t in texts)
     return path
+
+
+def table_bytes(rows=None, header=("text", "label")) -> bytes:
+    """A CSV table as uploaded: ``header``, then ``rows`` (the topics' texts and labels unless given)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows or [[t, label] for label, texts in TOPICS.items() for t in texts])
+    return out.getvalue().encode()
 
 
 def write_folders(root: Path) -> Path:

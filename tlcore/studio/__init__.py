@@ -36,7 +36,7 @@ _OPERATIONS = {
     "datasets": ("FEW_IMAGES", "BurstPace", "BurstRecorder", "audit_dataset", "available_samples",
                  "check_trainable", "class_folders", "class_names", "dataset_folder", "dataset_summary",
                  "import_class_images", "import_zip", "list_datasets", "load_sample", "open_dataset", "picture",
-                 "remove_blank", "remove_copies"),
+                 "remove_blank", "remove_copies", "split_counts"),
     "models": ("availability", "download_weights", "import_weights", "model_of_run", "model_title",
                "reachable", "weights_package", "weights_state", "weights_url"),
     "runs": ("class_history", "config_of", "delete_run", "device_slots", "diff", "history", "image_size_for",
@@ -55,8 +55,10 @@ _OPERATIONS = {
                   "compute_features", "confirm", "how_labelled", "pool_images", "skip", "suggest_for_run",
                   "suggestions", "suggestions_csv", "undo"),
     # Text projects
-    "texts": ("TextData", "TextItem", "add_typed_texts", "audit_texts", "dataset_kind", "import_text_path",
-              "import_texts", "open_texts", "type_texts"),
+    "texts": ("TEXT_MODEL", "TextData", "TextItem", "add_typed_texts", "audit_texts", "dataset_kind",
+              "import_text_path", "import_texts", "open_texts", "run_texts", "table_columns", "text_audit",
+              "text_folder", "type_texts"),
+    "text_use": ("TextPredictor", "load_text_predictor", "predict_text_table", "text_onnx_zip", "text_results_csv"),
 }
 _HOLDER = {name: module for module, names in _OPERATIONS.items() for name in names}
 

@@ -10,18 +10,31 @@ from PIL import Image
 from tlcore.data.dataset import FEW_IMAGES, audit, check_trainable
 from tlcore.data.images import ImageProblem, open_rgb
 from tlcore.data.samples import available_samples, load_sample
-from tlcore.data.store import (class_folders, class_names, dataset_folder, import_class_images, import_zip,
-                               list_datasets, open_dataset, remove_blank, remove_copies)
+from tlcore.data.store import (class_folders, class_names, dataset_folder, dataset_kind, import_class_images,
+                               import_zip, list_datasets, open_dataset, remove_blank, remove_copies)
+from tlcore.data.texts_store import open_texts
 from tlcore.errors import TLError
 from tlcore.use.live import BurstPace, BurstRecorder
 
 def dataset_summary(folder: str | Path) -> dict | None:
-    """Name, class count and image count of a stored dataset, or None if it cannot be opened."""
+    """Name, class count, example count (``images``) and kind ("image" or "text") of a stored dataset,
+    or None if it cannot be opened."""
     try:
+        if dataset_kind(folder) == "text":
+            data = open_texts(folder)
+            return {"name": data.name, "classes": len(data.classes), "images": len(data.items), "kind": "text"}
         ds = open_dataset(folder)
     except TLError:
         return None
-    return {"name": ds.name, "classes": len(ds.classes), "images": len(ds.items)}
+    return {"name": ds.name, "classes": len(ds.classes), "images": len(ds.items), "kind": "image"}
+
+
+def split_counts(folder: str | Path) -> tuple[int, int, int]:
+    """A stored dataset's (images or texts): its labelled examples, its own validation examples among
+    them, and its test examples."""
+    items = open_texts(folder).items if dataset_kind(folder) == "text" else open_dataset(folder).items
+    return (sum(1 for i in items if i.split != "test"), sum(1 for i in items if i.split == "val"),
+            sum(1 for i in items if i.split == "test"))
 
 
 def audit_dataset(folder: str | Path) -> tuple[dict, list[dict], str]:

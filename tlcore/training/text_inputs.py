@@ -22,7 +22,9 @@ import torch
 from tlcore.config import DEFAULT_MODEL, TrainConfig
 from tlcore.data.dataset import Dataset, Item, assign_splits
 from tlcore.data.leakage import plural
+from tlcore.data.store import dataset_kind
 from tlcore.data.texts import TABLE_SUFFIXES, TextData, cut_note, read_texts
+from tlcore.data.texts_store import open_texts
 from tlcore.errors import TLError
 from tlcore.models.bundle import read_bundle_meta
 from tlcore.models.bundle_paths import run_bundle
@@ -41,6 +43,8 @@ def is_text_source(path: str | os.PathLike) -> bool:
     """Whether ``path`` holds texts: a table (.csv, .tsv), or a folder or zip whose first example
     file is a ``.txt`` file rather than an image."""
     source = Path(path).expanduser()
+    if source.is_dir() and dataset_kind(source) == "text":  # stored in the workspace (tlcore.data.texts_store)
+        return True
     if source.is_dir():
         names = (p.name for p in source.rglob("*") if p.is_file())
     elif source.suffix.lower() == ".zip" and zipfile.is_zipfile(source):
@@ -81,14 +85,17 @@ class TokenPrep:
 
 
 def _key(data: TextData, item_origin: str, source: Path) -> str:
-    """An example's name in the run: its file, or 'table.csv row N'."""
-    return item_origin if data.columns is None else f"{source} {item_origin}"
+    """An example's name in the run: its file, or 'table.csv row N' (for lines typed into a stored
+    dataset: '<its folder> typed')."""
+    return item_origin if data.columns is None and os.path.isabs(item_origin) else f"{source} {item_origin}"
 
 
 def _items(data: TextData, source: Path, split: str | None = None) -> tuple[list[Item], dict[str, str]]:
     items, texts = [], {}
     for t in data.items:
         key = _key(data, t.origin, source)
+        if key in texts:  # lines typed into a class share their origin
+            key = f"{key} {len(items) + 1}"
         sha = hashlib.sha256(t.text.encode("utf-8")).hexdigest()
         items.append(Item(key, t.label, split if split is not None else t.split, sha, 0, 0))
         texts[key] = t.text
@@ -102,13 +109,20 @@ def _check_trainable(ds: Dataset) -> None:
                       f"fewer: {', '.join(few)}.")
 
 
+def _texts_of(source: Path, cfg: TrainConfig) -> TextData:
+    """The texts of a dataset stored in the workspace, or of a table, folder or zip."""
+    if source.is_dir() and dataset_kind(source) == "text":
+        return open_texts(source)
+    return read_texts(source, datasets_dir(), cfg.text_column or None, cfg.label_column or None)
+
+
 def _read(cfg: TrainConfig) -> tuple[TextData, Dataset, dict[str, str]]:
     source = Path(cfg.data).expanduser().resolve()
-    data = read_texts(source, datasets_dir(), cfg.text_column or None, cfg.label_column or None)
+    data = _texts_of(source, cfg)
     items, texts = _items(data, source)
     if cfg.test_data:
         test_source = Path(cfg.test_data).expanduser().resolve()
-        test = read_texts(test_source, datasets_dir(), cfg.text_column or None, cfg.label_column or None)
+        test = _texts_of(test_source, cfg)
         unknown = sorted(set(test.classes) - set(data.classes))
         if unknown:
             raise TLError(f"The test texts have labels the model is not trained on: {', '.join(unknown)}. "

@@ -1,0 +1,109 @@
+"""A trained text model in the studio: Evaluate shows its mistakes as the texts themselves, and Use
+classifies a typed text and a table of texts and offers its exports."""
+
+import io
+import shutil
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from app_fixtures import studio, texts
+from text_fixtures import TOPICS, table_bytes
+
+from pages import ui
+from tlcore.config import TrainConfig
+from tlcore.jobs.train import create_run, execute
+from tlcore.rundir import RunDir
+from tlcore.studio import import_texts, run_texts, text_folder, text_onnx_zip, type_texts
+from tlcore.workspace import runs_dir
+
+MISFILED = "<b>Heavy</b> rain and **thunder** all night"  # a weather text filed under sport
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory):
+    """A frozen MiniLM run (2 epochs, cross-validated) on the topics, one weather text filed as sport."""
+    base = tmp_path_factory.mktemp("text-run")
+    rows = [[t, label] for label, items in TOPICS.items() for t in items] + [[MISFILED, "sport"]]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TLSTUDIO_HOME", str(base / "workspace"))
+        folder = text_folder(import_texts(table_bytes(rows), "topics.csv"))
+        run = create_run(TrainConfig(data=folder, model="all_minilm_l6_v2", trainable_stages=0, epochs=2,
+                                     device="cpu"), base / "20250101-000000-all_minilm_l6_v2")
+        assert execute(run.path) == "finished"
+    return run.path
+
+
+@pytest.fixture
+def workspace_text_run(text_run) -> str:
+    target = runs_dir() / text_run.name
+    shutil.copytree(text_run, target)
+    return str(target)
+
+
+def test_evaluate_shows_mistakes_as_escaped_texts_and_no_grad_cam(workspace_text_run):
+    at = studio("evaluate", **{ui.RUN: workspace_text_run})
+    assert not at.exception and not at.error
+    shown = texts(at.markdown)
+    assert ui.md_safe(MISFILED) in shown  # the text itself, its markup shown as written
+    assert "is **sport**" in texts(at.caption)
+    assert "texts (cross-validation (all labelled texts)) were put in the wrong class" in texts(at.caption)
+    assert "Texts probably labelled wrong" in texts(at.subheader)
+    assert "Where the model looked" not in texts(at.subheader)
+    assert not [b for b in at.button if b.label == "Show where the model looked"]
+
+
+def test_use_classifies_a_typed_text_and_a_table_of_texts(workspace_text_run):
+    at = studio("use", **{ui.RUN: workspace_text_run})
+    assert not at.exception and not at.error
+    assert "Classify images" not in [t.label for t in at.tabs] and "Camera" not in [t.label for t in at.tabs]
+    assert not at.toggle and not at.camera_input  # no camera for a text model
+    at.text_area(key=f"typed_{Path(workspace_text_run).name}").set_value("Heavy snow and icy wind tonight").run()
+    assert not at.exception and not at.error
+    assert any(m.startswith("### weather (") for m in texts(at.markdown).splitlines())
+    upload = next(u for u in at.file_uploader if u.label.startswith("Or a table of texts"))
+    rows = [["=1+2 a goal in the final match", "?"], ["Bake the pie slowly", "?"]]
+    upload.set_value(("new.csv", table_bytes(rows), "text/csv")).run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert table["text"].tolist() == ["=1+2 a goal in the final match", "Bake the pie slowly"]
+    assert table["predicted"].tolist()[1] == "food"
+    assert "Download all results as CSV" in [b.label for b in at.get("download_button")]
+
+
+@pytest.mark.filterwarnings("ignore:Constant folding")
+def test_use_makes_the_onnx_file_with_its_tokenizer_and_offers_the_card(workspace_text_run):
+    at = studio("use", **{ui.RUN: workspace_text_run})
+    labels = [b.label for b in at.get("download_button")]
+    assert "Download the model bundle (.zip)" in labels and "Download the model card (.md)" in labels
+    assert "Make the PyTorch program (.pt2) file" not in [b.label for b in at.button]
+    assert "Make the web page" not in [b.label for b in at.button]
+    next(b for b in at.button if b.label == "Make the ONNX file").click()
+    at.run()
+    assert not at.exception and not at.error
+    assert "Download model.onnx with its tokenizer.json (.zip)" in [b.label for b in at.get("download_button")]
+    run = RunDir(workspace_text_run)
+    with zipfile.ZipFile(io.BytesIO(text_onnx_zip(run))) as z:
+        assert sorted(z.namelist()) == [f"{run.name}/model.onnx", f"{run.name}/tokenizer.json"]
+    assert "onnxruntime, tokenizers and numpy" in texts(at.markdown)
+
+
+def test_a_text_dataset_continues_only_from_text_runs(workspace_text_run):
+    image_run = RunDir(runs_dir() / "20250102-000000-efficientnet_lite0")
+    shutil.copytree(workspace_text_run, image_run.path)
+    record = image_run.record()
+    image_run.write_record(replace(record, config=record.config.with_(model="efficientnet_lite0")))
+    folder = text_folder(import_texts(table_bytes(), "again.csv"))
+    at = studio("model", **{ui.DATASET: folder})
+    assert not at.exception and not at.error
+    offered = at.selectbox(key="pick_init_from").options[1:]
+    assert len(offered) == 1 and "MiniLM" in offered[0], offered
+
+
+def test_typed_texts_stored_in_the_workspace_train_each_as_its_own_example():
+    data = type_texts("typed", {label: "\n".join(items) for label, items in TOPICS.items()})
+    run = create_run(TrainConfig(data=text_folder(data), model="all_minilm_l6_v2", trainable_stages=0, epochs=1,
+                                 device="cpu"), runs_dir() / "20250103-000000-typed")
+    assert execute(run.path) == "finished"
+    assert len(run_texts(run.path)) == 24  # typed lines share their origin, not their name in the run
