@@ -134,3 +134,19 @@ def go(page: Page, slug: str, title: str) -> None:
 def plots(page: Page, within: str = "") -> Locator:
     """The plotly charts on the page, or inside the element matched by ``within``."""
     return page.locator(f"{within} .js-plotly-plot".strip())
+
+
+def quick_settings(page: Page, epochs: int) -> None:
+    """Under Strategy's Advanced settings (open): ``epochs`` epochs on 64-pixel images, no early stop.
+    The image size is the model's own until its checkbox is cleared; then a field in pixels shows."""
+    own = page.locator(".st-key-image_size_own")
+    if own.get_by_role("checkbox").is_checked():  # a second visit finds it cleared already
+        own.get_by_text("image size").click()
+        settle(page)
+    expect(own.get_by_role("checkbox")).not_to_be_checked()
+    for key, value in (("opt_epochs", epochs), ("image_size_pixels", 64), ("opt_early_stopping", 0)):
+        box = page.locator(f".st-key-{key}").get_by_role("spinbutton")
+        box.fill(str(value))
+        box.press("Enter")
+        settle(page)
+        expect(box).to_have_value(str(value))

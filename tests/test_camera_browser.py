@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, STEP, VIEWPORT, go, settle, studio_url  # noqa: F401
+from browser import CHROMIUM, CHROMIUM_ARGS, STEP, VIEWPORT, go, quick_settings, settle, studio_url  # noqa: F401
 from PIL import Image
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect, sync_playwright
@@ -227,12 +227,7 @@ def _quick_strategy(page: Page) -> None:
     slider.press("Home")
     expect(slider).to_have_value("0")
     _open_advanced(page)
-    for key, value in (("epochs", 2), ("image_size", 64), ("early_stopping", 0)):
-        box = page.locator(f".st-key-opt_{key}").get_by_role("spinbutton")
-        box.fill(str(value))
-        box.press("Enter")
-        settle(page)
-        expect(box).to_have_value(str(value))
+    quick_settings(page, 2)
 
 
 def _live_answer(page: Page, expected: str, freeze: bool, lap: Laps) -> None:

@@ -22,7 +22,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, ROOT, STEP, VIEWPORT, Shots, go, plots, settle, studio_url  # noqa: F401
+from browser import (CHROMIUM, CHROMIUM_ARGS, ROOT, STEP, VIEWPORT, Shots, go, plots, quick_settings,  # noqa: F401
+                     settle, studio_url)
 from datasets import FASHION_CLASSES, fashion_mnist, pick_per_class, write_class_folders
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect, sync_playwright
@@ -189,12 +190,7 @@ def _strategy(page: Page, shot: Shots | None, stages: int, epochs: int) -> None:
         learning = page.get_by_test_id("stMetric").filter(has_text="Parameters that will learn")
         expect(learning.get_by_test_id("stMetricValue")).to_have_text("3,843")  # 1280 features x 3 + 3 biases
     _open_advanced(page)
-    for key, value in (("epochs", epochs), ("image_size", 64), ("early_stopping", 0)):
-        box = page.locator(f".st-key-opt_{key}").get_by_role("spinbutton")
-        box.fill(str(value))
-        box.press("Enter")
-        settle(page)
-        expect(box).to_have_value(str(value))
+    quick_settings(page, epochs)
     expect(page.get_by_text(f"Set under Advanced: {epochs} passes over your images (epochs).")).to_be_visible()
     for key in ("Home", "ArrowRight") if stages else ("ArrowRight", "Home"):  # the model choice comes and goes
         slider.press(key)
