@@ -120,3 +120,19 @@ def test_skipped_images_are_asked_about_last_and_each_new_count_adds_a_history_p
     studio.confirm(data, [(r["name"], r["class"]) for r in again.rows[:3]])
     studio.suggestions(data, MODEL, SIZE)
     assert [p["labels"] for p in studio.accuracy_history(data)] == [6, 9]
+
+
+def test_a_run_records_how_its_labels_were_made_and_its_card_says_so(tmp_path):
+    from tlcore.data.labels import labels_made
+    from tlcore.jobs.train import create_run
+    from tlcore.use.card import labels_line
+
+    data = dataset()
+    assert labels_made(data) is None  # every label came with its image: nothing to say
+    assert create_run(TrainConfig(data=data), tmp_path / "before").record().labels is None
+    studio.add_to_pool(data, pool_folder(tmp_path / "pool", 2))
+    studio.confirm(data, [("u0-10.png", "red"), ("u1-10.png", "green")])
+    made = create_run(TrainConfig(data=data), tmp_path / "after").record().labels
+    assert made == studio.how_labelled(data) == {"person": 2, "bulk": 0, "imported": 9}
+    assert labels_line(made) == ("- **Labels:** 2 checked by a person, 0 accepted in bulk from the model's "
+                                 "suggestions, 9 came with their class folders")

@@ -99,6 +99,7 @@ class RunRecord:
     dataset: DatasetRef | None = None
     recommendation: dict | None = None
     plan: dict | None = None  # the Plan it follows (tlcore.jobs.plan), once decided
+    labels: dict | None = None  # how the dataset's labels were made (tlcore.data.labels.labels_made)
 
     def to_json(self) -> dict:
         out = asdict(self)

@@ -167,3 +167,12 @@ def how_labelled(data: str | os.PathLike) -> dict[str, int]:
     counts = Counter(made.get(i.sha256, "imported") for i in where.dataset().items)
     return {k: counts[k] for k in (*HOW, "imported")}
 
+
+def labels_made(data: str | os.PathLike) -> dict[str, int] | None:
+    """``how_labelled`` for a run's record, or None when the dataset has no label record (every
+    label came with its image) or is not one the labelling knows (a table of texts)."""
+    try:
+        where = home(data)
+    except TLError:
+        return None
+    return how_labelled(data) if (where.folder / RECORD).is_file() else None

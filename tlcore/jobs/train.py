@@ -25,6 +25,7 @@ from tlcore.jobs import pool, stats, timings
 from tlcore.models import ensemble
 from tlcore.atomic import disk_full, is_disk_full
 from tlcore.config import MOST_ACCURATE, TrainConfig
+from tlcore.data.labels import labels_made
 from tlcore.training.distributed import SOLO, World, peer_lost
 from tlcore.training.engine import train_model
 from tlcore.errors import TLError
@@ -65,7 +66,7 @@ def create_run(cfg: TrainConfig, run_dir: str | Path, parent: str = "", plan: Pl
     check_sources(cfg)
     run.path.mkdir(parents=True, exist_ok=True)
     record = RunRecord(config=cfg, requested=cfg, created=time.time(), environment=environment.describe(),
-                       parent=parent or cfg.init_from)
+                       parent=parent or cfg.init_from, labels=labels_made(cfg.data))
     run.write_record(record if plan is None else _following(record, plan))
     run.set_status("queued", message="Waiting to start")
     return run

@@ -107,6 +107,12 @@ def _data_line(ds: Dataset, unit: str = "images") -> str:
     return ", ".join(parts)
 
 
+def labels_line(made: dict[str, int]) -> str:
+    """How the labels of the data a run trained on were made (``tlcore.data.labels.labels_made``)."""
+    return (f"- **Labels:** {made['person']} checked by a person, {made['bulk']} accepted in bulk from the "
+            f"model's suggestions, {made['imported']} came with their class folders")
+
+
 def _scores(metrics: Metrics, words: Callable[[str], str] = str) -> list[str]:
     """The kept model's one score, then every split's report, then how far its confidence can be trusted
     (``words``: the sentences for a text model, card_text.in_texts)."""
@@ -153,6 +159,7 @@ def model_card(run: RunDir) -> str:
         card_text.input_line(meta) if text else
         f"- **Input:** {meta['image_size']} x {meta['image_size']} RGB, prepared as described under Preprocessing",
         f"- **Data:** {_data_line(ds, unit)} (dataset id {ds.id})",
+        *([labels_line(record.labels)] if record.labels else []),
         f"- **Run:** {escape(run.name)}, made with torch {record.environment['torch']}, code {record.environment.get('code_version')}",
         "",
         "## How well it does",
