@@ -4,6 +4,7 @@ sentence (a refusal, or a note on what was left out or cut) and changes nothing 
 import pytest
 
 from test_hostile_input import fingerprint, make_zip, one_line
+from text_fixtures import REVIEWS
 from tlcore.data.encoding import UNKNOWN_ENCODING
 from tlcore.data.texts import (BINARY_FILE, BINARY_TABLE, CUT, FILES_LEFT_OUT, MAX_TABLE_BYTES, NO_USABLE_TEXTS,
                                ONE_COLUMN, ONE_LABEL, ROWS_LEFT_OUT, TABLE_TOO_LARGE)
@@ -13,12 +14,6 @@ from tlcore.studio import audit_texts, import_text_path, import_texts, open_text
 from tlcore.data import store
 from tlcore.workspace import workspace_dir
 
-REVIEWS = [("The parcel came two weeks late and nobody answered my emails.", "complaint"),
-           ("Lovely shop, the staff helped me pick the right size.", "praise"),
-           ("Do you ship to Norway, and how long does it take?", "question"),
-           ("Broken on arrival, and the refund still has not come.", "complaint"),
-           ("Fast delivery and great quality, thank you!", "praise"),
-           ("Can I change the colour after ordering?", "question")]
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
 
 

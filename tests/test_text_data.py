@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from test_hostile_input import fingerprint, one_line
+from text_fixtures import REVIEWS
 from tlcore.data.encoding import READ_AS_WESTERN, UNKNOWN_ENCODING
 from tlcore.data.texts import (AT_LINE, BAD_SPLIT, BINARY_FILE, BINARY_TABLE, CUT, EMPTY_FILE, EMPTY_TABLE,
                                FILES_LEFT_OUT, MAX_TABLE_BYTES, NO_COLUMN, NOT_A_TABLE, NOT_TEXTS, NOT_TXT, ONE_COLUMN,
@@ -14,12 +15,6 @@ from tlcore.data.texts import (AT_LINE, BAD_SPLIT, BINARY_FILE, BINARY_TABLE, CU
                                read_table, read_text_folder, read_texts)
 from tlcore.errors import TLError
 
-REVIEWS = [("The parcel came two weeks late and nobody answered my emails.", "complaint"),
-           ("Lovely shop, the staff helped me pick the right size.", "praise"),
-           ("Do you ship to Norway, and how long does it take?", "question"),
-           ("Broken on arrival, and the refund still has not come.", "complaint"),
-           ("Fast delivery and great quality, thank you!", "praise"),
-           ("Can I change the colour after ordering?", "question")]
 
 
 def _csv(tmp_path, text, name="reviews.csv", encoding="utf-8"):

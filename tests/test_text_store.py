@@ -7,6 +7,7 @@ import zipfile
 import pytest
 
 from test_hostile_input import fingerprint, one_line
+from text_fixtures import REVIEWS
 from tlcore.data import store
 from tlcore.data.texts import LABEL_TWINS, ONE_LABEL, TextData, TextItem
 from tlcore.data.texts_audit import COUNTS, FEW, LEAKED, MIXED, REPEATS, SHORT
@@ -16,12 +17,6 @@ from tlcore.studio import (add_typed_texts, audit_texts, dataset_kind, import_te
                            type_texts)
 from tlcore.workspace import datasets_dir, workspace_dir
 
-REVIEWS = [("The parcel came two weeks late and nobody answered my emails.", "complaint"),
-           ("Lovely shop, the staff helped me pick the right size.", "praise"),
-           ("Do you ship to Norway, and how long does it take?", "question"),
-           ("Broken on arrival, and the refund still has not come.", "complaint"),
-           ("Fast delivery and great quality, thank you!", "praise"),
-           ("Can I change the colour after ordering?", "question")]
 
 
 def _table(rows, header="text,label") -> bytes:

@@ -50,12 +50,6 @@ NOT_WORDING = (  # code run in a subprocess or a browser, test data, skip reason
     "ONNX Runtime differs from PyTorch by 5.00e-01 on 1 inputs",
     "Wrong studio password from this computer (1 in a row); its next guess waits 1 s",  # tlcore.sharing's log
     "Wrong studio password from this computer (2 in a row); its next guess waits 2 s",
-    "The parcel came two weeks late and nobody answered my emails.",  # texts a test imports
-    "Lovely shop, the staff helped me pick the right size.",
-    "Do you ship to Norway, and how long does it take?",
-    "Broken on arrival, and the refund still has not come.",
-    "Fast delivery and great quality, thank you!",
-    "Can I change the colour after ordering?",
     "The delivery was late again and the box was damaged. ",
 )
 IN_OTHER_HANDS = (  # said in modules another piece of issue 26 is editing (pages, config, studio)

@@ -21,6 +21,13 @@ TOPICS = {"sport": ["The striker scored twice in the final.", "Our team won the 
                       "Snow covered the roads overnight.", "A strong wind blew from the north.",
                       "The forecast says thunderstorms.", "Fog made the morning cold and grey.",
                       "Temperatures will drop below freezing tonight.", "A heatwave is coming this weekend."]}
+# Shop reviews, two of each class, for the store, audit and hostile-input tests of text tables.
+REVIEWS = [("The parcel came two weeks late and nobody answered my emails.", "complaint"),
+           ("Lovely shop, the staff helped me pick the right size.", "praise"),
+           ("Do you ship to Norway, and how long does it take?", "question"),
+           ("Broken on arrival, and the refund still has not come.", "complaint"),
+           ("Fast delivery and great quality, thank you!", "praise"),
+           ("Can I change the colour after ordering?", "question")]
 UNSEEN = ["Our goalkeeper was the hero of the cup final.", "Simmer the stew for an hour with garlic.",
           "Expect showers and a cold breeze this afternoon.", "<b>Great</b> **match** today",
           "=1+2 a formula-looking line about rain", "@sum(A1) the chef baked a pie",
