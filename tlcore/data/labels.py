@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 import uuid
 from collections import Counter
@@ -26,7 +25,7 @@ from tlcore.atomic import atomic_write_bytes
 from tlcore.data.dataset import SPLITS, Item
 from tlcore.data.leakage import plural
 from tlcore.data.pool import POOL_FILE, Home, PoolItem, home, locked, pool_path, read_pool, write_pool
-from tlcore.data.store import class_folders
+from tlcore.data.store import class_folders, slug
 from tlcore.errors import TLError
 
 RECORD = "labels.jsonl"
@@ -65,7 +64,7 @@ def _placed(root: Path, items: list[Item], folder: str, pooled: PoolItem) -> tup
     """Where a newly labelled image goes (beside its class's images) and its split."""
     split = "train" if any(i.split in SPLITS for i in items) else ""
     target = root / split / folder if split else root / folder
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(pooled.name).stem).strip("-.")[:40] or "image"
+    stem = slug(Path(pooled.name).stem, 40, "image")
     return target / f"{stem}-{pooled.sha256[:8]}{Path(pooled.file).suffix}", split
 
 

@@ -29,8 +29,10 @@ SAME_FOLDER = ("The class names '{first}' and '{second}' would be saved as the s
                "of them.")
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:60] or "dataset"
+def slug(text: str, limit: int = 60, empty: str = "dataset") -> str:
+    """``text`` as a safe file or folder name: runs of other characters become '-', at most
+    ``limit`` characters, ``empty`` when nothing is left."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:limit] or empty
 
 
 def import_zip(data: bytes, filename: str, progress: Progress = None) -> Dataset:
@@ -92,7 +94,7 @@ def import_class_images(name: str, classes: dict[str, list[tuple[str, bytes]]],
     if not any(classes.values()):
         raise TLError("Add at least one image to a class before saving the dataset.")
     folders = class_folders(list(classes))
-    folder = datasets_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(name)}"
+    folder = datasets_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{slug(name)}"
     while folder.exists():
         folder = folder.with_name(folder.name + "-1")
     try:
@@ -103,7 +105,7 @@ def import_class_images(name: str, classes: dict[str, list[tuple[str, bytes]]],
             target = folder / "files" / class_folder
             target.mkdir(parents=True, exist_ok=True)
             for i, (filename, data) in enumerate(files):
-                (target / f"{i:05d}-{_slug(Path(filename).name)}").write_bytes(data)
+                (target / f"{i:05d}-{slug(Path(filename).name)}").write_bytes(data)
         ds = replace(scan_folder(folder / "files", progress=progress), name=name or folder.name)
         ds.save(folder)
     except BaseException as err:

@@ -16,7 +16,6 @@ from tlcore.rundir import RunDir
 from tlcore.training.progress import PHASES, fraction, read_progress, stopping_words
 from tlcore.jobs.plan import Plan
 from tlcore.jobs.train import create_run
-from tlcore.training.inputs import image_size_for  # noqa: F401 (the worker's decision, for the pages' previews)
 from tlcore.jobs.worker import launch
 from tlcore.workspace import runs_dir
 
