@@ -11,12 +11,13 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from pages import data_classes, data_texts, ui
+from pages import data_classes, data_pool, data_texts, ui
 from pages.data_audit import plural, show_audit
 from tlcore.studio import (TLError, available_samples, check_trainable, dataset_folder, import_zip, list_datasets,
                            load_sample, open_dataset, open_texts)
 
-SECTIONS = ("Zip of class folders", "Class by class", "Sample dataset", "Earlier datasets", "Texts")
+SECTIONS = ("Zip of class folders", "Class by class", "Sample dataset", "Earlier datasets", "Unlabelled images",
+            "Texts")
 # The open section is kept by Streamlit (a keyed, stateful st.tabs): a message appearing above the
 # tabs then no longer resets the browser to the first one. Every section is still drawn on each
 # run, so an upload in one section survives a look at another.
@@ -27,7 +28,7 @@ def render() -> None:
     st.title("Your images")
     st.caption("Bring photos sorted by what they show: one group (class) per kind of thing the model "
                "should recognise, for example 'scratch', 'dent' and 'fine'.")
-    zipped, by_class, sample, earlier, texts = st.tabs(SECTIONS, key=SECTION, on_change="rerun")
+    zipped, by_class, sample, earlier, unlabelled, texts = st.tabs(SECTIONS, key=SECTION, on_change="rerun")
     with zipped:
         _zip_tab()
     with by_class:
@@ -36,6 +37,8 @@ def render() -> None:
         _sample_tab()
     with earlier:
         _earlier_tab()
+    with unlabelled:
+        data_pool.section(_progress_bar)
     with texts:
         data_texts.section()
     folder = st.session_state.get(ui.DATASET)

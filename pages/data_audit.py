@@ -43,6 +43,12 @@ def _audit(folder: str) -> tuple[dict, pd.DataFrame, str]:
     return report, pd.DataFrame(rows, columns=["path", "class", "width", "height"]), blocker
 
 
+def changed() -> None:
+    """Forget the kept checks and counts after a dataset's images changed (labelled, taken back)."""
+    _audit.clear()
+    ui.dataset_summary.clear()
+
+
 def show_audit(folder: str) -> None:
     """Draw the check of the stored dataset in ``folder``."""
     summary = ui.dataset_summary(folder) or {"name": Path(folder).name}

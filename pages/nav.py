@@ -1,7 +1,7 @@
 """The studio's navigation and log-in: what app.py draws first, before PyTorch is imported.
 
 Nothing here imports PyTorch (tlcore.studio loads it only for the operations a page asks for), so
-the sidebar shows the seven steps within a second of a visit, while the rest of the studio loads
+the sidebar shows the steps within a second of a visit, while the rest of the studio loads
 behind a spinner.
 """
 
@@ -22,6 +22,7 @@ UNLOCKED = "unlocked"  # this session typed the studio's password
 WRONG_PASSWORD = "That is not the studio's password."
 STEPS = (  # the flow, in order: (page module, title, icon)
     ("data", "Data", ":material/photo_library:"),
+    ("label", "Label", ":material/label:"),
     ("model", "Model", ":material/neurology:"),
     ("strategy", "Strategy", ":material/tune:"),
     ("train", "Train", ":material/model_training:"),
@@ -65,7 +66,7 @@ def page(name: str) -> str:
 
 
 def navigation(unlocked: bool) -> st.navigation:
-    """Register the seven steps and draw them as links in the sidebar. Streamlit's own sidebar
+    """Register the steps and draw them as links in the sidebar. Streamlit's own sidebar
     list is off (client.showSidebarNavigation): on a fresh server's first visit it would list
     every module of pages/ until app.py has run."""
     current = st.navigation([st.Page(page(name), title=title, icon=icon) for name, title, icon in STEPS],

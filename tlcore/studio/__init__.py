@@ -51,9 +51,10 @@ _OPERATIONS = {
     "notsure": ("coverage_of", "coverage_sentence", "keep_not_sure_rule", "rule_of", "rule_sentence"),
     "evaluation": ("advise", "calibration_sentence", "gradcam"),
     # Labelling: the unlabelled pool, suggestions in the order to check them, confirmed labels and undo.
-    "labelling": ("Suggested", "accuracy_history", "add_to_pool", "apply_labels_csv", "bulk_accept",
-                  "compute_features", "confirm", "how_labelled", "pool_images", "skip", "suggest_for_run",
-                  "suggestions", "suggestions_csv", "undo"),
+    "labelling": ("Suggested", "accuracy_history", "add_to_pool", "add_uploads_to_pool", "apply_labels_csv",
+                  "bulk_accept", "compute_features", "confirm", "how_labelled", "pool_images", "pool_state", "skip",
+                  "suggest_for_run", "suggestions", "suggestions_csv", "undo"),
+    "labelling_background": ("Labeller",),
     # Text projects
     "texts": ("TEXT_MODEL", "TextData", "TextItem", "add_typed_texts", "audit_texts", "dataset_kind",
               "import_text_path", "import_texts", "open_texts", "run_texts", "table_columns", "text_audit",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,17 +24,17 @@ import numpy as np
 
 from tlcore.config import DEFAULT_MODEL
 from tlcore.data.labels import confirm as _confirm
-from tlcore.data.labels import how_labelled, undo_last
+from tlcore.data.labels import POOL_GONE, how_labelled, read_record, undo_last
 from tlcore.data.labels_csv import read_labels_csv, suggestions_csv
-from tlcore.data.pool import Home, add_to_pool, home, pool_path, read_pool, set_skipped
+from tlcore.data.pool import POOL_FILE, Home, add_to_pool, home, pool_path, read_pool, set_skipped
 from tlcore.data.pool_features import features
 from tlcore.errors import TLError
 
 HISTORY = "history.jsonl"
 Progress = Callable[[int, int], None] | None
 
-__all__ = ["Suggested", "add_to_pool", "apply_labels_csv", "bulk_accept", "compute_features", "confirm",
-           "accuracy_history", "how_labelled", "pool_images", "skip", "suggest_for_run", "suggestions", "suggestions_csv",
+__all__ = ["Suggested", "add_to_pool", "add_uploads_to_pool", "apply_labels_csv", "bulk_accept", "compute_features", "confirm",
+           "accuracy_history", "how_labelled", "pool_images", "pool_state", "skip", "suggest_for_run", "suggestions", "suggestions_csv",
            "undo"]
 
 
@@ -52,6 +53,39 @@ def pool_images(data: str | os.PathLike) -> list[dict]:
     """The pool's images: name, path (to show it), skipped."""
     where = home(data)
     return [{"name": i.name, "path": str(pool_path(where, i)), "skipped": i.skipped} for i in read_pool(where)]
+
+
+def add_uploads_to_pool(data: str | os.PathLike, files: Sequence[tuple[str, bytes]], progress: Progress = None) -> dict:
+    """Add uploaded files to the pool: each zip (every image in it, at any depth, class folders or not)
+    and the image files together. Returns ``add_to_pool``'s report of the last part, its message
+    saying what every part added."""
+    zips = [(n, b) for n, b in files if n.lower().endswith(".zip")]
+    images = [(n, b) for n, b in files if not n.lower().endswith(".zip")]
+    reports = []
+    with tempfile.TemporaryDirectory(prefix="tlstudio-pool-") as tmp:
+        for k, (name, blob) in enumerate(zips):
+            path = Path(tmp) / str(k) / (Path(name).name or "upload.zip")
+            path.parent.mkdir()
+            path.write_bytes(blob)
+            reports.append(add_to_pool(data, path, progress=progress))
+            path.unlink()
+    if images or not zips:
+        reports.append(add_to_pool(data, images, progress=progress))
+    return reports[-1] | {"message": " ".join(r["message"] for r in reports)}
+
+
+def pool_state(data: str | os.PathLike) -> dict:
+    """How the dataset's pool stands: images (in it now, their files there), given (labels given to
+    pool images so far, by a person or in bulk).
+    Raises:
+        TLError: the pool's images were deleted (the labels given are kept).
+    """
+    where = home(data)
+    listed, given = read_pool(where), len(read_record(where))
+    present = sum(pool_path(where, i).is_file() for i in listed)
+    if (listed and not present) or (given and not (where.pool_dir / POOL_FILE).is_file()):
+        raise TLError(POOL_GONE)
+    return {"images": present, "given": given}
 
 
 def compute_features(data: str | os.PathLike, model: str = DEFAULT_MODEL, image_size: int = 0,

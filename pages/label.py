@@ -1,0 +1,81 @@
+"""Label: the unlabelled pool as suggestions to confirm or correct, a batch at a time, by click or key."""
+
+from __future__ import annotations
+
+from pages import nav
+
+nav.first_visit()  # before the imports below, which load PyTorch
+
+import streamlit as st
+
+from pages import label_batch, label_bulk, ui
+from pages.data_audit import plural
+from pages.nav import page
+from tlcore.studio import Labeller, pool_state
+
+POLL_S = 1.0  # how often the page looks at the background computation while it runs
+NO_POOL = ("This dataset has no unlabelled images yet. Add them on the Data page, under 'Unlabelled images', and "
+           "the model suggests their classes here.")
+TEXTS = "Labelling with the model works on image datasets for now; open or import images on the Data page."
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def labeller(folder: str, model: str, image_size: int) -> Labeller:
+    """The dataset's background suggestions, shared by every tab labelling it (features computed once)."""
+    return Labeller(folder, model, image_size)
+
+
+def render() -> None:
+    st.title("Label with the model")
+    st.caption("The model suggests a class for each unlabelled image; you confirm or correct it with one click or "
+               "a key. After each batch it learns from your labels and asks about the images that teach it most.")
+    if not ui.guard(ui.DATASET):
+        return
+    folder = st.session_state[ui.DATASET]
+    if ui.is_text(folder):
+        st.info(TEXTS, icon=":material/info:")
+        return
+    with ui.friendly_errors():
+        _labelling(folder)
+
+
+def _labelling(folder: str) -> None:
+    pool = pool_state(folder)
+    if not pool["images"]:
+        label_batch.save_decided(folder)
+        if pool["given"]:
+            st.success(f"Every image of the pool has a label now ({plural(pool['given'], 'label')} given here). "
+                       "Add more images on the Data page, or train on these.", icon=":material/check_circle:")
+        else:
+            st.info(NO_POOL, icon=":material/info:")
+        st.page_link(page("data"), label="Go to Data", icon=":material/arrow_forward:")
+        label_bulk.history(folder)
+        return
+    job = labeller(folder, st.session_state[ui.MODEL], int(st.session_state.get(ui.OPT + "image_size", 0) or 0))
+    job.keep_current()
+    state = job.state()
+    st.fragment(run_every=POLL_S if state["busy"] else None)(_status)(job, state["busy"])
+    label_batch.section(folder, state)
+    st.divider()
+    label_bulk.section(folder, state)
+    label_bulk.history(folder)
+
+
+def _status(job: Labeller, was_busy: bool) -> None:
+    """The background computation: a progress bar while it runs; the page is drawn again when it ends."""
+    state = job.state()
+    if state["busy"]:
+        done, total = state["done"], state["total"]
+        if total and done < total:
+            st.progress(done / total, text=f"Reading the pool's images for the model: {done} of {total} (once; "
+                                           "label by hand meanwhile, the suggestions appear when it is done)")
+        else:
+            st.progress(1.0, text="Learning from your labels: the suggestions update in a few seconds…")
+    elif was_busy:
+        st.rerun()  # the whole page, now with the new suggestions
+    elif state["error"]:
+        st.info(ui.md_safe(state["error"]), icon=":material/info:")
+
+
+if __name__ == "__main__":
+    render()

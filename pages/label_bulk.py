@@ -1,0 +1,64 @@
+"""The Label page's bulk accept (with the precision its threshold had on held-out labelled images),
+Undo, and the chart of held-out accuracy against the labels given."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages import data_audit, label_batch, ui
+from pages.charts import STATIC
+from pages.data_audit import plural
+from tlcore.studio import accuracy_history, bulk_accept, undo
+
+THRESHOLD = "label_threshold"  # the slider's percent
+HOW = {"person": "checked by you", "bulk": "accepted in bulk"}
+
+
+def section(folder: str, state: dict) -> None:
+    """"Accept all suggestions the model is at least X% sure of", once the suggestions are up to date."""
+    st.subheader("Accept many at once")
+    suggested = state["suggested"]
+    if not (suggested and state["current"]):
+        st.caption("This appears when the suggestions have caught up with your latest labels.")
+    else:
+        percent = st.slider("Accept all suggestions the model is at least this sure of (%)", 50, 99, 90,
+                            key=THRESHOLD, help="Every pool image whose suggestion is at least this sure gets "
+                                                "that class; the label record notes it was accepted in bulk.")
+        threshold = percent / 100
+        would = suggested.accept(threshold)
+        if would["precision"] is None:
+            st.caption(ui.md_safe(would["reason"]))
+        else:
+            st.caption(f"On {would['held_out']} labelled images the model had not seen, its suggestions at least "
+                       f"{percent}% sure were right {would['precision']:.0%} of the time ({would['right']} of "
+                       f"{would['accepted']}).")
+        st.caption(f"It would label {plural(would['pool'], 'image')} of the {len(suggested.rows)} in the pool.")
+        if st.button(f"Accept {plural(would['pool'], 'suggestion')}", key="label_bulk", disabled=not would["pool"],
+                     help="Labels them now; Undo takes them back."):
+            label_batch.save_decided(folder)  # the batch's labels stay a person's
+            done = bulk_accept(folder, suggested, threshold)
+            data_audit.changed()
+            ui.done(f"Accepted {plural(done['labelled'], 'suggestion')} at least {percent}% sure; the label record "
+                    "notes them as accepted in bulk.")
+    if st.button("Undo the last batch", key="label_undo", icon=":material/undo:",
+                 help="The images of the last saved batch (yours or accepted in bulk) go back to the pool."):
+        back = undo(folder)
+        data_audit.changed()
+        ui.done(f"Took back the last batch ({HOW.get(back['how'], back['how'])}): "
+                f"{plural(back['undone'], 'image')} in the pool again.")
+
+
+def history(folder: str) -> None:
+    """Held-out accuracy against the number of labels, one point each time the model learned."""
+    points = [p for p in accuracy_history(folder) if p.get("accuracy") is not None]
+    if len(points) < 2:
+        st.caption("A chart of the model's accuracy against the labels given appears after two batches "
+                   "(it needs at least 2 labelled images of every class to measure).")
+        return
+    fig = go.Figure(go.Scatter(x=[p["labels"] for p in points], y=[p["accuracy"] for p in points],
+                               mode="lines+markers", line=dict(color="#0072B2")))
+    fig.update_layout(title="Accuracy on labelled images the model did not see", height=280,
+                      margin=dict(t=40, b=10), xaxis=dict(title="labelled images"),
+                      yaxis=dict(title="accuracy", range=[0, 1.02], tickformat=".0%"))
+    st.plotly_chart(fig, config=STATIC)
