@@ -49,6 +49,7 @@ def _labelling(folder: str) -> None:
         else:
             st.info(NO_POOL, icon=":material/info:")
         st.page_link(page("data"), label="Go to Data", icon=":material/arrow_forward:")
+        label_bulk.undo_button(folder, pool["given"])
         label_bulk.history(folder)
         return
     job = labeller(folder, st.session_state[ui.MODEL], int(st.session_state.get(ui.OPT + "image_size", 0) or 0))
@@ -58,6 +59,7 @@ def _labelling(folder: str) -> None:
     label_batch.section(folder, state)
     st.divider()
     label_bulk.section(folder, state)
+    label_bulk.undo_button(folder, pool["given"])
     label_bulk.history(folder)
 
 

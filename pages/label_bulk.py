@@ -41,7 +41,11 @@ def section(folder: str, state: dict) -> None:
             data_audit.changed()
             ui.done(f"Accepted {plural(done['labelled'], 'suggestion')} at least {percent}% sure; the label record "
                     "notes them as accepted in bulk.")
-    if st.button("Undo the last batch", key="label_undo", icon=":material/undo:",
+
+
+def undo_button(folder: str, given: int) -> None:
+    """Undo the last saved batch (``given``: labels given to pool images so far; none: nothing to undo)."""
+    if st.button("Undo the last batch", key="label_undo", icon=":material/undo:", disabled=not given,
                  help="The images of the last saved batch (yours or accepted in bulk) go back to the pool."):
         back = undo(folder)
         data_audit.changed()

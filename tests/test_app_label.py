@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app_fixtures import studio, texts, wait_until
+from app_fixtures import charts, studio, texts, wait_until
 from pools import dataset, image, pool_folder, zipped
 
 from pages import label_batch, ui
@@ -65,9 +65,11 @@ def test_no_pool_says_where_to_add_images():
 
 def test_a_pool_of_one_says_so_and_the_image_can_still_be_labelled(tmp_path):
     data = dataset()
-    front.add_to_pool(data, [("only.png", image(2, 50))])
+    name = "[see](x.png) *only*.png"
+    front.add_to_pool(data, [(name, image(2, 50))])
     at = wait_until(_label_page(data), lambda at: POOL_TOO_SMALL.format(held=POOL_OF_ONE) in _infos(at), 60)
     assert not at.exception and not at.error
+    assert _now(at) == name and "\\[see\\]" in texts(at.markdown)  # shown as written, not as a link
     _press(at, "blue")
     assert not at.exception and not at.error
     assert "Saved 1 label; the model is learning from them." in texts(at.success)
@@ -105,6 +107,9 @@ def test_a_batch_confirmed_by_clicks_joins_the_dataset_as_a_persons_labels(tmp_p
     assert sorted((e["name"], e["class"]) for e in record) == sorted(given)
     assert {e["how"] for e in record} == {"person"}
     assert all(Path(e["path"]).is_file() and f"/{e['class']}/" in e["path"] for e in record)
+    wait_until(at, _suggested, 90)  # the model learned from them: a second point on the chart
+    chart = charts(at)["Accuracy on labelled images the model did not see"]
+    assert list(chart.data[0].x) == [9, 19] and all(0 <= y <= 1 for y in chart.data[0].y)
 
 
 def test_enter_accepts_the_suggestions_and_undo_takes_the_batch_back(tmp_path):
