@@ -49,9 +49,9 @@ def _batch(folder: str, suggested: Suggested | None, pool: list[dict]) -> dict:
         batch["names"] = [n for n in batch["names"] if n in here]  # another tab may have labelled some
         if batch["names"]:
             return batch
-    order = [r["name"] for r in suggested.rows] if suggested else []
-    order += [p["name"] for p in pool if p["name"] not in set(order)]
-    order = [n for n in order if n in here]
+    order = [r["name"] for r in suggested.rows if r["name"] in here] if suggested else []
+    seen = set(order)
+    order += [name for name in here if name not in seen]  # in the pool's order: added since, or no suggestions
     order = [n for n in order if not here[n]["skipped"]] + [n for n in order if here[n]["skipped"]]
     ss[BATCH] = {"data": folder, "names": order[:SIZE], "decided": {}, "skipped": [], "focus": None,
                  "finish": False}
