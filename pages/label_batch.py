@@ -17,6 +17,7 @@ BATCH = "label_batch"  # {"data", "names" (in order), "decided" {name: class}, "
 SIZE = 10  # images a batch
 KEYS = 9  # classes with a key (1-9)
 COLUMNS = 5
+HIGHLIGHT = "<style>.st-key-label_now {outline: 3px solid #0072B2; outline-offset: -1px;}</style>"  # the one in hand
 
 
 def section(folder: str, state: dict) -> None:
@@ -147,6 +148,7 @@ def _actions(batch: dict, current: str, open_names: list[str], rows: dict) -> No
 
 def _grid(batch: dict, current: str, by_name: dict, rows: dict) -> None:
     """The batch's images, the one in hand marked; a click on another takes it in hand."""
+    st.html(HIGHLIGHT)
     names = batch["names"]
     for start in range(0, len(names), COLUMNS):
         for k, (col, name) in enumerate(zip(st.columns(COLUMNS), names[start:start + COLUMNS]), start):
