@@ -173,3 +173,20 @@ def test_the_data_page_adds_a_zip_of_unlabelled_images_to_the_pool():
     assert "Added 6 images to the unlabelled pool (now 6)." in texts(at.success)
     assert "The unlabelled pool of 'colours' holds 6 images." in texts(at.markdown)
     assert len(front.pool_images(data)) == 6
+
+
+def test_two_tabs_labelling_the_same_pool_lose_or_double_nothing(tmp_path):
+    data = dataset()
+    front.add_to_pool(data, pool_folder(tmp_path / "pool", 4))
+    first, second = (wait_until(_label_page(data), _suggested, 90) for _ in range(2))
+    assert _now(first) == _now(second)  # the same order: both tabs hold the same batch
+    for tab in (first, second):
+        _press(tab, COLOUR[_now(tab)[:2]])
+        tab.button(key="label_accept").click().run()  # Enter: the rest of the batch from its suggestions
+        assert not tab.exception and not tab.error
+    assert "Saved 10 labels; the model is learning from them." in texts(first.success)
+    assert "Saved 2 labels; the model is learning from them." in texts(second.success)  # its batch was labelled: the 2 left
+    record = [json.loads(line) for line in (Path(data) / "labels.jsonl").read_text().splitlines()]
+    names = [e["name"] for e in record]
+    assert len(names) == len(set(names)) == 12 and front.pool_images(data) == []
+    assert len(Dataset.load(data).items) == 9 + 12
