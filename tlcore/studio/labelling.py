@@ -33,9 +33,9 @@ from tlcore.errors import TLError
 HISTORY = "history.jsonl"
 Progress = Callable[[int, int], None] | None
 
-__all__ = ["Suggested", "add_to_pool", "add_uploads_to_pool", "apply_labels_csv", "bulk_accept", "compute_features", "confirm",
-           "accuracy_history", "how_labelled", "pool_images", "pool_state", "skip", "suggest_for_run", "suggestions", "suggestions_csv",
-           "undo"]
+__all__ = ["Suggested", "accuracy_history", "add_to_pool", "add_uploads_to_pool", "apply_labels_csv", "bulk_accept",
+           "compute_features", "confirm", "how_labelled", "pool_images", "pool_state", "skip", "suggest_for_run",
+           "suggestions", "suggestions_csv", "undo"]
 
 
 def _size(model: str, image_size: int) -> int:
@@ -55,7 +55,8 @@ def pool_images(data: str | os.PathLike) -> list[dict]:
     return [{"name": i.name, "path": str(pool_path(where, i)), "skipped": i.skipped} for i in read_pool(where)]
 
 
-def add_uploads_to_pool(data: str | os.PathLike, files: Sequence[tuple[str, bytes]], progress: Progress = None) -> dict:
+def add_uploads_to_pool(data: str | os.PathLike, files: Sequence[tuple[str, bytes]],
+                        progress: Progress = None) -> dict:
     """Add uploaded files to the pool: each zip (every image in it, at any depth, class folders or not)
     and the image files together. Returns ``add_to_pool``'s report of the last part, its message
     saying what every part added."""

@@ -69,7 +69,7 @@ class Labeller:
                 self._result, self._error, self._made_for = result, error, wanted
                 try:
                     now = self._signature()
-                except TLError:  # the dataset is gone: the page says so
+                except (TLError, OSError):  # the dataset is gone or unreadable: the page says so
                     now = wanted
                 if now == wanted:
                     self._thread = None  # under the lock: keep_current starts the next one from here on
