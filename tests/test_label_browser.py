@@ -6,7 +6,8 @@ zip of 42 unlabelled images without class folders joins the pool on the Data pag
 3 batches are labelled by keys: 1-3 name the class of the image in hand, Backspace skips one and
 Enter takes the suggestions for the rest of the third batch. Then "accept all at least X% sure" is
 used with its measured precision shown, the model trains, and the dataset on disk holds every label
-given, the ones from keys in their class folders, the bulk-accepted ones marked so in the record.
+given, the ones from keys in their class folders, the bulk-accepted ones marked so in the record,
+and the run's record counts them by how they were made.
 
 Keys reach st.button's ``shortcut`` as document-wide key presses (Streamlit binds them with the
 hotkeys-js library): they are ignored while a text box, number box or select has focus, so the test
@@ -176,6 +177,8 @@ def _bulk_accept(page: Page, shot: Shots) -> int:
 def _on_disk(by_key: dict[str, str], bulk: int) -> None:
     """The labels are in the stored dataset; the record says which a person gave and which came in bulk."""
     from tlcore.data.dataset import Dataset
+    from tlcore.jobs import runs
+    from tlcore.rundir import RunDir
     from tlcore.workspace import datasets_dir
 
     folder = next(p.parent for p in datasets_dir().glob("*/labels.jsonl"))
@@ -190,3 +193,5 @@ def _on_disk(by_key: dict[str, str], bulk: int) -> None:
     items = {i.path: i.label for i in Dataset.load(folder).items}
     assert all(items.get(e["path"]) == e["class"] for e in record)  # ordinary labelled images now
     assert len(items) == 3 * LABELLED + len(record)
+    [run] = runs.list_runs()  # the run trained on them says how its labels were made
+    assert RunDir(run["path"]).record().labels == {"person": len(person), "bulk": bulk, "imported": 3 * LABELLED}
