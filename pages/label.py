@@ -58,7 +58,8 @@ def _labelling(folder: str) -> None:
     st.fragment(run_every=POLL_S if state["busy"] else None)(_status)(job, state["busy"])
     label_batch.section(folder, state)
     st.divider()
-    label_bulk.section(folder, state)
+    if not state["error"]:  # else the line above says why there are no suggestions to accept
+        label_bulk.section(folder, state)
     label_bulk.undo_button(folder, pool["given"])
     label_bulk.history(folder)
 
