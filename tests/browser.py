@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, expect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,15 +137,40 @@ def plots(page: Page, within: str = "") -> Locator:
     return page.locator(f"{within} .js-plotly-plot".strip())
 
 
-def quick_settings(page: Page, epochs: int) -> None:
-    """Under Strategy's Advanced settings (open): ``epochs`` epochs on 64-pixel images, no early stop.
-    The image size is the model's own until its checkbox is cleared; then a field in pixels shows."""
-    own = page.locator(".st-key-image_size_own")
-    if own.get_by_role("checkbox").is_checked():  # a second visit finds it cleared already
-        own.get_by_text("image size").click()
-        settle(page)
-    expect(own.get_by_role("checkbox")).not_to_be_checked()
-    for key, value in (("opt_epochs", epochs), ("image_size_pixels", 64), ("opt_early_stopping", 0)):
+def open_advanced(page: Page) -> None:
+    """Open the Strategy page's Advanced settings, unless this session left them open. While the
+    page redraws, the old expander can show beside the new one for a moment (a click then finds
+    two): the click waits until there is one, and is tried again after a redraw."""
+    settle(page)
+    epochs = page.locator(".st-key-opt_epochs").get_by_role("spinbutton")
+    advanced = page.get_by_test_id("stExpander").get_by_text("Advanced settings")
+    for attempt in range(3):
+        if epochs.is_visible():
+            break
+        try:
+            expect(advanced).to_have_count(1)
+            advanced.click()
+            expect(epochs).to_be_visible(timeout=5000)
+        except (AssertionError, PlaywrightError):
+            if attempt == 2:
+                raise
+            settle(page)
+    expect(epochs).to_be_visible()
+
+
+def quick_settings(page: Page, epochs: int, pixels: int | None = 64) -> None:
+    """Under Strategy's Advanced settings (open): ``epochs`` epochs on ``pixels``-pixel images, no early
+    stop; a text run (``pixels`` None) has no image size. The image size is the model's own until its
+    checkbox is cleared; then a field in pixels shows."""
+    fields = [("opt_epochs", epochs), ("opt_early_stopping", 0)]
+    if pixels is not None:
+        own = page.locator(".st-key-image_size_own")
+        if own.get_by_role("checkbox").is_checked():  # a second visit finds it cleared already
+            own.get_by_text("image size").click()
+            settle(page)
+        expect(own.get_by_role("checkbox")).not_to_be_checked()
+        fields.insert(1, ("image_size_pixels", pixels))
+    for key, value in fields:
         box = page.locator(f".st-key-{key}").get_by_role("spinbutton")
         box.fill(str(value))
         box.press("Enter")

@@ -22,10 +22,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser import (CHROMIUM, CHROMIUM_ARGS, ROOT, STEP, VIEWPORT, Shots, go, plots, quick_settings,  # noqa: F401
-                     settle, studio_url)
+from browser import (CHROMIUM, CHROMIUM_ARGS, ROOT, STEP, VIEWPORT, Shots, go, open_advanced, plots,  # noqa: F401
+                     quick_settings, settle, studio_url)
 from datasets import FASHION_CLASSES, fashion_mnist, pick_per_class, write_class_folders
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect, sync_playwright
 
 from pages.nav import STEPS
@@ -189,7 +188,7 @@ def _strategy(page: Page, shot: Shots | None, stages: int, epochs: int) -> None:
     if stages == 0:
         learning = page.get_by_test_id("stMetric").filter(has_text="Parameters that will learn")
         expect(learning.get_by_test_id("stMetricValue")).to_have_text("3,843")  # 1280 features x 3 + 3 biases
-    _open_advanced(page)
+    open_advanced(page)
     quick_settings(page, epochs)
     expect(page.get_by_text(f"Set under Advanced: {epochs} passes over your images (epochs).")).to_be_visible()
     for key in ("Home", "ArrowRight") if stages else ("ArrowRight", "Home"):  # the model choice comes and goes
@@ -199,27 +198,6 @@ def _strategy(page: Page, shot: Shots | None, stages: int, epochs: int) -> None:
     expect(page.locator(".st-key-opt_epochs").get_by_role("spinbutton")).to_be_visible()  # Advanced stayed open
     if shot:
         shot("03-strategy")
-
-
-def _open_advanced(page: Page) -> None:
-    """Open the Strategy page's Advanced settings, unless this session left them open. While the
-    page redraws, the old expander can show beside the new one for a moment (a click then finds
-    two): the click waits until there is one, and is tried again after a redraw."""
-    settle(page)
-    epochs = page.locator(".st-key-opt_epochs").get_by_role("spinbutton")
-    advanced = page.get_by_test_id("stExpander").get_by_text("Advanced settings")
-    for attempt in range(3):
-        if epochs.is_visible():
-            break
-        try:
-            expect(advanced).to_have_count(1)
-            advanced.click()
-            expect(epochs).to_be_visible(timeout=5000)
-        except (AssertionError, PlaywrightError):
-            if attempt == 2:
-                raise
-            settle(page)
-    expect(epochs).to_be_visible()
 
 
 def _train(page: Page, shot: Shots) -> str:
@@ -338,7 +316,7 @@ def _reload_then_stop(page: Page) -> None:
     expect(page.get_by_test_id("stMain")).to_contain_text(THIS_RUN)
     go(page, "strategy", "How much of the network to retrain")
     expect(page.locator(".st-key-opt_stages").get_by_role("slider")).to_have_value("1")
-    _open_advanced(page)
+    open_advanced(page)
     expect(page.locator(".st-key-opt_epochs").get_by_role("spinbutton")).to_have_value("200")
     go(page, "train", "Train")
     expect(page.get_by_role("heading", name=re.compile(r"^Run .+: Training$"))).to_be_visible()
