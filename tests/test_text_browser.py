@@ -130,7 +130,7 @@ def _train(page: Page) -> None:
     expect(page.get_by_test_id("stMain")).to_contain_text(f"shop: keeps MiniLM-L6 sentence encoder as it is and trains "
                                                           f"only a new last layer, {EPOCHS} epochs, texts read up to")
     page.get_by_role("button", name="Start training").click()
-    expect(page.get_by_role("heading", name=re.compile(r"^Run .+: (Queued|Training|Finished)$"))).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile(r"^Run .+: (Waiting to start|Training|Finished)$"))).to_be_visible()
     expect(plots(page).first).to_be_visible(timeout=WORK)
     expect(page.get_by_text("Training finished and the model is saved.")).to_be_visible(timeout=WORK)
     expect(page.get_by_role("heading", name=re.compile(r"^Run .+: Finished$"))).to_be_visible()
@@ -158,6 +158,7 @@ def _use(page: Page) -> dict[str, float]:
     expect(answer).to_be_visible(timeout=STEP)
     chart = plots(page, ".st-key-top_typed")
     expect(chart).to_be_visible()
+    # What plotly drew (its _fullData): the probabilities themselves, not their rounded labels
     bars = chart.evaluate("el => ({y: Array.from(el._fullData[0].y), x: Array.from(el._fullData[0].x)})")
     shown = dict(zip(bars["y"], bars["x"]))
     assert sorted(shown) == CLASSES, shown
