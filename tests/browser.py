@@ -13,11 +13,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium; Playwright never downloads a browser here
@@ -72,6 +74,19 @@ def studio_url(tmp_path):
             server.kill()
             server.wait(timeout=15)
         print(f"--- streamlit log (tail) ---\n{log_path.read_text(errors='replace')[-4000:]}")
+
+
+@contextmanager
+def chromium_page() -> Iterator[Page]:
+    """A page in headless Chromium (downloads allowed, STEP for each wait); the browser is closed after."""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+            context.set_default_timeout(STEP)
+            yield context.new_page()
+        finally:
+            browser.close()
 
 
 def _cancel_active_runs() -> None:

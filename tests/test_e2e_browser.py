@@ -22,10 +22,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser import (CHROMIUM, CHROMIUM_ARGS, ROOT, STEP, VIEWPORT, Shots, go, open_advanced, plots,  # noqa: F401
-                     quick_settings, settle, studio_url)
+from browser import (CHROMIUM, ROOT, STEP, Shots, chromium_page, go, open_advanced, plots, quick_settings,  # noqa: F401
+                     settle, studio_url)
 from datasets import FASHION_CLASSES, fashion_mnist, pick_per_class, write_class_folders
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from pages.nav import STEPS
 
@@ -58,26 +58,19 @@ def fashion_zip(tmp_path) -> Path:
 def test_a_new_users_first_hour_in_a_browser(studio_url, fashion_zip, tmp_path):  # noqa: F811
     shots_dir = tmp_path / "screenshots"
     shots_dir.mkdir()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
-            context.set_default_timeout(STEP)
-            page = context.new_page()
-            shot = Shots(page, shots_dir)
-            _first_paint(page, studio_url)
-            _data(page, fashion_zip, shot)
-            _model(page, shot)
-            _strategy(page, shot, stages=0, epochs=2)
-            run_id = _train(page, shot)
-            _evaluate(page, shot)
-            _use(page, shot, fashion_zip, run_id, tmp_path)
-            score = _runs(page, shot)
-            _reload_then_stop(page)
-            _use_keeps_the_pick(page, score)
-            _stop_during_cross_validation(page)
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        shot = Shots(page, shots_dir)
+        _first_paint(page, studio_url)
+        _data(page, fashion_zip, shot)
+        _model(page, shot)
+        _strategy(page, shot, stages=0, epochs=2)
+        run_id = _train(page, shot)
+        _evaluate(page, shot)
+        _use(page, shot, fashion_zip, run_id, tmp_path)
+        score = _runs(page, shot)
+        _reload_then_stop(page)
+        _use_keeps_the_pick(page, score)
+        _stop_during_cross_validation(page)
     assert [p.name for p in shot.taken] == [f"{n}.png" for n in (
         "01-data", "02-model", "03-strategy", "04-train", "05-evaluate", "06-use", "07-runs")]
     assert all(p.stat().st_size > 10_000 for p in shot.taken)

@@ -19,9 +19,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from browser import (CHROMIUM, CHROMIUM_ARGS, STEP, VIEWPORT, go, open_advanced, plots, quick_settings,  # noqa: F401
-                     settle, studio_url)
-from playwright.sync_api import Page, expect, sync_playwright
+from browser import (CHROMIUM, STEP, chromium_page, go, open_advanced, plots, quick_settings, settle,  # noqa: F401
+                     studio_url)
+from playwright.sync_api import Page, expect
 from text_fixtures import REVIEWS
 
 CLASSES = ["complaint", "praise", "question"]
@@ -58,22 +58,15 @@ def reviews_csv(tmp_path) -> Path:
 
 
 def test_a_text_project_from_a_csv_to_an_onnx_file_and_card(studio_url, reviews_csv, tmp_path):  # noqa: F811
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
-            context.set_default_timeout(STEP)
-            page = context.new_page()
-            page.goto(studio_url)
-            _data(page, reviews_csv)
-            _model(page)
-            _strategy(page)
-            _train(page)
-            score = _evaluate(page)
-            shown = _use(page)
-            onnx_zip, card = _downloads(page, tmp_path)
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        page.goto(studio_url)
+        _data(page, reviews_csv)
+        _model(page)
+        _strategy(page)
+        _train(page)
+        score = _evaluate(page)
+        shown = _use(page)
+        onnx_zip, card = _downloads(page, tmp_path)
     _check_card(card, score)
     _check_onnx(onnx_zip, card, shown, tmp_path)
 
@@ -127,10 +120,13 @@ def _strategy(page: Page) -> None:
 def _train(page: Page) -> None:
     """Start; the live charts show and the run finishes."""
     go(page, "train", "Train")
-    expect(page.get_by_test_id("stMain")).to_contain_text(f"shop: keeps MiniLM-L6 sentence encoder as it is and trains "
-                                                          f"only a new last layer, {EPOCHS} epochs, texts read up to")
+    main = page.get_by_test_id("stMain")
+    expect(main).to_contain_text(f"shop: keeps MiniLM-L6 sentence encoder as it is and trains only a new last layer, "
+                                 f"{EPOCHS} epochs, texts read up to 256 tokens, on this computer's processor")
+    expect(main).not_to_contain_text("pixels")
     page.get_by_role("button", name="Start training").click()
-    expect(page.get_by_role("heading", name=re.compile(r"^Run .+: (Waiting to start|Training|Finished)$"))).to_be_visible()
+    started = re.compile(r"^Run .+: (Waiting to start|Training|Finished)$")
+    expect(page.get_by_role("heading", name=started)).to_be_visible()
     expect(plots(page).first).to_be_visible(timeout=WORK)
     expect(page.get_by_text("Training finished and the model is saved.")).to_be_visible(timeout=WORK)
     expect(page.get_by_role("heading", name=re.compile(r"^Run .+: Finished$"))).to_be_visible()
