@@ -147,6 +147,14 @@ def go(page: Page, slug: str, title: str) -> None:
     expect(page.get_by_role("heading", name=title, exact=False).first).to_be_visible(timeout=STEP)
 
 
+def open_tab(page: Page, name: str) -> None:
+    """Click the tab ``name`` and wait for the rerun it starts (a keyed st.tabs reruns on a change): a
+    file set on an uploader during that rerun can be lost with the element the rerun replaces."""
+    page.get_by_role("tab", name=name).click()
+    settle(page)
+    expect(page.get_by_role("tab", selected=True)).to_have_text(name)
+
+
 def plots(page: Page, within: str = "") -> Locator:
     """The plotly charts on the page, or inside the element matched by ``within``."""
     return page.locator(f"{within} .js-plotly-plot".strip())

@@ -22,8 +22,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser import (CHROMIUM, ROOT, STEP, Shots, chromium_page, go, open_advanced, plots, quick_settings,  # noqa: F401
-                     settle, studio_url)
+from browser import (CHROMIUM, ROOT, STEP, Shots, chromium_page, go, open_advanced, open_tab, plots,  # noqa: F401
+                     quick_settings, settle, studio_url)
 from datasets import FASHION_CLASSES, fashion_mnist, pick_per_class, write_class_folders
 from playwright.sync_api import Page, expect
 
@@ -97,7 +97,7 @@ def _first_paint(page: Page, url: str) -> None:
 def _data(page: Page, zip_path: Path, shot: Shots) -> None:
     sidebar = page.get_by_test_id("stSidebar")
     # Class by class: renaming "car" to "vehicle" keeps the images chosen for it.
-    page.get_by_role("tab", name="Class by class").click()
+    open_tab(page, "Class by class")
     names = page.get_by_role("textbox", name="Class names, separated by commas")
     names.fill("car, boat")
     names.press("Enter")
@@ -115,7 +115,7 @@ def _data(page: Page, zip_path: Path, shot: Shots) -> None:
     expect(page.get_by_role("tab", selected=True)).to_have_text("Class by class")
 
     # Zip: import, then a second action (open it again from Earlier datasets) keeps its section.
-    page.get_by_role("tab", name="Zip of class folders").click()
+    open_tab(page, "Zip of class folders")
     uploader = page.get_by_test_id("stFileUploader").filter(has_text="Zip file")
     uploader.locator("input[type=file]").set_input_files(zip_path)
     expect(uploader).to_contain_text("fashion-e2e.zip")

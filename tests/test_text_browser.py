@@ -18,11 +18,14 @@ import re
 import zipfile
 from pathlib import Path
 
+import numpy as np
+import onnxruntime
 import pytest
-from browser import (CHROMIUM, STEP, chromium_page, go, open_advanced, plots, quick_settings, settle,  # noqa: F401
-                     studio_url)
+from browser import (CHROMIUM, STEP, chromium_page, go, open_advanced, open_tab, plots, quick_settings,  # noqa: F401
+                     settle, studio_url)
 from playwright.sync_api import Page, expect
 from text_fixtures import REVIEWS
+from tokenizers import Tokenizer
 
 CLASSES = ["complaint", "praise", "question"]
 MARKUP = "<b>Broken</b> **twice**"  # fewer than 3 words: the check quotes it, as written
@@ -74,7 +77,7 @@ def test_a_text_project_from_a_csv_to_an_onnx_file_and_card(studio_url, reviews_
 def _data(page: Page, table: Path) -> None:
     """Upload the table, pick its columns, import it; the check counts it and quotes the markup as written."""
     expect(page.get_by_role("heading", name="Your images")).to_be_visible(timeout=STEP)
-    page.get_by_role("tab", name="Texts").click()
+    open_tab(page, "Texts")
     uploader = page.get_by_test_id("stFileUploader").filter(has_text="Table or zip of texts")
     uploader.locator("input[type=file]").set_input_files(table)
     expect(uploader).to_contain_text(table.name)
@@ -175,7 +178,7 @@ def _downloads(page: Page, tmp_path: Path) -> tuple[Path, str]:
     download.value.save_as(onnx_zip)
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the model card (.md)").click()
-    assert download.value.suggested_filename.endswith("-model-card.md")
+    assert download.value.suggested_filename == onnx_zip.name.replace("-onnx.zip", "-model-card.md")
     card = tmp_path / "card.md"
     download.value.save_as(card)
     return onnx_zip, card.read_text(encoding="utf-8")
@@ -190,10 +193,6 @@ def _check_card(card: str, score: tuple[str, str, str]) -> None:
 def _check_onnx(onnx_zip: Path, card: str, shown: dict[str, float], tmp_path: Path) -> None:
     """The zip holds model.onnx and tokenizer.json; the card's script gives the typed text the page's
     probabilities (within 1e-4)."""
-    import numpy as np
-    import onnxruntime
-    from tokenizers import Tokenizer
-
     run = onnx_zip.name.removesuffix("-onnx.zip")
     with zipfile.ZipFile(onnx_zip) as zf:
         assert sorted(zf.namelist()) == [f"{run}/model.onnx", f"{run}/tokenizer.json"]
