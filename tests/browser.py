@@ -13,10 +13,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium; Playwright never downloads a browser here
@@ -71,6 +74,19 @@ def studio_url(tmp_path):
             server.kill()
             server.wait(timeout=15)
         print(f"--- streamlit log (tail) ---\n{log_path.read_text(errors='replace')[-4000:]}")
+
+
+@contextmanager
+def chromium_page() -> Iterator[Page]:
+    """A page in headless Chromium (downloads allowed, STEP for each wait); the browser is closed after."""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+            context.set_default_timeout(STEP)
+            yield context.new_page()
+        finally:
+            browser.close()
 
 
 def _cancel_active_runs() -> None:
@@ -131,20 +147,53 @@ def go(page: Page, slug: str, title: str) -> None:
     expect(page.get_by_role("heading", name=title, exact=False).first).to_be_visible(timeout=STEP)
 
 
+def open_tab(page: Page, name: str) -> None:
+    """Click the tab ``name`` and wait for the rerun it starts (a keyed st.tabs reruns on a change): a
+    file set on an uploader during that rerun can be lost with the element the rerun replaces."""
+    page.get_by_role("tab", name=name).click()
+    settle(page)
+    expect(page.get_by_role("tab", selected=True)).to_have_text(name)
+
+
 def plots(page: Page, within: str = "") -> Locator:
     """The plotly charts on the page, or inside the element matched by ``within``."""
     return page.locator(f"{within} .js-plotly-plot".strip())
 
 
-def quick_settings(page: Page, epochs: int) -> None:
-    """Under Strategy's Advanced settings (open): ``epochs`` epochs on 64-pixel images, no early stop.
-    The image size is the model's own until its checkbox is cleared; then a field in pixels shows."""
-    own = page.locator(".st-key-image_size_own")
-    if own.get_by_role("checkbox").is_checked():  # a second visit finds it cleared already
-        own.get_by_text("image size").click()
-        settle(page)
-    expect(own.get_by_role("checkbox")).not_to_be_checked()
-    for key, value in (("opt_epochs", epochs), ("image_size_pixels", 64), ("opt_early_stopping", 0)):
+def open_advanced(page: Page) -> None:
+    """Open the Strategy page's Advanced settings, unless this session left them open. While the
+    page redraws, the old expander can show beside the new one for a moment (a click then finds
+    two): the click waits until there is one, and is tried again after a redraw."""
+    settle(page)
+    epochs = page.locator(".st-key-opt_epochs").get_by_role("spinbutton")
+    advanced = page.get_by_test_id("stExpander").get_by_text("Advanced settings")
+    for attempt in range(3):
+        if epochs.is_visible():
+            break
+        try:
+            expect(advanced).to_have_count(1)
+            advanced.click()
+            expect(epochs).to_be_visible(timeout=5000)
+        except (AssertionError, PlaywrightError):
+            if attempt == 2:
+                raise
+            settle(page)
+    expect(epochs).to_be_visible()
+
+
+def quick_settings(page: Page, epochs: int, pixels: int | None = 64) -> None:
+    """Under Strategy's Advanced settings (open): ``epochs`` epochs on ``pixels``-pixel images, no early
+    stop; a text run (``pixels`` None) has no image size. The image size is the model's own until its
+    checkbox is cleared; then a field in pixels shows."""
+    fields = [("opt_epochs", epochs), ("opt_early_stopping", 0)]
+    if pixels is not None:
+        own = page.locator(".st-key-image_size_own")
+        if own.get_by_role("checkbox").is_checked():  # a second visit finds it cleared already
+            own.get_by_text("image size").click()
+            settle(page)
+        expect(own.get_by_role("checkbox")).not_to_be_checked()
+        fields.insert(1, ("image_size_pixels", pixels))
+    for key, value in fields:
         box = page.locator(f".st-key-{key}").get_by_role("spinbutton")
         box.fill(str(value))
         box.press("Enter")

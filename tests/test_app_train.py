@@ -182,4 +182,5 @@ def test_the_next_run_shows_the_image_size_the_worker_will_use(digits):
     at = studio("train", **{ui.DATASET: digits, "opt_device": "cpu"})
     size = image_size_for(TrainConfig(data=digits, device="cpu"), "cpu")  # the worker's own decision
     assert size == 208 != get_spec("efficientnet_lite1").image_size  # Lite1's processor size, not its 240
-    assert f"images at {size} pixels" in texts(at.markdown)
+    assert (f"images at {size} pixels, augmentation as recommended, on this computer's processor (CPU)."
+            in texts(at.markdown))

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, STEP, VIEWPORT, go, quick_settings, settle, studio_url  # noqa: F401
+from browser import (CHROMIUM, CHROMIUM_ARGS, STEP, VIEWPORT, go, open_advanced, quick_settings, settle,  # noqa: F401
+                     studio_url)
 from PIL import Image
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect, sync_playwright
-from test_e2e_browser import TRAINING, _open_advanced
+from test_e2e_browser import TRAINING
 
 FAKE_CAMERA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 COLOURS = {"red": (210, 30, 30), "blue": (30, 50, 210)}
@@ -226,7 +227,7 @@ def _quick_strategy(page: Page) -> None:
     slider.focus()
     slider.press("Home")
     expect(slider).to_have_value("0")
-    _open_advanced(page)
+    open_advanced(page)
     quick_settings(page, 2)
 
 

@@ -22,11 +22,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser import (CHROMIUM, CHROMIUM_ARGS, ROOT, STEP, VIEWPORT, Shots, go, plots, quick_settings,  # noqa: F401
-                     settle, studio_url)
+from browser import (CHROMIUM, ROOT, STEP, Shots, chromium_page, go, open_advanced, open_tab, plots,  # noqa: F401
+                     quick_settings, settle, studio_url)
 from datasets import FASHION_CLASSES, fashion_mnist, pick_per_class, write_class_folders
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from pages.nav import STEPS
 
@@ -59,26 +58,19 @@ def fashion_zip(tmp_path) -> Path:
 def test_a_new_users_first_hour_in_a_browser(studio_url, fashion_zip, tmp_path):  # noqa: F811
     shots_dir = tmp_path / "screenshots"
     shots_dir.mkdir()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
-            context.set_default_timeout(STEP)
-            page = context.new_page()
-            shot = Shots(page, shots_dir)
-            _first_paint(page, studio_url)
-            _data(page, fashion_zip, shot)
-            _model(page, shot)
-            _strategy(page, shot, stages=0, epochs=2)
-            run_id = _train(page, shot)
-            _evaluate(page, shot)
-            _use(page, shot, fashion_zip, run_id, tmp_path)
-            score = _runs(page, shot)
-            _reload_then_stop(page)
-            _use_keeps_the_pick(page, score)
-            _stop_during_cross_validation(page)
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        shot = Shots(page, shots_dir)
+        _first_paint(page, studio_url)
+        _data(page, fashion_zip, shot)
+        _model(page, shot)
+        _strategy(page, shot, stages=0, epochs=2)
+        run_id = _train(page, shot)
+        _evaluate(page, shot)
+        _use(page, shot, fashion_zip, run_id, tmp_path)
+        score = _runs(page, shot)
+        _reload_then_stop(page)
+        _use_keeps_the_pick(page, score)
+        _stop_during_cross_validation(page)
     assert [p.name for p in shot.taken] == [f"{n}.png" for n in (
         "01-data", "02-model", "03-strategy", "04-train", "05-evaluate", "06-use", "07-runs")]
     assert all(p.stat().st_size > 10_000 for p in shot.taken)
@@ -105,7 +97,7 @@ def _first_paint(page: Page, url: str) -> None:
 def _data(page: Page, zip_path: Path, shot: Shots) -> None:
     sidebar = page.get_by_test_id("stSidebar")
     # Class by class: renaming "car" to "vehicle" keeps the images chosen for it.
-    page.get_by_role("tab", name="Class by class").click()
+    open_tab(page, "Class by class")
     names = page.get_by_role("textbox", name="Class names, separated by commas")
     names.fill("car, boat")
     names.press("Enter")
@@ -123,7 +115,7 @@ def _data(page: Page, zip_path: Path, shot: Shots) -> None:
     expect(page.get_by_role("tab", selected=True)).to_have_text("Class by class")
 
     # Zip: import, then a second action (open it again from Earlier datasets) keeps its section.
-    page.get_by_role("tab", name="Zip of class folders").click()
+    open_tab(page, "Zip of class folders")
     uploader = page.get_by_test_id("stFileUploader").filter(has_text="Zip file")
     uploader.locator("input[type=file]").set_input_files(zip_path)
     expect(uploader).to_contain_text("fashion-e2e.zip")
@@ -189,7 +181,7 @@ def _strategy(page: Page, shot: Shots | None, stages: int, epochs: int) -> None:
     if stages == 0:
         learning = page.get_by_test_id("stMetric").filter(has_text="Parameters that will learn")
         expect(learning.get_by_test_id("stMetricValue")).to_have_text("3,843")  # 1280 features x 3 + 3 biases
-    _open_advanced(page)
+    open_advanced(page)
     quick_settings(page, epochs)
     expect(page.get_by_text(f"Set under Advanced: {epochs} passes over your images (epochs).")).to_be_visible()
     for key in ("Home", "ArrowRight") if stages else ("ArrowRight", "Home"):  # the model choice comes and goes
@@ -199,27 +191,6 @@ def _strategy(page: Page, shot: Shots | None, stages: int, epochs: int) -> None:
     expect(page.locator(".st-key-opt_epochs").get_by_role("spinbutton")).to_be_visible()  # Advanced stayed open
     if shot:
         shot("03-strategy")
-
-
-def _open_advanced(page: Page) -> None:
-    """Open the Strategy page's Advanced settings, unless this session left them open. While the
-    page redraws, the old expander can show beside the new one for a moment (a click then finds
-    two): the click waits until there is one, and is tried again after a redraw."""
-    settle(page)
-    epochs = page.locator(".st-key-opt_epochs").get_by_role("spinbutton")
-    advanced = page.get_by_test_id("stExpander").get_by_text("Advanced settings")
-    for attempt in range(3):
-        if epochs.is_visible():
-            break
-        try:
-            expect(advanced).to_have_count(1)
-            advanced.click()
-            expect(epochs).to_be_visible(timeout=5000)
-        except (AssertionError, PlaywrightError):
-            if attempt == 2:
-                raise
-            settle(page)
-    expect(epochs).to_be_visible()
 
 
 def _train(page: Page, shot: Shots) -> str:
@@ -338,7 +309,7 @@ def _reload_then_stop(page: Page) -> None:
     expect(page.get_by_test_id("stMain")).to_contain_text(THIS_RUN)
     go(page, "strategy", "How much of the network to retrain")
     expect(page.locator(".st-key-opt_stages").get_by_role("slider")).to_have_value("1")
-    _open_advanced(page)
+    open_advanced(page)
     expect(page.locator(".st-key-opt_epochs").get_by_role("spinbutton")).to_have_value("200")
     go(page, "train", "Train")
     expect(page.get_by_role("heading", name=re.compile(r"^Run .+: Training$"))).to_be_visible()

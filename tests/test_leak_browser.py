@@ -8,9 +8,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, STEP, VIEWPORT, settle, studio_url  # noqa: F401
+from browser import CHROMIUM, chromium_page, settle, studio_url  # noqa: F401
 from datasets import FASHION_CLASSES, fashion_mnist, pick_per_class, write_class_folders
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)")]
@@ -36,22 +36,16 @@ def leaky_zip(tmp_path) -> Path:
 
 
 def test_the_data_page_shows_a_test_copy_of_a_training_image(studio_url, leaky_zip):  # noqa: F811
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_context(viewport=VIEWPORT).new_page()
-            page.set_default_timeout(STEP)
-            page.goto(studio_url)
-            expect(page.get_by_role("heading", name="Your images")).to_be_visible()
-            uploader = page.get_by_test_id("stFileUploader").filter(has_text="Zip file")
-            uploader.locator("input[type=file]").set_input_files(leaky_zip)
-            settle(page)
-            page.get_by_role("button", name="Import this zip").click()
-            expect(page.get_by_text("Imported: 'leaky' with 4 classes and 33 usable images.")).to_be_visible()
-            expect(page.get_by_text(LINE)).to_be_visible()
-            page.get_by_role("button", name="Remove the copy from the test images").click()
-            settle(page)
-            expect(page.get_by_text(LINE)).to_have_count(0)
-            expect(page.get_by_test_id("stMetric").filter(has_text="Usable images")).to_contain_text("32")
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        page.goto(studio_url)
+        expect(page.get_by_role("heading", name="Your images")).to_be_visible()
+        uploader = page.get_by_test_id("stFileUploader").filter(has_text="Zip file")
+        uploader.locator("input[type=file]").set_input_files(leaky_zip)
+        settle(page)
+        page.get_by_role("button", name="Import this zip").click()
+        expect(page.get_by_text("Imported: 'leaky' with 4 classes and 33 usable images.")).to_be_visible()
+        expect(page.get_by_text(LINE)).to_be_visible()
+        page.get_by_role("button", name="Remove the copy from the test images").click()
+        settle(page)
+        expect(page.get_by_text(LINE)).to_have_count(0)
+        expect(page.get_by_test_id("stMetric").filter(has_text="Usable images")).to_contain_text("32")
