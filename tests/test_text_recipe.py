@@ -98,4 +98,4 @@ def test_a_default_text_run_saves_the_recipe_fitted_on_its_features(run):
         features = net.backbone(tokenizer(UNSEEN).ids)
     recipe = fit_text_recipe(x.numpy(), y.numpy(), names.numpy())
     expected = (torch.from_numpy(np.log(recipe.predict_proba(features.numpy()))) / temperature_of(meta)).softmax(1)
-    assert torch.allclose(TextPredictor(run.bundle_path).probabilities(UNSEEN).double(), expected, atol=1e-3)
+    assert torch.allclose(TextPredictor(run.bundle_path).probabilities(UNSEEN), expected.float(), atol=1e-3)
