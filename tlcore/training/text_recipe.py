@@ -105,7 +105,10 @@ def train_text_head(reporter, soup, x_train: torch.Tensor, y_train: torch.Tensor
     else those of ``x_held``."""
     from tlcore.record import EpochEvent, SplitMetrics
     from tlcore.training.metrics import classification_metrics
+    from tlcore.training.progress import report
 
+    reporter.status("Training the final layer (logistic regression)")
+    report(reporter.event, "train", 0, 1)
     start = time.perf_counter()
     weight, bias = recipe_head(x_train.float().cpu(), y_train.cpu(), names, len(classes))
     with torch.no_grad():
