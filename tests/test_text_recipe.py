@@ -56,11 +56,14 @@ def test_the_linear_head_gives_the_recipes_probabilities(classes):
     assert weight.shape == (classes, 16) and np.abs(probabilities - expected).max() < 1e-5
 
 
-def test_a_class_missing_from_a_fold_is_never_its_answer():
+def test_a_class_missing_from_a_fold_is_never_its_answer_unless_its_name_joins():
     e, y, centres = _clusters()
     x, labels = torch.from_numpy(e).float(), torch.from_numpy(y)
-    weight, bias = recipe_head(x[labels != 2], labels[labels != 2], torch.from_numpy(centres).float(), 3)
+    weight, bias = recipe_head(x[labels != 2], labels[labels != 2], None, 3)
     assert (weight[2] == 0).all() and ((x @ weight.T + bias).argmax(1) != 2).all()
+    names = torch.from_numpy(centres).float()  # with names that mean something, it learns from its name
+    weight, bias = recipe_head(x[labels != 2], labels[labels != 2], names, 3)
+    assert ((names @ weight.T + bias).argmax(1) == torch.arange(3)).all()
     folds = [np.arange(0, 15, 3), np.arange(1, 15, 3), np.arange(2, 15, 3)]
     logits = out_of_fold(x, labels, None, 3, folds)
     assert logits.shape == (15, 3) and (logits.argmax(1) == labels).float().mean() > 0.8

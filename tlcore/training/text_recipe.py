@@ -33,6 +33,10 @@ import time
 import numpy as np
 import torch
 
+from tlcore.record import EpochEvent, SplitMetrics
+from tlcore.training.metrics import classification_metrics
+from tlcore.training.progress import report
+
 NAME_EXAMPLES = 3  # 3 beat 6 on the validation texts (first picked among 1, 3, 5, 10 on the test texts)
 
 
@@ -57,21 +61,21 @@ def recipe_head(x: torch.Tensor, y: torch.Tensor, names: torch.Tensor | None,
                 classes: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The recipe fitted on features ``x`` [N, D] of classes ``y``, as a linear layer's weight
     [classes, D] and bias [classes] whose softmax gives its probabilities. A class with no example
-    here (a fold of cross-validation may lack one) gets a zero weight and a bias 10 below the
-    lowest, so it is never the answer; with fewer than two classes every logit is 0."""
+    here (a fold of cross-validation may lack one) learns from its name alone when the names join;
+    otherwise it gets a zero weight and a bias 10 below the lowest, so it is never the answer. With
+    fewer than two classes every logit is 0."""
     weight, bias = torch.zeros(classes, x.shape[1]), torch.zeros(classes)
     seen = np.unique(y.numpy())
     if len(seen) < 2:
         return weight, bias
-    given = None if names is None or len(seen) < classes else names.numpy()
-    model = fit_text_recipe(x.numpy(), y.numpy(), given)
+    model = fit_text_recipe(x.numpy(), y.numpy(), None if names is None else names.numpy())
     coef, intercept = torch.as_tensor(model.coef_, dtype=torch.float32), torch.as_tensor(model.intercept_,
                                                                                          dtype=torch.float32)
-    if len(seen) == 2:  # one logit z for the second class: softmax([-z/2, z/2]) is its sigmoid
+    if len(model.classes_) == 2:  # one logit z for the second class: softmax([-z/2, z/2]) is its sigmoid
         coef, intercept = torch.cat([-coef / 2, coef / 2]), torch.cat([-intercept / 2, intercept / 2])
     rows = torch.as_tensor(model.classes_, dtype=torch.long)
     weight[rows], bias[rows] = coef, intercept
-    if len(seen) < classes:
+    if len(model.classes_) < classes:
         missing = torch.ones(classes, dtype=torch.bool)
         missing[rows] = False
         bias[missing] = intercept.min() - 10
@@ -103,10 +107,6 @@ def train_text_head(reporter, soup, x_train: torch.Tensor, y_train: torch.Tensor
     every head of the run's soup (tlcore.models.soup.HeadSoup, whose average is then the recipe),
     and reported as the run's one epoch. Returns the held-out logits: ``oof`` (cross-validation's),
     else those of ``x_held``."""
-    from tlcore.record import EpochEvent, SplitMetrics
-    from tlcore.training.metrics import classification_metrics
-    from tlcore.training.progress import report
-
     reporter.status("Training the final layer (logistic regression)")
     report(reporter.event, "train", 0, 1)
     start = time.perf_counter()
