@@ -40,3 +40,16 @@ def test_gpu_text_run_through_the_cli_fine_tunes_and_scores(tmp_path_factory):
                        "holdout", "--epochs", "4", "--batch-size", "8"))
     assert run.record().environment["cuda"] and run.record().config.device == "cuda"
     assert not any(e.fast_path for e in run.epochs()) and run.metrics().val.accuracy >= 0.5
+
+
+def test_gpu_frozen_text_run_fits_the_default_recipe_once(tmp_path_factory):
+    """Default settings on the GPU: features by the engine's device code, then the text recipe's one fit."""
+    import json
+
+    from text_fixtures import train
+
+    from tlcore.rundir import RunDir
+
+    run = RunDir(train(tmp_path_factory, "gpu-frozen", "--device", "cuda"))
+    assert [(e.epoch, e.epochs, e.fast_path) for e in run.epochs()] == [(1, 1, True)]
+    assert json.loads(run.metrics_path.read_text())["cv"]["accuracy"] >= 0.8

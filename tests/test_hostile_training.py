@@ -16,7 +16,8 @@ from tlcore.errors import TLError
 from tlcore.jobs.train import create_run, execute
 from tlcore.training import calibration
 from tlcore.training.calibration import FEW_A_CLASS, T_MIN, calibrate, fit_temperature
-from tlcore.training.engine import NO_VALIDATION, SURE_OF_WRONG, UNSTABLE, _diverging
+from tlcore.training.divergence import SURE_OF_WRONG, diverging
+from tlcore.training.engine import NO_VALIDATION, UNSTABLE
 from tlcore.training.label_issues import TOO_FEW_A_CLASS, label_check, probably_mislabelled
 from tlcore.training.loop import LoopState
 from tlcore.workspace import choices_path, load_choices
@@ -83,9 +84,9 @@ def test_learning_rate_one_with_class_weighting_warns_and_keeps_the_best_epoch(f
 
 def test_a_loss_worse_than_a_blind_guess_is_diverging_however_short_the_run():
     state = LoopState()
-    assert _diverging(9.0, 1, state, 4) == ""  # the first epoch may start anywhere
-    assert _diverging(2.7, 2, state, 4) == ""  # under twice ln 4 = 2.77
-    assert _diverging(2.8, 3, state, 4) == SURE_OF_WRONG.format(epoch=3, times=2)
+    assert diverging(9.0, 1, state, 4) == ""  # the first epoch may start anywhere
+    assert diverging(2.7, 2, state, 4) == ""  # under twice ln 4 = 2.77
+    assert diverging(2.8, 3, state, 4) == SURE_OF_WRONG.format(epoch=3, times=2)
 
 
 def few_a_class(per_class: dict[int, int], seed: int = 0, margin: float = 4) -> tuple[np.ndarray, np.ndarray]:

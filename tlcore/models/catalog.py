@@ -258,14 +258,15 @@ def _bert_layers(count: int) -> tuple[Stage, ...]:
     return tuple(_st(f"layer {i + 1}", f"bert.encoder.layer.{i}") for i in range(count))
 
 
-# A sentence encoder (tlcore.models.text_net): BERT's embeddings and 6 transformer layers, mean-pooled.
+# A sentence encoder (tlcore.models.text_net): BERT's embeddings and 6 transformer layers; its features are
+# three pooled views of 384 numbers (tlcore.models.text_net.pooled_views).
 # gflops: billions of multiply-adds (as torchvision counts the image models'), for a text of 64 tokens
 # (about 50 words; torch's FlopCounterMode: 1.36 GFLOPs); the cost grows with the length.
 _MINILM = ModelSpec(
     name="all_minilm_l6_v2", title="MiniLM-L6 sentence encoder", kind="text",
     blurb="English sentences and short texts (up to about 200 words); small and quick; works offline.",
     source="bundled", stages=(_st("embeddings", "bert.embeddings"), *_bert_layers(6)),
-    feature_dim=384, imagenet_head="", max_tokens=256, params=22_565_376, file_mb=90.9, gflops=0.68,
+    feature_dim=3 * 384, imagenet_head="", max_tokens=256, params=22_565_376, file_mb=90.9, gflops=0.68,
 )
 
 _BUNDLED = {s.name: s for s in (_LITE1, _LITE0, _LITE2, _MINILM)}  # the default first

