@@ -21,12 +21,12 @@ import re
 from pathlib import Path
 
 import pytest
-from browser import (CHROMIUM, CHROMIUM_ARGS, STEP, VIEWPORT, Shots, go, quick_settings, settle,  # noqa: F401
-                     studio_url)
-from playwright.sync_api import Page, expect, sync_playwright
+from browser import (CHROMIUM, STEP, Shots, chromium_page, go, open_advanced, open_tab,  # noqa: F401
+                     quick_settings, settle, studio_url)
+from playwright.sync_api import Page, expect
 from pools import CLASSES, image, zipped
 from test_camera_browser import Laps
-from test_e2e_browser import TRAINING, _open_advanced
+from test_e2e_browser import TRAINING
 
 LABELLED = 4  # a class, in the first zip
 POOL = 14  # a class, in the unlabelled zip
@@ -49,33 +49,26 @@ def _zips(tmp_path: Path) -> tuple[Path, Path]:
 def test_label_three_batches_by_keys_bulk_accept_and_train(studio_url, tmp_path):  # noqa: F811
     labelled, pile = _zips(tmp_path)
     lap = Laps()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport=VIEWPORT)
-            context.set_default_timeout(STEP)
-            page = context.new_page()
-            page.goto(studio_url)
-            expect(page.get_by_role("heading", name="Your images")).to_be_visible()
-            _import(page, labelled)
-            lap("first page, labelled zip imported")
-            _strategy(page)
-            lap("strategy set")
-            _add_pool(page, pile)
-            lap("unlabelled zip added")
-            go(page, "label", "Label with the model")
-            by_key = {}
-            for batch in range(3):
-                by_key.update(_batch_by_keys(page, last=batch == 2))
-                lap(f"batch {batch + 1} labelled by keys")
-            bulk = _bulk_accept(page, Shots(page, tmp_path))
-            lap("bulk accepted")
-            go(page, "train", "Train")
-            page.get_by_role("button", name="Start training").click()
-            expect(page.get_by_text("Training finished and the model is saved.")).to_be_visible(timeout=TRAINING)
-            lap("trained")
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        page.goto(studio_url)
+        expect(page.get_by_role("heading", name="Your images")).to_be_visible()
+        _import(page, labelled)
+        lap("first page, labelled zip imported")
+        _strategy(page)
+        lap("strategy set")
+        _add_pool(page, pile)
+        lap("unlabelled zip added")
+        go(page, "label", "Label with the model")
+        by_key = {}
+        for batch in range(3):
+            by_key.update(_batch_by_keys(page, last=batch == 2))
+            lap(f"batch {batch + 1} labelled by keys")
+        bulk = _bulk_accept(page, Shots(page, tmp_path))
+        lap("bulk accepted")
+        go(page, "train", "Train")
+        page.get_by_role("button", name="Start training").click()
+        expect(page.get_by_text("Training finished and the model is saved.")).to_be_visible(timeout=TRAINING)
+        lap("trained")
     _on_disk(by_key, bulk)
     print(lap.report().replace("Camera test", "Label test"))
 
@@ -96,7 +89,7 @@ def _strategy(page: Page) -> None:
     slider.focus()
     slider.press("Home")
     expect(slider).to_have_value("0")
-    _open_advanced(page)
+    open_advanced(page)
     quick_settings(page, 2)
 
 
@@ -104,7 +97,7 @@ def _add_pool(page: Page, zip_path: Path) -> None:
     page.get_by_test_id("stSidebar").get_by_test_id("stPageLink-NavLink").filter(
         has_text=re.compile(r"Data$")).click()  # the first page's link is the studio's own address
     expect(page.get_by_role("heading", name="Your images")).to_be_visible()
-    page.get_by_role("tab", name="Unlabelled images").click()
+    open_tab(page, "Unlabelled images")
     expect(page.get_by_text("The unlabelled pool of 'colours' is empty.")).to_be_visible()
     uploader = page.get_by_test_id("stFileUploader").filter(has_text="Unlabelled images")
     uploader.locator("input[type=file]").set_input_files(zip_path)
