@@ -119,7 +119,7 @@ def _table(rows: list[dict], rule: NotSureRule) -> pd.DataFrame:
                         "problem": f"{row['file']} {row['error']}"})
         else:
             best, p = row["top"][0]
-            out.append({"file": row["file"], "predicted": best, "confidence": p, "not_sure": p < rule.below,
+            out.append({"file": row["file"], "predicted": best, "confidence": p, "not_sure": rule.unsure(p),
                         "problem": "", **{f"p_{c}": v for c, v in row["probabilities"].items()}})
     return pd.DataFrame(out)
 
@@ -134,7 +134,7 @@ def _results(run: RunDir, named: list[tuple[str, bytes]], rule: NotSureRule, key
             "file": "Image", "predicted": "Class",
             "confidence": st.column_config.ProgressColumn("Confidence", format="percent", min_value=0, max_value=1,
                                                           help="How sure the model is of its answer."),
-            "not_sure": st.column_config.CheckboxColumn("Not sure", help=rule_sentence(rule)),
+            "not_sure": use_live.not_sure_column(rule),
             "problem": "Problem"}
         if not rule.on:
             del columns["not_sure"]

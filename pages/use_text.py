@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import ui
-from pages.use_live import answer
+from pages.use_live import answer, not_sure_column
 from tlcore.studio import (NotSureRule, RunDir, TextPredictor, load_text_predictor, model_changed, predict_text_table,
                            text_results_csv)
 
@@ -37,7 +37,7 @@ def section(run: RunDir, rule: NotSureRule) -> None:
                                    "a row; a .txt file is one text.")
     if upload:
         with ui.friendly_errors():
-            _table(_predict_table(run, predictor, upload.name, upload.getvalue()))
+            _table(_predict_table(run, predictor, upload.name, upload.getvalue()), rule)
 
 
 def _predict_table(run: RunDir, predictor: TextPredictor, name: str, data: bytes) -> list[dict]:
@@ -52,14 +52,18 @@ def _predict_table(run: RunDir, predictor: TextPredictor, name: str, data: bytes
     return rows
 
 
-def _table(rows: list[dict]) -> None:
-    table = pd.DataFrame([{"text": r["text"], "predicted": r["top"][0][0], "confidence": r["top"][0][1]}
-                          for r in rows], columns=["text", "predicted", "confidence"])
-    st.dataframe(table, hide_index=True, column_config={
+def _table(rows: list[dict], rule: NotSureRule) -> None:
+    """The texts' answers, marked "not sure" under ``rule`` as images' are, and their CSV."""
+    columns = {  # shown in this order
         "text": "Text", "predicted": "Class",
         "confidence": st.column_config.ProgressColumn("Confidence", format="percent", min_value=0, max_value=1,
-                                                      help="How sure the model is of its answer.")})
-    st.download_button("Download all results as CSV", text_results_csv(rows), "predictions.csv", "text/csv",
+                                                      help="How sure the model is of its answer."),
+        **({"not_sure": not_sure_column(rule)} if rule.on else {})}
+    table = pd.DataFrame([{"text": r["text"], "predicted": r["top"][0][0], "confidence": r["top"][0][1],
+                           "not_sure": rule.unsure(r["top"][0][1])} for r in rows], columns=list(columns))
+    st.dataframe(table, hide_index=True, column_config=columns)
+    st.download_button("Download all results as CSV", text_results_csv(rows, rule.below if rule.on else None),
+                       "predictions.csv", "text/csv",
                        key="csv_texts", on_click="ignore",
                        help="One row per text, with the probability of every class; no cell can run as a "
                             "spreadsheet formula.")

@@ -1,6 +1,7 @@
 """A trained text model in the studio: Evaluate shows its mistakes as the texts themselves, and Use
 classifies a typed text and a table of texts and offers its exports."""
 
+import csv
 import io
 import shutil
 import zipfile
@@ -15,7 +16,8 @@ from pages import ui
 from tlcore.config import TrainConfig
 from tlcore.jobs.train import create_run, execute
 from tlcore.rundir import RunDir
-from tlcore.studio import import_texts, run_texts, text_folder, text_onnx_zip, type_texts
+from tlcore.studio import (NotSureRule, import_texts, load_text_predictor, rule_sentence, run_texts, text_folder,
+                           text_onnx_zip, text_results_csv, type_texts)
 from tlcore.workspace import runs_dir
 
 MISFILED = "<b>Heavy</b> rain and **thunder** all night"  # a weather text filed under sport
@@ -70,6 +72,29 @@ def test_use_classifies_a_typed_text_and_a_table_of_texts(workspace_text_run):
     assert table["text"].tolist() == ["=1+2 a goal in the final match", "Bake the pie slowly"]
     assert table["predicted"].tolist()[1] == "food"
     assert "Download all results as CSV" in [b.label for b in at.get("download_button")]
+
+
+def test_typed_texts_and_table_rows_follow_the_not_sure_rule_as_images_do(workspace_text_run):
+    run = RunDir(workspace_text_run)
+    rows = [["=1+2 a goal in the final match", "?"], ["Bake the pie slowly", "?"]]
+    sure = load_text_predictor(run.path).predict_texts([r[0] for r in rows], top=1)
+    p = sorted(r["top"][0][1] for r in sure)
+    rule = NotSureRule(sum(p) / 2)  # between the two answers: one is marked "not sure", the other is not
+    run.set_not_sure_rule(rule)
+    at = studio("use", **{ui.RUN: workspace_text_run})
+    upload = next(u for u in at.file_uploader if u.label.startswith("Or a table of texts"))
+    upload.set_value(("new.csv", table_bytes(rows), "text/csv")).run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert table["not_sure"].tolist() == [r["top"][0][1] < rule.below for r in sure] and table["not_sure"].sum() == 1
+    csv_rows = list(csv.DictReader(io.StringIO(text_results_csv(sure, rule.below))))
+    assert [r["not_sure"] for r in csv_rows] == [str(r["top"][0][1] < rule.below) for r in sure]
+    unsure = next(r for r, s in zip(rows, sure) if s["top"][0][1] < rule.below)[0]
+    at.text_area(key=f"typed_{run.name}").set_value(unsure).run()
+    assert any(m.startswith("### Not sure — maybe ") for m in texts(at.markdown).splitlines())
+    assert rule_sentence(rule) in texts(at.caption)
+    at.text_area(key=f"typed_{run.name}").set_value(next(r[0] for r in rows if r[0] != unsure)).run()
+    assert not any(m.startswith("### Not sure") for m in texts(at.markdown).splitlines())
 
 
 @pytest.mark.filterwarnings("ignore:Constant folding")

@@ -346,6 +346,10 @@ class NotSureRule:
     def on(self) -> bool:
         return self.below > 0
 
+    def unsure(self, probability: float) -> bool:
+        """Whether an answer given with ``probability`` is marked "not sure" (every surface asks this)."""
+        return probability < self.below
+
     def to_json(self) -> dict:
         return asdict(self)
 
