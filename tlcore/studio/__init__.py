@@ -58,7 +58,8 @@ _OPERATIONS = {
     "texts": ("TEXT_MODEL", "TextData", "TextItem", "add_typed_texts", "audit_texts", "dataset_kind",
               "import_text_path", "import_texts", "open_texts", "run_texts", "table_columns", "text_audit",
               "text_folder", "type_texts"),
-    "text_use": ("TextPredictor", "load_text_predictor", "predict_text_table", "text_onnx_zip", "text_results_csv"),
+    "text_use": ("TextPredictor", "WordEffects", "load_text_predictor", "predict_text_table", "text_onnx_zip",
+                 "text_results_csv", "word_effects"),
 }
 _HOLDER = {name: module for module, names in _OPERATIONS.items() for name in names}
 

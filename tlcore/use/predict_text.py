@@ -39,11 +39,11 @@ class TextPredictor:
         self.tokenizer = TextTokenizer(bundle_dir / TOKENIZER, self.meta["catalog"]["max_tokens"])
 
     @torch.no_grad()
-    def probabilities(self, texts: list[str]) -> torch.Tensor:
+    def probabilities(self, texts: list[str], batch: int = BATCH) -> torch.Tensor:
         """Calibrated probabilities [texts, classes], as the ONNX export's "probabilities" output
-        computes them."""
-        out = [(self.net(self.tokenizer(texts[i:i + BATCH]).ids) / self.temperature).softmax(1)
-               for i in range(0, len(texts), BATCH)]
+        computes them, ``batch`` texts at a time."""
+        out = [(self.net(self.tokenizer(texts[i:i + batch]).ids) / self.temperature).softmax(1)
+               for i in range(0, len(texts), batch)]
         p = torch.cat(out) if out else torch.empty(0, len(self.classes))
         if not torch.isfinite(p).all():
             raise TLError("The model gives no usable probabilities (they are not numbers), so its weights are "
