@@ -65,9 +65,11 @@ def render() -> None:
     _label_issues(metrics, texts)
     if metrics.calibration:
         _calibration(metrics.calibration)
-    if texts is None:  # Grad-CAM draws on images
-        with ui.friendly_errors():
+    with ui.friendly_errors():
+        if texts is None:  # Grad-CAM draws on images
             _where_it_looked(run, predictions)
+        else:
+            evaluate_text.words(run, predictions, texts)
 
 
 def _measured_on(split: str, count: int, metrics) -> str:

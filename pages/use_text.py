@@ -1,5 +1,5 @@
-"""The Use page for a text model: type or paste a text and see the classes' probabilities, or upload
-a table of texts and download the predictions as CSV."""
+"""The Use page for a text model: type or paste a text and see the classes' probabilities and which
+of its words moved the answer, or upload a table of texts and download the predictions as CSV."""
 
 from __future__ import annotations
 
@@ -8,28 +8,22 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from pages import ui
+from pages import text_words, ui
 from pages.use_live import answer, not_sure_column
-from tlcore.studio import (NotSureRule, RunDir, TextPredictor, load_text_predictor, model_changed, predict_text_table,
-                           text_results_csv)
+from tlcore.studio import NotSureRule, RunDir, TextPredictor, model_changed, predict_text_table, text_results_csv
 
 TOP = 5
 
 
-@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def _predictor(run_dir: str, changed: float) -> TextPredictor:
-    """The run's model, loaded once; ``changed`` (the weights file's time) makes a new bundle load anew."""
-    return load_text_predictor(run_dir)
-
-
 def section(run: RunDir, rule: NotSureRule) -> None:
     """A text box with the answer for what is typed, and a table upload with its CSV of predictions."""
-    predictor = _predictor(str(run.path), model_changed(run))
+    predictor = text_words.predictor(run)
     typed = st.text_area("Type or paste a text", key=f"typed_{run.name}",
                          help="One text (a message, a review, a ticket); the model names its class.")
     if typed.strip():
         with ui.friendly_errors():
             answer(st, predictor.predict_texts([typed.strip()], top=TOP)[0], rule, "typed")
+        text_words.section(run, typed.strip(), "typed")
     st.divider()
     upload = st.file_uploader("Or a table of texts (.csv, .tsv) or a .txt file", type=["csv", "tsv", "tab", "txt"],
                               key=f"texts_{run.name}",

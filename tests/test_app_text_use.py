@@ -3,6 +3,7 @@ classifies a typed text and a table of texts and offers its exports."""
 
 import csv
 import io
+import re
 import shutil
 import zipfile
 from dataclasses import replace
@@ -12,7 +13,7 @@ import pytest
 from app_fixtures import studio, texts
 from text_fixtures import TOPICS, table_bytes
 
-from pages import ui
+from pages import text_words, ui
 from tlcore.config import TrainConfig
 from tlcore.jobs.train import create_run, execute
 from tlcore.rundir import RunDir
@@ -56,6 +57,31 @@ def test_evaluate_shows_mistakes_as_escaped_texts_and_no_grad_cam(workspace_text
     assert not [b for b in at.button if b.label == "Show where the model looked"]
 
 
+def _highlighted(at) -> str:
+    """The Markdown of the text drawn with its words highlighted."""
+    [drawn] = [m.value for m in at.markdown if "<span style=" in m.value]
+    return drawn
+
+
+def test_evaluate_shows_which_words_of_a_picked_text_moved_the_answer_with_its_markup_escaped(workspace_text_run):
+    at = studio("evaluate", **{ui.RUN: workspace_text_run})
+    options = at.selectbox(key="words_text").options
+    picked = next(o for o in options if "all night" in o)
+    assert picked.startswith("is sport, guessed ")  # the text on one line, after what the model made of it
+    wrong = [o for o in options if len(set(re.match(r"is (\w+), guessed (\w+):", o).groups())) == 2]
+    assert options[:len(wrong)] == wrong  # the mistakes first
+    at.selectbox(key="words_text").select_index(options.index(picked))
+    next(b for b in at.button if b.label == text_words.BUTTON).click()
+    at.run()
+    assert not at.exception and not at.error
+    drawn = _highlighted(at)
+    assert "<b>" not in drawn and "**" not in drawn  # the text's own markup is escaped, only the spans are HTML
+    assert "\\<" in drawn and "\\*\\*" in drawn
+    assert drawn.count("<span ") == len(["b", "Heavy", "b", "rain", "and", "thunder", "all", "night"])
+    assert re.search(r'rgba\((0, 158, 115|213, 94, 0), [0-9.]+\)[^>]*>Heavy</span>', drawn)
+    assert "The saved model's answer: '" in texts(at.caption) and "Raised it most:" in texts(at.caption)
+
+
 def test_use_classifies_a_typed_text_and_a_table_of_texts(workspace_text_run):
     at = studio("use", **{ui.RUN: workspace_text_run})
     assert not at.exception and not at.error
@@ -64,6 +90,12 @@ def test_use_classifies_a_typed_text_and_a_table_of_texts(workspace_text_run):
     at.text_area(key=f"typed_{Path(workspace_text_run).name}").set_value("Heavy snow and icy wind tonight").run()
     assert not at.exception and not at.error
     assert any(m.startswith("### weather (") for m in texts(at.markdown).splitlines())
+    at.text_area(key=f"typed_{Path(workspace_text_run).name}").set_value("<b>Snow</b> and **icy** wind").run()
+    next(b for b in at.button if b.label == text_words.BUTTON).click()
+    at.run()
+    assert not at.exception and not at.error
+    drawn = _highlighted(at)
+    assert "<b>" not in drawn and "**" not in drawn and ">Snow</span>" in drawn and ">icy</span>" in drawn
     upload = next(u for u in at.file_uploader if u.label.startswith("Or a table of texts"))
     rows = [["=1+2 a goal in the final match", "?"], ["Bake the pie slowly", "?"]]
     upload.set_value(("new.csv", table_bytes(rows), "text/csv")).run()
