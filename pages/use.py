@@ -169,8 +169,8 @@ def _current(run_dir: str, fmt: str, stamps: tuple[int, ...], below: float) -> b
 
 
 def _downloads(run: RunDir, text: bool = False) -> None:
-    st.markdown("**Model bundle**: the trained model with its class names and how it prepares an image, for "
-                "this studio and its command line.")
+    st.markdown(f"**Model bundle**: the trained model with its class names and how it prepares "
+                f"{'a text' if text else 'an image'}, for this studio and its command line.")
     st.caption("Inside: the weights as model.safetensors and the rest as model.json; `python -m tlcore predict` "
                "and the Python API load it.")
     st.download_button("Download the model bundle (.zip)", lambda: bundle_zip(run), f"{run.name}-bundle.zip",

@@ -82,6 +82,25 @@ def test_evaluate_shows_which_words_of_a_picked_text_moved_the_answer_with_its_m
     assert "The saved model's answer: '" in texts(at.caption) and "Raised it most:" in texts(at.caption)
 
 
+def _everything_shown(node) -> str:
+    """Every element's message on a page (its words, labels, help texts, options, charts), as text."""
+    children = getattr(node, "children", None)
+    if children is None:
+        return str(node.proto)
+    return "\n".join(_everything_shown(child) for child in children.values())
+
+
+@pytest.mark.parametrize("page", ["evaluate", "use"])
+def test_a_text_runs_pages_never_say_image(workspace_text_run, page):
+    rows = [[t, label] for label, items in TOPICS.items() for t in items] + [[MISFILED, "sport"]]
+    folder = text_folder(import_texts(table_bytes(rows), "topics.csv"))  # the run's texts, in this workspace
+    at = studio(page, **{ui.RUN: workspace_text_run, ui.DATASET: folder})
+    assert not at.exception and not at.error
+    shown = _everything_shown(at.main) + _everything_shown(at.sidebar)
+    assert "25 texts" in shown  # the score's sentence, in the page and the sidebar
+    assert not re.findall(r"[^\n]{0,60}\bimages?\b[^\n]{0,60}", shown, re.IGNORECASE)
+
+
 def test_use_classifies_a_typed_text_and_a_table_of_texts(workspace_text_run):
     at = studio("use", **{ui.RUN: workspace_text_run})
     assert not at.exception and not at.error

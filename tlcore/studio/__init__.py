@@ -18,7 +18,7 @@ from tlcore.errors import TLError
 from tlcore.config import AUTO, DEFAULT_MODEL, FASTEST, MOST_ACCURATE, TrainConfig
 from tlcore.markdown import escape, plot_text
 from tlcore.models.catalog import ModelSpec, get_spec, list_specs, params_text
-from tlcore.record import ACTIVE, DAMAGED, NotSureRule, RecordError, RunRecord, Score
+from tlcore.record import ACTIVE, DAMAGED, NotSureRule, RecordError, RunRecord, Score, in_texts
 from tlcore.rundir import TITLE_CHARS, RunDir
 from tlcore.sharing import GUESSES, PASSWORD_SECRET, client_of, password_problem, too_many
 from tlcore.workspace import load_choices, save_choices, tidy_workspace, writable_workspace
@@ -68,7 +68,7 @@ __all__ = [
     # Data, models, runs and exports
     "ACTIVE", "AUTO", "DAMAGED", "DEFAULT_MODEL", "FASTEST", "MOST_ACCURATE", "load_choices", "save_choices", "GUESSES", "PASSWORD_SECRET", "TITLE_CHARS", "ModelSpec", "NotSureRule",
     "RecordError", "RunDir", "RunRecord", "Score", "TrainConfig", "client_of", "escape", "get_spec", "list_specs",
-    "params_text", "password_problem", "plot_text", "tidy_workspace", "too_many", "writable_workspace",
+    "in_texts", "params_text", "password_problem", "plot_text", "tidy_workspace", "too_many", "writable_workspace",
     # Settings
     "settings",
     *_HOLDER,
