@@ -7,15 +7,16 @@ from pages import nav
 nav.first_visit()  # before the imports below, which load PyTorch
 
 import hashlib
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
 
 from pages import ui, use_live, use_text
 from tlcore.studio import (NotSureRule, Predictor, RunDir, bundle_zip, coverage_of, coverage_sentence, export_is_current,
-                           export_stamps, export_to_run, keep_not_sure_rule, load_predictor, model_card, model_changed,
-                           predict_uploads, results_csv, rule_of, rule_sentence, run_texts, text_onnx_zip,
-                           write_web_demo)
+                           export_stamps, export_to_run, in_texts, keep_not_sure_rule, load_predictor, model_card,
+                           model_changed, predict_uploads, results_csv, rule_of, rule_sentence, run_texts,
+                           text_onnx_zip, write_web_demo)
 
 TOP = 5
 EXPORTS = {  # file in the run folder -> (format name, export format, what it is for, details for programmers)
@@ -32,8 +33,9 @@ def render() -> None:
     run = ui.pick_trained_run("use")
     if run is None:
         return
-    rule = _not_sure_rule(run)
-    if run_texts(run.path) is not None:  # a text model: no images, camera or web page
+    text = run_texts(run.path) is not None
+    rule = _not_sure_rule(run, in_texts if text else str)
+    if text:  # a text model: no images, camera or web page
         classify, take_away = st.tabs(["Classify texts", "Download the model"])
         with classify:
             use_text.section(run, rule)
@@ -61,9 +63,10 @@ def render() -> None:
 AS_IT_CAME, OFF = -1, 0  # the "not sure" control's choices besides a share right (50..99)
 
 
-def _not_sure_rule(run: RunDir) -> NotSureRule:
+def _not_sure_rule(run: RunDir, say: Callable[[str], str]) -> NotSureRule:
     """The run's "not sure" rule, chosen in the user's terms; off until they choose one. The choice
-    is kept in the run folder, so the exports made afterwards carry the same rule."""
+    is kept in the run folder, so the exports made afterwards carry the same rule (``say``: its
+    sentences worded for the run's kind)."""
     rule, coverage, key = rule_of(run), coverage_of(run), f"not_sure_{run.name}"
     came = rule.on and rule.target is None  # a model from an older version, with its own threshold
     start = AS_IT_CAME if came else (OFF if rule.target is None else round(100 * rule.target))
@@ -75,8 +78,8 @@ def _not_sure_rule(run: RunDir) -> NotSureRule:
                           "of are marked \"not sure\", so that the others are right at least this often.")
     rule = rule_of(run)
     if rule.target is not None:
-        st.caption(coverage_sentence(rule.target, coverage))
-    st.caption(rule_sentence(rule))
+        st.caption(say(coverage_sentence(rule.target, coverage)))
+    st.caption(say(rule_sentence(rule)))
     return rule
 
 

@@ -92,6 +92,7 @@ def _everything_shown(node) -> str:
 
 @pytest.mark.parametrize("page", ["evaluate", "use"])
 def test_a_text_runs_pages_never_say_image(workspace_text_run, page):
+    RunDir(workspace_text_run).set_not_sure_rule(NotSureRule(0.9, 0.9))  # its sentences on the Use page too
     rows = [[t, label] for label, items in TOPICS.items() for t in items] + [[MISFILED, "sport"]]
     folder = text_folder(import_texts(table_bytes(rows), "topics.csv"))  # the run's texts, in this workspace
     at = studio(page, **{ui.RUN: workspace_text_run, ui.DATASET: folder})
