@@ -15,6 +15,10 @@ STRONGEST = 3  # words named under the text, each way
 BUTTON = "Show which words moved the answer"
 HOW = ("Each word is left out in turn and the text classified again by the saved model: a green word raised "
        "its answer, a red one lowered it, and the stronger the colour, the more.")
+ANSWER = "The saved model's answer: {answer}."
+RAISED, NONE_RAISED = "Raised it most: {words}.", "No word raised it."
+LOWERED, NONE_LOWERED = "Lowered it most: {words}.", "No word lowered it."
+IN_POINTS = "In points of probability, when the word is left out."
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
@@ -63,7 +67,6 @@ def draw(effects: WordEffects) -> None:
     up = [f"{ui.md_safe(w)} ({100 * e:+.0f})" for w, e in ranked if e > 0][:STRONGEST]
     down = [f"{ui.md_safe(w)} ({100 * e:+.0f})" for w, e in ranked if e < 0][:STRONGEST]
     answer = f"'{ui.md_safe(effects.answer)}' ({effects.probability:.0%})"
-    said = [f"The saved model's answer: {answer}."]
-    said.append(f"Raised it most: {', '.join(up)}." if up else "No word raised it.")
-    said.append(f"Lowered it most: {', '.join(down)}." if down else "No word lowered it.")
-    st.caption(" ".join(said) + " In points of probability, when the word is left out. " + effects.cut)
+    said = [ANSWER.format(answer=answer), RAISED.format(words=", ".join(up)) if up else NONE_RAISED,
+            LOWERED.format(words=", ".join(down)) if down else NONE_LOWERED, IN_POINTS, effects.cut]
+    st.caption(" ".join(filter(None, said)))

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from app_fixtures import studio, texts
 from text_fixtures import TOPICS, table_bytes
+from wording import pattern
 
 from pages import text_words, ui
 from tlcore.config import TrainConfig
@@ -79,7 +80,7 @@ def test_evaluate_shows_which_words_of_a_picked_text_moved_the_answer_with_its_m
     assert "\\<" in drawn and "\\*\\*" in drawn
     assert drawn.count("<span ") == len(["b", "Heavy", "b", "rain", "and", "thunder", "all", "night"])
     assert re.search(r'rgba\((0, 158, 115|213, 94, 0), [0-9.]+\)[^>]*>Heavy</span>', drawn)
-    assert "The saved model's answer: '" in texts(at.caption) and "Raised it most:" in texts(at.caption)
+    assert re.search(pattern(text_words.ANSWER) + " " + pattern(text_words.RAISED), texts(at.caption))
 
 
 def _everything_shown(node) -> str:
