@@ -93,9 +93,11 @@ def _start(cfg: TrainConfig, run_shown: bool) -> None:
     start = f", continuing run {ui.md_safe(title_of(RunDir(cfg.init_from)))}" if cfg.init_from else ""
     st.markdown(("**Next run:** " if run_shown else "") + f"**{ui.md_safe(summary['name'])}**{start}: "
                 + f"{stages_words(will.trainable_stages, len(spec.stages), spec.title, will.recipe)}, "
-                  f"**{will.epochs}** epochs, images at {will.image_size} pixels, "
-                  f"augmentation {'as recommended' if cfg.augment == 'auto' else cfg.augment}, "
-                  f"{device_words(cfg.device, gpu_name())}{_processes(cfg)}.")
+                  f"**{will.epochs}** epochs, "
+                + (f"texts read up to {spec.max_tokens} tokens, " if spec.kind == "text" else
+                   f"images at {will.image_size} pixels, augmentation "
+                   f"{'as recommended' if cfg.augment == 'auto' else cfg.augment}, ")
+                + f"{device_words(cfg.device, gpu_name())}{_processes(cfg)}.")
     took = decided.estimate()
     st.caption(f"It should take {took.words()} on this computer ({took.basis()}).")
     st.page_link(ui.page("strategy"), label="Change these settings", icon=":material/tune:")

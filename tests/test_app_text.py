@@ -108,7 +108,8 @@ def test_strategy_counts_the_encoders_seven_stages_and_plans_a_deeper_run(text_d
 
 def test_a_text_run_started_from_the_train_page_shows_its_live_charts(text_dataset):
     at = studio("train", **{ui.DATASET: text_dataset, choices.STAGES: 0, "opt_epochs": 2, "opt_device": "cpu"})
-    assert "keeps MiniLM-L6 sentence encoder as it is" in texts(at.markdown)
+    assert ("keeps MiniLM-L6 sentence encoder as it is and trains only a new last layer, **2** epochs, texts read "
+            "up to 256 tokens, on this computer's processor (CPU).") in texts(at.markdown)  # no pixels, no augmentation
     next(b for b in at.button if b.label == "Start training").click()
     at.run()
     run = RunDir(at.session_state[ui.RUN])
