@@ -7,7 +7,9 @@ known answers (issue 23). One section a verdict, each its own module:
   20% planted label flips (bench/judge_labels.py);
 - ``leakage``: planted exact, resized and re-encoded copies across splits, and false alarms among
   distinct images (bench/judge_leakage.py);
-- ``recipe``: the ``auto`` recipe's accuracy and time against the fastest recipe (bench/judge_recipe.py).
+- ``recipe``: the ``auto`` recipe's accuracy and time against the fastest recipe (bench/judge_recipe.py);
+- ``words``: how often "which words moved the answer" ranks first a planted word that decides the class,
+  in real texts (bench/judge_words.py).
 
     python bench/judgments.py                  # every section (about half an hour on 2 cores)
     python bench/judgments.py --quick          # a few draws each, to check that it runs
@@ -30,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SECTIONS = ("calibration", "labels", "leakage", "recipe")
+SECTIONS = ("calibration", "labels", "leakage", "recipe", "words")
 
 
 def main() -> None:

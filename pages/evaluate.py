@@ -6,6 +6,7 @@ from pages import nav
 
 nav.first_visit()  # before the imports below, which load PyTorch
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages import evaluate_text, ui
-from tlcore.studio import RunDir, advise, calibration_sentence, gradcam, run_texts
+from tlcore.studio import RunDir, advise, calibration_sentence, gradcam, in_texts, run_texts
 
 GALLERY = 24  # misclassified images shown at most
 PER_ROW = 6
@@ -27,7 +28,6 @@ SCORES = {
 
 
 SPLIT_NAMES = {"test": "test images", "cv": "cross-validation (all labelled images)", "val": "validation images"}
-TEXT_SPLIT_NAMES = {"test": "test texts", "cv": "cross-validation (all labelled texts)", "val": "validation texts"}
 SPLIT_HELP = ("Test images were never used while training or choosing the model, so their score is the most "
               "honest. Cross-validation scores every labelled image with a model trained without it. Validation "
               "images were set aside from training and used to pick the kept epoch.")
@@ -40,34 +40,37 @@ def render() -> None:
     if run is None:
         return
     metrics = run.metrics()
+    texts = run_texts(run.path)  # None for an image run
+    say = str if texts is None else in_texts  # the page's sentences, worded for the run's kind
     st.markdown(f"### {metrics.score.sentence()}")
     if metrics.score.leaked:
         st.warning(metrics.score.leaked, icon=":material/content_copy:")
-    st.caption("The share of images the saved model puts in the right class; the range is where the true "
-               "share most likely lies (95% interval), which is wide when there are few images.")
+    st.caption(say("The share of images the saved model puts in the right class; the range is where the true "
+                   "share most likely lies (95% interval), which is wide when there are few images."))
     split = metrics.splits[0]
     if len(metrics.splits) > 1:
-        split = st.radio("Scored on", metrics.splits, horizontal=True, format_func=SPLIT_NAMES.get,
-                         help=SPLIT_HELP, key=f"split_{run.name}")
+        split = st.radio("Scored on", metrics.splits, horizontal=True, format_func=lambda s: say(SPLIT_NAMES[s]),
+                         help=say(SPLIT_HELP), key=f"split_{run.name}")
     scores = metrics.split(split)
     for column, (key, (title, text)) in zip(st.columns(4), SCORES.items()):
-        column.metric(title, f"{getattr(scores, key):.1%}", help=text)
-    st.caption(_measured_on(split, scores.count, metrics))
+        column.metric(title, f"{getattr(scores, key):.1%}", help=say(text))
+    st.caption(say(_measured_on(split, scores.count, metrics)))
     if metrics.growth:
         _growth(metrics.growth)
     with ui.friendly_errors():
         _advice(run, split)
-    _confusion(scores)
-    _per_class(scores)
+    _confusion(scores, say)
+    _per_class(scores, say)
     predictions = _predictions(str(run.path), split)
-    texts = run_texts(run.path)  # None for an image run
-    _gallery(predictions, (SPLIT_NAMES if texts is None else TEXT_SPLIT_NAMES)[split], texts)
-    _label_issues(metrics, texts)
+    _gallery(predictions, say(SPLIT_NAMES[split]), texts)
+    _label_issues(metrics, texts, say)
     if metrics.calibration:
-        _calibration(metrics.calibration)
-    if texts is None:  # Grad-CAM draws on images
-        with ui.friendly_errors():
+        _calibration(metrics.calibration, say)
+    with ui.friendly_errors():
+        if texts is None:  # Grad-CAM draws on images
             _where_it_looked(run, predictions)
+        else:
+            evaluate_text.words(run, predictions, texts)
 
 
 def _measured_on(split: str, count: int, metrics) -> str:
@@ -119,16 +122,16 @@ def _advice(run: RunDir, split: str) -> None:
                 st.markdown(f"- {ui.md_safe(tip)}")
 
 
-def _confusion(scores: dict) -> None:
+def _confusion(scores: dict, say: Callable[[str], str]) -> None:
     st.subheader("Which classes get mixed up")
     st.caption("Each row is the true class, each column the model's answer; the diagonal holds the right "
                "answers, everything else is a mistake.")
     classes = [ui.plot_safe(c) for c in scores.classes]
     counts = pd.DataFrame(scores.confusion_matrix, index=classes, columns=classes)
     share = counts.div(counts.sum(axis=1).where(lambda s: s > 0, 1), axis=0)
-    as_counts, as_share = st.tabs(["Number of images", "Share of each true class"])
+    as_counts, as_share = st.tabs([say("Number of images"), "Share of each true class"])
     with as_counts:
-        st.plotly_chart(_heatmap(counts, "d", "images"), key="confusion_counts")
+        st.plotly_chart(_heatmap(counts, "d", say("images")), key="confusion_counts")
     with as_share:
         st.plotly_chart(_heatmap(share, ".0%", "share"), key="confusion_share")
 
@@ -139,15 +142,16 @@ def _heatmap(table: pd.DataFrame, fmt: str, unit: str) -> go.Figure:
     return fig.update_layout(height=max(320, 40 * len(table) + 120), margin=dict(t=10, b=10))
 
 
-def _per_class(scores: dict) -> None:
+def _per_class(scores: dict, say: Callable[[str], str]) -> None:
     st.subheader("Scores per class")
     table = pd.DataFrame([{"class": c, **s} for c, s in scores.per_class.items()])
-    percent = {k: st.column_config.NumberColumn(k.capitalize(), format="percent", help=text)
+    percent = {k: st.column_config.NumberColumn(k.capitalize(), format="percent", help=say(text))
                for k, text in (("precision", SCORES["precision_macro"][1]), ("recall", SCORES["recall_macro"][1]),
                                ("f1", SCORES["f1_macro"][1]))}
     st.dataframe(table, hide_index=True, column_config={
         "class": "Class", **percent,
-        "support": st.column_config.NumberColumn("Images", help="How many images of this class were scored.")})
+        "support": st.column_config.NumberColumn(say("Images"),
+                                                 help=say("How many images of this class were scored."))})
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -184,48 +188,53 @@ def _gallery(predictions: pd.DataFrame, where: str, texts: dict[str, str] | None
                       f"({r['confidence']:.0%})", texts)
 
 
-def _label_issues(metrics, texts: dict[str, str] | None) -> None:
+def _label_issues(metrics, texts: dict[str, str] | None, say: Callable[[str], str]) -> None:
     """The labelled images the model finds probably misfiled, with how sure that list is, or one line
     saying why it is withheld (tlcore.training.label_issues.label_check)."""
-    st.subheader("Images probably labelled wrong" if texts is None else "Texts probably labelled wrong")
+    st.subheader(say("Images probably labelled wrong"))
     check, issues = metrics.label_check, metrics.label_issues
     if check is None:
         st.caption("Not checked: this run was trained before the check of labels was measured for reliability. "
                    "Train again to see it.")
         return
     if not check["shown"]:
-        st.caption(check["reason"])
+        st.caption(say(check["reason"]))
         return
     held = "in cross-validation" if metrics.held_out == "cv" else "on the validation images"
     if not issues:
-        st.caption(f"None stands out: every labelled image's label is one the model finds plausible ({held}).")
+        st.caption(say(f"None stands out: every labelled image's label is one the model finds plausible ({held})."))
         return
     one = len(issues) == 1
-    st.caption(f"{len(issues)} labelled image{'' if one else 's'} look{'s' if one else ''} much more like another "
-               f"class than the one {'it is' if one else 'they are'} filed under, judged by a model that never saw "
-               f"{'it' if one else 'them'} ({held}). About {round(check['precision'] * 10)} in 10 of these are usually "
-               f"real labelling mistakes at this accuracy ({check['accuracy']:.0%} {held}), measured on images with "
-               "labels moved on purpose. Check them and move any that are in the wrong folder; wrong labels teach "
-               "the model wrong things.")
+    st.caption(say(f"{len(issues)} labelled {'image' if one else 'images'} look{'s' if one else ''} much more "
+                   f"like another class than the one {'it is' if one else 'they are'} filed under, judged by a model "
+                   f"that never saw {'it' if one else 'them'} ({held}). About {round(check['precision'] * 10)} in 10 "
+                   f"of these are usually real labelling mistakes at this accuracy ({check['accuracy']:.0%} {held}), ")
+               + (MEASURED_ON_IMAGES if texts is None else MEASURED_NOT_ON_TEXTS)
+               + say(" Check them and move any that are in the wrong folder; wrong labels teach the model wrong "
+                     "things."))
     _thumbs(issues[:GALLERY], lambda r: f"filed as **{ui.md_safe(r['given'])}** ({r['given_probability']:.0%}), "
                                         f"looks like **{ui.md_safe(r['suggested'])}** ({r['suggested_probability']:.0%})",
             texts)
 
 
+# What the label check's precision was measured on (bench/judge_labels.py): image datasets only, so far.
+MEASURED_ON_IMAGES = "measured on images with labels moved on purpose."
+MEASURED_NOT_ON_TEXTS = ("as measured on sets of digits, clothing and clip art with labels moved on purpose (not yet "
+                         "measured on texts).")
 BINS_ON = {"test": "test images", "cv": "labelled images, each scored without it",
            "val": "validation images"}
 
 
-def _calibration(cal: dict) -> None:
+def _calibration(cal: dict, say: Callable[[str], str]) -> None:
     """What was done to the confidence and how it measured, drawn on images it was not fitted on."""
     st.subheader("Can you trust its confidence?")
-    st.caption("When the model says it is 80% sure, it should be right 80% of the time; the calibration error is "
-               f"how far off it is on average. {calibration_sentence(cal)} The Use page marks answers "
-               "\"not sure\" only under a rule you choose there.")
-    where = BINS_ON.get(cal.get("bins_on", ""))
-    if where is None:  # a run from an older version: its "after" was measured on the images it was fitted on
+    st.caption(say("When the model says it is 80% sure, it should be right 80% of the time; the calibration error is "
+                   f"how far off it is on average. {calibration_sentence(cal)} The Use page marks answers "
+                   "\"not sure\" only under a rule you choose there."))
+    where = say(BINS_ON.get(cal.get("bins_on", ""), ""))
+    if not where:  # a run from an older version: its "after" was measured on the images it was fitted on
         traces = [("bins_before", "the model's own confidence", "#E69F00")]
-        where = "held-out images"
+        where = say("held-out images")
     else:
         traces = [("bins_before", "unadjusted", "#E69F00")]
         if cal["kept"]:
@@ -236,7 +245,7 @@ def _calibration(cal: dict) -> None:
         bins = cal[key]
         fig.add_trace(go.Scatter(x=[b["confidence"] for b in bins], y=[b["accuracy"] for b in bins],
                                  mode="lines+markers", name=name, line=dict(color=colour),
-                                 text=[f"{b['count']} images" for b in bins]))
+                                 text=[say(f"{b['count']} images") for b in bins]))
     fig.update_layout(height=360, margin=dict(t=10, b=10), legend_title_text="",
                       xaxis=dict(title="how sure the model said it was", tickformat=".0%", range=[0, 1]),
                       yaxis=dict(title="how often it was right", tickformat=".0%", range=[0, 1.02]))

@@ -59,11 +59,16 @@ def describe_run(record: RunRecord) -> str:
     except TLError:  # a model this studio no longer lists
         title, total, size, tokens = ui.md_safe(cfg.model), 0, cfg.image_size, 0
     epochs = f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}" if cfg.epochs else "the recommended number of epochs"
-    pixels = f"images at {size} pixels" if size else "images at the model's own size"
-    if tokens:
-        pixels = f"texts read up to {tokens} tokens"
-    return (f"**This run:** {stages_words(cfg.trainable_stages, total, title, cfg.recipe)}, {epochs}, {pixels}, "
+    return (f"**This run:** {stages_words(cfg.trainable_stages, total, title, cfg.recipe)}, {epochs}, "
+            f"{reads_words(tokens, size)}, "
             f"{device_words(cfg.device, record.environment.get('cuda'))}{_processes(cfg)}.")
+
+
+def reads_words(tokens: int, size: int) -> str:
+    """What a run reads: texts up to ``tokens`` tokens (a text model), else images at ``size`` pixels."""
+    if tokens:
+        return f"texts read up to {tokens} tokens"
+    return f"images at {size} pixels" if size else "images at the model's own size"
 
 
 def _spread_choice(cfg: TrainConfig) -> TrainConfig:
@@ -94,9 +99,9 @@ def _start(cfg: TrainConfig, run_shown: bool) -> None:
     st.markdown(("**Next run:** " if run_shown else "") + f"**{ui.md_safe(summary['name'])}**{start}: "
                 + f"{stages_words(will.trainable_stages, len(spec.stages), spec.title, will.recipe)}, "
                   f"**{will.epochs}** epochs, "
-                + (f"texts read up to {spec.max_tokens} tokens, " if spec.kind == "text" else
-                   f"images at {will.image_size} pixels, augmentation "
-                   f"{'as recommended' if cfg.augment == 'auto' else cfg.augment}, ")
+                + reads_words(spec.max_tokens if spec.kind == "text" else 0, will.image_size)
+                + ("" if spec.kind == "text" else
+                   f", augmentation {'as recommended' if cfg.augment == 'auto' else cfg.augment}") + ", "
                 + f"{device_words(cfg.device, gpu_name())}{_processes(cfg)}.")
     took = decided.estimate()
     st.caption(f"It should take {took.words()} on this computer ({took.basis()}).")

@@ -7,15 +7,16 @@ from pages import nav
 nav.first_visit()  # before the imports below, which load PyTorch
 
 import hashlib
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
 
 from pages import ui, use_live, use_text
 from tlcore.studio import (NotSureRule, Predictor, RunDir, bundle_zip, coverage_of, coverage_sentence, export_is_current,
-                           export_stamps, export_to_run, keep_not_sure_rule, load_predictor, model_card, model_changed,
-                           predict_uploads, results_csv, rule_of, rule_sentence, run_texts, text_onnx_zip,
-                           write_web_demo)
+                           export_stamps, export_to_run, in_texts, keep_not_sure_rule, load_predictor, model_card,
+                           model_changed, predict_uploads, results_csv, rule_of, rule_sentence, run_texts,
+                           text_onnx_zip, write_web_demo)
 
 TOP = 5
 EXPORTS = {  # file in the run folder -> (format name, export format, what it is for, details for programmers)
@@ -32,8 +33,9 @@ def render() -> None:
     run = ui.pick_trained_run("use")
     if run is None:
         return
-    rule = _not_sure_rule(run)
-    if run_texts(run.path) is not None:  # a text model: no images, camera or web page
+    text = run_texts(run.path) is not None
+    rule = _not_sure_rule(run, in_texts if text else str)
+    if text:  # a text model: no images, camera or web page
         classify, take_away = st.tabs(["Classify texts", "Download the model"])
         with classify:
             use_text.section(run, rule)
@@ -61,9 +63,10 @@ def render() -> None:
 AS_IT_CAME, OFF = -1, 0  # the "not sure" control's choices besides a share right (50..99)
 
 
-def _not_sure_rule(run: RunDir) -> NotSureRule:
+def _not_sure_rule(run: RunDir, say: Callable[[str], str]) -> NotSureRule:
     """The run's "not sure" rule, chosen in the user's terms; off until they choose one. The choice
-    is kept in the run folder, so the exports made afterwards carry the same rule."""
+    is kept in the run folder, so the exports made afterwards carry the same rule (``say``: its
+    sentences worded for the run's kind)."""
     rule, coverage, key = rule_of(run), coverage_of(run), f"not_sure_{run.name}"
     came = rule.on and rule.target is None  # a model from an older version, with its own threshold
     start = AS_IT_CAME if came else (OFF if rule.target is None else round(100 * rule.target))
@@ -75,8 +78,8 @@ def _not_sure_rule(run: RunDir) -> NotSureRule:
                           "of are marked \"not sure\", so that the others are right at least this often.")
     rule = rule_of(run)
     if rule.target is not None:
-        st.caption(coverage_sentence(rule.target, coverage))
-    st.caption(rule_sentence(rule))
+        st.caption(say(coverage_sentence(rule.target, coverage)))
+    st.caption(say(rule_sentence(rule)))
     return rule
 
 
@@ -119,7 +122,7 @@ def _table(rows: list[dict], rule: NotSureRule) -> pd.DataFrame:
                         "problem": f"{row['file']} {row['error']}"})
         else:
             best, p = row["top"][0]
-            out.append({"file": row["file"], "predicted": best, "confidence": p, "not_sure": p < rule.below,
+            out.append({"file": row["file"], "predicted": best, "confidence": p, "not_sure": rule.unsure(p),
                         "problem": "", **{f"p_{c}": v for c, v in row["probabilities"].items()}})
     return pd.DataFrame(out)
 
@@ -134,7 +137,7 @@ def _results(run: RunDir, named: list[tuple[str, bytes]], rule: NotSureRule, key
             "file": "Image", "predicted": "Class",
             "confidence": st.column_config.ProgressColumn("Confidence", format="percent", min_value=0, max_value=1,
                                                           help="How sure the model is of its answer."),
-            "not_sure": st.column_config.CheckboxColumn("Not sure", help=rule_sentence(rule)),
+            "not_sure": use_live.not_sure_column(rule),
             "problem": "Problem"}
         if not rule.on:
             del columns["not_sure"]
@@ -169,8 +172,8 @@ def _current(run_dir: str, fmt: str, stamps: tuple[int, ...], below: float) -> b
 
 
 def _downloads(run: RunDir, text: bool = False) -> None:
-    st.markdown("**Model bundle**: the trained model with its class names and how it prepares an image, for "
-                "this studio and its command line.")
+    st.markdown(f"**Model bundle**: the trained model with its class names and how it prepares "
+                f"{'a text' if text else 'an image'}, for this studio and its command line.")
     st.caption("Inside: the weights as model.safetensors and the rest as model.json; `python -m tlcore predict` "
                "and the Python API load it.")
     st.download_button("Download the model bundle (.zip)", lambda: bundle_zip(run), f"{run.name}-bundle.zip",

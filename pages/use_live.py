@@ -58,7 +58,7 @@ def section(run: RunDir, rule: NotSureRule) -> None:
 def verdict(probabilities: dict[str, float], rule: NotSureRule) -> str:
     """The answer in words: the top class and how sure, marked "not sure" under the rule."""
     best, p = max(probabilities.items(), key=lambda kv: kv[1])
-    if p < rule.below:
+    if rule.unsure(p):
         return f"Not sure — maybe {ui.md_safe(best)} ({p:.0%} sure)"
     return f"{ui.md_safe(best)} ({p:.0%} sure)"
 
@@ -67,13 +67,18 @@ def answer(box, row: dict, rule: NotSureRule, key: str) -> None:
     """A prediction's answer in words (with the rule's sentence when not sure) and its top classes'
     probabilities as bars, drawn in ``box`` (a column or the page)."""
     box.markdown(f"### {verdict(dict(row['top']), rule)}")
-    if row["top"][0][1] < rule.below:
+    if rule.unsure(row["top"][0][1]):
         box.caption(rule_sentence(rule))
     top = pd.DataFrame([(ui.plot_safe(c), p) for c, p in row["top"]], columns=["class", "probability"])
     fig = px.bar(top, x="probability", y="class", orientation="h", range_x=[0, 1], text_auto=".0%")
     fig.update_layout(height=60 + 40 * len(top), margin=dict(t=10, b=10), yaxis=dict(autorange="reversed"),
                       xaxis_tickformat=".0%")
     box.plotly_chart(fig, key=f"top_{key}")
+
+
+def not_sure_column(rule: NotSureRule):
+    """A results table's "Not sure" column (a row's ``not_sure``: ``rule.unsure`` of its answer)."""
+    return st.column_config.CheckboxColumn("Not sure", help=rule_sentence(rule))
 
 
 def _answer(feed: LiveFeed, rule: NotSureRule) -> None:

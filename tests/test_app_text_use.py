@@ -1,7 +1,9 @@
 """A trained text model in the studio: Evaluate shows its mistakes as the texts themselves, and Use
 classifies a typed text and a table of texts and offers its exports."""
 
+import csv
 import io
+import re
 import shutil
 import zipfile
 from dataclasses import replace
@@ -10,12 +12,14 @@ from pathlib import Path
 import pytest
 from app_fixtures import studio, texts
 from text_fixtures import TOPICS, table_bytes
+from wording import pattern
 
-from pages import ui
+from pages import text_words, ui
 from tlcore.config import TrainConfig
 from tlcore.jobs.train import create_run, execute
 from tlcore.rundir import RunDir
-from tlcore.studio import import_texts, run_texts, text_folder, text_onnx_zip, type_texts
+from tlcore.studio import (NotSureRule, import_texts, load_text_predictor, rule_sentence, run_texts, text_folder,
+                           text_onnx_zip, text_results_csv, type_texts)
 from tlcore.workspace import runs_dir
 
 MISFILED = "<b>Heavy</b> rain and **thunder** all night"  # a weather text filed under sport
@@ -54,6 +58,51 @@ def test_evaluate_shows_mistakes_as_escaped_texts_and_no_grad_cam(workspace_text
     assert not [b for b in at.button if b.label == "Show where the model looked"]
 
 
+def _highlighted(at) -> str:
+    """The Markdown of the text drawn with its words highlighted."""
+    [drawn] = [m.value for m in at.markdown if "<span style=" in m.value]
+    return drawn
+
+
+def test_evaluate_shows_which_words_of_a_picked_text_moved_the_answer_with_its_markup_escaped(workspace_text_run):
+    at = studio("evaluate", **{ui.RUN: workspace_text_run})
+    options = at.selectbox(key="words_text").options
+    picked = next(o for o in options if "all night" in o)
+    assert picked.startswith("is sport, guessed ")  # the text on one line, after what the model made of it
+    wrong = [o for o in options if len(set(re.match(r"is (\w+), guessed (\w+):", o).groups())) == 2]
+    assert options[:len(wrong)] == wrong  # the mistakes first
+    at.selectbox(key="words_text").select_index(options.index(picked))
+    next(b for b in at.button if b.label == text_words.BUTTON).click()
+    at.run()
+    assert not at.exception and not at.error
+    drawn = _highlighted(at)
+    assert "<b>" not in drawn and "**" not in drawn  # the text's own markup is escaped, only the spans are HTML
+    assert "\\<" in drawn and "\\*\\*" in drawn
+    assert drawn.count("<span ") == len(["b", "Heavy", "b", "rain", "and", "thunder", "all", "night"])
+    assert re.search(r'rgba\((0, 158, 115|213, 94, 0), [0-9.]+\)[^>]*>Heavy</span>', drawn)
+    assert re.search(pattern(text_words.ANSWER) + " " + pattern(text_words.RAISED), texts(at.caption))
+
+
+def _everything_shown(node) -> str:
+    """Every element's message on a page (its words, labels, help texts, options, charts), as text."""
+    children = getattr(node, "children", None)
+    if children is None:
+        return str(node.proto)
+    return "\n".join(_everything_shown(child) for child in children.values())
+
+
+@pytest.mark.parametrize("page", ["evaluate", "use"])
+def test_a_text_runs_pages_never_say_image(workspace_text_run, page):
+    RunDir(workspace_text_run).set_not_sure_rule(NotSureRule(0.9, 0.9))  # its sentences on the Use page too
+    rows = [[t, label] for label, items in TOPICS.items() for t in items] + [[MISFILED, "sport"]]
+    folder = text_folder(import_texts(table_bytes(rows), "topics.csv"))  # the run's texts, in this workspace
+    at = studio(page, **{ui.RUN: workspace_text_run, ui.DATASET: folder})
+    assert not at.exception and not at.error
+    shown = _everything_shown(at.main) + _everything_shown(at.sidebar)
+    assert "25 texts" in shown  # the score's sentence, in the page and the sidebar
+    assert not re.findall(r"[^\n]{0,60}\bimages?\b[^\n]{0,60}", shown, re.IGNORECASE)
+
+
 def test_use_classifies_a_typed_text_and_a_table_of_texts(workspace_text_run):
     at = studio("use", **{ui.RUN: workspace_text_run})
     assert not at.exception and not at.error
@@ -62,6 +111,12 @@ def test_use_classifies_a_typed_text_and_a_table_of_texts(workspace_text_run):
     at.text_area(key=f"typed_{Path(workspace_text_run).name}").set_value("Heavy snow and icy wind tonight").run()
     assert not at.exception and not at.error
     assert any(m.startswith("### weather (") for m in texts(at.markdown).splitlines())
+    at.text_area(key=f"typed_{Path(workspace_text_run).name}").set_value("<b>Snow</b> and **icy** wind").run()
+    next(b for b in at.button if b.label == text_words.BUTTON).click()
+    at.run()
+    assert not at.exception and not at.error
+    drawn = _highlighted(at)
+    assert "<b>" not in drawn and "**" not in drawn and ">Snow</span>" in drawn and ">icy</span>" in drawn
     upload = next(u for u in at.file_uploader if u.label.startswith("Or a table of texts"))
     rows = [["=1+2 a goal in the final match", "?"], ["Bake the pie slowly", "?"]]
     upload.set_value(("new.csv", table_bytes(rows), "text/csv")).run()
@@ -70,6 +125,29 @@ def test_use_classifies_a_typed_text_and_a_table_of_texts(workspace_text_run):
     assert table["text"].tolist() == ["=1+2 a goal in the final match", "Bake the pie slowly"]
     assert table["predicted"].tolist()[1] == "food"
     assert "Download all results as CSV" in [b.label for b in at.get("download_button")]
+
+
+def test_typed_texts_and_table_rows_follow_the_not_sure_rule_as_images_do(workspace_text_run):
+    run = RunDir(workspace_text_run)
+    rows = [["=1+2 a goal in the final match", "?"], ["Bake the pie slowly", "?"]]
+    sure = load_text_predictor(run.path).predict_texts([r[0] for r in rows], top=1)
+    p = sorted(r["top"][0][1] for r in sure)
+    rule = NotSureRule(sum(p) / 2)  # between the two answers: one is marked "not sure", the other is not
+    run.set_not_sure_rule(rule)
+    at = studio("use", **{ui.RUN: workspace_text_run})
+    upload = next(u for u in at.file_uploader if u.label.startswith("Or a table of texts"))
+    upload.set_value(("new.csv", table_bytes(rows), "text/csv")).run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert table["not_sure"].tolist() == [r["top"][0][1] < rule.below for r in sure] and table["not_sure"].sum() == 1
+    csv_rows = list(csv.DictReader(io.StringIO(text_results_csv(sure, rule.below))))
+    assert [r["not_sure"] for r in csv_rows] == [str(r["top"][0][1] < rule.below) for r in sure]
+    unsure = next(r for r, s in zip(rows, sure) if s["top"][0][1] < rule.below)[0]
+    at.text_area(key=f"typed_{run.name}").set_value(unsure).run()
+    assert any(m.startswith("### Not sure — maybe ") for m in texts(at.markdown).splitlines())
+    assert rule_sentence(rule) in texts(at.caption)
+    at.text_area(key=f"typed_{run.name}").set_value(next(r[0] for r in rows if r[0] != unsure)).run()
+    assert not any(m.startswith("### Not sure") for m in texts(at.markdown).splitlines())
 
 
 @pytest.mark.filterwarnings("ignore:Constant folding")

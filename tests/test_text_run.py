@@ -17,12 +17,11 @@ from wording import pattern
 
 from tlcore.cli import NO_TEXTS, main
 from tlcore.data.texts import UNSURE_COLUMNS
-from tlcore.config import DEFAULT_MODEL
 from tlcore.models.catalog import get_spec
 from tlcore.models.net import build_backbone
 from tlcore.rundir import RunDir
 from tlcore.jobs.recorder import load_inputs
-from tlcore.training.text_inputs import TEXT_MODEL, is_text_source, model_for
+from tlcore.training.text_inputs import TEXT_MODEL, is_text_source
 
 TEXTS = sum(map(len, TOPICS.values()))
 
@@ -47,8 +46,6 @@ def test_tables_and_folders_of_txt_files_are_texts(tmp_path):
     images.mkdir(parents=True)
     (images / "a.png").write_bytes(b"")
     assert is_text_source(table) and is_text_source(folder) and not is_text_source(tmp_path / "images")
-    assert model_for(str(table), DEFAULT_MODEL) == TEXT_MODEL == model_for(str(folder), DEFAULT_MODEL)
-    assert model_for(str(tmp_path / "images"), DEFAULT_MODEL) == DEFAULT_MODEL
 
 
 def test_a_table_trains_the_frozen_text_model_and_is_scored_as_images_are(frozen):

@@ -117,7 +117,6 @@ def _train(args) -> int:
         from tlcore.config import TrainConfig
         from tlcore.jobs.entry import report_run
         from tlcore.jobs.train import create_run, execute
-        from tlcore.training.text_inputs import model_for
         from tlcore.studio import plan
 
     launched = distributed.from_env()  # under torchrun: its processes
@@ -126,7 +125,7 @@ def _train(args) -> int:
                 "warmup_epochs": args.warmup_epochs}
     cfg = TrainConfig(
         data=str(args.data), test_data=str(args.test), weights=args.weights,
-        model=model_for(str(args.data), args.model), text_column=args.text_column, label_column=args.label_column,
+        model=args.model, text_column=args.text_column, label_column=args.label_column,
         init_from=str(args.init_from), trainable_stages=args.trainable_stages, train_bn=args.train_bn,
         epochs=args.epochs, batch_size=args.batch_size, augment=args.augment, image_size=args.image_size,
         val_fraction=args.val_fraction, evaluation=args.evaluation, folds=args.folds, seed=args.seed,
@@ -279,10 +278,9 @@ def _model_of(run: str):
 
 def _sweep(args) -> int:
     with loading():
-        from tlcore.models.catalog import get_spec
         from tlcore.config import TrainConfig
         from tlcore.jobs.entry import report_sweep, sweep_request
-        from tlcore.jobs.sweep import parse_depths, sweep
+        from tlcore.jobs.sweep import sweep
 
     if args.request:
         return sweep_request(Path(args.request))
@@ -292,8 +290,7 @@ def _sweep(args) -> int:
                        image_size=args.image_size, seed=args.seed, device=args.device)
     _outside(args.data, args.out)
     out = Path(args.out)
-    return report_sweep(sweep(base, parse_depths(args.depths, len(get_spec(args.model).stages)),
-                              args.from_scratch, out), out)
+    return report_sweep(sweep(base, args.depths, args.from_scratch, out), out)
 
 
 def _curve(args) -> int:

@@ -9,6 +9,7 @@ code that knows which file holds which part.
 from __future__ import annotations
 
 import math
+import re
 import types
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
@@ -23,6 +24,9 @@ INTERRUPTED, DAMAGED = "interrupted", "damaged"
 STATES = ("queued", "running", "finished", "failed", "cancelled", INTERRUPTED)
 ACTIVE = ("queued", "running")
 SPLITS = {"val": "validation images", "cv": "cross-validation", "test": "test images"}
+UNITS = ("images", "texts")  # what a score counts
+IN_TEXTS = {"images": "texts", "image": "text", "Images": "Texts", "Image": "Text", "pictures": "texts",
+            "picture": "text"}
 WRONG_KIND = "{where}: the entry '{name}' has a value of the wrong kind ({value!r:.40})."
 CHECKED_WITHOUT = "{images} images, each checked by a model trained without it"
 WITH_COPIES = "{where}, {copies} of them {copied}"
@@ -75,6 +79,11 @@ def strict_fields(cls: type, data: Any, where: str) -> dict:
         if not _typecheck(value, hints[name]):
             raise RecordError(WRONG_KIND.format(where=where, name=name, value=value))
     return dict(data)
+
+
+def in_texts(sentence: str) -> str:
+    """A sentence the studio words for images (scores, calibration, advice), worded for texts."""
+    return re.sub(r"\b(images?|Images?|pictures?)\b", lambda m: IN_TEXTS[m[0]], sentence)
 
 
 @dataclass(frozen=True)
@@ -206,7 +215,8 @@ class Score:
     """A model's one score: accuracy on a named split, with a 95% interval and its image count.
 
     ``copies``: how many of those images copy a training image (for cross-validation: another of
-    the images), which makes the score too high; None for a run recorded before it was counted."""
+    the images), which makes the score too high; None for a run recorded before it was counted.
+    ``unit``: what was scored, "images" or "texts" (``images`` counts them), as its sentences say."""
 
     split: str
     accuracy: float
@@ -215,10 +225,16 @@ class Score:
     images: int
     method: str
     copies: int | None = None
+    unit: str = "images"
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
             raise RecordError(f"'{self.split}' is not a split a score can be measured on.")
+        if self.unit not in UNITS:
+            raise RecordError(f"'{self.unit}' is not what a score can be measured on (images or texts).")
+
+    def _words(self, sentence: str) -> str:
+        return in_texts(sentence) if self.unit == "texts" else sentence
 
     @property
     def where(self) -> str:
@@ -228,11 +244,12 @@ class Score:
         where = (CHECKED_WITHOUT.format(images=self.images) if self.split == "cv"
                  else f"{self.images} {SPLITS[self.split]}")
         if not self.copies:
-            return where
+            return self._words(where)
         if self.split == "cv":
-            return WITH_COPIES.format(where=where, copies=self.copies, copied="with a copy among the others")
+            return self._words(WITH_COPIES.format(where=where, copies=self.copies,
+                                                  copied="with a copy among the others"))
         copied = COPY_OF_TRAINING if self.copies == 1 else COPIES_OF_TRAINING
-        return WITH_COPIES.format(where=where, copies=self.copies, copied=copied)
+        return self._words(WITH_COPIES.format(where=where, copies=self.copies, copied=copied))
 
     @property
     def leaked(self) -> str:
@@ -241,12 +258,12 @@ class Score:
             return ""
         one = self.copies == 1
         if self.split == "cv":
-            return (f"{self.copies} of the {self.images} images {'has' if one else 'have'} a copy among the others, "
-                    "so the cross-validated score is likely too high. Remove the copies from your images and "
-                    "train again for an honest score.")
-        return LEAKED.format(copies=self.copies, images=self.images, split=SPLITS[self.split],
-                             are_copies='is a copy' if one else 'are copies',
-                             images_trained='an image' if one else 'images')
+            return self._words(f"{self.copies} of the {self.images} images {'has' if one else 'have'} a copy among "
+                               "the others, so the cross-validated score is likely too high. Remove the copies "
+                               "from your images and train again for an honest score.")
+        return self._words(LEAKED.format(copies=self.copies, images=self.images, split=SPLITS[self.split],
+                                         are_copies='is a copy' if one else 'are copies',
+                                         images_trained='an image' if one else 'images'))
 
     def sentence(self) -> str:
         """"72%, likely between 64% and 79% (40 test images)"."""
@@ -345,6 +362,10 @@ class NotSureRule:
     @property
     def on(self) -> bool:
         return self.below > 0
+
+    def unsure(self, probability: float) -> bool:
+        """Whether an answer given with ``probability`` is marked "not sure" (every surface asks this)."""
+        return probability < self.below
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -12,6 +12,7 @@ from tlcore.config import TrainConfig
 from tlcore.data.dataset import Dataset, assign_splits, load_source
 from tlcore.jobs.train import create_run, execute
 from tlcore.studydir import StudyDir
+from tlcore.training.text_inputs import for_data, is_text_source, read_split, save_part
 from tlcore.workspace import datasets_dir
 
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
@@ -29,17 +30,25 @@ def subset(ds: Dataset, fraction: float, seed: int) -> Dataset:
 
 
 def learning_curve(base: TrainConfig, out: Path, fractions: tuple[float, ...] = FRACTIONS) -> list[dict]:
-    """Train ``base`` on growing shares of the training images; the rows of the curve in ``out``
-    (one per share) hold images per class, accuracy and each class's recall on the shared validation
-    set (a validation split, not cross-validation, so that every share is scored on the same images)."""
+    """Train ``base`` (with the model its data needs: ``for_data``) on growing shares of the training
+    images or texts; the rows of the curve in ``out`` (one per share) hold images per class, accuracy
+    and each class's recall on the shared validation set (a validation split, not cross-validation, so
+    that every share is scored on the same images)."""
     study = StudyDir(out, "curve")
-    ds = assign_splits(load_source(base.data, datasets_dir()), base.val_fraction, base.seed)
+    base = for_data(base)
+    if is_text_source(base.data):
+        ds, texts = read_split(base)
+    else:
+        ds, texts = assign_splits(load_source(base.data, datasets_dir()), base.val_fraction, base.seed), None
     rows: list[dict] = []
     for fraction in fractions:
         part = subset(ds, fraction, base.seed)
         folder = study.point_path(fraction)
         (folder / "data").mkdir(parents=True, exist_ok=True)
-        part.save(folder / "data")
+        if texts is None:
+            part.save(folder / "data")
+        else:
+            save_part(part, texts, folder / "data")
         run = create_run(base.with_(data=str(folder / "data"), evaluation="holdout"), folder / "run")
         state = execute(run.path)
         metrics = run.metrics()

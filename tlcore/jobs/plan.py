@@ -15,7 +15,7 @@ from tlcore.config import FASTEST, MOST_ACCURATE, TrainConfig
 from tlcore.jobs import timings
 from tlcore.models.catalog import ModelSpec, get_spec
 from tlcore.models.freeze import backbone_is_frozen, resolve_trainable
-from tlcore.training.recommend import Recommendation, choose_evaluation, choose_recipe, recommend
+from tlcore.training.recommend import Recommendation, choose_evaluation, choose_recipe, recommend, text_reason
 from tlcore.training.timing import Estimate, Work
 
 
@@ -112,7 +112,8 @@ def resolve(request: TrainConfig, stats: DatasetStats, device: str, observations
     spec = get_spec(stats.model)
     chosen = (None if request.trainable_stages == "auto"
               else resolve_trainable(request.trainable_stages, len(spec.stages)))
-    rec = recommend(stats.labelled, stats.naturalness, len(spec.stages), gpu=device == "cuda", chosen_stages=chosen)
+    rec = recommend(stats.labelled, stats.naturalness, len(spec.stages), gpu=device == "cuda", chosen_stages=chosen,
+                    texts=spec.kind == "text")
     resolved = request.with_(
         trainable_stages=rec.trainable_stages if request.trainable_stages == "auto" else request.trainable_stages,
         epochs=request.epochs or rec.epochs,
@@ -128,5 +129,7 @@ def resolve(request: TrainConfig, stats: DatasetStats, device: str, observations
     rec = choose_recipe(rec, resolved, frozen, stats.labelled, observations.ensemble_ready and spec.kind == "image",
                         estimates, stats.kind)
     rec = replace(rec, estimates={r: timings.with_typical(works[r], e) for r, e in estimates.items()})
+    if spec.kind == "text":
+        rec = text_reason(rec)
     config = resolved.with_(evaluation=rec.evaluation, recipe=rec.recipe, image_size=stats.image_size)
     return Plan(request, config, rec, works[rec.recipe], stats, device)

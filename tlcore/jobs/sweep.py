@@ -12,6 +12,7 @@ from tlcore.errors import TLError
 from tlcore.rundir import RunDir
 from tlcore.studydir import StudyDir
 from tlcore.jobs.train import create_run, execute
+from tlcore.training.text_inputs import for_data
 
 
 def parse_depths(text: str, num_stages: int) -> list[int]:
@@ -43,14 +44,18 @@ def _row(cfg: TrainConfig, folder: Path, depth: int, scratch: bool) -> dict:
             "seconds": round(seconds, 2), "run": str(folder)}
 
 
-def sweep(base: TrainConfig, depths: list[int], from_scratch: bool, out: Path) -> list[dict]:
-    """Train ``base`` once per depth (and from scratch), writing the sweep's rows in ``out`` as it
+def sweep(base: TrainConfig, depths: list[int] | str, from_scratch: bool, out: Path) -> list[dict]:
+    """Train ``base`` (with the model its data needs: ``for_data``) once per depth (stage counts, or
+    the command line's "0,1,half,all") and from scratch, writing the sweep's rows in ``out`` as it
     goes. Every depth is scored on the same validation images (cross-validation is for frozen
     networks only, and would make the depths incomparable)."""
     study = StudyDir(out, "sweep")
     if study.rows_path.exists() and not study.requested():
         raise TLError(f"{study.path} already holds a sweep. Choose a new folder.")
-    plan = [(d, False) for d in depths] + ([(len(get_spec(base.model).stages), True)] if from_scratch else [])
+    base = for_data(base)
+    stages = len(get_spec(base.model).stages)
+    depths = parse_depths(depths, stages) if isinstance(depths, str) else depths
+    plan = [(d, False) for d in depths] + ([(stages, True)] if from_scratch else [])
     rows: list[dict] = []
     for depth, scratch in plan:
         cfg = base.with_(trainable_stages=depth, weights="none" if scratch else base.weights, evaluation="holdout")

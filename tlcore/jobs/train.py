@@ -33,6 +33,7 @@ from tlcore.training.inputs import Inputs
 from tlcore.jobs.interrupt import (ALREADY_RUNNING, INTERRUPTED_TEXT, Interrupted, StopAsked, interruptible,
                                    stop_promptly)
 from tlcore.training.progress import PHASES, run_fraction
+from tlcore.training.text_inputs import for_data
 from tlcore.training.timing import Work, phases
 from tlcore.jobs.plan import Plan, resolve
 from tlcore.record import INTERRUPTED, RunRecord
@@ -59,7 +60,9 @@ def create_run(cfg: TrainConfig, run_dir: str | Path, parent: str = "", plan: Pl
     """Make a new run folder holding the request and, when it was decided before (``plan``, from
     ``plan_run``), its Plan, which the worker then follows; without one the worker decides it.
 
-    ``parent`` is the run this one continues or copies, kept in the record."""
+    ``parent`` is the run this one continues or copies, kept in the record. A text dataset with the
+    default model trains the text model (``for_data``)."""
+    cfg = for_data(cfg)
     run = RunDir(run_dir)
     if run.exists():
         raise TLError(f"{run.path} already holds a run. Choose a new folder, or resume that run.")
@@ -171,6 +174,7 @@ def _planned(run: RunDir, device: torch.device) -> Plan:
 def plan_run(request: TrainConfig, device: str) -> Plan:
     """The Plan of a run of ``request`` on ``device`` ("cpu" or "cuda"), from its images' statistics
     (measured once: tlcore.jobs.stats) and what this computer has observed."""
+    request = for_data(request)
     check_sources(request)
     measured = stats.dataset_stats(request, device)
     return resolve(request, measured, device, stats.observe(measured.model, measured.image_size))

@@ -18,7 +18,7 @@ from tlcore.errors import TLError
 from tlcore.config import AUTO, DEFAULT_MODEL, FASTEST, MOST_ACCURATE, TrainConfig
 from tlcore.markdown import escape, plot_text
 from tlcore.models.catalog import ModelSpec, get_spec, list_specs, params_text
-from tlcore.record import ACTIVE, DAMAGED, NotSureRule, RecordError, RunRecord, Score
+from tlcore.record import ACTIVE, DAMAGED, NotSureRule, RecordError, RunRecord, Score, in_texts
 from tlcore.rundir import TITLE_CHARS, RunDir
 from tlcore.sharing import GUESSES, PASSWORD_SECRET, client_of, password_problem, too_many
 from tlcore.workspace import load_choices, save_choices, tidy_workspace, writable_workspace
@@ -59,7 +59,8 @@ _OPERATIONS = {
     "texts": ("TEXT_MODEL", "TextData", "TextItem", "add_typed_texts", "audit_texts", "dataset_kind",
               "import_text_path", "import_texts", "open_texts", "run_texts", "table_columns", "text_audit",
               "text_folder", "type_texts"),
-    "text_use": ("TextPredictor", "load_text_predictor", "predict_text_table", "text_onnx_zip", "text_results_csv"),
+    "text_use": ("TextPredictor", "WordEffects", "load_text_predictor", "predict_text_table", "text_onnx_zip",
+                 "text_results_csv", "word_effects"),
 }
 _HOLDER = {name: module for module, names in _OPERATIONS.items() for name in names}
 
@@ -68,7 +69,7 @@ __all__ = [
     # Data, models, runs and exports
     "ACTIVE", "AUTO", "DAMAGED", "DEFAULT_MODEL", "FASTEST", "MOST_ACCURATE", "load_choices", "save_choices", "GUESSES", "PASSWORD_SECRET", "TITLE_CHARS", "ModelSpec", "NotSureRule",
     "RecordError", "RunDir", "RunRecord", "Score", "TrainConfig", "client_of", "escape", "get_spec", "list_specs",
-    "params_text", "password_problem", "plot_text", "tidy_workspace", "too_many", "writable_workspace",
+    "in_texts", "params_text", "password_problem", "plot_text", "tidy_workspace", "too_many", "writable_workspace",
     # Settings
     "settings",
     *_HOLDER,

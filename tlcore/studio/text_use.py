@@ -1,5 +1,6 @@
 """A trained text model at the front door: classify a typed text or an uploaded table of texts,
-the results as a CSV safe to open in a spreadsheet, and its ONNX file with the tokenizer beside it."""
+the results as a CSV safe to open in a spreadsheet, which words moved its answer for one text
+(``word_effects``), and its ONNX file with the tokenizer beside it."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from pathlib import Path
 from tlcore.models.bundle import TOKENIZER
 from tlcore.rundir import RunDir
 from tlcore.use.predict_text import TextPredictor, text_results_csv, texts_from
+from tlcore.use.text_words import WordEffects, word_effects
 
-__all__ = ["TextPredictor", "load_text_predictor", "predict_text_table", "text_onnx_zip", "text_results_csv"]
+__all__ = ["TextPredictor", "WordEffects", "load_text_predictor", "predict_text_table", "text_onnx_zip",
+           "text_results_csv", "word_effects"]
 
 
 def load_text_predictor(run_folder: str | Path) -> TextPredictor:

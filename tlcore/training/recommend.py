@@ -10,6 +10,7 @@ from torch import nn
 
 from tlcore.config import AUTO, FASTEST, MOST_ACCURATE, TrainConfig
 from tlcore.errors import TLError
+from tlcore.record import in_texts
 from tlcore.training.loop import Prepare, predict_logits
 from tlcore.training.timing import Estimate
 
@@ -71,8 +72,16 @@ def naturalness(backbone: nn.Module, imagenet_head: nn.Module, images: torch.Ten
     return float(logits.softmax(1).max(1).values.mean())
 
 
+TEXTS_AS_THEY_ARE = "Texts are used as they are written (there is no augmentation of texts)."
+
+
+def text_reason(rec: Recommendation) -> Recommendation:
+    """``rec`` of a run on texts, its reason worded for texts (``recommend`` says images)."""
+    return replace(rec, reason=in_texts(rec.reason))
+
+
 def recommend(images_per_class: dict[str, int], natural: float | None, num_stages: int,
-              gpu: bool, chosen_stages: int | None = None) -> Recommendation:
+              gpu: bool, chosen_stages: int | None = None, texts: bool = False) -> Recommendation:
     """Pick how many of the last stages to train, the epochs and the augmentation.
 
     Few images per class: only a new head can be learned without memorising them, so the
@@ -80,11 +89,13 @@ def recommend(images_per_class: dict[str, int], natural: float | None, num_stage
     CPU_FROZEN_BELOW, where fine-tuning costs minutes for no measured gain. More images, and
     images unlike ImageNet photos, justify adapting more of the network. ``natural`` is None when unknown (a model
     from an earlier run has no ImageNet classifier to ask). ``chosen_stages``, when the user
-    picked the depth, is kept, and the augmentation is the one that suits that depth.
+    picked the depth, is kept, and the augmentation is the one that suits that depth. ``texts``: the
+    examples are texts, which are never augmented (``text_reason`` words the reason for them).
     """
     smallest = min(images_per_class.values())
     like_photos = natural is None or natural >= NATURAL_THRESHOLD
-    looks = ("may differ from the model's training photos; that was not measured" if natural is None
+    looks = ("may differ from the texts the model was pretrained on; that was not measured" if texts
+             else "may differ from the model's training photos; that was not measured" if natural is None
              else "look like everyday photos, which the model was trained on" if like_photos
              else "look different from the everyday photos the model was trained on")
     if smallest < 40:
@@ -111,7 +122,9 @@ def recommend(images_per_class: dict[str, int], natural: float | None, num_stage
         stages = chosen_stages
         why = (CHOSE_STAGES.format(stages=stages, smallest=smallest)
                if stages else f"You chose to train only a new final layer; the smallest class has {smallest} images.")
-    if stages == 0 and not gpu:
+    if texts:
+        augment, how = "none", TEXTS_AS_THEY_ARE
+    elif stages == 0 and not gpu:
         augment = "none"
         how = ("Augmentation is off so each image passes through the network only once, which keeps "
                "training short on this computer.")

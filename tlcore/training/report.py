@@ -83,11 +83,11 @@ def growth_report(parent_run: str, inputs: Inputs, predicted: torch.Tensor, batc
             "old_accuracy_before": before, "old_accuracy_after": share(old), "new_accuracy": share(~old)}
 
 
-def score_of(split: str, report: SplitMetrics, folds: int = 0) -> Score:
-    """Accuracy on a split with its 95% (Wilson) interval."""
+def score_of(split: str, report: SplitMetrics, folds: int = 0, unit: str = "images") -> Score:
+    """Accuracy on a split with its 95% (Wilson) interval, counted in ``unit`` ("images" or "texts")."""
     low, high = wilson_interval(round(report.accuracy * report.count), report.count)
     method = f"{folds}-fold cross-validation" if split == "cv" else METHODS[split]
-    return Score(split, report.accuracy, low, high, report.count, method)
+    return Score(split, report.accuracy, low, high, report.count, method, unit=unit)
 
 
 def _issues(scored: Scored, classes: list[str]) -> tuple[list[dict], dict]:
@@ -128,13 +128,15 @@ def finish_run(cfg: TrainConfig, inputs: Inputs, held: Scored, test: Scored | No
     calibration["coverage"] = coverage_table(probs[answered.split].numpy(), answered.y.numpy(), answered.split)
     folds = min(cfg.folds, int(torch.bincount(held.y).clamp(min=1).min())) if held.split == "cv" else 0
     copies = scored_copies(dataset, inputs, held.split)
-    estimate = replace(score_of(held.split, reports[held.split], folds), copies=copies[held.split])
+    unit = "texts" if inputs.spec.kind == "text" else "images"
+    estimate = replace(score_of(held.split, reports[held.split], folds, unit), copies=copies[held.split])
     growth = None
     if cfg.init_from and held.split == "val":
         growth = growth_report(cfg.init_from, inputs, probs["val"].argmax(1), cfg.batch_size)
     issues, checked = _issues(held, classes)
     metrics = Metrics(
-        score=replace(score_of("test", reports["test"]), copies=copies["test"]) if test is not None else estimate,
+        score=(replace(score_of("test", reports["test"], unit=unit), copies=copies["test"]) if test is not None
+               else estimate),
         estimate=estimate,
         kept_epoch=kept_epoch, val=reports.get("val"), cv=reports.get("cv"), test=reports.get("test"),
         calibration=calibration, label_issues=issues, label_check=checked, growth=growth,

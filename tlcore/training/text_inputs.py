@@ -23,8 +23,8 @@ from tlcore.config import DEFAULT_MODEL, TrainConfig
 from tlcore.data.dataset import Dataset, Item, assign_splits
 from tlcore.data.leakage import plural
 from tlcore.data.store import dataset_kind
-from tlcore.data.texts import TABLE_SUFFIXES, TextData, cut_note, read_texts
-from tlcore.data.texts_store import open_texts
+from tlcore.data.texts import TABLE_SUFFIXES, TextData, TextItem, cut_note, read_texts
+from tlcore.data.texts_store import open_texts, save_texts
 from tlcore.errors import TLError
 from tlcore.models.bundle import read_bundle_meta
 from tlcore.models.bundle_paths import run_bundle
@@ -61,9 +61,13 @@ def is_text_source(path: str | os.PathLike) -> bool:
     return False
 
 
-def model_for(data: str, model: str) -> str:
-    """The model a run of ``data`` uses when ``model`` was left at the default: the text model for texts."""
-    return TEXT_MODEL if model == DEFAULT_MODEL and is_text_source(data) else model
+def for_data(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with the model its data needs: the text model when the model was left at the default
+    (an image model) and the data is texts. Every run, plan, sweep and curve goes through it
+    (``tlcore.jobs.train.create_run`` and ``plan_run``), so no caller has to choose."""
+    if cfg.model == DEFAULT_MODEL and not cfg.init_from and cfg.data and is_text_source(cfg.data):
+        return cfg.with_(model=TEXT_MODEL)
+    return cfg
 
 
 def is_text_run(cfg: TrainConfig) -> bool:
@@ -132,6 +136,20 @@ def _read(cfg: TrainConfig) -> tuple[TextData, Dataset, dict[str, str]]:
     root = os.path.commonpath([str(source if source.is_dir() else source.parent)]
                               + [os.path.dirname(i.path) for i in items if os.path.isabs(i.path)])
     return data, Dataset.create(data.name, root, items, classes=data.classes), texts
+
+
+def read_split(cfg: TrainConfig) -> tuple[Dataset, dict[str, str]]:
+    """The texts of ``cfg.data`` split as a run splits them, and each item's text by its name: what a
+    learning curve shares between its points (``save_part``)."""
+    ds, texts = _read(cfg)[1:]
+    return assign_splits(ds, cfg.val_fraction, cfg.seed), texts
+
+
+def save_part(part: Dataset, texts: dict[str, str], folder: Path) -> None:
+    """``part`` of a split text dataset (``read_split``) stored in ``folder`` as a text dataset, each
+    text in its split and named as before (the names are absolute: ``_key``)."""
+    save_texts(TextData(part.name, part.classes, [TextItem(texts[i.path], i.label, i.split, i.path)
+                                                   for i in part.items]), folder)
 
 
 def split_texts(cfg: TrainConfig, reporter: Reporter) -> tuple[Dataset, dict[str, str], bool]:

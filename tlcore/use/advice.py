@@ -10,7 +10,7 @@ from tlcore.data.dataset import Dataset
 from tlcore.errors import TLError
 from tlcore.jobs.plan import Plan
 from tlcore.jobs.timings import estimate_work
-from tlcore.record import SPLITS, Metrics, RecordError, RunRecord, SplitMetrics
+from tlcore.record import SPLITS, Metrics, RecordError, RunRecord, SplitMetrics, in_texts
 from tlcore.rundir import RunDir
 from tlcore.jobs.runs import history
 from tlcore.models.catalog import get_spec
@@ -55,7 +55,7 @@ def _since_recommendation(cfg: TrainConfig, rec: dict | None, over: bool, plan: 
     recorded one), where the advice goes against it."""
     if not rec:
         return ""
-    if over and cfg.augment == "none" and rec.get("augment") == "none":
+    if over and cfg.augment == "none" and rec.get("augment") == "none" and not _of_texts(rec):
         return AUGMENTATION_SINCE.format(time=_augmented_time(plan, rec, cfg.recipe))
     stages = cfg.trainable_stages if isinstance(cfg.trainable_stages, int) else None
     if over and stages and stages > rec.get("trainable_stages", stages):
@@ -77,7 +77,8 @@ def _fit_advice(rows: list[dict], kept_epoch: int, cfg: TrainConfig, rec: dict |
     out = []
     gap = kept["train_accuracy"] - kept["val_accuracy"]
     if gap > GAP:
-        cures = (["train fewer stages"] if stages else []) + (["turn on augmentation"] if cfg.augment == "none"
+        augmentable = cfg.augment == "none" and not _of_texts(rec)  # a text has no augmentation
+        cures = (["train fewer stages"] if stages else []) + (["turn on augmentation"] if augmentable
                                                               else []) + ["add images"]
         cure = ", ".join(cures[:-1]) + (" or " if len(cures) > 1 else "") + cures[-1]
         out.append(OVER_FITTING.format(epoch=kept["epoch"], train=kept["train_accuracy"], held_out=kept["val_accuracy"],
@@ -124,6 +125,11 @@ def _class_advice(report: SplitMetrics, counts: dict[str, int], weighting: bool)
     return out
 
 
+def _of_texts(rec: dict | None) -> bool:
+    """Whether the recommendation a run followed was made for texts."""
+    return bool(rec) and rec.get("images_kind") == "text"
+
+
 def _decided(record: RunRecord) -> tuple[TrainConfig, dict | None, Plan | None]:
     """The settings and the recommendation the run followed, and its Plan: the recorded Plan's, or for
     a run recorded before Plans (or whose Plan cannot be read), the record's own."""
@@ -138,7 +144,7 @@ def _decided(record: RunRecord) -> tuple[TrainConfig, dict | None, Plan | None]:
 
 def advise(run: RunDir, split: str | None = None) -> list[str]:
     """Sentences a non-expert can act on, about the kept model on ``split`` (the score's split by
-    default), most important first; a reassuring one when nothing stands out."""
+    default), most important first; a reassuring one when nothing stands out. A text run's say texts."""
     rows = history(run)
     try:
         metrics: Metrics | None = run.metrics()
@@ -156,5 +162,6 @@ def advise(run: RunDir, split: str | None = None) -> list[str]:
     if report.count < 10 * len(report.classes) and split != "cv":
         out.append(f"This score rests on only {report.count} {SPLITS[split]}, so it can move by several points "
                    "from one run to the next.")
-    return out or [f"No problems stand out: {report.accuracy:.0%} of {where} are classified correctly and "
-                   "training and held-out scores agree."]
+    out = out or [f"No problems stand out: {report.accuracy:.0%} of {where} are classified correctly and "
+                  "training and held-out scores agree."]
+    return [in_texts(tip) for tip in out] if _of_texts(rec) else out

@@ -20,7 +20,7 @@ from tlcore.markdown import escape
 from tlcore.use.notsure import calibration_sentence, rule_words
 from tlcore.use.predict import temperature_of
 from tlcore.use.predict_text import is_text_model
-from tlcore.record import Metrics, SplitMetrics
+from tlcore.record import Metrics, SplitMetrics, in_texts
 from tlcore.rundir import RunDir
 
 _USAGE = ("With this project (`pip install -r requirements.txt`): `python -m tlcore predict --run RUN photo.jpg`, "
@@ -115,7 +115,7 @@ def labels_line(made: dict[str, int]) -> str:
 
 def _scores(metrics: Metrics, words: Callable[[str], str] = str) -> list[str]:
     """The kept model's one score, then every split's report, then how far its confidence can be trusted
-    (``words``: the sentences for a text model, card_text.in_texts)."""
+    (``words``: the sentences for a text model, in_texts)."""
     lines = ["", words(f"**Score: {metrics.score.sentence()}.** The range is a 95% interval."), ""]
     if metrics.estimate != metrics.score:
         lines += [words(f"Estimate from the labelled images: {metrics.estimate.sentence()}."), ""]
@@ -146,7 +146,7 @@ def model_card(run: RunDir) -> str:
     cfg, spec = record.config, get_spec(meta["model"])
     ds = Dataset.load(run.dataset_path)
     text = is_text_model(meta)
-    words, unit = (card_text.in_texts, "texts") if text else (str, "images")
+    words, unit = (in_texts, "texts") if text else (str, "images")
     stages, not_sure = meta["trainable_stages"], words(rule_words(run))
     strategy = ("feature extraction: the pretrained network was frozen and only a new final layer was trained"
                 if stages == 0 else f"fine-tuning: the last {stages} of {len(spec.stages)} stages and a new "

@@ -5,7 +5,6 @@ model's input, and the standalone script (tlcore.use.export_text_script, whole) 
 from __future__ import annotations
 
 import inspect
-import re
 
 from tlcore.markdown import escape
 from tlcore.models.catalog import ModelSpec
@@ -23,13 +22,6 @@ FROZEN = ("feature extraction: the pretrained encoder was frozen, and a logistic
 LIMITS = ["- It only knows the classes above: any other text is still given one of them.",
           "- Scores were measured on texts like the training texts; texts of another kind, topic or language may "
           "score lower."]
-
-
-def in_texts(sentence: str) -> str:
-    """A sentence the studio words for images (scores, calibration, advice), worded for texts."""
-    words = {"images": "texts", "image": "text", "Images": "Texts", "Image": "Text", "pictures": "texts",
-             "picture": "text"}
-    return re.sub(r"\b(images?|Images?|pictures?)\b", lambda m: words[m[0]], sentence)
 
 
 def base_model(spec: ModelSpec) -> str:

@@ -94,22 +94,31 @@ class Predictor:
         return rows
 
 
+def answer_columns(not_sure_below: float | None) -> list[str]:
+    """A results CSV's columns for an answer: its class, its confidence and, with a "not sure" rule
+    (``not_sure_below``), whether it is "not sure"; the same for images and texts."""
+    return ["predicted", "confidence", *([] if not_sure_below is None else ["not_sure"])]
+
+
+def answer_cells(best: str, p: float, not_sure_below: float | None) -> list:
+    """The ``answer_columns`` cells of an answer ``best`` given with probability ``p``."""
+    return [best, f"{p:.6f}", *([] if not_sure_below is None else [p < not_sure_below])]
+
+
 def results_csv(rows: list[dict], not_sure_below: float | None = None) -> str:
     """``predict_files``' rows as CSV: file, predicted class, confidence, whether it is "not sure"
     (only with ``not_sure_below``), the reason a file could not be read, then every class's
     probability. Names and file names cannot become spreadsheet formulas (``spreadsheet_safe``)."""
     classes = next((list(r["probabilities"]) for r in rows if "probabilities" in r), [])
-    flag = [] if not_sure_below is None else ["not_sure"]
+    answer = answer_columns(not_sure_below)
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(map(spreadsheet_safe, ["file", "predicted", "confidence", *flag, "error"]
-                        + [f"p_{c}" for c in classes]))
+    writer.writerow(map(spreadsheet_safe, ["file", *answer, "error"] + [f"p_{c}" for c in classes]))
     for r in rows:
         if "error" in r:
-            cells = [r["file"], "", "", *[""] * len(flag), r["error"]] + [""] * len(classes)
+            cells = [r["file"], *[""] * len(answer), r["error"]] + [""] * len(classes)
         else:
-            best, p = r["top"][0]
-            cells = ([r["file"], best, f"{p:.6f}", *([p < not_sure_below] if flag else []), ""]
+            cells = ([r["file"], *answer_cells(*r["top"][0], not_sure_below), ""]
                      + [f"{r['probabilities'][c]:.6f}" for c in classes])
         writer.writerow(map(spreadsheet_safe, cells))
     return buf.getvalue()

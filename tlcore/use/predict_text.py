@@ -16,7 +16,7 @@ from tlcore.data.texts import MAX_FILE_BYTES, TABLE_SUFFIXES, TEXT_NAMES, table_
 from tlcore.errors import TLError
 from tlcore.models.bundle import TOKENIZER, load_bundle
 from tlcore.models.text_net import TextTokenizer
-from tlcore.use.predict import temperature_of
+from tlcore.use.predict import answer_cells, answer_columns, temperature_of
 
 BATCH = 32  # texts classified at a time
 
@@ -39,11 +39,11 @@ class TextPredictor:
         self.tokenizer = TextTokenizer(bundle_dir / TOKENIZER, self.meta["catalog"]["max_tokens"])
 
     @torch.no_grad()
-    def probabilities(self, texts: list[str]) -> torch.Tensor:
+    def probabilities(self, texts: list[str], batch: int = BATCH) -> torch.Tensor:
         """Calibrated probabilities [texts, classes], as the ONNX export's "probabilities" output
-        computes them."""
-        out = [(self.net(self.tokenizer(texts[i:i + BATCH]).ids) / self.temperature).softmax(1)
-               for i in range(0, len(texts), BATCH)]
+        computes them, ``batch`` texts at a time."""
+        out = [(self.net(self.tokenizer(texts[i:i + batch]).ids) / self.temperature).softmax(1)
+               for i in range(0, len(texts), batch)]
         p = torch.cat(out) if out else torch.empty(0, len(self.classes))
         if not torch.isfinite(p).all():
             raise TLError("The model gives no usable probabilities (they are not numbers), so its weights are "
@@ -107,15 +107,15 @@ def printed_rows(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def text_results_csv(rows: list[dict]) -> str:
-    """``predict_texts``' rows as CSV: text, predicted class, confidence, then every class's
-    probability; no cell can become a spreadsheet formula."""
+def text_results_csv(rows: list[dict], not_sure_below: float | None = None) -> str:
+    """``predict_texts``' rows as CSV: text, predicted class, confidence, whether it is "not sure"
+    (only with ``not_sure_below``), then every class's probability, as ``results_csv`` writes images'
+    rows; no cell can become a spreadsheet formula."""
     classes = list(rows[0]["probabilities"]) if rows else []
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(map(spreadsheet_safe, ["text", "predicted", "confidence"] + [f"p_{c}" for c in classes]))
+    writer.writerow(map(spreadsheet_safe, ["text", *answer_columns(not_sure_below)] + [f"p_{c}" for c in classes]))
     for r in rows:
-        best, p = r["top"][0]
-        writer.writerow(map(spreadsheet_safe, [r["text"], best, f"{p:.6f}"]
+        writer.writerow(map(spreadsheet_safe, [r["text"], *answer_cells(*r["top"][0], not_sure_below)]
                             + [f"{r['probabilities'][c]:.6f}" for c in classes]))
     return buf.getvalue()
