@@ -30,7 +30,7 @@ def suggestions_csv(rows: Iterable[dict]) -> str:
     writer.writerow([spreadsheet_safe(c) for c in COLUMNS + ("text",) * texts])
     for r in rows:
         writer.writerow([spreadsheet_safe(r["name"]), spreadsheet_safe(r["class"]), f"{r['probability']:.4f}"]
-                        + [spreadsheet_safe(r["text"])] * texts)
+                        + ([spreadsheet_safe(r["text"])] if texts else []))
     return out.getvalue()
 
 
