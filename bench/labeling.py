@@ -20,13 +20,14 @@ from /usr/share/openclipart/png (``apt-get install openclipart-png``), CLIPART_P
 and CLIPART_TEST a class as the test set, a fixed draw.
 
 The images' features are the studio's (EfficientNet-Lite0, through FeatureNorm, by the engine's own
-Embedder), computed once and cached as .npy under --cache.
+Embedder), computed once and cached as .npy under --cache. The time a retrain takes: bench/label_speed.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -201,21 +202,6 @@ def _mean(values: list) -> float | None:
     return statistics.mean(kept) if kept else None
 
 
-def retrain_seconds(cache: Path, repeats: int = 3) -> dict:
-    """Seconds from a confirmed batch to new suggestions: 200 labelled (from the test images), the
-    2,000-image pool (Fashion-MNIST features, cached), the median of ``repeats``."""
-    from tlcore.training.suggest import suggest
-
-    x, _, tx, ty, names = load_set("fashion", cache)
-    labelled, _ = draw(ty, 20, seed=0)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        suggest(tx[labelled], ty[labelled], x, names, seed=0)
-        times.append(time.perf_counter() - start)
-    return {"labelled": len(labelled), "pool": len(x), "seconds": statistics.median(times)}
-
-
 def table(results: list[dict]) -> str:
     """The README's markdown table."""
     lines = ["| set (pool) | full-pool acc. | labels to 95% of it: studio / random (ratio) "
@@ -254,15 +240,11 @@ def main(argv: list[str] | None = None) -> None:
 
     with threadpool_limits(1):  # as tlcore.training.suggest trains: tiny matrices, one thread
         results = [bench_set(name, args.seeds, args.cache, tuple(args.orders)) for name in args.sets]
-    timing = retrain_seconds(args.cache) if "fashion" in args.sets else None
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"results": results, "retrain": timing}, indent=2, default=str))
-    if args.orders != ["studio", "random"]:
-        return
-    print(table(results))
-    if timing:
-        print(f"\nRetrain after a batch: {timing['seconds']:.2f} s ({timing['labelled']} labelled, "
-              f"{timing['pool']}-image pool, cached features)")
+    args.out.write_text(json.dumps({"results": results, "load": os.getloadavg()}, indent=2, default=str))
+    if args.orders == ["studio", "random"]:
+        print(table(results))
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end")
 
 
 if __name__ == "__main__":

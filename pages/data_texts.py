@@ -10,8 +10,8 @@ import streamlit as st
 
 from pages import ui
 from pages.data_audit import plural
-from tlcore.studio import (TextData, add_typed_texts, class_names, import_texts, table_columns, text_audit, text_folder,
-                           type_texts)
+from tlcore.studio import (TextData, add_to_pool, add_typed_texts, class_names, import_texts, table_columns, text_audit,
+                           text_folder, type_texts)
 
 TEXT_TYPES = ["csv", "tsv", "tab", "zip"]
 
@@ -28,6 +28,19 @@ def section(then: Callable[[], None] | None = None) -> None:
         _import(upload, then)
     with st.expander("Type or paste texts", key="typed_texts"):
         _typed(then)
+    if ui.is_text(st.session_state.get(ui.DATASET)):
+        with st.expander("Add texts without labels, to label with the model", key="unlabelled_texts"):
+            _unlabelled(st.session_state[ui.DATASET])
+
+
+def _unlabelled(folder: str) -> None:
+    """A CSV or TSV of texts without a label column into the current text dataset's unlabelled pool."""
+    upload = st.file_uploader("Table of unlabelled texts", type=TEXT_TYPES[:3], key="unlabelled_upload",
+                              help="A column of texts (named text, review, message... or the longest); other "
+                                   "columns are ignored. Texts already labelled or in the pool are left out.")
+    if upload and st.button("Add to the unlabelled pool", key="add_unlabelled"):
+        with ui.friendly_errors():
+            ui.done(add_to_pool(folder, (upload.name, upload.getvalue()))["message"])
 
 
 def _import(upload, then: Callable[[], None] | None) -> None:

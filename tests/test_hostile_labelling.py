@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pools import dataset, image, pool_folder
+from text_fixtures import TOPICS
 from test_hostile_input import fingerprint
 from tlcore import studio
 from tlcore.data.dataset import Dataset
@@ -59,7 +60,7 @@ def test_a_pool_of_copies_of_labelled_images_is_said_plainly(tmp_path):
     before = saved(data)
     with pytest.raises(TLError) as e:
         studio.add_to_pool(data, copies)
-    assert str(e.value) == ALL_COPIES.format(images="2 images", label="copies", copies="are copies")
+    assert str(e.value) == ALL_COPIES.format(images="2 images", label="copies", kind="image", copies="are copies")
     assert saved(data) == before
 
 
@@ -139,3 +140,39 @@ def test_two_processes_labelling_the_same_pool_lose_or_double_nothing(tmp_path):
     assert len(ds.items) == 9 + 18 and len({i.sha256 for i in ds.items}) == 27
     assert studio.pool_images(data) == [] and studio.how_labelled(data) == {"person": 18, "bulk": 0, "imported": 9}
     assert all(Path(i.path).is_file() for i in ds.items)
+
+
+def _text_pool(tmp_path) -> str:
+    """A stored text dataset of 2 texts a topic with 2 unlabelled texts in its pool; its folder."""
+    folder = studio.text_folder(studio.type_texts("topics", {c: "\n".join(t[:2]) for c, t in TOPICS.items()}))
+    (tmp_path / "new.csv").write_text(f"text\n{TOPICS['food'][5]}\n{TOPICS['sport'][5]}\n")
+    studio.add_to_pool(folder, tmp_path / "new.csv")
+    return folder
+
+
+@pytest.mark.parametrize("rows, line", [
+    ("file,class\nnew.csv row 9,food\n", NOT_IN_POOL.format(images="1 text", are="is", shown="'new.csv row 9'")),
+    ("file,class\nnew.csv row 2,drinks\n", NO_SUCH_CLASS.format(unknown="'drinks'", classes="food, sport, weather")),
+])
+def test_a_label_csv_naming_unknown_texts_or_classes_is_said_plainly(tmp_path, rows, line):
+    folder = _text_pool(tmp_path)
+    (tmp_path / "out.csv").write_text(rows)
+    before = saved(folder)
+    with pytest.raises(TLError) as e:
+        studio.apply_labels_csv(folder, tmp_path / "out.csv")
+    assert str(e.value) == line
+    assert saved(folder) == before
+
+
+def test_texts_that_are_not_a_table_or_a_table_run_are_said_plainly(tmp_path):
+    folder = _text_pool(tmp_path)
+    before = saved(folder)
+    with pytest.raises(TLError) as e:
+        studio.add_to_pool(folder, ("photos.zip", b"PK\x05\x06" + bytes(18)))
+    assert str(e.value) == "photos.zip is not a table (.csv or .tsv); give a CSV with a column of texts."
+    assert saved(folder) == before
+    (tmp_path / "tickets.csv").write_text("text,label\nhello,a\n")
+    with pytest.raises(TLError) as e:
+        studio.suggestions(tmp_path / "tickets.csv")
+    assert str(e.value) == ("Labelling texts needs them stored in the studio: import tickets.csv on the Data page "
+                            "and label the stored dataset (or a run trained on it).")

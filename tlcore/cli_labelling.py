@@ -13,7 +13,7 @@ def parsers(sub) -> None:
     """``suggest`` and ``label``: labelling an unlabelled pool with a run's model, from a script."""
     s = sub.add_parser("suggest", help="suggest classes for unlabelled images, in the order to check them")
     s.add_argument("--run", required=True, help="a run folder: its images and model")
-    s.add_argument("--pool", required=True, help="folder or zip of unlabelled images")
+    s.add_argument("--pool", required=True, help="folder or zip of unlabelled images (a CSV of texts for a text run)")
     s.add_argument("--csv", required=True, help="write the suggestions here: file,class,probability")
     s.add_argument("--seed", type=int, default=0)
     lb = sub.add_parser("label", help="apply a reviewed suggestions CSV: its files join the dataset")
@@ -45,8 +45,9 @@ def label(args) -> int:
     done = apply_labels_csv(args.data, args.csv)
     already = f" ({done['already']} were already labelled)" if done["already"] else ""
     counts = how_labelled(args.data)
-    print(f"labelled {done['labelled']} images{already}; the dataset now holds {counts['person']} checked by a "
-          f"person, {counts['bulk']} accepted in bulk and {counts['imported']} from class folders")
+    came = "imported with their labels" if done["kind"] == "text" else "from class folders"
+    print(f"labelled {done['labelled']} {done['kind']}s{already}; the dataset now holds {counts['person']} checked "
+          f"by a person, {counts['bulk']} accepted in bulk and {counts['imported']} {came}")
     return 0
 
 

@@ -25,6 +25,7 @@ from tlcore.atomic import atomic_write_bytes
 from tlcore.data.dataset import SPLITS, Item
 from tlcore.data.leakage import plural
 from tlcore.data.pool import POOL_FILE, Home, PoolItem, home, locked, pool_path, read_pool, write_pool
+from tlcore.data.pool_texts import add_labelled, remove_labelled
 from tlcore.data.store import class_folders, slug
 from tlcore.errors import TLError
 
@@ -76,7 +77,8 @@ def confirm(data: str | os.PathLike, labels: Sequence[tuple[str, str]], how: str
         labels: (pool image name, class) pairs.
         how: "person" (checked) or "bulk" (accepted at ``threshold`` with the ``precision`` shown).
     Returns:
-        labelled (how many now), already (labelled meanwhile by another tab: left as they were), batch.
+        labelled (how many now), already (labelled meanwhile by another tab: left as they were), batch,
+        kind ("image" or "text").
     Raises:
         TLError: a class the dataset does not have, a name not in the pool, or the pool gone;
             nothing is labelled then.
@@ -98,7 +100,7 @@ def confirm(data: str | os.PathLike, labels: Sequence[tuple[str, str]], how: str
                 raise TLError(POOL_GONE)
             more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
             shown = ", ".join(repr(n) for n in missing[:3]) + more
-            raise TLError(NOT_IN_POOL.format(images=plural(len(missing), 'image'),
+            raise TLError(NOT_IN_POOL.format(images=plural(len(missing), 'text' if where.text else 'image'),
                                              are='is' if len(missing) == 1 else 'are', shown=shown))
         wanted = [(by_name[n], c) for n, c in dict(labels).items() if n in by_name]
         if any(not pool_path(where, p).is_file() for p, _ in wanted):
@@ -112,11 +114,17 @@ def _apply(where: Home, ds, pool: list[PoolItem], wanted: list[tuple[PoolItem, s
     when = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     folders = class_folders(ds.classes)
     entries, new_items = [], []
+    if where.text:  # a text joins the dataset's list of texts, named as it was in the pool
+        add_labelled(where.data, [(p.name, pool_path(where, p).read_text(encoding="utf-8"), c) for p, c in wanted])
     for pooled, label in wanted:
-        dest, split = _placed(Path(ds.root), ds.items, folders[label], pooled)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(pool_path(where, pooled), dest)
-        new_items.append(Item(str(dest), label, split, pooled.sha256, pooled.width, pooled.height))
+        if where.text:
+            dest, split = pooled.name, ""
+            pool_path(where, pooled).unlink()
+        else:
+            dest, split = _placed(Path(ds.root), ds.items, folders[label], pooled)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(pool_path(where, pooled), dest)
+            new_items.append(Item(str(dest), label, split, pooled.sha256, pooled.width, pooled.height))
         entries.append({"batch": batch, "name": pooled.name, "file": pooled.file, "sha256": pooled.sha256,
                         "width": pooled.width, "height": pooled.height, "path": str(dest), "class": label,
                         "how": how, "threshold": threshold, "precision": precision, "when": when})
@@ -125,7 +133,7 @@ def _apply(where: Home, ds, pool: list[PoolItem], wanted: list[tuple[PoolItem, s
     gone = {p.sha256 for p, _ in wanted}
     write_pool(where, [i for i in pool if i.sha256 not in gone])
     _write_record(where, read_record(where) + entries)
-    return {"labelled": len(entries), "already": already, "batch": batch}
+    return {"labelled": len(entries), "already": already, "batch": batch, "kind": "text" if where.text else "image"}
 
 
 def undo_last(data: str | os.PathLike) -> dict:
@@ -140,14 +148,14 @@ def undo_last(data: str | os.PathLike) -> dict:
         batch = record[-1]["batch"]
         taken = [e for e in record if e["batch"] == batch]
         pool = read_pool(where)
-        back = []
-        for e in taken:
+        back = _texts_back(where, taken) if where.text else []
+        for e in taken if not where.text else []:
             source, target = Path(e["path"]), where.pool_dir / e["file"]
             if source.is_file():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(source, target)
                 back.append(PoolItem(e["name"], e["file"], e["sha256"], e["width"], e["height"]))
-        if where.stored:
+        if where.stored and not where.text:
             ds = where.dataset()
             paths = {e["path"] for e in taken}
             ds.with_items(i for i in ds.items if i.path not in paths).save(where.data)
@@ -155,6 +163,18 @@ def undo_last(data: str | os.PathLike) -> dict:
         write_pool(where, pool + [i for i in back if i.sha256 not in have])
         _write_record(where, [e for e in record if e["batch"] != batch])
     return {"undone": len(taken), "batch": batch, "how": taken[-1]["how"]}
+
+
+def _texts_back(where: Home, taken: list[dict]) -> list[PoolItem]:
+    """Take a batch's texts out of the text dataset and write them back into the pool's files."""
+    texts = remove_labelled(where.data, [(e["path"], e["sha256"]) for e in taken])
+    back = []
+    for e in taken:
+        if e["sha256"] in texts:
+            (where.pool_dir / e["file"]).parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(where.pool_dir / e["file"], texts[e["sha256"]].encode("utf-8"))
+            back.append(PoolItem(e["name"], e["file"], e["sha256"], e["width"], e["height"]))
+    return back
 
 
 def how_labelled(data: str | os.PathLike) -> dict[str, int]:

@@ -1,7 +1,7 @@
 """The suggestions CSV (``python -m tlcore suggest``) and reading it back once a person reviewed it.
 
 Columns: file (the pool image's name), class (the suggestion, or the person's correction), probability
-(the calibrated probability of the suggested class). Every cell goes through
+(the calibrated probability of the suggested class), and for a pool of texts, text (the text itself). Every cell goes through
 ``spreadsheet_safe``, so a file named "=HYPERLINK(...)" stays text in a spreadsheet; reading undoes
 that. A row whose class was cleared is not labelled.
 """
@@ -21,12 +21,16 @@ NO_FILE_CLASS = ("{name} needs a 'file' and a 'class' column, as 'python -m tlco
 
 
 def suggestions_csv(rows: Iterable[dict]) -> str:
-    """The CSV text of suggestion rows (dicts with name, class, probability), in their order."""
+    """The CSV text of suggestion rows (dicts with name, class, probability, and text for a pool of
+    texts: a last column holds it), in their order."""
+    rows = list(rows)
+    texts = bool(rows) and "text" in rows[0]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([spreadsheet_safe(c) for c in COLUMNS])
+    writer.writerow([spreadsheet_safe(c) for c in COLUMNS + ("text",) * texts])
     for r in rows:
-        writer.writerow([spreadsheet_safe(r["name"]), spreadsheet_safe(r["class"]), f"{r['probability']:.4f}"])
+        writer.writerow([spreadsheet_safe(r["name"]), spreadsheet_safe(r["class"]), f"{r['probability']:.4f}"]
+                        + ([spreadsheet_safe(r["text"])] if texts else []))
     return out.getvalue()
 
 

@@ -36,13 +36,16 @@ from tlcore.data.fingerprint import fingerprints
 from tlcore.data.folders import walk
 from tlcore.data.images import MAX_PIXELS, ImageProblem, run_parallel
 from tlcore.data.leakage import matches, plural
+from tlcore.data.pool_texts import labelled_texts, text_sha, unlabelled_rows
+from tlcore.data.store import dataset_kind
+from tlcore.data.texts import TABLE_SUFFIXES
 from tlcore.errors import TLError
 from tlcore.workspace import datasets_dir, workspace_dir
 
 POOL, POOL_FILE, LOCK = "pool", "pool.json", "labelling.lock"
 NO_POOL_IMAGES = "No images were found in {label}; nothing was added to the unlabelled pool."
-ALL_COPIES = ("All {images} in {label} {copies} of images already labelled; nothing was added to the unlabelled "
-              "pool.")  # copies: 'is a copy' or 'are copies'
+ALL_COPIES = ("All {images} in {label} {copies} of {kind}s already labelled; nothing was added to the unlabelled "
+              "pool.")  # copies: 'is a copy' or 'are copies'; kind: 'image' or 'text'
 LOCK_WAIT_S = 30.0  # another tab's save takes well under a second; past this something is stuck
 Progress = Callable[[int, int], None] | None
 Source = str | os.PathLike | Sequence[str | os.PathLike] | Sequence[tuple[str, bytes]]
@@ -68,8 +71,15 @@ class Home:
     data: Path  # the stored dataset folder (stored) or the plain folder of class folders
     stored: bool
 
+    @property
+    def text(self) -> bool:
+        """Whether the dataset is a stored text dataset (its pool holds texts)."""
+        return self.stored and dataset_kind(self.data) == "text"
+
     def dataset(self) -> Dataset:
-        """The labelled images now: the manifest, or a fresh scan of the class folders."""
+        """The labelled images (or texts) now: the manifest, or a fresh scan of the class folders."""
+        if self.text:
+            return labelled_texts(self.data)
         return Dataset.load(self.data) if self.stored else scan_folder(self.data)
 
     @property
@@ -83,6 +93,9 @@ def home(data: str | os.PathLike) -> Home:
     source = Path(data).expanduser()
     if source.is_file() and source.suffix.lower() == ".zip":
         source = unpacked_once(source, datasets_dir())
+    if source.is_file() and source.suffix.lower() in TABLE_SUFFIXES:
+        raise TLError(f"Labelling texts needs them stored in the studio: import {source.name} on the Data page "
+                      "and label the stored dataset (or a run trained on it).")
     if not source.is_dir():
         raise TLError(f"The dataset {source} does not exist; give the folder the run was trained on.")
     if (source / MANIFEST).is_file():
@@ -208,7 +221,12 @@ def _add(where: Home, found: list[_Candidate], label: str, progress: Progress) -
         first = f"{skipped[0][0]} {skipped[0][1]}"
         raise TLError(f"None of the {plural(len(found), 'file')} in {label} could be read as an image ({first}); "
                       "nothing was added to the unlabelled pool.")
-    copies = _copies_of_labelled(where.dataset(), readable)
+    return _store(where, readable, _copies_of_labelled(where.dataset(), readable), label, skipped)
+
+
+def _store(where: Home, readable: list[_Candidate], copies: set[str], label: str, skipped: list) -> dict:
+    """Copy the candidates into the pool (under its lock), leaving out ``copies`` (sha256 of copies of
+    labelled examples) and repeats; returns the report ``add_to_pool`` describes."""
     with locked(where):
         pool = read_pool(where)
         have, names = {i.sha256 for i in pool}, {i.name for i in pool}
@@ -220,29 +238,59 @@ def _add(where: Home, found: list[_Candidate], label: str, progress: Progress) -
                 repeated += 1
                 continue
             have.add(c.sha256)
-            file = f"files/{c.sha256[:24]}{Path(c.name).suffix.lower()[:8]}"
+            file = f"files/{c.sha256[:24]}{'.txt' if where.text else Path(c.name).suffix.lower()[:8]}"
             (where.pool_dir / "files").mkdir(parents=True, exist_ok=True)
             shutil.copyfile(c.path, where.pool_dir / file)
             added.append(PoolItem(_unique(c.name, names), file, c.sha256, *c.size))
             names.add(added[-1].name)
         if added:
             write_pool(where, pool + added)
-    copied = sum(c.sha256 in copies for c in readable)
+    copied, kind = sum(c.sha256 in copies for c in readable), "text" if where.text else "image"
     if not added and not repeated and copied == len(readable):
-        raise TLError(ALL_COPIES.format(images=plural(copied, 'image'), label=label,
+        raise TLError(ALL_COPIES.format(images=plural(copied, kind), label=label, kind=kind,
                                         copies='is a copy' if copied == 1 else 'are copies'))
     report = {"added": len(added), "pool": len(pool) + len(added), "copies": copied, "repeated": repeated,
               "skipped": skipped}
-    return report | {"message": _summary(report)}
+    return report | {"message": _summary(report, kind)}
 
 
-def _summary(r: dict) -> str:
+def _summary(r: dict, kind: str = "image") -> str:
     """"Added 40 images to the unlabelled pool (now 52); left out: 3 copies of labelled images, ..."."""
-    out = [f"{r['copies']} {'copy' if r['copies'] == 1 else 'copies'} of labelled images"] if r["copies"] else []
+    out = [f"{r['copies']} {'copy' if r['copies'] == 1 else 'copies'} of labelled {kind}s"] if r["copies"] else []
     out += [f"{r['repeated']} already in the pool"] if r["repeated"] else []
     out += [f"{plural(len(r['skipped']), 'file')} that could not be read"] if r["skipped"] else []
     left = f"; left out: {', '.join(out)}" if out else ""
-    return f"Added {plural(r['added'], 'image')} to the unlabelled pool (now {r['pool']}){left}."
+    return f"Added {plural(r['added'], kind)} to the unlabelled pool (now {r['pool']}){left}."
+
+
+def add_texts_to_pool(data: str | os.PathLike, source: str | os.PathLike | tuple[str, bytes],
+                      label: str = "") -> dict:
+    """Add the texts of a CSV or TSV without a label column (a file, or an upload's (name, bytes)) to
+    the pool of the stored text dataset ``data``; texts already labelled or pooled are left out and
+    counted. Returns what ``add_to_pool`` returns."""
+    where = home(data)
+    if not where.text:
+        raise TLError("This dataset holds images; add images to its unlabelled pool, not a table of texts.")
+    where.pool_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=where.pool_dir, prefix=".incoming-"))
+    try:
+        if isinstance(source, tuple):
+            (staging / "upload").mkdir()
+            path = staging / "upload" / (Path(source[0]).name or "texts.csv")
+            path.write_bytes(source[1])
+        else:
+            path = Path(source).expanduser()
+            if not path.is_file():
+                raise TLError(f"The file {path.name} does not exist; give a CSV of texts.")
+        label = label or path.name
+        found = []
+        for n, (name, text) in enumerate(unlabelled_rows(path, label)):
+            found.append(_Candidate(name, staging / f"{n:06d}.txt", text_sha(text)))
+            found[-1].path.write_text(text, encoding="utf-8")
+        labelled = {i.sha256 for i in where.dataset().items}
+        return _store(where, found, {c.sha256 for c in found} & labelled, label, [])
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def set_skipped(data: str | os.PathLike, names: Sequence[str], skipped: bool = True) -> int:

@@ -26,7 +26,9 @@ from tlcore.config import DEFAULT_MODEL
 from tlcore.data.labels import confirm as _confirm
 from tlcore.data.labels import POOL_GONE, how_labelled, read_record, undo_last
 from tlcore.data.labels_csv import read_labels_csv, suggestions_csv
-from tlcore.data.pool import POOL_FILE, Home, add_to_pool, home, pool_path, read_pool, set_skipped
+from tlcore.data.pool import POOL_FILE, Home, add_texts_to_pool, home, pool_path, read_pool, set_skipped
+from tlcore.data.pool import add_to_pool as add_images_to_pool
+from tlcore.data.pool_texts import texts_by_sha
 from tlcore.data.pool_features import features
 from tlcore.errors import TLError
 
@@ -44,9 +46,24 @@ def _size(model: str, image_size: int) -> int:
     return image_size or get_spec(model).size_on("cpu")
 
 
+def _model(where: Home, model: str) -> str:
+    """The model whose features label the pool: the text model for a text dataset left at the default."""
+    from tlcore.training.text_inputs import TEXT_MODEL
+
+    return TEXT_MODEL if where.text and model == DEFAULT_MODEL else model
+
+
 def _labelled(where: Home):
     """The labelled images a head learns from: all but the test images."""
     return [i for i in where.dataset().items if i.split != "test"]
+
+
+def add_to_pool(data: str | os.PathLike, source, label: str = "", progress: Progress = None) -> dict:
+    """Add unlabelled examples to the dataset's pool: images (tlcore.data.pool.add_to_pool), or for a
+    text dataset a CSV or TSV of texts without a label column (a path, or an upload's (name, bytes))."""
+    if home(data).text:
+        return add_texts_to_pool(data, source, label)
+    return add_images_to_pool(data, source, label, progress)
 
 
 def pool_images(data: str | os.PathLike) -> list[dict]:
@@ -95,13 +112,18 @@ def compute_features(data: str | os.PathLike, model: str = DEFAULT_MODEL, image_
     how many of each have features."""
     where = home(data)
     pool, labelled = read_pool(where), _labelled(where)
-    got = _features(where, pool, labelled, model, image_size, progress)
+    got = _features(where, pool, labelled, _model(where, model), image_size, progress)
     return {"pool": sum(i.sha256 in got for i in pool), "labelled": sum(i.sha256 in got for i in labelled)}
 
 
 def _features(where: Home, pool: list, labelled: list, model: str, image_size: int,
               progress: Progress) -> dict[str, np.ndarray]:
-    """The features of pool and labelled images by sha256, computed once (tlcore.data.pool_features)."""
+    """The features of pool and labelled images (or texts) by sha256, computed once (tlcore.data.pool_features)."""
+    if where.text:
+        texts = texts_by_sha(where.data)
+        files = [(pool_path(where, i).read_text(encoding="utf-8"), i.sha256) for i in pool
+                 if pool_path(where, i).is_file()] + [(texts[i.sha256], i.sha256) for i in labelled]
+        return features(where.pool_dir, files, model, _size(model, image_size), progress)
     files = [(str(pool_path(where, i)), i.sha256) for i in pool] + [(i.path, i.sha256) for i in labelled]
     return features(where.pool_dir, files, model, _size(model, image_size), progress)
 
@@ -131,7 +153,7 @@ def suggestions(data: str | os.PathLike, model: str = DEFAULT_MODEL, image_size:
     pool, labelled = [i for i in read_pool(where) if pool_path(where, i).is_file()], _labelled(where)
     ds_classes = where.dataset().classes
     check_counts(len(pool), np.array([ds_classes.index(i.label) for i in labelled]), ds_classes)  # before waiting
-    got = _features(where, pool, labelled, model, image_size, progress)
+    got = _features(where, pool, labelled, _model(where, model), image_size, progress)
     pool = [i for i in pool if i.sha256 in got]
     labelled = [i for i in labelled if i.sha256 in got]
     dim = len(next(iter(got.values()))) if got else 0
@@ -142,6 +164,8 @@ def suggestions(data: str | os.PathLike, model: str = DEFAULT_MODEL, image_size:
     order = [k for k in s.order if not pool[k].skipped] + [k for k in s.order if pool[k].skipped]
     rows = [{"name": pool[k].name, "path": str(pool_path(where, pool[k])), "class": ds_classes[s.suggested[k]],
              "probability": float(s.probability[k]), "skipped": pool[k].skipped} for k in order]
+    if where.text:  # what a person reads to check the suggestion
+        rows = [r | {"text": Path(r["path"]).read_text(encoding="utf-8")} for r in rows]
     accuracy = float((s.held_probs.argmax(1) == y).mean()) if s.held_probs is not None else None
     _add_history(where, len(y), accuracy)
     return Suggested(rows, ds_classes, len(y), accuracy, s)
