@@ -2,15 +2,15 @@
 bench/judge_calibration.py): the Evaluate page shows the text benchmark's numbers, or one line saying
 why the verdict is withheld; and a text run saved by an earlier version gets one plain line."""
 
-import hashlib
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from app_fixtures import studio, texts
 from safetensors.torch import load_file, save_file
+from test_app_label_issues import _captions, _with
+from test_hostile_input import fingerprint
 from text_fixtures import train
 
 from pages import ui
@@ -63,15 +63,6 @@ def test_the_label_check_of_texts_reads_the_text_benchmarks_table(monkeypatch):
     assert rows and check["shown"] and check["precision"] == 0.7 and check["reason"] == ""
 
 
-def _with(run_dir: str, **changes) -> None:
-    run = RunDir(run_dir)
-    run.write_metrics(replace(run.metrics(), **changes))
-
-
-def _captions(at) -> str:
-    return texts(at.caption)
-
-
 def test_a_text_run_records_its_label_check_against_the_text_benchmark(text_run):
     check = RunDir(text_run).metrics().label_check
     assert check["measured_on"] == MEASURED_ON["text"] and check["reason"] == NOT_RELIABLE["text"]
@@ -120,11 +111,6 @@ def test_evaluate_says_how_the_confidence_adjustment_measured_on_texts(workspace
             ) in _captions(at)
 
 
-def _fingerprint(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 @pytest.fixture
 def earlier_text_run(workspace_text_run) -> Path:
     """The run as an earlier version saved it: its head reads 384-wide features (one view, not three)."""
@@ -137,7 +123,7 @@ def earlier_text_run(workspace_text_run) -> Path:
 
 
 def test_a_text_run_from_an_earlier_version_gets_one_line_everywhere(earlier_text_run, capsys):
-    before = _fingerprint(earlier_text_run)
+    before = fingerprint(earlier_text_run)
     with pytest.raises(TLError) as e:
         load_text_predictor(earlier_text_run)
     assert str(e.value) == EARLIER_VERSION
@@ -149,4 +135,4 @@ def test_a_text_run_from_an_earlier_version_gets_one_line_everywhere(earlier_tex
     assert not use.text_area  # nothing to type into a model that cannot answer
     evaluate = studio("evaluate", **{ui.RUN: str(earlier_text_run)})
     assert not evaluate.exception and not evaluate.error  # its scores and lists are read from the run, as saved
-    assert _fingerprint(earlier_text_run) == before  # nothing in the run was rewritten or deleted
+    assert fingerprint(earlier_text_run) == before  # nothing in the run was rewritten or deleted
