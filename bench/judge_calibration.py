@@ -64,12 +64,14 @@ def _text_one(data, per_class: int, seed: int) -> dict:
     train = data.draw(per_class, seed)
     x, y, classes = data.features[train], data.labels[train], len(data.classes)
     cal = calibrate(held_out_logits(x, y, data.names, classes), y, seed=TrainConfig(data="benchmark").seed)
-    z, truth = torch.from_numpy(test_logits(x, y, data.names, classes, data.features[data.test])), data.labels[data.test]
+    z = torch.from_numpy(test_logits(x, y, data.names, classes, data.features[data.test]))
+    truth = data.labels[data.test]
     raw, shipped = ((z.double() / t).softmax(1).float().numpy() for t in (1.0, cal["temperature"]))
     return {"accuracy": float(np.mean(raw.argmax(1) == truth)), "seconds": time.perf_counter() - start,
             "recipe": "text", "test_images": len(truth), "kept_temperature": cal["kept"],
             "temperature": cal["temperature"], "reason": cal["reason"],
-            "ece_raw": expected_calibration_error(raw, truth), "ece_shipped": expected_calibration_error(shipped, truth),
+            "ece_raw": expected_calibration_error(raw, truth),
+            "ece_shipped": expected_calibration_error(shipped, truth),
             "nested_ece": [cal["ece_before"], cal["ece_after"]],
             "nested_log_loss": [cal["log_loss_before"], cal["log_loss_after"]],
             "threshold": 0.0, "coverage": 1.0, "precision": float(np.mean(shipped.argmax(1) == truth))}

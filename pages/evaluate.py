@@ -210,7 +210,8 @@ def _label_issues(metrics, texts: dict[str, str] | None, say: Callable[[str], st
                    f"like another class than the one {'it is' if one else 'they are'} filed under, judged by a model "
                    f"that never saw {'it' if one else 'them'} ({held}). About {round(check['precision'] * 10)} in 10 "
                    f"of these are usually real labelling mistakes at this accuracy ({check['accuracy']:.0%} {held}), ")
-               + f"{measured}." + say(" Check them and move any that are in the wrong folder; wrong labels teach the model wrong "
+               + f"{measured}."
+               + say(" Check them and move any that are in the wrong folder; wrong labels teach the model wrong "
                      "things."))
     _thumbs(issues[:GALLERY], lambda r: f"filed as **{ui.md_safe(r['given'])}** ({r['given_probability']:.0%}), "
                                         f"looks like **{ui.md_safe(r['suggested'])}** ({r['suggested_probability']:.0%})",
