@@ -13,7 +13,7 @@ from test_app_label_issues import _captions, _with
 from test_hostile_input import fingerprint
 from text_fixtures import train
 
-from pages import ui
+from pages import text_words, ui
 from tlcore.cli import main
 from tlcore.errors import TLError
 from tlcore.models.bundle import EARLIER_VERSION
@@ -135,4 +135,7 @@ def test_a_text_run_from_an_earlier_version_gets_one_line_everywhere(earlier_tex
     assert not use.text_area  # nothing to type into a model that cannot answer
     evaluate = studio("evaluate", **{ui.RUN: str(earlier_text_run)})
     assert not evaluate.exception and not evaluate.error  # its scores and lists are read from the run, as saved
+    next(b for b in evaluate.button if b.label == text_words.BUTTON).click()
+    evaluate.run()  # which words moved the answer needs the model itself
+    assert not evaluate.exception and [m.value for m in evaluate.error] == [EARLIER_VERSION]
     assert fingerprint(earlier_text_run) == before  # nothing in the run was rewritten or deleted
