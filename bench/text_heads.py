@@ -21,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.quality_text import BATCH, _encoder, draw  # noqa: E402
+from bench.quality_text import _encoder, draw, embed_all  # noqa: E402
 from bench.text_data import OUT as DATA  # noqa: E402
 from bench.text_data import main as build_data  # noqa: E402
 
@@ -45,20 +45,12 @@ class TextSet:
 
 
 def _features(texts: list[str]) -> np.ndarray:
-    """The studio encoder's features of ``texts``, in batches of similar length, cached by content."""
-    import torch
-
+    """The studio encoder's features of ``texts`` (bench/quality_text.py's embed_all), cached by content."""
     key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
     cache = DATA.parent / f"debian_text_features-{key}.npy"
     if cache.exists():
         return np.load(cache)
-    encoder, tokenizer = _encoder()
-    out = np.zeros((len(texts), encoder.feature_dim), np.float32)
-    order = np.argsort([len(t) for t in texts])
-    with torch.inference_mode():
-        for i in range(0, len(texts), BATCH):
-            pick = order[i:i + BATCH]
-            out[pick] = encoder(tokenizer([texts[k] for k in pick]).ids).numpy()
+    out = embed_all(texts, ("studio",))["studio"][0]
     np.save(cache, out)
     return out
 
