@@ -2,9 +2,9 @@
 known answers (issue 23). One section a verdict, each its own module:
 
 - ``calibration``: test calibration error, raw against shipped; the default "not sure" rule's coverage
-  and precision on test images (bench/judge_calibration.py);
+  and precision on test images, and on test texts (Debian package descriptions; bench/judge_calibration.py);
 - ``labels``: the "probably labelled wrong" finder's precision, recall and flagged share at 0, 5, 10 and
-  20% planted label flips (bench/judge_labels.py);
+  20% planted label flips, on images and texts (bench/judge_labels.py);
 - ``leakage``: planted exact, resized and re-encoded copies across splits, and false alarms among
   distinct images (bench/judge_leakage.py);
 - ``recipe``: the ``auto`` recipe's accuracy and time against the fastest recipe (bench/judge_recipe.py);

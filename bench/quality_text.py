@@ -73,8 +73,9 @@ def _sentence_embedding(encoder, ids):
     return torch.nn.functional.normalize(mean_pool(hidden, mask), dim=-1)
 
 
-def embed_all(texts: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """For each encoder ("sentence": the sentence embedding [N, 384]; "studio": the studio's
+def embed_all(texts: list[str], encoders: tuple[str, ...] = ("sentence", "studio")
+              ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """For each of ``encoders`` ("sentence": the sentence embedding [N, 384]; "studio": the studio's
     encoder, features [N, 1152]), the texts' vectors and each text's share of the seconds it took
     (PyTorch, this machine's cores)."""
     import torch
@@ -82,6 +83,7 @@ def embed_all(texts: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     encoder, tokenizer = _encoder()
     order = np.argsort([len(t) for t in texts])
     runs = {"sentence": lambda ids: _sentence_embedding(encoder, ids), "studio": encoder}
+    runs = {name: runs[name] for name in encoders}
     out = {name: (np.zeros((len(texts), 384 if name == "sentence" else encoder.feature_dim), np.float32),
                   np.zeros(len(texts))) for name in runs}
     with torch.inference_mode():

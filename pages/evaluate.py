@@ -65,7 +65,7 @@ def render() -> None:
     _gallery(predictions, say(SPLIT_NAMES[split]), texts)
     _label_issues(metrics, texts, say)
     if metrics.calibration:
-        _calibration(metrics.calibration, say)
+        _calibration(metrics.calibration, say, "image" if texts is None else "text")
     with ui.friendly_errors():
         if texts is None:  # Grad-CAM draws on images
             _where_it_looked(run, predictions)
@@ -193,9 +193,10 @@ def _label_issues(metrics, texts: dict[str, str] | None, say: Callable[[str], st
     saying why it is withheld (tlcore.training.label_issues.label_check)."""
     st.subheader(say("Images probably labelled wrong"))
     check, issues = metrics.label_check, metrics.label_issues
-    if check is None:
-        st.caption("Not checked: this run was trained before the check of labels was measured for reliability. "
-                   "Train again to see it.")
+    measured = (check or {}).get("measured_on", MEASURED_ON_IMAGES if texts is None else None)
+    if check is None or measured is None:
+        st.caption(say("Not checked: this run was trained before the check of labels was measured for reliability "
+                       "on images. Train again to see it."))
         return
     if not check["shown"]:
         st.caption(say(check["reason"]))
@@ -209,7 +210,7 @@ def _label_issues(metrics, texts: dict[str, str] | None, say: Callable[[str], st
                    f"like another class than the one {'it is' if one else 'they are'} filed under, judged by a model "
                    f"that never saw {'it' if one else 'them'} ({held}). About {round(check['precision'] * 10)} in 10 "
                    f"of these are usually real labelling mistakes at this accuracy ({check['accuracy']:.0%} {held}), ")
-               + (MEASURED_ON_IMAGES if texts is None else MEASURED_NOT_ON_TEXTS)
+               + f"{measured}."
                + say(" Check them and move any that are in the wrong folder; wrong labels teach the model wrong "
                      "things."))
     _thumbs(issues[:GALLERY], lambda r: f"filed as **{ui.md_safe(r['given'])}** ({r['given_probability']:.0%}), "
@@ -217,19 +218,18 @@ def _label_issues(metrics, texts: dict[str, str] | None, say: Callable[[str], st
             texts)
 
 
-# What the label check's precision was measured on (bench/judge_labels.py): image datasets only, so far.
-MEASURED_ON_IMAGES = "measured on images with labels moved on purpose."
-MEASURED_NOT_ON_TEXTS = ("as measured on sets of digits, clothing and clip art with labels moved on purpose (not yet "
-                         "measured on texts).")
+# What the label check's precision was measured on, for an image run saved before its check said so.
+MEASURED_ON_IMAGES = "measured on images with labels moved on purpose"
 BINS_ON = {"test": "test images", "cv": "labelled images, each scored without it",
            "val": "validation images"}
 
 
-def _calibration(cal: dict, say: Callable[[str], str]) -> None:
-    """What was done to the confidence and how it measured, drawn on images it was not fitted on."""
+def _calibration(cal: dict, say: Callable[[str], str], kind: str) -> None:
+    """What was done to the confidence and how it measured (and how it measured on benchmark data of
+    the run's ``kind``), drawn on images it was not fitted on."""
     st.subheader("Can you trust its confidence?")
     st.caption(say("When the model says it is 80% sure, it should be right 80% of the time; the calibration error is "
-                   f"how far off it is on average. {calibration_sentence(cal)} The Use page marks answers "
+                   f"how far off it is on average. {calibration_sentence(cal, kind)} The Use page marks answers "
                    "\"not sure\" only under a rule you choose there."))
     where = say(BINS_ON.get(cal.get("bins_on", ""), ""))
     if not where:  # a run from an older version: its "after" was measured on the images it was fitted on

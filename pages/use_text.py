@@ -17,7 +17,11 @@ TOP = 5
 
 def section(run: RunDir, rule: NotSureRule) -> None:
     """A text box with the answer for what is typed, and a table upload with its CSV of predictions."""
-    predictor = text_words.predictor(run)
+    predictor = None
+    with ui.friendly_errors():  # a model this version cannot load: its one line, and nothing else to use
+        predictor = text_words.predictor(run)
+    if predictor is None:
+        return
     typed = st.text_area("Type or paste a text", key=f"typed_{run.name}",
                          help="One text (a message, a review, a ticket); the model names its class.")
     if typed.strip():

@@ -18,6 +18,10 @@ from tlcore.models.bundle_paths import META, Bundle
 
 TOKENIZER = "tokenizer.json"  # a text model's tokenizer, as it cuts texts (tlcore.models.text_net)
 DAMAGED_META = "The model's description ({meta}) is damaged and cannot be read; train the model again."
+# A bundle whose weights no longer fit the network its model builds today (text runs saved before
+# the text features grew from one view to three): nothing in the run is changed.
+EARLIER_VERSION = ("This model was made by an earlier version of the studio and cannot be used by this one; "
+                   "train it again with the same data and settings (the run is kept as it is).")
 T_MIN, T_MAX = 0.05, 20.0  # the calibration temperatures training fits (and so a bundle carries)
 PREPROCESSING = ("tlcore.data.portable: EXIF orientation; RGB with transparency on white; Pillow BILINEAR resize "
                  "so the shorter side is image_size; crop image_size x image_size at ((w - s) // 2, (h - s) // 2); "
@@ -75,5 +79,8 @@ def load_bundle(folder: Path) -> tuple[Net, dict]:
         backbone, _ = build_backbone(spec, weights="none", image_size=meta["image_size"])
         width = spec.feature_dim
     net = Net(backbone, width, len(meta["classes"]), norm=meta.get("feature_norm", False))
-    net.load_state_dict(load_file(str(Bundle(Path(folder)).weights)))
+    state, expected = load_file(str(Bundle(Path(folder)).weights)), net.state_dict()
+    if any(k in expected and v.shape != expected[k].shape for k, v in state.items()):
+        raise TLError(EARLIER_VERSION)
+    net.load_state_dict(state)
     return net.eval(), meta

@@ -90,11 +90,12 @@ def score_of(split: str, report: SplitMetrics, folds: int = 0, unit: str = "imag
     return Score(split, report.accuracy, low, high, report.count, method, unit=unit)
 
 
-def _issues(scored: Scored, classes: list[str]) -> tuple[list[dict], dict]:
-    """Held-out images whose given label the model finds unlikely, most suspicious first (none when
-    the model is too weak for the list to be reliable), and that verdict (label_issues.label_check).
-    It reads the uncalibrated held-out logits: the finder's margin was measured on them."""
-    rows, check = label_check(scored.y.numpy(), scored.logits.float().numpy())
+def _issues(scored: Scored, classes: list[str], kind: str) -> tuple[list[dict], dict]:
+    """Held-out images (or texts: ``kind``) whose given label the model finds unlikely, most suspicious
+    first (none when the model is too weak for the list to be reliable), and that verdict
+    (label_issues.label_check, with the benchmark of that kind). It reads the uncalibrated held-out
+    logits: the finder's margin was measured on them."""
+    rows, check = label_check(scored.y.numpy(), scored.logits.float().numpy(), kind)
     return [{"file": scored.files[r["index"]], "given": classes[r["given"]], "suggested": classes[r["suggested"]],
              "given_probability": r["given_probability"], "suggested_probability": r["suggested_probability"]}
             for r in rows], check
@@ -133,7 +134,7 @@ def finish_run(cfg: TrainConfig, inputs: Inputs, held: Scored, test: Scored | No
     growth = None
     if cfg.init_from and held.split == "val":
         growth = growth_report(cfg.init_from, inputs, probs["val"].argmax(1), cfg.batch_size)
-    issues, checked = _issues(held, classes)
+    issues, checked = _issues(held, classes, inputs.spec.kind)
     metrics = Metrics(
         score=(replace(score_of("test", reports["test"], unit=unit), copies=copies["test"]) if test is not None
                else estimate),
