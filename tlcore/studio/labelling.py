@@ -47,10 +47,12 @@ def _size(model: str, image_size: int) -> int:
 
 
 def _model(where: Home, model: str) -> str:
-    """The model whose features label the pool: the text model for a text dataset left at the default."""
+    """The model whose features label the pool: for a text dataset, the text model unless ``model``
+    reads texts (a page's chosen model may be an image model chosen for an earlier image dataset)."""
+    from tlcore.models.catalog import get_spec
     from tlcore.training.text_inputs import TEXT_MODEL
 
-    return TEXT_MODEL if where.text and model == DEFAULT_MODEL else model
+    return TEXT_MODEL if where.text and get_spec(model).kind != "text" else model
 
 
 def _labelled(where: Home):
