@@ -67,7 +67,8 @@ def test_a_pool_of_one_says_so_and_the_image_can_still_be_labelled(tmp_path):
     data = dataset()
     name = "[see](x.png) *only*.png"
     front.add_to_pool(data, [(name, image(2, 50))])
-    at = wait_until(_label_page(data), lambda at: POOL_TOO_SMALL.format(held=POOL_OF_ONE) in _infos(at), 60)
+    one = POOL_TOO_SMALL.format(held=POOL_OF_ONE.format(thing="image"), thing="image")
+    at = wait_until(_label_page(data), lambda at: one in _infos(at), 60)
     assert not at.exception and not at.error
     assert _now(at) == name and "\\[see\\]" in texts(at.markdown)  # shown as written, not as a link
     _press(at, "blue")
@@ -81,7 +82,7 @@ def test_a_class_with_no_examples_says_so_and_labelling_by_hand_goes_on(tmp_path
     ds = Dataset.load(data)
     ds.with_items(i for i in ds.items if i.label != "blue").save(data)
     front.add_to_pool(data, pool_folder(tmp_path / "pool", 2))
-    at = wait_until(_label_page(data), lambda at: NO_EXAMPLES.format(classes="'blue'") in _infos(at), 60)
+    at = wait_until(_label_page(data), lambda at: NO_EXAMPLES.format(classes="'blue'", thing="image") in _infos(at), 60)
     assert not at.exception and not at.error
     _press(at, COLOUR[_now(at)[:2]])
     assert not at.exception and not at.error

@@ -17,6 +17,7 @@ from text_fixtures import TOPICS, UNSEEN
 from pages import label_batch, ui
 from tlcore import studio as front
 from tlcore.data.texts_store import open_texts
+from tlcore.training.suggest import POOL_OF_ONE, POOL_TOO_SMALL
 
 MARKUP, LONG = UNSEEN[3], UNSEEN[-1].strip()  # "<b>Great</b> **match** today" (sport); a long text on the weather
 PAIRS = {"sport": 3, "food": 3, "weather": 2}  # pool texts of two sentences of a topic: with the two above, a batch
@@ -33,16 +34,20 @@ def _no_thread_left():
             thread.join(120)
 
 
+def _table(path: Path, rows) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([["text", "when"]] + [[t, "2026"] for t in rows])
+    return path
+
+
 @pytest.fixture
 def data(tmp_path) -> str:
     """A stored text dataset of 12 texts a topic (36: enough to measure bulk accept's precision) and a
     pool of 10 unlabelled texts, one batch (8 of two sentences of one topic, the markup one, the long one)."""
     labelled = {c: "\n".join(t + [f"{t[i]} {t[i + 1]}" for i in range(4)]) for c, t in TOPICS.items()}
     folder = front.text_folder(front.type_texts("topics", labelled))
-    table = tmp_path / "tickets.csv"
-    with table.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows([["text", "when"]] + [[t, "2026"] for t in POOL])
-    assert front.add_to_pool(folder, table)["message"] == "Added 10 texts to the unlabelled pool (now 10)."
+    added = front.add_to_pool(folder, _table(tmp_path / "tickets.csv", POOL))
+    assert added["message"] == "Added 10 texts to the unlabelled pool (now 10)."
     return folder
 
 
@@ -123,3 +128,16 @@ def test_bulk_accept_on_texts_states_its_precision(data):
     assert f"Accepted {count} suggestion" in texts(at.success)
     assert front.how_labelled(data) == {"person": 0, "bulk": count, "imported": 36}
     assert len(open_texts(data).items) == 36 + count
+
+
+def test_a_pool_of_one_text_says_so_in_texts_and_it_can_still_be_labelled(tmp_path):
+    folder = front.text_folder(front.type_texts("topics", {c: "\n".join(t[:2]) for c, t in TOPICS.items()}))
+    front.add_to_pool(folder, _table(tmp_path / "one.csv", [MARKUP]))
+    one = POOL_TOO_SMALL.format(held=POOL_OF_ONE.format(thing="text"), thing="text")
+    at = wait_until(_label_page(folder), lambda at: one in [e.value for e in at.info], 60)
+    assert one == "The unlabelled pool holds only 1 text; add at least 2 unlabelled texts to get suggestions."
+    assert not at.exception and not at.error and "image" not in _words(at).lower()
+    assert _text_now(at) == MARKUP and ui.md_safe(MARKUP) in [m.value for m in at.markdown]
+    _press(at, "sport")
+    assert "Saved 1 label; the model is learning from them." in texts(at.success)
+    assert (open_texts(folder).items[-1].text, open_texts(folder).items[-1].label) == (MARKUP, "sport")
