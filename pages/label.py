@@ -16,7 +16,7 @@ from tlcore.studio import Labeller, pool_state
 POLL_S = 1.0  # how often the page looks at the background computation while it runs
 NO_POOL = ("This dataset has no unlabelled {things} yet. Add them on the Data page, under {where}, and the model "
            "suggests their classes here.")
-WHERE = {"image": "'Unlabelled images'", "text": "'Texts', 'Add texts without labels, to label with the model'"}
+WHERE = {"image": "'Unlabelled images'", "text": "'Texts', in 'Add texts without labels, to label with the model'"}
 ABOUT = ("The model suggests a class for each unlabelled {thing}; you confirm or correct it with one click or a key. "
          "After each batch it learns from your labels and asks about the {things} that teach it most.")
 ALL_LABELLED = ("Every {thing} of the pool has a label now ({given} given here). Add more {things} on the Data page, "

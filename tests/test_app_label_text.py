@@ -14,7 +14,7 @@ import pytest
 from app_fixtures import studio, texts, wait_until
 from text_fixtures import TOPICS, UNSEEN
 
-from pages import label_batch, ui
+from pages import label, label_batch, ui
 from tlcore import studio as front
 from tlcore.data.texts_store import open_texts
 from tlcore.training.suggest import POOL_OF_ONE, POOL_TOO_SMALL
@@ -141,3 +141,11 @@ def test_a_pool_of_one_text_says_so_in_texts_and_it_can_still_be_labelled(tmp_pa
     _press(at, "sport")
     assert "Saved 1 label; the model is learning from them." in texts(at.success)
     assert (open_texts(folder).items[-1].text, open_texts(folder).items[-1].label) == (MARKUP, "sport")
+
+
+def test_a_text_dataset_without_a_pool_says_where_to_add_texts():
+    folder = front.text_folder(front.type_texts("topics", {c: "\n".join(t[:2]) for c, t in TOPICS.items()}))
+    at = _label_page(folder)
+    assert not at.exception and not at.error
+    assert [e.value for e in at.info] == [label.NO_POOL.format(things="texts", where=label.WHERE["text"])]
+    assert "image" not in _words(at).lower()
