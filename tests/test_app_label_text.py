@@ -6,12 +6,12 @@ person's labels, bulk accept stating its precision, and no word of images anywhe
 from __future__ import annotations
 
 import csv
-import threading
 from pathlib import Path
 
 import pytest
 
 from app_fixtures import studio, texts, wait_until
+from label_page import bulk_accept_at_half, join_labelling_threads, press, suggested
 from text_fixtures import TOPICS, UNSEEN
 
 from pages import label, label_batch, ui
@@ -23,15 +23,7 @@ MARKUP, LONG = UNSEEN[3], UNSEEN[-1].strip()  # "<b>Great</b> **match** today" (
 PAIRS = {"sport": 3, "food": 3, "weather": 2}  # pool texts of two sentences of a topic: with the two above, a batch
 POOL = {f"{TOPICS[c][i]} {TOPICS[c][i + 4]}": c for c, n in PAIRS.items() for i in range(n)} | {MARKUP: "sport",
                                                                                                  LONG: "weather"}
-
-
-@pytest.fixture(autouse=True)
-def _no_thread_left():
-    """The page's background suggestions end with the test that started them."""
-    yield
-    for thread in threading.enumerate():
-        if thread.name == "labelling-suggestions":
-            thread.join(120)
+_no_thread_left = pytest.fixture(autouse=True)(join_labelling_threads)
 
 
 def _table(path: Path, rows) -> Path:
@@ -56,19 +48,11 @@ def _label_page(folder: str):
     return studio("label", **{ui.DATASET: folder, ui.MODEL: "efficientnet_lite0", ui.OPT + "image_size": 32})
 
 
-def _suggested(at) -> bool:
-    return "The model suggests" in texts(at.markdown) and bool(at.slider)
-
-
 def _text_now(at) -> str:
     """The whole text in hand (as the pool holds it)."""
     name = next(m.value for m in at.markdown if m.value.startswith("**Now:**")).removeprefix("**Now:** ")
     pool = {p["name"]: p["path"] for p in front.pool_images(at.session_state[ui.DATASET])}
     return Path(pool[name.replace("\\", "")]).read_text(encoding="utf-8")
-
-
-def _press(at, label: str):
-    return next(b for b in at.button if b.key and b.key.startswith("label_class_") and b.label == label).click().run()
 
 
 def _words(at) -> str:
@@ -81,7 +65,7 @@ def _words(at) -> str:
 
 
 def test_a_text_pool_shows_its_texts_as_written_with_suggestions_and_no_word_of_images(data):
-    at = wait_until(_label_page(data), _suggested, 120)
+    at = wait_until(_label_page(data), suggested, 120)
     assert not at.exception and not at.error
     shown = [m.value for m in at.markdown]
     assert ui.md_safe(MARKUP) == "\\<b\\>Great\\</b\\> \\*\\*match\\*\\* today" and ui.md_safe(MARKUP) in shown
@@ -97,12 +81,12 @@ def test_a_text_pool_shows_its_texts_as_written_with_suggestions_and_no_word_of_
 
 
 def test_a_batch_of_texts_confirmed_by_clicks_joins_the_dataset_as_a_persons_labels(data):
-    at = wait_until(_label_page(data), _suggested, 120)
+    at = wait_until(_label_page(data), suggested, 120)
     given = []
     for _ in range(label_batch.SIZE):
         text = _text_now(at)
         given.append((text, POOL[text]))
-        _press(at, POOL[text])
+        press(at, POOL[text])
         assert not at.exception and not at.error
     assert "Saved 10 labels; the model is learning from them." in texts(at.success)
     stored = open_texts(data)
@@ -116,16 +100,8 @@ def test_a_batch_of_texts_confirmed_by_clicks_joins_the_dataset_as_a_persons_lab
 
 
 def test_bulk_accept_on_texts_states_its_precision(data):
-    at = wait_until(_label_page(data), _suggested, 120)
-    at.slider(key="label_threshold").set_value(50).run()
-    shown = texts(at.caption)
-    assert "On 36 labelled texts the model had not seen, its suggestions at least 50% sure were right" in shown
-    bulk = at.button(key="label_bulk")
-    count = int(bulk.label.split()[1])
-    assert count > 0 and f"It would label {count} text" in shown
-    bulk.click().run()
-    assert not at.exception and not at.error
-    assert f"Accepted {count} suggestion" in texts(at.success)
+    at = wait_until(_label_page(data), suggested, 120)
+    count = bulk_accept_at_half(at, 36, "texts")
     assert front.how_labelled(data) == {"person": 0, "bulk": count, "imported": 36}
     assert len(open_texts(data).items) == 36 + count
 
@@ -138,7 +114,7 @@ def test_a_pool_of_one_text_says_so_in_texts_and_it_can_still_be_labelled(tmp_pa
     assert one == "The unlabelled pool holds only 1 text; add at least 2 unlabelled texts to get suggestions."
     assert not at.exception and not at.error and "image" not in _words(at).lower()
     assert _text_now(at) == MARKUP and ui.md_safe(MARKUP) in [m.value for m in at.markdown]
-    _press(at, "sport")
+    press(at, "sport")
     assert "Saved 1 label; the model is learning from them." in texts(at.success)
     assert (open_texts(folder).items[-1].text, open_texts(folder).items[-1].label) == (MARKUP, "sport")
 
