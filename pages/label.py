@@ -14,9 +14,15 @@ from pages.nav import page
 from tlcore.studio import Labeller, pool_state
 
 POLL_S = 1.0  # how often the page looks at the background computation while it runs
-NO_POOL = ("This dataset has no unlabelled images yet. Add them on the Data page, under 'Unlabelled images', and "
-           "the model suggests their classes here.")
-TEXTS = "Labelling with the model works on image datasets for now; open or import images on the Data page."
+NO_POOL = ("This dataset has no unlabelled {things} yet. Add them on the Data page, under {where}, and the model "
+           "suggests their classes here.")
+WHERE = {"image": "'Unlabelled images'", "text": "'Texts', in 'Add texts without labels, to label with the model'"}
+ABOUT = ("The model suggests a class for each unlabelled {thing}; you confirm or correct it with one click or a key. "
+         "After each batch it learns from your labels and asks about the {things} that teach it most.")
+ALL_LABELLED = ("Every {thing} of the pool has a label now ({given} given here). Add more {things} on the Data page, "
+                "or train on these.")
+READING = ("Reading the pool's {things} for the model: {done} of {total} (once; label by hand meanwhile, the "
+           "suggestions appear when it is done)")
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -27,35 +33,33 @@ def labeller(folder: str, model: str, image_size: int) -> Labeller:
 
 def render() -> None:
     st.title("Label with the model")
-    st.caption("The model suggests a class for each unlabelled image; you confirm or correct it with one click or "
-               "a key. After each batch it learns from your labels and asks about the images that teach it most.")
     if not ui.guard(ui.DATASET):
         return
     folder = st.session_state[ui.DATASET]
-    if ui.is_text(folder):
-        st.info(TEXTS, icon=":material/info:")
-        return
+    thing = label_batch.noun(folder)
+    st.caption(ABOUT.format(thing=thing, things=thing + "s"))
     with ui.friendly_errors():
         _labelling(folder)
 
 
 def _labelling(folder: str) -> None:
-    pool = pool_state(folder)
+    pool, thing = pool_state(folder), label_batch.noun(folder)
     if not pool["images"]:
         label_batch.save_decided(folder)
         if pool["given"]:
-            st.success(f"Every image of the pool has a label now ({plural(pool['given'], 'label')} given here). "
-                       "Add more images on the Data page, or train on these.", icon=":material/check_circle:")
+            st.success(ALL_LABELLED.format(thing=thing, things=thing + "s", given=plural(pool["given"], "label")),
+                       icon=":material/check_circle:")
         else:
-            st.info(NO_POOL, icon=":material/info:")
+            st.info(NO_POOL.format(things=thing + "s", where=WHERE[thing]), icon=":material/info:")
         st.page_link(page("data"), label="Go to Data", icon=":material/arrow_forward:")
         label_bulk.undo_button(folder, pool["given"])
         label_bulk.history(folder)
         return
-    job = labeller(folder, st.session_state[ui.MODEL], int(st.session_state.get(ui.OPT + "image_size", 0) or 0))
+    size = 0 if thing == "text" else int(st.session_state.get(ui.OPT + "image_size", 0) or 0)  # texts: no size
+    job = labeller(folder, st.session_state[ui.MODEL], size)
     job.keep_current()
     state = job.state()
-    st.fragment(run_every=POLL_S if state["busy"] else None)(_status)(job, state["busy"])
+    st.fragment(run_every=POLL_S if state["busy"] else None)(_status)(job, state["busy"], thing)
     label_batch.section(folder, state)
     st.divider()
     if not state["error"]:  # else the line above says why there are no suggestions to accept
@@ -64,14 +68,13 @@ def _labelling(folder: str) -> None:
     label_bulk.history(folder)
 
 
-def _status(job: Labeller, was_busy: bool) -> None:
+def _status(job: Labeller, was_busy: bool, thing: str) -> None:
     """The background computation: a progress bar while it runs; the page is drawn again when it ends."""
     state = job.state()
     if state["busy"]:
         done, total = state["done"], state["total"]
         if total and done < total:
-            st.progress(done / total, text=f"Reading the pool's images for the model: {done} of {total} (once; "
-                                           "label by hand meanwhile, the suggestions appear when it is done)")
+            st.progress(done / total, text=READING.format(things=thing + "s", done=done, total=total))
         else:
             st.progress(1.0, text="Learning from your labels: the suggestions update in a few seconds…")
     elif was_busy:

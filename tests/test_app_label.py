@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 
 from app_fixtures import charts, studio, texts, wait_until
+from label_page import bulk_accept_at_half, join_labelling_threads, press, suggested
 from pools import dataset, image, pool_folder, zipped
 
 from pages import label_batch, ui
@@ -23,23 +23,11 @@ from tlcore.training.suggest import NO_EXAMPLES, POOL_OF_ONE, POOL_TOO_SMALL
 
 COLOUR = {"u0": "red", "u1": "green", "u2": "blue"}  # a pool image's true class, from its name
 SMALL = {ui.MODEL: "efficientnet_lite0", ui.OPT + "image_size": 32}  # features in seconds
-
-
-@pytest.fixture(autouse=True)
-def _no_thread_left():
-    """The page's background suggestions end with the test that started them."""
-    yield
-    for thread in threading.enumerate():
-        if thread.name == "labelling-suggestions":
-            thread.join(120)
+_no_thread_left = pytest.fixture(autouse=True)(join_labelling_threads)
 
 
 def _label_page(data: str):
     return studio("label", **{ui.DATASET: data, **SMALL})
-
-
-def _suggested(at) -> bool:
-    return "The model suggests" in texts(at.markdown) and bool(at.slider)  # up to date with the labels
 
 
 def _infos(at) -> list[str]:
@@ -52,11 +40,6 @@ def _now(at) -> str:
     return line.removeprefix("**Now:** ").replace("\\", "")
 
 
-def _press(at, label: str):
-    """Click the class button ``label`` (what its key 1-9 does)."""
-    return next(b for b in at.button if b.key and b.key.startswith("label_class_") and b.label == label).click().run()
-
-
 def test_no_pool_says_where_to_add_images():
     at = _label_page(dataset())
     assert not at.exception and not at.error
@@ -67,10 +50,11 @@ def test_a_pool_of_one_says_so_and_the_image_can_still_be_labelled(tmp_path):
     data = dataset()
     name = "[see](x.png) *only*.png"
     front.add_to_pool(data, [(name, image(2, 50))])
-    at = wait_until(_label_page(data), lambda at: POOL_TOO_SMALL.format(held=POOL_OF_ONE) in _infos(at), 60)
+    one = POOL_TOO_SMALL.format(held=POOL_OF_ONE.format(thing="image"), thing="image")
+    at = wait_until(_label_page(data), lambda at: one in _infos(at), 60)
     assert not at.exception and not at.error
     assert _now(at) == name and "\\[see\\]" in texts(at.markdown)  # shown as written, not as a link
-    _press(at, "blue")
+    press(at, "blue")
     assert not at.exception and not at.error
     assert "Saved 1 label; the model is learning from them." in texts(at.success)
     assert Dataset.load(data).counts()["blue"] == 4 and front.pool_images(data) == []
@@ -81,9 +65,9 @@ def test_a_class_with_no_examples_says_so_and_labelling_by_hand_goes_on(tmp_path
     ds = Dataset.load(data)
     ds.with_items(i for i in ds.items if i.label != "blue").save(data)
     front.add_to_pool(data, pool_folder(tmp_path / "pool", 2))
-    at = wait_until(_label_page(data), lambda at: NO_EXAMPLES.format(classes="'blue'") in _infos(at), 60)
+    at = wait_until(_label_page(data), lambda at: NO_EXAMPLES.format(classes="'blue'", thing="image") in _infos(at), 60)
     assert not at.exception and not at.error
-    _press(at, COLOUR[_now(at)[:2]])
+    press(at, COLOUR[_now(at)[:2]])
     assert not at.exception and not at.error
     assert "Batch: 1 of 6 labelled" in texts(at.subheader)
 
@@ -91,14 +75,14 @@ def test_a_class_with_no_examples_says_so_and_labelling_by_hand_goes_on(tmp_path
 def test_a_batch_confirmed_by_clicks_joins_the_dataset_as_a_persons_labels(tmp_path):
     data = dataset()
     front.add_to_pool(data, pool_folder(tmp_path / "pool", 5))
-    at = wait_until(_label_page(data), _suggested, 90)
+    at = wait_until(_label_page(data), suggested, 90)
     assert not at.exception and not at.error
     assert sum(line.endswith("%)") for line in texts(at.caption).splitlines()) == label_batch.SIZE  # the grid
     given = []
     for _ in range(label_batch.SIZE):
         name = _now(at)
         given.append((name, COLOUR[name[:2]]))
-        _press(at, COLOUR[name[:2]])
+        press(at, COLOUR[name[:2]])
         assert not at.exception and not at.error
     assert "Saved 10 labels; the model is learning from them." in texts(at.success)
     ds = Dataset.load(data)
@@ -107,7 +91,7 @@ def test_a_batch_confirmed_by_clicks_joins_the_dataset_as_a_persons_labels(tmp_p
     assert sorted((e["name"], e["class"]) for e in record) == sorted(given)
     assert {e["how"] for e in record} == {"person"}
     assert all(Path(e["path"]).is_file() and f"/{e['class']}/" in e["path"] for e in record)
-    wait_until(at, _suggested, 90)  # the model learned from them: a second point on the chart
+    wait_until(at, suggested, 90)  # the model learned from them: a second point on the chart
     chart = charts(at)["Accuracy on labelled images the model did not see"]
     assert list(chart.data[0].x) == [9, 19] and all(0 <= y <= 1 for y in chart.data[0].y)
 
@@ -115,7 +99,7 @@ def test_a_batch_confirmed_by_clicks_joins_the_dataset_as_a_persons_labels(tmp_p
 def test_enter_accepts_the_suggestions_and_undo_takes_the_batch_back(tmp_path):
     data = dataset()
     front.add_to_pool(data, pool_folder(tmp_path / "pool", 4))
-    at = wait_until(_label_page(data), _suggested, 90)
+    at = wait_until(_label_page(data), suggested, 90)
     skipped = _now(at)
     at.button(key="label_skip").click().run()  # Backspace
     assert _now(at) != skipped and "skipped" in texts(at.caption)
@@ -133,16 +117,8 @@ def test_enter_accepts_the_suggestions_and_undo_takes_the_batch_back(tmp_path):
 def test_bulk_accept_states_its_precision_and_is_recorded_as_bulk(tmp_path):
     data = dataset(per_class=10)  # 30 labelled: enough to measure the precision
     front.add_to_pool(data, pool_folder(tmp_path / "pool", 6))
-    at = wait_until(_label_page(data), _suggested, 120)
-    at.slider(key="label_threshold").set_value(50).run()
-    shown = texts(at.caption)
-    assert "On 30 labelled images the model had not seen, its suggestions at least 50% sure were right" in shown
-    bulk = at.button(key="label_bulk")
-    count = int(bulk.label.split()[1])
-    assert count > 0 and f"It would label {count} image" in shown
-    bulk.click().run()
-    assert not at.exception and not at.error
-    assert f"Accepted {count} suggestion" in texts(at.success)
+    at = wait_until(_label_page(data), suggested, 120)
+    count = bulk_accept_at_half(at, 30, "images")
     made = front.how_labelled(data)
     assert made["bulk"] == count and made["person"] == 0
     record = [json.loads(line) for line in (Path(data) / "labels.jsonl").read_text().splitlines()]
@@ -153,8 +129,8 @@ def test_bulk_accept_states_its_precision_and_is_recorded_as_bulk(tmp_path):
 def test_the_pool_deleted_while_labelling_is_one_line(tmp_path):
     data = dataset()
     front.add_to_pool(data, pool_folder(tmp_path / "pool", 2))
-    at = wait_until(_label_page(data), _suggested, 90)
-    _press(at, COLOUR[_now(at)[:2]])  # one label in the batch, not saved yet
+    at = wait_until(_label_page(data), suggested, 90)
+    press(at, COLOUR[_now(at)[:2]])  # one label in the batch, not saved yet
     shutil.rmtree(home(data).pool_dir)
     at.run()
     assert not at.exception
@@ -178,10 +154,10 @@ def test_the_data_page_adds_a_zip_of_unlabelled_images_to_the_pool():
 def test_two_tabs_labelling_the_same_pool_lose_or_double_nothing(tmp_path):
     data = dataset()
     front.add_to_pool(data, pool_folder(tmp_path / "pool", 4))
-    first, second = (wait_until(_label_page(data), _suggested, 90) for _ in range(2))
+    first, second = (wait_until(_label_page(data), suggested, 90) for _ in range(2))
     assert _now(first) == _now(second)  # the same order: both tabs hold the same batch
     for tab in (first, second):
-        _press(tab, COLOUR[_now(tab)[:2]])
+        press(tab, COLOUR[_now(tab)[:2]])
         tab.button(key="label_accept").click().run()  # Enter: the rest of the batch from its suggestions
         assert not tab.exception and not tab.error
     assert "Saved 10 labels; the model is learning from them." in texts(first.success)

@@ -43,7 +43,7 @@ def test_a_pool_of_one_image_is_said_plainly(tmp_path):
     studio.add_to_pool(data, [("only.png", image(0, 50))])
     with pytest.raises(TLError) as e:
         studio.suggestions(data, MODEL, SIZE)
-    assert str(e.value) == POOL_TOO_SMALL.format(held=POOL_OF_ONE)
+    assert str(e.value) == POOL_TOO_SMALL.format(held=POOL_OF_ONE.format(thing="image"), thing="image")
     assert [p["name"] for p in studio.pool_images(data)] == ["only.png"]
 
 
@@ -72,7 +72,7 @@ def test_a_class_with_no_examples_yet_is_said_plainly(tmp_path):
     before = saved(data)
     with pytest.raises(TLError) as e:
         studio.suggestions(data, MODEL, SIZE)
-    assert str(e.value) == NO_EXAMPLES.format(classes="'blue'")
+    assert str(e.value) == NO_EXAMPLES.format(classes="'blue'", thing="image")
     assert {k: v for k, v in saved(data).items() if "features-" not in k} == before
     done = studio.confirm(data, [("u2-10.png", "blue")])  # labelling one gives it its first example
     assert done["labelled"] == 1 and Dataset.load(data).counts()["blue"] == 1

@@ -42,5 +42,6 @@ def test_a_pool_of_one_gives_its_plain_line():
     job = studio.Labeller(data, MODEL, SIZE)
     job.keep_current()
     state = _settled(job)
-    assert state["error"] == POOL_TOO_SMALL.format(held=POOL_OF_ONE) and state["suggested"] is None
+    assert state["error"] == POOL_TOO_SMALL.format(held=POOL_OF_ONE.format(thing="image"), thing="image")
+    assert state["suggested"] is None
     assert state["current"]  # it describes the pool as it is: nothing to redo until it changes

@@ -31,8 +31,8 @@ from tlcore.errors import TLError
 
 RECORD = "labels.jsonl"
 HOW = ("person", "bulk")
-POOL_GONE = ("The unlabelled pool of this dataset is gone (its images were deleted); add the images to the "
-             "pool again. The labels already given are kept.")
+POOL_GONE = ("The unlabelled pool of this dataset is gone (its files were deleted); add them to the pool again. "
+             "The labels already given are kept.")  # images or texts: the same line
 NO_SUCH_CLASS = ("The dataset has no class {unknown} (its classes are {classes}); add the class first, or fix the "
                  "name. Nothing was labelled.")
 NOT_IN_POOL = ("{images} to label {are} not in the unlabelled pool: {shown}; check the names. Nothing was "

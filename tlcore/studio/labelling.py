@@ -47,10 +47,12 @@ def _size(model: str, image_size: int) -> int:
 
 
 def _model(where: Home, model: str) -> str:
-    """The model whose features label the pool: the text model for a text dataset left at the default."""
+    """The model whose features label the pool: for a text dataset, the text model unless ``model``
+    reads texts (a page's chosen model may be an image model chosen for an earlier image dataset)."""
+    from tlcore.models.catalog import get_spec
     from tlcore.training.text_inputs import TEXT_MODEL
 
-    return TEXT_MODEL if where.text and model == DEFAULT_MODEL else model
+    return TEXT_MODEL if where.text and get_spec(model).kind != "text" else model
 
 
 def _labelled(where: Home):
@@ -152,7 +154,8 @@ def suggestions(data: str | os.PathLike, model: str = DEFAULT_MODEL, image_size:
     where = home(data)
     pool, labelled = [i for i in read_pool(where) if pool_path(where, i).is_file()], _labelled(where)
     ds_classes = where.dataset().classes
-    check_counts(len(pool), np.array([ds_classes.index(i.label) for i in labelled]), ds_classes)  # before waiting
+    thing = "text" if where.text else "image"
+    check_counts(len(pool), np.array([ds_classes.index(i.label) for i in labelled]), ds_classes, thing)  # at once
     got = _features(where, pool, labelled, _model(where, model), image_size, progress)
     pool = [i for i in pool if i.sha256 in got]
     labelled = [i for i in labelled if i.sha256 in got]
@@ -160,7 +163,7 @@ def suggestions(data: str | os.PathLike, model: str = DEFAULT_MODEL, image_size:
     x = np.array([got[i.sha256] for i in labelled], dtype=np.float32).reshape(-1, dim)
     px = np.array([got[i.sha256] for i in pool], dtype=np.float32).reshape(-1, dim)
     y = np.array([ds_classes.index(i.label) for i in labelled], dtype=np.int64)
-    s = suggest(x, y, px, ds_classes, seed, batch)
+    s = suggest(x, y, px, ds_classes, seed, batch, thing)
     order = [k for k in s.order if not pool[k].skipped] + [k for k in s.order if pool[k].skipped]
     rows = [{"name": pool[k].name, "path": str(pool_path(where, pool[k])), "class": ds_classes[s.suggested[k]],
              "probability": float(s.probability[k]), "skipped": pool[k].skipped} for k in order]

@@ -33,10 +33,15 @@ FROZEN_EPOCHS = 40  # the recommender's epochs for a head on a frozen network (t
 MIN_LABELLED = 30
 MIN_ACCEPTED = 10
 _CPU = torch.device("cpu")
-POOL_TOO_SMALL = "The unlabelled pool {held}; add at least 2 unlabelled images to get suggestions."
-POOL_EMPTY, POOL_OF_ONE = "is empty", "holds only 1 image"  # what POOL_TOO_SMALL says the pool {held}
-NO_EXAMPLES = ("Class {classes} has no labelled images yet; label at least one of each class (two is better) "
+# The lines say {thing}: "image", or "text" for a text dataset's pool (the same code on the same feature arrays).
+POOL_TOO_SMALL = "The unlabelled pool {held}; add at least 2 unlabelled {thing}s to get suggestions."
+POOL_EMPTY, POOL_OF_ONE = "is empty", "holds only 1 {thing}"  # what POOL_TOO_SMALL says the pool {held}
+NO_EXAMPLES = ("Class {classes} has no labelled {thing}s yet; label at least one of each class (two is better) "
                "before asking for suggestions.")
+NOT_MEASURED = ("Not measured yet: at least {least} labelled {thing}s, 2 or more in every class, are needed to check "
+                "suggestions against labels the model did not see.")
+FEW_SURE = ("Not measured: only {sure} of the {checked} labelled {thing}s checked were suggested at least "
+            "{threshold:.0%} sure (at least {least} are needed).")
 
 
 def head_config(seed: int = 0) -> TrainConfig:
@@ -86,7 +91,7 @@ def held_out(x: np.ndarray, y: np.ndarray, classes: int, seed: int = 0) -> tuple
     return probs, float(cal["temperature"])
 
 
-def accept_precision(probs: np.ndarray | None, y: np.ndarray, threshold: float) -> dict:
+def accept_precision(probs: np.ndarray | None, y: np.ndarray, threshold: float, thing: str = "image") -> dict:
     """How precise "accept every suggestion at least ``threshold`` sure" was on held-out labelled images.
 
     Returns (JSON-safe): threshold, precision (None when withheld), held_out (labelled images
@@ -94,15 +99,14 @@ def accept_precision(probs: np.ndarray | None, y: np.ndarray, threshold: float) 
     reason (one plain line when withheld, else "")."""
     out = {"threshold": float(threshold), "precision": None, "held_out": 0, "accepted": 0, "right": 0, "reason": ""}
     if probs is None or len(y) < MIN_LABELLED:
-        out["reason"] = (f"Not measured yet: at least {MIN_LABELLED} labelled images, 2 or more in every class, "
-                         "are needed to check suggestions against labels the model did not see.")
+        out["reason"] = NOT_MEASURED.format(least=MIN_LABELLED, thing=thing)
         return out
     sure = probs.max(axis=1) >= threshold
     right = int((probs.argmax(axis=1)[sure] == np.asarray(y)[sure]).sum())
     out.update(held_out=int(len(y)), accepted=int(sure.sum()), right=right)
     if sure.sum() < MIN_ACCEPTED:
-        out["reason"] = (f"Not measured: only {int(sure.sum())} of the {len(y)} labelled images checked were "
-                         f"suggested at least {threshold:.0%} sure (at least {MIN_ACCEPTED} are needed).")
+        out["reason"] = FEW_SURE.format(sure=int(sure.sum()), checked=len(y), thing=thing, threshold=threshold,
+                                        least=MIN_ACCEPTED)
     else:
         out["precision"] = right / int(sure.sum())
     return out
@@ -119,43 +123,46 @@ class Suggestions:
     temperature: float
     held_probs: np.ndarray | None  # [N, C] held-out probabilities of the labelled images (None: too few)
     labels: np.ndarray  # [N] the labelled images' classes
+    thing: str = "image"  # what the lines call an example: "image" or "text"
 
     def accept(self, threshold: float) -> dict:
         """``accept_precision`` at ``threshold``, with ``pool``: how many pool images it would accept."""
-        return accept_precision(self.held_probs, self.labels, threshold) | {
+        return accept_precision(self.held_probs, self.labels, threshold, self.thing) | {
             "pool": int((self.probability >= threshold).sum())}
 
 
-def check_counts(images: int, y: np.ndarray, classes: list[str]) -> None:
+def check_counts(images: int, y: np.ndarray, classes: list[str], thing: str = "image") -> None:
     """Raise TLError with one plain line when a pool of ``images`` is too small for suggestions,
     or a class has no labelled image among ``y`` (what can be checked before any feature is computed)."""
     if len(classes) < 2:
-        raise TLError("Suggestions need at least 2 classes; add another class with a few labelled images.")
+        raise TLError(f"Suggestions need at least 2 classes; add another class with a few labelled {thing}s.")
     if images < 2:
-        raise TLError(POOL_TOO_SMALL.format(held=POOL_EMPTY if images == 0 else POOL_OF_ONE))
+        raise TLError(POOL_TOO_SMALL.format(held=POOL_EMPTY if images == 0 else POOL_OF_ONE.format(thing=thing),
+                                            thing=thing))
     missing = [c for i, c in enumerate(classes) if not (y == i).any()]
     if missing:
-        raise TLError(NO_EXAMPLES.format(classes=', '.join(repr(c) for c in missing)))
+        raise TLError(NO_EXAMPLES.format(classes=', '.join(repr(c) for c in missing), thing=thing))
 
 
-def check_inputs(labelled: np.ndarray, y: np.ndarray, pool: np.ndarray, classes: list[str]) -> None:
+def check_inputs(labelled: np.ndarray, y: np.ndarray, pool: np.ndarray, classes: list[str],
+                 thing: str = "image") -> None:
     """Raise TLError with one plain line when suggestions cannot be made from these arrays."""
-    check_counts(len(pool) if pool.ndim == 2 else 0, y, classes)
+    check_counts(len(pool) if pool.ndim == 2 else 0, y, classes, thing)
     if labelled.ndim != 2 or y.ndim != 1 or len(labelled) != len(y) or labelled.shape[1] != pool.shape[1]:
-        raise TLError("The labelled and unlabelled images' features do not match; compute the pool's features "
+        raise TLError(f"The labelled and unlabelled {thing}s' features do not match; compute the pool's features "
                       "again with the same model.")
     if not (np.isfinite(labelled).all() and np.isfinite(pool).all()):
-        raise TLError("Some image features are not numbers; compute the pool's features again.")
+        raise TLError(f"Some {thing} features are not numbers; compute the pool's features again.")
     if len(y) and (y.min() < 0 or y.max() >= len(classes)):
         raise TLError(f"Some labels name no class; the classes are {', '.join(classes)}.")
     copies = nearest_distance(unit_rows(pool), unit_rows(labelled)) <= COPY_DISTANCE
     if copies.all():
-        raise TLError(f"All {len(pool)} images in the pool are copies of images already labelled; there is "
+        raise TLError(f"All {len(pool)} {thing}s in the pool are copies of {thing}s already labelled; there is "
                       "nothing left to label.")
 
 
 def suggest(labelled: np.ndarray, y: np.ndarray, pool: np.ndarray, classes: list[str], seed: int = 0,
-            batch: int = 10) -> Suggestions:
+            batch: int = 10, thing: str = "image") -> Suggestions:
     """Train the frozen head on the labelled features and suggest a class for every pool image.
 
     Args:
@@ -165,13 +172,14 @@ def suggest(labelled: np.ndarray, y: np.ndarray, pool: np.ndarray, classes: list
         classes: the class names.
         seed: the head's and the order's seed; the same inputs and seed give the same answer.
         batch: how many images the user is asked about at a time (shapes the order).
+        thing: what the plain lines call an example ("image", or "text" for texts' features).
     Raises:
         TLError: a pool of fewer than 2 images, a class with no labelled image, a pool that only
             copies labelled images, or features that do not match.
     """
     labelled, pool = np.asarray(labelled, dtype=np.float32), np.asarray(pool, dtype=np.float32)
     y = np.asarray(y, dtype=np.int64)
-    check_inputs(labelled, y, pool, classes)
+    check_inputs(labelled, y, pool, classes, thing)
     measured = held_out(labelled, y, len(classes), seed)
     head = fit_head(labelled, y, len(classes), seed)
     temperature = measured[1] if measured else 1.0
@@ -179,4 +187,4 @@ def suggest(labelled: np.ndarray, y: np.ndarray, pool: np.ndarray, classes: list
     with threadpool_limits(1):  # as the head: threads only contend (label_speed: 3.4 s of processor time, 2.1 s)
         order = teaching_order(pool, probs, labelled, batch, seed)
     return Suggestions(probs.argmax(axis=1), probs.max(axis=1), probs, order, temperature,
-                       measured[0] if measured else None, y)
+                       measured[0] if measured else None, y, thing)
