@@ -12,7 +12,7 @@ import streamlit as st
 
 from pages.nav import page
 from tlcore.studio import (ACTIVE, DAMAGED, DEFAULT_MODEL, TEXT_MODEL, RunDir, Score, TLError, escape, get_spec,
-                           is_trained, keep_picked, model_of_run, newest_active_run, picked_run as kept_pick, picture,
+                           in_texts, is_trained, keep_picked, model_of_run, newest_active_run, picked_run as kept_pick, picture,
                            progress, plot_text, run_config, run_named, run_score, tidy_workspace, title_of,
                            trained_runs, writable_workspace)
 from tlcore.studio import dataset_summary as stored_summary, summary as run_summary
@@ -145,6 +145,11 @@ def is_text(folder: str | None) -> bool:
     """Whether ``folder`` is a stored text dataset (every page follows the kind of the current dataset)."""
     summary = dataset_summary(folder) if folder else None
     return bool(summary) and summary.get("kind") == "text"
+
+
+def worded(sentence: str) -> str:
+    """A sentence the studio words for images, worded for the current dataset's kind ("texts" for texts)."""
+    return in_texts(sentence) if is_text(st.session_state.get(DATASET)) else sentence
 
 
 @st.cache_data(show_spinner=False, max_entries=2000)
