@@ -54,6 +54,23 @@ def test_columns_that_cannot_be_guessed_are_asked_for():
     assert "Imported: 'mixed' with 3 classes and 24 texts." in texts(at.success)
 
 
+def test_guessed_columns_are_shown_prefilled_and_can_be_changed():
+    rows = [[t, ("web", "mail")[i % 2], label] for label, items in TOPICS.items() for i, t in enumerate(items)]
+    table = table_bytes(rows, ("message", "channel", "about"))  # two repeating columns: the fewer values win
+    at = studio()
+    next(u for u in at.file_uploader if u.label == "Table or zip of texts").set_value(("asked.csv", table, "text/csv"))
+    at.run()
+    assert "Guessed: texts from column 'message', classes from column 'channel'. Change them below if that is " \
+           "wrong." in texts(at.caption)
+    assert (at.selectbox(key="text_column").value, at.selectbox(key="label_column").value) == ("message", "channel")
+    at = _import(at, "asked.csv", table, columns=("message", "about"))
+    assert not at.exception and not at.error
+    assert "Imported: 'asked' with 3 classes and 24 texts." in texts(at.success)
+    assert {m.label: m.value for m in at.metric} == {"Classes": "3", "Usable texts": "24"}
+    at = _import(at, "asked.csv", table, columns=("message", "channel"))  # back to the guess
+    assert "Imported: 'asked' with 2 classes and 24 texts." in texts(at.success)
+
+
 def test_a_zip_of_class_folders_of_texts_is_imported_and_reopened_from_earlier_datasets():
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
