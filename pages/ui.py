@@ -190,8 +190,9 @@ def recover() -> None:
     if ss[RUN]:  # kept in the address, so a reload of this tab finds its own run
         st.query_params["run"] = Path(ss[RUN]).name
     ss.setdefault(MODEL, DEFAULT_MODEL)
-    if is_text(ss.get(DATASET)):  # texts train the bundled sentence encoder; images never do
-        ss[MODEL] = TEXT_MODEL
+    if is_text(ss.get(DATASET)):  # texts train a sentence encoder (the bundled one unless picked); images never do
+        if get_spec(ss[MODEL]).kind != "text":
+            ss[MODEL] = TEXT_MODEL
     elif get_spec(ss[MODEL]).kind == "text":
         ss[MODEL] = DEFAULT_MODEL
     if not (ss.get(INIT_FROM) and is_trained(ss[INIT_FROM])):  # e.g. that run's folder was deleted
