@@ -10,7 +10,7 @@ from text_fixtures import TOPICS, table_bytes, write_table
 
 from pages import choices, ui
 from tlcore.rundir import RunDir
-from tlcore.studio import import_text_path, list_datasets, text_folder
+from tlcore.studio import import_text_path, list_datasets, list_specs, text_folder
 
 
 def _import(at, name: str, data: bytes, columns: tuple[str, str] | None = None):
@@ -88,13 +88,14 @@ def test_a_zip_of_class_folders_of_texts_is_imported_and_reopened_from_earlier_d
     assert not fresh.exception and "Opened: 'topics' with 3 classes and 24 texts." in texts(fresh.success)
 
 
-def test_the_model_page_offers_the_sentence_encoder_for_texts_only():
+def test_the_model_page_offers_the_sentence_encoders_for_texts_only():
     at = _import(studio(), "reviews.csv", table_bytes())
     at = goto(at, "model")
     assert not at.exception
     line = texts(at.info)
     assert "Texts use the bundled English sentence encoder, MiniLM-L6 sentence encoder (90.9 MB" in line
-    assert not [b for b in at.button if b.label in ("Use this model", "Chosen")]
+    offered = [b.key for b in at.button if b.label in ("Use this model", "Chosen")]
+    assert offered == [f"use_{s.name}" for s in list_specs("text")]  # sentence encoders only, no image model
 
 
 @pytest.fixture

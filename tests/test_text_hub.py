@@ -5,6 +5,7 @@ served to the downloader by a stand-in for the internet."""
 
 import io
 import json
+import re
 import urllib.error
 import urllib.request
 
@@ -15,6 +16,7 @@ from safetensors.torch import load_file, save_file
 from text_fixtures import table_bytes
 
 from pages import ui
+from tlcore.cli import main
 from tlcore.config import TrainConfig
 from tlcore.jobs.train import create_run, execute
 from tlcore.models.catalog import get_spec, list_specs
@@ -53,13 +55,15 @@ def _place(files: dict[str, bytes]) -> None:
         (folder / name).write_bytes(data)
 
 
-def test_hub_text_models_are_listed_as_text_models_that_download(torch_home, hub_bytes):
+def test_hub_text_models_are_listed_as_text_models_that_download(torch_home, hub_bytes, capsys):
     hub = [s for s in list_specs("text") if s.source == "hub"]
     assert [s.name for s in hub] == [L3, "all_minilm_l12_v2"] and list_specs("text")[0].name == TEXT_MODEL
     assert not any(s.source == "hub" for s in list_specs("image"))
     assert [len(s.stages) for s in hub] == [4, 13] and all(s.max_tokens == 128 for s in hub)
     assert hub_url(hub[0]) == ("https://huggingface.co/sentence-transformers/paraphrase-MiniLM-L3-v2/resolve/main/"
                                "model.safetensors")
+    assert main(["models"]) == 0
+    assert re.search(rf"^{L3} +17\.2M .* 4  download$", capsys.readouterr().out, re.MULTILINE)
     assert weights_state(hub[0], online=lambda url: False) == "offline"
     assert weights_state(hub[0], online=lambda url: True) == "download"
     _place(hub_bytes)
