@@ -106,7 +106,8 @@ def text_dataset(tmp_path) -> str:
 
 def test_strategy_counts_the_encoders_seven_stages_and_plans_a_deeper_run(text_dataset):
     # settings kept from an image project that a text run cannot have are left out of its plan
-    at = studio("strategy", **{ui.DATASET: text_dataset, "opt_augment": "strong", "opt_recipe": "most_accurate"})
+    at = studio("strategy", **{ui.DATASET: text_dataset, "opt_augment": "strong", "opt_recipe": "most_accurate",
+                               "opt_train_bn": True})
     assert not at.exception and not at.error
     slider = at.slider(key=choices.STAGES)
     assert slider.max == 7
@@ -121,7 +122,7 @@ def test_strategy_counts_the_encoders_seven_stages_and_plans_a_deeper_run(text_d
     assert "MiniLM-L6 sentence encoder, from the text (left)" in list(charts(at))[0]
     assert "Which model to make" not in [r.label for r in at.radio]
     assert not [w for w in (*at.selectbox, *at.checkbox, *at.number_input)
-                if w.key in ("opt_augment", "image_size_own", "image_size_pixels")]
+                if w.key in ("opt_augment", "image_size_own", "image_size_pixels", "opt_train_bn")]
 
 
 def test_a_text_run_started_from_the_train_page_shows_its_live_charts(text_dataset):
