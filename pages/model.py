@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from pages import ui
-from tlcore.studio import (TEXT_MODEL, ModelSpec, TLError, download_weights, get_spec, import_weights, list_specs,
+from tlcore.studio import (TEXT_MODEL, ModelSpec, download_weights, get_spec, import_weights, list_specs,
                            params_text, reachable, weights_package, weights_state, weights_url)
 
 PER_ROW = 3
@@ -142,18 +142,11 @@ def _use_weights_file(spec: ModelSpec, name: str, data: bytes) -> None:
     ui.done(f"{spec.title} will start from your file {path.name}.")
 
 
-def _kind(model: str | None) -> str:
-    """What a run's model reads ("image" or "text"): only a model of the dataset's kind can continue."""
-    try:
-        return get_spec(model).kind
-    except TLError:  # a model this studio no longer lists
-        return "image"
-
-
 def _earlier_run() -> None:
     st.subheader("Or continue from a model you trained before")
     kind = "text" if ui.is_text(st.session_state.get(ui.DATASET)) else "image"
-    rows = {str(r["path"]): r for r in ui.trained_runs() if _kind(r["model"]) == kind}
+    # only a model of the dataset's kind can continue
+    rows = {str(r["path"]): r for r in ui.trained_runs() if ui.model_kind(r["model"]) == kind}
     if not rows:
         st.caption("Models you train appear here; a new run can then start from what they learned.")
         return

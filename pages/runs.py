@@ -14,8 +14,8 @@ import plotly.express as px
 import streamlit as st
 
 from pages import curves, sweeps, ui
-from tlcore.studio import (DAMAGED, TITLE_CHARS, RunDir, Score, TLError, delete_run, diff, get_spec, history,
-                           is_trained, list_runs, model_title, rerun)
+from tlcore.studio import (DAMAGED, TITLE_CHARS, RunDir, Score, delete_run, diff, history, is_trained, list_runs,
+                           model_title, rerun)
 
 CURVES = {  # held-out: validation images, or every image cross-validated, as each run was scored
     "val_accuracy": "Accuracy on held-out images", "val_loss": "Loss on held-out images",
@@ -110,7 +110,7 @@ def _facts(run: RunDir) -> dict:
     recall and F1 come from the images its score names, as on Evaluate (a text run has no image size or
     augmentation)."""
     cfg, metrics = run.record().config, run.metrics()
-    images = {} if _reads_texts(cfg.model) else {"Augmentation": cfg.augment,
+    images = {} if ui.model_kind(cfg.model) == "text" else {"Augmentation": cfg.augment,
                                                   "Image size": str(cfg.image_size or "model's own")}
     held = metrics.split(metrics.score.split) if metrics else None
     percent = lambda v: f"{v:.1%}" if isinstance(v, float) else "–"
@@ -122,13 +122,6 @@ def _facts(run: RunDir) -> dict:
         "Recall": percent(held.recall_macro if held else None), "F1 score": percent(held.f1_macro if held else None),
         "State": ui.state_text(run.status().state),
     }
-
-
-def _reads_texts(model: str) -> bool:
-    try:
-        return get_spec(model).kind == "text"
-    except TLError:  # a model this studio no longer lists
-        return False
 
 
 SETTINGS = {  # config key -> plain name, for the differences table

@@ -147,6 +147,14 @@ def is_text(folder: str | None) -> bool:
     return bool(summary) and summary.get("kind") == "text"
 
 
+def model_kind(model: str | None) -> str:
+    """What a run's model reads ("image" or "text"); "image" for a model this studio no longer lists."""
+    try:
+        return get_spec(model).kind
+    except TLError:
+        return "image"
+
+
 def worded(sentence: str) -> str:
     """A sentence the studio words for images, worded for the current dataset's kind ("texts" for texts)."""
     return in_texts(sentence) if is_text(st.session_state.get(DATASET)) else sentence
