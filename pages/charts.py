@@ -8,7 +8,7 @@ import math
 
 import plotly.graph_objects as go
 
-from tlcore.studio import plot_text
+from tlcore.studio import in_texts, plot_text
 
 METRICS = {  # per-epoch curve -> (title, one-line explanation)
     "loss": ("Loss", "How wrong the model's guesses are on average; lower is better."),
@@ -33,12 +33,14 @@ def _lines(series: dict[str, tuple[list, list]], title: str, height: int,
                              xaxis=dict(title="epoch", dtick=max(1, math.ceil(epochs / 10))))  # whole epochs
 
 
-def curves_figure(rows: list[dict], metric: str) -> go.Figure:
+def curves_figure(rows: list[dict], metric: str, texts: bool = False) -> go.Figure:
     """One per-epoch measure of a run: the training images against the held-out ones (validation
-    images, or every image scored by the cross-validation model that did not train on it)."""
+    images, or every image scored by the cross-validation model that did not train on it); "texts" for
+    a text run."""
     held = HELD_OUT.get(rows[-1].get("held_out", "val"), HELD_OUT["val"]) if rows else HELD_OUT["val"]
+    say = in_texts if texts else str
     series, styles = {}, {}
-    for prefix, name in (("train", "training images"), ("val", held)):
+    for prefix, name in (("train", say("training images")), ("val", say(held))):
         points = [(r["epoch"], r[f"{prefix}_{metric}"]) for r in rows if r.get(f"{prefix}_{metric}") is not None]
         if points:
             series[name], styles[name] = tuple(map(list, zip(*points))), STYLES[prefix]
@@ -46,14 +48,15 @@ def curves_figure(rows: list[dict], metric: str) -> go.Figure:
     return fig if metric == "loss" else fig.update_yaxes(**_SHARE_AXIS)
 
 
-def class_recall_figure(rows: list[dict]) -> go.Figure:
-    """Held-out recall of each class per epoch (rows of epoch, class, recall)."""
+def class_recall_figure(rows: list[dict], texts: bool = False) -> go.Figure:
+    """Held-out recall of each class per epoch (rows of epoch, class, recall); "texts" for a text run."""
     series: dict[str, tuple[list, list]] = {}
     for r in rows:
         x, y = series.setdefault(plot_text(r["class"]), ([], []))
         x.append(r["epoch"])
         y.append(r["recall"])
-    return _lines(series, "Recall of each class (held-out images)", 320).update_yaxes(**_SHARE_AXIS)
+    title = f"Recall of each class (held-out {'texts' if texts else 'images'})"
+    return _lines(series, title, 320).update_yaxes(**_SHARE_AXIS)
 
 
 STATIC = {"displayModeBar": False}  # st.plotly_chart config: no zoom and export toolbar on explanatory charts

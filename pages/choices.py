@@ -44,8 +44,8 @@ def _request(spec: ModelSpec, stages: int | str, epochs: int | None, recipe: str
         advanced["recipe"] = AUTO
     if recipe is not None:
         advanced["recipe"] = recipe
-    if ui.is_text(st.session_state[ui.DATASET]):  # one model reads texts, which have no augmentation
-        advanced.update(recipe=AUTO, augment=AUTO)
+    if ui.is_text(st.session_state[ui.DATASET]):  # one model reads texts, which have no augmentation nor BatchNorm
+        advanced.update(recipe=AUTO, augment=AUTO, train_bn=False)
     if advanced["weights"] not in strategy_inputs.weights_options(spec):
         advanced["weights"] = "pretrained"
     ss = st.session_state

@@ -14,10 +14,10 @@ POLL_SECONDS = 2.0
 
 def render() -> None:
     """Start a learning curve for the current images and model, and draw the latest one."""
-    st.subheader("How many more images do I need?",
-                 help="Trains on a quarter, half, three quarters and all of each class's training images, "
-                      "scored on the same validation images. Curves still rising at the right mean more "
-                      "images of that class would help.")
+    st.subheader(ui.worded("How many more images do I need?"),
+                 help=ui.worded("Trains on a quarter, half, three quarters and all of each class's training "
+                                "images, scored on the same validation images. Curves still rising at the right "
+                                "mean more images of that class would help."))
     data = st.session_state.get(ui.DATASET)
     if not data:
         st.caption("Bring images on the Data page first.")
@@ -40,14 +40,15 @@ def _draw(path: str, was_done: bool) -> None:
     if not found["done"]:
         st.progress(len(rows) / CURVE_POINTS, text=f"{len(rows)} of {CURVE_POINTS} points done")
     if rows:
-        points = [{"images per class": r["images_per_class"][c], "class": ui.plot_safe(c), "recall": v}
+        per_class = ui.worded("images per class")
+        points = [{per_class: r["images_per_class"][c], "class": ui.plot_safe(c), "recall": v}
                   for r in rows for c, v in r["recall"].items()]
-        fig = px.line(pd.DataFrame(points), x="images per class", y="recall", color="class", markers=True,
-                      title="Share of each class's validation images found, by training images per class")
+        fig = px.line(pd.DataFrame(points), x=per_class, y="recall", color="class", markers=True,
+                      title=ui.worded("Share of each class's validation images found, by training images per class"))
         fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
         fig.update_layout(height=340, margin={"t": 40, "b": 10}, yaxis_title="", legend_title_text="")
         st.plotly_chart(fig, key=f"curve_{path}")
-        st.caption("Overall accuracy: " + ", ".join(f"{r['fraction']:.0%} of the images {r['accuracy']:.0%}"
-                                                    for r in rows if r["accuracy"] is not None) + ".")
+        st.caption(ui.worded("Overall accuracy: " + ", ".join(f"{r['fraction']:.0%} of the images {r['accuracy']:.0%}"
+                                                              for r in rows if r["accuracy"] is not None) + "."))
     if found["done"] and not was_done:
         st.rerun()  # stop polling

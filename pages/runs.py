@@ -62,14 +62,14 @@ def _table(rows: list[dict]) -> None:
     } for r in rows])
     text = st.column_config.TextColumn
     st.dataframe(table, hide_index=True, width="stretch", column_config={
-        "Run": text("Run", width=290, help="The run's name: yours, or its images · model · how much of it "
-                                           "trained. Rename it below."),
+        "Run": text("Run", width=290, help=ui.worded("The run's name: yours, or its images · model · how much "
+                                                     "of it trained. Rename it below.")),
         "Started": text("Started", width=95),
         "State": text("State", width=80),
         "Epochs": text("Epochs", width=60),
         "Score": text("Score", width=210,
-                      help="The saved model's accuracy: the share of held-out images it puts in the right class, "
-                           "and which images it was measured on."),
+                      help=ui.worded("The saved model's accuracy: the share of held-out images it puts in the "
+                                     "right class, and which images it was measured on.")),
         "Tags": text("Tags", width=90, help="Your own labels for the run; edit them below."),
         "Note": text("Note", width=105, help="What happened to the run, if anything went wrong; in full below "
                                              "when you pick the run."),
@@ -92,12 +92,13 @@ def _compare(by_path: dict[str, dict]) -> None:
                             help="Their curves are drawn on top of each other and their scores side by side.")
     if not chosen:
         return
-    measure = st.selectbox("Measure", list(CURVES), format_func=CURVES.get,
-                           help="Held-out images (validation images, or every image scored by a cross-validation "
-                                "model that did not train on it) show real quality; training images do not.")
+    measure = st.selectbox("Measure", list(CURVES), format_func=lambda m: ui.worded(CURVES[m]),
+                           help=ui.worded("Held-out images (validation images, or every image scored by a "
+                                          "cross-validation model that did not train on it) show real quality; "
+                                          "training images do not."))
     curves = pd.concat([pd.DataFrame(history(RunDir(p))).assign(run=ui.plot_safe(by_path[p]["title"]))
                         for p in chosen])
-    fig = px.line(curves, x="epoch", y=measure, color="run", markers=True, title=CURVES[measure])
+    fig = px.line(curves, x="epoch", y=measure, color="run", markers=True, title=ui.worded(CURVES[measure]))
     if "loss" not in measure:
         fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
     st.plotly_chart(fig.update_layout(height=360, margin=dict(t=40, b=10), yaxis_title=""), key="compare_curves")
@@ -106,14 +107,16 @@ def _compare(by_path: dict[str, dict]) -> None:
 
 def _facts(run: RunDir) -> dict:
     """The settings and the saved model's scores of a run, as rows of a side-by-side table; precision,
-    recall and F1 come from the images its score names, as on Evaluate."""
+    recall and F1 come from the images its score names, as on Evaluate (a text run has no image size or
+    augmentation)."""
     cfg, metrics = run.record().config, run.metrics()
+    images = {} if ui.model_kind(cfg.model) == "text" else {"Augmentation": cfg.augment,
+                                                  "Image size": str(cfg.image_size or "model's own")}
     held = metrics.split(metrics.score.split) if metrics else None
     percent = lambda v: f"{v:.1%}" if isinstance(v, float) else "–"
     return {
         "Model": model_title(cfg.model), "Stages trained": str(cfg.trainable_stages),
-        "Epochs": str(cfg.epochs), "Augmentation": cfg.augment,
-        "Learning rate": f"{cfg.lr:g}", "Image size": str(cfg.image_size or "model's own"),
+        "Epochs": str(cfg.epochs), **images, "Learning rate": f"{cfg.lr:g}",
         "Score": metrics.score.sentence() if metrics else "–",
         "Precision": percent(held.precision_macro if held else None),
         "Recall": percent(held.recall_macro if held else None), "F1 score": percent(held.f1_macro if held else None),
@@ -147,7 +150,7 @@ def _diff(by_path: dict[str, dict]) -> None:
     if d["settings"]:
         st.markdown("**Settings that differ**")
         st.dataframe(pd.DataFrame([{
-            "Setting": SETTINGS.get(r["setting"], r["setting"].replace("_", " ").capitalize()),
+            "Setting": ui.worded(SETTINGS.get(r["setting"], r["setting"].replace("_", " ").capitalize())),
             na: _plain(r["a"]), nb: _plain(r["b"]),
         } for r in d["settings"]]), hide_index=True)
     else:
@@ -174,7 +177,7 @@ def _score_name(metric: str) -> str:
     if metric == "score":
         return "The saved model's score"
     split, _, name = metric.partition(" ")
-    return f"{SCORES.get(name, name)} on {SPLITS.get(split, split)}"
+    return ui.worded(f"{SCORES.get(name, name)} on {SPLITS.get(split, split)}")
 
 
 def _pick(path: str) -> None:
@@ -198,8 +201,8 @@ def _actions(by_path: dict[str, dict]) -> None:
     if middle.button("Show on the Train page", disabled=damaged, help="Make it the current run and watch its charts."):
         st.session_state[ui.RUN] = path
         st.switch_page(ui.page("train"))
-    if right.button("Train again with the same settings", disabled=damaged, help="A new run with exactly this run's settings, "
-                    "on the same images; with the same seed it gives the same result."):
+    if right.button("Train again with the same settings", disabled=damaged, help=ui.worded("A new run with exactly this run's "
+                    "settings, on the same images; with the same seed it gives the same result.")):
         run, cfg = rerun(path)
         ss = st.session_state
         ss[ui.RUN], ss[ui.MODEL], ss[ui.INIT_FROM] = str(run.path), cfg.model, cfg.init_from
@@ -234,8 +237,8 @@ def _family(path: str, by_path: dict[str, dict]) -> None:
 def _rename(path: str, shown: str) -> None:
     run = RunDir(path)
     text = st.text_input("Name", value=shown, key=f"title_{run.name}", max_chars=TITLE_CHARS,
-                         help="A name you choose for this run; it shows in every list of runs. "
-                              "Empty: the name made from its images, model and strategy.")
+                         help=ui.worded("A name you choose for this run; it shows in every list of runs. "
+                                        "Empty: the name made from its images, model and strategy."))
     if st.button("Save name", icon=":material/edit:") and text.strip() != shown:
         run.set_title(text)
         ui.done("Name saved." if run.title() else "The run has its name from its settings again.")

@@ -19,7 +19,7 @@ COLUMNS = (("epochs", "lr", "backbone_lr_mult", "weight_decay", "warmup_epochs")
            ("batch_size", "image_size", "augment", "early_stopping", "label_smoothing", "seed"),
            ("evaluation", "val_fraction", "class_weighting", "train_bn", "device", "weights", "test_data"))
 
-IMAGE_ONLY = ("image_size", "augment")  # settings a text run does not have
+IMAGE_ONLY = ("image_size", "augment", "train_bn")  # settings a text run does not have (its encoder has no BatchNorm)
 STAGES_HELP = {
     "image": "The network is a chain of stages from the raw image (left) to the answer (right). Frozen stages keep "
              "what they learned from ImageNet; the last N stages adapt to your images. 0 = only a new final layer "
@@ -43,7 +43,7 @@ def render() -> None:
     ss = st.session_state
     choices.restore_choices()
     spec = get_spec(ss[ui.MODEL])
-    with st.spinner("Looking at your images with the pretrained model..."):
+    with st.spinner(ui.worded("Looking at your images with the pretrained model...")):
         rec = choices.recommendation(spec)
     choices.sync_stages(spec, rec)
     suggested = rec.trainable_stages
@@ -67,8 +67,8 @@ def render() -> None:
     times = _times(spec)
     left, right = st.columns(2)
     left.metric("Parameters that will learn", f"{learning:,}",
-                help="Learned numbers inside the network that training will change. More means the model "
-                     "can adapt further, but needs more images and time.")
+                help=ui.worded("Learned numbers inside the network that training will change. More means "
+                               "the model can adapt further, but needs more images and time."))
     left.caption(f"{learning / (total + head):.1%} of the {params_text(total + head)} parameters; the rest stay frozen.")
     if times:
         right.metric("Training time on this computer", times["chosen"].words(), help=times["chosen"].basis())
@@ -128,9 +128,9 @@ def _duration(rec: Recommendation) -> None:
                       help="Quick: a first impression in little time. Standard: the recommended length. "
                            "Thorough: twice as long, sometimes a little better.")
     if ss.get(choices.EPOCHS):
-        st.caption(f"Set under Advanced: {ss[choices.EPOCHS]} passes over your images (epochs).")
+        st.caption(ui.worded(f"Set under Advanced: {ss[choices.EPOCHS]} passes over your images (epochs)."))
     else:
-        st.caption(f"{max(2, round(rec.epochs * choices.DURATIONS[choice]))} passes over your images (epochs).")
+        st.caption(ui.worded(f"{max(2, round(rec.epochs * choices.DURATIONS[choice]))} passes over your images (epochs)."))
 
 
 def _advanced(spec: ModelSpec, rec: Recommendation) -> None:
@@ -145,14 +145,16 @@ def _advanced(spec: ModelSpec, rec: Recommendation) -> None:
 
 
 def _widget(name: str, spec: ModelSpec, rec: Recommendation) -> None:
-    """The widget of one setting, as TrainConfig describes it (a text run has no image size or augmentation)."""
+    """The widget of one setting, as TrainConfig describes it, worded for the dataset's kind (a text run has no
+    image size, augmentation or BatchNorm)."""
     ss, s, key = st.session_state, choices.SETTINGS[name], ui.OPT + name
+    label, help = ui.worded(s.label), ui.worded(s.help)
     if name in IMAGE_ONLY and ui.is_text(ss[ui.DATASET]):
         return
     if name == "epochs":
         ss.setdefault(choices.EPOCHS, 0)
         st.number_input("Epochs (0 = as chosen above)", *choices.NUMBERS["epochs"][1:], step=1, key=choices.EPOCHS,
-                        help=s.help)
+                        help=help)
         return
     if name == "image_size":
         return _image_size(spec)
@@ -162,16 +164,17 @@ def _widget(name: str, spec: ModelSpec, rec: Recommendation) -> None:
         return strategy_inputs.test_select()
     ss.setdefault(key, choices.DEFAULTS[name])
     if name == "val_fraction":
-        st.slider(s.label, *choices.NUMBERS[name][1:], step=s.step, key=key, help=s.help)
+        st.slider(label, *choices.NUMBERS[name][1:], step=s.step, key=key, help=help)
     elif s.kind in ("int", "float"):
-        st.number_input(s.label, *choices.NUMBERS[name][1:], step=s.step, key=key, help=s.help,
+        st.number_input(label, *choices.NUMBERS[name][1:], step=s.step, key=key, help=help,
                         format="%g" if s.kind == "float" else None)
     elif s.kind == "bool":
-        st.checkbox(s.label, key=key, help=s.help)
+        st.checkbox(label, key=key, help=help)
     else:  # the options' words stay the same when the recommendation changes: a selectbox whose
         # shown words change under it can hand back the old words as its value
         extra = f" Recommended for these settings: {rec.augment}." if name == "augment" else ""
-        st.selectbox(s.label, list(choices.CHOICES[name]), key=key, format_func=s.words().get, help=s.help + extra)
+        words = {value: ui.worded(shown) for value, shown in s.words().items()}
+        st.selectbox(label, list(choices.CHOICES[name]), key=key, format_func=words.get, help=help + extra)
 
 
 def _image_size(spec: ModelSpec) -> None:

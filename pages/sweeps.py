@@ -14,8 +14,8 @@ POLL_SECONDS = 2.0
 
 def render() -> None:
     """Start a sweep for the current images and model, and list every sweep made so far."""
-    st.subheader("Strategy sweep", help="Trains the same images once per choice of how many stages learn "
-                 "(and optionally from random weights), so you see which choice suits your images.")
+    st.subheader("Strategy sweep", help=ui.worded("Trains the same images once per choice of how many stages "
+                 "learn (and optionally from random weights), so you see which choice suits your images."))
     if ui.guard(ui.DATASET):
         with ui.friendly_errors():
             _start()
@@ -35,8 +35,9 @@ def _start() -> None:
     model, data = ss[ui.MODEL], ss[ui.DATASET]
     stages = len(get_spec(model).stages)
     summary = ui.dataset_summary(data)
-    st.caption(f"Images: **{ui.md_safe(summary['name'] if summary else data)}** · Model: **{model_title(model)}**. "
-               "Each choice below is one training run; they run one after another in the background.")
+    st.caption(ui.worded(f"Images: **{ui.md_safe(summary['name'] if summary else data)}** · Model: "
+                         f"**{model_title(model)}**. Each choice below is one training run; they run one after "
+                         "another in the background."))
     default = list(dict.fromkeys([0, 1, stages // 2, stages]))
     depths = st.multiselect("Stages to train", list(range(stages + 1)), default=default, key=f"sweep_depths_{model}",
                             format_func=lambda d: _depth_label(d, stages),
@@ -44,10 +45,10 @@ def _start() -> None:
                                  "0 keeps the pretrained network as it is and trains only a new final layer.")
     left, right = st.columns(2)
     scratch = left.checkbox("Also train from scratch", key="sweep_scratch",
-                            help="One more run that starts from random weights, to show what the "
-                                 "pretrained network is worth on your images.")
+                            help=ui.worded("One more run that starts from random weights, to show what the "
+                                           "pretrained network is worth on your images."))
     epochs = right.number_input("Epochs", min_value=1, max_value=100, value=5, step=1, key="sweep_epochs",
-                                help="Passes over the training images in each run. More takes longer.")
+                                help=ui.worded("Passes over the training images in each run. More takes longer."))
     if st.button("Start the sweep", icon=":material/play_arrow:", disabled=not depths,
                  help="Runs in the background; you can leave this page and come back."):
         folder = start_sweep(data, model, depths, scratch, int(epochs))
@@ -80,7 +81,7 @@ def _one(s: dict) -> None:
         } for r in s["rows"]]), hide_index=True, column_config={
             "Accuracy": st.column_config.ProgressColumn(
                 "Accuracy", format="percent", min_value=0, max_value=1,
-                help="The share of validation images put in the right class."),
+                help=ui.worded("The share of validation images put in the right class.")),
             "F1 score": st.column_config.NumberColumn(
                 "F1 score", format="%.2f", help="Precision and recall in one number (1 is perfect)."),
             "Seconds": st.column_config.NumberColumn("Seconds", format="%.1f", help="How long the run took."),
@@ -90,7 +91,7 @@ def _one(s: dict) -> None:
         curves = [c for c in curves if "val_accuracy" in c]
         if curves:
             fig = px.line(pd.concat(curves), x="epoch", y="val_accuracy", color="strategy", markers=True,
-                          title=f"Accuracy on validation images per epoch ({ui.plot_safe(s['name'])})")
+                          title=ui.worded(f"Accuracy on validation images per epoch ({ui.plot_safe(s['name'])})"))
             fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
             fig.update_layout(height=320, margin={"t": 40, "b": 10}, yaxis_title="", legend_title_text="")
             st.plotly_chart(fig, key=f"sweep_chart_{s['name']}")

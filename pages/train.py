@@ -159,7 +159,7 @@ def _progress(run: RunDir, message: str, progress: dict) -> None:
     what a Stop asked waits for."""
     parts = [ui.md_safe(message or "Starting")]
     if progress.get("images_per_second"):
-        parts.append(f"{progress['images_per_second']:.0f} images/s")
+        parts.append(ui.worded(f"{progress['images_per_second']:.0f} images/s"))
     if progress.get("eta_seconds") is not None:
         step = "" if progress.get("phase") == "train" else " in this step"
         parts.append(f"about {ui.duration(progress['eta_seconds'])} left{step}")
@@ -183,21 +183,23 @@ def _charts(run: RunDir, progress: dict | None) -> None:
             now = f" Now: {doing[0].lower()}{doing[1:]}." if doing and progress.get("phase") != "train" else ""
             st.caption(f"The charts follow the final model's training and appear after its first epoch.{now}")
         return
+    texts = ui.is_text(st.session_state.get(ui.DATASET))
     if rows[-1]["held_out"] == "cv":
-        st.caption("Training images are the ones the model learns from. Cross-validated: every image scored by "
-                   "a model trained without it, so the line shows how the model does on new images. Epoch "
-                   "numbers on these charts are the training's; the saved model's score is on Evaluate.")
+        st.caption(ui.worded("Training images are the ones the model learns from. Cross-validated: every image "
+                             "scored by a model trained without it, so the line shows how the model does on new "
+                             "images. Epoch numbers on these charts are the training's; the saved model's score "
+                             "is on Evaluate."))
     else:
-        st.caption("Training images are the ones the model learns from; validation images are kept aside to "
-                   "check it. When the two lines drift apart, the model is memorising instead of learning. "
-                   "The saved model's score is on Evaluate.")
+        st.caption(ui.worded("Training images are the ones the model learns from; validation images are kept aside "
+                             "to check it. When the two lines drift apart, the model is memorising instead of "
+                             "learning. The saved model's score is on Evaluate."))
     for metrics in (("loss", "accuracy"), ("precision", "recall")):
         for column, metric in zip(st.columns(2), metrics):
-            column.plotly_chart(charts.curves_figure(rows, metric), key=f"curve_{metric}")
-            column.caption(charts.METRICS[metric][1])
+            column.plotly_chart(charts.curves_figure(rows, metric, texts), key=f"curve_{metric}")
+            column.caption(ui.worded(charts.METRICS[metric][1]))
     per_class = class_history(run)
     if per_class:
-        st.plotly_chart(charts.class_recall_figure(per_class), key="curve_per_class")
+        st.plotly_chart(charts.class_recall_figure(per_class, texts), key="curve_per_class")
 
 
 if __name__ == "__main__":

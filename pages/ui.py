@@ -12,7 +12,7 @@ import streamlit as st
 
 from pages.nav import page
 from tlcore.studio import (ACTIVE, DAMAGED, DEFAULT_MODEL, TEXT_MODEL, RunDir, Score, TLError, escape, get_spec,
-                           is_trained, keep_picked, model_of_run, newest_active_run, picked_run as kept_pick, picture,
+                           in_texts, is_trained, keep_picked, model_of_run, newest_active_run, picked_run as kept_pick, picture,
                            progress, plot_text, run_config, run_named, run_score, tidy_workspace, title_of,
                            trained_runs, writable_workspace)
 from tlcore.studio import dataset_summary as stored_summary, summary as run_summary
@@ -147,6 +147,19 @@ def is_text(folder: str | None) -> bool:
     return bool(summary) and summary.get("kind") == "text"
 
 
+def model_kind(model: str | None) -> str:
+    """What a run's model reads ("image" or "text"); "image" for a model this studio no longer lists."""
+    try:
+        return get_spec(model).kind
+    except TLError:
+        return "image"
+
+
+def worded(sentence: str) -> str:
+    """A sentence the studio words for images, worded for the current dataset's kind ("texts" for texts)."""
+    return in_texts(sentence) if is_text(st.session_state.get(DATASET)) else sentence
+
+
 @st.cache_data(show_spinner=False, max_entries=2000)
 def thumbnail(path: str):
     """A small RGB preview of an image file (decoded at reduced size), or None if it cannot be read."""
@@ -185,8 +198,9 @@ def recover() -> None:
     if ss[RUN]:  # kept in the address, so a reload of this tab finds its own run
         st.query_params["run"] = Path(ss[RUN]).name
     ss.setdefault(MODEL, DEFAULT_MODEL)
-    if is_text(ss.get(DATASET)):  # texts train the bundled sentence encoder; images never do
-        ss[MODEL] = TEXT_MODEL
+    if is_text(ss.get(DATASET)):  # texts train a sentence encoder (the bundled one unless picked); images never do
+        if get_spec(ss[MODEL]).kind != "text":
+            ss[MODEL] = TEXT_MODEL
     elif get_spec(ss[MODEL]).kind == "text":
         ss[MODEL] = DEFAULT_MODEL
     if not (ss.get(INIT_FROM) and is_trained(ss[INIT_FROM])):  # e.g. that run's folder was deleted

@@ -10,7 +10,7 @@ from text_fixtures import TOPICS, table_bytes, write_table
 
 from pages import choices, ui
 from tlcore.rundir import RunDir
-from tlcore.studio import import_text_path, list_datasets, text_folder
+from tlcore.studio import import_text_path, list_datasets, list_specs, text_folder
 
 
 def _import(at, name: str, data: bytes, columns: tuple[str, str] | None = None):
@@ -54,6 +54,23 @@ def test_columns_that_cannot_be_guessed_are_asked_for():
     assert "Imported: 'mixed' with 3 classes and 24 texts." in texts(at.success)
 
 
+def test_guessed_columns_are_shown_prefilled_and_can_be_changed():
+    rows = [[t, ("web", "mail")[i % 2], label] for label, items in TOPICS.items() for i, t in enumerate(items)]
+    table = table_bytes(rows, ("message", "channel", "about"))  # two repeating columns: the fewer values win
+    at = studio()
+    next(u for u in at.file_uploader if u.label == "Table or zip of texts").set_value(("asked.csv", table, "text/csv"))
+    at.run()
+    assert "Guessed: texts from column 'message', classes from column 'channel'. Change them below if that is " \
+           "wrong." in texts(at.caption)
+    assert (at.selectbox(key="text_column").value, at.selectbox(key="label_column").value) == ("message", "channel")
+    at = _import(at, "asked.csv", table, columns=("message", "about"))
+    assert not at.exception and not at.error
+    assert "Imported: 'asked' with 3 classes and 24 texts." in texts(at.success)
+    assert {m.label: m.value for m in at.metric} == {"Classes": "3", "Usable texts": "24"}
+    at = _import(at, "asked.csv", table, columns=("message", "channel"))  # back to the guess
+    assert "Imported: 'asked' with 2 classes and 24 texts." in texts(at.success)
+
+
 def test_a_zip_of_class_folders_of_texts_is_imported_and_reopened_from_earlier_datasets():
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -71,13 +88,14 @@ def test_a_zip_of_class_folders_of_texts_is_imported_and_reopened_from_earlier_d
     assert not fresh.exception and "Opened: 'topics' with 3 classes and 24 texts." in texts(fresh.success)
 
 
-def test_the_model_page_offers_the_sentence_encoder_for_texts_only():
+def test_the_model_page_offers_the_sentence_encoders_for_texts_only():
     at = _import(studio(), "reviews.csv", table_bytes())
     at = goto(at, "model")
     assert not at.exception
     line = texts(at.info)
     assert "Texts use the bundled English sentence encoder, MiniLM-L6 sentence encoder (90.9 MB" in line
-    assert not [b for b in at.button if b.label in ("Use this model", "Chosen")]
+    offered = [b.key for b in at.button if b.label in ("Use this model", "Chosen")]
+    assert offered == [f"use_{s.name}" for s in list_specs("text")]  # sentence encoders only, no image model
 
 
 @pytest.fixture
@@ -88,7 +106,8 @@ def text_dataset(tmp_path) -> str:
 
 def test_strategy_counts_the_encoders_seven_stages_and_plans_a_deeper_run(text_dataset):
     # settings kept from an image project that a text run cannot have are left out of its plan
-    at = studio("strategy", **{ui.DATASET: text_dataset, "opt_augment": "strong", "opt_recipe": "most_accurate"})
+    at = studio("strategy", **{ui.DATASET: text_dataset, "opt_augment": "strong", "opt_recipe": "most_accurate",
+                               "opt_train_bn": True})
     assert not at.exception and not at.error
     slider = at.slider(key=choices.STAGES)
     assert slider.max == 7
@@ -103,7 +122,7 @@ def test_strategy_counts_the_encoders_seven_stages_and_plans_a_deeper_run(text_d
     assert "MiniLM-L6 sentence encoder, from the text (left)" in list(charts(at))[0]
     assert "Which model to make" not in [r.label for r in at.radio]
     assert not [w for w in (*at.selectbox, *at.checkbox, *at.number_input)
-                if w.key in ("opt_augment", "image_size_own", "image_size_pixels")]
+                if w.key in ("opt_augment", "image_size_own", "image_size_pixels", "opt_train_bn")]
 
 
 def test_a_text_run_started_from_the_train_page_shows_its_live_charts(text_dataset):

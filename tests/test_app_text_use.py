@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from app_fixtures import studio, texts
-from text_fixtures import TOPICS, table_bytes
+from text_fixtures import MISFILED, TOPICS, everything_shown, table_bytes, text_run, workspace_text_run  # noqa: F401
 from wording import pattern
 
 from pages import text_words, ui
@@ -21,29 +21,6 @@ from tlcore.rundir import RunDir
 from tlcore.studio import (NotSureRule, import_texts, load_text_predictor, rule_sentence, run_texts, text_folder,
                            text_onnx_zip, text_results_csv, type_texts)
 from tlcore.workspace import runs_dir
-
-MISFILED = "<b>Heavy</b> rain and **thunder** all night"  # a weather text filed under sport
-
-
-@pytest.fixture(scope="module")
-def text_run(tmp_path_factory):
-    """A frozen MiniLM run (2 epochs, cross-validated) on the topics, one weather text filed as sport."""
-    base = tmp_path_factory.mktemp("text-run")
-    rows = [[t, label] for label, items in TOPICS.items() for t in items] + [[MISFILED, "sport"]]
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TLSTUDIO_HOME", str(base / "workspace"))
-        folder = text_folder(import_texts(table_bytes(rows), "topics.csv"))
-        run = create_run(TrainConfig(data=folder, model="all_minilm_l6_v2", trainable_stages=0, epochs=2,
-                                     device="cpu"), base / "20250101-000000-all_minilm_l6_v2")
-        assert execute(run.path) == "finished"
-    return run.path
-
-
-@pytest.fixture
-def workspace_text_run(text_run) -> str:
-    target = runs_dir() / text_run.name
-    shutil.copytree(text_run, target)
-    return str(target)
 
 
 def test_evaluate_shows_mistakes_as_escaped_texts_and_no_grad_cam(workspace_text_run):
@@ -83,14 +60,6 @@ def test_evaluate_shows_which_words_of_a_picked_text_moved_the_answer_with_its_m
     assert re.search(pattern(text_words.ANSWER) + " " + pattern(text_words.RAISED), texts(at.caption))
 
 
-def _everything_shown(node) -> str:
-    """Every element's message on a page (its words, labels, help texts, options, charts), as text."""
-    children = getattr(node, "children", None)
-    if children is None:
-        return str(node.proto)
-    return "\n".join(_everything_shown(child) for child in children.values())
-
-
 @pytest.mark.parametrize("page", ["evaluate", "use"])
 def test_a_text_runs_pages_never_say_image(workspace_text_run, page):
     RunDir(workspace_text_run).set_not_sure_rule(NotSureRule(0.9, 0.9))  # its sentences on the Use page too
@@ -98,7 +67,7 @@ def test_a_text_runs_pages_never_say_image(workspace_text_run, page):
     folder = text_folder(import_texts(table_bytes(rows), "topics.csv"))  # the run's texts, in this workspace
     at = studio(page, **{ui.RUN: workspace_text_run, ui.DATASET: folder})
     assert not at.exception and not at.error
-    shown = _everything_shown(at.main) + _everything_shown(at.sidebar)
+    shown = everything_shown(at.main) + everything_shown(at.sidebar)
     assert "25 texts" in shown  # the score's sentence, in the page and the sidebar
     assert not re.findall(r"[^\n]{0,60}\bimages?\b[^\n]{0,60}", shown, re.IGNORECASE)
 

@@ -52,6 +52,7 @@ def test_a_learning_curve_on_texts_trains_the_text_model_on_growing_shares_score
     assert [(r["fraction"], r["state"]) for r in rows] == [(0.5, "finished"), (1.0, "finished")]
     assert [r["images_per_class"]["food"] for r in rows] == [3, 6]  # 8 texts a class, 2 held out
     assert all(RunDir(r["run"]).record().config.model == TEXT_MODEL for r in rows)
+    assert RunDir(rows[0]["run"]).record().dataset.name.endswith("(50% of training texts)")  # its share, as texts
     val = [sorted(i["path"] for i in json.loads((Path(r["run"]) / "dataset.json").read_text())["items"]
                   if i["split"] == "val") for r in rows]
     assert val[0] == val[1] and len(val[0]) == 6 and all(p.startswith("reviews.csv row ") for p in val[0])

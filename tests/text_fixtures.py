@@ -3,11 +3,16 @@ class folders of .txt files, and a module-wide run trained on them through the c
 
 import csv
 import io
+import shutil
 from pathlib import Path
 
 import pytest
 
 from tlcore.cli import main
+from tlcore.config import TrainConfig
+from tlcore.jobs.train import create_run, execute
+from tlcore.studio import import_texts, text_folder
+from tlcore.workspace import runs_dir
 
 TOPICS = {"sport": ["The striker scored twice in the final.", "Our team won the football match.",
                     "She ran the marathon in under three hours.", "The tennis player served an ace.",
@@ -69,3 +74,35 @@ def train(tmp_path_factory, name: str, *args: str) -> Path:
         assert main(["train", "--data", str(write_table(base / "reviews.csv")), "--out", str(out),
                      "--device", "cpu", *args]) == 0
     return out
+
+
+MISFILED = "<b>Heavy</b> rain and **thunder** all night"  # a weather text filed under sport
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory):
+    """A frozen MiniLM run (2 epochs, cross-validated) on the topics, one weather text filed as sport."""
+    base = tmp_path_factory.mktemp("text-run")
+    rows = [[t, label] for label, items in TOPICS.items() for t in items] + [[MISFILED, "sport"]]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TLSTUDIO_HOME", str(base / "workspace"))
+        folder = text_folder(import_texts(table_bytes(rows), "topics.csv"))
+        run = create_run(TrainConfig(data=folder, model="all_minilm_l6_v2", trainable_stages=0, epochs=2,
+                                     device="cpu"), base / "20250101-000000-all_minilm_l6_v2")
+        assert execute(run.path) == "finished"
+    return run.path
+
+
+@pytest.fixture
+def workspace_text_run(text_run) -> str:
+    target = runs_dir() / text_run.name
+    shutil.copytree(text_run, target)
+    return str(target)
+
+
+def everything_shown(node) -> str:
+    """Every element's message on a page (its words, labels, help texts, options, charts), as text."""
+    children = getattr(node, "children", None)
+    if children is None:
+        return str(node.proto)
+    return "\n".join(everything_shown(child) for child in children.values())

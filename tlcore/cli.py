@@ -312,9 +312,9 @@ def _curve(args) -> int:
 def _models(args) -> int:
     from tlcore.studio import availability, list_specs
 
-    print(f"{'name':<20} {'params':>8} {'top-1':>6} {'MB':>6} {'speed':<7} {'stages':>6}  weights")
-    for s in list_specs():
-        print(f"{s.name:<20} {s.params_m:>7.1f}M {s.top1:>6.1f} {s.file_mb:>6.1f} {s.speed:<7} "
+    print(f"{'name':<24} {'params':>8} {'top-1':>6} {'MB':>6} {'speed':<7} {'stages':>6}  weights")
+    for s in list_specs() + list_specs("text"):  # the text models' top-1 is 0: they have no ImageNet score
+        print(f"{s.name:<24} {s.params_m:>7.1f}M {s.top1:>6.1f} {s.file_mb:>6.1f} {s.speed:<7} "
               f"{len(s.stages):>6}  {availability(s)}")
     return 0
 

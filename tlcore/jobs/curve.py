@@ -18,15 +18,16 @@ from tlcore.workspace import datasets_dir
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 
 
-def subset(ds: Dataset, fraction: float, seed: int) -> Dataset:
-    """The same validation images, and ``fraction`` of each class's training images (at least 1)."""
+def subset(ds: Dataset, fraction: float, seed: int, unit: str = "images") -> Dataset:
+    """The same validation images, and ``fraction`` of each class's training images (at least 1); its name
+    says the share of training ``unit`` ("images" or "texts") it keeps."""
     rng = random.Random(seed)
     kept = [i for i in ds.items if i.split != "train"]
     for label in ds.classes:
         train = [i for i in ds.items if i.split == "train" and i.label == label]
         rng.shuffle(train)
         kept += train[:max(1, math.ceil(fraction * len(train)))]
-    return replace(ds.with_items(kept), name=f"{ds.name} ({fraction:.0%} of training images)")
+    return replace(ds.with_items(kept), name=f"{ds.name} ({fraction:.0%} of training {unit})")
 
 
 def learning_curve(base: TrainConfig, out: Path, fractions: tuple[float, ...] = FRACTIONS) -> list[dict]:
@@ -42,7 +43,7 @@ def learning_curve(base: TrainConfig, out: Path, fractions: tuple[float, ...] = 
         ds, texts = assign_splits(load_source(base.data, datasets_dir()), base.val_fraction, base.seed), None
     rows: list[dict] = []
     for fraction in fractions:
-        part = subset(ds, fraction, base.seed)
+        part = subset(ds, fraction, base.seed, "images" if texts is None else "texts")
         folder = study.point_path(fraction)
         (folder / "data").mkdir(parents=True, exist_ok=True)
         if texts is None:

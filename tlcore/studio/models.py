@@ -10,6 +10,7 @@ from tlcore.errors import TLError
 from tlcore.models.bundle import read_bundle_meta
 from tlcore.models.catalog import ModelSpec, get_spec
 from tlcore.models.net import availability, build_backbone
+from tlcore.models.text_net import download_text_model, hub_url
 from tlcore.models.weights import cache_path, download, reachable, torchvision_weights
 from tlcore.rundir import RunDir
 from tlcore.workspace import workspace_dir
@@ -29,8 +30,9 @@ def model_of_run(run_folder: str | Path) -> str:
 
 
 def weights_url(spec: ModelSpec) -> str:
-    """Where a torchvision model's ImageNet weights are downloaded from."""
-    return torchvision_weights(spec.name).url
+    """Where a model's pretrained weights are downloaded from: torchvision's ImageNet weights, or a Hub
+    text model's."""
+    return hub_url(spec) if spec.source == "hub" else torchvision_weights(spec.name).url
 
 
 def weights_package(spec: ModelSpec) -> str:
@@ -52,8 +54,10 @@ def weights_state(spec: ModelSpec, online: Callable[[str], bool] = reachable) ->
 
 
 def download_weights(spec: ModelSpec, progress: Callable[[int, int | None], None] | None = None) -> Path:
-    """Download a torchvision model's ImageNet weights to where its loader looks for them;
-    ``progress(done_bytes, total_bytes)`` follows the download."""
+    """Download a torchvision model's ImageNet weights (or a Hub text model's files) to where its loader
+    looks for them; ``progress(done_bytes, total_bytes)`` follows the download."""
+    if spec.source == "hub":
+        return download_text_model(spec, progress)
     url = weights_url(spec)
     return download(url, cache_path(url), progress=progress)
 
