@@ -16,7 +16,8 @@ from tlcore import studio
 from tlcore.data.dataset import Dataset
 from tlcore.data.labels import NO_SUCH_CLASS, NOT_IN_POOL, POOL_GONE
 from tlcore.data.labels_csv import NO_FILE_CLASS
-from tlcore.data.pool import ALL_COPIES, NO_POOL_IMAGES, home
+from tlcore.data.pool import ALL_COPIES, NO_POOL_IMAGES, TABLE_NOT_STORED, home
+from tlcore.data.pool_texts import NOT_A_TEXT_TABLE
 from tlcore.errors import TLError
 from tlcore.training.suggest import NO_EXAMPLES, POOL_OF_ONE, POOL_TOO_SMALL
 
@@ -169,10 +170,9 @@ def test_texts_that_are_not_a_table_or_a_table_run_are_said_plainly(tmp_path):
     before = saved(folder)
     with pytest.raises(TLError) as e:
         studio.add_to_pool(folder, ("photos.zip", b"PK\x05\x06" + bytes(18)))
-    assert str(e.value) == "photos.zip is not a table (.csv or .tsv); give a CSV with a column of texts."
+    assert str(e.value) == NOT_A_TEXT_TABLE.format(name="photos.zip")
     assert saved(folder) == before
     (tmp_path / "tickets.csv").write_text("text,label\nhello,a\n")
     with pytest.raises(TLError) as e:
         studio.suggestions(tmp_path / "tickets.csv")
-    assert str(e.value) == ("Labelling texts needs them stored in the studio: import tickets.csv on the Data page "
-                            "and label the stored dataset (or a run trained on it).")
+    assert str(e.value) == TABLE_NOT_STORED.format(name="tickets.csv")

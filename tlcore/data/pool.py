@@ -46,6 +46,8 @@ POOL, POOL_FILE, LOCK = "pool", "pool.json", "labelling.lock"
 NO_POOL_IMAGES = "No images were found in {label}; nothing was added to the unlabelled pool."
 ALL_COPIES = ("All {images} in {label} {copies} of {kind}s already labelled; nothing was added to the unlabelled "
               "pool.")  # copies: 'is a copy' or 'are copies'; kind: 'image' or 'text'
+TABLE_NOT_STORED = ("Labelling texts needs them stored in the studio: import {name} on the Data page and label the "
+                    "stored dataset (or a run trained on it).")
 LOCK_WAIT_S = 30.0  # another tab's save takes well under a second; past this something is stuck
 Progress = Callable[[int, int], None] | None
 Source = str | os.PathLike | Sequence[str | os.PathLike] | Sequence[tuple[str, bytes]]
@@ -94,8 +96,7 @@ def home(data: str | os.PathLike) -> Home:
     if source.is_file() and source.suffix.lower() == ".zip":
         source = unpacked_once(source, datasets_dir())
     if source.is_file() and source.suffix.lower() in TABLE_SUFFIXES:
-        raise TLError(f"Labelling texts needs them stored in the studio: import {source.name} on the Data page "
-                      "and label the stored dataset (or a run trained on it).")
+        raise TLError(TABLE_NOT_STORED.format(name=source.name))
     if not source.is_dir():
         raise TLError(f"The dataset {source} does not exist; give the folder the run was trained on.")
     if (source / MANIFEST).is_file():
