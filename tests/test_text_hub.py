@@ -111,6 +111,7 @@ def test_the_model_page_shows_the_text_models_with_the_image_models_words(torch_
 
     folder = text_folder(import_texts(table_bytes(), "topics.csv"))
     monkeypatch.setattr(urllib.request, "urlopen", offline)
+    st.cache_data.clear()  # an earlier test's answer to "is this computer online?" is kept for minutes
     at = studio("model", **{ui.DATASET: folder})
     assert not at.exception and not at.error
     assert [s.value for s in at.subheader][:3] == ["MiniLM-L6 sentence encoder :material/check_circle:",
