@@ -2,6 +2,7 @@
 
     python bench/labeling.py                  # digits (pixels), digits, Fashion-MNIST and clip art (Lite0); 5 seeds
     python bench/labeling.py --sets digits-pixels --seeds 2   # a quick look
+    python bench/labeling.py --sets clipart digits --seeds 3 --first-seed 5 --typical-until 15   # tuning seeds
 
 Each set is a fixed pool of unlabelled images and a fixed test set, both with true labels. A seed draws
 2 labelled images a class from the pool; the "user" then labels batches of 10 until 200 labels, in the
