@@ -2,6 +2,7 @@
 
     python bench/labeling.py                  # digits (pixels), digits, Fashion-MNIST and clip art (Lite0); 5 seeds
     python bench/labeling.py --sets digits-pixels --seeds 2   # a quick look
+    python bench/labeling.py --sets clipart digits --seeds 3 --first-seed 5 --typical-until 15   # tuning seeds
 
 Each set is a fixed pool of unlabelled images and a fixed test set, both with true labels. A seed draws
 2 labelled images a class from the pool; the "user" then labels batches of 10 until 200 labels, in the
@@ -173,17 +174,18 @@ def needed(curves: list[dict], target: float) -> int | None:
 
 
 def bench_set(name: str, seeds: int, cache: Path, orders: tuple[str, ...] = ("studio", "random"),
-              log=print) -> dict:
+              log=print, first_seed: int = 0) -> dict:
     x, y, tx, ty, names = load_set(name, cache)
-    full = statistics.mean(accuracy(x, y, tx, ty, len(names), s) for s in range(seeds))
+    seeds = range(first_seed, first_seed + seeds)
+    full = statistics.mean(accuracy(x, y, tx, ty, len(names), s) for s in seeds)
     target = SHARE * full
     out = {"set": name, "pool": len(y), "test": len(ty), "full_pool_accuracy": full, "target": target}
     for order in orders:
-        runs = [run_order(order, x, y, tx, ty, names, s) for s in range(seeds)]
+        runs = [run_order(order, x, y, tx, ty, names, s) for s in seeds]
         upto = LABELS
         while needed([r["curve"] for r in runs], target) is None and upto < min(EXTEND_TO, len(y)):
             upto += BATCH
-            for s, r in enumerate(runs):
+            for s, r in zip(seeds, runs):
                 extend(r, order, x, y, tx, ty, names, s, upto)
         curves = [r["curve"] for r in runs]
         out[order] = {"needed": needed(curves, target),
@@ -226,7 +228,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0, help="tune on seeds past the reported ones")
     parser.add_argument("--per-pick", type=int, default=None, help="candidates a pick (tuning)")
+    parser.add_argument("--typical-until", type=float, default=None, help="labels a class with typical images (tuning)")
     parser.add_argument("--orders", nargs="+", default=["studio", "random"], choices=["studio", "random"])
     parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "out" / "labeling")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "labeling.json")
@@ -238,8 +242,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.per_pick:
         labelling_order.CANDIDATES_PER_PICK = args.per_pick
 
+    if args.typical_until:
+        labelling_order.TYPICAL_UNTIL = args.typical_until
     with threadpool_limits(1):  # as tlcore.training.suggest trains: tiny matrices, one thread
-        results = [bench_set(name, args.seeds, args.cache, tuple(args.orders)) for name in args.sets]
+        results = [bench_set(name, args.seeds, args.cache, tuple(args.orders), first_seed=args.first_seed)
+                   for name in args.sets]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"results": results, "load": os.getloadavg()}, indent=2, default=str))
     if args.orders == ["studio", "random"]:

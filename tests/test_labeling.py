@@ -9,7 +9,7 @@ from sklearn.datasets import load_digits
 
 from tlcore.errors import TLError
 from tlcore.models.net import FeatureNorm
-from tlcore.training.labelling_order import teaching_order
+from tlcore.training.labelling_order import TYPICAL_UNTIL, teaching_order, typical_share
 from tlcore.training.suggest import MIN_LABELLED, accept_precision, fit_head, head_logits, suggest
 
 NAMES = [str(i) for i in range(10)]
@@ -58,6 +58,17 @@ def test_near_identical_images_are_not_all_asked_about_first():
     assert (first < 20).sum() <= 2
     by_margin_only = teaching_order(pool, probs, labelled, batch=10, per_pick=1, typical=0)[:10]
     assert (by_margin_only < 20).sum() == 10  # what the diversity step prevents
+
+
+def test_typical_images_give_way_to_uncertain_ones_as_labels_grow():
+    assert typical_share(20, 10, 10) == 9 and typical_share(100, 10, 10) == 5  # 2 a class: almost all typical
+    assert typical_share(TYPICAL_UNTIL * 10, 10, 10) == 0 == typical_share(10 * TYPICAL_UNTIL * 10, 10, 10)
+    rng = np.random.default_rng(1)
+    pool, probs = rng.normal(size=(200, 8)), rng.dirichlet(np.ones(2), 200)
+    many = rng.normal(size=(2 * TYPICAL_UNTIL, 8))  # TYPICAL_UNTIL labels a class: margin with clusters only
+    assert np.array_equal(teaching_order(pool, probs, many), teaching_order(pool, probs, many, typical=0))
+    few = many[:4]
+    assert not np.array_equal(teaching_order(pool, probs, few)[:10], teaching_order(pool, probs, few, typical=0)[:10])
 
 
 def test_bulk_accept_precision_is_measured_on_held_out_labels(digits):
