@@ -63,11 +63,18 @@ def is_text_source(path: str | os.PathLike) -> bool:
 
 def for_data(cfg: TrainConfig) -> TrainConfig:
     """``cfg`` with the model its data needs: the text model when the model was left at the default
-    (an image model) and the data is texts. Every run, plan, sweep and curve goes through it
-    (``tlcore.jobs.train.create_run`` and ``plan_run``), so no caller has to choose."""
-    if cfg.model == DEFAULT_MODEL and not cfg.init_from and cfg.data and is_text_source(cfg.data):
+    (an image model) and the data is texts (continuing an earlier text run: its model). Every run,
+    plan, sweep and curve goes through it (``tlcore.jobs.train.create_run`` and ``plan_run``), so no
+    caller has to choose."""
+    if cfg.model != DEFAULT_MODEL or not cfg.data or not is_text_source(cfg.data):
+        return cfg
+    if not cfg.init_from:
         return cfg.with_(model=TEXT_MODEL)
-    return cfg
+    try:  # continuing an earlier text run: its model (a missing run is said by the run's own checks)
+        earlier = read_bundle_meta(run_bundle(cfg.init_from).folder)["model"]
+    except (TLError, OSError, KeyError, ValueError):
+        return cfg
+    return cfg.with_(model=earlier) if get_spec(earlier).kind == "text" else cfg
 
 
 def is_text_run(cfg: TrainConfig) -> bool:
