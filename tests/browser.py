@@ -199,3 +199,14 @@ def quick_settings(page: Page, epochs: int, pixels: int | None = 64) -> None:
         box.press("Enter")
         settle(page)
         expect(box).to_have_value(str(value))
+
+
+def frozen_quick_strategy(page: Page) -> None:
+    """Strategy: a frozen network (0 trainable stages), 2 epochs on 64-pixel images, no early stop."""
+    go(page, "strategy", "How much of the network to retrain")
+    slider = page.locator(".st-key-opt_stages").get_by_role("slider")
+    slider.focus()
+    slider.press("Home")
+    expect(slider).to_have_value("0")
+    open_advanced(page)
+    quick_settings(page, 2)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser import (CHROMIUM, CHROMIUM_ARGS, STEP, VIEWPORT, go, open_advanced, quick_settings, settle,  # noqa: F401
+from browser import (CHROMIUM, CHROMIUM_ARGS, STEP, VIEWPORT, frozen_quick_strategy, go, settle,  # noqa: F401
                      studio_url)
 from PIL import Image
 from playwright.sync_api import Error as PlaywrightError
@@ -109,7 +109,7 @@ def test_record_a_burst_train_and_see_the_live_answer(studio_url, tmp_path):  # 
             expect(page.get_by_role("heading", name="Your images")).to_be_visible()
             lap("first page")
             _record_red_upload_blue(page, uploads, lap)
-            _quick_strategy(page)
+            frozen_quick_strategy(page)
             lap("strategy set")
             go(page, "train", "Train")
             page.get_by_role("button", name="Start training").click()
@@ -219,16 +219,6 @@ def _record_burst(page: Page) -> tuple[int, int]:
         assert count == RECORDED  # an unbroken burst stops by itself at the count
     return count, restarts
 
-
-def _quick_strategy(page: Page) -> None:
-    """A frozen network (0 trainable stages), 2 epochs on 64-pixel images, no early stop."""
-    go(page, "strategy", "How much of the network to retrain")
-    slider = page.locator(".st-key-opt_stages").get_by_role("slider")
-    slider.focus()
-    slider.press("Home")
-    expect(slider).to_have_value("0")
-    open_advanced(page)
-    quick_settings(page, 2)
 
 
 def _live_answer(page: Page, expected: str, freeze: bool, lap: Laps) -> None:

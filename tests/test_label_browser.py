@@ -21,8 +21,8 @@ import re
 from pathlib import Path
 
 import pytest
-from browser import (CHROMIUM, STEP, Shots, chromium_page, go, open_advanced, open_tab,  # noqa: F401
-                     quick_settings, settle, studio_url)
+from browser import (CHROMIUM, STEP, Shots, chromium_page, frozen_quick_strategy, go, open_tab,  # noqa: F401
+                     settle, studio_url)
 from playwright.sync_api import Page, expect
 from pools import CLASSES, image, zipped
 from test_camera_browser import Laps
@@ -54,7 +54,7 @@ def test_label_three_batches_by_keys_bulk_accept_and_train(studio_url, tmp_path)
         expect(page.get_by_role("heading", name="Your images")).to_be_visible()
         _import(page, labelled)
         lap("first page, labelled zip imported")
-        _strategy(page)
+        frozen_quick_strategy(page)
         lap("strategy set")
         _add_pool(page, pile)
         lap("unlabelled zip added")
@@ -81,16 +81,6 @@ def _import(page: Page, zip_path: Path) -> None:
     page.get_by_role("button", name="Import this zip").click()
     expect(page.get_by_text(f"Imported: 'colours' with 3 classes and {3 * LABELLED} usable images.")).to_be_visible()
 
-
-def _strategy(page: Page) -> None:
-    """A frozen network (0 stages), 2 epochs on 64-pixel images: the size the Label page's features use too."""
-    go(page, "strategy", "How much of the network to retrain")
-    slider = page.locator(".st-key-opt_stages").get_by_role("slider")
-    slider.focus()
-    slider.press("Home")
-    expect(slider).to_have_value("0")
-    open_advanced(page)
-    quick_settings(page, 2)
 
 
 def _add_pool(page: Page, zip_path: Path) -> None:
