@@ -102,13 +102,10 @@ def test_unknown_model_lists_the_choices():
 
 def test_missing_torchvision_weights_offline_say_how_to_get_them(monkeypatch, tmp_path):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    torch.hub.set_dir(str(tmp_path / "hub"))
-    try:
-        assert availability(get_spec("resnet18")) == "download"
-        import tlcore.models.weights as w
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))  # undone after: TORCH_HOME rules again
+    assert availability(get_spec("resnet18")) == "download"
+    import tlcore.models.weights as w
 
-        monkeypatch.setattr(w, "_fetch", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
-        with pytest.raises(TLError, match="resnet18"):
-            build_net("resnet18", 3)
-    finally:
-        torch.hub.set_dir(str(tmp_path / "unused"))
+    monkeypatch.setattr(w, "_fetch", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    with pytest.raises(TLError, match="resnet18"):
+        build_net("resnet18", 3)

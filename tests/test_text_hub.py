@@ -11,6 +11,7 @@ import urllib.request
 
 import pytest
 import streamlit as st
+import torch
 from app_fixtures import studio, texts
 from safetensors.torch import load_file, save_file
 from text_fixtures import table_bytes
@@ -43,6 +44,7 @@ def hub_bytes(tmp_path) -> dict[str, bytes]:
 @pytest.fixture
 def torch_home(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no downloaded files on this "computer"
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)  # torch.hub.get_dir() follows TORCH_HOME
     st.cache_data.clear()  # the Model page keeps the answer to "is this computer online?" for a minute
     yield
     st.cache_data.clear()
@@ -111,7 +113,6 @@ def test_the_model_page_shows_the_text_models_with_the_image_models_words(torch_
 
     folder = text_folder(import_texts(table_bytes(), "topics.csv"))
     monkeypatch.setattr(urllib.request, "urlopen", offline)
-    st.cache_data.clear()  # an earlier test's answer to "is this computer online?" is kept for minutes
     at = studio("model", **{ui.DATASET: folder})
     assert not at.exception and not at.error
     assert [s.value for s in at.subheader][:3] == ["MiniLM-L6 sentence encoder :material/check_circle:",

@@ -49,10 +49,8 @@ def _assert_same(a: dict, b: dict) -> None:
 def torch_home(tmp_path, monkeypatch):
     """A private, empty TORCH_HOME for the duration of one test."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    previous = torch.hub.get_dir()
-    torch.hub.set_dir(tmp_path / "hub")
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))  # undone after: TORCH_HOME rules again
     yield tmp_path
-    torch.hub.set_dir(previous)
 
 
 @pytest.fixture
