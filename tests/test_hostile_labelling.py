@@ -90,10 +90,15 @@ def test_a_class_with_no_examples_yet_is_said_plainly(tmp_path):
 def test_a_label_csv_naming_unknown_files_or_classes_is_said_plainly(tmp_path, rows, line):
     data = dataset()
     studio.add_to_pool(data, pool_folder(tmp_path / "pool", 2))
-    (tmp_path / "out.csv").write_text(rows)
+    _label_csv_refused(data, tmp_path / "out.csv", rows, line)
+
+
+def _label_csv_refused(data, csv_path, rows: str, line: str) -> None:
+    """A label CSV of ``rows`` applied to ``data`` is refused with ``line``, and nothing saved changes."""
+    csv_path.write_text(rows)
     before = saved(data)
     with pytest.raises(TLError) as e:
-        studio.apply_labels_csv(data, tmp_path / "out.csv")
+        studio.apply_labels_csv(data, csv_path)
     assert str(e.value) == line
     assert saved(data) == before
 
@@ -156,13 +161,7 @@ def _text_pool(tmp_path) -> str:
     ("file,class\nnew.csv row 2,drinks\n", NO_SUCH_CLASS.format(unknown="'drinks'", classes="food, sport, weather")),
 ])
 def test_a_label_csv_naming_unknown_texts_or_classes_is_said_plainly(tmp_path, rows, line):
-    folder = _text_pool(tmp_path)
-    (tmp_path / "out.csv").write_text(rows)
-    before = saved(folder)
-    with pytest.raises(TLError) as e:
-        studio.apply_labels_csv(folder, tmp_path / "out.csv")
-    assert str(e.value) == line
-    assert saved(folder) == before
+    _label_csv_refused(_text_pool(tmp_path), tmp_path / "out.csv", rows, line)
 
 
 def test_texts_that_are_not_a_table_or_a_table_run_are_said_plainly(tmp_path):
