@@ -2,10 +2,10 @@
 
 import io
 import re
-import zipfile
 
 import pytest
 from app_fixtures import ROOT, charts, png, studio, texts
+from pools import zipped
 from PIL import Image
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
@@ -81,16 +81,8 @@ def test_loading_the_digits_sample_shows_its_audit():
     assert "digits sample (10 per class) (10 classes, 100 images)" in texts(at.sidebar.markdown)
 
 
-def _zip(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
 def test_a_zip_upload_is_imported_and_its_problems_listed():
-    data = _zip({**{f"parts/bolt/{i}.png": png(10 * i) for i in range(3)},
+    data = zipped({**{f"parts/bolt/{i}.png": png(10 * i) for i in range(3)},
                  **{f"parts/nut/{i}.png": png(200 + 10 * i) for i in range(3)},
                  "parts/nut/notes.txt": b"not a picture", "parts/nut/copy.png": png(200)})
     at = studio()
@@ -108,7 +100,7 @@ def test_a_zip_upload_is_imported_and_its_problems_listed():
 
 def test_a_dataset_that_cannot_train_says_what_to_fix_in_one_message():
     at = studio()
-    at.file_uploader[0].set_value(("one.zip", _zip({f"bolt/{i}.png": png(i) for i in range(3)}), "application/zip"))
+    at.file_uploader[0].set_value(("one.zip", zipped({f"bolt/{i}.png": png(i) for i in range(3)}), "application/zip"))
     at.run()
     next(b for b in at.button if b.label == "Import this zip").click()
     at.run()
@@ -228,7 +220,7 @@ def test_six_small_classes_get_one_warning_and_even_thumbnails(media):
     files = {f"{c}/{i}.png": picture((400, 300) if (15 * j + i) % 2 else (415, 200), 15 * j + i)
              for j, c in enumerate(names) for i in range(15)}
     at = studio()
-    at.file_uploader[0].set_value(("animals.zip", _zip(files), "application/zip"))
+    at.file_uploader[0].set_value(("animals.zip", zipped(files), "application/zip"))
     at.run()
     media.clear()
     next(b for b in at.button if b.label == "Import this zip").click()

@@ -9,13 +9,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from app_fixtures import ROOT, TINY, charts, png, studio, texts
+from pools import zipped
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -90,14 +90,6 @@ def _assert_inert(at: AppTest, skip_expander: str = "") -> None:
     for title, fig in charts(at).items():  # plotly draws <a href>, <b>, <img …> in any label
         html = [s for s in _strings(fig.to_plotly_json()) if re.search(r"<(img|a\s|b>)", s)]
         assert not html, f"HTML in the chart {title!r}: {html}"
-
-
-def _zip(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 # --- the escaping rule ---------------------------------------------------------------------------
@@ -180,7 +172,7 @@ def test_the_card_can_escape_without_streamlit():
 # --- hostile names through the pages -------------------------------------------------------------
 
 def test_a_hostile_zip_imports_and_shows_inert_everywhere():
-    data = _zip({f"{c}/{i}.png": png(40 * j + 10 * i) for j, c in enumerate(EVIL_CLASSES) for i in range(3)})
+    data = zipped({f"{c}/{i}.png": png(40 * j + 10 * i) for j, c in enumerate(EVIL_CLASSES) for i in range(3)})
     at = studio()
     at.file_uploader[0].set_value((EVIL_ZIP, data, "application/zip")).run()
     next(b for b in at.button if b.label == "Import this zip").click()
