@@ -19,7 +19,9 @@ BATCH = "label_batch"  # {"data", "names" (in order), "decided" {name: class}, "
 SIZE = 10  # images (or texts) a batch
 KEYS = 9  # classes with a key (1-9)
 COLUMNS = 5
-HIGHLIGHT = "<style>.st-key-label_now {outline: 3px solid #0072B2; outline-offset: -1px;}</style>"  # the one in hand
+# The grid cell in hand, outlined. Cells keep their keys (label_cell_K) as the hand moves: a container whose
+# key moved to another cell could linger in the browser beside the new one, two cells marked in hand.
+HIGHLIGHT = "<style>.st-key-label_cell_{cell} {{outline: 3px solid #0072B2; outline-offset: -1px;}}</style>"
 CUT = 160  # characters of a text a grid cell shows; the whole text is in its tooltip and in hand
 GONE = "This {thing} cannot be shown (its file is gone)."
 SHOWS = {"image": "This image shows '{label}'", "text": "This text is about '{label}'"}
@@ -63,7 +65,8 @@ def section(folder: str, state: dict) -> None:
     classes = suggested.classes if suggested else (open_texts if thing == "text" else open_dataset)(folder).classes
     by_name = {p["name"]: p for p in pool}
     st.subheader(f"Batch: {len(batch['decided'])} of {len(batch['names'])} labelled")
-    _in_hand(current, by_name[current]["path"], rows.get(current), classes, thing)
+    with st.container(key="label_in_hand"):
+        _in_hand(current, by_name[current]["path"], rows.get(current), classes, thing)
     _actions(batch, current, open_names, rows, thing)
     _grid(batch, current, by_name, rows, thing)
 
@@ -187,11 +190,11 @@ def _actions(batch: dict, current: str, open_names: list[str], rows: dict, thing
 def _grid(batch: dict, current: str, by_name: dict, rows: dict, thing: str) -> None:
     """The batch's images (or texts, cut to a few lines, whole in the tooltip), the one in hand marked;
     a click on another takes it in hand."""
-    st.html(HIGHLIGHT)
     names = batch["names"]
+    st.html(HIGHLIGHT.format(cell=names.index(current)))
     for start in range(0, len(names), COLUMNS):
         for k, (col, name) in enumerate(zip(st.columns(COLUMNS), names[start:start + COLUMNS]), start):
-            with col.container(border=True, key="label_now" if name == current else f"label_cell_{k}"):
+            with col.container(border=True, key=f"label_cell_{k}"):
                 if thing == "text":
                     text = pool_text(by_name[name]["path"])
                     if text is not None:

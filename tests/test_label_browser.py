@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from browser import (CHROMIUM, STEP, Shots, chromium_page, frozen_quick_strategy, go, open_tab,  # noqa: F401
                      settle, studio_url)
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from pools import CLASSES, image, zipped
 from test_camera_browser import Laps
 from test_e2e_browser import TRAINING
@@ -100,8 +100,10 @@ def _add_pool(page: Page, zip_path: Path) -> None:
 
 
 def _ready(page: Page) -> dict[str, str]:
-    """Wait until the suggestions are up to date (the bulk accept shows); the key of each class."""
+    """Wait until the suggestions are up to date (the bulk accept shows and the model has learnt from the
+    last batch: no progress bar); the key of each class."""
     expect(page.locator(".st-key-label_threshold")).to_be_visible(timeout=2 * STEP)
+    expect(page.get_by_test_id("stProgress")).to_have_count(0, timeout=2 * STEP)
     settle(page)
     page.get_by_role("heading", name="Label with the model").click()  # no box has the keys' focus
     keys = {}
@@ -113,9 +115,14 @@ def _ready(page: Page) -> dict[str, str]:
     return keys
 
 
+def _in_hand(page: Page) -> Locator:
+    """The line naming the image in hand."""
+    return page.locator(".st-key-label_in_hand").get_by_test_id("stMarkdownContainer").filter(
+        has_text=re.compile(r"^Now:"))
+
+
 def _now(page: Page) -> str:
-    text = page.locator(".st-key-label_now").get_by_test_id("stCaptionContainer").inner_text()
-    return re.sub(r"^now\s*", "", text.splitlines()[0]).strip()
+    return re.sub(r"^Now:\s*", "", _in_hand(page).inner_text()).strip()
 
 
 def _batch_by_keys(page: Page, last: bool) -> dict[str, str]:
@@ -125,7 +132,7 @@ def _batch_by_keys(page: Page, last: bool) -> dict[str, str]:
     if last:  # Backspace: the image in hand is asked about last
         skipped = _now(page)
         page.keyboard.press("Backspace")
-        expect(page.locator(".st-key-label_now")).not_to_contain_text(skipped)
+        expect(_in_hand(page)).not_to_have_text(f"Now: {skipped}")
         settle(page)
     for k in range(4 if last else BATCH):
         name = _now(page)
