@@ -72,7 +72,8 @@ def test_suggest_and_label_commands_on_texts(texts, tmp_path, capsys):
                  "--trainable-stages", "0", "--evaluation", "holdout"]) == 0
     out = tmp_path / "suggested.csv"
     assert main(["suggest", "--run", str(run), "--pool", str(table), "--csv", str(out)]) == 0
-    assert "Added 18 texts to the unlabelled pool" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "Added 18 texts to the unlabelled pool" in printed and "image" not in printed, printed
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert len(rows) == 18 and set(rows[0]) == {"file", "class", "probability", "text"}
     truth = {t: c for c, topic in TOPICS.items() for t in topic}

@@ -11,8 +11,8 @@ from tlcore.startup import loading
 
 def parsers(sub) -> None:
     """``suggest`` and ``label``: labelling an unlabelled pool with a run's model, from a script."""
-    s = sub.add_parser("suggest", help="suggest classes for unlabelled images, in the order to check them")
-    s.add_argument("--run", required=True, help="a run folder: its images and model")
+    s = sub.add_parser("suggest", help="suggest classes for unlabelled images (or texts), in the order to check them")
+    s.add_argument("--run", required=True, help="a run folder: its dataset and model")
     s.add_argument("--pool", required=True, help="folder or zip of unlabelled images (a CSV of texts for a text run)")
     s.add_argument("--csv", required=True, help="write the suggestions here: file,class,probability")
     s.add_argument("--seed", type=int, default=0)
@@ -32,10 +32,10 @@ def suggest(args) -> int:
     atomic_write_bytes(Path(args.csv), suggestions_csv(found.rows).encode())
     print(printable(added["message"]))
     stated = found.accept(0.9)
-    precision = (f"{stated['precision']:.0%} right on held-out labelled images" if stated["precision"] is not None
+    precision = (f"{stated['precision']:.0%} right on held-out labelled {added['kind']}s" if stated["precision"] is not None
                  else stated["reason"])
     print(f"wrote {args.csv}: {len(found.rows)} suggestions, the most useful to check first; "
-          f"{stated['pool']} are at least 90% sure ({precision})")
+          f"{stated['pool']} {'is' if stated['pool'] == 1 else 'are'} at least 90% sure ({precision})")
     return 0
 
 
@@ -49,7 +49,6 @@ def label(args) -> int:
     print(f"labelled {done['labelled']} {done['kind']}s{already}; the dataset now holds {counts['person']} checked "
           f"by a person, {counts['bulk']} accepted in bulk and {counts['imported']} {came}")
     return 0
-
 
 
 COMMANDS = {"suggest": suggest, "label": label}

@@ -194,7 +194,7 @@ def add_to_pool(data: str | os.PathLike, source: Source, label: str = "", progre
 
     Returns (JSON-safe): added, pool (images in it now), copies (left out: they copy labelled
     images), repeated (already in the pool, or twice in this upload), skipped [(name, reason)]
-    (unreadable), and message, one line saying all that.
+    (unreadable), kind ("image" or "text"), and message, one line saying all that.
     Raises:
         TLError: nothing to add (no file, no readable image, or only copies of labelled images).
     """
@@ -251,7 +251,7 @@ def _store(where: Home, readable: list[_Candidate], copies: set[str], label: str
         raise TLError(ALL_COPIES.format(images=plural(copied, kind), label=label, kind=kind,
                                         copies='is a copy' if copied == 1 else 'are copies'))
     report = {"added": len(added), "pool": len(pool) + len(added), "copies": copied, "repeated": repeated,
-              "skipped": skipped}
+              "skipped": skipped, "kind": kind}
     return report | {"message": _summary(report, kind)}
 
 

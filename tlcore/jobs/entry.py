@@ -11,6 +11,7 @@ from tlcore.jobs import curve, sweep
 from tlcore.jobs.command import WorkerCommand
 from tlcore.data.names import printable
 from tlcore.training.distributed import SOLO, World
+from tlcore.training.text_inputs import is_text_run
 from tlcore.errors import TLError
 from tlcore.jobs.interrupt import ALREADY_RUNNING
 from tlcore.jobs.outcome import guarded
@@ -25,10 +26,11 @@ def report_run(run_dir: Path, state: str) -> int:
     run = RunDir(run_dir)
     metrics = run.metrics()
     if metrics is not None:
+        unit = "texts" if is_text_run(run.record().config) else "images"
         for split in metrics.splits:
             m = metrics.split(split)
             print(f"{split}: accuracy {m.accuracy:.3f}  precision {m.precision_macro:.3f}  "
-                  f"recall {m.recall_macro:.3f}  f1 {m.f1_macro:.3f}  ({m.count} images)")
+                  f"recall {m.recall_macro:.3f}  f1 {m.f1_macro:.3f}  ({m.count} {unit})")
         print(f"score: {metrics.score.sentence()}")
         for warning in metrics.warnings:
             print(f"warning: {printable(warning)}")
