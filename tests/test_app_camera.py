@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from app_fixtures import studio, texts
+from pools import dataset
 from test_app_data import uploader
 
 import pages.camera
@@ -65,6 +66,31 @@ def test_a_burst_is_recorded_into_a_class_a_bad_frame_removed_and_saved(camera):
     next(b for b in at.button if b.label == "Save these images as a dataset").click().run()
     assert not at.exception and not at.error
     assert "Saved: 'my images' with 2 classes and 6 usable images." in texts(at.success)
+
+
+def test_a_burst_joins_the_unlabelled_pool_once_looked_over(camera):
+    from pages import ui
+    from tlcore.studio import pool_images
+
+    data = dataset()
+    at = studio("data", **{ui.DATASET: data})
+    at.toggle(key="pool_burst_on").set_value(True).run()
+    assert not [s for s in at.selectbox if s.key == "pool_burst_class"]  # one place to record into
+    at.number_input(key="pool_burst_every").set_value(100)
+    at.number_input(key="pool_burst_limit").set_value(4).run()
+    next(b for b in at.button if b.label == "Record into 'unlabelled'").click().run()
+    for value in range(10, 60, 5):  # the first 4 are kept
+        camera.show("pool_burst_camera", _grey(value))
+        time.sleep(0.11)
+    at.run()
+    assert "**Camera pictures of 'unlabelled'** (4); remove the blurred or wrong ones." in texts(at.markdown)
+    at.button(key="pool_burst_remove_pool_0").click().run()
+    assert pool_images(data) == []  # nothing joins the pool before the user says so
+    at.button(key="pool_add_camera").click().run()
+    assert not at.exception and not at.error
+    assert "Added 3 images to the unlabelled pool (now 3)." in texts(at.success)
+    assert [p["name"] for p in pool_images(data)] == ["burst-2.jpg", "burst-3.jpg", "burst-4.jpg"]
+    assert not [b for b in at.button if b.key == "pool_add_camera"]  # the pictures are in the pool now
 
 
 def test_the_use_page_classifies_the_live_camera_and_freezes_a_frame(camera, workspace_run):
