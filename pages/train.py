@@ -125,12 +125,14 @@ def _live(path: str, was_active: bool) -> None:
         stopping = state in ui.ACTIVE and run.cancel_requested()
         st.subheader(f"Run {ui.md_safe(title_of(run))}: {'Stopping' if stopping else ui.state_text(state)}")
         try:
-            st.markdown(describe_run(run.record()))
+            record = run.record()
+            st.markdown(describe_run(record))
         except TLError:
-            pass  # a damaged record: the status below says what is known
+            record = None  # a damaged record: the status below says what is known
+        texts = ui.model_kind(record.config.model) == "text" if record else None  # the run's kind, not the dataset's
         progress = (run_progress(run) or {}) if state in ui.ACTIVE else None
         if progress is not None:
-            _progress(run, status.message, progress)
+            _progress(run, status.message, progress, texts)
         elif state in ("failed", "damaged"):
             st.error(ui.md_safe(status.error or "The run failed."), icon=":material/error:")
         elif state == "interrupted":
@@ -149,17 +151,17 @@ def _live(path: str, was_active: bool) -> None:
                              help="Open this run's model on Evaluate; Use & export then uses it too."):
                     ui.pick(path)
                     st.switch_page(ui.page("evaluate"))
-        _charts(run, progress)
+        _charts(run, progress, texts)
         if was_active and state not in ui.ACTIVE:
             st.rerun()
 
 
-def _progress(run: RunDir, message: str, progress: dict) -> None:
+def _progress(run: RunDir, message: str, progress: dict, texts: bool | None) -> None:
     """The bar of the whole run, through every phase, with what the run does now; and Stop, or
-    what a Stop asked waits for."""
+    what a Stop asked waits for. ``texts``: the run reads texts (None: not known, as the dataset)."""
     parts = [ui.md_safe(message or "Starting")]
     if progress.get("images_per_second"):
-        parts.append(ui.worded(f"{progress['images_per_second']:.0f} images/s"))
+        parts.append(ui.worded(f"{progress['images_per_second']:.0f} images/s", texts))
     if progress.get("eta_seconds") is not None:
         step = "" if progress.get("phase") == "train" else " in this step"
         parts.append(f"about {ui.duration(progress['eta_seconds'])} left{step}")
@@ -173,9 +175,9 @@ def _progress(run: RunDir, message: str, progress: dict) -> None:
                        "before it, nothing is saved.")
 
 
-def _charts(run: RunDir, progress: dict | None) -> None:
+def _charts(run: RunDir, progress: dict | None, texts: bool | None) -> None:
     """The curves of the epochs so far; while a run has none, when they come (``progress``: the
-    active run's, else None)."""
+    active run's, else None; ``texts`` as for ``_progress``)."""
     rows = run_history(run)
     if not rows:
         if progress is not None:
@@ -183,20 +185,20 @@ def _charts(run: RunDir, progress: dict | None) -> None:
             now = f" Now: {doing[0].lower()}{doing[1:]}." if doing and progress.get("phase") != "train" else ""
             st.caption(f"The charts follow the final model's training and appear after its first epoch.{now}")
         return
-    texts = ui.is_text(st.session_state.get(ui.DATASET))
+    texts = ui.is_text(st.session_state.get(ui.DATASET)) if texts is None else texts
     if rows[-1]["held_out"] == "cv":
         st.caption(ui.worded("Training images are the ones the model learns from. Cross-validated: every image "
                              "scored by a model trained without it, so the line shows how the model does on new "
                              "images. Epoch numbers on these charts are the training's; the saved model's score "
-                             "is on Evaluate."))
+                             "is on Evaluate.", texts))
     else:
         st.caption(ui.worded("Training images are the ones the model learns from; validation images are kept aside "
                              "to check it. When the two lines drift apart, the model is memorising instead of "
-                             "learning. The saved model's score is on Evaluate."))
+                             "learning. The saved model's score is on Evaluate.", texts))
     for metrics in (("loss", "accuracy"), ("precision", "recall")):
         for column, metric in zip(st.columns(2), metrics):
             column.plotly_chart(charts.curves_figure(rows, metric, texts), key=f"curve_{metric}")
-            column.caption(ui.worded(charts.METRICS[metric][1]))
+            column.caption(ui.worded(charts.METRICS[metric][1], texts))
     per_class = class_history(run)
     if per_class:
         st.plotly_chart(charts.class_recall_figure(per_class, texts), key="curve_per_class")

@@ -155,9 +155,11 @@ def model_kind(model: str | None) -> str:
         return "image"
 
 
-def worded(sentence: str) -> str:
-    """A sentence the studio words for images, worded for the current dataset's kind ("texts" for texts)."""
-    return in_texts(sentence) if is_text(st.session_state.get(DATASET)) else sentence
+def worded(sentence: str, texts: bool | None = None) -> str:
+    """A sentence the studio words for images, worded for texts when ``texts`` (by default: when the
+    current dataset holds texts)."""
+    texts = is_text(st.session_state.get(DATASET)) if texts is None else texts
+    return in_texts(sentence) if texts else sentence
 
 
 @st.cache_data(show_spinner=False, max_entries=2000)

@@ -31,3 +31,13 @@ def test_the_data_page_is_titled_for_the_current_datasets_kind(workspace_text_ru
     assert studio().title[0].value == "Your images"  # no dataset yet
     at = studio(**{ui.RUN: workspace_text_run, ui.DATASET: _topics()})
     assert not at.exception and at.title[0].value == "Your texts"
+
+
+def test_a_text_run_on_train_is_worded_as_texts_while_an_image_dataset_is_current(workspace_text_run):
+    from pools import dataset
+
+    at = studio("train", **{ui.RUN: workspace_text_run, ui.DATASET: dataset()})
+    assert not at.exception and not at.error
+    captions = "\n".join(c.value for c in at.caption)
+    assert "Training texts are the ones the model learns from" in captions, captions
+    assert "Training images" not in captions and "validation images" not in captions
