@@ -129,6 +129,7 @@ def _data(page: Page, zip_path: Path, shot: Shots) -> None:
     expect(page.get_by_role("button", name="Open this dataset")).to_be_visible()
     page.get_by_role("button", name="Open this dataset").click()
     expect(page.get_by_text(re.compile(r"^Opened: 'fashion-e2e'"))).to_be_visible(timeout=STEP)
+    settle(page)  # the message comes first; the check below it is still the import's until the run ends
     expect(page.get_by_role("tab", selected=True)).to_have_text("Earlier datasets")
 
     expect(page.get_by_role("heading", name="Check of 'fashion-e2e'")).to_be_visible()
