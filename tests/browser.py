@@ -141,7 +141,9 @@ def settle(page: Page) -> None:
 
 
 def go(page: Page, slug: str, title: str) -> None:
-    """Open a page through the sidebar's navigation (keeps the session) and wait for its title."""
+    """Open a page through the sidebar's navigation (keeps the session) and wait for its title. The
+    run the last action started ends first: a link clicked while a save's rerun was drawing was lost once."""
+    settle(page)
     links = page.get_by_test_id("stSidebar").get_by_test_id("stPageLink-NavLink")
     links.and_(page.locator(f'[href="{slug}"], [href$="/{slug}"]')).click()
     expect(page.get_by_role("heading", name=title, exact=False).first).to_be_visible(timeout=STEP)
