@@ -129,7 +129,8 @@ def _live(path: str, was_active: bool) -> None:
             st.markdown(describe_run(record))
         except TLError:
             record = None  # a damaged record: the status below says what is known
-        texts = ui.model_kind(record.config.model) == "text" if record else None  # the run's kind, not the dataset's
+        # Worded by the run's kind, not the current dataset's (unknown from a damaged record: the dataset's).
+        texts = ui.model_kind(record.config.model) == "text" if record else ui.is_text(st.session_state.get(ui.DATASET))
         progress = (run_progress(run) or {}) if state in ui.ACTIVE else None
         if progress is not None:
             _progress(run, status.message, progress, texts)
@@ -156,9 +157,9 @@ def _live(path: str, was_active: bool) -> None:
             st.rerun()
 
 
-def _progress(run: RunDir, message: str, progress: dict, texts: bool | None) -> None:
+def _progress(run: RunDir, message: str, progress: dict, texts: bool) -> None:
     """The bar of the whole run, through every phase, with what the run does now; and Stop, or
-    what a Stop asked waits for. ``texts``: the run reads texts (None: not known, as the dataset)."""
+    what a Stop asked waits for. ``texts``: the run reads texts."""
     parts = [ui.md_safe(message or "Starting")]
     if progress.get("images_per_second"):
         parts.append(ui.worded(f"{progress['images_per_second']:.0f} images/s", texts))
@@ -175,7 +176,7 @@ def _progress(run: RunDir, message: str, progress: dict, texts: bool | None) -> 
                        "before it, nothing is saved.")
 
 
-def _charts(run: RunDir, progress: dict | None, texts: bool | None) -> None:
+def _charts(run: RunDir, progress: dict | None, texts: bool) -> None:
     """The curves of the epochs so far; while a run has none, when they come (``progress``: the
     active run's, else None; ``texts`` as for ``_progress``)."""
     rows = run_history(run)
@@ -185,7 +186,6 @@ def _charts(run: RunDir, progress: dict | None, texts: bool | None) -> None:
             now = f" Now: {doing[0].lower()}{doing[1:]}." if doing and progress.get("phase") != "train" else ""
             st.caption(f"The charts follow the final model's training and appear after its first epoch.{now}")
         return
-    texts = ui.is_text(st.session_state.get(ui.DATASET)) if texts is None else texts
     if rows[-1]["held_out"] == "cv":
         st.caption(ui.worded("Training images are the ones the model learns from. Cross-validated: every image "
                              "scored by a model trained without it, so the line shows how the model does on new "
