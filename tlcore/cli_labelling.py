@@ -11,7 +11,8 @@ from tlcore.startup import loading
 
 def parsers(sub) -> None:
     """``suggest`` and ``label``: labelling an unlabelled pool with a run's model, from a script."""
-    s = sub.add_parser("suggest", help="suggest classes for unlabelled images (or texts), in the order to check them")
+    s = sub.add_parser("suggest",
+                       help="suggest classes for unlabelled images (or texts), in the order to check them")
     s.add_argument("--run", required=True, help="a run folder: its dataset and model")
     s.add_argument("--pool", required=True, help="folder or zip of unlabelled images (a CSV of texts for a text run)")
     s.add_argument("--csv", required=True, help="write the suggestions here: file,class,probability")
@@ -32,8 +33,8 @@ def suggest(args) -> int:
     atomic_write_bytes(Path(args.csv), suggestions_csv(found.rows).encode())
     print(printable(added["message"]))
     stated = found.accept(0.9)
-    precision = (f"{stated['precision']:.0%} right on held-out labelled {added['kind']}s" if stated["precision"] is not None
-                 else stated["reason"])
+    precision = (f"{stated['precision']:.0%} right on held-out labelled {added['kind']}s"
+                 if stated["precision"] is not None else stated["reason"])
     print(f"wrote {args.csv}: {len(found.rows)} suggestions, the most useful to check first; "
           f"{stated['pool']} {'is' if stated['pool'] == 1 else 'are'} at least 90% sure ({precision})")
     return 0
