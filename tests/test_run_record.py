@@ -87,6 +87,16 @@ def damaged(workspace_run):
             "healthy": workspace_run}
 
 
+def test_a_run_whose_record_is_damaged_still_prints_its_scores(damaged, capsys):
+    from tlcore.jobs.entry import report_run
+
+    assert report_run(Path(damaged["config"]), "finished") == 0
+    out = capsys.readouterr().out
+    assert "test: accuracy" in out and "examples)" in out and "state: finished" in out
+    report_run(Path(damaged["healthy"]), "finished")
+    assert "images)" in capsys.readouterr().out
+
+
 def test_damaged_records_show_as_damaged_and_never_break_the_listing(damaged):
     rows = {r["name"]: r for r in runs.list_runs()}
     assert len(rows) == 4

@@ -20,13 +20,22 @@ from tlcore.studydir import StudyDir
 from tlcore.jobs.train import execute
 
 
+def _unit(run: RunDir) -> str:
+    """What the run's scores count: texts or images, or "examples" when its record is damaged (the
+    scores are still printed)."""
+    try:
+        return "texts" if is_text_run(run.record().config) else "images"
+    except TLError:
+        return "examples"
+
+
 def report_run(run_dir: Path, state: str) -> int:
     """Print a run's scores and how it ended, with the reason when it did not finish; the exit
     code (0 when it finished)."""
     run = RunDir(run_dir)
     metrics = run.metrics()
     if metrics is not None:
-        unit = "texts" if is_text_run(run.record().config) else "images"
+        unit = _unit(run)
         for split in metrics.splits:
             m = metrics.split(split)
             print(f"{split}: accuracy {m.accuracy:.3f}  precision {m.precision_macro:.3f}  "
