@@ -3,6 +3,7 @@
     python bench/labeling.py                  # digits (pixels), digits, Fashion-MNIST and clip art (Lite0); 5 seeds
     python bench/labeling.py --sets digits-pixels --seeds 2   # a quick look
     python bench/labeling.py --sets clipart digits --seeds 3 --first-seed 5 --typical-until 15   # tuning seeds
+    python bench/labeling.py --seed-list 0 1 2 3 4 10 11 12 13 14   # ten seeds, none used for tuning
 
 Each set is a fixed pool of unlabelled images and a fixed test set, both with true labels. A seed draws
 2 labelled images a class from the pool; the "user" then labels batches of 10 until 200 labels, in the
@@ -181,13 +182,13 @@ def mean_to(curves: list[dict], labels: int) -> float:
     return statistics.mean(statistics.mean(c[n] for c in curves) for n in curves[0] if n <= labels)
 
 
-def bench_set(name: str, seeds: int, cache: Path, orders: tuple[str, ...] = ("studio", "random"),
-              log=print, first_seed: int = 0) -> dict:
+def bench_set(name: str, seeds: list[int], cache: Path, orders: tuple[str, ...] = ("studio", "random"),
+              log=print) -> dict:
     x, y, tx, ty, names = load_set(name, cache)
-    seeds = range(first_seed, first_seed + seeds)
     full = statistics.mean(accuracy(x, y, tx, ty, len(names), s) for s in seeds)
     target = SHARE * full
-    out = {"set": name, "pool": len(y), "test": len(ty), "full_pool_accuracy": full, "target": target}
+    out = {"set": name, "pool": len(y), "test": len(ty), "seeds": list(seeds), "full_pool_accuracy": full,
+           "target": target}
     for order in orders:
         runs = [run_order(order, x, y, tx, ty, names, s) for s in seeds]
         upto = LABELS
@@ -198,11 +199,11 @@ def bench_set(name: str, seeds: int, cache: Path, orders: tuple[str, ...] = ("st
         curves = [r["curve"] for r in runs]
         out[order] = {"needed": needed(curves, target),
                       "at": {n: statistics.mean(c[n] for c in curves) for n in CHECKPOINTS},
-                      "mean_to_200": mean_to(curves, LABELS)}
+                      "mean_to_200": mean_to(curves, LABELS), "curves": curves}
         if order == "studio":
             out["bulk"] = [{k: _mean([r["bulk"][i][k] for r in runs]) if k != "threshold" else t
                             for k in runs[0]["bulk"][i]} for i, t in enumerate(THRESHOLDS)]
-        log(f"{name} {order}: {json.dumps(out[order])}")
+        log(f"{name} {order}: {json.dumps({k: v for k, v in out[order].items() if k != 'curves'})}")
     s_need, r_need = (out.get(o, {}).get("needed") for o in ("studio", "random"))
     out["ratio"] = s_need / r_need if s_need and r_need else None
     return out
@@ -239,6 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=0, help="tune on seeds past the reported ones")
+    parser.add_argument("--seed-list", type=int, nargs="+", help="these seeds instead of --seeds from --first-seed")
     parser.add_argument("--per-pick", type=int, default=None, help="candidates a pick (tuning)")
     parser.add_argument("--typical-until", type=float, default=None, help="labels a class with typical images (tuning)")
     parser.add_argument("--orders", nargs="+", default=["studio", "random"], choices=["studio", "random"])
@@ -255,8 +257,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.typical_until:
         labelling_order.TYPICAL_UNTIL = args.typical_until
     with threadpool_limits(1):  # as tlcore.training.suggest trains: tiny matrices, one thread
-        results = [bench_set(name, args.seeds, args.cache, tuple(args.orders), first_seed=args.first_seed)
-                   for name in args.sets]
+        seeds = args.seed_list or list(range(args.first_seed, args.first_seed + args.seeds))
+        results = [bench_set(name, seeds, args.cache, tuple(args.orders)) for name in args.sets]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"results": results, "load": os.getloadavg()}, indent=2, default=str))
     if args.orders == ["studio", "random"]:
