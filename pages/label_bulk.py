@@ -1,5 +1,5 @@
 """The Label page's bulk accept (with the precision its threshold had on held-out labelled images or texts),
-Undo, and the chart of held-out accuracy against the labels given."""
+Undo, and the chart of the model's expected accuracy against the labels given."""
 
 from __future__ import annotations
 
@@ -20,9 +20,13 @@ PRECISION = ("On {held_out} labelled {things} the model had not seen, its sugges
 WOULD = "It would label {would} of the {pool} in the pool."
 UNDO_HELP = "The {things} of the last saved batch (yours or accepted in bulk) go back to the pool."
 UNDONE = "Took back the last batch ({how}): {undone} in the pool again."
-NO_CHART = ("A chart of the model's accuracy against the labels given appears after two batches (it needs at least 2 "
-            "labelled {things} of every class to measure).")
-CHART = "Accuracy on labelled {things} the model did not see"
+NO_CHART = ("A chart of the accuracy the model expects against the labels given appears from 30 labelled {things}, 2 "
+            "or more in every class, while the unlabelled {things} outnumber the labelled ones.")
+CHART = "Accuracy the model expects on the unlabelled {things}"
+HOW_CHART = ("The mean of its calibrated confidence in each suggestion. Tried on four sets of images and one of texts "
+             "with known answers, it was within 5 points of the accuracy on new examples at 62-85% of the points, "
+             "and read at most 6 points low on average; the accuracy on the {things} you labelled would read "
+             "lower still, because the model asked about the hard ones.")
 
 
 def section(folder: str, state: dict) -> None:
@@ -62,15 +66,16 @@ def undo_button(folder: str, given: int) -> None:
 
 
 def history(folder: str) -> None:
-    """Held-out accuracy against the number of labels, one point each time the model learned."""
-    points = [p for p in accuracy_history(folder) if p.get("accuracy") is not None]
+    """Expected accuracy against the number of labels, one point each time the model learned."""
+    points = [p for p in accuracy_history(folder) if p.get("expected") is not None]
     things = label_batch.noun(folder) + "s"
     if len(points) < 2:
         st.caption(NO_CHART.format(things=things))
         return
-    fig = go.Figure(go.Scatter(x=[p["labels"] for p in points], y=[p["accuracy"] for p in points],
+    fig = go.Figure(go.Scatter(x=[p["labels"] for p in points], y=[p["expected"] for p in points],
                                mode="lines+markers", line=dict(color="#0072B2")))
     fig.update_layout(title=CHART.format(things=things), height=280,
                       margin=dict(t=40, b=10), xaxis=dict(title=f"labelled {things}"),
                       yaxis=dict(title="accuracy", range=[0, 1.02], tickformat=".0%"))
     st.plotly_chart(fig, config=STATIC)
+    st.caption(HOW_CHART.format(things=things))

@@ -14,11 +14,12 @@ from app_fixtures import charts, studio, texts, wait_until
 from label_page import bulk_accept_at_half, join_labelling_threads, press, suggested
 from pools import dataset, image, pool_folder, zipped
 
-from pages import label_batch, ui
+from pages import label_batch, label_bulk, ui
 from tlcore import studio as front
 from tlcore.data.dataset import Dataset
 from tlcore.data.labels import POOL_GONE
 from tlcore.data.pool import home
+from tlcore.studio.labelling import HISTORY
 from tlcore.training.suggest import NO_EXAMPLES, POOL_OF_ONE, POOL_TOO_SMALL
 
 COLOUR = {"u0": "red", "u1": "green", "u2": "blue"}  # a pool image's true class, from its name
@@ -91,9 +92,21 @@ def test_a_batch_confirmed_by_clicks_joins_the_dataset_as_a_persons_labels(tmp_p
     assert sorted((e["name"], e["class"]) for e in record) == sorted(given)
     assert {e["how"] for e in record} == {"person"}
     assert all(Path(e["path"]).is_file() and f"/{e['class']}/" in e["path"] for e in record)
-    wait_until(at, suggested, 90)  # the model learned from them: a second point on the chart
-    chart = charts(at)["Accuracy on labelled images the model did not see"]
-    assert list(chart.data[0].x) == [9, 19] and all(0 <= y <= 1 for y in chart.data[0].y)
+    wait_until(at, suggested, 90)  # the model learned from them: a second point, not measured under 30 labels
+    assert [(p["labels"], p["expected"]) for p in front.accuracy_history(data)] == [(9, None), (19, None)]
+    assert label_bulk.NO_CHART.format(things="images") in texts(at.caption) and not charts(at)
+
+
+def test_the_chart_draws_the_expected_accuracy_and_says_how_it_was_checked():
+    data = dataset()
+    points = [{"labels": 9, "accuracy": 0.4}, {"labels": 30, "expected": 0.71}, {"labels": 40, "expected": 0.78},
+              {"labels": 50, "expected": None}]
+    (home(data).folder / HISTORY).write_text("".join(json.dumps(p) + "\n" for p in points) + "{damaged\n5\n")
+    at = _label_page(data)
+    assert not at.exception and not at.error
+    chart = charts(at)[label_bulk.CHART.format(things="images")]
+    assert list(chart.data[0].x) == [30, 40] and list(chart.data[0].y) == [0.71, 0.78]
+    assert label_bulk.HOW_CHART.format(things="images") in texts(at.caption)
 
 
 def test_enter_accepts_the_suggestions_and_undo_takes_the_batch_back(tmp_path):

@@ -137,3 +137,21 @@ def test_a_pool_of_copies_of_labelled_images_is_said_plainly(digits):
         suggest(x[lab], y[lab], x[lab[:6]], NAMES)
     assert str(e.value) == ("All 6 images in the pool are copies of images already labelled; there is nothing "
                             "left to label.")
+
+
+@pytest.mark.parametrize("per_class", [5, 15])
+def test_the_expected_accuracy_is_close_to_the_pools_true_accuracy(digits, per_class):
+    x, y = digits
+    lab, pool = split(y, per_class, seed=per_class)
+    s = suggest(x[lab], y[lab], x[pool], NAMES, seed=1)
+    right = (s.suggested == y[pool]).mean()
+    assert abs(s.expected_accuracy() - right) <= 0.06, (s.expected_accuracy(), right)
+
+
+def test_the_expected_accuracy_is_withheld_where_it_was_not_measured(digits):
+    x, y = digits
+    few, pool = split(y, 2)  # under MIN_LABELLED: no calibration
+    assert suggest(x[few], y[few], x[pool], NAMES).expected_accuracy() is None
+    lab, rest = split(y, 10)  # 100 labelled, a pool of 60 left: the easy part
+    assert suggest(x[lab], y[lab], x[rest[:60]], NAMES).expected_accuracy() is None
+    assert suggest(x[lab], y[lab], x[rest[:100]], NAMES).expected_accuracy() is not None

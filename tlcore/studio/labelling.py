@@ -6,8 +6,9 @@ callback, fit for a background thread); ``suggestions`` trains the frozen head o
 images and returns the pool in the order to ask about it, each with a suggested class and its
 calibrated probability, and the precision "accept all at least X% sure" had on held-out labelled
 images (``Suggested.accept``). ``confirm``, ``bulk_accept``, ``skip`` and ``undo`` change the
-dataset and the label record (tlcore.data.labels); ``accuracy_history`` is the held-out accuracy against
-the number of labels, one point each time suggestions were made for a new count.
+dataset and the label record (tlcore.data.labels); ``accuracy_history`` is the model's expected accuracy
+(``Suggestions.expected_accuracy``) against the number of labels, one point each time suggestions were
+made for a new count.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ class Suggested:
     rows: list[dict]  # name, path, class, probability, skipped; in the order to ask
     classes: list[str]
     labels: int  # labelled images the head learned from
-    accuracy: float | None  # held-out (cross-validated) accuracy on them; None with too few
+    expected: float | None  # the accuracy the model expects on the pool; None where not measured
     _suggestions: object
 
     def accept(self, threshold: float) -> dict:
@@ -169,22 +170,24 @@ def suggestions(data: str | os.PathLike, model: str = DEFAULT_MODEL, image_size:
              "probability": float(s.probability[k]), "skipped": pool[k].skipped} for k in order]
     if where.text:  # what a person reads to check the suggestion
         rows = [r | {"text": Path(r["path"]).read_text(encoding="utf-8")} for r in rows]
-    accuracy = float((s.held_probs.argmax(1) == y).mean()) if s.held_probs is not None else None
-    _add_history(where, len(y), accuracy)
-    return Suggested(rows, ds_classes, len(y), accuracy, s)
+    expected = s.expected_accuracy()
+    _add_history(where, len(y), expected)
+    return Suggested(rows, ds_classes, len(y), expected, s)
 
 
-def _add_history(where: Home, labels: int, accuracy: float | None) -> None:
+def _add_history(where: Home, labels: int, expected: float | None) -> None:
     points = accuracy_history(where.data)
     if points and points[-1]["labels"] == labels:
         return
     with open(where.folder / HISTORY, "a", encoding="utf-8") as f:
-        f.write(json.dumps({"labels": labels, "accuracy": accuracy, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        f.write(json.dumps({"labels": labels, "expected": expected, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
                 + "\n")
 
 
 def accuracy_history(data: str | os.PathLike) -> list[dict]:
-    """Held-out accuracy against the number of labels: {labels, accuracy (None: not measured), when}."""
+    """Expected accuracy against the number of labels: {labels, expected (None: not measured), when}
+    (a dataset labelled before 2026-12-07 also has points with "accuracy", cross-validated on the labels
+    given, which read low and are not drawn)."""
     try:
         lines = (home(data).folder / HISTORY).read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -192,9 +195,11 @@ def accuracy_history(data: str | os.PathLike) -> list[dict]:
     out = []
     for line in lines:
         try:
-            out.append(json.loads(line))
+            point = json.loads(line)
         except ValueError:
             continue
+        if isinstance(point, dict) and isinstance(point.get("labels"), int):  # a hand-edited line is left out
+            out.append(point)
     return out
 
 
