@@ -130,8 +130,9 @@ class Suggestions:
         probability of each suggested class (bench/label_chart.py, four image sets and a text set:
         within 5 points of the test accuracy at 62-85% of the points, reading 5.7 points low to 0.5
         high on average, where the accuracy of the labels given, cross-validated, read 6.5-12.9 points
-        low: the model asked about the hard ones). None when not measured: under MIN_LABELLED labels (the calibration is not fitted), or
-        once the labelled images outnumber the pool (what is left then is the easy part)."""
+        low: the model asked about the hard ones). None when not measured: under MIN_LABELLED labels
+        (the calibration is not fitted), or once the labelled images outnumber the pool (what is left
+        then is the easy part)."""
         if self.held_probs is None or len(self.labels) < MIN_LABELLED or len(self.probability) < len(self.labels):
             return None
         return float(self.probability.mean())
