@@ -4,7 +4,7 @@
     python bench/label_chart.py --sets digits --seeds 2   # a quick look
 
 A simulated user labels in the studio's order (as bench/labeling.py: 2 a class to start, batches of 10
-to 200 labels). After each batch, three estimates of the model's accuracy are set beside its accuracy on
+to 200 labels). After each batch, four estimates of the model's accuracy are set beside its accuracy on
 the test set, which the page cannot know:
 - "cross-validated on the labels": each labelled image scored by a head that did not see it (what the
   chart showed first). The images were picked because the model was unsure of them, so it reads low.
@@ -44,7 +44,7 @@ ESTIMATES = ("cross-validated on the labels", "pool confidence", "pool confidenc
 
 
 def estimates(s) -> dict:
-    """The three estimates from one set of suggestions (None where not measured)."""
+    """The four estimates from one set of suggestions (None where not measured)."""
     from scipy.special import softmax
 
     raw = softmax(np.log(np.maximum(s.probs, 1e-300)) * s.temperature, axis=1).max(axis=1)
